@@ -1,0 +1,102 @@
+#include "libs/status/error_details.h"
+
+#include <utility>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/match.h"
+#include "google/protobuf/any.pb.h"
+#include "google/protobuf/duration.pb.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+
+namespace omnicx::status {
+namespace {
+
+constexpr absl::string_view kTypeUrlPrefix = "type.googleapis.com/";
+
+google::protobuf::Duration ToProtoDuration(absl::Duration d) {
+  google::protobuf::Duration out;
+  const int64_t nanos = absl::ToInt64Nanoseconds(d);
+  out.set_seconds(nanos / 1000000000);
+  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return out;
+}
+
+}  // namespace
+
+absl::Status InvalidArgumentError(
+    absl::string_view message, const std::vector<FieldViolation>& violations) {
+  absl::Status status = absl::InvalidArgumentError(message);
+  google::rpc::BadRequest bad_request;
+  for (const FieldViolation& v : violations) {
+    auto* out = bad_request.add_field_violations();
+    out->set_field(v.field);
+    out->set_description(v.description);
+  }
+  status.SetPayload(kBadRequestTypeUrl,
+                    absl::Cord(bad_request.SerializeAsString()));
+  return status;
+}
+
+absl::Status WithRetryDelay(absl::Status status, absl::Duration delay) {
+  if (status.ok()) return status;
+  google::rpc::RetryInfo retry;
+  *retry.mutable_retry_delay() = ToProtoDuration(delay);
+  status.SetPayload(kRetryInfoTypeUrl, absl::Cord(retry.SerializeAsString()));
+  return status;
+}
+
+std::vector<FieldViolation> GetFieldViolations(const absl::Status& status) {
+  std::vector<FieldViolation> out;
+  auto payload = status.GetPayload(kBadRequestTypeUrl);
+  if (!payload.has_value()) return out;
+  google::rpc::BadRequest bad_request;
+  if (!bad_request.ParseFromString(std::string(*payload))) return out;
+  for (const auto& v : bad_request.field_violations()) {
+    out.push_back({v.field(), v.description()});
+  }
+  return out;
+}
+
+std::optional<absl::Duration> GetRetryDelay(const absl::Status& status) {
+  auto payload = status.GetPayload(kRetryInfoTypeUrl);
+  if (!payload.has_value()) return std::nullopt;
+  google::rpc::RetryInfo retry;
+  if (!retry.ParseFromString(std::string(*payload))) return std::nullopt;
+  return absl::Seconds(retry.retry_delay().seconds()) +
+         absl::Nanoseconds(retry.retry_delay().nanos());
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  google::rpc::Status rpc_status;
+  rpc_status.set_code(static_cast<int>(status.code()));
+  rpc_status.set_message(std::string(status.message()));
+  status.ForEachPayload([&](absl::string_view type_url, const absl::Cord& value) {
+    google::protobuf::Any* any = rpc_status.add_details();
+    any->set_type_url(std::string(type_url));
+    any->set_value(std::string(value));
+  });
+  // absl::StatusCode and grpc::StatusCode share the canonical numbering.
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()),
+                      rpc_status.details_size() > 0
+                          ? rpc_status.SerializeAsString()
+                          : std::string());
+}
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  absl::Status out(static_cast<absl::StatusCode>(status.error_code()),
+                   status.error_message());
+  if (status.error_details().empty()) return out;
+  google::rpc::Status rpc_status;
+  if (!rpc_status.ParseFromString(status.error_details())) return out;
+  for (const google::protobuf::Any& any : rpc_status.details()) {
+    if (!absl::StartsWith(any.type_url(), kTypeUrlPrefix)) continue;
+    out.SetPayload(any.type_url(), absl::Cord(any.value()));
+  }
+  return out;
+}
+
+}  // namespace omnicx::status
