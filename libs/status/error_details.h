@@ -5,7 +5,8 @@
 //   return InvalidArgumentError("invalid event", {{"interaction.channel",
 //                                                  "must be specified"}});
 // and transient overload as
-//   return WithRetryDelay(absl::ResourceExhaustedError("lag"), absl::Seconds(1));
+//   return WithRetryDelay(absl::ResourceExhaustedError("lag"),
+//   absl::Seconds(1));
 // The details travel as absl::Status payloads keyed by their type URL, and
 // ToGrpcStatus turns them into a google.rpc.Status in the
 // `grpc-status-details-bin` trailer, so any gRPC client decodes BadRequest

@@ -12,17 +12,17 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-#define OMNICX_RETURN_IF_ERROR(expr)              \
-  do {                                            \
-    ::absl::Status omnicx_status_ = (expr);       \
+#define OMNICX_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::absl::Status omnicx_status_ = (expr);          \
     if (!omnicx_status_.ok()) return omnicx_status_; \
   } while (0)
 
 #define OMNICX_STATUS_CONCAT_INNER_(a, b) a##b
 #define OMNICX_STATUS_CONCAT_(a, b) OMNICX_STATUS_CONCAT_INNER_(a, b)
 
-#define OMNICX_ASSIGN_OR_RETURN(lhs, expr)                                  \
-  OMNICX_ASSIGN_OR_RETURN_IMPL_(                                           \
+#define OMNICX_ASSIGN_OR_RETURN(lhs, expr) \
+  OMNICX_ASSIGN_OR_RETURN_IMPL_(           \
       OMNICX_STATUS_CONCAT_(omnicx_statusor_, __LINE__), lhs, expr)
 
 #define OMNICX_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \

@@ -30,8 +30,7 @@ MATCHER(IsOk, "is OK") {
   return s.ok();
 }
 
-MATCHER_P(StatusIs, code,
-          "has status code " + ::testing::PrintToString(code)) {
+MATCHER_P(StatusIs, code, "has status code " + ::testing::PrintToString(code)) {
   const absl::Status& s = ::omnicx::status::GetStatus(arg);
   *result_listener << "status is " << s;
   return s.code() == code;
@@ -41,9 +40,8 @@ MATCHER_P2(StatusIs, code, message_matcher, "") {
   const absl::Status& s = ::omnicx::status::GetStatus(arg);
   *result_listener << "status is " << s;
   return s.code() == code &&
-         ::testing::ExplainMatchResult(message_matcher,
-                                       std::string(s.message()),
-                                       result_listener);
+         ::testing::ExplainMatchResult(
+             message_matcher, std::string(s.message()), result_listener);
 }
 
 }  // namespace omnicx::status
@@ -53,8 +51,8 @@ MATCHER_P2(StatusIs, code, message_matcher, "") {
   ASSERT_TRUE(statusor.ok()) << statusor.status();             \
   lhs = std::move(statusor).value()
 
-#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                  \
-  OMNICX_ASSERT_OK_AND_ASSIGN_IMPL_(                                     \
+#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
+  OMNICX_ASSERT_OK_AND_ASSIGN_IMPL_(    \
       OMNICX_STATUS_CONCAT_(omnicx_assert_statusor_, __LINE__), lhs, expr)
 
 #define ASSERT_OK(expr) ASSERT_THAT((expr), ::omnicx::status::IsOk())

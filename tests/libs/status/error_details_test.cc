@@ -1,8 +1,8 @@
 #include "libs/status/error_details.h"
 
+#include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
-#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/status/status_matchers.h"
 
@@ -19,9 +19,9 @@ TEST(ErrorDetailsTest, OkMapsToOk) {
 
 TEST(ErrorDetailsTest, CodesKeepTheirCanonicalNumbers) {
   const absl::StatusCode codes[] = {
-      absl::StatusCode::kInvalidArgument, absl::StatusCode::kNotFound,
-      absl::StatusCode::kResourceExhausted, absl::StatusCode::kUnavailable,
-      absl::StatusCode::kDeadlineExceeded, absl::StatusCode::kUnimplemented,
+      absl::StatusCode::kInvalidArgument,    absl::StatusCode::kNotFound,
+      absl::StatusCode::kResourceExhausted,  absl::StatusCode::kUnavailable,
+      absl::StatusCode::kDeadlineExceeded,   absl::StatusCode::kUnimplemented,
       absl::StatusCode::kFailedPrecondition, absl::StatusCode::kInternal};
   for (absl::StatusCode code : codes) {
     grpc::Status g = ToGrpcStatus(absl::Status(code, "why"));
@@ -55,11 +55,11 @@ TEST(ErrorDetailsTest, FieldViolationsTravelAsBadRequest) {
 
   absl::Status back = FromGrpcStatus(g);
   EXPECT_THAT(back, StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(GetFieldViolations(back),
-              ElementsAre(FieldViolation{"interactions[3].feedback.nps",
-                                         "must be 0-10"},
-                          FieldViolation{"interactions[0].channel",
-                                         "must be specified"}));
+  EXPECT_THAT(
+      GetFieldViolations(back),
+      ElementsAre(
+          FieldViolation{"interactions[3].feedback.nps", "must be 0-10"},
+          FieldViolation{"interactions[0].channel", "must be specified"}));
 }
 
 TEST(ErrorDetailsTest, RetryInfoRoundTrips) {

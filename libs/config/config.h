@@ -1,0 +1,51 @@
+// The suite's start-up configuration: defaults per service, then the YAML
+// file, then OMNICX_* environment variables, then flags (later wins), then
+// validation. An invalid value is an error that names the setting, its
+// environment variable and the reason; main() prints it and exits non-zero.
+//
+//   absl::StatusOr<v1::Config> cfg =
+//       LoadConfig(Service::kIngestion, args, &std::getenv);
+//   absl::Duration grace = DurationSetting(cfg->shutdown_grace());
+//
+// This is the only code that reads the environment.
+#ifndef OMNICX_LIBS_CONFIG_CONFIG_H_
+#define OMNICX_LIBS_CONFIG_CONFIG_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "libs/config/proto_loader.h"
+#include "omnicx/config/v1/config.pb.h"
+
+namespace omnicx::config {
+
+using Config = ::omnicx::config::v1::Config;
+
+enum class Service { kIngestion, kProfile, kJourney, kRecommendation };
+
+// "ingestion", "profile", "journey", "recommendation".
+absl::string_view ServiceName(Service service);
+
+// Built-in defaults for `service` (its loopback ports from DESIGN.md).
+Config Defaults(Service service);
+
+// Defaults < YAML (config_file) < environment < flags, then Validate.
+absl::StatusOr<Config> LoadConfig(Service service,
+                                  const std::vector<std::string>& args,
+                                  const EnvLookup& env);
+
+// Checks every common and service-specific setting.
+absl::Status Validate(const Config& config);
+
+// Parses a duration setting that Validate has accepted.
+absl::Duration DurationSetting(absl::string_view text);
+
+// "--help" text: every setting with its environment variable and default.
+std::string HelpText(Service service);
+
+}  // namespace omnicx::config
+
+#endif  // OMNICX_LIBS_CONFIG_CONFIG_H_

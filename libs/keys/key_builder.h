@@ -1,0 +1,103 @@
+// The one place Redis key names are made. Every key lives under
+// `cx:<tenant>:`; identifier values never appear raw in a key.
+//
+//   KeyBuilder keys("default");
+//   keys.Profile(customer_id);     // cx:default:{c:rc_5f3a...}:profile
+//   keys.EventShard(3);            // cx:default:{ev:3}:stream
+//
+// Encoding of an identifier value v (EncodeId):
+//   - up to 96 bytes: "r" + percent-encoding of every byte outside
+//     [A-Za-z0-9_.-]  (so no ':', '{', '}', whitespace or newline survives);
+//   - longer: "h" + SHA-256 hex of v.
+// The two forms start with different letters and each is injective, so two
+// different ids never share a key and no id can close a hash tag or reach
+// into another key kind's namespace.
+//
+// Keys of one customer share the Redis Cluster hash tag `{c:<enc>}` so a Lua
+// script over one customer runs in one slot; the keys of one event shard
+// (its stream and its dedup entries) share `{ev:<k>}`.
+#ifndef OMNICX_LIBS_KEYS_KEY_BUILDER_H_
+#define OMNICX_LIBS_KEYS_KEY_BUILDER_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace omnicx::keys {
+
+// Injective, namespace-safe encoding of an identifier (see above).
+std::string EncodeId(absl::string_view id);
+
+class KeyBuilder {
+ public:
+  // Tenants are 1–32 characters of [a-z0-9_-]; anything else is an error.
+  static absl::StatusOr<KeyBuilder> Create(absl::string_view tenant);
+
+  const std::string& tenant() const { return tenant_; }
+  // `cx:<tenant>:` — every key starts with it (used by scans in tests/tools).
+  const std::string& prefix() const { return prefix_; }
+
+  // --- events (ingestion) ---
+  // Stream shard k of the event log.
+  std::string EventShard(int shard) const;
+  // Dedup entry for an event id, in the same slot as its shard.
+  std::string Dedup(int shard, absl::string_view event_id) const;
+  // Dead-letter stream for events a consumer could not apply.
+  std::string DeadLetter(absl::string_view consumer_group) const;
+
+  // --- identities ---
+  // Index entry for an identity; `identity_hmac` is the HMAC hex of the
+  // normalised "type:value" (never the value itself).
+  std::string IdentityIndex(absl::string_view identity_hmac) const;
+  // Tombstone of an erased identity (same HMAC input).
+  std::string ErasedIdentity(absl::string_view identity_hmac) const;
+
+  // --- per customer (all share the tag {c:<enc>}) ---
+  // The hash-tag-carrying stem `cx:<t>:{c:<enc>}:`; kind names are appended.
+  std::string CustomerKey(absl::string_view customer_id,
+                          absl::string_view kind) const;
+  std::string Profile(absl::string_view cid) const {
+    return CustomerKey(cid, "profile");
+  }
+  std::string Identities(absl::string_view cid) const {
+    return CustomerKey(cid, "ids");
+  }
+  std::string Timeline(absl::string_view cid) const {
+    return CustomerKey(cid, "timeline");
+  }
+  std::string Traits(absl::string_view cid) const {
+    return CustomerKey(cid, "traits");
+  }
+  std::string Consents(absl::string_view cid) const {
+    return CustomerKey(cid, "consent");
+  }
+  std::string Journey(absl::string_view cid) const {
+    return CustomerKey(cid, "journey");
+  }
+  std::string Applied(absl::string_view cid, absl::string_view group) const {
+    return CustomerKey(cid, std::string("applied:") + EncodeId(group));
+  }
+  std::string Recommendations(absl::string_view cid) const {
+    return CustomerKey(cid, "nba");
+  }
+  std::string Context(absl::string_view cid) const {
+    return CustomerKey(cid, "ctx");
+  }
+
+  // --- suite-wide ---
+  std::string Catalog() const { return prefix_ + "catalog"; }
+  std::string Analytics(absl::string_view kind) const {
+    return prefix_ + "an:" + EncodeId(kind);
+  }
+
+ private:
+  explicit KeyBuilder(std::string tenant);
+
+  std::string tenant_;
+  std::string prefix_;
+};
+
+}  // namespace omnicx::keys
+
+#endif  // OMNICX_LIBS_KEYS_KEY_BUILDER_H_

@@ -1,0 +1,151 @@
+#include "libs/config/config.h"
+
+#include <map>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/config/proto_loader.h"
+#include "libs/status/status_matchers.h"
+#include "omnicx/v1/recommendation.pb.h"
+
+namespace omnicx::config {
+namespace {
+
+using ::omnicx::status::StatusIs;
+using ::testing::HasSubstr;
+
+EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](const char* name) -> const char* {
+    auto it = vars.find(name);
+    return it == vars.end() ? nullptr : it->second.c_str();
+  };
+}
+
+TEST(ConfigTest, DefaultsPerService) {
+  ASSERT_OK_AND_ASSIGN(Config c,
+                       LoadConfig(Service::kJourney, {}, FakeEnv({})));
+  EXPECT_EQ(c.grpc_address(), "127.0.0.1:50053");
+  EXPECT_EQ(c.metrics_address(), "127.0.0.1:9453");
+  EXPECT_EQ(c.redis().address(), "127.0.0.1:6390");
+  EXPECT_EQ(c.tenant(), "default");
+  EXPECT_EQ(DurationSetting(c.shutdown_grace()), absl::Seconds(10));
+}
+
+TEST(ConfigTest, FlagsBeatEnvironmentBeatYaml) {
+  const std::string path = ::testing::TempDir() + "/omnicx_config_test.yaml";
+  {
+    FILE* f = fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fputs(
+        "tenant: fromyaml\nlog_level: debug\nredis:\n  address: yaml:1\n"
+        "  pool_size: 3\n",
+        f);
+    fclose(f);
+  }
+  ASSERT_OK_AND_ASSIGN(
+      Config c, LoadConfig(Service::kIngestion, {"--redis.address=flag:2"},
+                           FakeEnv({{"OMNICX_CONFIG_FILE", path},
+                                    {"OMNICX_REDIS_ADDRESS", "env:3"},
+                                    {"OMNICX_LOG_LEVEL", "warn"}})));
+  EXPECT_EQ(c.tenant(), "fromyaml");
+  EXPECT_EQ(c.log_level(), "warn");
+  EXPECT_EQ(c.redis().address(), "flag:2");
+  EXPECT_EQ(c.redis().pool_size(), 3);
+}
+
+TEST(ConfigTest, ErrorsNameTheSetting) {
+  EXPECT_THAT(
+      LoadConfig(Service::kIngestion, {"--shutdown_grace=soon"}, FakeEnv({})),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("shutdown_grace (OMNICX_SHUTDOWN_GRACE)")));
+  EXPECT_THAT(LoadConfig(Service::kIngestion, {},
+                         FakeEnv({{"OMNICX_STREAM_SHARDS", "x"}})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("environment OMNICX_STREAM_SHARDS")));
+  EXPECT_THAT(
+      LoadConfig(Service::kIngestion, {"--stream_shards=0"}, FakeEnv({})),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("stream_shards")));
+  EXPECT_THAT(
+      LoadConfig(Service::kIngestion, {"--durability=maybe"}, FakeEnv({})),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("durability")));
+  EXPECT_THAT(LoadConfig(Service::kIngestion, {"--no_such=1"}, FakeEnv({})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("no_such: not a known setting")));
+  EXPECT_THAT(LoadConfig(Service::kIngestion, {"positional"}, FakeEnv({})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("unexpected argument")));
+  EXPECT_THAT(
+      LoadConfig(Service::kIngestion, {"--grpc_address=nonsense"}, FakeEnv({})),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("grpc_address")));
+  EXPECT_THAT(
+      LoadConfig(Service::kIngestion, {"--tenant=Big"}, FakeEnv({})),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("tenant")));
+  EXPECT_THAT(LoadConfig(Service::kIngestion,
+                         {"--config_file=/nonexistent.yaml"}, FakeEnv({})),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nonexistent")));
+}
+
+TEST(ProtoLoaderTest, YamlErrorsCarryLineAndPath) {
+  Config c;
+  EXPECT_THAT(
+      MergeYaml("tenant: a\nredis:\n  adress: x\n", "cfg.yaml", &c),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("cfg.yaml:3: setting redis.adress: not a known "
+                         "setting")));
+  EXPECT_THAT(MergeYaml("stream_shards: many\n", "cfg.yaml", &c),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("stream_shards: \"many\" is not a 32-bit")));
+  EXPECT_THAT(
+      MergeYaml("redis: [1, 2]\n", "cfg.yaml", &c),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must be a map")));
+  EXPECT_THAT(
+      MergeYaml("a: [unclosed\n", "cfg.yaml", &c),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("invalid YAML")));
+  EXPECT_THAT(MergeYaml("- 1\n- 2\n", "cfg.yaml", &c),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(ProtoLoaderTest, RepeatedMessagesEnumsAndOptionals) {
+  omnicx::v1::ListActionsResponse catalog;
+  ASSERT_OK(MergeYaml(R"(
+actions:
+  - action_id: apology
+    kind: ACTION_KIND_SERVICE_RECOVERY
+    channels: [CHANNEL_VOICE, CHANNEL_EMAIL]
+    value: 20.5
+    eligibility:
+      min_churn_risk: 0.2
+      has_open_case: true
+  - action_id: upsell
+    kind: ACTION_KIND_CROSS_SELL
+version: 7
+)",
+                      "catalog.yaml", &catalog));
+  ASSERT_EQ(catalog.actions_size(), 2);
+  EXPECT_EQ(catalog.actions(0).kind(),
+            omnicx::v1::ACTION_KIND_SERVICE_RECOVERY);
+  ASSERT_EQ(catalog.actions(0).channels_size(), 2);
+  EXPECT_EQ(catalog.actions(0).channels(1), omnicx::v1::CHANNEL_EMAIL);
+  EXPECT_DOUBLE_EQ(catalog.actions(0).value(), 20.5);
+  EXPECT_TRUE(catalog.actions(0).eligibility().has_min_churn_risk());
+  EXPECT_FALSE(catalog.actions(0).eligibility().has_max_churn_risk());
+  EXPECT_TRUE(catalog.actions(0).eligibility().has_open_case());
+  EXPECT_EQ(catalog.version(), 7);
+
+  EXPECT_THAT(
+      MergeYaml("actions:\n  - kind: ACTION_KIND_NOPE\n", "c.yaml", &catalog),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("actions[0].kind")));
+}
+
+TEST(ConfigTest, HelpListsEverySettingWithItsVariable) {
+  const std::string help = HelpText(Service::kIngestion);
+  EXPECT_THAT(
+      help,
+      HasSubstr("--redis.address  OMNICX_REDIS_ADDRESS  [127.0.0.1:6390]"));
+  EXPECT_THAT(help, HasSubstr("--durability  OMNICX_DURABILITY  [fast]"));
+}
+
+}  // namespace
+}  // namespace omnicx::config

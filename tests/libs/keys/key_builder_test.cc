@@ -1,0 +1,126 @@
+#include "libs/keys/key_builder.h"
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/keys/digest.h"
+#include "libs/status/status_matchers.h"
+
+namespace omnicx::keys {
+namespace {
+
+using ::omnicx::status::StatusIs;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// What Redis Cluster hashes: the text between the first '{' and the next
+// '}' (when non-empty), else the whole key.
+std::string ClusterHashTag(const std::string& key) {
+  const size_t open = key.find('{');
+  if (open == std::string::npos) return key;
+  const size_t close = key.find('}', open + 1);
+  if (close == std::string::npos || close == open + 1) return key;
+  return key.substr(open + 1, close - open - 1);
+}
+
+std::vector<std::string> HostileIds() {
+  std::vector<std::string> ids = {
+      "plain",
+      "a:b",
+      "a}b",
+      "{a}",
+      "}{",
+      "x}:profile",
+      "c:{x}",
+      "line\nbreak",
+      "tab\tid",
+      " spaced ",
+      "%41",
+      "A",
+      "a",
+      "",
+      "h",
+      "r",
+      std::string("nul\0byte", 8),
+      "\xff\xfe",
+      "../../etc",
+      "*",
+      "cx:default:{c:rplain}:profile",
+  };
+  ids.push_back(std::string(10 * 1024, 'x'));
+  ids.push_back(std::string(10 * 1024, 'x') + "y");
+  ids.push_back(std::string(10 * 1024, '}'));
+  ids.push_back(std::string(96, 'q'));                   // longest raw form
+  ids.push_back(std::string(97, 'q'));                   // shortest hashed form
+  ids.push_back("h" + Sha256Hex(std::string(97, 'q')));  // looks hashed
+  return ids;
+}
+
+TEST(KeyBuilderTest, RejectsBadTenants) {
+  EXPECT_THAT(KeyBuilder::Create(""),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(KeyBuilder::Create("Acme"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("a-z")));
+  EXPECT_THAT(KeyBuilder::Create("a:b"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(KeyBuilder::Create(std::string(33, 'a')),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_OK(KeyBuilder::Create("default"));
+}
+
+TEST(KeyBuilderTest, ExactLayout) {
+  ASSERT_OK_AND_ASSIGN(KeyBuilder keys, KeyBuilder::Create("default"));
+  EXPECT_EQ(keys.Profile("c_123"), "cx:default:{c:rc_123}:profile");
+  EXPECT_EQ(keys.Profile("a:b"), "cx:default:{c:ra%3Ab}:profile");
+  EXPECT_EQ(keys.EventShard(3), "cx:default:{ev:3}:stream");
+  EXPECT_EQ(keys.Dedup(3, "evt-1"), "cx:default:{ev:3}:dd:revt-1");
+  EXPECT_EQ(keys.Catalog(), "cx:default:catalog");
+  EXPECT_EQ(EncodeId(std::string(97, 'q')),
+            "h" + Sha256Hex(std::string(97, 'q')));
+}
+
+TEST(KeyBuilderTest, HostileIdsNeitherEscapeNorCollide) {
+  ASSERT_OK_AND_ASSIGN(KeyBuilder keys, KeyBuilder::Create("default"));
+  std::set<std::string> seen;
+  const std::vector<std::string> ids = HostileIds();
+  for (const std::string& id : ids) {
+    const std::string enc = EncodeId(id);
+    EXPECT_EQ(enc.find_first_of(":{}\r\n\t \0"), std::string::npos)
+        << "encoding leaks a separator for id of size " << id.size();
+    EXPECT_LE(enc.size(), 1 + 96 * 3u);
+    for (const std::string& key :
+         {keys.Profile(id), keys.Timeline(id), keys.Journey(id),
+          keys.Consents(id), keys.Applied(id, "journey")}) {
+      EXPECT_THAT(key, StartsWith("cx:default:{c:"));
+      // Every key of the customer hashes to the same cluster slot.
+      EXPECT_EQ(ClusterHashTag(key), "c:" + enc);
+      EXPECT_TRUE(seen.insert(key).second) << "collision on " << key;
+    }
+    const std::string dedup = keys.Dedup(5, id);
+    EXPECT_EQ(ClusterHashTag(dedup), "ev:5");
+    EXPECT_TRUE(seen.insert(dedup).second);
+    EXPECT_TRUE(seen.insert(keys.IdentityIndex(id)).second);
+  }
+}
+
+TEST(KeyBuilderTest, TenantsAreSeparated) {
+  ASSERT_OK_AND_ASSIGN(KeyBuilder a, KeyBuilder::Create("a"));
+  ASSERT_OK_AND_ASSIGN(KeyBuilder b, KeyBuilder::Create("b"));
+  EXPECT_NE(a.Profile("x"), b.Profile("x"));
+  EXPECT_THAT(a.Profile("x"), StartsWith(a.prefix()));
+}
+
+TEST(DigestTest, KnownVectors) {
+  EXPECT_EQ(Sha256Hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  // RFC 4231 test case 2.
+  EXPECT_EQ(HmacSha256Hex("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  EXPECT_EQ(StableHash64("abc"), 0xba7816bf8f01cfeaULL);
+}
+
+}  // namespace
+}  // namespace omnicx::keys
