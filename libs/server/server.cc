@@ -1,0 +1,126 @@
+#include "libs/server/server.h"
+
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "libs/logging/log.h"
+
+namespace omnicx::server {
+
+Server::Server(ServerOptions options, std::vector<std::string> service_names)
+    : options_(std::move(options)), service_names_(std::move(service_names)) {}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(
+    ServerOptions options, const std::vector<grpc::Service*>& services) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  std::vector<std::string> names = options.health_service_names;
+  std::unique_ptr<Server> server(
+      new Server(std::move(options), std::move(names)));
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(server->options_.address,
+                           grpc::InsecureServerCredentials(), &server->port_);
+  builder.SetMaxReceiveMessageSize(server->options_.max_message_bytes);
+  builder.SetMaxSendMessageSize(server->options_.max_message_bytes);
+  // Keepalive: detect dead peers, and tolerate clients' pings.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  if (!server->options_.interceptors.empty()) {
+    builder.experimental().SetInterceptorCreators(
+        std::move(server->options_.interceptors));
+  }
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", server->options_.address,
+                     " (address in use or not valid for this host)"));
+  }
+  grpc::HealthCheckServiceInterface* health =
+      server->server_->GetHealthCheckService();
+  health->SetServingStatus(kLivenessService, true);
+  server->CheckReadinessNow();
+  server->health_thread_ = std::thread([s = server.get()] { s->HealthLoop(); });
+  return server;
+}
+
+Server::~Server() { Shutdown(); }
+
+std::string Server::dial_address() const {
+  std::string host = options_.address.substr(0, options_.address.rfind(':'));
+  if (host == "0.0.0.0" || host == "[::]" || host.empty()) host = "127.0.0.1";
+  return absl::StrCat(host, ":", port_);
+}
+
+void Server::SetReadiness(bool ready) {
+  absl::MutexLock lock(&readiness_mu_);
+  if (shut_down_.load()) return;
+  const bool was = ready_.exchange(ready);
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  health->SetServingStatus("", ready);
+  for (const std::string& name : service_names_) {
+    health->SetServingStatus(name, ready);
+  }
+  if (was != ready) {
+    OMNICX_LOG(kInfo) << "readiness " << (ready ? "SERVING" : "NOT_SERVING");
+  }
+}
+
+void Server::CheckReadinessNow() {
+  absl::Status status =
+      options_.readiness_check ? options_.readiness_check() : absl::OkStatus();
+  if (!status.ok() && ready_.load()) {
+    OMNICX_LOG(kWarn) << "not ready: " << status;
+  }
+  SetReadiness(status.ok());
+}
+
+void Server::HealthLoop() {
+  while (!stop_health_.WaitForNotificationWithTimeout(
+      options_.health_check_interval)) {
+    CheckReadinessNow();
+  }
+}
+
+void Server::Shutdown() {
+  if (shut_down_.exchange(true)) return;
+  if (!stop_health_.HasBeenNotified()) stop_health_.Notify();
+  if (health_thread_.joinable()) health_thread_.join();
+  {
+    absl::MutexLock lock(&readiness_mu_);
+    ready_.store(false);
+    // Every health status, liveness included, turns NOT_SERVING.
+    server_->GetHealthCheckService()->Shutdown();
+  }
+  OMNICX_LOG(kInfo) << "shutting down; in-flight calls get up to "
+                    << absl::FormatDuration(options_.shutdown_grace);
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
+  server_->Wait();
+}
+
+void BlockTerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int WaitForTerminationSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int signal = 0;
+  sigwait(&set, &signal);
+  return signal;
+}
+
+}  // namespace omnicx::server

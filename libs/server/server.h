@@ -1,0 +1,110 @@
+// The one server bootstrap every omnicx service uses: a callback-API gRPC
+// server with the standard health service, server reflection, keepalive and
+// message-size limits, readiness that follows a dependency (Redis), and
+// graceful shutdown.
+//
+//   ServerOptions options;
+//   options.address = "127.0.0.1:50051";
+//   options.readiness_check = [&] { return redis->Ping(); };
+//   IngestionServiceImpl service(...);
+//   absl::StatusOr<std::unique_ptr<Server>> server =
+//       Server::Start(options, {&service});
+//   WaitForTerminationSignal();   // SIGTERM or SIGINT
+//   (*server)->Shutdown();        // in-flight calls finish (up to the grace)
+//
+// Health (grpc.health.v1.Health): the service names "" (overall) and each
+// registered service's full name report readiness and turn NOT_SERVING while
+// readiness_check fails; "liveness" is SERVING for as long as the process
+// serves at all, so a Kubernetes liveness probe never depends on Redis.
+#ifndef OMNICX_LIBS_SERVER_SERVER_H_
+#define OMNICX_LIBS_SERVER_SERVER_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+
+namespace omnicx::server {
+
+inline constexpr char kLivenessService[] = "liveness";
+
+struct ServerOptions {
+  // host:port; port 0 picks a free port (see Server::port()).
+  std::string address = "127.0.0.1:0";
+  int max_message_bytes = 4 << 20;
+  // After Shutdown() starts, in-flight calls get this long to finish.
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  // How often readiness_check runs.
+  absl::Duration health_check_interval = absl::Seconds(1);
+  // OK when the service can do its work (e.g. Redis answers PING). Runs on
+  // the health thread; it must bound its own time. Empty = always ready.
+  std::function<absl::Status()> readiness_check;
+  // Full names of the services (e.g. IngestionService::service_full_name())
+  // whose health follows readiness, besides "".
+  std::vector<std::string> health_service_names;
+  // Extra interceptors (e.g. metrics), created per call.
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+};
+
+class Server {
+ public:
+  // Builds and starts the server; fails when the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(
+      ServerOptions options, const std::vector<grpc::Service*>& services);
+
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The bound port.
+  int port() const { return port_; }
+  // "127.0.0.1:<port>" style address clients can dial.
+  std::string dial_address() const;
+  // Whether readiness currently reports SERVING.
+  bool ready() const { return ready_.load(); }
+  // Runs the readiness check now (tests use this instead of sleeping).
+  void CheckReadinessNow();
+
+  // Graceful: health turns NOT_SERVING, no new calls are accepted, in-flight
+  // calls run until they finish or shutdown_grace passes (then they are
+  // cancelled). Idempotent.
+  void Shutdown();
+
+ private:
+  Server(ServerOptions options, std::vector<std::string> service_names);
+  void HealthLoop();
+  void SetReadiness(bool ready);
+
+  ServerOptions options_;
+  std::vector<std::string> service_names_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::atomic<bool> ready_{false};
+  absl::Mutex readiness_mu_;  // serialises health updates
+  absl::Notification stop_health_;
+  std::thread health_thread_;
+  std::atomic<bool> shut_down_{false};
+};
+
+// Blocks SIGTERM and SIGINT in the calling thread and every thread created
+// after it (call first thing in main), so that WaitForTerminationSignal can
+// take them synchronously.
+void BlockTerminationSignals();
+
+// Waits until SIGTERM or SIGINT arrives; returns the signal number.
+int WaitForTerminationSignal();
+
+}  // namespace omnicx::server
+
+#endif  // OMNICX_LIBS_SERVER_SERVER_H_

@@ -1,0 +1,109 @@
+#include "libs/server/service_main.h"
+
+#include <cstdlib>
+#include <iostream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "libs/logging/log.h"
+#include "libs/metrics/http_server.h"
+#include "libs/metrics/process_metrics.h"
+#include "libs/server/server.h"
+#include "libs/server/server_metrics.h"
+
+namespace omnicx::server {
+namespace {
+
+int Fatal(config::Service service, const absl::Status& status) {
+  std::cerr << "omnicx-" << config::ServiceName(service) << ": "
+            << status.message() << "\n";
+  return 2;
+}
+
+}  // namespace
+
+redis::ClientOptions RedisOptions(const config::Config& config) {
+  redis::ClientOptions options;
+  const std::string& address = config.redis().address();
+  const size_t colon = address.rfind(':');
+  options.host = address.substr(0, colon);
+  // Validate() has checked host:port.
+  (void)absl::SimpleAtoi(address.substr(colon + 1), &options.port);
+  options.password = config.redis().password();
+  options.pool_size = config.redis().pool_size();
+  options.command_timeout =
+      config::DurationSetting(config.redis().command_timeout());
+  options.connect_timeout =
+      config::DurationSetting(config.redis().connect_timeout());
+  return options;
+}
+
+int ServiceMain(config::Service service, int argc, char** argv,
+                const ServiceFactory& factory) {
+  // Before any thread exists, so every thread inherits the mask.
+  BlockTerminationSignals();
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (const std::string& arg : args) {
+    if (arg == "--help" || arg == "-h") {
+      std::cout << config::HelpText(service);
+      return 0;
+    }
+  }
+  absl::StatusOr<config::Config> loaded = config::LoadConfig(
+      service, args, [](const char* name) { return std::getenv(name); });
+  if (!loaded.ok()) return Fatal(service, loaded.status());
+  const config::Config& cfg = *loaded;
+
+  logging::SetComponent(config::ServiceName(service));
+  logging::SetLevel(*logging::ParseLevel(cfg.log_level()));
+  absl::StatusOr<keys::KeyBuilder> keys =
+      keys::KeyBuilder::Create(cfg.tenant());
+  if (!keys.ok()) return Fatal(service, keys.status());
+
+  metrics::Registry& registry = metrics::DefaultRegistry();
+  metrics::RegisterProcessMetrics(registry);
+  RedisCommandMetrics redis_metrics(registry);
+  redis::ClientOptions redis_options = RedisOptions(cfg);
+  redis_options.observer = redis_metrics.Observer();
+  std::unique_ptr<redis::Client> redis = redis::Client::Create(redis_options);
+
+  std::unique_ptr<metrics::MetricsHttpServer> metrics_http;
+  if (!cfg.metrics_address().empty()) {
+    auto started =
+        metrics::MetricsHttpServer::Start(cfg.metrics_address(), &registry);
+    if (!started.ok()) return Fatal(service, started.status());
+    metrics_http = std::move(*started);
+  }
+
+  ServiceContext context{cfg, *keys, *redis, registry};
+  absl::StatusOr<ServiceBundle> bundle = factory(context);
+  if (!bundle.ok()) return Fatal(service, bundle.status());
+
+  ServerOptions options;
+  options.address = cfg.grpc_address();
+  options.max_message_bytes = cfg.max_message_bytes();
+  options.shutdown_grace = config::DurationSetting(cfg.shutdown_grace());
+  options.health_check_interval =
+      config::DurationSetting(cfg.health_check_interval());
+  options.readiness_check = [&redis] { return redis->Ping(); };
+  options.health_service_names = bundle->service_names;
+  options.interceptors.push_back(NewServerMetricsInterceptorFactory(registry));
+  std::vector<grpc::Service*> services;
+  for (auto& s : bundle->services) services.push_back(s.get());
+  absl::StatusOr<std::unique_ptr<Server>> server =
+      Server::Start(std::move(options), services);
+  if (!server.ok()) return Fatal(service, server.status());
+
+  OMNICX_LOG(kInfo) << "serving gRPC on " << cfg.grpc_address()
+                    << ", metrics on " << cfg.metrics_address() << ", redis "
+                    << cfg.redis().address() << ", tenant " << cfg.tenant();
+  const int signal = WaitForTerminationSignal();
+  OMNICX_LOG(kInfo) << "signal " << signal << " received";
+  if (bundle->stop) bundle->stop();
+  (*server)->Shutdown();
+  if (metrics_http) metrics_http->Stop();
+  OMNICX_LOG(kInfo) << "stopped cleanly";
+  return 0;
+}
+
+}  // namespace omnicx::server

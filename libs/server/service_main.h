@@ -1,0 +1,59 @@
+// The shared main() of the four services: loads configuration (fatal with a
+// message naming the setting when invalid), sets up logging, the key
+// builder, the Redis client and the metrics endpoint, builds the service
+// through a factory, serves with health/reflection, and shuts down gracefully
+// on SIGTERM/SIGINT (exit 0).
+//
+//   int main(int argc, char** argv) {
+//     return omnicx::server::ServiceMain(
+//         omnicx::config::Service::kJourney, argc, argv,
+//         [](omnicx::server::ServiceContext& ctx)
+//             -> absl::StatusOr<omnicx::server::ServiceBundle> { ... });
+//   }
+#ifndef OMNICX_LIBS_SERVER_SERVICE_MAIN_H_
+#define OMNICX_LIBS_SERVER_SERVICE_MAIN_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/grpcpp.h"
+#include "libs/config/config.h"
+#include "libs/keys/key_builder.h"
+#include "libs/metrics/registry.h"
+#include "libs/redis/client.h"
+
+namespace omnicx::server {
+
+// What a service factory gets: everything is owned by ServiceMain and
+// outlives the bundle.
+struct ServiceContext {
+  const config::Config& config;
+  const keys::KeyBuilder& keys;
+  redis::Client& redis;
+  metrics::Registry& metrics;
+};
+
+// What a factory returns: the gRPC services to register (with their full
+// names for health), and an optional hook that stops background work (stream
+// consumers) before the server drains.
+struct ServiceBundle {
+  std::vector<std::unique_ptr<grpc::Service>> services;
+  std::vector<std::string> service_names;
+  std::function<void()> stop;
+};
+
+using ServiceFactory =
+    std::function<absl::StatusOr<ServiceBundle>(ServiceContext& context)>;
+
+// Redis client options from the configuration (one mapping for all users).
+redis::ClientOptions RedisOptions(const config::Config& config);
+
+int ServiceMain(config::Service service, int argc, char** argv,
+                const ServiceFactory& factory);
+
+}  // namespace omnicx::server
+
+#endif  // OMNICX_LIBS_SERVER_SERVICE_MAIN_H_

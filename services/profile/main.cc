@@ -1,0 +1,18 @@
+// omnicx-profile: wiring only (see libs/server/service_main.h).
+#include "libs/server/service_main.h"
+#include "services/profile/profile_service.h"
+
+int main(int argc, char** argv) {
+  using omnicx::server::ServiceBundle;
+  using omnicx::server::ServiceContext;
+  return omnicx::server::ServiceMain(
+      omnicx::config::Service::kProfile, argc, argv,
+      [](ServiceContext& context) -> absl::StatusOr<ServiceBundle> {
+        ServiceBundle bundle;
+        bundle.services.push_back(
+            std::make_unique<omnicx::profile::ProfileServiceImpl>());
+        bundle.service_names.push_back(
+            omnicx::v1::ProfileService::service_full_name());
+        return bundle;
+      });
+}

@@ -1,0 +1,19 @@
+// omnicx-recommendation: wiring only (see libs/server/service_main.h).
+#include "libs/server/service_main.h"
+#include "services/recommendation/recommendation_service.h"
+
+int main(int argc, char** argv) {
+  using omnicx::server::ServiceBundle;
+  using omnicx::server::ServiceContext;
+  return omnicx::server::ServiceMain(
+      omnicx::config::Service::kRecommendation, argc, argv,
+      [](ServiceContext& context) -> absl::StatusOr<ServiceBundle> {
+        ServiceBundle bundle;
+        bundle.services.push_back(
+            std::make_unique<
+                omnicx::recommendation::RecommendationServiceImpl>());
+        bundle.service_names.push_back(
+            omnicx::v1::RecommendationService::service_full_name());
+        return bundle;
+      });
+}

@@ -1,0 +1,192 @@
+// Starts a real redis-server and omnicx service binaries on free loopback
+// ports for end-to-end tests, and talks to them with @grpc/grpc-js — a client
+// built from nothing in this repository's C++.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import grpc from '@grpc/grpc-js';
+import protoLoader from '@grpc/proto-loader';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.resolve(here, '../..');
+export const buildDir = process.env.OMNICX_BUILD_DIR || path.join(repoRoot, 'build');
+const grpcProtoDir = '/usr/share/grpc-proto';
+
+export const SERVICES = {
+  ingestion: 'omnicx.v1.IngestionService',
+  profile: 'omnicx.v1.ProfileService',
+  journey: 'omnicx.v1.JourneyService',
+  recommendation: 'omnicx.v1.RecommendationService',
+};
+
+const loadOptions = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
+
+export function loadPackage(file, includeDirs) {
+  const def = protoLoader.loadSync(file, { ...loadOptions, includeDirs });
+  return grpc.loadPackageDefinition(def);
+}
+
+const healthPkg = loadPackage('grpc/health/v1/health.proto', [grpcProtoDir]);
+const reflectionPkg = loadPackage('grpc/reflection/v1alpha/reflection.proto', [grpcProtoDir]);
+export const omnicxPkg = loadPackage(
+  ['omnicx/v1/ingestion.proto', 'omnicx/v1/profile.proto', 'omnicx/v1/journey.proto',
+   'omnicx/v1/recommendation.proto'],
+  [path.join(repoRoot, 'protos'), '/usr/include']);
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor(predicate, timeoutMs, stepMs = 100) {
+  const start = Date.now();
+  for (;;) {
+    if (await predicate()) return Date.now() - start;
+    if (Date.now() - start > timeoutMs) return -1;
+    await sleep(stepMs);
+  }
+}
+
+function exited(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+  });
+}
+
+export class Redis {
+  constructor(port, dir) { this.port = port; this.dir = dir; this.proc = null; }
+  async start() {
+    this.proc = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(this.port),
+      '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''],
+      { stdio: 'ignore' });
+    const ok = await waitFor(() => new Promise((resolve) => {
+      const s = net.connect(this.port, '127.0.0.1');
+      s.on('connect', () => { s.end(); resolve(true); });
+      s.on('error', () => resolve(false));
+    }), 5000);
+    if (ok < 0) throw new Error('redis-server did not start');
+  }
+  async stop() {
+    if (!this.proc) return;
+    const done = exited(this.proc);
+    this.proc.kill('SIGTERM');
+    await done;
+    this.proc = null;
+  }
+}
+
+export class Service {
+  constructor(name, env) { this.name = name; this.env = env; this.proc = null; this.log = ''; }
+  get address() { return this.env.OMNICX_GRPC_ADDRESS; }
+  get metricsPort() { return Number(this.env.OMNICX_METRICS_ADDRESS.split(':')[1]); }
+  start() {
+    const bin = path.join(buildDir, 'services', this.name, `omnicx-${this.name}`);
+    this.proc = spawn(bin, [], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    this.proc.stderr.on('data', (d) => { this.log += d.toString(); });
+    this.exit = exited(this.proc);
+  }
+  async terminate(signal = 'SIGTERM') {
+    if (!this.proc) return null;
+    this.proc.kill(signal);
+    const code = await this.exit;
+    this.proc = null;
+    return code;
+  }
+}
+
+// A whole suite: redis-server plus the named services on free ports.
+export class Suite {
+  constructor(names = Object.keys(SERVICES)) { this.names = names; this.services = {}; }
+  async start(extraEnv = {}) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'omnicx-e2e-'));
+    this.redis = new Redis(await freePort(), this.dir);
+    await this.redis.start();
+    const ports = {};
+    for (const n of this.names) ports[n] = { grpc: await freePort(), metrics: await freePort() };
+    for (const n of this.names) {
+      const env = {
+        OMNICX_GRPC_ADDRESS: `127.0.0.1:${ports[n].grpc}`,
+        OMNICX_METRICS_ADDRESS: `127.0.0.1:${ports[n].metrics}`,
+        OMNICX_REDIS_ADDRESS: `127.0.0.1:${this.redis.port}`,
+        OMNICX_HEALTH_CHECK_INTERVAL: '200ms',
+        OMNICX_LOG_LEVEL: 'warn',
+        ...(ports.journey ? { OMNICX_JOURNEY_ADDRESS: `127.0.0.1:${ports.journey.grpc}` } : {}),
+        ...(ports.profile ? { OMNICX_PROFILE_ADDRESS: `127.0.0.1:${ports.profile.grpc}` } : {}),
+        ...(ports.recommendation ? { OMNICX_RECOMMENDATION_ADDRESS: `127.0.0.1:${ports.recommendation.grpc}` } : {}),
+        ...extraEnv,
+      };
+      this.services[n] = new Service(n, env);
+      this.services[n].start();
+    }
+    for (const n of this.names) {
+      const ms = await waitFor(async () => (await healthCheck(this.services[n].address, '')) === 'SERVING', 15000);
+      if (ms < 0) throw new Error(`${n} did not become SERVING:\n${this.services[n].log}`);
+    }
+  }
+  async stop() {
+    for (const s of Object.values(this.services)) await s.terminate('SIGKILL');
+    if (this.redis) await this.redis.stop();
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function healthCheck(address, service, timeoutMs = 500) {
+  const client = new healthPkg.grpc.health.v1.Health(address, grpc.credentials.createInsecure());
+  return new Promise((resolve) => {
+    client.Check({ service }, { deadline: Date.now() + timeoutMs }, (err, res) => {
+      client.close();
+      resolve(err ? `ERROR ${grpc.status[err.code]}` : res.status);
+    });
+  });
+}
+
+export function listServices(address) {
+  const client = new reflectionPkg.grpc.reflection.v1alpha.ServerReflection(
+    address, grpc.credentials.createInsecure());
+  return new Promise((resolve, reject) => {
+    const call = client.ServerReflectionInfo({ deadline: Date.now() + 3000 });
+    call.on('data', (res) => {
+      resolve(res.list_services_response.service.map((s) => s.name));
+      call.end();
+      client.close();
+    });
+    call.on('error', reject);
+    call.write({ list_services: '' });
+  });
+}
+
+export function httpGet(port, urlPath) {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: urlPath, timeout: 3000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    }).on('error', reject);
+  });
+}
+
+export function client(serviceName, address) {
+  const Ctor = serviceName.split('.').reduce((o, k) => o[k], omnicxPkg);
+  return new Ctor(address, grpc.credentials.createInsecure());
+}
+
+export function unary(c, method, request, timeoutMs = 5000) {
+  return new Promise((resolve) => {
+    c[method](request, { deadline: Date.now() + timeoutMs }, (err, res) => resolve({ err, res }));
+  });
+}
+
+export { grpc };
