@@ -103,6 +103,7 @@ Config Defaults(Service service) {
   c.set_max_consumer_lag(1000000);
   c.set_stream_max_len(1000000);
   c.set_strict_replicas(0);
+  c.set_consumer_groups("profile");
   c.set_journey_address("127.0.0.1:50053");
   c.set_recommendation_address("127.0.0.1:50054");
   c.set_profile_address("127.0.0.1:50052");

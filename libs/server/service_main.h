@@ -43,6 +43,8 @@ struct ServiceBundle {
   std::vector<std::unique_ptr<grpc::Service>> services;
   std::vector<std::string> service_names;
   std::function<void()> stop;
+  // Objects the services refer to; released after the server has drained.
+  std::vector<std::shared_ptr<void>> keep_alive;
 };
 
 using ServiceFactory =

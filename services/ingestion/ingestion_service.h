@@ -1,16 +1,40 @@
-// gRPC adapter of the ingestion service: translates between omnicx.v1 protos
-// and the domain logic, and maps absl::Status to grpc::Status in one place
-// (status::ToGrpcStatus). Methods not built yet answer UNIMPLEMENTED (the
-// callback API's default).
+// gRPC adapter of the ingestion service: converts requests to Intake calls
+// and results back, mapping absl::Status to grpc::Status in one place
+// (status::ToGrpcStatus). Track and TrackBatch run on the callback API's
+// unary reactors; TrackStream is a bidirectional reactor that keeps at most
+// `stream_window` events in flight per stream (it stops reading when the
+// window is full, so HTTP/2 flow control pushes back on a fast client) and
+// answers in request order.
 #ifndef OMNICX_SERVICES_INGESTION_INGESTION_SERVICE_H_
 #define OMNICX_SERVICES_INGESTION_INGESTION_SERVICE_H_
 
 #include "omnicx/v1/ingestion.grpc.pb.h"
+#include "services/ingestion/intake.h"
 
 namespace omnicx::ingestion {
 
 class IngestionServiceImpl final
-    : public omnicx::v1::IngestionService::CallbackService {};
+    : public omnicx::v1::IngestionService::CallbackService {
+ public:
+  explicit IngestionServiceImpl(Intake& intake, int stream_window = 256)
+      : intake_(intake), stream_window_(stream_window) {}
+
+  grpc::ServerUnaryReactor* Track(grpc::CallbackServerContext* context,
+                                  const omnicx::v1::TrackRequest* request,
+                                  omnicx::v1::TrackResponse* response) override;
+
+  grpc::ServerUnaryReactor* TrackBatch(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::TrackBatchRequest* request,
+      omnicx::v1::TrackBatchResponse* response) override;
+
+  grpc::ServerBidiReactor<omnicx::v1::TrackRequest, omnicx::v1::TrackResponse>*
+  TrackStream(grpc::CallbackServerContext* context) override;
+
+ private:
+  Intake& intake_;
+  int stream_window_;
+};
 
 }  // namespace omnicx::ingestion
 

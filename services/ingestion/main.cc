@@ -1,18 +1,59 @@
 // omnicx-ingestion: wiring only (see libs/server/service_main.h).
+#include "absl/strings/str_split.h"
+#include "libs/config/config.h"
+#include "libs/logging/log.h"
 #include "libs/server/service_main.h"
+#include "services/ingestion/event_log.h"
 #include "services/ingestion/ingestion_service.h"
+#include "services/ingestion/intake.h"
+#include "services/ingestion/lag_monitor.h"
+
+namespace {
+
+using omnicx::config::DurationSetting;
+using omnicx::server::ServiceBundle;
+using omnicx::server::ServiceContext;
+
+absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
+  using namespace omnicx::ingestion;  // NOLINT: wiring
+  const auto& cfg = context.config;
+  EventLogOptions log_options;
+  log_options.shards = cfg.stream_shards();
+  log_options.dedup_window = DurationSetting(cfg.dedup_window());
+  log_options.strict = cfg.durability() == "strict";
+  log_options.strict_replicas = cfg.strict_replicas();
+  log_options.consumer_groups =
+      absl::StrSplit(cfg.consumer_groups(), ',', absl::SkipWhitespace());
+  auto event_log =
+      std::make_shared<EventLog>(context.redis, context.keys, log_options);
+  if (absl::Status s = event_log->EnsureConsumerGroups(); !s.ok()) {
+    // Redis may be down at start; the monitor retries, readiness reports it.
+    OMNICX_LOG(kWarn) << "consumer groups not created yet: " << s;
+  }
+  if (absl::Status s = event_log->CheckDurability();
+      !s.ok() && !absl::IsUnavailable(s)) {
+    return s;
+  }
+  IntakeOptions intake_options;
+  intake_options.validation.max_age = DurationSetting(cfg.max_event_age());
+  intake_options.max_consumer_lag = cfg.max_consumer_lag();
+  auto intake =
+      std::make_shared<Intake>(*event_log, intake_options, context.metrics);
+  auto monitor =
+      std::make_shared<LagMonitor>(*event_log, *intake, context.metrics);
+
+  ServiceBundle bundle;
+  bundle.services.push_back(std::make_unique<IngestionServiceImpl>(*intake));
+  bundle.service_names.push_back(
+      omnicx::v1::IngestionService::service_full_name());
+  bundle.stop = [monitor] { monitor->Stop(); };
+  bundle.keep_alive = {event_log, intake, monitor};
+  return bundle;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  using omnicx::server::ServiceBundle;
-  using omnicx::server::ServiceContext;
-  return omnicx::server::ServiceMain(
-      omnicx::config::Service::kIngestion, argc, argv,
-      [](ServiceContext& context) -> absl::StatusOr<ServiceBundle> {
-        ServiceBundle bundle;
-        bundle.services.push_back(
-            std::make_unique<omnicx::ingestion::IngestionServiceImpl>());
-        bundle.service_names.push_back(
-            omnicx::v1::IngestionService::service_full_name());
-        return bundle;
-      });
+  return omnicx::server::ServiceMain(omnicx::config::Service::kIngestion, argc,
+                                     argv, Build);
 }

@@ -1,0 +1,234 @@
+#include "services/ingestion/event_log.h"
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "libs/status/status_macros.h"
+#include "services/ingestion/sharding.h"
+
+namespace omnicx::ingestion {
+namespace {
+
+// KEYS[1] = stream; KEYS[2..] = dedup keys; ARGV[1] = dedup TTL (ms);
+// ARGV[2..] = serialised events (ARGV[i] goes with KEYS[i]).
+// Returns per event "A<entry id>" (appended) or "D<entry id>" (duplicate of
+// the entry stored earlier, possibly earlier in this same call).
+constexpr char kAppendLua[] = R"lua(
+local out = {}
+for i = 2, #KEYS do
+  local prev = redis.call('GET', KEYS[i])
+  if prev then
+    out[#out + 1] = 'D' .. prev
+  else
+    local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[i])
+    redis.call('SET', KEYS[i], id, 'PX', ARGV[1])
+    out[#out + 1] = 'A' .. id
+  end
+end
+return out
+)lua";
+
+// Smallest stream id greater than `id` ("ms-seq").
+std::string NextStreamId(absl::string_view id) {
+  std::pair<std::string, std::string> parts = absl::StrSplit(id, '-');
+  uint64_t seq = 0;
+  if (!absl::SimpleAtoi(parts.second, &seq)) return std::string(id);
+  return absl::StrCat(parts.first, "-", seq + 1);
+}
+
+// Compares stream ids numerically.
+bool StreamIdLess(absl::string_view a, absl::string_view b) {
+  std::pair<std::string, std::string> pa = absl::StrSplit(a, '-');
+  std::pair<std::string, std::string> pb = absl::StrSplit(b, '-');
+  uint64_t ams = 0, aseq = 0, bms = 0, bseq = 0;
+  (void)absl::SimpleAtoi(pa.first, &ams);
+  (void)absl::SimpleAtoi(pa.second, &aseq);
+  (void)absl::SimpleAtoi(pb.first, &bms);
+  (void)absl::SimpleAtoi(pb.second, &bseq);
+  return ams < bms || (ams == bms && aseq < bseq);
+}
+
+// XINFO GROUPS answers a flat [name, value, ...] array per group.
+std::map<std::string, redis::Reply> FieldMap(const redis::Reply& reply) {
+  std::map<std::string, redis::Reply> out;
+  const auto& e = reply.elements();
+  for (size_t i = 0; i + 1 < e.size(); i += 2) out[e[i].str()] = e[i + 1];
+  return out;
+}
+
+}  // namespace
+
+EventLog::EventLog(redis::Client& redis, const keys::KeyBuilder& keys,
+                   EventLogOptions options)
+    : redis_(redis),
+      keys_(keys),
+      options_(std::move(options)),
+      append_script_(kAppendLua) {}
+
+absl::Status EventLog::EnsureConsumerGroups() {
+  std::vector<std::vector<std::string>> commands;
+  for (int shard = 0; shard < options_.shards; ++shard) {
+    for (const std::string& group : options_.consumer_groups) {
+      commands.push_back({"XGROUP", "CREATE", keys_.EventShard(shard), group,
+                          "0", "MKSTREAM"});
+    }
+  }
+  if (commands.empty()) return absl::OkStatus();
+  OMNICX_ASSIGN_OR_RETURN(auto replies, redis_.Pipeline(commands));
+  for (const auto& reply : replies) {
+    // BUSYGROUP: the group exists already, which is what we want.
+    if (!reply.ok() &&
+        reply.status().message().find("BUSYGROUP") == absl::string_view::npos) {
+      return reply.status();
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EventLog::CheckDurability() {
+  if (!options_.strict || options_.strict_replicas > 0) return absl::OkStatus();
+  OMNICX_ASSIGN_OR_RETURN(auto replies,
+                          redis_.Pipeline({{"CONFIG", "GET", "appendonly"},
+                                           {"CONFIG", "GET", "appendfsync"}}));
+  for (const auto& r : replies) OMNICX_RETURN_IF_ERROR(r.status());
+  const std::string appendonly =
+      replies[0]->elements().size() == 2 ? replies[0]->elements()[1].str() : "";
+  const std::string appendfsync =
+      replies[1]->elements().size() == 2 ? replies[1]->elements()[1].str() : "";
+  if (appendonly != "yes" || appendfsync != "always") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "durability strict with strict_replicas 0 needs Redis appendonly yes "
+        "and appendfsync always (have appendonly ",
+        appendonly, ", appendfsync ", appendfsync, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<AppendResult>> EventLog::Append(
+    const std::vector<const omnicx::v1::Interaction*>& events) {
+  std::vector<AppendResult> results(events.size());
+  if (events.empty()) return results;
+
+  // One script call per shard touched, all in one pipeline.
+  std::map<int, std::vector<size_t>> by_shard;
+  for (size_t i = 0; i < events.size(); ++i) {
+    by_shard[ShardFor(events[i]->customer(), options_.shards)].push_back(i);
+  }
+  const std::string ttl_ms =
+      absl::StrCat(absl::ToInt64Milliseconds(options_.dedup_window));
+  std::vector<int> shard_of_command;
+  std::vector<std::vector<std::string>> commands;
+  for (const auto& [shard, indexes] : by_shard) {
+    std::vector<std::string> keys = {keys_.EventShard(shard)};
+    std::vector<std::string> args = {ttl_ms};
+    for (size_t i : indexes) {
+      keys.push_back(keys_.Dedup(shard, events[i]->event_id()));
+      args.push_back(events[i]->SerializeAsString());
+    }
+    commands.push_back(redis::EvalShaCommand(append_script_, keys, args));
+    shard_of_command.push_back(shard);
+  }
+  if (options_.strict && options_.strict_replicas > 0) {
+    commands.push_back({"WAIT", absl::StrCat(options_.strict_replicas),
+                        absl::StrCat(absl::ToInt64Milliseconds(
+                            options_.strict_wait_timeout))});
+  }
+  OMNICX_ASSIGN_OR_RETURN(std::vector<absl::StatusOr<redis::Reply>> replies,
+                          redis_.PipelineScripts(commands, {&append_script_}));
+
+  for (size_t c = 0; c < shard_of_command.size(); ++c) {
+    OMNICX_RETURN_IF_ERROR(replies[c].status());
+    const int shard = shard_of_command[c];
+    const std::vector<size_t>& indexes = by_shard[shard];
+    const auto& items = replies[c]->elements();
+    if (items.size() != indexes.size()) {
+      return absl::InternalError("append script returned a wrong count");
+    }
+    for (size_t k = 0; k < indexes.size(); ++k) {
+      const std::string& item = items[k].str();
+      AppendResult& out = results[indexes[k]];
+      out.status = item[0] == 'A' ? omnicx::v1::EVENT_STATUS_ACCEPTED
+                                  : omnicx::v1::EVENT_STATUS_DUPLICATE;
+      out.stream_id = absl::StrCat(shard, "/", item.substr(1));
+    }
+  }
+  if (options_.strict && options_.strict_replicas > 0) {
+    OMNICX_ASSIGN_OR_RETURN(int64_t acked, replies.back()->AsInteger());
+    if (acked < options_.strict_replicas) {
+      return absl::UnavailableError(absl::StrCat(
+          "strict durability: ", acked, " of ", options_.strict_replicas,
+          " replicas acknowledged in time; retry (the retry is deduplicated)"));
+    }
+  }
+  return results;
+}
+
+absl::StatusOr<std::vector<GroupLag>> EventLog::ConsumerLag() {
+  std::vector<std::vector<std::string>> commands;
+  for (int shard = 0; shard < options_.shards; ++shard) {
+    commands.push_back({"XINFO", "GROUPS", keys_.EventShard(shard)});
+    commands.push_back({"XLEN", keys_.EventShard(shard)});
+  }
+  OMNICX_ASSIGN_OR_RETURN(auto replies, redis_.Pipeline(commands));
+  std::map<std::string, GroupLag> lags;
+  for (const std::string& g : options_.consumer_groups) lags[g].group = g;
+  for (int shard = 0; shard < options_.shards; ++shard) {
+    const auto& groups = replies[2 * shard];
+    if (!groups.ok()) continue;  // the stream does not exist yet
+    const int64_t length =
+        replies[2 * shard + 1].ok() ? replies[2 * shard + 1]->integer() : 0;
+    for (const redis::Reply& group : groups->elements()) {
+      std::map<std::string, redis::Reply> f = FieldMap(group);
+      GroupLag& lag = lags[f["name"].str()];
+      lag.group = f["name"].str();
+      lag.pending += f["pending"].integer();
+      // Redis reports a nil lag when it cannot compute it; assume the worst.
+      lag.lag += f["lag"].is_nil() ? length : f["lag"].integer();
+    }
+  }
+  std::vector<GroupLag> out;
+  for (auto& [name, lag] : lags) out.push_back(lag);
+  return out;
+}
+
+absl::StatusOr<int64_t> EventLog::Trim() {
+  int64_t trimmed = 0;
+  for (int shard = 0; shard < options_.shards; ++shard) {
+    const std::string stream = keys_.EventShard(shard);
+    absl::StatusOr<redis::Reply> groups =
+        redis_.Command({"XINFO", "GROUPS", stream});
+    if (!groups.ok() || groups->elements().empty()) continue;
+    // The oldest id some group still needs: its oldest pending entry, or,
+    // with nothing pending, the entry after its last delivered one.
+    std::string min_needed;
+    for (const redis::Reply& group : groups->elements()) {
+      std::map<std::string, redis::Reply> f = FieldMap(group);
+      std::string needed;
+      if (f["pending"].integer() > 0) {
+        OMNICX_ASSIGN_OR_RETURN(
+            redis::Reply summary,
+            redis_.Command({"XPENDING", stream, f["name"].str()}));
+        needed = summary.elements().size() > 1 ? summary.elements()[1].str()
+                                               : std::string("0-0");
+      } else {
+        needed = NextStreamId(f["last-delivered-id"].str());
+      }
+      if (min_needed.empty() || StreamIdLess(needed, min_needed)) {
+        min_needed = needed;
+      }
+    }
+    // "~": Redis removes only whole nodes below the id, never anything at or
+    // above it.
+    OMNICX_ASSIGN_OR_RETURN(
+        redis::Reply n,
+        redis_.Command({"XTRIM", stream, "MINID", "~", min_needed}));
+    trimmed += n.integer();
+  }
+  return trimmed;
+}
+
+}  // namespace omnicx::ingestion

@@ -1,0 +1,225 @@
+#include "libs/redis/client.h"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/status/status_matchers.h"
+#include "libs/testing/redis_server.h"
+
+namespace omnicx::redis {
+namespace {
+
+using ::omnicx::status::StatusIs;
+using ::omnicx::testing::RedisServer;
+using ::testing::HasSubstr;
+
+class ClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = RedisServer::Start(
+        {.appendonly = true, .extra_args = {"--enable-debug-command", "yes"}});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    client_ = Client::Create(Options());
+  }
+
+  ClientOptions Options() {
+    ClientOptions o;
+    o.port = server_->port();
+    o.command_timeout = absl::Milliseconds(300);
+    o.reconnect_backoff_max = absl::Milliseconds(200);
+    return o;
+  }
+
+  std::unique_ptr<RedisServer> server_;
+  std::unique_ptr<Client> client_;
+};
+
+TEST_F(ClientTest, CommandsAndTypedReplies) {
+  ASSERT_OK(client_->Ping());
+  ASSERT_OK_AND_ASSIGN(Reply set, client_->Command({"SET", "k", "v"}));
+  EXPECT_EQ(set.type(), Reply::Type::kStatus);
+  EXPECT_EQ(set.str(), "OK");
+  ASSERT_OK_AND_ASSIGN(Reply get, client_->Command({"GET", "k"}));
+  EXPECT_EQ(*get.AsString(), "v");
+  ASSERT_OK_AND_ASSIGN(Reply missing, client_->Command({"GET", "nope"}));
+  EXPECT_TRUE(missing.is_nil());
+  EXPECT_THAT(missing.AsString(),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_OK_AND_ASSIGN(Reply n, client_->Command({"INCRBY", "n", "41"}));
+  EXPECT_EQ(*n.AsInteger(), 41);
+  ASSERT_OK_AND_ASSIGN(Reply list, client_->Command({"RPUSH", "l", "a", "b"}));
+  ASSERT_OK_AND_ASSIGN(Reply range,
+                       client_->Command({"LRANGE", "l", "0", "-1"}));
+  ASSERT_EQ(range.elements().size(), 2u);
+  EXPECT_EQ(range.elements()[1].str(), "b");
+  EXPECT_THAT(client_->Command({"NOSUCHCOMMAND"}),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("redis: ERR")));
+  EXPECT_THAT(client_->Command({"INCR", "k"}),
+              StatusIs(absl::StatusCode::kInternal));
+}
+
+TEST_F(ClientTest, BinarySafeValues) {
+  std::string value("a\0b\r\n\xff", 6);
+  std::string big(1 << 20, 'x');
+  big[12345] = '\0';
+  ASSERT_OK(
+      client_->Command({"SET", std::string("key\0x", 5), value}).status());
+  ASSERT_OK(client_->Command({"SET", "big", big}).status());
+  EXPECT_EQ(client_->Command({"GET", std::string("key\0x", 5)})->str(), value);
+  EXPECT_EQ(client_->Command({"GET", "big"})->str(), big);
+}
+
+TEST_F(ClientTest, PipelineIsOneRoundTripWithPerCommandErrors) {
+  std::vector<Command> commands;
+  for (int i = 0; i < 1000; ++i) commands.push_back({"INCR", "counter"});
+  commands.push_back({"HSET"});  // wrong arity: an error for this one only
+  commands.push_back({"GET", "counter"});
+  int round_trips = 0;
+  ClientOptions o = Options();
+  o.observer = [&](absl::string_view, absl::Duration, bool) { ++round_trips; };
+  auto client = Client::Create(o);
+  ASSERT_OK_AND_ASSIGN(PipelineReplies replies, client->Pipeline(commands));
+  ASSERT_EQ(replies.size(), 1002u);
+  EXPECT_EQ(*replies[999]->AsInteger(), 1000);
+  EXPECT_THAT(replies[1000], StatusIs(absl::StatusCode::kInternal));
+  EXPECT_EQ(*replies[1001]->AsInteger(), 1000);
+  EXPECT_EQ(round_trips, 1);
+}
+
+TEST_F(ClientTest, ScriptsReloadAfterFlush) {
+  const Script script("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+  ASSERT_OK_AND_ASSIGN(Reply first, client_->Eval(script, {"s"}, {"2"}));
+  EXPECT_EQ(first.integer(), 2);
+  ASSERT_OK(client_->Command({"SCRIPT", "FLUSH"}).status());
+  ASSERT_OK_AND_ASSIGN(Reply second, client_->Eval(script, {"s"}, {"3"}));
+  EXPECT_EQ(second.integer(), 5);
+  // In a pipeline only the NOSCRIPT commands are re-run.
+  ASSERT_OK(client_->Command({"SCRIPT", "FLUSH"}).status());
+  ASSERT_OK_AND_ASSIGN(
+      PipelineReplies r,
+      client_->PipelineScripts({{"INCR", "plain"},
+                                EvalShaCommand(script, {"s"}, {"10"}),
+                                {"INCR", "plain"}},
+                               {&script}));
+  EXPECT_EQ(r[0]->integer(), 1);
+  EXPECT_EQ(r[1]->integer(), 15);
+  EXPECT_EQ(r[2]->integer(), 2);
+  EXPECT_EQ(script.sha1(),
+            client_->Command({"SCRIPT", "LOAD", script.source()})->str());
+}
+
+TEST_F(ClientTest, TimeoutIsUnavailableAndThePoolRecovers) {
+  auto other = Client::Create(Options());
+  std::thread sleeper([&] {
+    // Blocks the single-threaded server for 1 s.
+    (void)other->Command({"DEBUG", "SLEEP", "1"}, absl::Seconds(3));
+  });
+  absl::SleepFor(absl::Milliseconds(100));
+  const absl::Time start = absl::Now();
+  EXPECT_THAT(client_->Command({"PING"}),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("timeout")));
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(800));
+  sleeper.join();
+  EXPECT_OK(client_->Ping());
+}
+
+TEST_F(ClientTest, RedisDownIsUnavailableFastAndReconnectsAfterRestart) {
+  ASSERT_OK(client_->Command({"SET", "persisted", "1"}).status());
+  ASSERT_OK(server_->Stop());
+  const absl::Time start = absl::Now();
+  EXPECT_THAT(client_->Ping(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(client_->Ping(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  ASSERT_OK(server_->Restart());
+  // Same Client object: reconnects within the backoff bound.
+  const absl::Time deadline = absl::Now() + absl::Seconds(3);
+  absl::Status s;
+  do {
+    s = client_->Ping();
+    if (!s.ok()) absl::SleepFor(absl::Milliseconds(50));
+  } while (!s.ok() && absl::Now() < deadline);
+  ASSERT_OK(s);
+  EXPECT_EQ(client_->Command({"GET", "persisted"})->str(), "1");  // AOF
+}
+
+TEST_F(ClientTest, ConcurrentCallersShareThePool) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i)
+        ASSERT_OK(client_->Command({"INCR", "c"}).status());
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(*client_->Command({"GET", "c"})->AsInteger(), 8000);
+}
+
+TEST_F(ClientTest, PoolExhaustionIsUnavailableWithinTheTimeout) {
+  ClientOptions o = Options();
+  o.pool_size = 1;
+  o.command_timeout = absl::Milliseconds(200);
+  auto client = Client::Create(o);
+  std::thread blocker([&] {
+    (void)client->Command({"BLPOP", "never", "1"}, absl::Seconds(2));
+  });
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_THAT(client->Ping(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("busy")));
+  blocker.join();
+  EXPECT_OK(client->Ping());
+}
+
+TEST(ClientAuthTest, PasswordIsSentOnConnect) {
+  auto server = RedisServer::Start({.password = "s3cret"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  ClientOptions o;
+  o.port = (*server)->port();
+  EXPECT_THAT(Client::Create(o)->Ping(),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("NOAUTH")));
+  o.password = "s3cret";
+  EXPECT_OK(Client::Create(o)->Ping());
+  o.password = "wrong";
+  EXPECT_THAT(Client::Create(o)->Ping(),
+              StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST(ErrorReplyStatusTest, Mapping) {
+  EXPECT_THAT(ErrorReplyStatus("LOADING Redis is loading"),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(ErrorReplyStatus("BUSY Redis is busy running a script"),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(ErrorReplyStatus("OOM command not allowed"),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_THAT(
+      ErrorReplyStatus("WRONGTYPE Operation"),
+      StatusIs(absl::StatusCode::kInternal, "redis: WRONGTYPE Operation"));
+}
+
+TEST(RedisServerTest, RestartKeepsAofDataAndKillStops) {
+  auto server =
+      RedisServer::Start({.appendonly = true, .appendfsync = "always"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  ClientOptions o;
+  o.port = (*server)->port();
+  auto client = Client::Create(o);
+  ASSERT_OK(client->Command({"SET", "a", "1"}).status());
+  ASSERT_OK((*server)->Kill());
+  EXPECT_FALSE((*server)->running());
+  ASSERT_OK((*server)->Restart());
+  absl::StatusOr<Reply> r;
+  for (int i = 0; i < 50; ++i) {
+    r = client->Command({"GET", "a"});
+    if (r.ok()) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_OK(r.status());
+  EXPECT_EQ(r->str(), "1");
+}
+
+}  // namespace
+}  // namespace omnicx::redis
