@@ -14,6 +14,12 @@ Server::Server(ServerOptions options, std::vector<std::string> service_names)
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     ServerOptions options, const std::vector<grpc::Service*>& services) {
+  return StartWithGeneric(std::move(options), services, nullptr);
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::StartWithGeneric(
+    ServerOptions options, const std::vector<grpc::Service*>& services,
+    grpc::CallbackGenericService* generic) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
@@ -25,6 +31,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
                            grpc::InsecureServerCredentials(), &server->port_);
   builder.SetMaxReceiveMessageSize(server->options_.max_message_bytes);
   builder.SetMaxSendMessageSize(server->options_.max_message_bytes);
+  // A second process on the same port must fail, not silently share it.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // Keepalive: detect dead peers, and tolerate clients' pings.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
@@ -33,6 +41,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   for (grpc::Service* service : services) builder.RegisterService(service);
+  if (generic != nullptr) builder.RegisterCallbackGenericService(generic);
   if (!server->options_.interceptors.empty()) {
     builder.experimental().SetInterceptorCreators(
         std::move(server->options_.interceptors));
@@ -93,6 +102,7 @@ void Server::Shutdown() {
   if (shut_down_.exchange(true)) return;
   if (!stop_health_.HasBeenNotified()) stop_health_.Notify();
   if (health_thread_.joinable()) health_thread_.join();
+  if (server_ == nullptr) return;  // never started
   {
     absl::MutexLock lock(&readiness_mu_);
     ready_.store(false);

@@ -31,6 +31,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/grpcpp.h"
 
 namespace omnicx::server {
@@ -62,6 +63,11 @@ class Server {
   // Builds and starts the server; fails when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<Server>> Start(
       ServerOptions options, const std::vector<grpc::Service*>& services);
+  // Also serves every method no typed service claims through `generic`
+  // (tests use it for handlers of any shape). May be null.
+  static absl::StatusOr<std::unique_ptr<Server>> StartWithGeneric(
+      ServerOptions options, const std::vector<grpc::Service*>& services,
+      grpc::CallbackGenericService* generic);
 
   ~Server();
   Server(const Server&) = delete;
@@ -78,7 +84,9 @@ class Server {
 
   // Graceful: health turns NOT_SERVING, no new calls are accepted, in-flight
   // calls run until they finish or shutdown_grace passes (then they are
-  // cancelled). Idempotent.
+  // cancelled). Returns once the last handler has returned; handlers bound
+  // their own work (Redis timeouts), so that is shortly after the grace at
+  // worst. Idempotent.
   void Shutdown();
 
  private:

@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/impl/codegen/service_type.h"
 #include "libs/config/config.h"
 #include "libs/keys/key_builder.h"
 #include "libs/metrics/registry.h"

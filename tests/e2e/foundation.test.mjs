@@ -80,10 +80,13 @@ test('SIGTERM under load: calls in flight finish, the process exits 0', async ()
   await Promise.all(workers);
   c.close();
   assert.equal(code, 0, s.log);
-  // Nothing was cut off mid-call: only served answers, or a refused
-  // connection once the server had stopped accepting.
+  // Served answers, or refusals for calls that raced the listener closing
+  // (UNAVAILABLE, or CANCELLED for a call the server had not started). That
+  // a call already running is let finish is tested in-process with a slow
+  // handler (tests/libs/server/server_test.cc).
   for (const k of Object.keys(codes)) {
-    assert.ok(['OK', 'NOT_FOUND', 'UNIMPLEMENTED', 'UNAVAILABLE'].includes(k), JSON.stringify(codes));
+    assert.ok(['OK', 'NOT_FOUND', 'UNIMPLEMENTED', 'UNAVAILABLE', 'CANCELLED'].includes(k), JSON.stringify(codes));
   }
+  assert.ok((codes.OK || 0) + (codes.NOT_FOUND || 0) + (codes.UNIMPLEMENTED || 0) > 0, JSON.stringify(codes));
   assert.match(s.log, /stopped cleanly/);
 });
