@@ -52,7 +52,8 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   hints.ai_family = AF_INET;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* info = nullptr;
-  if (getaddrinfo(host.c_str(), nullptr, &hints, &info) != 0 || info == nullptr) {
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &info) != 0 ||
+      info == nullptr) {
     return absl::InvalidArgumentError(
         absl::StrCat("metrics address host \"", host, "\" does not resolve"));
   }
@@ -120,7 +121,8 @@ void MetricsHttpServer::Serve(int client) {
   const size_t sp1 = line.find(' ');
   const size_t sp2 = line.find(' ', sp1 + 1);
   if (sp1 == std::string::npos || sp2 == std::string::npos) {
-    WriteAll(client, Response(400, "Bad Request", "text/plain", "bad request\n"));
+    WriteAll(client,
+             Response(400, "Bad Request", "text/plain", "bad request\n"));
     return;
   }
   const std::string method = line.substr(0, sp1);
@@ -129,8 +131,8 @@ void MetricsHttpServer::Serve(int client) {
   if (path != "/metrics") {
     WriteAll(client, Response(404, "Not Found", "text/plain", "not found\n"));
   } else if (method != "GET" && method != "HEAD") {
-    WriteAll(client, Response(405, "Method Not Allowed", "text/plain",
-                              "only GET\n"));
+    WriteAll(client,
+             Response(405, "Method Not Allowed", "text/plain", "only GET\n"));
   } else {
     std::string body = registry_->Render();
     std::string response =

@@ -61,11 +61,10 @@ double OpenFds() {
 void RegisterProcessMetrics(Registry& registry) {
   const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
   const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
-  registry.Callback({"process_cpu_seconds_total",
-                     "Total user and system CPU time spent in seconds.",
-                     Type::kCounter, [ticks] {
-                       return (StatField(14) + StatField(15)) / ticks;
-                     }});
+  registry.Callback(
+      {"process_cpu_seconds_total",
+       "Total user and system CPU time spent in seconds.", Type::kCounter,
+       [ticks] { return (StatField(14) + StatField(15)) / ticks; }});
   registry.Callback({"process_resident_memory_bytes",
                      "Resident memory size in bytes.", Type::kGauge,
                      [page] { return StatField(24) * page; }});

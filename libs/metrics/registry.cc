@@ -37,8 +37,10 @@ bool ValidName(const std::string& name, bool allow_colon) {
   std::abort();
 }
 
-void CheckNames(const std::string& name, const std::vector<std::string>& labels) {
-  if (!ValidName(name, true)) Die(absl::StrCat("invalid metric name '", name, "'"));
+void CheckNames(const std::string& name,
+                const std::vector<std::string>& labels) {
+  if (!ValidName(name, true))
+    Die(absl::StrCat("invalid metric name '", name, "'"));
   for (const auto& l : labels) {
     if (!ValidName(l, false) || l == "le") {
       Die(absl::StrCat("invalid label name '", l, "' on ", name));
@@ -83,8 +85,8 @@ void Header(std::string* out, const F& family, const char* type) {
 }  // namespace
 
 std::vector<double> DefaultLatencyBuckets() {
-  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-          0.025,  0.05,    0.1,    0.25,  0.5,    1.0,   2.5,  5.0, 10.0};
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+          0.05,   0.1,     0.25,   0.5,   1.0,    2.5,   5.0,  10.0};
 }
 
 void Counter::Increment(double by) {
@@ -95,8 +97,7 @@ void Counter::Increment(double by) {
 void Gauge::Add(double by) { AtomicAdd(value_, by); }
 
 Histogram::Histogram(const std::vector<double>* bounds)
-    : bounds_(bounds),
-      counts_(new std::atomic<uint64_t>[bounds->size() + 1]) {
+    : bounds_(bounds), counts_(new std::atomic<uint64_t>[bounds->size() + 1]) {
   for (size_t i = 0; i <= bounds_->size(); ++i) counts_[i].store(0);
 }
 
@@ -141,8 +142,8 @@ T& Family<T>::WithLabels(const std::vector<std::string>& values) {
 }
 
 template <typename T>
-std::vector<std::pair<std::vector<std::string>, const T*>>
-Family<T>::Children() const {
+std::vector<std::pair<std::vector<std::string>, const T*>> Family<T>::Children()
+    const {
   std::vector<std::pair<std::vector<std::string>, const T*>> out;
   absl::ReaderMutexLock lock(&mu_);
   for (const auto& [labels, child] : children_) {
@@ -244,13 +245,13 @@ std::string Registry::Render() const {
     for (const auto& [values, child] : family->Children()) {
       const std::vector<uint64_t> counts = child->CumulativeCounts();
       for (size_t i = 0; i < counts.size(); ++i) {
-        const std::string le =
-            i < family->bounds().size() ? FormatValue(family->bounds()[i])
-                                        : "+Inf";
-        absl::StrAppend(&out, name, "_bucket",
-                        LabelSet(family->labels(), values,
-                                 absl::StrCat("le=\"", le, "\"")),
-                        " ", counts[i], "\n");
+        const std::string le = i < family->bounds().size()
+                                   ? FormatValue(family->bounds()[i])
+                                   : "+Inf";
+        absl::StrAppend(
+            &out, name, "_bucket",
+            LabelSet(family->labels(), values, absl::StrCat("le=\"", le, "\"")),
+            " ", counts[i], "\n");
       }
       absl::StrAppend(&out, name, "_sum", LabelSet(family->labels(), values),
                       " ", FormatValue(child->sum()), "\n");

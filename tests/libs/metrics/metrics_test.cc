@@ -28,8 +28,8 @@ TEST(RegistryTest, ExactExposition) {
       .WithLabels({"Track", "OK"})
       .Increment(3);
   r.Gauge("lag", "Lag\nwith newline and \\.", {}).WithLabels({}).Set(-2.5);
-  HistogramFamily& h = r.Histogram("latency_seconds", "Latency.", {"m"},
-                                   {0.1, 1});
+  HistogramFamily& h =
+      r.Histogram("latency_seconds", "Latency.", {"m"}, {0.1, 1});
   h.WithLabels({"a"}).Observe(0.05);
   h.WithLabels({"a"}).Observe(0.5);
   h.WithLabels({"a"}).Observe(7);
@@ -92,7 +92,8 @@ TEST(ProcessMetricsTest, PresentAndPlausible) {
   RegisterProcessMetrics(r);
   const std::string text = r.Render();
   EXPECT_THAT(text, HasSubstr("# TYPE process_cpu_seconds_total counter\n"));
-  EXPECT_THAT(text, ContainsRegex("process_resident_memory_bytes [1-9][0-9]{5,}"));
+  EXPECT_THAT(text,
+              ContainsRegex("process_resident_memory_bytes [1-9][0-9]{5,}"));
   EXPECT_THAT(text, ContainsRegex("process_start_time_seconds 1[0-9]{9}"));
   EXPECT_THAT(text, ContainsRegex("process_threads [1-9]"));
 }
@@ -119,16 +120,22 @@ std::string Http(int port, const std::string& request) {
 TEST(MetricsHttpServerTest, ServesMetricsAndRejectsTheRest) {
   Registry r;
   r.Counter("hits_total", "Hits.", {}).WithLabels({}).Increment();
-  ASSERT_OK_AND_ASSIGN(auto server, MetricsHttpServer::Start("127.0.0.1:0", &r));
+  ASSERT_OK_AND_ASSIGN(auto server,
+                       MetricsHttpServer::Start("127.0.0.1:0", &r));
   const int port = server->port();
   const std::string ok = Http(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_THAT(ok, StartsWith("HTTP/1.1 200 OK\r\n"));
-  EXPECT_THAT(ok, HasSubstr("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+  EXPECT_THAT(
+      ok,
+      HasSubstr("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
   EXPECT_THAT(ok, HasSubstr("\r\n\r\n# HELP hits_total Hits.\n"));
-  EXPECT_THAT(Http(port, "GET /other HTTP/1.1\r\n\r\n"), StartsWith("HTTP/1.1 404"));
-  EXPECT_THAT(Http(port, "POST /metrics HTTP/1.1\r\n\r\n"), StartsWith("HTTP/1.1 405"));
-  EXPECT_THAT(Http(port, "GET /metrics HTTP/1.1\r\nX: " + std::string(10000, 'a')),
-              StartsWith("HTTP/1.1 431"));
+  EXPECT_THAT(Http(port, "GET /other HTTP/1.1\r\n\r\n"),
+              StartsWith("HTTP/1.1 404"));
+  EXPECT_THAT(Http(port, "POST /metrics HTTP/1.1\r\n\r\n"),
+              StartsWith("HTTP/1.1 405"));
+  EXPECT_THAT(
+      Http(port, "GET /metrics HTTP/1.1\r\nX: " + std::string(10000, 'a')),
+      StartsWith("HTTP/1.1 431"));
   EXPECT_THAT(MetricsHttpServer::Start(absl::StrCat("127.0.0.1:", port), &r),
               status::StatusIs(absl::StatusCode::kUnavailable));
   server->Stop();

@@ -1,0 +1,406 @@
+// The ingestion service against a real redis-server: validation errors on
+// the wire, deduplication across retries, restarts and concurrency, the
+// stream, back-pressure, Redis outages and trimming.
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "gtest/gtest.h"
+#include "libs/keys/key_builder.h"
+#include "libs/metrics/registry.h"
+#include "libs/redis/client.h"
+#include "libs/status/status_matchers.h"
+#include "libs/testing/in_process_server.h"
+#include "libs/testing/redis_server.h"
+#include "omnicx/v1/ingestion.grpc.pb.h"
+#include "services/ingestion/event_log.h"
+#include "services/ingestion/ingestion_service.h"
+#include "services/ingestion/intake.h"
+#include "services/ingestion/lag_monitor.h"
+
+namespace omnicx::ingestion {
+namespace {
+
+using ::omnicx::testing::RedisServer;
+using ::omnicx::v1::EventResult;
+using ::omnicx::v1::Interaction;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+Interaction Event(const std::string& id,
+                  const std::string& customer = "anon-1") {
+  Interaction e;
+  e.set_event_id(id);
+  e.mutable_customer()->set_anonymous_id(customer);
+  e.set_channel(omnicx::v1::CHANNEL_WEB);
+  e.set_type("page_view");
+  e.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 10);
+  return e;
+}
+
+// One running ingestion service (in-process) over a Redis it may outlive.
+struct Service {
+  Service(redis::Client& redis, const keys::KeyBuilder& keys,
+          IntakeOptions intake_options = {}, EventLogOptions log_options = {})
+      : log(redis, keys, log_options),
+        intake(log, intake_options, registry),
+        impl(intake, /*stream_window=*/64) {
+    (void)log.EnsureConsumerGroups();
+    auto started = omnicx::testing::StartInProcess({&impl});
+    EXPECT_TRUE(started.ok()) << started.status();
+    server = std::move(*started);
+    stub = omnicx::v1::IngestionService::NewStub(
+        omnicx::testing::ChannelTo(*server));
+  }
+  metrics::Registry registry;
+  EventLog log;
+  Intake intake;
+  IngestionServiceImpl impl;
+  std::unique_ptr<server::Server> server;
+  std::unique_ptr<omnicx::v1::IngestionService::Stub> stub;
+};
+
+class IngestionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server =
+        RedisServer::Start({.appendonly = true, .appendfsync = "always"});
+    ASSERT_TRUE(server.ok()) << server.status();
+    redis_server_ = std::move(*server);
+    redis::ClientOptions o;
+    o.port = redis_server_->port();
+    o.command_timeout = absl::Milliseconds(300);
+    o.reconnect_backoff_max = absl::Milliseconds(100);
+    redis_ = redis::Client::Create(o);
+    service_ = std::make_unique<Service>(*redis_, keys_);
+  }
+
+  // event_id -> number of stream entries holding it, over all shards.
+  std::map<std::string, int> StoredIds() {
+    std::map<std::string, int> out;
+    for (int shard = 0; shard < 16; ++shard) {
+      auto r = redis_->Command({"XRANGE", keys_.EventShard(shard), "-", "+"});
+      if (!r.ok()) continue;
+      for (const redis::Reply& entry : r->elements()) {
+        Interaction e;
+        EXPECT_TRUE(e.ParseFromString(entry.elements()[1].elements()[1].str()));
+        out[e.event_id()]++;
+      }
+    }
+    return out;
+  }
+
+  absl::StatusOr<omnicx::v1::TrackBatchResponse> Batch(
+      const std::vector<Interaction>& events, Service* service = nullptr) {
+    service = service ? service : service_.get();
+    omnicx::v1::TrackBatchRequest request;
+    for (const auto& e : events) *request.add_interactions() = e;
+    omnicx::v1::TrackBatchResponse response;
+    grpc::ClientContext context;
+    grpc::Status s = service->stub->TrackBatch(&context, request, &response);
+    if (!s.ok()) return status::FromGrpcStatus(s);
+    return response;
+  }
+
+  grpc::Status Track(const Interaction& e, omnicx::v1::TrackResponse* out) {
+    omnicx::v1::TrackRequest request;
+    *request.mutable_interaction() = e;
+    grpc::ClientContext context;
+    return service_->stub->Track(&context, request, out);
+  }
+
+  keys::KeyBuilder keys_ = *keys::KeyBuilder::Create("default");
+  std::unique_ptr<RedisServer> redis_server_;
+  std::unique_ptr<redis::Client> redis_;
+  std::unique_ptr<Service> service_;
+};
+
+TEST_F(IngestionTest, TrackStoresNormalisedEventOnce) {
+  Interaction e = Event("e-1");
+  e.mutable_customer()->mutable_identity()->set_type("email");
+  e.mutable_customer()->mutable_identity()->set_value(" Jane@Example.COM ");
+  omnicx::v1::TrackResponse response;
+  ASSERT_TRUE(Track(e, &response).ok());
+  EXPECT_EQ(response.result().status(), omnicx::v1::EVENT_STATUS_ACCEPTED);
+  EXPECT_THAT(response.result().stream_id(),
+              ::testing::MatchesRegex("[0-9]+/[0-9]+-[0-9]+"));
+
+  omnicx::v1::TrackResponse again;
+  ASSERT_TRUE(Track(e, &again).ok());
+  EXPECT_EQ(again.result().status(), omnicx::v1::EVENT_STATUS_DUPLICATE);
+  EXPECT_EQ(again.result().stream_id(), response.result().stream_id());
+
+  EXPECT_EQ(StoredIds(), (std::map<std::string, int>{{"e-1", 1}}));
+  const int shard = std::stoi(response.result().stream_id());
+  auto entries = redis_->Command({"XRANGE", keys_.EventShard(shard), "-", "+"});
+  Interaction stored;
+  ASSERT_TRUE(stored.ParseFromString(
+      entries->elements()[0].elements()[1].elements()[1].str()));
+  EXPECT_EQ(stored.customer().identity().value(), "jane@example.com");
+  EXPECT_GT(stored.received_at().seconds(), 0);
+}
+
+TEST_F(IngestionTest, TrackRejectsWithBadRequestAndWritesNothing) {
+  Interaction e = Event("bad-1");
+  e.mutable_feedback()->set_nps(11);
+  e.clear_channel();
+  auto before = redis_->Command({"DBSIZE"})->integer();
+  omnicx::v1::TrackResponse response;
+  grpc::Status s = Track(e, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(s.error_details()));
+  google::rpc::BadRequest bad;
+  ASSERT_TRUE(details.details(0).UnpackTo(&bad));
+  ASSERT_EQ(bad.field_violations_size(), 2);
+  EXPECT_EQ(bad.field_violations(0).field(), "interaction.channel");
+  EXPECT_EQ(bad.field_violations(1).field(), "interaction.feedback.nps");
+  EXPECT_EQ(bad.field_violations(1).description(), "must be between 0 and 10");
+  EXPECT_EQ(redis_->Command({"DBSIZE"})->integer(), before);
+  EXPECT_TRUE(StoredIds().empty());
+}
+
+TEST_F(IngestionTest, BatchAnswersPerItemInOrder) {
+  Interaction invalid = Event("b-2");
+  invalid.set_type("nonsense");
+  auto r = Batch({Event("b-1"), invalid, Event("b-1"), Event("b-3")});
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->results_size(), 4);
+  EXPECT_EQ(r->results(0).status(), omnicx::v1::EVENT_STATUS_ACCEPTED);
+  EXPECT_EQ(r->results(1).status(), omnicx::v1::EVENT_STATUS_REJECTED);
+  EXPECT_EQ(r->results(1).violations(0).field(), "interactions[1].type");
+  EXPECT_EQ(r->results(2).status(), omnicx::v1::EVENT_STATUS_DUPLICATE);
+  EXPECT_EQ(r->results(2).stream_id(), r->results(0).stream_id());
+  EXPECT_EQ(r->results(3).status(), omnicx::v1::EVENT_STATUS_ACCEPTED);
+  EXPECT_EQ(StoredIds(), (std::map<std::string, int>{{"b-1", 1}, {"b-3", 1}}));
+
+  std::vector<Interaction> too_many(501, Event("x"));
+  EXPECT_THAT(Batch(too_many),
+              status::StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(IngestionTest, DuplicatesAfterServiceAndRedisRestart) {
+  ASSERT_TRUE(Batch({Event("r-1")}).ok());
+  // A new service process over the same Redis.
+  service_ = std::make_unique<Service>(*redis_, keys_);
+  auto after_service = Batch({Event("r-1")});
+  ASSERT_TRUE(after_service.ok());
+  EXPECT_EQ(after_service->results(0).status(),
+            omnicx::v1::EVENT_STATUS_DUPLICATE);
+  // Redis restarts (AOF): the dedup entry survives.
+  ASSERT_OK(redis_server_->Stop());
+  ASSERT_OK(redis_server_->Restart());
+  absl::StatusOr<omnicx::v1::TrackBatchResponse> after_redis;
+  for (int i = 0; i < 40; ++i) {
+    after_redis = Batch({Event("r-1")});
+    if (after_redis.ok()) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(after_redis.ok()) << after_redis.status();
+  EXPECT_EQ(after_redis->results(0).status(),
+            omnicx::v1::EVENT_STATUS_DUPLICATE);
+  EXPECT_EQ(StoredIds(), (std::map<std::string, int>{{"r-1", 1}}));
+}
+
+TEST_F(IngestionTest, ConcurrentClientsWithOverlappingIdsStoreEachOnce) {
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 8; ++c) {
+    clients.emplace_back([&, c] {
+      // Every client sends ids 0..199 in a different order and grouping.
+      std::vector<Interaction> batch;
+      for (int i = 0; i < 200; ++i) {
+        const int id = (i * (c + 1) + c * 7) % 200;
+        batch.push_back(
+            Event(absl::StrCat("c-", id), absl::StrCat("cust-", id % 13)));
+        if (batch.size() == 25) {
+          auto r = Batch(batch);
+          ASSERT_TRUE(r.ok()) << r.status();
+          for (const auto& res : r->results()) {
+            if (res.status() == omnicx::v1::EVENT_STATUS_ACCEPTED) accepted++;
+          }
+          batch.clear();
+        }
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  std::map<std::string, int> stored = StoredIds();
+  EXPECT_EQ(stored.size(), 200u);
+  for (const auto& [id, n] : stored) EXPECT_EQ(n, 1) << id;
+  EXPECT_EQ(accepted.load(), 200);
+}
+
+TEST_F(IngestionTest, StreamAnswersEveryEventInOrder) {
+  grpc::ClientContext context;
+  auto stream = service_->stub->TrackStream(&context);
+  std::vector<std::string> sent;
+  std::thread writer([&] {
+    for (int i = 0; i < 1000; ++i) {
+      omnicx::v1::TrackRequest request;
+      // Every 10th event repeats the previous id; one in 100 is invalid.
+      const int id = i % 10 == 9 ? i - 1 : i;
+      *request.mutable_interaction() = Event(absl::StrCat("s-", id));
+      if (i % 100 == 50) request.mutable_interaction()->clear_channel();
+      ASSERT_TRUE(stream->Write(request));
+    }
+    stream->WritesDone();
+  });
+  std::vector<EventResult> results;
+  omnicx::v1::TrackResponse response;
+  while (stream->Read(&response)) results.push_back(response.result());
+  writer.join();
+  ASSERT_TRUE(stream->Finish().ok());
+  ASSERT_EQ(results.size(), 1000u);
+  int accepted = 0, duplicate = 0, rejected = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const int id = i % 10 == 9 ? i - 1 : i;
+    EXPECT_EQ(results[i].event_id(), absl::StrCat("s-", id)) << i;
+    switch (results[i].status()) {
+      case omnicx::v1::EVENT_STATUS_ACCEPTED:
+        accepted++;
+        break;
+      case omnicx::v1::EVENT_STATUS_DUPLICATE:
+        duplicate++;
+        break;
+      case omnicx::v1::EVENT_STATUS_REJECTED:
+        rejected++;
+        EXPECT_EQ(results[i].violations(0).field(), "interaction.channel");
+        break;
+      default:
+        ADD_FAILURE() << "no status for " << i;
+    }
+  }
+  EXPECT_EQ(rejected, 10);
+  EXPECT_EQ(duplicate, 100);
+  EXPECT_EQ(accepted, 890);
+  EXPECT_EQ(StoredIds().size(), 890u);
+}
+
+TEST_F(IngestionTest, RedisDownMidStreamThenResendIsExactlyOnce) {
+  std::vector<Interaction> all;
+  for (int i = 0; i < 300; ++i)
+    all.push_back(Event(absl::StrCat("o-", i), absl::StrCat("k", i % 7)));
+  grpc::Status end;
+  {
+    grpc::ClientContext context;
+    auto stream = service_->stub->TrackStream(&context);
+    omnicx::v1::TrackResponse response;
+    for (int i = 0; i < 100; ++i) {
+      omnicx::v1::TrackRequest request;
+      *request.mutable_interaction() = all[i];
+      ASSERT_TRUE(stream->Write(request));
+    }
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE(stream->Read(&response));
+    ASSERT_OK(redis_server_->Kill());
+    for (int i = 100; i < 300; ++i) {
+      omnicx::v1::TrackRequest request;
+      *request.mutable_interaction() = all[i];
+      if (!stream->Write(request)) break;
+    }
+    stream->WritesDone();
+    while (stream->Read(&response)) {
+    }
+    end = stream->Finish();
+  }
+  EXPECT_EQ(end.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << end.error_message();
+  ASSERT_OK(redis_server_->Restart());
+  // The client resends everything; retries until Redis answers again.
+  absl::StatusOr<omnicx::v1::TrackBatchResponse> r;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    r = Batch(std::vector<Interaction>(all.begin(), all.begin() + 300));
+    if (r.ok()) break;
+    EXPECT_THAT(r, status::StatusIs(absl::StatusCode::kUnavailable));
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(r.ok()) << r.status();
+  int accepted = 0;
+  for (const auto& res : r->results()) {
+    accepted += res.status() == omnicx::v1::EVENT_STATUS_ACCEPTED;
+  }
+  EXPECT_EQ(accepted, 200);  // the first 100 were stored before the outage
+  std::map<std::string, int> stored = StoredIds();
+  EXPECT_EQ(stored.size(), 300u);
+  for (const auto& [id, n] : stored) EXPECT_EQ(n, 1) << id;
+}
+
+TEST_F(IngestionTest, LaggingConsumersCauseResourceExhaustedWithRetryInfo) {
+  IntakeOptions options;
+  options.max_consumer_lag = 5;
+  Service service(*redis_, keys_, options);
+  LagMonitor monitor(service.log, service.intake, service.registry,
+                     absl::Hours(1), absl::Hours(1));
+  std::vector<Interaction> events;
+  for (int i = 0; i < 10; ++i) events.push_back(Event(absl::StrCat("l-", i)));
+  ASSERT_TRUE(Batch(events, &service).ok());
+  monitor.RefreshNow();
+  auto refused = Batch({Event("l-next")}, &service);
+  EXPECT_THAT(refused, status::StatusIs(absl::StatusCode::kResourceExhausted,
+                                        HasSubstr("behind by 10 events")));
+  EXPECT_EQ(status::GetRetryDelay(refused.status()), absl::Seconds(1));
+  EXPECT_EQ(StoredIds().count("l-next"), 0u);
+  EXPECT_THAT(service.registry.Render(),
+              HasSubstr("omnicx_ingestion_consumer_lag{group=\"profile\"} 10"));
+}
+
+TEST_F(IngestionTest, TrimKeepsEverythingAConsumerHasNotAcknowledged) {
+  std::vector<Interaction> events;
+  for (int i = 0; i < 400; ++i)
+    events.push_back(Event(absl::StrCat("t-", i), "one-customer"));
+  for (int i = 0; i < 400; i += 100) {
+    ASSERT_TRUE(Batch(std::vector<Interaction>(events.begin() + i,
+                                               events.begin() + i + 100))
+                    .ok());
+  }
+  const int shard = std::stoi(Batch({events[0]})->results(0).stream_id());
+  const std::string stream = keys_.EventShard(shard);
+  // The consumer reads everything and acknowledges the first 250.
+  auto read = redis_->Command({"XREADGROUP", "GROUP", "profile", "c1", "COUNT",
+                               "1000", "STREAMS", stream, ">"});
+  ASSERT_TRUE(read.ok()) << read.status();
+  const auto& entries = read->elements()[0].elements()[1].elements();
+  ASSERT_EQ(entries.size(), 400u);
+  std::vector<std::string> ack = {"XACK", stream, "profile"};
+  for (int i = 0; i < 250; ++i) ack.push_back(entries[i].elements()[0].str());
+  ASSERT_OK(redis_->Command(ack).status());
+
+  ASSERT_OK_AND_ASSIGN(int64_t trimmed, service_->log.Trim());
+  EXPECT_GE(trimmed, 100);
+  EXPECT_LE(trimmed, 250);
+  // Every unacknowledged entry is still there.
+  auto rest = redis_->Command(
+      {"XRANGE", stream, entries[250].elements()[0].str(), "+"});
+  EXPECT_EQ(rest->elements().size(), 150u);
+  EXPECT_EQ(redis_->Command({"XLEN", stream})->integer(), 400 - trimmed);
+}
+
+TEST_F(IngestionTest, StrictWithoutReplicasNeedsAppendfsyncAlways) {
+  EventLogOptions strict;
+  strict.strict = true;
+  EventLog log(*redis_, keys_, strict);
+  EXPECT_OK(log.CheckDurability());  // this fixture runs appendfsync always
+  ASSERT_OK(
+      redis_->Command({"CONFIG", "SET", "appendfsync", "everysec"}).status());
+  EXPECT_THAT(log.CheckDurability(),
+              status::StatusIs(absl::StatusCode::kFailedPrecondition,
+                               HasSubstr("appendfsync always")));
+  strict.strict_replicas = 1;
+  strict.strict_wait_timeout = absl::Milliseconds(50);
+  EventLog with_replica(*redis_, keys_, strict);
+  Interaction e = Event("w-1");
+  // No replica exists: WAIT times out and the call is UNAVAILABLE; the event
+  // is stored on the primary and a retry reports it DUPLICATE.
+  EXPECT_THAT(with_replica.Append({&e}),
+              status::StatusIs(absl::StatusCode::kUnavailable,
+                               HasSubstr("0 of 1 replicas")));
+}
+
+}  // namespace
+}  // namespace omnicx::ingestion
