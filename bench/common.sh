@@ -1,0 +1,32 @@
+# Shared by the benchmark scripts: free ports, a private redis-server, cleanup.
+# Everything binds 127.0.0.1 and is stopped on exit.
+BENCH_PIDS=()
+BENCH_TMP="$(mktemp -d -t omnicx-bench-XXXXXX)"
+bench_cleanup() {
+  for p in "${BENCH_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${BENCH_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$BENCH_TMP"
+}
+trap bench_cleanup EXIT
+
+free_port() {
+  local p
+  while :; do
+    p=$(( 20000 + RANDOM % 40000 ))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+}
+
+# start_redis PORT [extra redis-server args...]: AOF everysec, data in a temp dir.
+start_redis() {
+  local port="$1"; shift
+  mkdir -p "$BENCH_TMP/redis-$port"
+  redis-server --bind 127.0.0.1 --port "$port" --dir "$BENCH_TMP/redis-$port" \
+    --appendonly yes --appendfsync everysec --save "" "$@" >"$BENCH_TMP/redis-$port.log" 2>&1 &
+  BENCH_PIDS+=($!)
+  for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "redis-server did not start" >&2; exit 1
+}
+
+# fig FILE KEY: a figure from a key=value file (0 when missing).
+fig() { awk -F= -v k="$2" '$1==k {print $2; found=1} END {if (!found) print 0}' "$1"; }

@@ -1,0 +1,154 @@
+// Load client for the ingestion service. Prints key=value figures:
+//   ingest_batch_events_per_s   TrackBatch, 100 events per call, 4 callers
+//   ingest_stream_events_per_s  TrackStream, 4 streams
+//   ingest_track_c16_{qps,p50_ms,p99_ms}
+// Every event has a unique id (run prefix + worker + counter), so all are
+// stored: this measures accepted events, not duplicates.
+//
+//   ingestion_load --target=127.0.0.1:50051 --seconds=5
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "bench/lib/load.h"
+#include "grpcpp/grpcpp.h"
+#include "omnicx/v1/ingestion.grpc.pb.h"
+
+namespace {
+
+using omnicx::v1::Interaction;
+
+const omnicx::v1::Channel kChannels[] = {
+    omnicx::v1::CHANNEL_WEB, omnicx::v1::CHANNEL_MOBILE_APP,
+    omnicx::v1::CHANNEL_EMAIL, omnicx::v1::CHANNEL_VOICE,
+    omnicx::v1::CHANNEL_CHAT, omnicx::v1::CHANNEL_STORE};
+const char* const kTypes[] = {"page_view", "product_view", "add_to_cart",
+                              "purchase", "support_contact", "email_open"};
+
+// A realistic ~200-byte touchpoint.
+Interaction MakeEvent(const std::string& id, uint64_t n) {
+  Interaction e;
+  e.set_event_id(id);
+  e.mutable_customer()->set_anonymous_id(absl::StrCat("anon-", n % 10000));
+  e.set_channel(kChannels[n % 6]);
+  e.set_type(kTypes[n % 6]);
+  e.set_touchpoint(n % 6 == 4 ? "ivr_billing" : "checkout");
+  e.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 5);
+  if (n % 6 == 3) e.set_value(49.90);
+  (*e.mutable_properties()->mutable_fields())["page"].set_string_value(
+      "/products/espresso-machine");
+  return e;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string target = "127.0.0.1:50051";
+  double seconds = 5;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (absl::StartsWith(a, "--target=")) target = a.substr(9);
+    if (absl::StartsWith(a, "--seconds=")) (void)absl::SimpleAtod(a.substr(10), &seconds);
+  }
+  const absl::Duration duration = absl::Seconds(seconds);
+  const std::string run = absl::StrCat("r", absl::ToUnixMicros(absl::Now()));
+  std::vector<std::unique_ptr<omnicx::v1::IngestionService::Stub>> stubs;
+  for (int i = 0; i < 4; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt("channel_id", i);
+    stubs.push_back(omnicx::v1::IngestionService::NewStub(grpc::CreateCustomChannel(
+        target, grpc::InsecureChannelCredentials(), args)));
+  }
+  std::atomic<uint64_t> counter{0};
+  auto next_id = [&](const char* kind, uint64_t* n) {
+    *n = counter.fetch_add(1);
+    return absl::StrCat(run, "-", kind, "-", *n);
+  };
+
+  // TrackBatch: 100 events per call, 4 concurrent callers.
+  {
+    std::atomic<int64_t> accepted{0};
+    omnicx::bench::LoadResult r = omnicx::bench::RunClosedLoop(
+        4, duration, 10'000'000, [&](int worker) {
+          omnicx::v1::TrackBatchRequest request;
+          for (int k = 0; k < 100; ++k) {
+            uint64_t n;
+            std::string id = next_id("b", &n);
+            *request.add_interactions() = MakeEvent(id, n);
+          }
+          omnicx::v1::TrackBatchResponse response;
+          grpc::ClientContext context;
+          if (!stubs[worker]->TrackBatch(&context, request, &response).ok()) {
+            return false;
+          }
+          for (const auto& res : response.results()) {
+            accepted += res.status() == omnicx::v1::EVENT_STATUS_ACCEPTED;
+          }
+          return true;
+        });
+    std::printf("ingest_batch_events_per_s=%.1f\ningest_batch_p99_ms=%.3f\n"
+                "ingest_batch_errors=%lld\n",
+                accepted.load() / absl::ToDoubleSeconds(r.elapsed), r.p99_ms(),
+                static_cast<long long>(r.errors));
+  }
+
+  // TrackStream: 4 streams, a writer and a reader each.
+  {
+    std::atomic<int64_t> accepted{0};
+    const absl::Time start = absl::Now();
+    std::vector<std::thread> threads;
+    for (int s = 0; s < 4; ++s) {
+      threads.emplace_back([&, s] {
+        grpc::ClientContext context;
+        auto stream = stubs[s]->TrackStream(&context);
+        std::thread writer([&] {
+          const absl::Time end = start + duration;
+          int64_t sent = 0;
+          while (absl::Now() < end && sent < 10'000'000) {
+            omnicx::v1::TrackRequest request;
+            uint64_t n;
+            std::string id = next_id("s", &n);
+            *request.mutable_interaction() = MakeEvent(id, n);
+            if (!stream->Write(request)) break;
+            ++sent;
+          }
+          stream->WritesDone();
+        });
+        omnicx::v1::TrackResponse response;
+        while (stream->Read(&response)) {
+          accepted += response.result().status() == omnicx::v1::EVENT_STATUS_ACCEPTED;
+        }
+        writer.join();
+        (void)stream->Finish();
+      });
+    }
+    for (auto& t : threads) t.join();
+    std::printf("ingest_stream_events_per_s=%.1f\n",
+                accepted.load() / absl::ToDoubleSeconds(absl::Now() - start));
+  }
+
+  // Track: one event per call, 16 concurrent callers.
+  {
+    omnicx::bench::LoadResult r = omnicx::bench::RunClosedLoop(
+        16, duration, 10'000'000, [&](int worker) {
+          omnicx::v1::TrackRequest request;
+          uint64_t n;
+          std::string id = next_id("t", &n);
+          *request.mutable_interaction() = MakeEvent(id, n);
+          omnicx::v1::TrackResponse response;
+          grpc::ClientContext context;
+          return stubs[worker % 4]->Track(&context, request, &response).ok();
+        });
+    std::printf("ingest_track_c16_qps=%.1f\ningest_track_c16_p50_ms=%.3f\n"
+                "ingest_track_c16_p99_ms=%.3f\n",
+                r.qps(), r.p50_ms(), r.p99_ms());
+  }
+  return 0;
+}
