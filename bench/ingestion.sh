@@ -32,7 +32,7 @@ len=$(redis-cli -p "$rport" xlen "$shard")
 bytes=$(redis-cli -p "$rport" memory usage "$shard" samples 0)
 per_entry=$(awk -v b="$bytes" -v n="$len" 'BEGIN {printf "%.1f", (n>0? b/n : 0)}')
 dd_total=0; dd_n=0
-for k in $(redis-cli -p "$rport" --scan --pattern 'cx:default:{ev:*}:dd:*' --count 1000 | head -200); do
+for k in $(redis-cli -p "$rport" --scan --pattern 'cx:default:{ev:*}:dd:*' | head -200); do
   dd_total=$(( dd_total + $(redis-cli -p "$rport" memory usage "$k") )); dd_n=$(( dd_n + 1 ))
 done
 per_dd=$(awk -v b="$dd_total" -v n="$dd_n" 'BEGIN {printf "%.1f", (n>0? b/n : 0)}')

@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (absl::StartsWith(a, "--target=")) target = a.substr(9);
-    if (absl::StartsWith(a, "--seconds=")) (void)absl::SimpleAtod(a.substr(10), &seconds);
+    if (absl::StartsWith(a, "--seconds="))
+      (void)absl::SimpleAtod(a.substr(10), &seconds);
     if (absl::StartsWith(a, "--rates=")) {
       rates = absl::StrSplit(a.substr(8), ',', absl::SkipEmpty());
     }
@@ -36,8 +37,9 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 4; ++i) {
     grpc::ChannelArguments args;
     args.SetInt("channel_id", i);  // distinct subchannels
-    stubs.push_back(omnicx::bench::EchoService::NewStub(grpc::CreateCustomChannel(
-        target, grpc::InsecureChannelCredentials(), args)));
+    stubs.push_back(
+        omnicx::bench::EchoService::NewStub(grpc::CreateCustomChannel(
+            target, grpc::InsecureChannelCredentials(), args)));
   }
   const std::string payload(200, 'p');  // about one touchpoint event
 
@@ -48,10 +50,14 @@ int main(int argc, char** argv) {
           request.set_payload(payload);
           omnicx::bench::EchoResponse response;
           grpc::ClientContext context;
-          return stubs[worker % stubs.size()]->Echo(&context, request, &response).ok();
+          return stubs[worker % stubs.size()]
+              ->Echo(&context, request, &response)
+              .ok();
         });
-    std::printf("echo_unary_c%d_qps=%.1f\necho_unary_c%d_p50_ms=%.3f\necho_unary_c%d_p99_ms=%.3f\n",
-                concurrency, r.qps(), concurrency, r.p50_ms(), concurrency, r.p99_ms());
+    std::printf(
+        "echo_unary_c%d_qps=%.1f\necho_unary_c%d_p50_ms=%.3f\necho_unary_c%d_"
+        "p99_ms=%.3f\n",
+        concurrency, r.qps(), concurrency, r.p50_ms(), concurrency, r.p99_ms());
   }
 
   // Client streaming: 4 streams, one per channel, writing back to back.
@@ -97,8 +103,9 @@ int main(int argc, char** argv) {
         rate, duration, 10'000'000, [&](std::function<void(bool)> done) {
           auto call = std::make_shared<Call>();
           call->request.set_payload(payload);
-          stubs[0]->async()->Echo(&call->context, &call->request, &call->response,
-                                  [call, done](grpc::Status s) { done(s.ok()); });
+          stubs[0]->async()->Echo(
+              &call->context, &call->request, &call->response,
+              [call, done](grpc::Status s) { done(s.ok()); });
         });
     std::printf("echo_open_%s_p50_ms=%.3f\necho_open_%s_p99_ms=%.3f\n",
                 rate_text.c_str(), r.p50_ms(), rate_text.c_str(), r.p99_ms());

@@ -15,10 +15,12 @@
 
 namespace {
 
-class EchoServiceImpl final : public omnicx::bench::EchoService::CallbackService {
-  grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* context,
-                                 const omnicx::bench::EchoRequest* request,
-                                 omnicx::bench::EchoResponse* response) override {
+class EchoServiceImpl final
+    : public omnicx::bench::EchoService::CallbackService {
+  grpc::ServerUnaryReactor* Echo(
+      grpc::CallbackServerContext* context,
+      const omnicx::bench::EchoRequest* request,
+      omnicx::bench::EchoResponse* response) override {
     response->set_payload(request->payload());
     auto* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
@@ -60,7 +62,8 @@ int main(int argc, char** argv) {
   int max_seconds = 300;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (absl::StartsWith(a, "--port=")) (void)absl::SimpleAtoi(a.substr(7), &port);
+    if (absl::StartsWith(a, "--port="))
+      (void)absl::SimpleAtoi(a.substr(7), &port);
     if (absl::StartsWith(a, "--max_seconds=")) {
       (void)absl::SimpleAtoi(a.substr(14), &max_seconds);
     }

@@ -26,11 +26,11 @@ namespace {
 using omnicx::v1::Interaction;
 
 const omnicx::v1::Channel kChannels[] = {
-    omnicx::v1::CHANNEL_WEB, omnicx::v1::CHANNEL_MOBILE_APP,
+    omnicx::v1::CHANNEL_WEB,   omnicx::v1::CHANNEL_MOBILE_APP,
     omnicx::v1::CHANNEL_EMAIL, omnicx::v1::CHANNEL_VOICE,
-    omnicx::v1::CHANNEL_CHAT, omnicx::v1::CHANNEL_STORE};
-const char* const kTypes[] = {"page_view", "product_view", "add_to_cart",
-                              "purchase", "support_contact", "email_open"};
+    omnicx::v1::CHANNEL_CHAT,  omnicx::v1::CHANNEL_STORE};
+const char* const kTypes[] = {"page_view", "product_view",    "add_to_cart",
+                              "purchase",  "support_contact", "email_open"};
 
 // A realistic ~200-byte touchpoint.
 Interaction MakeEvent(const std::string& id, uint64_t n) {
@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (absl::StartsWith(a, "--target=")) target = a.substr(9);
-    if (absl::StartsWith(a, "--seconds=")) (void)absl::SimpleAtod(a.substr(10), &seconds);
+    if (absl::StartsWith(a, "--seconds="))
+      (void)absl::SimpleAtod(a.substr(10), &seconds);
   }
   const absl::Duration duration = absl::Seconds(seconds);
   const std::string run = absl::StrCat("r", absl::ToUnixMicros(absl::Now()));
@@ -63,8 +64,9 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 4; ++i) {
     grpc::ChannelArguments args;
     args.SetInt("channel_id", i);
-    stubs.push_back(omnicx::v1::IngestionService::NewStub(grpc::CreateCustomChannel(
-        target, grpc::InsecureChannelCredentials(), args)));
+    stubs.push_back(
+        omnicx::v1::IngestionService::NewStub(grpc::CreateCustomChannel(
+            target, grpc::InsecureChannelCredentials(), args)));
   }
   std::atomic<uint64_t> counter{0};
   auto next_id = [&](const char* kind, uint64_t* n) {
@@ -75,8 +77,8 @@ int main(int argc, char** argv) {
   // TrackBatch: 100 events per call, 4 concurrent callers.
   {
     std::atomic<int64_t> accepted{0};
-    omnicx::bench::LoadResult r = omnicx::bench::RunClosedLoop(
-        4, duration, 10'000'000, [&](int worker) {
+    omnicx::bench::LoadResult r =
+        omnicx::bench::RunClosedLoop(4, duration, 10'000'000, [&](int worker) {
           omnicx::v1::TrackBatchRequest request;
           for (int k = 0; k < 100; ++k) {
             uint64_t n;
@@ -93,10 +95,11 @@ int main(int argc, char** argv) {
           }
           return true;
         });
-    std::printf("ingest_batch_events_per_s=%.1f\ningest_batch_p99_ms=%.3f\n"
-                "ingest_batch_errors=%lld\n",
-                accepted.load() / absl::ToDoubleSeconds(r.elapsed), r.p99_ms(),
-                static_cast<long long>(r.errors));
+    std::printf(
+        "ingest_batch_events_per_s=%.1f\ningest_batch_p99_ms=%.3f\n"
+        "ingest_batch_errors=%lld\n",
+        accepted.load() / absl::ToDoubleSeconds(r.elapsed), r.p99_ms(),
+        static_cast<long long>(r.errors));
   }
 
   // TrackStream: 4 streams, a writer and a reader each.
@@ -123,7 +126,8 @@ int main(int argc, char** argv) {
         });
         omnicx::v1::TrackResponse response;
         while (stream->Read(&response)) {
-          accepted += response.result().status() == omnicx::v1::EVENT_STATUS_ACCEPTED;
+          accepted +=
+              response.result().status() == omnicx::v1::EVENT_STATUS_ACCEPTED;
         }
         writer.join();
         (void)stream->Finish();
@@ -136,8 +140,8 @@ int main(int argc, char** argv) {
 
   // Track: one event per call, 16 concurrent callers.
   {
-    omnicx::bench::LoadResult r = omnicx::bench::RunClosedLoop(
-        16, duration, 10'000'000, [&](int worker) {
+    omnicx::bench::LoadResult r =
+        omnicx::bench::RunClosedLoop(16, duration, 10'000'000, [&](int worker) {
           omnicx::v1::TrackRequest request;
           uint64_t n;
           std::string id = next_id("t", &n);
@@ -146,9 +150,10 @@ int main(int argc, char** argv) {
           grpc::ClientContext context;
           return stubs[worker % 4]->Track(&context, request, &response).ok();
         });
-    std::printf("ingest_track_c16_qps=%.1f\ningest_track_c16_p50_ms=%.3f\n"
-                "ingest_track_c16_p99_ms=%.3f\n",
-                r.qps(), r.p50_ms(), r.p99_ms());
+    std::printf(
+        "ingest_track_c16_qps=%.1f\ningest_track_c16_p50_ms=%.3f\n"
+        "ingest_track_c16_p99_ms=%.3f\n",
+        r.qps(), r.p50_ms(), r.p99_ms());
   }
   return 0;
 }

@@ -27,8 +27,8 @@ double LatencyRecorder::PercentileMicros(double q) const {
     std::sort(micros_.begin(), micros_.end());
     sorted_ = true;
   }
-  const size_t rank = static_cast<size_t>(
-      std::ceil(q * static_cast<double>(micros_.size())));
+  const size_t rank =
+      static_cast<size_t>(std::ceil(q * static_cast<double>(micros_.size())));
   return micros_[std::min(micros_.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 

@@ -57,9 +57,9 @@ LoadResult RunClosedLoop(int workers, absl::Duration duration,
 // `issue` starts one asynchronous call and must invoke `done(ok)` exactly
 // once when it completes (from any thread). Latency is measured from each
 // call's scheduled start. Waits up to 10 s for stragglers.
-LoadResult RunOpenLoop(double rate, absl::Duration duration, int64_t max_calls,
-                       const std::function<void(std::function<void(bool)> done)>&
-                           issue);
+LoadResult RunOpenLoop(
+    double rate, absl::Duration duration, int64_t max_calls,
+    const std::function<void(std::function<void(bool)> done)>& issue);
 
 // Baseline figures written by bench/baseline.sh (key=value lines).
 std::map<std::string, double> ReadFigures(const std::string& path);

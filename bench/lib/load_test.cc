@@ -30,8 +30,9 @@ TEST(RunnersTest, BoundedByCount) {
   });
   EXPECT_EQ(r.ok, 1000);
   EXPECT_EQ(calls.load(), 1000);
-  LoadResult open = RunOpenLoop(2000, absl::Seconds(10), 200,
-                                [](std::function<void(bool)> done) { done(true); });
+  LoadResult open =
+      RunOpenLoop(2000, absl::Seconds(10), 200,
+                  [](std::function<void(bool)> done) { done(true); });
   EXPECT_EQ(open.ok, 200);
   EXPECT_LT(open.elapsed, absl::Seconds(1));
 }

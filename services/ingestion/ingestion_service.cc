@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "libs/status/error_details.h"
 
@@ -23,12 +24,27 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
   return reactor;
 }
 
-// One result per TrackRequest, in order; at most `window` requests between
-// reading and answering. Reads continue while the window has room, so
-// requests that arrive while a batch is being stored are stored together in
-// the next batch. On a whole-call failure (Redis unavailable, back-pressure)
-// the answers already computed are still written, then the stream ends with
-// that status and the client resends what was not answered.
+// INVALID_ARGUMENT with the rejected event's violations (Track only; the
+// batch and stream answer per event).
+absl::Status RejectedStatus(const EventResult& result) {
+  std::vector<status::FieldViolation> violations;
+  for (const auto& v : result.violations()) {
+    violations.push_back({v.field(), v.description()});
+  }
+  return status::InvalidArgumentError(
+      absl::StrCat("invalid event: ", violations.size(),
+                   " field violation(s), first ", violations.front().field, " ",
+                   violations.front().description),
+      violations);
+}
+
+// One result per TrackRequest, in request order. Each event read is handed
+// to the intake at once (the commit queue batches across streams and calls);
+// at most `window` events are between reading and answering, beyond which
+// the reactor stops reading, so HTTP/2 flow control slows a fast client. On
+// a whole-call failure (Redis unavailable, back-pressure) the answers before
+// the failed event are still written, then the stream ends with that status
+// and the client resends what was not answered (deduplicated).
 class TrackStreamReactor final
     : public grpc::ServerBidiReactor<TrackRequest, TrackResponse> {
  public:
@@ -39,32 +55,51 @@ class TrackStreamReactor final
   }
 
   void OnReadDone(bool ok) override {
-    bool process = false;
+    Slot* slot = nullptr;
     {
       absl::MutexLock lock(&mu_);
       reading_ = false;
       if (!ok) {
         reads_done_ = true;
-      } else if (!final_status_.has_value()) {
-        inbox_.push_back(std::move(incoming_));
-        incoming_.Clear();
-        ++in_flight_;
-        MaybeReadLocked();
-        if (!processing_) process = processing_ = true;
+        MaybeFinishLocked();
+        return;
       }
-      MaybeFinishLocked();
+      if (final_status_.has_value()) {
+        MaybeFinishLocked();
+        return;
+      }
+      slots_.emplace_back();
+      slot = &slots_.back();  // deque: stable address
+      slot->request = std::move(incoming_);
+      incoming_.Clear();
+      ++pending_;
+      MaybeReadLocked();
     }
-    if (process) ProcessLoop();
+    intake_.ProcessAsync(
+        {slot->request.mutable_interaction()}, "interaction",
+        [this, slot](absl::StatusOr<std::vector<EventResult>> results) {
+          absl::MutexLock lock(&mu_);
+          --pending_;
+          if (results.ok()) {
+            *slot->response.mutable_result() = std::move(results->front());
+            slot->ready = true;
+          } else {
+            slot->failed = true;
+            if (!final_status_.has_value()) {
+              final_status_ = status::ToGrpcStatus(results.status());
+            }
+          }
+          MaybeWriteLocked();
+          MaybeFinishLocked();
+        });
   }
 
   void OnWriteDone(bool ok) override {
     absl::MutexLock lock(&mu_);
     writing_ = false;
-    outbox_.pop_front();
-    --in_flight_;
+    slots_.pop_front();
     if (!ok && !final_status_.has_value()) {
       final_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
-      outbox_.clear();
     }
     MaybeWriteLocked();
     MaybeReadLocked();
@@ -82,65 +117,49 @@ class TrackStreamReactor final
   void OnDone() override { delete this; }
 
  private:
-  // Drains the inbox in batches on this callback thread. Redis commands carry
-  // their own timeout, so the time spent here is bounded.
-  void ProcessLoop() {
-    for (;;) {
-      std::vector<TrackRequest> batch;
-      {
-        absl::MutexLock lock(&mu_);
-        if (inbox_.empty() || final_status_.has_value()) {
-          processing_ = false;
-          MaybeFinishLocked();
-          return;
-        }
-        while (!inbox_.empty()) {
-          batch.push_back(std::move(inbox_.front()));
-          inbox_.pop_front();
-        }
-      }
-      std::vector<Interaction*> events;
-      events.reserve(batch.size());
-      for (TrackRequest& r : batch) events.push_back(r.mutable_interaction());
-      absl::StatusOr<std::vector<EventResult>> results =
-          intake_.Process(events, "interaction");
-      absl::MutexLock lock(&mu_);
-      if (!results.ok()) {
-        final_status_ = status::ToGrpcStatus(results.status());
-        continue;  // ends the loop and finishes once writes drain
-      }
-      for (EventResult& result : *results) {
-        TrackResponse response;
-        *response.mutable_result() = std::move(result);
-        outbox_.push_back(std::move(response));
-      }
-      MaybeWriteLocked();
-    }
-  }
+  struct Slot {
+    TrackRequest request;
+    TrackResponse response;
+    bool ready = false;
+    bool failed = false;
+  };
 
   void MaybeReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (reading_ || reads_done_ || finished_ || final_status_.has_value() ||
-        in_flight_ >= window_) {
+        static_cast<int>(slots_.size()) >= window_) {
       return;
     }
     reading_ = true;
     StartRead(&incoming_);
   }
 
+  // Writes the oldest answer once it is ready; answers go out in order.
   void MaybeWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (writing_ || outbox_.empty() || finished_) return;
+    if (writing_ || finished_ || slots_.empty() || !slots_.front().ready) {
+      return;
+    }
+    if (final_status_.has_value() &&
+        final_status_->error_code() == grpc::StatusCode::CANCELLED) {
+      return;  // nobody is listening
+    }
     writing_ = true;
-    StartWrite(&outbox_.front());
+    StartWrite(&slots_.front().response);
   }
 
-  // Finishes once nothing is being stored or written and either the client
-  // closed its side with every request answered, or the call failed.
+  // Finishes when no callback is outstanding (the reactor must outlive
+  // them), nothing is being written, and either every request was answered
+  // after the client closed its side, or the call failed and every answer
+  // before the failure was written.
   void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || processing_ || writing_ || !outbox_.empty()) return;
+    if (finished_ || pending_ > 0 || writing_) return;
+    const bool answers_left = !slots_.empty() && slots_.front().ready;
     if (final_status_.has_value()) {
+      const bool cancelled =
+          final_status_->error_code() == grpc::StatusCode::CANCELLED;
+      if (answers_left && !cancelled) return;
       finished_ = true;
       Finish(*final_status_);
-    } else if (reads_done_ && in_flight_ == 0) {
+    } else if (reads_done_ && slots_.empty()) {
       finished_ = true;
       Finish(grpc::Status::OK);
     }
@@ -150,13 +169,11 @@ class TrackStreamReactor final
   const int window_;
   absl::Mutex mu_;
   TrackRequest incoming_;  // filled by the outstanding read
-  std::deque<TrackRequest> inbox_ ABSL_GUARDED_BY(mu_);
-  std::deque<TrackResponse> outbox_ ABSL_GUARDED_BY(mu_);
-  // Requests read and not yet answered (inbox, being stored, outbox).
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  // Requests read and not yet answered, oldest first.
+  std::deque<Slot> slots_ ABSL_GUARDED_BY(mu_);
+  int pending_ ABSL_GUARDED_BY(mu_) = 0;  // intake callbacks outstanding
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool processing_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> final_status_ ABSL_GUARDED_BY(mu_);
@@ -172,25 +189,24 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::Track(
                 status::InvalidArgumentError("invalid event",
                                              {{"interaction", "is required"}}));
   }
-  Interaction event = request->interaction();
-  absl::StatusOr<std::vector<EventResult>> results =
-      intake_.Process({&event}, "interaction");
-  if (!results.ok()) return Done(context, results.status());
-  EventResult& result = results->front();
-  if (result.status() == omnicx::v1::EVENT_STATUS_REJECTED) {
-    std::vector<status::FieldViolation> violations;
-    for (const auto& v : result.violations()) {
-      violations.push_back({v.field(), v.description()});
-    }
-    return Done(context, status::InvalidArgumentError(
-                             absl::StrCat("invalid event: ", violations.size(),
-                                          " field violation(s), first ",
-                                          violations.front().field, " ",
-                                          violations.front().description),
-                             violations));
-  }
-  *response->mutable_result() = std::move(result);
-  return Done(context, absl::OkStatus());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto event = std::make_shared<Interaction>(request->interaction());
+  intake_.ProcessAsync(
+      {event.get()}, "interaction",
+      [reactor, response,
+       event](absl::StatusOr<std::vector<EventResult>> results) {
+        if (!results.ok()) {
+          reactor->Finish(status::ToGrpcStatus(results.status()));
+        } else if (results->front().status() ==
+                   omnicx::v1::EVENT_STATUS_REJECTED) {
+          reactor->Finish(
+              status::ToGrpcStatus(RejectedStatus(results->front())));
+        } else {
+          *response->mutable_result() = std::move(results->front());
+          reactor->Finish(grpc::Status::OK);
+        }
+      });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* IngestionServiceImpl::TrackBatch(
@@ -204,15 +220,23 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::TrackBatch(
                 status::InvalidArgumentError("batch too large", limits));
   }
   // Validation normalises in place, so work on a copy of the request.
-  omnicx::v1::TrackBatchRequest batch = *request;
+  auto batch = std::make_shared<omnicx::v1::TrackBatchRequest>(*request);
   std::vector<Interaction*> events;
-  events.reserve(batch.interactions_size());
-  for (Interaction& e : *batch.mutable_interactions()) events.push_back(&e);
-  absl::StatusOr<std::vector<EventResult>> results =
-      intake_.Process(events, "interactions");
-  if (!results.ok()) return Done(context, results.status());
-  for (EventResult& r : *results) *response->add_results() = std::move(r);
-  return Done(context, absl::OkStatus());
+  events.reserve(batch->interactions_size());
+  for (Interaction& e : *batch->mutable_interactions()) events.push_back(&e);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  intake_.ProcessAsync(
+      events, "interactions",
+      [reactor, response,
+       batch](absl::StatusOr<std::vector<EventResult>> results) {
+        if (!results.ok()) {
+          reactor->Finish(status::ToGrpcStatus(results.status()));
+          return;
+        }
+        for (EventResult& r : *results) *response->add_results() = std::move(r);
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
 }
 
 grpc::ServerBidiReactor<TrackRequest, TrackResponse>*

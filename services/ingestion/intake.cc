@@ -2,6 +2,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "libs/status/error_details.h"
 
 namespace omnicx::ingestion {
@@ -27,9 +28,9 @@ std::string ReasonLabel(const std::vector<status::FieldViolation>& v) {
 
 }  // namespace
 
-Intake::Intake(EventLog& log, IntakeOptions options,
+Intake::Intake(CommitQueue& queue, IntakeOptions options,
                metrics::Registry& registry, std::function<absl::Time()> clock)
-    : log_(log),
+    : queue_(queue),
       options_(std::move(options)),
       clock_(std::move(clock)),
       events_(registry.Counter("omnicx_ingestion_events_total",
@@ -44,29 +45,40 @@ Intake::Intake(EventLog& log, IntakeOptions options,
                                       "Events per call.", {},
                                       {1, 2, 5, 10, 20, 50, 100, 200, 500})) {}
 
-absl::StatusOr<std::vector<EventResult>> Intake::Process(
-    const std::vector<omnicx::v1::Interaction*>& events,
-    absl::string_view path) {
+void Intake::ProcessAsync(const std::vector<omnicx::v1::Interaction*>& events,
+                          absl::string_view path, Done done) {
   call_events_.WithLabels({}).Observe(static_cast<double>(events.size()));
   const int64_t lag = observed_lag_.load();
   if (lag > options_.max_consumer_lag) {
-    return status::WithRetryDelay(
+    done(status::WithRetryDelay(
         absl::ResourceExhaustedError(absl::StrCat(
             "event consumers are behind by ", lag, " events (limit ",
             options_.max_consumer_lag, "); retry later")),
-        options_.retry_delay);
+        options_.retry_delay));
+    return;
   }
   const absl::Time now = clock_();
   const bool indexed = path == "interactions";
-  std::vector<EventResult> results(events.size());
-  std::vector<const omnicx::v1::Interaction*> to_append;
-  std::vector<size_t> append_index;
-  // Later copies of an event id within this call point at the first.
+
+  // What the append's completion needs; shared with the queue's callback.
+  struct Call {
+    std::vector<EventResult> results;
+    std::vector<const omnicx::v1::Interaction*> to_append;
+    std::vector<size_t> append_index;
+    // (later copy, first copy) of an event id repeated within this call.
+    std::vector<std::pair<size_t, size_t>> in_call_duplicates;
+    std::vector<std::string> channels;
+    absl::Time start;
+    Done done;
+  };
+  auto call = std::make_shared<Call>();
+  call->results.resize(events.size());
+  call->channels.resize(events.size());
   absl::flat_hash_map<std::string, size_t> first_seen;
-  std::vector<std::pair<size_t, size_t>> in_call_duplicates;
   for (size_t i = 0; i < events.size(); ++i) {
-    EventResult& result = results[i];
+    EventResult& result = call->results[i];
     result.set_event_id(events[i]->event_id());
+    call->channels[i] = ChannelLabel(events[i]->channel());
     const std::string item_path =
         indexed ? absl::StrCat(path, "[", i, "]") : std::string(path);
     std::vector<status::FieldViolation> violations =
@@ -79,43 +91,63 @@ absl::StatusOr<std::vector<EventResult>> Intake::Process(
         out->set_description(v.description);
       }
       events_
-          .WithLabels({"rejected", ChannelLabel(events[i]->channel()),
-                       ReasonLabel(violations)})
+          .WithLabels({"rejected", call->channels[i], ReasonLabel(violations)})
           .Increment();
       continue;
     }
     auto [it, inserted] = first_seen.emplace(events[i]->event_id(), i);
     if (!inserted) {
-      in_call_duplicates.emplace_back(i, it->second);
+      call->in_call_duplicates.emplace_back(i, it->second);
       continue;
     }
-    to_append.push_back(events[i]);
-    append_index.push_back(i);
+    call->to_append.push_back(events[i]);
+    call->append_index.push_back(i);
   }
+  call->start = absl::Now();
+  call->done = std::move(done);
+  std::vector<const omnicx::v1::Interaction*> to_append = call->to_append;
+  queue_.Submit(std::move(to_append), [this, call](absl::StatusOr<
+                                                   std::vector<AppendResult>>
+                                                       appended) {
+    append_seconds_.WithLabels({}).Observe(
+        absl::ToDoubleSeconds(absl::Now() - call->start));
+    if (!appended.ok()) {
+      call->done(appended.status());
+      return;
+    }
+    for (size_t k = 0; k < appended->size(); ++k) {
+      const size_t i = call->append_index[k];
+      EventResult& result = call->results[i];
+      result.set_status((*appended)[k].status);
+      result.set_stream_id((*appended)[k].stream_id);
+      events_
+          .WithLabels({result.status() == omnicx::v1::EVENT_STATUS_ACCEPTED
+                           ? "accepted"
+                           : "duplicate",
+                       call->channels[i], ""})
+          .Increment();
+    }
+    for (const auto& [dup, first] : call->in_call_duplicates) {
+      call->results[dup].set_status(omnicx::v1::EVENT_STATUS_DUPLICATE);
+      call->results[dup].set_stream_id(call->results[first].stream_id());
+      events_.WithLabels({"duplicate", call->channels[dup], ""}).Increment();
+    }
+    call->done(std::move(call->results));
+  });
+}
 
-  const absl::Time start = absl::Now();
-  absl::StatusOr<std::vector<AppendResult>> appended = log_.Append(to_append);
-  append_seconds_.WithLabels({}).Observe(
-      absl::ToDoubleSeconds(absl::Now() - start));
-  if (!appended.ok()) return appended.status();
-  for (size_t k = 0; k < appended->size(); ++k) {
-    EventResult& result = results[append_index[k]];
-    result.set_status((*appended)[k].status);
-    result.set_stream_id((*appended)[k].stream_id);
-    events_
-        .WithLabels({result.status() == omnicx::v1::EVENT_STATUS_ACCEPTED
-                         ? "accepted"
-                         : "duplicate",
-                     ChannelLabel(events[append_index[k]]->channel()), ""})
-        .Increment();
-  }
-  for (const auto& [dup, first] : in_call_duplicates) {
-    results[dup].set_status(omnicx::v1::EVENT_STATUS_DUPLICATE);
-    results[dup].set_stream_id(results[first].stream_id());
-    events_.WithLabels({"duplicate", ChannelLabel(events[dup]->channel()), ""})
-        .Increment();
-  }
-  return results;
+absl::StatusOr<std::vector<EventResult>> Intake::Process(
+    const std::vector<omnicx::v1::Interaction*>& events,
+    absl::string_view path) {
+  absl::Notification finished;
+  absl::StatusOr<std::vector<EventResult>> out;
+  ProcessAsync(events, path,
+               [&](absl::StatusOr<std::vector<EventResult>> results) {
+                 out = std::move(results);
+                 finished.Notify();
+               });
+  finished.WaitForNotification();
+  return out;
 }
 
 }  // namespace omnicx::ingestion

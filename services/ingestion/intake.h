@@ -2,11 +2,13 @@
 // back-pressure check, validation and normalisation, in-call deduplication,
 // durable append, counters. Transport-free: the gRPC adapter only converts.
 //
-//   Intake intake(event_log, options, clock);
-//   absl::StatusOr<std::vector<omnicx::v1::EventResult>> results =
-//       intake.Process(events, "interactions");   // paths interactions[i]
+//   Intake intake(commit_queue, options, registry);
+//   intake.ProcessAsync(events, "interactions",   // paths interactions[i]
+//                       [](absl::StatusOr<std::vector<EventResult>> r) {...});
 //
-// Process fails whole only when nothing can be promised: RESOURCE_EXHAUSTED
+// Validation runs on the caller's thread; the append goes through the
+// CommitQueue (group commit), whose thread runs the callback.
+// A call fails whole only when nothing can be promised: RESOURCE_EXHAUSTED
 // (with RetryInfo) when the slowest consumer group lags past the bound, or
 // UNAVAILABLE when Redis cannot be reached; a retry after either is
 // deduplicated, so every event is stored exactly once.
@@ -22,6 +24,7 @@
 #include "absl/time/time.h"
 #include "libs/metrics/registry.h"
 #include "omnicx/v1/common.pb.h"
+#include "services/ingestion/commit_queue.h"
 #include "services/ingestion/event_log.h"
 #include "services/ingestion/validation.h"
 
@@ -36,12 +39,20 @@ struct IntakeOptions {
 
 class Intake {
  public:
-  Intake(EventLog& log, IntakeOptions options, metrics::Registry& registry,
+  using Done = std::function<void(
+      absl::StatusOr<std::vector<omnicx::v1::EventResult>> results)>;
+
+  Intake(CommitQueue& queue, IntakeOptions options, metrics::Registry& registry,
          std::function<absl::Time()> clock = absl::Now);
 
-  // Validates, deduplicates and appends `events` (normalised in place).
-  // `path` names the events in violations: "interaction" for a single event,
-  // "interactions" for a batch (then "interactions[i]").
+  // Validates, deduplicates and appends `events` (normalised in place; they
+  // must outlive `done`). `path` names the events in violations:
+  // "interaction" for a single event, "interactions" for a batch (then
+  // "interactions[i]"). `done` runs exactly once, possibly inline.
+  void ProcessAsync(const std::vector<omnicx::v1::Interaction*>& events,
+                    absl::string_view path, Done done);
+
+  // Blocking form of ProcessAsync.
   absl::StatusOr<std::vector<omnicx::v1::EventResult>> Process(
       const std::vector<omnicx::v1::Interaction*>& events,
       absl::string_view path);
@@ -51,7 +62,7 @@ class Intake {
   const IntakeOptions& options() const { return options_; }
 
  private:
-  EventLog& log_;
+  CommitQueue& queue_;
   IntakeOptions options_;
   std::function<absl::Time()> clock_;
   std::atomic<int64_t> observed_lag_{0};

@@ -37,8 +37,9 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   IntakeOptions intake_options;
   intake_options.validation.max_age = DurationSetting(cfg.max_event_age());
   intake_options.max_consumer_lag = cfg.max_consumer_lag();
+  auto queue = std::make_shared<CommitQueue>(*event_log, CommitQueueOptions());
   auto intake =
-      std::make_shared<Intake>(*event_log, intake_options, context.metrics);
+      std::make_shared<Intake>(*queue, intake_options, context.metrics);
   auto monitor =
       std::make_shared<LagMonitor>(*event_log, *intake, context.metrics);
 
@@ -47,7 +48,9 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   bundle.service_names.push_back(
       omnicx::v1::IngestionService::service_full_name());
   bundle.stop = [monitor] { monitor->Stop(); };
-  bundle.keep_alive = {event_log, intake, monitor};
+  // Released in this order after the server drained: users before what
+  // they use.
+  bundle.keep_alive = {monitor, intake, queue, event_log};
   return bundle;
 }
 

@@ -49,7 +49,8 @@ struct Service {
   Service(redis::Client& redis, const keys::KeyBuilder& keys,
           IntakeOptions intake_options = {}, EventLogOptions log_options = {})
       : log(redis, keys, log_options),
-        intake(log, intake_options, registry),
+        queue(log, CommitQueueOptions()),
+        intake(queue, intake_options, registry),
         impl(intake, /*stream_window=*/64) {
     (void)log.EnsureConsumerGroups();
     auto started = omnicx::testing::StartInProcess({&impl});
@@ -60,6 +61,7 @@ struct Service {
   }
   metrics::Registry registry;
   EventLog log;
+  CommitQueue queue;
   Intake intake;
   IngestionServiceImpl impl;
   std::unique_ptr<server::Server> server;
