@@ -101,7 +101,6 @@ Config Defaults(Service service) {
   c.set_dedup_window("168h");
   c.set_max_event_age("8760h");
   c.set_max_consumer_lag(1000000);
-  c.set_stream_max_len(1000000);
   c.set_strict_replicas(0);
   c.set_consumer_groups("profile");
   c.set_journey_address("127.0.0.1:50053");
@@ -143,9 +142,13 @@ absl::Status Validate(const Config& c) {
   check(CheckRange("redis.pool_size", c.redis().pool_size(), 1, 1024));
   check(CheckRange("stream_shards", c.stream_shards(), 1, 1024));
   check(CheckRange("max_consumer_lag", c.max_consumer_lag(), 1, 1LL << 40));
-  check(CheckRange("stream_max_len", c.stream_max_len(), 1000, 1LL << 40));
   check(CheckRange("strict_replicas", c.strict_replicas(), 0, 16));
   check(CheckRange("timeline_cap", c.timeline_cap(), 1, 100000));
+  if (s.ok() && c.redis().cluster()) {
+    s = Invalid("redis.cluster",
+                "Redis Cluster routing is not supported by this build yet; "
+                "point redis.address at a standalone Redis (or a proxy)");
+  }
   if (s.ok() && c.durability() != "fast" && c.durability() != "strict") {
     s = Invalid("durability", absl::StrCat("\"", c.durability(),
                                            "\" must be fast or strict"));
