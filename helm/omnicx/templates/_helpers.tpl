@@ -1,0 +1,65 @@
+{{/* The four services, their ports, and who may call them. */}}
+{{- define "omnicx.services" -}}
+ingestion: {grpc: 50051, metrics: 9451, public: true}
+profile: {grpc: 50052, metrics: 9452, public: true}
+journey: {grpc: 50053, metrics: 9453, public: false}
+recommendation: {grpc: 50054, metrics: 9454, public: true}
+{{- end -}}
+
+{{- define "omnicx.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 50 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 50 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "omnicx.labels" -}}
+app.kubernetes.io/name: omnicx
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{/* Selector labels of one component: (dict "root" $ "component" "ingestion") */}}
+{{- define "omnicx.selector" -}}
+app.kubernetes.io/name: omnicx
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "omnicx.image" -}}
+{{- printf "%s:%s" .Values.global.image.repository (default .Chart.AppVersion .Values.global.image.tag) -}}
+{{- end -}}
+
+{{- define "omnicx.redisAddress" -}}
+{{- if .Values.redis.bundled -}}
+{{- printf "%s-redis:6379" (include "omnicx.fullname" .) -}}
+{{- else -}}
+{{- required "redis.externalAddress is required when redis.bundled is false" .Values.redis.externalAddress -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "omnicx.identitySecretName" -}}
+{{- default (printf "%s-identity" (include "omnicx.fullname" .)) .Values.global.identitySecret.existingSecret -}}
+{{- end -}}
+
+{{- define "omnicx.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "omnicx.containerSecurityContext" -}}
+runAsNonRoot: true
+readOnlyRootFilesystem: true
+allowPrivilegeEscalation: false
+capabilities:
+  drop: [ALL]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
