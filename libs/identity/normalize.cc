@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "libs/keys/digest.h"
 
 namespace omnicx::identity {
 namespace {
@@ -108,6 +109,11 @@ absl::StatusOr<std::string> NormalizeIdentity(absl::string_view type,
     return Invalid("must be 1-128 visible ASCII characters");
   }
   return std::string(id);
+}
+
+std::string IdentityDigest(absl::string_view secret, absl::string_view type,
+                           absl::string_view value) {
+  return keys::HmacSha256Hex(secret, absl::StrCat(type, ":", value));
 }
 
 std::string MaskIdentity(absl::string_view type, absl::string_view value) {

@@ -37,6 +37,12 @@ absl::StatusOr<std::string> NormalizeIdentity(absl::string_view type,
 // characters (0x21–0x7E).
 bool IsVisibleAsciiId(absl::string_view id, size_t max_len);
 
+// The identity index key material: HMAC-SHA-256 (hex) of "type:value" with
+// the configured secret, so emails and phone numbers never appear in key
+// names. `value` must already be normalised.
+std::string IdentityDigest(absl::string_view secret, absl::string_view type,
+                           absl::string_view value);
+
 // Masks an identity value for display: `j***@example.com`, `+1******4567`,
 // ids keep their last 4 characters.
 std::string MaskIdentity(absl::string_view type, absl::string_view value);

@@ -1,6 +1,7 @@
 #include "libs/server/server_metrics.h"
 
 #include "absl/time/clock.h"
+#include "libs/logging/log.h"
 
 namespace omnicx::server {
 namespace {
@@ -27,8 +28,23 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
       families_->handled
           .WithLabels({method_, StatusCodeName(status.error_code())})
           .Increment();
+      const absl::Duration latency = absl::Now() - start_;
       families_->seconds.WithLabels({method_}).Observe(
-          absl::ToDoubleSeconds(absl::Now() - start_));
+          absl::ToDoubleSeconds(latency));
+      // One line per call at debug level; failures the server caused at warn.
+      const grpc::StatusCode code = status.error_code();
+      if (code == grpc::StatusCode::INTERNAL ||
+          code == grpc::StatusCode::UNKNOWN ||
+          code == grpc::StatusCode::DATA_LOSS) {
+        OMNICX_LOG(kWarn) << "method=" << method_
+                          << " code=" << StatusCodeName(code)
+                          << " latency=" << absl::FormatDuration(latency)
+                          << " error=\"" << status.error_message() << "\"";
+      } else {
+        OMNICX_LOG(kDebug) << "method=" << method_
+                           << " code=" << StatusCodeName(code)
+                           << " latency=" << absl::FormatDuration(latency);
+      }
     }
     methods->Proceed();
   }

@@ -1,18 +1,67 @@
 // omnicx-profile: wiring only (see libs/server/service_main.h).
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
 #include "libs/server/service_main.h"
+#include "libs/status/error_details.h"
+#include "libs/streams/consumer.h"
+#include "services/profile/event_applier.h"
 #include "services/profile/profile_service.h"
+#include "services/profile/profile_store.h"
+
+namespace {
+
+using omnicx::server::ServiceBundle;
+using omnicx::server::ServiceContext;
+
+std::string ConsumerName() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return host[0] ? std::string(host) : absl::StrCat("pid-", getpid());
+}
+
+absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
+  using namespace omnicx::profile;  // NOLINT: wiring
+  const auto& cfg = context.config;
+  if (cfg.identity_secret().size() < 16) {
+    return absl::InvalidArgumentError(
+        "invalid setting identity_secret (OMNICX_IDENTITY_SECRET): required, "
+        "at least 16 characters (it keys the identity index; never change it "
+        "once data exists)");
+  }
+  ProfileStoreOptions store_options;
+  store_options.identity_secret = cfg.identity_secret();
+  store_options.timeline_cap = cfg.timeline_cap();
+  auto store = std::make_shared<ProfileStore>(context.redis, context.keys,
+                                              store_options);
+  auto applier = std::make_shared<EventApplier>(*store, context.metrics);
+
+  omnicx::streams::ConsumerOptions consumer_options;
+  consumer_options.group = "profile";
+  consumer_options.consumer = ConsumerName();
+  for (int shard = 0; shard < cfg.stream_shards(); ++shard) {
+    consumer_options.streams.push_back(context.keys.EventShard(shard));
+  }
+  consumer_options.dead_letter = context.keys.DeadLetter("profile");
+  auto consumer = std::make_shared<omnicx::streams::StreamConsumer>(
+      context.redis, consumer_options,
+      [applier](const omnicx::streams::StreamEntry& e) {
+        return applier->Handle(e);
+      });
+  consumer->Start();
+
+  ServiceBundle bundle;
+  bundle.services.push_back(std::make_unique<ProfileServiceImpl>(*store));
+  bundle.service_names.push_back(
+      omnicx::v1::ProfileService::service_full_name());
+  bundle.stop = [consumer] { consumer->Stop(); };
+  bundle.keep_alive = {consumer, applier, store};
+  return bundle;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  using omnicx::server::ServiceBundle;
-  using omnicx::server::ServiceContext;
-  return omnicx::server::ServiceMain(
-      omnicx::config::Service::kProfile, argc, argv,
-      [](ServiceContext& context) -> absl::StatusOr<ServiceBundle> {
-        ServiceBundle bundle;
-        bundle.services.push_back(
-            std::make_unique<omnicx::profile::ProfileServiceImpl>());
-        bundle.service_names.push_back(
-            omnicx::v1::ProfileService::service_full_name());
-        return bundle;
-      });
+  return omnicx::server::ServiceMain(omnicx::config::Service::kProfile, argc,
+                                     argv, Build);
 }

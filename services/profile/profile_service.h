@@ -1,16 +1,34 @@
-// gRPC adapter of the profile service: translates between omnicx.v1 protos
-// and the domain logic, and maps absl::Status to grpc::Status in one place
-// (status::ToGrpcStatus). Methods not built yet answer UNIMPLEMENTED (the
-// callback API's default).
+// gRPC adapter of the profile service: translates requests to ProfileStore
+// calls and maps absl::Status to grpc::Status in one place
+// (status::ToGrpcStatus). Built so far: GetProfile (identity values masked)
+// and GetTimeline. The other methods (traits, links, merges, consent,
+// context, export, erase) answer UNIMPLEMENTED until they are built.
 #ifndef OMNICX_SERVICES_PROFILE_PROFILE_SERVICE_H_
 #define OMNICX_SERVICES_PROFILE_PROFILE_SERVICE_H_
 
 #include "omnicx/v1/profile.grpc.pb.h"
+#include "services/profile/profile_store.h"
 
 namespace omnicx::profile {
 
 class ProfileServiceImpl final
-    : public omnicx::v1::ProfileService::CallbackService {};
+    : public omnicx::v1::ProfileService::CallbackService {
+ public:
+  explicit ProfileServiceImpl(ProfileStore& store) : store_(store) {}
+
+  grpc::ServerUnaryReactor* GetProfile(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::GetProfileRequest* request,
+      omnicx::v1::GetProfileResponse* response) override;
+
+  grpc::ServerUnaryReactor* GetTimeline(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::GetTimelineRequest* request,
+      omnicx::v1::GetTimelineResponse* response) override;
+
+ private:
+  ProfileStore& store_;
+};
 
 }  // namespace omnicx::profile
 

@@ -123,6 +123,7 @@ export class Suite {
         OMNICX_REDIS_ADDRESS: `127.0.0.1:${this.redis.port}`,
         OMNICX_HEALTH_CHECK_INTERVAL: '200ms',
         OMNICX_LOG_LEVEL: 'warn',
+        OMNICX_IDENTITY_SECRET: 'e2e-identity-secret-0123456789',
         ...(ports.journey ? { OMNICX_JOURNEY_ADDRESS: `127.0.0.1:${ports.journey.grpc}` } : {}),
         ...(ports.profile ? { OMNICX_PROFILE_ADDRESS: `127.0.0.1:${ports.profile.grpc}` } : {}),
         ...(ports.recommendation ? { OMNICX_RECOMMENDATION_ADDRESS: `127.0.0.1:${ports.recommendation.grpc}` } : {}),

@@ -1,0 +1,205 @@
+#include "libs/streams/consumer.h"
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "libs/logging/log.h"
+#include "libs/status/status_macros.h"
+
+namespace omnicx::streams {
+namespace {
+
+// [[stream, [[id, [field, value, ...]], ...]], ...] -> entries.
+std::vector<StreamEntry> ParseRead(const redis::Reply& reply) {
+  std::vector<StreamEntry> out;
+  for (const redis::Reply& stream : reply.elements()) {
+    if (stream.elements().size() < 2) continue;
+    const std::string& name = stream.elements()[0].str();
+    for (const redis::Reply& entry : stream.elements()[1].elements()) {
+      if (entry.elements().size() < 2) continue;
+      StreamEntry e;
+      e.stream = name;
+      e.id = entry.elements()[0].str();
+      const auto& fields = entry.elements()[1].elements();
+      for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+        if (fields[i].str() == "e") e.payload = fields[i + 1].str();
+      }
+      out.push_back(std::move(e));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+StreamConsumer::StreamConsumer(redis::Client& redis, ConsumerOptions options,
+                               Handler handler)
+    : redis_(redis),
+      options_(std::move(options)),
+      handler_(std::move(handler)) {}
+
+StreamConsumer::~StreamConsumer() { Stop(); }
+
+absl::Status StreamConsumer::EnsureGroups() {
+  std::vector<redis::Command> commands;
+  for (const std::string& s : options_.streams) {
+    commands.push_back(
+        {"XGROUP", "CREATE", s, options_.group, "0", "MKSTREAM"});
+  }
+  OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies replies,
+                          redis_.Pipeline(commands));
+  for (const auto& r : replies) {
+    if (!r.ok() &&
+        r.status().message().find("BUSYGROUP") == absl::string_view::npos) {
+      return r.status();
+    }
+  }
+  return absl::OkStatus();
+}
+
+void StreamConsumer::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void StreamConsumer::Stop() {
+  if (!stop_.HasBeenNotified()) stop_.Notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::StatusOr<int> StreamConsumer::HandleAll(
+    const std::vector<StreamEntry>& entries) {
+  std::vector<redis::Command> acks;
+  int handled = 0;
+  for (const StreamEntry& e : entries) {
+    absl::Status s = handler_(e);
+    if (s.ok()) {
+      acks.push_back({"XACK", e.stream, options_.group, e.id});
+      stats_.applied++;
+      ++handled;
+    } else {
+      // Left pending: redelivered by ClaimIdle, dead-lettered after
+      // max_deliveries.
+      stats_.failed++;
+      OMNICX_LOG(kWarn) << "group=" << options_.group << " entry " << e.stream
+                        << "/" << e.id << " not applied: " << s;
+    }
+  }
+  if (!acks.empty()) {
+    OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies r, redis_.Pipeline(acks));
+    for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
+  }
+  return handled;
+}
+
+absl::StatusOr<int> StreamConsumer::PollOnce(absl::Duration block) {
+  redis::Command read = {
+      "XREADGROUP",   "GROUP",
+      options_.group, options_.consumer,
+      "COUNT",        absl::StrCat(options_.batch),
+      "BLOCK",        absl::StrCat(absl::ToInt64Milliseconds(block)),
+      "STREAMS"};
+  for (const auto& s : options_.streams) read.push_back(s);
+  for (size_t i = 0; i < options_.streams.size(); ++i) read.push_back(">");
+  OMNICX_ASSIGN_OR_RETURN(redis::Reply reply,
+                          redis_.Command(read, block + absl::Seconds(1)));
+  if (reply.is_nil()) return 0;
+  return HandleAll(ParseRead(reply));
+}
+
+absl::StatusOr<int> StreamConsumer::RecoverPending() {
+  int total = 0;
+  for (const std::string& s : options_.streams) {
+    OMNICX_ASSIGN_OR_RETURN(
+        redis::Reply reply,
+        redis_.Command({"XREADGROUP", "GROUP", options_.group,
+                        options_.consumer, "COUNT", "1000", "STREAMS", s,
+                        "0"}));
+    if (reply.is_nil()) continue;
+    OMNICX_ASSIGN_OR_RETURN(int n, HandleAll(ParseRead(reply)));
+    total += n;
+  }
+  return total;
+}
+
+absl::StatusOr<int> StreamConsumer::ClaimIdle() {
+  int total = 0;
+  const std::string idle_ms =
+      absl::StrCat(absl::ToInt64Milliseconds(options_.claim_idle));
+  for (const std::string& s : options_.streams) {
+    // Delivery counts of the idle entries, to spot poison ones.
+    OMNICX_ASSIGN_OR_RETURN(
+        redis::Reply pending,
+        redis_.Command({"XPENDING", s, options_.group, "IDLE", idle_ms, "-",
+                        "+", "1000"}));
+    absl::flat_hash_map<std::string, int64_t> deliveries;
+    for (const redis::Reply& p : pending.elements()) {
+      if (p.elements().size() >= 4) {
+        deliveries[p.elements()[0].str()] = p.elements()[3].integer();
+      }
+    }
+    if (deliveries.empty()) continue;
+    OMNICX_ASSIGN_OR_RETURN(
+        redis::Reply claimed,
+        redis_.Command({"XAUTOCLAIM", s, options_.group, options_.consumer,
+                        idle_ms, "0-0", "COUNT", "1000"}));
+    if (claimed.elements().size() < 2) continue;
+    redis::Reply wrapped = redis::Reply::Array({redis::Reply::Array(
+        {redis::Reply::String(s), claimed.elements()[1]})});
+    std::vector<redis::Command> writes;
+    for (StreamEntry& e : ParseRead(wrapped)) {
+      stats_.claimed++;
+      // XAUTOCLAIM counted this delivery too.
+      e.deliveries = deliveries.count(e.id) ? deliveries[e.id] + 1 : 1;
+      absl::Status result = handler_(e);
+      if (result.ok()) {
+        stats_.applied++;
+        ++total;
+        writes.push_back({"XACK", e.stream, options_.group, e.id});
+      } else if (e.deliveries >= options_.max_deliveries) {
+        stats_.dead_lettered++;
+        OMNICX_LOG(kError) << "group=" << options_.group << " entry "
+                           << e.stream << "/" << e.id << " dead-lettered after "
+                           << e.deliveries << " deliveries: " << result;
+        writes.push_back({"XADD", options_.dead_letter, "*", "stream", e.stream,
+                          "id", e.id, "group", options_.group, "deliveries",
+                          absl::StrCat(e.deliveries), "error",
+                          std::string(result.message()), "e", e.payload});
+        writes.push_back({"XACK", e.stream, options_.group, e.id});
+      } else {
+        stats_.failed++;
+      }
+    }
+    if (!writes.empty()) {
+      OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies r,
+                              redis_.Pipeline(writes));
+      for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
+    }
+  }
+  return total;
+}
+
+void StreamConsumer::Run() {
+  bool ready = false;
+  absl::Time next_claim = absl::Now();
+  while (!stop_.HasBeenNotified()) {
+    if (!ready) {
+      ready = EnsureGroups().ok() && RecoverPending().ok();
+      if (!ready) {
+        stop_.WaitForNotificationWithTimeout(absl::Seconds(1));
+        continue;
+      }
+    }
+    if (absl::Now() >= next_claim) {
+      next_claim = absl::Now() + options_.claim_interval;
+      absl::StatusOr<int> claimed = ClaimIdle();
+      if (!claimed.ok()) OMNICX_LOG(kWarn) << "claim: " << claimed.status();
+    }
+    absl::StatusOr<int> n = PollOnce(options_.block);
+    if (!n.ok()) {
+      // Redis down or the group gone (flushed): back off, then re-create.
+      ready = false;
+      stop_.WaitForNotificationWithTimeout(absl::Milliseconds(500));
+    }
+  }
+}
+
+}  // namespace omnicx::streams

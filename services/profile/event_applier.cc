@@ -1,0 +1,59 @@
+#include "services/profile/event_applier.h"
+
+#include "libs/logging/log.h"
+#include "omnicx/v1/common.pb.h"
+
+namespace omnicx::profile {
+
+EventApplier::EventApplier(ProfileStore& store, metrics::Registry& registry,
+                           std::function<absl::Time()> clock)
+    : store_(store),
+      clock_(std::move(clock)),
+      events_(registry.Counter("omnicx_profile_events_total",
+                               "Events from the log by outcome (applied, "
+                               "duplicate, erased, failed).",
+                               {"result"})),
+      merge_candidates_(registry.Counter(
+          "omnicx_profile_merge_candidates_total",
+          "Events carrying an identity owned by another customer (merge "
+          "candidates, not merged yet).",
+          {})),
+      guard_refusals_(registry.Counter(
+          "omnicx_profile_identity_refusals_total",
+          "Identity links refused by the shared-device guard, by type.",
+          {"type"})) {}
+
+absl::Status EventApplier::Handle(const streams::StreamEntry& entry) {
+  omnicx::v1::Interaction event;
+  if (!event.ParseFromString(entry.payload)) {
+    events_.WithLabels({"failed"}).Increment();
+    return absl::DataLossError("stream entry is not an omnicx.v1.Interaction");
+  }
+  const absl::Time now = clock_();
+  absl::StatusOr<Resolution> who =
+      store_.Resolve(event.customer(), event.identities(), now);
+  if (absl::IsFailedPrecondition(who.status())) {
+    events_.WithLabels({"erased"}).Increment();
+    return absl::OkStatus();  // never resurrect an erased customer
+  }
+  if (!who.ok()) {
+    events_.WithLabels({"failed"}).Increment();
+    return who.status();
+  }
+  for (const std::string& type : who->refused) {
+    guard_refusals_.WithLabels({type}).Increment();
+  }
+  if (!who->conflicts.empty()) merge_candidates_.WithLabels({}).Increment();
+  absl::StatusOr<bool> applied = store_.Apply(who->customer_id, event, now);
+  if (!applied.ok()) {
+    events_.WithLabels({"failed"}).Increment();
+    return applied.status();
+  }
+  events_.WithLabels({*applied ? "applied" : "duplicate"}).Increment();
+  OMNICX_LOG(kDebug) << "event " << event.event_id() << " customer "
+                     << who->customer_id
+                     << (*applied ? " applied" : " already applied");
+  return absl::OkStatus();
+}
+
+}  // namespace omnicx::profile

@@ -1,0 +1,42 @@
+// Applies one event from the event log to the profile store: decode,
+// resolve the customer, apply (idempotent per event id). The handler the
+// profile service's StreamConsumer runs for every entry.
+//
+//   EventApplier applier(store, registry);
+//   StreamConsumer consumer(redis, options,
+//       [&](const StreamEntry& e) { return applier.Handle(e); });
+//
+// Outcomes: OK after applying, after finding it applied before, and after
+// dropping an event whose identity was erased (all acknowledged); an error
+// leaves the entry pending for redelivery (and, after max_deliveries, the
+// dead-letter stream), e.g. an undecodable payload or Redis unavailable.
+#ifndef OMNICX_SERVICES_PROFILE_EVENT_APPLIER_H_
+#define OMNICX_SERVICES_PROFILE_EVENT_APPLIER_H_
+
+#include <functional>
+
+#include "absl/status/status.h"
+#include "libs/metrics/registry.h"
+#include "libs/streams/consumer.h"
+#include "services/profile/profile_store.h"
+
+namespace omnicx::profile {
+
+class EventApplier {
+ public:
+  EventApplier(ProfileStore& store, metrics::Registry& registry,
+               std::function<absl::Time()> clock = absl::Now);
+
+  absl::Status Handle(const streams::StreamEntry& entry);
+
+ private:
+  ProfileStore& store_;
+  std::function<absl::Time()> clock_;
+  metrics::CounterFamily& events_;
+  metrics::CounterFamily& merge_candidates_;
+  metrics::CounterFamily& guard_refusals_;
+};
+
+}  // namespace omnicx::profile
+
+#endif  // OMNICX_SERVICES_PROFILE_EVENT_APPLIER_H_

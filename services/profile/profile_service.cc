@@ -1,0 +1,103 @@
+#include "services/profile/profile_service.h"
+
+#include "libs/identity/normalize.h"
+#include "libs/status/error_details.h"
+
+namespace omnicx::profile {
+namespace {
+
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
+                               const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status::ToGrpcStatus(status));
+  return reactor;
+}
+
+// The customer a request names; bad references become field violations.
+absl::StatusOr<std::string> Find(ProfileStore& store,
+                                 const omnicx::v1::CustomerRef& ref) {
+  if (ref.ref_case() == omnicx::v1::CustomerRef::REF_NOT_SET) {
+    return status::InvalidArgumentError(
+        "customer is required",
+        {{"customer", "set customer_id, anonymous_id or identity"}});
+  }
+  absl::StatusOr<std::string> cid = store.Lookup(ref);
+  if (absl::IsInvalidArgument(cid.status())) {
+    const std::string field =
+        ref.has_identity() ? "customer.identity.value" : "customer";
+    return status::InvalidArgumentError(
+        "invalid customer reference",
+        {{field, std::string(cid.status().message())}});
+  }
+  return cid;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ProfileServiceImpl::GetProfile(
+    grpc::CallbackServerContext* context,
+    const omnicx::v1::GetProfileRequest* request,
+    omnicx::v1::GetProfileResponse* response) {
+  absl::StatusOr<std::string> cid = Find(store_, request->customer());
+  if (!cid.ok()) return Done(context, cid.status());
+  absl::StatusOr<omnicx::v1::Profile> profile = store_.GetProfile(*cid);
+  if (!profile.ok()) return Done(context, profile.status());
+  for (omnicx::v1::Identity& id : *profile->mutable_identities()) {
+    id.set_value(identity::MaskIdentity(id.type(), id.value()));
+  }
+  *response->mutable_profile() = std::move(*profile);
+  return Done(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ProfileServiceImpl::GetTimeline(
+    grpc::CallbackServerContext* context,
+    const omnicx::v1::GetTimelineRequest* request,
+    omnicx::v1::GetTimelineResponse* response) {
+  if (request->page_size() < 0 || request->page_size() > 500) {
+    return Done(context, status::InvalidArgumentError(
+                             "invalid page size",
+                             {{"page_size", "must be between 0 and 500"}}));
+  }
+  absl::StatusOr<std::string> cid = Find(store_, request->customer());
+  if (!cid.ok()) return Done(context, cid.status());
+  std::vector<omnicx::v1::Channel> channels;
+  for (int c : request->channels()) {
+    channels.push_back(static_cast<omnicx::v1::Channel>(c));
+  }
+  auto to_time = [](const google::protobuf::Timestamp& ts) {
+    return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+  };
+  absl::StatusOr<TimelinePage> page = store_.GetTimeline(
+      *cid, request->page_size() == 0 ? 50 : request->page_size(),
+      request->page_token(), channels,
+      request->has_start_time()
+          ? std::optional<absl::Time>(to_time(request->start_time()))
+          : std::nullopt,
+      request->has_end_time()
+          ? std::optional<absl::Time>(to_time(request->end_time()))
+          : std::nullopt);
+  if (!page.ok()) {
+    if (absl::IsInvalidArgument(page.status())) {
+      return Done(context,
+                  status::InvalidArgumentError(
+                      "invalid page token",
+                      {{"page_token", std::string(page.status().message())}}));
+    }
+    return Done(context, page.status());
+  }
+  for (auto& e : page->interactions) {
+    // Identity values are masked in every read but ExportCustomer.
+    if (e.customer().has_identity()) {
+      auto* id = e.mutable_customer()->mutable_identity();
+      id->set_value(identity::MaskIdentity(id->type(), id->value()));
+    }
+    for (omnicx::v1::Identity& id : *e.mutable_identities()) {
+      id.set_value(identity::MaskIdentity(id.type(), id.value()));
+    }
+    *response->add_interactions() = std::move(e);
+  }
+  response->set_next_page_token(page->next_page_token);
+  return Done(context, absl::OkStatus());
+}
+
+}  // namespace omnicx::profile

@@ -1,0 +1,364 @@
+#include "services/profile/profile_store.h"
+
+#include <algorithm>
+#include <random>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "libs/identity/normalize.h"
+#include "libs/status/status_macros.h"
+
+namespace omnicx::profile {
+namespace {
+
+using omnicx::v1::CustomerRef;
+using omnicx::v1::Identity;
+using omnicx::v1::Interaction;
+
+// KEYS[1] ids set, KEYS[2] profile hash, KEYS[3..] identity owner keys.
+// ARGV[1] chosen customer id, ARGV[2] now (ms), ARGV[3] "1" when the first
+// identity must still be owned by the chosen customer or nobody (the anchor
+// read before), then per identity: "type:value", per-type cap (0 = none).
+// Returns {"RETRY", owner} when the anchor was taken meanwhile, else one
+// status per identity: owned, linked, refused, conflict:<owner>.
+constexpr char kLinkLua[] = R"lua(
+local chosen = ARGV[1]
+local n = #KEYS - 2
+if ARGV[3] == '1' then
+  local owner = redis.call('GET', KEYS[3])
+  if owner and owner ~= chosen then return {'RETRY', owner} end
+end
+local per_type = {}
+for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local t = string.match(m, '^([^:]+):')
+  per_type[t] = (per_type[t] or 0) + 1
+end
+local out = {}
+for i = 1, n do
+  local ident = ARGV[2 + 2 * i]
+  local cap = tonumber(ARGV[3 + 2 * i])
+  local owner = redis.call('GET', KEYS[2 + i])
+  if owner == chosen then
+    out[i] = 'owned'
+  elseif owner then
+    out[i] = 'conflict:' .. owner
+  else
+    local t = string.match(ident, '^([^:]+):')
+    if cap > 0 and (per_type[t] or 0) >= cap then
+      out[i] = 'refused'
+    else
+      redis.call('SET', KEYS[2 + i], chosen)
+      redis.call('SADD', KEYS[1], ident)
+      per_type[t] = (per_type[t] or 0) + 1
+      out[i] = 'linked'
+    end
+  end
+end
+redis.call('HSETNX', KEYS[2], 'created_ms', ARGV[2])
+return out
+)lua";
+
+// KEYS[1] profile, KEYS[2] timeline, KEYS[3] applied.
+// ARGV: event id, occurred ms, channel, value, payload, cap, now ms,
+// applied window ms. Returns 1 when applied, 0 when applied before.
+constexpr char kApplyLua[] = R"lua(
+if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
+local now = tonumber(ARGV[7])
+redis.call('ZADD', KEYS[3], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[8]))
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[5])
+local cap = tonumber(ARGV[6])
+local size = redis.call('ZCARD', KEYS[2])
+if size > cap then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, size - cap - 1) end
+redis.call('HSETNX', KEYS[1], 'created_ms', ARGV[7])
+redis.call('HINCRBY', KEYS[1], 'event_count', 1)
+redis.call('HINCRBY', KEYS[1], 'ch:' .. ARGV[3], 1)
+if tonumber(ARGV[4]) ~= 0 then
+  redis.call('HINCRBYFLOAT', KEYS[1], 'ltv', ARGV[4])
+end
+local at = tonumber(ARGV[2])
+local first = tonumber(redis.call('HGET', KEYS[1], 'first_seen_ms'))
+if not first or at < first then redis.call('HSET', KEYS[1], 'first_seen_ms', ARGV[2]) end
+local last = tonumber(redis.call('HGET', KEYS[1], 'last_seen_ms'))
+if not last or at > last then redis.call('HSET', KEYS[1], 'last_seen_ms', ARGV[2]) end
+return 1
+)lua";
+
+std::string RandomCustomerId() {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  return absl::StrCat("c_", absl::Hex(rng(), absl::kZeroPad16),
+                      absl::Hex(rng(), absl::kZeroPad16));
+}
+
+int64_t ToMillis(const google::protobuf::Timestamp& ts) {
+  return ts.seconds() * 1000 + ts.nanos() / 1000000;
+}
+
+google::protobuf::Timestamp FromMillis(int64_t ms) {
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(ms / 1000);
+  ts.set_nanos(static_cast<int32_t>((ms % 1000) * 1000000));
+  return ts;
+}
+
+std::string IdentityString(const Identity& identity) {
+  return absl::StrCat(identity.type(), ":", identity.value());
+}
+
+}  // namespace
+
+ProfileStore::ProfileStore(redis::Client& redis, const keys::KeyBuilder& keys,
+                           ProfileStoreOptions options)
+    : redis_(redis),
+      keys_(keys),
+      options_(std::move(options)),
+      link_script_(kLinkLua),
+      apply_script_(kApplyLua) {
+  if (!options_.new_customer_id) options_.new_customer_id = RandomCustomerId;
+}
+
+std::string ProfileStore::Digest(const Identity& identity) const {
+  return identity::IdentityDigest(options_.identity_secret, identity.type(),
+                                  identity.value());
+}
+
+absl::StatusOr<Resolution> ProfileStore::Resolve(
+    const CustomerRef& ref,
+    const google::protobuf::RepeatedPtrField<Identity>& identities,
+    absl::Time now) {
+  // The identities to link, the reference's own first (the anchor).
+  std::vector<Identity> all;
+  if (ref.has_identity()) all.push_back(ref.identity());
+  if (ref.ref_case() == CustomerRef::kAnonymousId) {
+    Identity anon;
+    anon.set_type("anonymous_id");
+    anon.set_value(ref.anonymous_id());
+    all.push_back(anon);
+  }
+  for (const Identity& i : identities) all.push_back(i);
+  const bool anchored = ref.ref_case() != CustomerRef::kCustomerId;
+  if (!anchored && ref.customer_id().empty()) {
+    return absl::InvalidArgumentError("event has no customer reference");
+  }
+  std::vector<std::string> owner_keys;
+  std::vector<redis::Command> reads;
+  for (const Identity& i : all) {
+    const std::string digest = Digest(i);
+    owner_keys.push_back(keys_.IdentityIndex(digest));
+    reads.push_back({"GET", owner_keys.back()});
+    reads.push_back({"EXISTS", keys_.ErasedIdentity(digest)});
+  }
+  if (!anchored) reads.push_back({"EXISTS", keys_.Profile(ref.customer_id())});
+
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies read,
+                            redis_.Pipeline(reads));
+    for (const auto& r : read) OMNICX_RETURN_IF_ERROR(r.status());
+    if (anchored && !all.empty() && read[1]->integer() == 1) {
+      return absl::FailedPreconditionError(
+          "the customer's identity was erased; the event is not applied");
+    }
+    Resolution out;
+    if (!anchored) {
+      out.customer_id = ref.customer_id();
+      out.created = read.back()->integer() == 0;
+    } else {
+      for (size_t i = 0; i < all.size() && out.customer_id.empty(); ++i) {
+        if (!read[2 * i]->is_nil()) out.customer_id = read[2 * i]->str();
+      }
+      if (out.customer_id.empty()) {
+        out.customer_id = options_.new_customer_id();
+        out.created = true;
+      }
+    }
+    std::vector<std::string> keys = {keys_.Identities(out.customer_id),
+                                     keys_.Profile(out.customer_id)};
+    keys.insert(keys.end(), owner_keys.begin(), owner_keys.end());
+    std::vector<std::string> args = {out.customer_id,
+                                     absl::StrCat(absl::ToUnixMillis(now)),
+                                     anchored ? "1" : "0"};
+    for (const Identity& i : all) {
+      args.push_back(IdentityString(i));
+      auto cap = options_.max_per_type.find(i.type());
+      args.push_back(
+          absl::StrCat(cap == options_.max_per_type.end() ? 0 : cap->second));
+    }
+    OMNICX_ASSIGN_OR_RETURN(redis::Reply linked,
+                            redis_.Eval(link_script_, keys, args));
+    const auto& results = linked.elements();
+    if (!results.empty() && results[0].str() == "RETRY") continue;
+    for (size_t i = 0; i < results.size() && i < all.size(); ++i) {
+      const std::string& r = results[i].str();
+      if (r == "refused") out.refused.push_back(all[i].type());
+      if (absl::StartsWith(r, "conflict:")) {
+        const std::string other = r.substr(9);
+        if (std::find(out.conflicts.begin(), out.conflicts.end(), other) ==
+            out.conflicts.end()) {
+          out.conflicts.push_back(other);
+        }
+      }
+    }
+    return out;
+  }
+  return absl::AbortedError("identity resolution kept racing; retry");
+}
+
+absl::StatusOr<std::string> ProfileStore::Lookup(const CustomerRef& ref) {
+  Identity identity;
+  switch (ref.ref_case()) {
+    case CustomerRef::kCustomerId: {
+      OMNICX_ASSIGN_OR_RETURN(
+          redis::Reply exists,
+          redis_.Command({"EXISTS", keys_.Profile(ref.customer_id())}));
+      if (exists.integer() == 0) {
+        return absl::NotFoundError("no customer with that customer_id");
+      }
+      return ref.customer_id();
+    }
+    case CustomerRef::kAnonymousId:
+      identity.set_type("anonymous_id");
+      identity.set_value(ref.anonymous_id());
+      break;
+    case CustomerRef::kIdentity:
+      identity = ref.identity();
+      break;
+    case CustomerRef::REF_NOT_SET:
+      return absl::InvalidArgumentError("customer reference is required");
+  }
+  absl::StatusOr<std::string> normalized =
+      identity::NormalizeIdentity(identity.type(), identity.value());
+  if (!normalized.ok()) return normalized.status();
+  identity.set_value(*normalized);
+  OMNICX_ASSIGN_OR_RETURN(
+      redis::Reply owner,
+      redis_.Command({"GET", keys_.IdentityIndex(Digest(identity))}));
+  if (owner.is_nil()) {
+    return absl::NotFoundError("no customer with that identity");
+  }
+  return owner.str();
+}
+
+absl::StatusOr<bool> ProfileStore::Apply(absl::string_view customer_id,
+                                         const Interaction& event,
+                                         absl::Time now) {
+  Interaction stored = event;
+  stored.set_resolved_customer_id(std::string(customer_id));
+  const std::string channel = omnicx::v1::Channel_IsValid(event.channel())
+                                  ? omnicx::v1::Channel_Name(event.channel())
+                                  : "CHANNEL_UNSPECIFIED";
+  OMNICX_ASSIGN_OR_RETURN(
+      redis::Reply applied,
+      redis_.Eval(
+          apply_script_,
+          {keys_.Profile(customer_id), keys_.Timeline(customer_id),
+           keys_.Applied(customer_id, "profile")},
+          {event.event_id(), absl::StrCat(ToMillis(event.occurred_at())),
+           channel, absl::StrCat(event.value()), stored.SerializeAsString(),
+           absl::StrCat(options_.timeline_cap),
+           absl::StrCat(absl::ToUnixMillis(now)),
+           absl::StrCat(absl::ToInt64Milliseconds(options_.applied_window))}));
+  return applied.integer() == 1;
+}
+
+absl::StatusOr<omnicx::v1::Profile> ProfileStore::GetProfile(
+    absl::string_view customer_id) {
+  OMNICX_ASSIGN_OR_RETURN(
+      redis::PipelineReplies r,
+      redis_.Pipeline({{"HGETALL", keys_.Profile(customer_id)},
+                       {"SMEMBERS", keys_.Identities(customer_id)}}));
+  for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
+  if (r[0]->elements().empty()) {
+    return absl::NotFoundError("no such customer");
+  }
+  omnicx::v1::Profile profile;
+  profile.set_customer_id(std::string(customer_id));
+  const auto& fields = r[0]->elements();
+  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+    const std::string& name = fields[i].str();
+    const std::string& value = fields[i + 1].str();
+    int64_t n = 0;
+    double d = 0;
+    if (name == "first_seen_ms" && absl::SimpleAtoi(value, &n)) {
+      *profile.mutable_first_seen() = FromMillis(n);
+    } else if (name == "last_seen_ms" && absl::SimpleAtoi(value, &n)) {
+      *profile.mutable_last_seen() = FromMillis(n);
+    } else if (name == "event_count" && absl::SimpleAtoi(value, &n)) {
+      profile.set_event_count(n);
+    } else if (name == "ltv" && absl::SimpleAtod(value, &d)) {
+      profile.set_lifetime_value(d);
+    } else if (absl::StartsWith(name, "ch:") && absl::SimpleAtoi(value, &n)) {
+      (*profile.mutable_channel_counts())[name.substr(3)] = n;
+    }
+  }
+  std::vector<std::string> ids;
+  for (const auto& m : r[1]->elements()) ids.push_back(m.str());
+  std::sort(ids.begin(), ids.end());
+  for (const std::string& id : ids) {
+    const size_t colon = id.find(':');
+    Identity* out = profile.add_identities();
+    out->set_type(id.substr(0, colon));
+    out->set_value(id.substr(colon + 1));
+  }
+  return profile;
+}
+
+absl::StatusOr<TimelinePage> ProfileStore::GetTimeline(
+    absl::string_view customer_id, int page_size, absl::string_view page_token,
+    const std::vector<omnicx::v1::Channel>& channels,
+    std::optional<absl::Time> start, std::optional<absl::Time> end) {
+  // The token is "<score>:<event id>" of the last item returned, so paging
+  // is stable while new events arrive.
+  std::string max = end.has_value()
+                        ? absl::StrCat("(", absl::ToUnixMillis(*end))
+                        : std::string("+inf");
+  std::string after_id;
+  if (!page_token.empty()) {
+    std::string decoded;
+    int64_t score = 0;
+    if (!absl::WebSafeBase64Unescape(page_token, &decoded)) {
+      return absl::InvalidArgumentError("page_token is not valid");
+    }
+    const size_t colon = decoded.find(':');
+    if (colon == std::string::npos ||
+        !absl::SimpleAtoi(decoded.substr(0, colon), &score)) {
+      return absl::InvalidArgumentError("page_token is not valid");
+    }
+    max = absl::StrCat(score);
+    after_id = decoded.substr(colon + 1);
+  }
+  const std::string min = start.has_value()
+                              ? absl::StrCat(absl::ToUnixMillis(*start))
+                              : std::string("-inf");
+  OMNICX_ASSIGN_OR_RETURN(
+      redis::Reply items,
+      redis_.Command({"ZREVRANGEBYSCORE", keys_.Timeline(customer_id), max, min,
+                      "WITHSCORES"}));
+  TimelinePage page;
+  bool skipping = !after_id.empty();
+  std::string last_token;
+  const auto& e = items.elements();
+  for (size_t i = 0; i + 1 < e.size(); i += 2) {
+    Interaction event;
+    if (!event.ParseFromString(e[i].str())) continue;
+    if (skipping) {
+      if (event.event_id() == after_id) skipping = false;
+      continue;
+    }
+    if (!channels.empty() && std::find(channels.begin(), channels.end(),
+                                       event.channel()) == channels.end()) {
+      continue;
+    }
+    if (static_cast<int>(page.interactions.size()) == page_size) {
+      page.next_page_token = absl::WebSafeBase64Escape(last_token);
+      break;
+    }
+    last_token = absl::StrCat(e[i + 1].str(), ":", event.event_id());
+    page.interactions.push_back(std::move(event));
+  }
+  return page;
+}
+
+}  // namespace omnicx::profile

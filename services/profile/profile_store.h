@@ -1,0 +1,117 @@
+// The profile service's storage: identity resolution over an HMAC-keyed
+// identity index, idempotent application of events to a customer's profile
+// and capped timeline, and the reads behind GetProfile and GetTimeline.
+//
+//   ProfileStore store(redis, keys, options);
+//   absl::StatusOr<Resolution> who = store.Resolve(event.customer(),
+//                                                  event.identities(), now,
+//                                                  "event:" +
+//                                                  event.event_id());
+//   absl::StatusOr<bool> applied = store.Apply(who->customer_id, event, now);
+//
+// Layout (KeyBuilder): identity index `{id:<hmac>}:owner` → customer id;
+// per customer (tag {c:<id>}): `profile` hash (created_ms, first_seen_ms,
+// last_seen_ms, event_count, ltv, ch:<CHANNEL> counts), `ids` set of
+// "type:value" (values in clear inside the value, never in key names),
+// `timeline` sorted set (score = occurred_at ms, member = serialised
+// event), `applied:profile` sorted set of applied event ids (the
+// effectively-once record, kept for applied_window).
+//
+// Resolution is optimistic and race-free: identities are read first, then a
+// Lua script links the unowned ones to the chosen customer and re-checks
+// that the anchor identity still has the owner that was read (else it
+// retries), so two concurrent first sightings never create two customers.
+// Identities owned by another customer are reported as conflicts (merge
+// candidates; merging is the profile issue's next step), and links beyond
+// the shared-device guard (per type per profile) are refused.
+#ifndef OMNICX_SERVICES_PROFILE_PROFILE_STORE_H_
+#define OMNICX_SERVICES_PROFILE_PROFILE_STORE_H_
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "libs/keys/key_builder.h"
+#include "libs/redis/client.h"
+#include "libs/redis/script.h"
+#include "omnicx/v1/common.pb.h"
+#include "omnicx/v1/profile.pb.h"
+
+namespace omnicx::profile {
+
+struct ProfileStoreOptions {
+  std::string identity_secret;
+  int timeline_cap = 1000;
+  absl::Duration applied_window = absl::Hours(24 * 7);
+  // Shared-device guard: identities per type per profile (absent = no cap).
+  std::map<std::string, int> max_per_type = {
+      {"email", 3}, {"phone", 3}, {"device_id", 10}};
+  // New customer ids; injectable for tests.
+  std::function<std::string()> new_customer_id;
+};
+
+struct Resolution {
+  std::string customer_id;
+  bool created = false;
+  // "type" of identities refused by the shared-device guard.
+  std::vector<std::string> refused;
+  // Other customers owning identities of this event: merge candidates.
+  std::vector<std::string> conflicts;
+};
+
+struct TimelinePage {
+  std::vector<omnicx::v1::Interaction> interactions;
+  std::string next_page_token;
+};
+
+class ProfileStore {
+ public:
+  ProfileStore(redis::Client& redis, const keys::KeyBuilder& keys,
+               ProfileStoreOptions options);
+
+  // The canonical customer for an event's reference and identities (all
+  // normalised by ingestion), creating one on first sight. FailedPrecondition
+  // when the anchor identity was erased (the event must not resurrect it).
+  absl::StatusOr<Resolution> Resolve(
+      const omnicx::v1::CustomerRef& ref,
+      const google::protobuf::RepeatedPtrField<omnicx::v1::Identity>&
+          identities,
+      absl::Time now);
+
+  // The customer a read request names; NotFound when nobody is known.
+  // Identities are normalised here exactly as at ingestion.
+  absl::StatusOr<std::string> Lookup(const omnicx::v1::CustomerRef& ref);
+
+  // Applies an event to the customer's profile and timeline. False when this
+  // event id was applied before (a redelivery): nothing changes.
+  absl::StatusOr<bool> Apply(absl::string_view customer_id,
+                             const omnicx::v1::Interaction& event,
+                             absl::Time now);
+
+  // Unmasked profile (the gRPC adapter masks identity values).
+  absl::StatusOr<omnicx::v1::Profile> GetProfile(absl::string_view customer_id);
+
+  // Newest first; filters by channels (empty = all) and [start, end).
+  absl::StatusOr<TimelinePage> GetTimeline(
+      absl::string_view customer_id, int page_size,
+      absl::string_view page_token,
+      const std::vector<omnicx::v1::Channel>& channels,
+      std::optional<absl::Time> start, std::optional<absl::Time> end);
+
+ private:
+  std::string Digest(const omnicx::v1::Identity& identity) const;
+
+  redis::Client& redis_;
+  const keys::KeyBuilder& keys_;
+  ProfileStoreOptions options_;
+  redis::Script link_script_;
+  redis::Script apply_script_;
+};
+
+}  // namespace omnicx::profile
+
+#endif  // OMNICX_SERVICES_PROFILE_PROFILE_STORE_H_

@@ -1,0 +1,426 @@
+// The profile service against a real redis-server: identity resolution by
+// every identity type, the HMAC identity index, the shared-device guard,
+// race-free first sightings, idempotent application, the timeline, the
+// stream consumer (redelivery, recovery, dead letters) and the gRPC reads.
+#include <atomic>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/keys/key_builder.h"
+#include "libs/metrics/registry.h"
+#include "libs/redis/client.h"
+#include "libs/status/status_matchers.h"
+#include "libs/streams/consumer.h"
+#include "libs/testing/in_process_server.h"
+#include "libs/testing/redis_server.h"
+#include "omnicx/v1/profile.grpc.pb.h"
+#include "services/profile/event_applier.h"
+#include "services/profile/profile_service.h"
+#include "services/profile/profile_store.h"
+
+namespace omnicx::profile {
+namespace {
+
+using ::omnicx::status::StatusIs;
+using ::omnicx::v1::Interaction;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+const absl::Time kNow = absl::FromUnixSeconds(1795000000);
+
+Interaction Event(const std::string& id, int64_t at_seconds,
+                  omnicx::v1::Channel channel = omnicx::v1::CHANNEL_WEB) {
+  Interaction e;
+  e.set_event_id(id);
+  e.set_channel(channel);
+  e.set_type("page_view");
+  e.mutable_occurred_at()->set_seconds(at_seconds);
+  return e;
+}
+
+omnicx::v1::Identity Id(const std::string& type, const std::string& value) {
+  omnicx::v1::Identity i;
+  i.set_type(type);
+  i.set_value(value);
+  return i;
+}
+
+class ProfileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = testing::RedisServer::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    redis_server_ = std::move(*server);
+    redis::ClientOptions o;
+    o.port = redis_server_->port();
+    redis_ = redis::Client::Create(o);
+    options_.identity_secret = "test-secret-0123456789";
+    options_.timeline_cap = 5;
+    store_ = std::make_unique<ProfileStore>(*redis_, keys_, options_);
+  }
+
+  std::vector<std::string> AllKeys() {
+    std::vector<std::string> out;
+    for (const auto& k : redis_->Command({"KEYS", "*"})->elements()) {
+      out.push_back(k.str());
+    }
+    return out;
+  }
+
+  keys::KeyBuilder keys_ = *keys::KeyBuilder::Create("default");
+  std::unique_ptr<testing::RedisServer> redis_server_;
+  std::unique_ptr<redis::Client> redis_;
+  ProfileStoreOptions options_;
+  std::unique_ptr<ProfileStore> store_;
+};
+
+TEST_F(ProfileTest, ResolvesEveryIdentityTypeToOneCustomer) {
+  Interaction first = Event("e1", 1794990000);
+  first.mutable_customer()->set_anonymous_id("anon-1");
+  *first.add_identities() = Id("email", "jane@example.com");
+  *first.add_identities() = Id("phone", "+15551234567");
+  *first.add_identities() = Id("crm_id", "CRM-7");
+  *first.add_identities() = Id("device_id", "dev-9");
+  *first.add_identities() = Id("loyalty_id", "L-1");
+  ASSERT_OK_AND_ASSIGN(Resolution r, store_->Resolve(first.customer(),
+                                                     first.identities(), kNow));
+  EXPECT_TRUE(r.created);
+  EXPECT_THAT(r.conflicts, IsEmpty());
+  const std::string cid = r.customer_id;
+
+  // A later event by email only resolves to the same customer.
+  Interaction later = Event("e2", 1794990100);
+  *later.mutable_customer()->mutable_identity() =
+      Id("email", "jane@example.com");
+  ASSERT_OK_AND_ASSIGN(
+      Resolution again,
+      store_->Resolve(later.customer(), later.identities(), kNow));
+  EXPECT_EQ(again.customer_id, cid);
+  EXPECT_FALSE(again.created);
+
+  // Reads normalise exactly as ingestion did.
+  omnicx::v1::CustomerRef ref;
+  *ref.mutable_identity() = Id("email", " Jane@Example.COM ");
+  EXPECT_EQ(*store_->Lookup(ref), cid);
+  *ref.mutable_identity() = Id("phone", "+1 (555) 123-4567");
+  EXPECT_EQ(*store_->Lookup(ref), cid);
+  for (const auto& [type, value] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"crm_id", "CRM-7"},
+           {"device_id", "dev-9"},
+           {"loyalty_id", "L-1"}}) {
+    *ref.mutable_identity() = Id(type, value);
+    EXPECT_EQ(*store_->Lookup(ref), cid) << type;
+  }
+  ref.set_anonymous_id("anon-1");
+  EXPECT_EQ(*store_->Lookup(ref), cid);
+  ref.set_customer_id(cid);
+  EXPECT_EQ(*store_->Lookup(ref), cid);
+  ref.set_anonymous_id("nobody");
+  EXPECT_THAT(store_->Lookup(ref), StatusIs(absl::StatusCode::kNotFound));
+  *ref.mutable_identity() = Id("email", "not-an-email");
+  EXPECT_THAT(store_->Lookup(ref),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(ProfileTest, IdentityValuesNeverAppearInKeyNames) {
+  Interaction e = Event("e1", 1794990000);
+  *e.mutable_customer()->mutable_identity() =
+      Id("email", "jane.doe@example.com");
+  *e.add_identities() = Id("phone", "+15551234567");
+  ASSERT_OK(store_->Resolve(e.customer(), e.identities(), kNow).status());
+  for (const std::string& key : AllKeys()) {
+    EXPECT_FALSE(absl::StrContains(key, "jane")) << key;
+    EXPECT_FALSE(absl::StrContains(key, "example")) << key;
+    EXPECT_FALSE(absl::StrContains(key, "5551234567")) << key;
+  }
+  // With another secret the same identity is unknown.
+  ProfileStoreOptions other = options_;
+  other.identity_secret = "another-secret-0123456789";
+  ProfileStore store(*redis_, keys_, other);
+  EXPECT_THAT(store.Lookup(e.customer()),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(ProfileTest, ConcurrentFirstSightingsCreateOneCustomer) {
+  std::vector<std::string> ids(8);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      omnicx::v1::CustomerRef ref;
+      *ref.mutable_identity() = Id("email", "new@example.com");
+      google::protobuf::RepeatedPtrField<omnicx::v1::Identity> more;
+      *more.Add() = Id("device_id", absl::StrCat("d", t));
+      auto r = store_->Resolve(ref, more, kNow);
+      ASSERT_TRUE(r.ok()) << r.status();
+      ids[t] = r->customer_id;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 1u);
+  int profiles = 0;
+  for (const std::string& k : AllKeys())
+    profiles += absl::EndsWith(k, ":profile");
+  EXPECT_EQ(profiles, 1);
+  ASSERT_OK_AND_ASSIGN(omnicx::v1::Profile p, store_->GetProfile(ids[0]));
+  EXPECT_EQ(p.identities_size(), 9);  // the email and 8 devices
+}
+
+TEST_F(ProfileTest, SharedDeviceGuardRefusesBeyondTheCap) {
+  omnicx::v1::CustomerRef ref;
+  ref.set_anonymous_id("kiosk-browser");
+  google::protobuf::RepeatedPtrField<omnicx::v1::Identity> emails;
+  for (int i = 0; i < 4; ++i)
+    *emails.Add() = Id("email", absl::StrCat("p", i, "@example.com"));
+  ASSERT_OK_AND_ASSIGN(Resolution r, store_->Resolve(ref, emails, kNow));
+  EXPECT_THAT(r.refused, ElementsAre("email"));
+  ASSERT_OK_AND_ASSIGN(omnicx::v1::Profile p,
+                       store_->GetProfile(r.customer_id));
+  int linked_emails = 0;
+  for (const auto& i : p.identities()) linked_emails += i.type() == "email";
+  EXPECT_EQ(linked_emails, 3);
+  omnicx::v1::CustomerRef fourth;
+  *fourth.mutable_identity() = Id("email", "p3@example.com");
+  EXPECT_THAT(store_->Lookup(fourth), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(ProfileTest, IdentitiesOwnedElsewhereAreReportedAsMergeCandidates) {
+  omnicx::v1::CustomerRef a, b;
+  a.set_anonymous_id("a");
+  b.set_anonymous_id("b");
+  google::protobuf::RepeatedPtrField<omnicx::v1::Identity> none, shared;
+  ASSERT_OK_AND_ASSIGN(Resolution ra, store_->Resolve(a, none, kNow));
+  ASSERT_OK_AND_ASSIGN(Resolution rb, store_->Resolve(b, none, kNow));
+  EXPECT_NE(rb.customer_id, ra.customer_id);
+  // B's event now carries A's identity: the anchor (b) decides, a stays A's.
+  *shared.Add() = Id("anonymous_id", "a");
+  ASSERT_OK_AND_ASSIGN(Resolution both, store_->Resolve(b, shared, kNow));
+  EXPECT_EQ(both.customer_id, rb.customer_id);
+  EXPECT_THAT(both.conflicts, ElementsAre(ra.customer_id));
+  EXPECT_EQ(*store_->Lookup(a), ra.customer_id);
+  // An unknown reference with a known identity joins that customer.
+  omnicx::v1::CustomerRef c;
+  c.set_anonymous_id("c");
+  ASSERT_OK_AND_ASSIGN(Resolution rc, store_->Resolve(c, shared, kNow));
+  EXPECT_EQ(rc.customer_id, ra.customer_id);
+  EXPECT_THAT(rc.conflicts, IsEmpty());
+}
+
+TEST_F(ProfileTest, ApplyIsIdempotentAndKeepsACappedTimeline) {
+  const std::string cid = "c_test";
+  for (int i = 0; i < 8; ++i) {
+    Interaction e =
+        Event(absl::StrCat("t", i), 1794990000 + i * 60,
+              i % 2 ? omnicx::v1::CHANNEL_EMAIL : omnicx::v1::CHANNEL_WEB);
+    e.set_value(i == 3 ? 10.5 : 0);
+    ASSERT_OK_AND_ASSIGN(bool applied, store_->Apply(cid, e, kNow));
+    EXPECT_TRUE(applied);
+    ASSERT_OK_AND_ASSIGN(bool again, store_->Apply(cid, e, kNow));
+    EXPECT_FALSE(again);
+  }
+  ASSERT_OK_AND_ASSIGN(omnicx::v1::Profile p, store_->GetProfile(cid));
+  EXPECT_EQ(p.event_count(), 8);
+  EXPECT_DOUBLE_EQ(p.lifetime_value(), 10.5);
+  EXPECT_EQ(p.channel_counts().at("CHANNEL_EMAIL"), 4);
+  EXPECT_EQ(p.first_seen().seconds(), 1794990000);
+  EXPECT_EQ(p.last_seen().seconds(), 1794990000 + 7 * 60);
+
+  // Capped at 5, newest first; pages of 2; channel filter.
+  ASSERT_OK_AND_ASSIGN(
+      TimelinePage page1,
+      store_->GetTimeline(cid, 2, "", {}, std::nullopt, std::nullopt));
+  ASSERT_EQ(page1.interactions.size(), 2u);
+  EXPECT_EQ(page1.interactions[0].event_id(), "t7");
+  EXPECT_EQ(page1.interactions[0].resolved_customer_id(), cid);
+  EXPECT_EQ(page1.interactions[1].event_id(), "t6");
+  ASSERT_OK_AND_ASSIGN(TimelinePage page2,
+                       store_->GetTimeline(cid, 2, page1.next_page_token, {},
+                                           std::nullopt, std::nullopt));
+  EXPECT_EQ(page2.interactions[0].event_id(), "t5");
+  EXPECT_EQ(page2.interactions[1].event_id(), "t4");
+  ASSERT_OK_AND_ASSIGN(TimelinePage page3,
+                       store_->GetTimeline(cid, 2, page2.next_page_token, {},
+                                           std::nullopt, std::nullopt));
+  ASSERT_EQ(page3.interactions.size(), 1u);
+  EXPECT_EQ(page3.interactions[0].event_id(), "t3");
+  EXPECT_TRUE(page3.next_page_token.empty());
+  ASSERT_OK_AND_ASSIGN(
+      TimelinePage email,
+      store_->GetTimeline(cid, 10, "", {omnicx::v1::CHANNEL_EMAIL},
+                          std::nullopt, std::nullopt));
+  ASSERT_EQ(email.interactions.size(), 3u);  // t7, t5, t3
+  EXPECT_EQ(email.interactions[2].event_id(), "t3");
+  EXPECT_THAT(
+      store_->GetTimeline(cid, 2, "garbage!", {}, std::nullopt, std::nullopt),
+      StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+class ConsumerTest : public ProfileTest {
+ protected:
+  void SetUp() override {
+    ProfileTest::SetUp();
+    streams::ConsumerOptions o;
+    o.group = "profile";
+    o.consumer = "test-1";
+    o.streams = {keys_.EventShard(0), keys_.EventShard(1)};
+    o.dead_letter = keys_.DeadLetter("profile");
+    o.claim_idle = absl::ZeroDuration();
+    consumer_options_ = o;
+    applier_ =
+        std::make_unique<EventApplier>(*store_, registry_, [] { return kNow; });
+    consumer_ = std::make_unique<streams::StreamConsumer>(
+        *redis_, o,
+        [this](const streams::StreamEntry& e) { return applier_->Handle(e); });
+    ASSERT_OK(consumer_->EnsureGroups());
+  }
+
+  void Append(int shard, const std::string& payload) {
+    ASSERT_OK(
+        redis_->Command({"XADD", keys_.EventShard(shard), "*", "e", payload})
+            .status());
+  }
+
+  int64_t EventCount(const std::string& email) {
+    omnicx::v1::CustomerRef ref;
+    *ref.mutable_identity() = Id("email", email);
+    auto cid = store_->Lookup(ref);
+    if (!cid.ok()) return -1;
+    return store_->GetProfile(*cid)->event_count();
+  }
+
+  metrics::Registry registry_;
+  streams::ConsumerOptions consumer_options_;
+  std::unique_ptr<EventApplier> applier_;
+  std::unique_ptr<streams::StreamConsumer> consumer_;
+};
+
+TEST_F(ConsumerTest, AppliesAcksAndSurvivesRedelivery) {
+  for (int i = 0; i < 10; ++i) {
+    Interaction e = Event(absl::StrCat("c", i), 1794990000 + i);
+    *e.mutable_customer()->mutable_identity() = Id("email", "con@example.com");
+    Append(i % 2, e.SerializeAsString());
+  }
+  ASSERT_OK_AND_ASSIGN(int n, consumer_->PollOnce(absl::Milliseconds(100)));
+  EXPECT_EQ(n, 10);
+  EXPECT_EQ(EventCount("con@example.com"), 10);
+  EXPECT_EQ(redis_->Command({"XPENDING", keys_.EventShard(0), "profile"})
+                ->elements()[0]
+                .integer(),
+            0);
+
+  // A consumer that applied but died before XACK: the entry is redelivered
+  // to another consumer, and applying it again changes nothing.
+  Interaction e = Event("crash-1", 1794990100);
+  *e.mutable_customer()->mutable_identity() = Id("email", "con@example.com");
+  Append(0, e.SerializeAsString());
+  auto read =
+      redis_->Command({"XREADGROUP", "GROUP", "profile", "dead-pod", "COUNT",
+                       "10", "STREAMS", keys_.EventShard(0), ">"});
+  ASSERT_TRUE(read.ok());
+  streams::StreamEntry entry{
+      keys_.EventShard(0),
+      read->elements()[0].elements()[1].elements()[0].elements()[0].str(),
+      e.SerializeAsString()};
+  ASSERT_OK(applier_->Handle(entry));  // applied, never acked
+  EXPECT_EQ(EventCount("con@example.com"), 11);
+  ASSERT_OK_AND_ASSIGN(int claimed, consumer_->ClaimIdle());
+  EXPECT_EQ(claimed, 1);
+  EXPECT_EQ(EventCount("con@example.com"), 11);
+  EXPECT_EQ(redis_->Command({"XPENDING", keys_.EventShard(0), "profile"})
+                ->elements()[0]
+                .integer(),
+            0);
+}
+
+TEST_F(ConsumerTest, RestartFinishesOwnPendingFirst) {
+  Interaction e = Event("p1", 1794990000);
+  *e.mutable_customer()->mutable_identity() = Id("email", "pend@example.com");
+  Append(1, e.SerializeAsString());
+  // Delivered to this consumer, then the process died before handling it.
+  ASSERT_OK(redis_
+                ->Command({"XREADGROUP", "GROUP", "profile", "test-1",
+                           "STREAMS", keys_.EventShard(1), ">"})
+                .status());
+  EXPECT_EQ(EventCount("pend@example.com"), -1);
+  ASSERT_OK_AND_ASSIGN(int n, consumer_->RecoverPending());
+  EXPECT_EQ(n, 1);
+  EXPECT_EQ(EventCount("pend@example.com"), 1);
+}
+
+TEST_F(ConsumerTest, PoisonEventGoesToTheDeadLetterStream) {
+  Append(0, "this is not a protobuf \xff\xff\xff\xff");
+  ASSERT_OK_AND_ASSIGN(int n, consumer_->PollOnce(absl::Milliseconds(100)));
+  EXPECT_EQ(n, 0);  // failed: stays pending
+  for (int i = 0; i < 4; ++i) ASSERT_OK(consumer_->ClaimIdle().status());
+  auto dlq = redis_->Command({"XRANGE", keys_.DeadLetter("profile"), "-", "+"});
+  ASSERT_TRUE(dlq.ok());
+  ASSERT_EQ(dlq->elements().size(), 1u);
+  const auto& fields = dlq->elements()[0].elements()[1].elements();
+  std::map<std::string, std::string> f;
+  for (size_t i = 0; i + 1 < fields.size(); i += 2)
+    f[fields[i].str()] = fields[i + 1].str();
+  EXPECT_EQ(f["stream"], keys_.EventShard(0));
+  EXPECT_EQ(f["deliveries"], "5");
+  EXPECT_EQ(f["error"], "stream entry is not an omnicx.v1.Interaction");
+  EXPECT_EQ(consumer_->stats().dead_lettered.load(), 1);
+  EXPECT_EQ(redis_->Command({"XPENDING", keys_.EventShard(0), "profile"})
+                ->elements()[0]
+                .integer(),
+            0);
+}
+
+TEST_F(ProfileTest, GrpcReadsMaskIdentitiesAndMapErrors) {
+  Interaction e = Event("g1", 1794990000, omnicx::v1::CHANNEL_VOICE);
+  *e.mutable_customer()->mutable_identity() = Id("phone", "+15551234567");
+  *e.add_identities() = Id("email", "jane@example.com");
+  ASSERT_OK_AND_ASSIGN(Resolution r,
+                       store_->Resolve(e.customer(), e.identities(), kNow));
+  ASSERT_OK(store_->Apply(r.customer_id, e, kNow).status());
+
+  ProfileServiceImpl service(*store_);
+  auto server = testing::StartInProcess({&service});
+  ASSERT_TRUE(server.ok());
+  auto stub = omnicx::v1::ProfileService::NewStub(testing::ChannelTo(**server));
+
+  omnicx::v1::GetProfileRequest request;
+  *request.mutable_customer()->mutable_identity() =
+      Id("phone", "+1 555 123 4567");
+  omnicx::v1::GetProfileResponse response;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(stub->GetProfile(&c1, request, &response).ok());
+  EXPECT_EQ(response.profile().customer_id(), r.customer_id);
+  ASSERT_EQ(response.profile().identities_size(), 2);
+  EXPECT_EQ(response.profile().identities(0).value(), "j***@example.com");
+  EXPECT_EQ(response.profile().identities(1).value(), "+1******4567");
+  EXPECT_EQ(response.profile().channel_counts().at("CHANNEL_VOICE"), 1);
+
+  omnicx::v1::GetTimelineRequest tl;
+  tl.mutable_customer()->set_customer_id(r.customer_id);
+  omnicx::v1::GetTimelineResponse timeline;
+  grpc::ClientContext c2;
+  ASSERT_TRUE(stub->GetTimeline(&c2, tl, &timeline).ok());
+  ASSERT_EQ(timeline.interactions_size(), 1);
+  EXPECT_EQ(timeline.interactions(0).customer().identity().value(),
+            "+1******4567");
+
+  request.mutable_customer()->set_anonymous_id("unknown");
+  grpc::ClientContext c3;
+  EXPECT_EQ(stub->GetProfile(&c3, request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  *request.mutable_customer()->mutable_identity() = Id("email", "bad");
+  grpc::ClientContext c4;
+  EXPECT_EQ(stub->GetProfile(&c4, request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  tl.set_page_size(501);
+  grpc::ClientContext c5;
+  EXPECT_EQ(stub->GetTimeline(&c5, tl, &timeline).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace omnicx::profile
