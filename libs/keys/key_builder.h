@@ -72,6 +72,9 @@ class KeyBuilder {
   std::string Consents(absl::string_view cid) const {
     return CustomerKey(cid, "consent");
   }
+  std::string ConsentLog(absl::string_view cid) const {
+    return CustomerKey(cid, "consent_log");
+  }
   std::string Journey(absl::string_view cid) const {
     return CustomerKey(cid, "journey");
   }

@@ -2,6 +2,7 @@
 
 #include "libs/identity/normalize.h"
 #include "libs/status/error_details.h"
+#include "services/profile/request_validation.h"
 
 namespace omnicx::profile {
 namespace {
@@ -32,6 +33,14 @@ absl::StatusOr<std::string> Find(ProfileStore& store,
   return cid;
 }
 
+// The profile as reads return it: identity values masked.
+omnicx::v1::Profile Masked(omnicx::v1::Profile profile) {
+  for (omnicx::v1::Identity& id : *profile.mutable_identities()) {
+    id.set_value(identity::MaskIdentity(id.type(), id.value()));
+  }
+  return profile;
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* ProfileServiceImpl::GetProfile(
@@ -42,10 +51,58 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::GetProfile(
   if (!cid.ok()) return Done(context, cid.status());
   absl::StatusOr<omnicx::v1::Profile> profile = store_.GetProfile(*cid);
   if (!profile.ok()) return Done(context, profile.status());
-  for (omnicx::v1::Identity& id : *profile->mutable_identities()) {
-    id.set_value(identity::MaskIdentity(id.type(), id.value()));
+  *response->mutable_profile() = Masked(std::move(*profile));
+  return Done(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ProfileServiceImpl::UpdateTraits(
+    grpc::CallbackServerContext* context,
+    const omnicx::v1::UpdateTraitsRequest* request,
+    omnicx::v1::UpdateTraitsResponse* response) {
+  std::vector<status::FieldViolation> v = ValidateTraits(request->traits());
+  if (!v.empty()) {
+    return Done(context, status::InvalidArgumentError("invalid traits", v));
   }
-  *response->mutable_profile() = std::move(*profile);
+  absl::StatusOr<std::string> cid = Find(store_, request->customer());
+  if (!cid.ok()) return Done(context, cid.status());
+  absl::Status s = store_.UpdateTraits(*cid, request->traits(),
+                                       request->replace(), clock_());
+  if (!s.ok()) return Done(context, s);
+  absl::StatusOr<omnicx::v1::Profile> profile = store_.GetProfile(*cid);
+  if (!profile.ok()) return Done(context, profile.status());
+  *response->mutable_profile() = Masked(std::move(*profile));
+  return Done(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ProfileServiceImpl::SetConsent(
+    grpc::CallbackServerContext* context,
+    const omnicx::v1::SetConsentRequest* request,
+    omnicx::v1::SetConsentResponse* response) {
+  std::vector<status::FieldViolation> v = ValidateConsent(*request);
+  if (!v.empty()) {
+    return Done(context, status::InvalidArgumentError("invalid consent", v));
+  }
+  absl::StatusOr<std::string> cid = Find(store_, request->customer());
+  if (!cid.ok()) return Done(context, cid.status());
+  omnicx::v1::Consent consent;
+  consent.set_purpose(request->purpose());
+  consent.set_granted(request->granted());
+  consent.set_source(request->source());
+  if (request->has_occurred_at()) {
+    *consent.mutable_updated_at() = request->occurred_at();
+  } else {
+    const int64_t ms = absl::ToUnixMillis(clock_());
+    consent.mutable_updated_at()->set_seconds(ms / 1000);
+    consent.mutable_updated_at()->set_nanos(static_cast<int32_t>(ms % 1000) *
+                                            1000000);
+  }
+  absl::Status s = store_.SetConsent(*cid, consent);
+  if (!s.ok()) return Done(context, s);
+  absl::StatusOr<omnicx::v1::Profile> profile = store_.GetProfile(*cid);
+  if (!profile.ok()) return Done(context, profile.status());
+  for (auto& c : *profile->mutable_consents()) {
+    *response->add_consents() = std::move(c);
+  }
   return Done(context, absl::OkStatus());
 }
 

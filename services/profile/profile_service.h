@@ -1,8 +1,8 @@
 // gRPC adapter of the profile service: translates requests to ProfileStore
 // calls and maps absl::Status to grpc::Status in one place
-// (status::ToGrpcStatus). Built so far: GetProfile (identity values masked)
-// and GetTimeline. The other methods (traits, links, merges, consent,
-// context, export, erase) answer UNIMPLEMENTED until they are built.
+// (status::ToGrpcStatus). Built so far: GetProfile (identity values masked),
+// GetTimeline, UpdateTraits and SetConsent. The other methods (links,
+// merges, context, export, erase) answer UNIMPLEMENTED until they are built.
 #ifndef OMNICX_SERVICES_PROFILE_PROFILE_SERVICE_H_
 #define OMNICX_SERVICES_PROFILE_PROFILE_SERVICE_H_
 
@@ -14,12 +14,24 @@ namespace omnicx::profile {
 class ProfileServiceImpl final
     : public omnicx::v1::ProfileService::CallbackService {
  public:
-  explicit ProfileServiceImpl(ProfileStore& store) : store_(store) {}
+  explicit ProfileServiceImpl(ProfileStore& store,
+                              std::function<absl::Time()> clock = absl::Now)
+      : store_(store), clock_(std::move(clock)) {}
 
   grpc::ServerUnaryReactor* GetProfile(
       grpc::CallbackServerContext* context,
       const omnicx::v1::GetProfileRequest* request,
       omnicx::v1::GetProfileResponse* response) override;
+
+  grpc::ServerUnaryReactor* UpdateTraits(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::UpdateTraitsRequest* request,
+      omnicx::v1::UpdateTraitsResponse* response) override;
+
+  grpc::ServerUnaryReactor* SetConsent(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::SetConsentRequest* request,
+      omnicx::v1::SetConsentResponse* response) override;
 
   grpc::ServerUnaryReactor* GetTimeline(
       grpc::CallbackServerContext* context,
@@ -28,6 +40,7 @@ class ProfileServiceImpl final
 
  private:
   ProfileStore& store_;
+  std::function<absl::Time()> clock_;
 };
 
 }  // namespace omnicx::profile

@@ -87,6 +87,17 @@ if not last or at > last then redis.call('HSET', KEYS[1], 'last_seen_ms', ARGV[2
 return 1
 )lua";
 
+// KEYS[1] current consents (hash purpose -> Consent), KEYS[2] history list.
+// ARGV: purpose, updated_at ms, serialised Consent.
+constexpr char kConsentLua[] = R"lua(
+redis.call('RPUSH', KEYS[2], ARGV[3])
+local current = redis.call('HGET', KEYS[1], ARGV[1] .. ':ms')
+if not current or tonumber(ARGV[2]) >= tonumber(current) then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3], ARGV[1] .. ':ms', ARGV[2])
+end
+return 1
+)lua";
+
 std::string RandomCustomerId() {
   static thread_local std::mt19937_64 rng(std::random_device{}());
   return absl::StrCat("c_", absl::Hex(rng(), absl::kZeroPad16),
@@ -116,7 +127,8 @@ ProfileStore::ProfileStore(redis::Client& redis, const keys::KeyBuilder& keys,
       keys_(keys),
       options_(std::move(options)),
       link_script_(kLinkLua),
-      apply_script_(kApplyLua) {
+      apply_script_(kApplyLua),
+      consent_script_(kConsentLua) {
   if (!options_.new_customer_id) options_.new_customer_id = RandomCustomerId;
 }
 
@@ -263,12 +275,60 @@ absl::StatusOr<bool> ProfileStore::Apply(absl::string_view customer_id,
   return applied.integer() == 1;
 }
 
+absl::Status ProfileStore::UpdateTraits(absl::string_view customer_id,
+                                        const google::protobuf::Struct& traits,
+                                        bool replace, absl::Time now) {
+  // Traits hash: <name> -> serialised google.protobuf.Value,
+  // <name>:ms -> when it was set. MULTI/EXEC makes replace atomic.
+  std::vector<redis::Command> commands = {{"MULTI"}};
+  const std::string key = keys_.Traits(customer_id);
+  if (replace) commands.push_back({"DEL", key});
+  redis::Command hset = {"HSET", key};
+  const std::string ms = absl::StrCat(absl::ToUnixMillis(now));
+  for (const auto& [name, value] : traits.fields()) {
+    hset.push_back(name);
+    hset.push_back(value.SerializeAsString());
+    hset.push_back(absl::StrCat(name, ":ms"));
+    hset.push_back(ms);
+  }
+  if (hset.size() > 2) commands.push_back(hset);
+  commands.push_back({"EXEC"});
+  OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies r, redis_.Pipeline(commands));
+  for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
+  return absl::OkStatus();
+}
+
+absl::Status ProfileStore::SetConsent(absl::string_view customer_id,
+                                      const omnicx::v1::Consent& consent) {
+  return redis_
+      .Eval(consent_script_,
+            {keys_.Consents(customer_id), keys_.ConsentLog(customer_id)},
+            {consent.purpose(), absl::StrCat(ToMillis(consent.updated_at())),
+             consent.SerializeAsString()})
+      .status();
+}
+
+absl::StatusOr<std::vector<omnicx::v1::Consent>> ProfileStore::ConsentHistory(
+    absl::string_view customer_id) {
+  OMNICX_ASSIGN_OR_RETURN(
+      redis::Reply r,
+      redis_.Command({"LRANGE", keys_.ConsentLog(customer_id), "0", "-1"}));
+  std::vector<omnicx::v1::Consent> out;
+  for (const auto& e : r.elements()) {
+    omnicx::v1::Consent c;
+    if (c.ParseFromString(e.str())) out.push_back(std::move(c));
+  }
+  return out;
+}
+
 absl::StatusOr<omnicx::v1::Profile> ProfileStore::GetProfile(
     absl::string_view customer_id) {
   OMNICX_ASSIGN_OR_RETURN(
       redis::PipelineReplies r,
       redis_.Pipeline({{"HGETALL", keys_.Profile(customer_id)},
-                       {"SMEMBERS", keys_.Identities(customer_id)}}));
+                       {"SMEMBERS", keys_.Identities(customer_id)},
+                       {"HGETALL", keys_.Traits(customer_id)},
+                       {"HGETALL", keys_.Consents(customer_id)}}));
   for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
   if (r[0]->elements().empty()) {
     return absl::NotFoundError("no such customer");
@@ -293,6 +353,22 @@ absl::StatusOr<omnicx::v1::Profile> ProfileStore::GetProfile(
       (*profile.mutable_channel_counts())[name.substr(3)] = n;
     }
   }
+  const auto& traits = r[2]->elements();
+  for (size_t i = 0; i + 1 < traits.size(); i += 2) {
+    if (absl::EndsWith(traits[i].str(), ":ms")) continue;
+    google::protobuf::Value value;
+    if (value.ParseFromString(traits[i + 1].str())) {
+      (*profile.mutable_traits()->mutable_fields())[traits[i].str()] = value;
+    }
+  }
+  std::map<std::string, omnicx::v1::Consent> consents;  // sorted by purpose
+  const auto& cs = r[3]->elements();
+  for (size_t i = 0; i + 1 < cs.size(); i += 2) {
+    if (absl::EndsWith(cs[i].str(), ":ms")) continue;
+    omnicx::v1::Consent c;
+    if (c.ParseFromString(cs[i + 1].str())) consents[cs[i].str()] = c;
+  }
+  for (auto& [purpose, c] : consents) *profile.add_consents() = std::move(c);
   std::vector<std::string> ids;
   for (const auto& m : r[1]->elements()) ids.push_back(m.str());
   std::sort(ids.begin(), ids.end());

@@ -35,6 +35,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "google/protobuf/struct.pb.h"
 #include "libs/keys/key_builder.h"
 #include "libs/redis/client.h"
 #include "libs/redis/script.h"
@@ -92,7 +93,22 @@ class ProfileStore {
                              const omnicx::v1::Interaction& event,
                              absl::Time now);
 
-  // Unmasked profile (the gRPC adapter masks identity values).
+  // Sets traits: merged into the existing ones, or replacing them all. Each
+  // trait keeps the time it was set (newest wins when profiles merge).
+  absl::Status UpdateTraits(absl::string_view customer_id,
+                            const google::protobuf::Struct& traits,
+                            bool replace, absl::Time now);
+
+  // Records a consent decision in the history; the current decision per
+  // purpose is the one with the latest time (a late-arriving older decision
+  // is kept in the history but does not override a newer one).
+  absl::Status SetConsent(absl::string_view customer_id,
+                          const omnicx::v1::Consent& consent);
+  absl::StatusOr<std::vector<omnicx::v1::Consent>> ConsentHistory(
+      absl::string_view customer_id);
+
+  // Unmasked profile with traits and consents (the gRPC adapter masks
+  // identity values).
   absl::StatusOr<omnicx::v1::Profile> GetProfile(absl::string_view customer_id);
 
   // Newest first; filters by channels (empty = all) and [start, end).
@@ -110,6 +126,7 @@ class ProfileStore {
   ProfileStoreOptions options_;
   redis::Script link_script_;
   redis::Script apply_script_;
+  redis::Script consent_script_;
 };
 
 }  // namespace omnicx::profile

@@ -422,5 +422,72 @@ TEST_F(ProfileTest, GrpcReadsMaskIdentitiesAndMapErrors) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(ProfileTest, TraitsMergeOrReplaceAndConsentKeepsHistory) {
+  omnicx::v1::CustomerRef ref;
+  ref.set_anonymous_id("t-1");
+  google::protobuf::RepeatedPtrField<omnicx::v1::Identity> none;
+  ASSERT_OK_AND_ASSIGN(Resolution r, store_->Resolve(ref, none, kNow));
+  ProfileServiceImpl service(*store_, [] { return kNow; });
+  auto server = testing::StartInProcess({&service});
+  ASSERT_TRUE(server.ok());
+  auto stub = omnicx::v1::ProfileService::NewStub(testing::ChannelTo(**server));
+
+  omnicx::v1::UpdateTraitsRequest traits;
+  *traits.mutable_customer() = ref;
+  (*traits.mutable_traits()->mutable_fields())["tier"].set_string_value("gold");
+  (*traits.mutable_traits()->mutable_fields())["kids"].set_number_value(2);
+  omnicx::v1::UpdateTraitsResponse traits_out;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(stub->UpdateTraits(&c1, traits, &traits_out).ok());
+  EXPECT_EQ(traits_out.profile().traits().fields().at("tier").string_value(),
+            "gold");
+  traits.mutable_traits()->clear_fields();
+  (*traits.mutable_traits()->mutable_fields())["tier"].set_string_value(
+      "platinum");
+  grpc::ClientContext c2;
+  ASSERT_TRUE(stub->UpdateTraits(&c2, traits, &traits_out).ok());
+  EXPECT_EQ(traits_out.profile().traits().fields_size(), 2);  // merged
+  EXPECT_EQ(traits_out.profile().traits().fields().at("tier").string_value(),
+            "platinum");
+  traits.set_replace(true);
+  grpc::ClientContext c3;
+  ASSERT_TRUE(stub->UpdateTraits(&c3, traits, &traits_out).ok());
+  EXPECT_EQ(traits_out.profile().traits().fields_size(), 1);  // replaced
+  (*traits.mutable_traits()->mutable_fields())["bad:name"].set_bool_value(true);
+  grpc::ClientContext c4;
+  EXPECT_EQ(stub->UpdateTraits(&c4, traits, &traits_out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  omnicx::v1::SetConsentRequest consent;
+  *consent.mutable_customer() = ref;
+  consent.set_purpose("marketing");
+  consent.set_granted(true);
+  consent.set_source("web_form");
+  consent.mutable_occurred_at()->set_seconds(1794990000);
+  omnicx::v1::SetConsentResponse consent_out;
+  grpc::ClientContext c5;
+  ASSERT_TRUE(stub->SetConsent(&c5, consent, &consent_out).ok());
+  // Withdrawn later...
+  consent.set_granted(false);
+  consent.set_source("agent");
+  consent.mutable_occurred_at()->set_seconds(1794990600);
+  grpc::ClientContext c6;
+  ASSERT_TRUE(stub->SetConsent(&c6, consent, &consent_out).ok());
+  // ...and an older grant arriving late does not override the withdrawal.
+  consent.set_granted(true);
+  consent.mutable_occurred_at()->set_seconds(1794990300);
+  grpc::ClientContext c7;
+  ASSERT_TRUE(stub->SetConsent(&c7, consent, &consent_out).ok());
+  ASSERT_EQ(consent_out.consents_size(), 1);
+  EXPECT_FALSE(consent_out.consents(0).granted());
+  EXPECT_EQ(consent_out.consents(0).source(), "agent");
+  ASSERT_OK_AND_ASSIGN(auto history, store_->ConsentHistory(r.customer_id));
+  EXPECT_EQ(history.size(), 3u);
+  consent.set_purpose("Marketing!");
+  grpc::ClientContext c8;
+  EXPECT_EQ(stub->SetConsent(&c8, consent, &consent_out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 }  // namespace
 }  // namespace omnicx::profile

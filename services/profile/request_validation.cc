@@ -1,0 +1,60 @@
+#include "services/profile/request_validation.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace omnicx::profile {
+namespace {
+
+bool IsName(const std::string& s, bool lower_only) {
+  if (s.empty() || s.size() > 64) return false;
+  for (unsigned char c : s) {
+    const bool ok =
+        lower_only
+            ? (absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '_' ||
+               c == '-')
+            : (absl::ascii_isalnum(c) || c == '_' || c == '-' || c == '.');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<status::FieldViolation> ValidateTraits(
+    const google::protobuf::Struct& traits) {
+  std::vector<status::FieldViolation> out;
+  if (traits.fields_size() > 100) {
+    out.push_back({"traits", "must have at most 100 traits"});
+  }
+  if (traits.ByteSizeLong() > 16 * 1024) {
+    out.push_back({"traits", "must be at most 16384 bytes"});
+  }
+  for (const auto& [name, value] : traits.fields()) {
+    if (!IsName(name, false)) {
+      out.push_back(
+          {absl::StrCat("traits.", name),
+           "trait names must be 1-64 characters of A-Z a-z 0-9 _ . -"});
+    }
+  }
+  return out;
+}
+
+std::vector<status::FieldViolation> ValidateConsent(
+    const omnicx::v1::SetConsentRequest& request) {
+  std::vector<status::FieldViolation> out;
+  if (!IsName(request.purpose(), true)) {
+    out.push_back({"purpose", "must be 1-64 characters of a-z 0-9 _ -"});
+  }
+  if (request.source().size() > 64) {
+    out.push_back({"source", "must be at most 64 bytes"});
+  }
+  if (request.has_occurred_at() && (request.occurred_at().nanos() < 0 ||
+                                    request.occurred_at().nanos() > 999999999 ||
+                                    request.occurred_at().seconds() < 0)) {
+    out.push_back({"occurred_at", "must be a valid timestamp"});
+  }
+  return out;
+}
+
+}  // namespace omnicx::profile
