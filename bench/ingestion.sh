@@ -15,8 +15,9 @@ source "$ROOT/bench/common.sh"
 base="$BENCH_TMP/base.txt"
 bash "$ROOT/bench/baseline.sh" "$BUILD" --out "$base" --seconds 3 --rates 1000 >/dev/null
 
-rport=$(free_port); gport=$(free_port)
+rport=$(free_port)
 start_redis "$rport"
+gport=$(free_port)  # after redis is bound, so the two cannot collide
 OMNICX_REDIS_ADDRESS="127.0.0.1:$rport" OMNICX_GRPC_ADDRESS="127.0.0.1:$gport" \
 OMNICX_METRICS_ADDRESS="" OMNICX_LOG_LEVEL=warn \
   "$BUILD/services/ingestion/omnicx-ingestion" >"$BENCH_TMP/ingestion.log" 2>&1 &

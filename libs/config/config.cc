@@ -107,6 +107,10 @@ Config Defaults(Service service) {
   c.set_recommendation_address("127.0.0.1:50054");
   c.set_profile_address("127.0.0.1:50052");
   c.set_timeline_cap(1000);
+  c.set_context_journey_timeout("50ms");
+  c.set_context_recommendation_timeout("50ms");
+  c.set_context_timeout("150ms");
+  c.set_context_cache_ttl("2s");
   return c;
 }
 
@@ -138,6 +142,15 @@ absl::Status Validate(const Config& c) {
                       absl::Hours(24 * 366)));
   check(CheckDuration("max_event_age", c.max_event_age(), absl::Minutes(1),
                       absl::Hours(24 * 3660)));
+  check(CheckDuration("context_journey_timeout", c.context_journey_timeout(),
+                      absl::Milliseconds(1), absl::Seconds(30)));
+  check(CheckDuration("context_recommendation_timeout",
+                      c.context_recommendation_timeout(),
+                      absl::Milliseconds(1), absl::Seconds(30)));
+  check(CheckDuration("context_timeout", c.context_timeout(),
+                      absl::Milliseconds(1), absl::Seconds(30)));
+  check(CheckDuration("context_cache_ttl", c.context_cache_ttl(),
+                      absl::ZeroDuration(), absl::Hours(1)));
   check(CheckRange("max_message_bytes", c.max_message_bytes(), 1024, 64 << 20));
   check(CheckRange("redis.pool_size", c.redis().pool_size(), 1, 1024));
   check(CheckRange("stream_shards", c.stream_shards(), 1, 1024));

@@ -50,12 +50,31 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
       });
   consumer->Start();
 
+  ContextOptions context_options;
+  context_options.journey_timeout =
+      omnicx::config::DurationSetting(cfg.context_journey_timeout());
+  context_options.recommendation_timeout =
+      omnicx::config::DurationSetting(cfg.context_recommendation_timeout());
+  context_options.total_timeout =
+      omnicx::config::DurationSetting(cfg.context_timeout());
+  context_options.cache_ttl =
+      omnicx::config::DurationSetting(cfg.context_cache_ttl());
+  auto assembler = std::make_shared<ContextAssembler>(
+      *store,
+      grpc::CreateChannel(cfg.journey_address(),
+                          grpc::InsecureChannelCredentials()),
+      grpc::CreateChannel(cfg.recommendation_address(),
+                          grpc::InsecureChannelCredentials()),
+      context_options);
+
   ServiceBundle bundle;
-  bundle.services.push_back(std::make_unique<ProfileServiceImpl>(*store));
+  bundle.services.push_back(
+      std::make_unique<ProfileServiceImpl>(*store, assembler.get()));
   bundle.service_names.push_back(
       omnicx::v1::ProfileService::service_full_name());
   bundle.stop = [consumer] { consumer->Stop(); };
-  bundle.keep_alive = {consumer, applier, store};
+  // Released in this order after the server drained.
+  bundle.keep_alive = {consumer, applier, assembler, store};
   return bundle;
 }
 

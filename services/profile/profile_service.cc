@@ -106,6 +106,23 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::SetConsent(
   return Done(context, absl::OkStatus());
 }
 
+grpc::ServerUnaryReactor* ProfileServiceImpl::GetCustomerContext(
+    grpc::CallbackServerContext* context,
+    const omnicx::v1::GetCustomerContextRequest* request,
+    omnicx::v1::CustomerContext* response) {
+  if (assembler_ == nullptr) {
+    return Done(context, absl::UnimplementedError("no context assembler"));
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  assembler_->Assemble(
+      *request,
+      [reactor, response](absl::StatusOr<omnicx::v1::CustomerContext> result) {
+        if (result.ok()) *response = std::move(*result);
+        reactor->Finish(status::ToGrpcStatus(result.status()));
+      });
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* ProfileServiceImpl::GetTimeline(
     grpc::CallbackServerContext* context,
     const omnicx::v1::GetTimelineRequest* request,

@@ -1,12 +1,14 @@
 // gRPC adapter of the profile service: translates requests to ProfileStore
 // calls and maps absl::Status to grpc::Status in one place
 // (status::ToGrpcStatus). Built so far: GetProfile (identity values masked),
-// GetTimeline, UpdateTraits and SetConsent. The other methods (links,
-// merges, context, export, erase) answer UNIMPLEMENTED until they are built.
+// GetTimeline, UpdateTraits, SetConsent and GetCustomerContext (through the
+// ContextAssembler). The other methods (links, merges, export, erase) answer
+// UNIMPLEMENTED until they are built.
 #ifndef OMNICX_SERVICES_PROFILE_PROFILE_SERVICE_H_
 #define OMNICX_SERVICES_PROFILE_PROFILE_SERVICE_H_
 
 #include "omnicx/v1/profile.grpc.pb.h"
+#include "services/profile/context_assembler.h"
 #include "services/profile/profile_store.h"
 
 namespace omnicx::profile {
@@ -14,9 +16,16 @@ namespace omnicx::profile {
 class ProfileServiceImpl final
     : public omnicx::v1::ProfileService::CallbackService {
  public:
+  // `assembler` may be null (GetCustomerContext then answers UNIMPLEMENTED).
   explicit ProfileServiceImpl(ProfileStore& store,
+                              ContextAssembler* assembler = nullptr,
                               std::function<absl::Time()> clock = absl::Now)
-      : store_(store), clock_(std::move(clock)) {}
+      : store_(store), assembler_(assembler), clock_(std::move(clock)) {}
+
+  grpc::ServerUnaryReactor* GetCustomerContext(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::GetCustomerContextRequest* request,
+      omnicx::v1::CustomerContext* response) override;
 
   grpc::ServerUnaryReactor* GetProfile(
       grpc::CallbackServerContext* context,
@@ -40,6 +49,7 @@ class ProfileServiceImpl final
 
  private:
   ProfileStore& store_;
+  ContextAssembler* assembler_;
   std::function<absl::Time()> clock_;
 };
 

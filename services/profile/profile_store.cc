@@ -61,11 +61,13 @@ redis.call('HSETNX', KEYS[2], 'created_ms', ARGV[2])
 return out
 )lua";
 
-// KEYS[1] profile, KEYS[2] timeline, KEYS[3] applied.
+// KEYS[1] profile, KEYS[2] timeline, KEYS[3] applied, KEYS[4] cached
+// contexts (dropped: they no longer show the latest touchpoint).
 // ARGV: event id, occurred ms, channel, value, payload, cap, now ms,
 // applied window ms. Returns 1 when applied, 0 when applied before.
 constexpr char kApplyLua[] = R"lua(
 if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
+redis.call('DEL', KEYS[4])
 local now = tonumber(ARGV[7])
 redis.call('ZADD', KEYS[3], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[8]))
@@ -266,7 +268,7 @@ absl::StatusOr<bool> ProfileStore::Apply(absl::string_view customer_id,
       redis_.Eval(
           apply_script_,
           {keys_.Profile(customer_id), keys_.Timeline(customer_id),
-           keys_.Applied(customer_id, "profile")},
+           keys_.Applied(customer_id, "profile"), keys_.Context(customer_id)},
           {event.event_id(), absl::StrCat(ToMillis(event.occurred_at())),
            channel, absl::StrCat(event.value()), stored.SerializeAsString(),
            absl::StrCat(options_.timeline_cap),
@@ -319,6 +321,30 @@ absl::StatusOr<std::vector<omnicx::v1::Consent>> ProfileStore::ConsentHistory(
     if (c.ParseFromString(e.str())) out.push_back(std::move(c));
   }
   return out;
+}
+
+absl::StatusOr<std::optional<std::string>> ProfileStore::CachedContext(
+    absl::string_view customer_id, absl::string_view signature) {
+  OMNICX_ASSIGN_OR_RETURN(redis::Reply r,
+                          redis_.Command({"HGET", keys_.Context(customer_id),
+                                          std::string(signature)}));
+  if (r.is_nil()) return std::optional<std::string>();
+  return std::optional<std::string>(r.str());
+}
+
+absl::Status ProfileStore::CacheContext(absl::string_view customer_id,
+                                        absl::string_view signature,
+                                        const std::string& serialized,
+                                        absl::Duration ttl) {
+  if (ttl <= absl::ZeroDuration()) return absl::OkStatus();
+  const std::string key = keys_.Context(customer_id);
+  OMNICX_ASSIGN_OR_RETURN(
+      redis::PipelineReplies r,
+      redis_.Pipeline(
+          {{"HSET", key, std::string(signature), serialized},
+           {"PEXPIRE", key, absl::StrCat(absl::ToInt64Milliseconds(ttl))}}));
+  for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
+  return absl::OkStatus();
 }
 
 absl::StatusOr<omnicx::v1::Profile> ProfileStore::GetProfile(

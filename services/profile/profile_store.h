@@ -15,7 +15,9 @@
 // "type:value" (values in clear inside the value, never in key names),
 // `timeline` sorted set (score = occurred_at ms, member = serialised
 // event), `applied:profile` sorted set of applied event ids (the
-// effectively-once record, kept for applied_window).
+// effectively-once record, kept for applied_window), `traits` and `consent`
+// hashes, `consent_log` list, `ctx` hash of cached agent contexts (short
+// TTL, deleted by every applied event).
 //
 // Resolution is optimistic and race-free: identities are read first, then a
 // Lua script links the unowned ones to the chosen customer and re-checks
@@ -106,6 +108,14 @@ class ProfileStore {
                           const omnicx::v1::Consent& consent);
   absl::StatusOr<std::vector<omnicx::v1::Consent>> ConsentHistory(
       absl::string_view customer_id);
+
+  // The cached agent context for (customer, request signature), if any.
+  // Applying an event for the customer drops every cached context of theirs.
+  absl::StatusOr<std::optional<std::string>> CachedContext(
+      absl::string_view customer_id, absl::string_view signature);
+  absl::Status CacheContext(absl::string_view customer_id,
+                            absl::string_view signature,
+                            const std::string& serialized, absl::Duration ttl);
 
   // Unmasked profile with traits and consents (the gRPC adapter masks
   // identity values).

@@ -37,7 +37,21 @@ export const omnicxPkg = loadPackage(
    'omnicx/v1/recommendation.proto'],
   [path.join(repoRoot, 'protos'), '/usr/include']);
 
-export function freePort() {
+// Ports handed out by this process: the OS may offer a just-closed port
+// again, and two services must never be given the same one.
+const handedOut = new Set();
+
+export async function freePort() {
+  for (;;) {
+    const port = await probePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function probePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.on('error', reject);
@@ -114,8 +128,10 @@ export class Suite {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'omnicx-e2e-'));
     this.redis = new Redis(await freePort(), this.dir);
     await this.redis.start();
+    // Every service gets a port, so an absent peer is a closed port here and
+    // never a suite that `./omnicx up` may be running on the default ports.
     const ports = {};
-    for (const n of this.names) ports[n] = { grpc: await freePort(), metrics: await freePort() };
+    for (const n of Object.keys(SERVICES)) ports[n] = { grpc: await freePort(), metrics: await freePort() };
     for (const n of this.names) {
       const env = {
         OMNICX_GRPC_ADDRESS: `127.0.0.1:${ports[n].grpc}`,
@@ -124,9 +140,9 @@ export class Suite {
         OMNICX_HEALTH_CHECK_INTERVAL: '200ms',
         OMNICX_LOG_LEVEL: 'warn',
         OMNICX_IDENTITY_SECRET: 'e2e-identity-secret-0123456789',
-        ...(ports.journey ? { OMNICX_JOURNEY_ADDRESS: `127.0.0.1:${ports.journey.grpc}` } : {}),
-        ...(ports.profile ? { OMNICX_PROFILE_ADDRESS: `127.0.0.1:${ports.profile.grpc}` } : {}),
-        ...(ports.recommendation ? { OMNICX_RECOMMENDATION_ADDRESS: `127.0.0.1:${ports.recommendation.grpc}` } : {}),
+        OMNICX_JOURNEY_ADDRESS: `127.0.0.1:${ports.journey.grpc}`,
+        OMNICX_PROFILE_ADDRESS: `127.0.0.1:${ports.profile.grpc}`,
+        OMNICX_RECOMMENDATION_ADDRESS: `127.0.0.1:${ports.recommendation.grpc}`,
         ...extraEnv,
       };
       this.services[n] = new Service(n, env);

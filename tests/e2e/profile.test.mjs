@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { Suite, client, unary, grpc, waitFor } from './harness.mjs';
 
 const suite = new Suite(['ingestion', 'profile']);
+// journey and recommendation are absent: their addresses point nowhere.
 let ingestion;
 let profile;
 before(async () => {
@@ -56,6 +57,21 @@ test('tracked events build one profile and timeline, found by any identity', asy
   const voice = await unary(profile, 'GetTimeline',
     { customer: { customer_id: p.customer_id }, channels: ['CHANNEL_VOICE'] });
   assert.deepEqual(voice.res.interactions.map((e) => e.event_id), ['p-3']);
+
+  // The agent's one call: journey and recommendation services are not
+  // running in this suite, so those sections say UNAVAILABLE and the rest
+  // is there.
+  const t0 = Date.now();
+  const ctx = await unary(profile, 'GetCustomerContext', {
+    customer: { identity: { type: 'phone', value: '+44 20 7946 0958' } },
+    include_recommendations: true, timeline_limit: 2,
+  });
+  assert.equal(ctx.err, null);
+  assert.ok(Date.now() - t0 < 1000);
+  assert.equal(ctx.res.profile.customer_id, p.customer_id);
+  assert.deepEqual(ctx.res.recent.map((e) => e.event_id), ['p-3', 'p-2']);
+  const codes = Object.fromEntries(ctx.res.sections.map((x) => [x.section, x.code]));
+  assert.deepEqual(codes, { profile: 0, timeline: 0, journey: 14, recommendations: 14 });
 
   const missing = await unary(profile, 'GetProfile',
     { customer: { identity: { type: 'email', value: 'nobody@example.com' } } });

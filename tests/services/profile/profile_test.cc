@@ -427,7 +427,7 @@ TEST_F(ProfileTest, TraitsMergeOrReplaceAndConsentKeepsHistory) {
   ref.set_anonymous_id("t-1");
   google::protobuf::RepeatedPtrField<omnicx::v1::Identity> none;
   ASSERT_OK_AND_ASSIGN(Resolution r, store_->Resolve(ref, none, kNow));
-  ProfileServiceImpl service(*store_, [] { return kNow; });
+  ProfileServiceImpl service(*store_, nullptr, [] { return kNow; });
   auto server = testing::StartInProcess({&service});
   ASSERT_TRUE(server.ok());
   auto stub = omnicx::v1::ProfileService::NewStub(testing::ChannelTo(**server));

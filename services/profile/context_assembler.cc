@@ -1,0 +1,222 @@
+#include "services/profile/context_assembler.h"
+
+#include <atomic>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "libs/identity/normalize.h"
+#include "libs/status/error_details.h"
+
+namespace omnicx::profile {
+namespace {
+
+using omnicx::v1::CustomerContext;
+using omnicx::v1::SectionStatus;
+
+google::protobuf::Duration ToProto(absl::Duration d) {
+  google::protobuf::Duration out;
+  const int64_t nanos = absl::ToInt64Nanoseconds(d);
+  out.set_seconds(nanos / 1000000000);
+  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return out;
+}
+
+SectionStatus Section(const std::string& name, const absl::Status& status,
+                      absl::Duration latency) {
+  SectionStatus s;
+  s.set_section(name);
+  s.set_code(static_cast<int>(status.code()));
+  s.set_message(std::string(status.message()));
+  *s.mutable_latency() = ToProto(latency);
+  return s;
+}
+
+// Identity values are masked in everything an agent sees.
+void MaskInteraction(omnicx::v1::Interaction* e) {
+  if (e->customer().has_identity()) {
+    auto* id = e->mutable_customer()->mutable_identity();
+    id->set_value(identity::MaskIdentity(id->type(), id->value()));
+  }
+  for (omnicx::v1::Identity& id : *e->mutable_identities()) {
+    id.set_value(identity::MaskIdentity(id.type(), id.value()));
+  }
+}
+
+// One call in flight: the two remote answers and the local parts meet here;
+// whoever finishes last completes it.
+struct Pending {
+  CustomerContext context;
+  std::string customer_id;
+  std::string signature;
+  absl::Time start;
+  bool cacheable = true;
+  std::atomic<int> outstanding{0};
+  ContextAssembler::Done done;
+
+  grpc::ClientContext journey_call;
+  omnicx::v1::GetJourneyRequest journey_request;
+  omnicx::v1::GetJourneyResponse journey_response;
+  grpc::ClientContext recommend_call;
+  omnicx::v1::RecommendRequest recommend_request;
+  omnicx::v1::RecommendResponse recommend_response;
+  absl::Mutex mu;  // guards context.sections appends from callbacks
+};
+
+}  // namespace
+
+ContextAssembler::ContextAssembler(
+    ProfileStore& store, std::shared_ptr<grpc::Channel> journey,
+    std::shared_ptr<grpc::Channel> recommendation, ContextOptions options)
+    : store_(store),
+      journey_(omnicx::v1::JourneyService::NewStub(journey)),
+      recommendation_(
+          omnicx::v1::RecommendationService::NewStub(recommendation)),
+      options_(options) {}
+
+void ContextAssembler::Assemble(
+    const omnicx::v1::GetCustomerContextRequest& request, Done done) {
+  const absl::Time start = absl::Now();
+  if (request.timeline_limit() < 0 ||
+      request.timeline_limit() > options_.max_timeline_limit) {
+    done(status::InvalidArgumentError(
+        "invalid timeline limit",
+        {{"timeline_limit", absl::StrCat("must be between 0 and ",
+                                         options_.max_timeline_limit)}}));
+    return;
+  }
+  if (request.customer().ref_case() == omnicx::v1::CustomerRef::REF_NOT_SET) {
+    done(status::InvalidArgumentError(
+        "customer is required",
+        {{"customer", "set customer_id, anonymous_id or identity"}}));
+    return;
+  }
+  absl::StatusOr<std::string> cid = store_.Lookup(request.customer());
+  if (absl::IsInvalidArgument(cid.status())) {
+    done(status::InvalidArgumentError(
+        "invalid customer reference",
+        {{request.customer().has_identity() ? "customer.identity.value"
+                                            : "customer",
+          std::string(cid.status().message())}}));
+    return;
+  }
+  if (!cid.ok()) {
+    done(cid.status());
+    return;
+  }
+  const int limit = request.timeline_limit() == 0
+                        ? options_.default_timeline_limit
+                        : request.timeline_limit();
+  const std::string signature =
+      absl::StrCat(limit, "|", request.channel(), "|",
+                   request.include_recommendations() ? 1 : 0);
+  absl::StatusOr<std::optional<std::string>> cached =
+      store_.CachedContext(*cid, signature);
+  if (cached.ok() && cached->has_value()) {
+    CustomerContext context;
+    if (context.ParseFromString(**cached)) {
+      done(std::move(context));
+      return;
+    }
+  }
+
+  auto pending = std::make_shared<Pending>();
+  pending->customer_id = *cid;
+  pending->signature = signature;
+  pending->start = start;
+  pending->done = std::move(done);
+  pending->outstanding = request.include_recommendations() ? 3 : 2;
+  const absl::Time deadline = start + options_.total_timeout;
+
+  auto finish = [this, pending] {
+    if (pending->outstanding.fetch_sub(1) != 1) return;
+    if (pending->cacheable) {
+      (void)store_.CacheContext(pending->customer_id, pending->signature,
+                                pending->context.SerializeAsString(),
+                                options_.cache_ttl);
+    }
+    pending->done(std::move(pending->context));
+  };
+
+  // Remote parts first, so they run while Redis is read.
+  pending->journey_request.mutable_customer()->set_customer_id(*cid);
+  pending->journey_call.set_deadline(
+      absl::ToChronoTime(std::min(start + options_.journey_timeout, deadline)));
+  journey_->async()->GetJourney(
+      &pending->journey_call, &pending->journey_request,
+      &pending->journey_response, [pending, finish](grpc::Status s) {
+        {
+          absl::MutexLock lock(&pending->mu);
+          const absl::Status status = status::FromGrpcStatus(s);
+          *pending->context.add_sections() =
+              Section("journey", status, absl::Now() - pending->start);
+          if (s.ok()) {
+            *pending->context.mutable_journey() =
+                std::move(*pending->journey_response.mutable_journey());
+          } else {
+            pending->cacheable = false;
+          }
+        }
+        finish();
+      });
+  if (request.include_recommendations()) {
+    auto& rr = pending->recommend_request;
+    rr.mutable_customer()->set_customer_id(*cid);
+    rr.set_channel(request.channel());
+    rr.set_max_actions(3);
+    rr.set_intent("agent_console");
+    pending->recommend_call.set_deadline(absl::ToChronoTime(
+        std::min(start + options_.recommendation_timeout, deadline)));
+    recommendation_->async()->Recommend(
+        &pending->recommend_call, &pending->recommend_request,
+        &pending->recommend_response, [pending, finish](grpc::Status s) {
+          {
+            absl::MutexLock lock(&pending->mu);
+            const absl::Status status = status::FromGrpcStatus(s);
+            *pending->context.add_sections() = Section(
+                "recommendations", status, absl::Now() - pending->start);
+            if (s.ok()) {
+              for (auto& a : *pending->recommend_response.mutable_actions()) {
+                *pending->context.add_next_best_actions() = std::move(a);
+              }
+              pending->context.set_decision_id(
+                  pending->recommend_response.decision_id());
+            } else {
+              pending->cacheable = false;
+            }
+          }
+          finish();
+        });
+  }
+
+  // Local parts: profile and recent timeline.
+  absl::StatusOr<omnicx::v1::Profile> profile = store_.GetProfile(*cid);
+  absl::StatusOr<TimelinePage> recent =
+      profile.ok()
+          ? store_.GetTimeline(*cid, limit, "", {}, std::nullopt, std::nullopt)
+          : absl::StatusOr<TimelinePage>(profile.status());
+  {
+    absl::MutexLock lock(&pending->mu);
+    const absl::Duration local = absl::Now() - start;
+    *pending->context.add_sections() =
+        Section("profile", profile.status(), local);
+    *pending->context.add_sections() =
+        Section("timeline", recent.status(), local);
+    if (profile.ok()) {
+      for (omnicx::v1::Identity& id : *profile->mutable_identities()) {
+        id.set_value(identity::MaskIdentity(id.type(), id.value()));
+      }
+      *pending->context.mutable_profile() = std::move(*profile);
+    } else {
+      pending->cacheable = false;
+    }
+    if (recent.ok()) {
+      for (auto& e : recent->interactions) {
+        MaskInteraction(&e);
+        *pending->context.add_recent() = std::move(e);
+      }
+    }
+  }
+  finish();
+}
+
+}  // namespace omnicx::profile

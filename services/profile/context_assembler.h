@@ -1,0 +1,64 @@
+// GetCustomerContext: everything an agent needs while the phone rings, in
+// one call that never fails whole because one part is slow or down.
+//
+//   ContextAssembler assembler(store, journey_channel, recommendation_channel,
+//                              options);
+//   assembler.Assemble(request, [](absl::StatusOr<CustomerContext> c) {...});
+//
+// The journey (JourneyService.GetJourney) and recommendations
+// (RecommendationService.Recommend) are requested in parallel, each under its
+// own deadline (clipped to what is left of the whole call's budget), while
+// the profile and recent timeline are read from Redis. Whatever is missing
+// comes back with a SectionStatus saying why (UNAVAILABLE, DEADLINE_EXCEEDED,
+// UNIMPLEMENTED, ...). A complete answer is cached for a short TTL; any new
+// event for the customer drops the cache.
+#ifndef OMNICX_SERVICES_PROFILE_CONTEXT_ASSEMBLER_H_
+#define OMNICX_SERVICES_PROFILE_CONTEXT_ASSEMBLER_H_
+
+#include <functional>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "omnicx/v1/journey.grpc.pb.h"
+#include "omnicx/v1/profile.pb.h"
+#include "omnicx/v1/recommendation.grpc.pb.h"
+#include "services/profile/profile_store.h"
+
+namespace omnicx::profile {
+
+struct ContextOptions {
+  absl::Duration journey_timeout = absl::Milliseconds(50);
+  absl::Duration recommendation_timeout = absl::Milliseconds(50);
+  absl::Duration total_timeout = absl::Milliseconds(150);
+  absl::Duration cache_ttl = absl::Seconds(2);
+  int default_timeline_limit = 20;
+  int max_timeline_limit = 200;
+};
+
+class ContextAssembler {
+ public:
+  using Done =
+      std::function<void(absl::StatusOr<omnicx::v1::CustomerContext> result)>;
+
+  ContextAssembler(ProfileStore& store, std::shared_ptr<grpc::Channel> journey,
+                   std::shared_ptr<grpc::Channel> recommendation,
+                   ContextOptions options);
+
+  // Calls `done` exactly once, from this thread or a gRPC client thread.
+  // Fails whole only for a bad request, an unknown customer, or Redis being
+  // unavailable for the profile itself.
+  void Assemble(const omnicx::v1::GetCustomerContextRequest& request,
+                Done done);
+
+ private:
+  ProfileStore& store_;
+  std::unique_ptr<omnicx::v1::JourneyService::Stub> journey_;
+  std::unique_ptr<omnicx::v1::RecommendationService::Stub> recommendation_;
+  ContextOptions options_;
+};
+
+}  // namespace omnicx::profile
+
+#endif  // OMNICX_SERVICES_PROFILE_CONTEXT_ASSEMBLER_H_
