@@ -73,6 +73,16 @@ std::string KeyBuilder::ErasedIdentity(absl::string_view identity_hmac) const {
   return absl::StrCat(prefix_, "{id:", EncodeId(identity_hmac), "}:erased");
 }
 
+std::string KeyBuilder::ErasedCustomer(absl::string_view customer_id) const {
+  return absl::StrCat(prefix_, "erased:", Sha256Hex(customer_id));
+}
+
+std::string KeyBuilder::CustomerKeyPattern(
+    absl::string_view customer_id) const {
+  // EncodeId emits only [A-Za-z0-9_.%-]: nothing a glob treats specially.
+  return absl::StrCat(prefix_, "{c:", EncodeId(customer_id), "}:*");
+}
+
 std::string KeyBuilder::CustomerKey(absl::string_view customer_id,
                                     absl::string_view kind) const {
   return absl::StrCat(prefix_, "{c:", EncodeId(customer_id), "}:", kind);

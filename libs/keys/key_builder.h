@@ -53,7 +53,13 @@ class KeyBuilder {
   // Tombstone of an erased identity (same HMAC input).
   std::string ErasedIdentity(absl::string_view identity_hmac) const;
 
+  // Tombstone of an erased customer id (hashed: it must not reference them).
+  std::string ErasedCustomer(absl::string_view customer_id) const;
+
   // --- per customer (all share the tag {c:<enc>}) ---
+  // SCAN pattern matching every key of one customer (`cx:<t>:{c:<enc>}:*`);
+  // erasure deletes them all, whichever service wrote them.
+  std::string CustomerKeyPattern(absl::string_view customer_id) const;
   // The hash-tag-carrying stem `cx:<t>:{c:<enc>}:`; kind names are appended.
   std::string CustomerKey(absl::string_view customer_id,
                           absl::string_view kind) const;

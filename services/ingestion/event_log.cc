@@ -7,8 +7,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "libs/events/sharding.h"
 #include "libs/status/status_macros.h"
-#include "services/ingestion/sharding.h"
 
 namespace omnicx::ingestion {
 namespace {
@@ -116,7 +116,8 @@ absl::StatusOr<std::vector<AppendResult>> EventLog::Append(
   // One script call per shard touched, all in one pipeline.
   std::map<int, std::vector<size_t>> by_shard;
   for (size_t i = 0; i < events.size(); ++i) {
-    by_shard[ShardFor(events[i]->customer(), options_.shards)].push_back(i);
+    by_shard[events::ShardFor(events[i]->customer(), options_.shards)]
+        .push_back(i);
   }
   const std::string ttl_ms =
       absl::StrCat(absl::ToInt64Milliseconds(options_.dedup_window));

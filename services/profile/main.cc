@@ -32,6 +32,11 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   ProfileStoreOptions store_options;
   store_options.identity_secret = cfg.identity_secret();
   store_options.timeline_cap = cfg.timeline_cap();
+  store_options.stream_shards = cfg.stream_shards();
+  // Late events older than max_event_age are refused at ingestion, so
+  // tombstones need to outlive only that.
+  store_options.tombstone_ttl =
+      omnicx::config::DurationSetting(cfg.max_event_age()) + absl::Hours(24);
   auto store = std::make_shared<ProfileStore>(context.redis, context.keys,
                                               store_options);
   auto applier = std::make_shared<EventApplier>(*store, context.metrics);

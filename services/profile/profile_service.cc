@@ -123,6 +123,40 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::GetCustomerContext(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* ProfileServiceImpl::ExportCustomer(
+    grpc::CallbackServerContext* context,
+    const omnicx::v1::ExportCustomerRequest* request,
+    omnicx::v1::ExportCustomerResponse* response) {
+  absl::StatusOr<std::string> cid = Find(store_, request->customer());
+  if (!cid.ok()) return Done(context, cid.status());
+  // Everything held, unmasked: this is the data subject's own copy.
+  absl::StatusOr<omnicx::v1::Profile> profile = store_.GetProfile(*cid);
+  if (!profile.ok()) return Done(context, profile.status());
+  absl::StatusOr<std::vector<omnicx::v1::Interaction>> timeline =
+      store_.FullTimeline(*cid);
+  if (!timeline.ok()) return Done(context, timeline.status());
+  absl::StatusOr<std::vector<omnicx::v1::Consent>> history =
+      store_.ConsentHistory(*cid);
+  if (!history.ok()) return Done(context, history.status());
+  *response->mutable_profile() = std::move(*profile);
+  for (auto& e : *timeline) *response->add_timeline() = std::move(e);
+  for (auto& c : *history) *response->add_consent_history() = std::move(c);
+  return Done(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ProfileServiceImpl::EraseCustomer(
+    grpc::CallbackServerContext* context,
+    const omnicx::v1::EraseCustomerRequest* request,
+    omnicx::v1::EraseCustomerResponse* response) {
+  absl::StatusOr<std::string> cid = Find(store_, request->customer());
+  if (!cid.ok()) return Done(context, cid.status());
+  absl::StatusOr<EraseResult> erased = store_.Erase(*cid);
+  if (!erased.ok()) return Done(context, erased.status());
+  response->set_keys_deleted(erased->keys_deleted);
+  response->set_stream_entries_deleted(erased->stream_entries_deleted);
+  return Done(context, absl::OkStatus());
+}
+
 grpc::ServerUnaryReactor* ProfileServiceImpl::GetTimeline(
     grpc::CallbackServerContext* context,
     const omnicx::v1::GetTimelineRequest* request,

@@ -1,9 +1,9 @@
 // gRPC adapter of the profile service: translates requests to ProfileStore
 // calls and maps absl::Status to grpc::Status in one place
 // (status::ToGrpcStatus). Built so far: GetProfile (identity values masked),
-// GetTimeline, UpdateTraits, SetConsent and GetCustomerContext (through the
-// ContextAssembler). The other methods (links, merges, export, erase) answer
-// UNIMPLEMENTED until they are built.
+// GetTimeline, UpdateTraits, SetConsent, GetCustomerContext (through the
+// ContextAssembler), ExportCustomer and EraseCustomer. LinkIdentities and
+// MergeProfiles answer UNIMPLEMENTED until merges are built.
 #ifndef OMNICX_SERVICES_PROFILE_PROFILE_SERVICE_H_
 #define OMNICX_SERVICES_PROFILE_PROFILE_SERVICE_H_
 
@@ -41,6 +41,16 @@ class ProfileServiceImpl final
       grpc::CallbackServerContext* context,
       const omnicx::v1::SetConsentRequest* request,
       omnicx::v1::SetConsentResponse* response) override;
+
+  grpc::ServerUnaryReactor* ExportCustomer(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::ExportCustomerRequest* request,
+      omnicx::v1::ExportCustomerResponse* response) override;
+
+  grpc::ServerUnaryReactor* EraseCustomer(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::EraseCustomerRequest* request,
+      omnicx::v1::EraseCustomerResponse* response) override;
 
   grpc::ServerUnaryReactor* GetTimeline(
       grpc::CallbackServerContext* context,

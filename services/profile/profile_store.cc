@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <random>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -100,6 +101,22 @@ end
 return 1
 )lua";
 
+// KEYS: identity owner keys, then their tombstone keys (same order).
+// ARGV[1] customer id, ARGV[2] tombstone TTL (s). Deletes index entries the
+// customer owns, sets every tombstone; returns the entries deleted.
+constexpr char kUnlinkLua[] = R"lua(
+local n = #KEYS / 2
+local deleted = 0
+for i = 1, n do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then
+    redis.call('DEL', KEYS[i])
+    deleted = deleted + 1
+  end
+  redis.call('SET', KEYS[n + i], '1', 'EX', ARGV[2])
+end
+return deleted
+)lua";
+
 std::string RandomCustomerId() {
   static thread_local std::mt19937_64 rng(std::random_device{}());
   return absl::StrCat("c_", absl::Hex(rng(), absl::kZeroPad16),
@@ -130,7 +147,8 @@ ProfileStore::ProfileStore(redis::Client& redis, const keys::KeyBuilder& keys,
       options_(std::move(options)),
       link_script_(kLinkLua),
       apply_script_(kApplyLua),
-      consent_script_(kConsentLua) {
+      consent_script_(kConsentLua),
+      unlink_script_(kUnlinkLua) {
   if (!options_.new_customer_id) options_.new_customer_id = RandomCustomerId;
 }
 
@@ -165,7 +183,10 @@ absl::StatusOr<Resolution> ProfileStore::Resolve(
     reads.push_back({"GET", owner_keys.back()});
     reads.push_back({"EXISTS", keys_.ErasedIdentity(digest)});
   }
-  if (!anchored) reads.push_back({"EXISTS", keys_.Profile(ref.customer_id())});
+  if (!anchored) {
+    reads.push_back({"EXISTS", keys_.Profile(ref.customer_id())});
+    reads.push_back({"EXISTS", keys_.ErasedCustomer(ref.customer_id())});
+  }
 
   for (int attempt = 0; attempt < 5; ++attempt) {
     OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies read,
@@ -177,8 +198,12 @@ absl::StatusOr<Resolution> ProfileStore::Resolve(
     }
     Resolution out;
     if (!anchored) {
+      if (read.back()->integer() == 1) {
+        return absl::FailedPreconditionError(
+            "the customer was erased; the event is not applied");
+      }
       out.customer_id = ref.customer_id();
-      out.created = read.back()->integer() == 0;
+      out.created = read[read.size() - 2]->integer() == 0;
     } else {
       for (size_t i = 0; i < all.size() && out.customer_id.empty(); ++i) {
         if (!read[2 * i]->is_nil()) out.customer_id = read[2 * i]->str();
@@ -345,6 +370,125 @@ absl::Status ProfileStore::CacheContext(absl::string_view customer_id,
            {"PEXPIRE", key, absl::StrCat(absl::ToInt64Milliseconds(ttl))}}));
   for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Interaction>> ProfileStore::FullTimeline(
+    absl::string_view customer_id) {
+  OMNICX_ASSIGN_OR_RETURN(
+      redis::Reply items,
+      redis_.Command({"ZREVRANGE", keys_.Timeline(customer_id), "0", "-1"}));
+  std::vector<Interaction> out;
+  for (const auto& item : items.elements()) {
+    Interaction e;
+    if (e.ParseFromString(item.str())) out.push_back(std::move(e));
+  }
+  return out;
+}
+
+absl::StatusOr<EraseResult> ProfileStore::Erase(absl::string_view customer_id) {
+  OMNICX_ASSIGN_OR_RETURN(omnicx::v1::Profile profile, GetProfile(customer_id));
+  EraseResult result;
+
+  // Their identities, by digest: what names them in events.
+  absl::flat_hash_set<std::string> digests;
+  std::vector<std::string> keys;
+  std::vector<std::string> tombstones;
+  for (const Identity& id : profile.identities()) {
+    const std::string digest = Digest(id);
+    digests.insert(digest);
+    keys.push_back(keys_.IdentityIndex(digest));
+    tombstones.push_back(keys_.ErasedIdentity(digest));
+  }
+  auto names_customer = [&](const Interaction& e) {
+    if (e.customer().customer_id() == customer_id &&
+        !e.customer().customer_id().empty()) {
+      return true;
+    }
+    if (e.resolved_customer_id() == customer_id) return true;
+    std::vector<Identity> ids(e.identities().begin(), e.identities().end());
+    if (e.customer().has_identity()) ids.push_back(e.customer().identity());
+    if (e.customer().ref_case() == CustomerRef::kAnonymousId) {
+      Identity anon;
+      anon.set_type("anonymous_id");
+      anon.set_value(e.customer().anonymous_id());
+      ids.push_back(anon);
+    }
+    for (const Identity& id : ids) {
+      if (digests.contains(Digest(id))) return true;
+    }
+    return false;
+  };
+
+  // Stream entries that name them: every event shard and the dead letters.
+  std::vector<std::string> streams;
+  for (int shard = 0; shard < options_.stream_shards; ++shard) {
+    streams.push_back(keys_.EventShard(shard));
+  }
+  streams.push_back(keys_.DeadLetter("profile"));
+  for (const std::string& stream : streams) {
+    std::string from = "-";
+    for (;;) {
+      OMNICX_ASSIGN_OR_RETURN(
+          redis::Reply page,
+          redis_.Command({"XRANGE", stream, from, "+", "COUNT", "1000"}));
+      if (page.elements().empty()) break;
+      redis::Command xdel = {"XDEL", stream};
+      for (const redis::Reply& entry : page.elements()) {
+        const auto& fields = entry.elements()[1].elements();
+        for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+          Interaction e;
+          if (fields[i].str() == "e" &&
+              e.ParseFromString(fields[i + 1].str()) && names_customer(e)) {
+            xdel.push_back(entry.elements()[0].str());
+          }
+        }
+      }
+      if (xdel.size() > 2) {
+        OMNICX_ASSIGN_OR_RETURN(redis::Reply n, redis_.Command(xdel));
+        result.stream_entries_deleted += n.integer();
+      }
+      if (page.elements().size() < 1000) break;
+      from = "(" + page.elements().back().elements()[0].str();
+    }
+  }
+
+  // Identity index entries, with tombstones so late events cannot resurrect
+  // the customer.
+  if (!keys.empty()) {
+    std::vector<std::string> all = keys;
+    all.insert(all.end(), tombstones.begin(), tombstones.end());
+    OMNICX_ASSIGN_OR_RETURN(
+        redis::Reply n,
+        redis_.Eval(
+            unlink_script_, all,
+            {std::string(customer_id),
+             absl::StrCat(absl::ToInt64Seconds(options_.tombstone_ttl))}));
+    result.keys_deleted += n.integer();
+  }
+
+  // Every key of the customer, whichever service wrote it.
+  std::string cursor = "0";
+  do {
+    OMNICX_ASSIGN_OR_RETURN(
+        redis::Reply scan,
+        redis_.Command({"SCAN", cursor, "MATCH",
+                        keys_.CustomerKeyPattern(customer_id), "COUNT",
+                        "1000"}));
+    cursor = scan.elements()[0].str();
+    redis::Command del = {"UNLINK"};
+    for (const auto& k : scan.elements()[1].elements()) del.push_back(k.str());
+    if (del.size() > 1) {
+      OMNICX_ASSIGN_OR_RETURN(redis::Reply n, redis_.Command(del));
+      result.keys_deleted += n.integer();
+    }
+  } while (cursor != "0");
+
+  OMNICX_RETURN_IF_ERROR(
+      redis_
+          .Command({"SET", keys_.ErasedCustomer(customer_id), "1", "EX",
+                    absl::StrCat(absl::ToInt64Seconds(options_.tombstone_ttl))})
+          .status());
+  return result;
 }
 
 absl::StatusOr<omnicx::v1::Profile> ProfileStore::GetProfile(

@@ -53,6 +53,10 @@ struct ProfileStoreOptions {
   // Shared-device guard: identities per type per profile (absent = no cap).
   std::map<std::string, int> max_per_type = {
       {"email", 3}, {"phone", 3}, {"device_id", 10}};
+  // Event stream shards (to find a customer's entries when erasing).
+  int stream_shards = 16;
+  // How long tombstones of erased identities and ids stop late events.
+  absl::Duration tombstone_ttl = absl::Hours(24 * 366);
   // New customer ids; injectable for tests.
   std::function<std::string()> new_customer_id;
 };
@@ -64,6 +68,11 @@ struct Resolution {
   std::vector<std::string> refused;
   // Other customers owning identities of this event: merge candidates.
   std::vector<std::string> conflicts;
+};
+
+struct EraseResult {
+  int64_t keys_deleted = 0;
+  int64_t stream_entries_deleted = 0;
 };
 
 struct TimelinePage {
@@ -117,6 +126,16 @@ class ProfileStore {
                             absl::string_view signature,
                             const std::string& serialized, absl::Duration ttl);
 
+  // GDPR erasure: deletes every key of the customer (any service's: they
+  // share the customer's hash tag), their identity index entries, and every
+  // stream entry (event log and dead letters) that names them; leaves hashed
+  // tombstones so late events do not resurrect them.
+  absl::StatusOr<EraseResult> Erase(absl::string_view customer_id);
+
+  // Every stored touchpoint of the customer, newest first.
+  absl::StatusOr<std::vector<omnicx::v1::Interaction>> FullTimeline(
+      absl::string_view customer_id);
+
   // Unmasked profile with traits and consents (the gRPC adapter masks
   // identity values).
   absl::StatusOr<omnicx::v1::Profile> GetProfile(absl::string_view customer_id);
@@ -137,6 +156,7 @@ class ProfileStore {
   redis::Script link_script_;
   redis::Script apply_script_;
   redis::Script consent_script_;
+  redis::Script unlink_script_;
 };
 
 }  // namespace omnicx::profile

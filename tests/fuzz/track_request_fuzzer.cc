@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/stubs/logging.h"
 #include "omnicx/v1/ingestion.pb.h"
-#include "services/ingestion/sharding.h"
+#include "libs/events/sharding.h"
 #include "services/ingestion/validation.h"
 
 namespace {
@@ -31,7 +31,7 @@ void ValidateOne(omnicx::v1::Interaction* event, const std::string& path) {
       omnicx::ingestion::ValidateInteraction(kNow, options, path, event);
   for (const auto& v : violations) Check(absl::StartsWith(v.field, path));
   if (!violations.empty()) return;
-  (void)omnicx::ingestion::ShardFor(event->customer(), 16);
+  (void)omnicx::events::ShardFor(event->customer(), 16);
   const std::string once = event->SerializeAsString();
   Check(omnicx::ingestion::ValidateInteraction(kNow, options, path, event)
             .empty());

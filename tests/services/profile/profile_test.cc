@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/events/sharding.h"
 #include "libs/keys/key_builder.h"
 #include "libs/metrics/registry.h"
 #include "libs/redis/client.h"
@@ -335,6 +336,123 @@ TEST_F(ConsumerTest, AppliesAcksAndSurvivesRedelivery) {
                 ->elements()[0]
                 .integer(),
             0);
+}
+
+// Everything Redis holds, as text: every key name and every value.
+std::vector<std::string> DumpAll(redis::Client& redis) {
+  std::vector<std::string> out;
+  for (const auto& k : redis.Command({"KEYS", "*"})->elements()) {
+    const std::string key = k.str();
+    out.push_back(key);
+    const std::string type = redis.Command({"TYPE", key})->str();
+    redis::Command read;
+    if (type == "string") read = {"GET", key};
+    if (type == "hash") read = {"HGETALL", key};
+    if (type == "set") read = {"SMEMBERS", key};
+    if (type == "zset") read = {"ZRANGE", key, "0", "-1"};
+    if (type == "list") read = {"LRANGE", key, "0", "-1"};
+    if (type == "stream") read = {"XRANGE", key, "-", "+"};
+    if (read.empty()) continue;
+    std::function<void(const redis::Reply&)> walk = [&](const redis::Reply& r) {
+      if (!r.str().empty()) out.push_back(r.str());
+      for (const auto& e : r.elements()) walk(e);
+    };
+    walk(*redis.Command(read));
+  }
+  return out;
+}
+
+TEST_F(ConsumerTest, EraseLeavesNothingThatReferencesTheCustomer) {
+  // Customer A through the event log, and B who must be untouched.
+  auto track = [&](const std::string& id, const std::string& email,
+                   const std::string& phone) {
+    Interaction e = Event(id, 1794990000);
+    *e.mutable_customer()->mutable_identity() = Id("email", email);
+    if (!phone.empty()) *e.add_identities() = Id("phone", phone);
+    Append(events::ShardFor(e.customer(), 2), e.SerializeAsString());
+  };
+  track("a1", "jane@example.com", "+15551234567");
+  track("a2", "jane@example.com", "");
+  track("b1", "bob@example.com", "");
+  ASSERT_OK(consumer_->PollOnce(absl::Milliseconds(100)).status());
+  omnicx::v1::CustomerRef jane;
+  *jane.mutable_identity() = Id("email", "jane@example.com");
+  ASSERT_OK_AND_ASSIGN(std::string cid, store_->Lookup(jane));
+  google::protobuf::Struct traits;
+  (*traits.mutable_fields())["name"].set_string_value("Jane Doe");
+  ASSERT_OK(store_->UpdateTraits(cid, traits, false, kNow));
+  omnicx::v1::Consent consent;
+  consent.set_purpose("marketing");
+  consent.set_granted(true);
+  ASSERT_OK(store_->SetConsent(cid, consent));
+  ASSERT_OK(
+      store_->CacheContext(cid, "sig", "cached context", absl::Minutes(1)));
+  // Other services' state for the customer shares their hash tag.
+  ASSERT_OK(
+      redis_->Command({"SET", keys_.Journey(cid), "journey state"}).status());
+  ASSERT_OK(
+      redis_->Command({"SET", keys_.Recommendations(cid), "caps"}).status());
+
+  ProfileServiceImpl service(*store_);
+  auto server = testing::StartInProcess({&service});
+  ASSERT_TRUE(server.ok());
+  auto stub = omnicx::v1::ProfileService::NewStub(testing::ChannelTo(**server));
+  omnicx::v1::ExportCustomerRequest export_request;
+  *export_request.mutable_customer() = jane;
+  omnicx::v1::ExportCustomerResponse exported;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(stub->ExportCustomer(&c1, export_request, &exported).ok());
+  EXPECT_EQ(exported.timeline_size(), 2);
+  EXPECT_EQ(exported.profile().identities(0).value(),
+            "jane@example.com");  // unmasked
+  EXPECT_EQ(exported.consent_history_size(), 1);
+  EXPECT_EQ(exported.profile().traits().fields().at("name").string_value(),
+            "Jane Doe");
+
+  omnicx::v1::EraseCustomerRequest erase;
+  *erase.mutable_customer() = jane;
+  omnicx::v1::EraseCustomerResponse erased;
+  grpc::ClientContext c2;
+  ASSERT_TRUE(stub->EraseCustomer(&c2, erase, &erased).ok());
+  EXPECT_EQ(erased.stream_entries_deleted(), 2);
+  EXPECT_GE(erased.keys_deleted(), 10);
+
+  const std::string encoded = keys::EncodeId(cid);
+  for (const std::string& text : DumpAll(*redis_)) {
+    EXPECT_FALSE(absl::StrContains(text, "jane")) << text;
+    EXPECT_FALSE(absl::StrContains(text, "Jane")) << text;
+    EXPECT_FALSE(absl::StrContains(text, "5551234567")) << text;
+    EXPECT_FALSE(absl::StrContains(text, cid)) << text;
+    EXPECT_FALSE(absl::StrContains(text, encoded)) << text;
+  }
+  // Every read answers NOT_FOUND.
+  omnicx::v1::GetProfileRequest get;
+  *get.mutable_customer() = jane;
+  omnicx::v1::GetProfileResponse profile;
+  grpc::ClientContext c3;
+  EXPECT_EQ(stub->GetProfile(&c3, get, &profile).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  get.mutable_customer()->set_customer_id(cid);
+  grpc::ClientContext c4;
+  EXPECT_EQ(stub->GetProfile(&c4, get, &profile).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  // B is untouched.
+  omnicx::v1::CustomerRef bob;
+  *bob.mutable_identity() = Id("email", "bob@example.com");
+  EXPECT_OK(store_->Lookup(bob).status());
+
+  // A late event carrying her email does not resurrect her.
+  const size_t keys_before = AllKeys().size();
+  track("a3-late", "jane@example.com", "");
+  Interaction by_id = Event("a4-late", 1794990000);
+  by_id.mutable_customer()->set_customer_id(cid);
+  Append(0, by_id.SerializeAsString());
+  ASSERT_OK(consumer_->PollOnce(absl::Milliseconds(100)).status());
+  EXPECT_THAT(store_->Lookup(jane), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(AllKeys().size(), keys_before);
+  EXPECT_THAT(
+      registry_.Render(),
+      ::testing::HasSubstr("omnicx_profile_events_total{result=\"erased\"} 2"));
 }
 
 TEST_F(ConsumerTest, RestartFinishesOwnPendingFirst) {

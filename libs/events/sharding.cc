@@ -1,9 +1,9 @@
-#include "services/ingestion/sharding.h"
+#include "libs/events/sharding.h"
 
 #include "absl/strings/str_cat.h"
 #include "libs/keys/digest.h"
 
-namespace omnicx::ingestion {
+namespace omnicx::events {
 
 std::string CustomerRefKey(const omnicx::v1::CustomerRef& ref) {
   switch (ref.ref_case()) {
@@ -24,4 +24,4 @@ int ShardFor(const omnicx::v1::CustomerRef& ref, int shards) {
                           static_cast<uint64_t>(shards));
 }
 
-}  // namespace omnicx::ingestion
+}  // namespace omnicx::events
