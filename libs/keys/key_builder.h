@@ -90,6 +90,20 @@ class KeyBuilder {
   std::string Recommendations(absl::string_view cid) const {
     return CustomerKey(cid, "nba");
   }
+  // Where a merged-away customer went (their id keeps answering).
+  std::string MergedInto(absl::string_view cid) const {
+    return CustomerKey(cid, "merged_into");
+  }
+  // Ids merged into this customer.
+  std::string MergedIds(absl::string_view cid) const {
+    return CustomerKey(cid, "merged");
+  }
+  // Provenance of identity links and merges (for audit and unmerge).
+  std::string Links(absl::string_view cid) const {
+    return CustomerKey(cid, "links");
+  }
+  // Merge records for the services that keep per-customer state.
+  std::string MergeLog() const { return prefix_ + "merges"; }
   std::string Context(absl::string_view cid) const {
     return CustomerKey(cid, "ctx");
   }

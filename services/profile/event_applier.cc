@@ -1,5 +1,6 @@
 #include "services/profile/event_applier.h"
 
+#include "absl/strings/str_cat.h"
 #include "libs/logging/log.h"
 #include "omnicx/v1/common.pb.h"
 
@@ -13,11 +14,11 @@ EventApplier::EventApplier(ProfileStore& store, metrics::Registry& registry,
                                "Events from the log by outcome (applied, "
                                "duplicate, erased, failed).",
                                {"result"})),
-      merge_candidates_(registry.Counter(
-          "omnicx_profile_merge_candidates_total",
-          "Events carrying an identity owned by another customer (merge "
-          "candidates, not merged yet).",
-          {})),
+      merges_(registry.Counter(
+          "omnicx_profile_merges_total",
+          "Profile merges caused by events (merged), and merges the "
+          "shared-device guard refused (refused).",
+          {"result"})),
       guard_refusals_(registry.Counter(
           "omnicx_profile_identity_refusals_total",
           "Identity links refused by the shared-device guard, by type.",
@@ -31,7 +32,8 @@ absl::Status EventApplier::Handle(const streams::StreamEntry& entry) {
   }
   const absl::Time now = clock_();
   absl::StatusOr<Resolution> who =
-      store_.Resolve(event.customer(), event.identities(), now);
+      store_.ResolveAndMerge(event.customer(), event.identities(), now,
+                             absl::StrCat("event:", event.event_id()));
   if (absl::IsFailedPrecondition(who.status())) {
     events_.WithLabels({"erased"}).Increment();
     return absl::OkStatus();  // never resurrect an erased customer
@@ -43,8 +45,17 @@ absl::Status EventApplier::Handle(const streams::StreamEntry& entry) {
   for (const std::string& type : who->refused) {
     guard_refusals_.WithLabels({type}).Increment();
   }
-  if (!who->conflicts.empty()) merge_candidates_.WithLabels({}).Increment();
+  merges_.WithLabels({"merged"})
+      .Increment(static_cast<double>(who->merged.size()));
+  merges_.WithLabels({"refused"})
+      .Increment(static_cast<double>(who->merge_refused.size()));
   absl::StatusOr<bool> applied = store_.Apply(who->customer_id, event, now);
+  if (absl::IsAborted(applied.status())) {
+    // Merged away between resolving and applying: apply to the survivor.
+    absl::StatusOr<std::string> survivor = store_.Canonical(who->customer_id);
+    if (!survivor.ok()) return survivor.status();
+    applied = store_.Apply(*survivor, event, now);
+  }
   if (!applied.ok()) {
     events_.WithLabels({"failed"}).Increment();
     return applied.status();

@@ -33,7 +33,7 @@ class EventApplier {
   ProfileStore& store_;
   std::function<absl::Time()> clock_;
   metrics::CounterFamily& events_;
-  metrics::CounterFamily& merge_candidates_;
+  metrics::CounterFamily& merges_;
   metrics::CounterFamily& guard_refusals_;
 };
 

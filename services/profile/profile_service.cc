@@ -1,5 +1,6 @@
 #include "services/profile/profile_service.h"
 
+#include "absl/strings/str_cat.h"
 #include "libs/identity/normalize.h"
 #include "libs/status/error_details.h"
 #include "services/profile/request_validation.h"
@@ -121,6 +122,72 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::GetCustomerContext(
         reactor->Finish(status::ToGrpcStatus(result.status()));
       });
   return reactor;
+}
+
+grpc::ServerUnaryReactor* ProfileServiceImpl::LinkIdentities(
+    grpc::CallbackServerContext* context,
+    const omnicx::v1::LinkIdentitiesRequest* request,
+    omnicx::v1::LinkIdentitiesResponse* response) {
+  // Identities are normalised exactly as at ingestion; bad ones are named.
+  google::protobuf::RepeatedPtrField<omnicx::v1::Identity> identities;
+  std::vector<status::FieldViolation> violations;
+  if (request->identities().empty()) {
+    violations.push_back({"identities", "must name at least one identity"});
+  }
+  for (int i = 0; i < request->identities_size(); ++i) {
+    const auto& in = request->identities(i);
+    absl::StatusOr<std::string> value =
+        identity::NormalizeIdentity(in.type(), in.value());
+    if (!value.ok()) {
+      violations.push_back(
+          {absl::StrCat(
+               "identities[", i, "]",
+               identity::IsKnownIdentityType(in.type()) ? ".value" : ".type"),
+           std::string(value.status().message())});
+      continue;
+    }
+    omnicx::v1::Identity* out = identities.Add();
+    out->set_type(in.type());
+    out->set_value(*value);
+  }
+  if (!violations.empty()) {
+    return Done(context,
+                status::InvalidArgumentError("invalid identities", violations));
+  }
+  absl::StatusOr<std::string> cid = Find(store_, request->customer());
+  if (!cid.ok()) return Done(context, cid.status());
+  omnicx::v1::CustomerRef ref;
+  ref.set_customer_id(*cid);
+  absl::StatusOr<Resolution> linked =
+      store_.ResolveAndMerge(ref, identities, clock_(), "call:LinkIdentities");
+  if (!linked.ok()) return Done(context, linked.status());
+  response->set_customer_id(linked->customer_id);
+  for (const auto& m : linked->merged) response->add_merged_ids(m);
+  for (const auto& t : linked->refused) {
+    response->add_refused(absl::StrCat(
+        t, ": shared-device guard (too many identities of this type)"));
+  }
+  for (const auto& m : linked->merge_refused) {
+    response->add_refused(absl::StrCat(
+        "merge with ", m, ": shared-device guard would be exceeded"));
+  }
+  return Done(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ProfileServiceImpl::MergeProfiles(
+    grpc::CallbackServerContext* context,
+    const omnicx::v1::MergeProfilesRequest* request,
+    omnicx::v1::MergeProfilesResponse* response) {
+  absl::StatusOr<std::string> a = Find(store_, request->a());
+  if (!a.ok()) return Done(context, a.status());
+  absl::StatusOr<std::string> b = Find(store_, request->b());
+  if (!b.ok()) return Done(context, b.status());
+  absl::StatusOr<MergeResult> merged =
+      store_.Merge(*a, *b, clock_(), "call:MergeProfiles");
+  if (!merged.ok()) return Done(context, merged.status());
+  response->set_survivor_id(merged->survivor_id);
+  response->set_merged_id(merged->merged_id);
+  return Done(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* ProfileServiceImpl::ExportCustomer(

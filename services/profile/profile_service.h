@@ -2,8 +2,8 @@
 // calls and maps absl::Status to grpc::Status in one place
 // (status::ToGrpcStatus). Built so far: GetProfile (identity values masked),
 // GetTimeline, UpdateTraits, SetConsent, GetCustomerContext (through the
-// ContextAssembler), ExportCustomer and EraseCustomer. LinkIdentities and
-// MergeProfiles answer UNIMPLEMENTED until merges are built.
+// ContextAssembler), ExportCustomer, EraseCustomer, LinkIdentities and
+// MergeProfiles.
 #ifndef OMNICX_SERVICES_PROFILE_PROFILE_SERVICE_H_
 #define OMNICX_SERVICES_PROFILE_PROFILE_SERVICE_H_
 
@@ -41,6 +41,16 @@ class ProfileServiceImpl final
       grpc::CallbackServerContext* context,
       const omnicx::v1::SetConsentRequest* request,
       omnicx::v1::SetConsentResponse* response) override;
+
+  grpc::ServerUnaryReactor* LinkIdentities(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::LinkIdentitiesRequest* request,
+      omnicx::v1::LinkIdentitiesResponse* response) override;
+
+  grpc::ServerUnaryReactor* MergeProfiles(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::MergeProfilesRequest* request,
+      omnicx::v1::MergeProfilesResponse* response) override;
 
   grpc::ServerUnaryReactor* ExportCustomer(
       grpc::CallbackServerContext* context,

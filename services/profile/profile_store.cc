@@ -19,17 +19,22 @@ using omnicx::v1::CustomerRef;
 using omnicx::v1::Identity;
 using omnicx::v1::Interaction;
 
-// KEYS[1] ids set, KEYS[2] profile hash, KEYS[3..] identity owner keys.
+// KEYS[1] ids set, KEYS[2] profile hash, KEYS[3] merged_into, KEYS[4]
+// links, KEYS[5..] identity owner keys.
 // ARGV[1] chosen customer id, ARGV[2] now (ms), ARGV[3] "1" when the first
 // identity must still be owned by the chosen customer or nobody (the anchor
-// read before), then per identity: "type:value", per-type cap (0 = none).
-// Returns {"RETRY", owner} when the anchor was taken meanwhile, else one
-// status per identity: owned, linked, refused, conflict:<owner>.
+// read before), ARGV[4] source (provenance), then per identity:
+// "type:value", per-type cap (0 = none).
+// Returns {"RETRY", owner} when the anchor was taken meanwhile, {"MOVED",
+// target} when the chosen customer was merged away, else one status per
+// identity: owned, linked, refused, conflict:<owner>.
 constexpr char kLinkLua[] = R"lua(
 local chosen = ARGV[1]
-local n = #KEYS - 2
-if ARGV[3] == '1' then
-  local owner = redis.call('GET', KEYS[3])
+local moved = redis.call('GET', KEYS[3])
+if moved then return {'MOVED', moved} end
+local n = #KEYS - 4
+if ARGV[3] == '1' and n > 0 then
+  local owner = redis.call('GET', KEYS[5])
   if owner and owner ~= chosen then return {'RETRY', owner} end
 end
 local per_type = {}
@@ -39,9 +44,9 @@ for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 local out = {}
 for i = 1, n do
-  local ident = ARGV[2 + 2 * i]
-  local cap = tonumber(ARGV[3 + 2 * i])
-  local owner = redis.call('GET', KEYS[2 + i])
+  local ident = ARGV[3 + 2 * i]
+  local cap = tonumber(ARGV[4 + 2 * i])
+  local owner = redis.call('GET', KEYS[4 + i])
   if owner == chosen then
     out[i] = 'owned'
   elseif owner then
@@ -51,8 +56,9 @@ for i = 1, n do
     if cap > 0 and (per_type[t] or 0) >= cap then
       out[i] = 'refused'
     else
-      redis.call('SET', KEYS[2 + i], chosen)
+      redis.call('SET', KEYS[4 + i], chosen)
       redis.call('SADD', KEYS[1], ident)
+      redis.call('RPUSH', KEYS[4], 'link\31' .. ident .. '\31' .. ARGV[4] .. '\31' .. ARGV[2])
       per_type[t] = (per_type[t] or 0) + 1
       out[i] = 'linked'
     end
@@ -63,10 +69,12 @@ return out
 )lua";
 
 // KEYS[1] profile, KEYS[2] timeline, KEYS[3] applied, KEYS[4] cached
-// contexts (dropped: they no longer show the latest touchpoint).
+// contexts (dropped: they no longer show the latest touchpoint), KEYS[5]
+// merged_into. Returns -1 when the customer was merged away meanwhile.
 // ARGV: event id, occurred ms, channel, value, payload, cap, now ms,
 // applied window ms. Returns 1 when applied, 0 when applied before.
 constexpr char kApplyLua[] = R"lua(
+if redis.call('EXISTS', KEYS[5]) == 1 then return -1 end
 if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
 redis.call('DEL', KEYS[4])
 local now = tonumber(ARGV[7])
@@ -90,13 +98,15 @@ if not last or at > last then redis.call('HSET', KEYS[1], 'last_seen_ms', ARGV[2
 return 1
 )lua";
 
-// KEYS[1] current consents (hash purpose -> Consent), KEYS[2] history list.
-// ARGV: purpose, updated_at ms, serialised Consent.
+// KEYS[1] current consents (hash purpose -> Consent, purpose:ms -> time,
+// purpose:granted -> 1/0, the last for merges), KEYS[2] history list.
+// ARGV: purpose, updated_at ms, serialised Consent, granted (1/0).
 constexpr char kConsentLua[] = R"lua(
 redis.call('RPUSH', KEYS[2], ARGV[3])
 local current = redis.call('HGET', KEYS[1], ARGV[1] .. ':ms')
 if not current or tonumber(ARGV[2]) >= tonumber(current) then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3], ARGV[1] .. ':ms', ARGV[2])
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3], ARGV[1] .. ':ms', ARGV[2],
+             ARGV[1] .. ':granted', ARGV[4])
 end
 return 1
 )lua";
@@ -115,6 +125,97 @@ for i = 1, n do
   redis.call('SET', KEYS[n + i], '1', 'EX', ARGV[2])
 end
 return deleted
+)lua";
+
+// Merges customer M into survivor S. KEYS (S then M, same kinds):
+//  1 S.profile 2 S.ids 3 S.timeline 4 S.traits 5 S.consent 6 S.consent_log
+//  7 S.applied 8 S.ctx 9 S.merged 10 S.links 11 S.merged_into
+// 12 M.profile 13 M.ids 14 M.timeline 15 M.traits 16 M.consent
+// 17 M.consent_log 18 M.applied 19 M.ctx 20 M.merged 21 M.links
+// 22 M.merged_into 23 merge log, 24.. owner keys of M's identities.
+// ARGV: S id, M id, now ms, timeline cap, source.
+// Returns {'OK'}, {'MOVED', side, target} when S or M was merged away
+// meanwhile, or {'GONE'} when M no longer exists (erased).
+constexpr char kMergeLua[] = R"lua(
+local S, M, now = ARGV[1], ARGV[2], ARGV[3]
+local to_s = redis.call('GET', KEYS[11])
+if to_s then return {'MOVED', 'survivor', to_s} end
+local to_m = redis.call('GET', KEYS[22])
+if to_m then return {'MOVED', 'merged', to_m} end
+if redis.call('EXISTS', KEYS[12]) == 0 then return {'GONE'} end
+-- Counters add up; first/created take the minimum, last the maximum.
+local mp = redis.call('HGETALL', KEYS[12])
+for i = 1, #mp, 2 do
+  local f, v = mp[i], mp[i + 1]
+  if f == 'ltv' then
+    redis.call('HINCRBYFLOAT', KEYS[1], f, v)
+  elseif f == 'event_count' or string.sub(f, 1, 3) == 'ch:' then
+    redis.call('HINCRBY', KEYS[1], f, v)
+  elseif f == 'first_seen_ms' or f == 'created_ms' then
+    local cur = tonumber(redis.call('HGET', KEYS[1], f))
+    if not cur or tonumber(v) < cur then redis.call('HSET', KEYS[1], f, v) end
+  elseif f == 'last_seen_ms' then
+    local cur = tonumber(redis.call('HGET', KEYS[1], f))
+    if not cur or tonumber(v) > cur then redis.call('HSET', KEYS[1], f, v) end
+  end
+end
+redis.call('SUNIONSTORE', KEYS[2], KEYS[2], KEYS[13])
+-- Timelines interleave by time (scores); keep the newest `cap`.
+redis.call('ZUNIONSTORE', KEYS[3], 2, KEYS[3], KEYS[14])
+local size = redis.call('ZCARD', KEYS[3])
+local cap = tonumber(ARGV[4])
+if size > cap then redis.call('ZREMRANGEBYRANK', KEYS[3], 0, size - cap - 1) end
+-- Applied ids too, so a redelivered event of M is not counted again.
+redis.call('ZUNIONSTORE', KEYS[7], 2, KEYS[7], KEYS[18], 'AGGREGATE', 'MAX')
+-- Traits: the newest value of each trait wins.
+local mt = redis.call('HGETALL', KEYS[15])
+for i = 1, #mt, 2 do
+  local name = mt[i]
+  if not string.find(name, ':') then
+    local mms = tonumber(redis.call('HGET', KEYS[15], name .. ':ms')) or 0
+    local sms = tonumber(redis.call('HGET', KEYS[4], name .. ':ms'))
+    if not sms or mms > sms then
+      redis.call('HSET', KEYS[4], name, mt[i + 1], name .. ':ms', mms)
+    end
+  end
+end
+-- Consents: a withdrawal on either side wins; else the newest decision.
+local mc = redis.call('HGETALL', KEYS[16])
+for i = 1, #mc, 2 do
+  local p = mc[i]
+  if not string.find(p, ':') then
+    local sg = redis.call('HGET', KEYS[5], p .. ':granted')
+    local mg = redis.call('HGET', KEYS[16], p .. ':granted')
+    local mms = tonumber(redis.call('HGET', KEYS[16], p .. ':ms')) or 0
+    local sms = tonumber(redis.call('HGET', KEYS[5], p .. ':ms'))
+    local take = false
+    if not sg then take = true
+    elseif sg == '0' then take = false
+    elseif mg == '0' then take = true
+    else take = mms > (sms or 0) end
+    if take then
+      redis.call('HSET', KEYS[5], p, mc[i + 1], p .. ':ms', mms, p .. ':granted', mg)
+    end
+  end
+end
+for _, c in ipairs(redis.call('LRANGE', KEYS[17], 0, -1)) do
+  redis.call('RPUSH', KEYS[6], c)
+end
+redis.call('SADD', KEYS[9], M)
+redis.call('SUNIONSTORE', KEYS[9], KEYS[9], KEYS[20])
+-- Provenance: the merge, then M's own link records (enough to unmerge).
+redis.call('RPUSH', KEYS[10], 'merge\31' .. M .. '\31' .. ARGV[5] .. '\31' .. now)
+for _, l in ipairs(redis.call('LRANGE', KEYS[21], 0, -1)) do
+  redis.call('RPUSH', KEYS[10], l)
+end
+for i = 24, #KEYS do
+  if redis.call('GET', KEYS[i]) == M then redis.call('SET', KEYS[i], S) end
+end
+redis.call('DEL', KEYS[8], KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16],
+           KEYS[17], KEYS[18], KEYS[19], KEYS[20], KEYS[21])
+redis.call('SET', KEYS[22], S)
+redis.call('XADD', KEYS[23], '*', 'survivor', S, 'merged', M, 'at', now)
+return {'OK'}
 )lua";
 
 std::string RandomCustomerId() {
@@ -148,7 +249,8 @@ ProfileStore::ProfileStore(redis::Client& redis, const keys::KeyBuilder& keys,
       link_script_(kLinkLua),
       apply_script_(kApplyLua),
       consent_script_(kConsentLua),
-      unlink_script_(kUnlinkLua) {
+      unlink_script_(kUnlinkLua),
+      merge_script_(kMergeLua) {
   if (!options_.new_customer_id) options_.new_customer_id = RandomCustomerId;
 }
 
@@ -160,7 +262,7 @@ std::string ProfileStore::Digest(const Identity& identity) const {
 absl::StatusOr<Resolution> ProfileStore::Resolve(
     const CustomerRef& ref,
     const google::protobuf::RepeatedPtrField<Identity>& identities,
-    absl::Time now) {
+    absl::Time now, absl::string_view source) {
   // The identities to link, the reference's own first (the anchor).
   std::vector<Identity> all;
   if (ref.has_identity()) all.push_back(ref.identity());
@@ -188,7 +290,8 @@ absl::StatusOr<Resolution> ProfileStore::Resolve(
     reads.push_back({"EXISTS", keys_.ErasedCustomer(ref.customer_id())});
   }
 
-  for (int attempt = 0; attempt < 5; ++attempt) {
+  std::string forced;  // set when the chosen customer was merged away
+  for (int attempt = 0; attempt < 8; ++attempt) {
     OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies read,
                             redis_.Pipeline(reads));
     for (const auto& r : read) OMNICX_RETURN_IF_ERROR(r.status());
@@ -213,12 +316,17 @@ absl::StatusOr<Resolution> ProfileStore::Resolve(
         out.created = true;
       }
     }
-    std::vector<std::string> keys = {keys_.Identities(out.customer_id),
-                                     keys_.Profile(out.customer_id)};
+    if (!forced.empty()) {
+      out.customer_id = forced;
+      out.created = false;
+    }
+    std::vector<std::string> keys = {
+        keys_.Identities(out.customer_id), keys_.Profile(out.customer_id),
+        keys_.MergedInto(out.customer_id), keys_.Links(out.customer_id)};
     keys.insert(keys.end(), owner_keys.begin(), owner_keys.end());
-    std::vector<std::string> args = {out.customer_id,
-                                     absl::StrCat(absl::ToUnixMillis(now)),
-                                     anchored ? "1" : "0"};
+    std::vector<std::string> args = {
+        out.customer_id, absl::StrCat(absl::ToUnixMillis(now)),
+        anchored && forced.empty() ? "1" : "0", std::string(source)};
     for (const Identity& i : all) {
       args.push_back(IdentityString(i));
       auto cap = options_.max_per_type.find(i.type());
@@ -229,6 +337,10 @@ absl::StatusOr<Resolution> ProfileStore::Resolve(
                             redis_.Eval(link_script_, keys, args));
     const auto& results = linked.elements();
     if (!results.empty() && results[0].str() == "RETRY") continue;
+    if (!results.empty() && results[0].str() == "MOVED") {
+      forced = results[1].str();  // merged away: resolve to the survivor
+      continue;
+    }
     for (size_t i = 0; i < results.size() && i < all.size(); ++i) {
       const std::string& r = results[i].str();
       if (r == "refused") out.refused.push_back(all[i].type());
@@ -248,15 +360,8 @@ absl::StatusOr<Resolution> ProfileStore::Resolve(
 absl::StatusOr<std::string> ProfileStore::Lookup(const CustomerRef& ref) {
   Identity identity;
   switch (ref.ref_case()) {
-    case CustomerRef::kCustomerId: {
-      OMNICX_ASSIGN_OR_RETURN(
-          redis::Reply exists,
-          redis_.Command({"EXISTS", keys_.Profile(ref.customer_id())}));
-      if (exists.integer() == 0) {
-        return absl::NotFoundError("no customer with that customer_id");
-      }
-      return ref.customer_id();
-    }
+    case CustomerRef::kCustomerId:
+      return Canonical(ref.customer_id());
     case CustomerRef::kAnonymousId:
       identity.set_type("anonymous_id");
       identity.set_value(ref.anonymous_id());
@@ -277,7 +382,132 @@ absl::StatusOr<std::string> ProfileStore::Lookup(const CustomerRef& ref) {
   if (owner.is_nil()) {
     return absl::NotFoundError("no customer with that identity");
   }
-  return owner.str();
+  return Canonical(owner.str());
+}
+
+absl::StatusOr<Resolution> ProfileStore::ResolveAndMerge(
+    const CustomerRef& ref,
+    const google::protobuf::RepeatedPtrField<Identity>& identities,
+    absl::Time now, absl::string_view source) {
+  OMNICX_ASSIGN_OR_RETURN(Resolution out,
+                          Resolve(ref, identities, now, source));
+  for (const std::string& other : out.conflicts) {
+    absl::StatusOr<MergeResult> m = Merge(out.customer_id, other, now, source);
+    if (absl::IsFailedPrecondition(m.status())) {
+      out.merge_refused.push_back(other);
+      continue;
+    }
+    if (absl::IsNotFound(m.status())) continue;  // erased meanwhile
+    if (!m.ok()) return m.status();
+    if (!m->merged_id.empty()) out.merged.push_back(m->merged_id);
+    out.customer_id = m->survivor_id;
+  }
+  if (!out.merged.empty()) {
+    // Identities refused only because their owner existed are now the
+    // survivor's; link whatever is still unowned.
+    OMNICX_ASSIGN_OR_RETURN(Resolution again,
+                            Resolve(ref, identities, now, source));
+    out.customer_id = again.customer_id;
+    out.refused = again.refused;
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> ProfileStore::Canonical(
+    absl::string_view customer_id) {
+  std::string cid(customer_id);
+  for (int hop = 0; hop < 16; ++hop) {
+    OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies r,
+                            redis_.Pipeline({{"EXISTS", keys_.Profile(cid)},
+                                             {"GET", keys_.MergedInto(cid)}}));
+    for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
+    if (!r[1]->is_nil()) {
+      cid = r[1]->str();
+      continue;
+    }
+    if (r[0]->integer() == 1) return cid;
+    return absl::NotFoundError("no such customer");
+  }
+  return absl::InternalError("merge redirects form a chain too long to follow");
+}
+
+absl::StatusOr<MergeResult> ProfileStore::Merge(absl::string_view a,
+                                                absl::string_view b,
+                                                absl::Time now,
+                                                absl::string_view source) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    OMNICX_ASSIGN_OR_RETURN(std::string ca, Canonical(a));
+    OMNICX_ASSIGN_OR_RETURN(std::string cb, Canonical(b));
+    if (ca == cb) return MergeResult{ca, ""};
+    OMNICX_ASSIGN_OR_RETURN(
+        redis::PipelineReplies r,
+        redis_.Pipeline({{"HGET", keys_.Profile(ca), "created_ms"},
+                         {"HGET", keys_.Profile(cb), "created_ms"},
+                         {"SMEMBERS", keys_.Identities(ca)},
+                         {"SMEMBERS", keys_.Identities(cb)}}));
+    for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
+    int64_t created_a = 0, created_b = 0;
+    (void)absl::SimpleAtoi(r[0]->str(), &created_a);
+    (void)absl::SimpleAtoi(r[1]->str(), &created_b);
+    const bool a_survives =
+        created_a < created_b || (created_a == created_b && ca < cb);
+    const std::string survivor = a_survives ? ca : cb;
+    const std::string merged = a_survives ? cb : ca;
+    const auto& merged_ids = (a_survives ? r[3] : r[2])->elements();
+
+    // The shared-device guard holds for merges too.
+    std::map<std::string, int> per_type;
+    absl::flat_hash_set<std::string> seen;
+    for (const auto* side : {&r[2], &r[3]}) {
+      for (const auto& m : (*side)->elements()) {
+        if (!seen.insert(m.str()).second) continue;
+        per_type[m.str().substr(0, m.str().find(':'))]++;
+      }
+    }
+    for (const auto& [type, count] : per_type) {
+      auto cap = options_.max_per_type.find(type);
+      if (cap != options_.max_per_type.end() && count > cap->second) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "merging would give one profile ", count, " identities of type ",
+            type, " (shared-device guard: at most ", cap->second, ")"));
+      }
+    }
+
+    std::vector<std::string> keys;
+    for (const std::string& cid : {survivor, merged}) {
+      for (const std::string& k :
+           {keys_.Profile(cid), keys_.Identities(cid), keys_.Timeline(cid),
+            keys_.Traits(cid), keys_.Consents(cid), keys_.ConsentLog(cid),
+            keys_.Applied(cid, "profile"), keys_.Context(cid),
+            keys_.MergedIds(cid), keys_.Links(cid), keys_.MergedInto(cid)}) {
+        keys.push_back(k);
+      }
+    }
+    keys.erase(keys.begin() + 10);  // the survivor's merged_into is KEYS[11]
+    keys.insert(keys.begin() + 10, keys_.MergedInto(survivor));
+    keys.push_back(keys_.MergeLog());
+    for (const auto& m : merged_ids) {
+      const std::string& ident = m.str();
+      const size_t colon = ident.find(':');
+      Identity id;
+      id.set_type(ident.substr(0, colon));
+      id.set_value(ident.substr(colon + 1));
+      keys.push_back(keys_.IdentityIndex(Digest(id)));
+    }
+    OMNICX_ASSIGN_OR_RETURN(
+        redis::Reply out,
+        redis_.Eval(
+            merge_script_, keys,
+            {survivor, merged, absl::StrCat(absl::ToUnixMillis(now)),
+             absl::StrCat(options_.timeline_cap), std::string(source)}));
+    const std::string verdict =
+        out.elements().empty() ? "" : out.elements()[0].str();
+    if (verdict == "OK") return MergeResult{survivor, merged};
+    if (verdict == "GONE")
+      return absl::NotFoundError("customer no longer exists");
+    // MOVED: a concurrent merge got there first; follow it and try again.
+  }
+  return absl::AbortedError("merge kept racing with other merges; retry");
 }
 
 absl::StatusOr<bool> ProfileStore::Apply(absl::string_view customer_id,
@@ -293,12 +523,16 @@ absl::StatusOr<bool> ProfileStore::Apply(absl::string_view customer_id,
       redis_.Eval(
           apply_script_,
           {keys_.Profile(customer_id), keys_.Timeline(customer_id),
-           keys_.Applied(customer_id, "profile"), keys_.Context(customer_id)},
+           keys_.Applied(customer_id, "profile"), keys_.Context(customer_id),
+           keys_.MergedInto(customer_id)},
           {event.event_id(), absl::StrCat(ToMillis(event.occurred_at())),
            channel, absl::StrCat(event.value()), stored.SerializeAsString(),
            absl::StrCat(options_.timeline_cap),
            absl::StrCat(absl::ToUnixMillis(now)),
            absl::StrCat(absl::ToInt64Milliseconds(options_.applied_window))}));
+  if (applied.integer() == -1) {
+    return absl::AbortedError("customer was merged meanwhile; resolve again");
+  }
   return applied.integer() == 1;
 }
 
@@ -331,7 +565,7 @@ absl::Status ProfileStore::SetConsent(absl::string_view customer_id,
       .Eval(consent_script_,
             {keys_.Consents(customer_id), keys_.ConsentLog(customer_id)},
             {consent.purpose(), absl::StrCat(ToMillis(consent.updated_at())),
-             consent.SerializeAsString()})
+             consent.SerializeAsString(), consent.granted() ? "1" : "0"})
       .status();
 }
 
@@ -498,7 +732,9 @@ absl::StatusOr<omnicx::v1::Profile> ProfileStore::GetProfile(
       redis_.Pipeline({{"HGETALL", keys_.Profile(customer_id)},
                        {"SMEMBERS", keys_.Identities(customer_id)},
                        {"HGETALL", keys_.Traits(customer_id)},
-                       {"HGETALL", keys_.Consents(customer_id)}}));
+                       {"HGETALL", keys_.Consents(customer_id)},
+                       {"SMEMBERS", keys_.MergedIds(customer_id)},
+                       {"LRANGE", keys_.Links(customer_id), "0", "-1"}}));
   for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
   if (r[0]->elements().empty()) {
     return absl::NotFoundError("no such customer");
@@ -534,11 +770,29 @@ absl::StatusOr<omnicx::v1::Profile> ProfileStore::GetProfile(
   std::map<std::string, omnicx::v1::Consent> consents;  // sorted by purpose
   const auto& cs = r[3]->elements();
   for (size_t i = 0; i + 1 < cs.size(); i += 2) {
-    if (absl::EndsWith(cs[i].str(), ":ms")) continue;
+    if (cs[i].str().find(':') != std::string::npos) continue;
     omnicx::v1::Consent c;
     if (c.ParseFromString(cs[i + 1].str())) consents[cs[i].str()] = c;
   }
   for (auto& [purpose, c] : consents) *profile.add_consents() = std::move(c);
+  std::vector<std::string> merged;
+  for (const auto& m : r[4]->elements()) merged.push_back(m.str());
+  std::sort(merged.begin(), merged.end());
+  for (const std::string& m : merged) profile.add_merged_ids(m);
+  // Link records: "link" 0x1F type:value 0x1F source 0x1F ms (merges are
+  // recorded too; they carry no identity).
+  for (const auto& l : r[5]->elements()) {
+    std::vector<std::string> f = absl::StrSplit(l.str(), '\x1f');
+    if (f.size() != 4 || f[0] != "link") continue;
+    omnicx::v1::IdentityLink* link = profile.add_links();
+    const size_t colon = f[1].find(':');
+    link->mutable_identity()->set_type(f[1].substr(0, colon));
+    link->mutable_identity()->set_value(f[1].substr(colon + 1));
+    link->set_source(f[2]);
+    int64_t ms = 0;
+    if (absl::SimpleAtoi(f[3], &ms))
+      *link->mutable_linked_at() = FromMillis(ms);
+  }
   std::vector<std::string> ids;
   for (const auto& m : r[1]->elements()) ids.push_back(m.str());
   std::sort(ids.begin(), ids.end());

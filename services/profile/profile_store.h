@@ -68,6 +68,15 @@ struct Resolution {
   std::vector<std::string> refused;
   // Other customers owning identities of this event: merge candidates.
   std::vector<std::string> conflicts;
+  // Set by ResolveAndMerge: customers merged into customer_id, and merges
+  // the shared-device guard refused.
+  std::vector<std::string> merged;
+  std::vector<std::string> merge_refused;
+};
+
+struct MergeResult {
+  std::string survivor_id;
+  std::string merged_id;  // empty when both named the same customer
 };
 
 struct EraseResult {
@@ -92,7 +101,30 @@ class ProfileStore {
       const omnicx::v1::CustomerRef& ref,
       const google::protobuf::RepeatedPtrField<omnicx::v1::Identity>&
           identities,
-      absl::Time now);
+      absl::Time now, absl::string_view source = "");
+
+  // Resolve, then merge every other customer owning one of the identities
+  // into the resolved one ("linking an identity already owned by another
+  // profile merges the two"); customer_id ends as the survivor.
+  absl::StatusOr<Resolution> ResolveAndMerge(
+      const omnicx::v1::CustomerRef& ref,
+      const google::protobuf::RepeatedPtrField<omnicx::v1::Identity>&
+          identities,
+      absl::Time now, absl::string_view source);
+
+  // Merges two customers: the older profile survives (ties: the smaller id);
+  // its profile, identities, timeline (interleaved by time), traits (newest
+  // wins), consents (a withdrawal wins) and applied-event record absorb the
+  // other's; the other's id redirects to the survivor; a merge record goes
+  // to the merge log for the services that keep per-customer state; the
+  // provenance (source, time, the merged customer's own links) is kept for
+  // audit and unmerge. FailedPrecondition when the shared-device guard would
+  // be exceeded; NotFound when either customer does not exist.
+  absl::StatusOr<MergeResult> Merge(absl::string_view a, absl::string_view b,
+                                    absl::Time now, absl::string_view source);
+
+  // Follows merge redirects to the live customer; NotFound when none.
+  absl::StatusOr<std::string> Canonical(absl::string_view customer_id);
 
   // The customer a read request names; NotFound when nobody is known.
   // Identities are normalised here exactly as at ingestion.
@@ -157,6 +189,7 @@ class ProfileStore {
   redis::Script apply_script_;
   redis::Script consent_script_;
   redis::Script unlink_script_;
+  redis::Script merge_script_;
 };
 
 }  // namespace omnicx::profile
