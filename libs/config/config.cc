@@ -111,6 +111,7 @@ Config Defaults(Service service) {
   c.set_context_recommendation_timeout("50ms");
   c.set_context_timeout("150ms");
   c.set_context_cache_ttl("2s");
+  c.set_consumers(4);
   return c;
 }
 
@@ -157,6 +158,7 @@ absl::Status Validate(const Config& c) {
   check(CheckRange("max_consumer_lag", c.max_consumer_lag(), 1, 1LL << 40));
   check(CheckRange("strict_replicas", c.strict_replicas(), 0, 16));
   check(CheckRange("timeline_cap", c.timeline_cap(), 1, 100000));
+  check(CheckRange("consumers", c.consumers(), 1, 64));
   if (s.ok() && c.redis().cluster()) {
     s = Invalid("redis.cluster",
                 "Redis Cluster routing is not supported by this build yet; "

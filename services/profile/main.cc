@@ -41,19 +41,24 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
                                               store_options);
   auto applier = std::make_shared<EventApplier>(*store, context.metrics);
 
-  omnicx::streams::ConsumerOptions consumer_options;
-  consumer_options.group = "profile";
-  consumer_options.consumer = ConsumerName();
-  for (int shard = 0; shard < cfg.stream_shards(); ++shard) {
-    consumer_options.streams.push_back(context.keys.EventShard(shard));
+  // Several consumers in the group share the shards: applying is
+  // order-independent and idempotent, so they need no coordination.
+  std::vector<std::shared_ptr<omnicx::streams::StreamConsumer>> consumers;
+  for (int i = 0; i < cfg.consumers(); ++i) {
+    omnicx::streams::ConsumerOptions consumer_options;
+    consumer_options.group = "profile";
+    consumer_options.consumer = absl::StrCat(ConsumerName(), "-", i);
+    for (int shard = 0; shard < cfg.stream_shards(); ++shard) {
+      consumer_options.streams.push_back(context.keys.EventShard(shard));
+    }
+    consumer_options.dead_letter = context.keys.DeadLetter("profile");
+    consumers.push_back(std::make_shared<omnicx::streams::StreamConsumer>(
+        context.redis, consumer_options,
+        [applier](const omnicx::streams::StreamEntry& e) {
+          return applier->Handle(e);
+        }));
+    consumers.back()->Start();
   }
-  consumer_options.dead_letter = context.keys.DeadLetter("profile");
-  auto consumer = std::make_shared<omnicx::streams::StreamConsumer>(
-      context.redis, consumer_options,
-      [applier](const omnicx::streams::StreamEntry& e) {
-        return applier->Handle(e);
-      });
-  consumer->Start();
 
   ContextOptions context_options;
   context_options.journey_timeout =
@@ -77,9 +82,14 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
       std::make_unique<ProfileServiceImpl>(*store, assembler.get()));
   bundle.service_names.push_back(
       omnicx::v1::ProfileService::service_full_name());
-  bundle.stop = [consumer] { consumer->Stop(); };
+  bundle.stop = [consumers] {
+    for (const auto& c : consumers) c->Stop();
+  };
   // Released in this order after the server drained.
-  bundle.keep_alive = {consumer, applier, assembler, store};
+  for (const auto& c : consumers) bundle.keep_alive.push_back(c);
+  bundle.keep_alive.push_back(applier);
+  bundle.keep_alive.push_back(assembler);
+  bundle.keep_alive.push_back(store);
   return bundle;
 }
 
