@@ -146,8 +146,8 @@ absl::Status Validate(const Config& c) {
   check(CheckDuration("context_journey_timeout", c.context_journey_timeout(),
                       absl::Milliseconds(1), absl::Seconds(30)));
   check(CheckDuration("context_recommendation_timeout",
-                      c.context_recommendation_timeout(),
-                      absl::Milliseconds(1), absl::Seconds(30)));
+                      c.context_recommendation_timeout(), absl::Milliseconds(1),
+                      absl::Seconds(30)));
   check(CheckDuration("context_timeout", c.context_timeout(),
                       absl::Milliseconds(1), absl::Seconds(30)));
   check(CheckDuration("context_cache_ttl", c.context_cache_ttl(),

@@ -2,6 +2,7 @@
 
 #include "absl/time/clock.h"
 #include "libs/logging/log.h"
+#include "libs/status/error_details.h"
 
 namespace omnicx::server {
 namespace {
@@ -26,7 +27,7 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
             InterceptionHookPoints::PRE_SEND_STATUS)) {
       const grpc::Status status = methods->GetSendStatus();
       families_->handled
-          .WithLabels({method_, StatusCodeName(status.error_code())})
+          .WithLabels({method_, status::StatusCodeName(status.error_code())})
           .Increment();
       const absl::Duration latency = absl::Now() - start_;
       families_->seconds.WithLabels({method_}).Observe(
@@ -37,12 +38,12 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
           code == grpc::StatusCode::UNKNOWN ||
           code == grpc::StatusCode::DATA_LOSS) {
         OMNICX_LOG(kWarn) << "method=" << method_
-                          << " code=" << StatusCodeName(code)
+                          << " code=" << status::StatusCodeName(code)
                           << " latency=" << absl::FormatDuration(latency)
                           << " error=\"" << status.error_message() << "\"";
       } else {
         OMNICX_LOG(kDebug) << "method=" << method_
-                           << " code=" << StatusCodeName(code)
+                           << " code=" << status::StatusCodeName(code)
                            << " latency=" << absl::FormatDuration(latency);
       }
     }
@@ -77,28 +78,6 @@ class MetricsInterceptorFactory final
 };
 
 }  // namespace
-
-std::string StatusCodeName(int code) {
-  static const char* const kNames[] = {"OK",
-                                       "CANCELLED",
-                                       "UNKNOWN",
-                                       "INVALID_ARGUMENT",
-                                       "DEADLINE_EXCEEDED",
-                                       "NOT_FOUND",
-                                       "ALREADY_EXISTS",
-                                       "PERMISSION_DENIED",
-                                       "RESOURCE_EXHAUSTED",
-                                       "FAILED_PRECONDITION",
-                                       "ABORTED",
-                                       "OUT_OF_RANGE",
-                                       "UNIMPLEMENTED",
-                                       "INTERNAL",
-                                       "UNAVAILABLE",
-                                       "DATA_LOSS",
-                                       "UNAUTHENTICATED"};
-  if (code < 0 || code > 16) return "UNKNOWN";
-  return kNames[code];
-}
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 NewServerMetricsInterceptorFactory(metrics::Registry& registry) {

@@ -20,9 +20,6 @@ namespace omnicx::server {
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 NewServerMetricsInterceptorFactory(metrics::Registry& registry);
 
-// "OK", "INVALID_ARGUMENT", ... as gRPC spells the codes.
-std::string StatusCodeName(int code);
-
 class RedisCommandMetrics {
  public:
   explicit RedisCommandMetrics(metrics::Registry& registry);

@@ -55,6 +55,9 @@ std::vector<FieldViolation> GetFieldViolations(const absl::Status& status);
 // The retry delay carried by `status`, if any.
 std::optional<absl::Duration> GetRetryDelay(const absl::Status& status);
 
+// "OK", "INVALID_ARGUMENT", ... as gRPC spells the canonical codes.
+std::string StatusCodeName(int code);
+
 // absl::Status -> grpc::Status with a google.rpc.Status in the details.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 

@@ -13,8 +13,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/stubs/logging.h"
-#include "omnicx/v1/ingestion.pb.h"
 #include "libs/events/sharding.h"
+#include "omnicx/v1/ingestion.pb.h"
 #include "services/ingestion/validation.h"
 
 namespace {

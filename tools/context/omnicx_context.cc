@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/status/error_details.h"
 #include "omnicx/v1/profile.grpc.pb.h"
 
 namespace {
@@ -31,27 +32,6 @@ std::string Time(const google::protobuf::Timestamp& ts) {
 std::string Short(const std::string& enum_name, const std::string& prefix) {
   return absl::StartsWith(enum_name, prefix) ? enum_name.substr(prefix.size())
                                              : enum_name;
-}
-
-std::string CodeName(int code) {
-  static const char* kNames[] = {"OK",
-                                 "CANCELLED",
-                                 "UNKNOWN",
-                                 "INVALID_ARGUMENT",
-                                 "DEADLINE_EXCEEDED",
-                                 "NOT_FOUND",
-                                 "ALREADY_EXISTS",
-                                 "PERMISSION_DENIED",
-                                 "RESOURCE_EXHAUSTED",
-                                 "FAILED_PRECONDITION",
-                                 "ABORTED",
-                                 "OUT_OF_RANGE",
-                                 "UNIMPLEMENTED",
-                                 "INTERNAL",
-                                 "UNAVAILABLE",
-                                 "DATA_LOSS",
-                                 "UNAUTHENTICATED"};
-  return code >= 0 && code <= 16 ? kNames[code] : absl::StrCat(code);
 }
 
 std::string ValueText(const google::protobuf::Value& v) {
@@ -147,7 +127,8 @@ void Print(const omnicx::v1::CustomerContext& c) {
   std::vector<std::string> missing;
   for (const auto& s : c.sections()) {
     if (s.code() != 0) {
-      missing.push_back(absl::StrCat(s.section(), " ", CodeName(s.code())));
+      missing.push_back(absl::StrCat(s.section(), " ",
+                                     omnicx::status::StatusCodeName(s.code())));
     }
   }
   if (!missing.empty()) {
@@ -215,7 +196,8 @@ int main(int argc, char** argv) {
   omnicx::v1::CustomerContext response;
   grpc::Status status = stub->GetCustomerContext(&context, request, &response);
   if (!status.ok()) {
-    std::cerr << "omnicx-context: " << CodeName(status.error_code()) << ": "
+    std::cerr << "omnicx-context: "
+              << omnicx::status::StatusCodeName(status.error_code()) << ": "
               << status.error_message() << "\n";
     return status.error_code() == grpc::StatusCode::NOT_FOUND ? 3 : 1;
   }
