@@ -22,6 +22,7 @@ std::vector<StreamEntry> ParseRead(const redis::Reply& reply) {
       const auto& fields = entry.elements()[1].elements();
       for (size_t i = 0; i + 1 < fields.size(); i += 2) {
         if (fields[i].str() == "e") e.payload = fields[i + 1].str();
+        e.fields.emplace_back(fields[i].str(), fields[i + 1].str());
       }
       out.push_back(std::move(e));
     }
@@ -159,10 +160,33 @@ absl::StatusOr<int> StreamConsumer::ClaimIdle() {
         OMNICX_LOG(kError) << "group=" << options_.group << " entry "
                            << e.stream << "/" << e.id << " dead-lettered after "
                            << e.deliveries << " deliveries: " << result;
-        writes.push_back({"XADD", options_.dead_letter, "*", "stream", e.stream,
-                          "id", e.id, "group", options_.group, "deliveries",
-                          absl::StrCat(e.deliveries), "error",
-                          std::string(result.message()), "e", e.payload});
+        redis::Command dead = {"XADD",
+                               options_.dead_letter,
+                               "*",
+                               "stream",
+                               e.stream,
+                               "id",
+                               e.id,
+                               "group",
+                               options_.group,
+                               "deliveries",
+                               absl::StrCat(e.deliveries),
+                               "error",
+                               std::string(result.message())};
+        // The original fields ("e" for events) follow, so a replay has them.
+        for (const auto& [name, value] : e.fields) {
+          if (name == "stream" || name == "id" || name == "group" ||
+              name == "deliveries" || name == "error") {
+            continue;
+          }
+          dead.push_back(name);
+          dead.push_back(value);
+        }
+        if (e.fields.empty()) {
+          dead.push_back("e");
+          dead.push_back(e.payload);
+        }
+        writes.push_back(std::move(dead));
         writes.push_back({"XACK", e.stream, options_.group, e.id});
       } else {
         stats_.failed++;

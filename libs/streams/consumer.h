@@ -26,6 +26,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -40,6 +41,9 @@ struct StreamEntry {
   std::string id;
   // The entry's field "e" (the event); empty when absent.
   std::string payload;
+  // Every field, in order (records without an "e" field, such as the
+  // profile service's merge log, are read from here).
+  std::vector<std::pair<std::string, std::string>> fields;
   int64_t deliveries = 1;
 };
 

@@ -1,0 +1,120 @@
+// The journey of one customer as pure functions over a JourneyState
+// (protos/omnicx/journey/v1/state.proto): applying a touchpoint, merging two
+// customers, and deriving what GetJourney answers (stage, health, churn risk,
+// open cases, drivers, segments) and what the pain-point aggregates count.
+//
+//   JourneyState s;
+//   ApplyEvent(model, event, &s);              // caller deduplicates ids
+//   std::optional<StageTransition> moved = RefreshDerived(model, &s);
+//   JourneySummary summary = Summarize(model, s, now_ms);
+//
+// Order independence (DESIGN.md invariant 3): every stored part is a decayed
+// sum, a counter or a min/max of times, and a case's effort is booked as a
+// function of the case's contact set (re-booked exactly when it changes), so
+// any order of the same events gives the same state up to rounding, and
+// MergeState(a, b) equals replaying the union (invariant 4). Exceptions,
+// documented in docs/journey.md: the stored stage's entry time, and the
+// trimming of drivers beyond max_drivers and cases beyond max_cases.
+//
+// Pure: no gRPC, no Redis.
+#ifndef OMNICX_SERVICES_JOURNEY_JOURNEY_STATE_H_
+#define OMNICX_SERVICES_JOURNEY_JOURNEY_STATE_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "omnicx/journey/v1/state.pb.h"
+#include "omnicx/v1/common.pb.h"
+#include "omnicx/v1/journey.pb.h"
+#include "services/journey/journey_model.h"
+
+namespace omnicx::journey {
+
+using omnicx::journey::v1::JourneyState;
+
+// The signals, in the order of DriverState.signal_amounts.
+enum Signal { kExperience = 0, kEffort = 1, kEngagement = 2, kValue = 3 };
+inline constexpr int kSignals = 4;
+const char* SignalName(int signal);
+
+// What one touchpoint contributes, after its importance weight.
+struct EventScore {
+  double weight = 1;
+  double positive[kSignals] = {0, 0, 0, 0};
+  double negative[kSignals] = {0, 0, 0, 0};
+  double wait_seconds = 0;
+  // Moved experience or effort down.
+  bool negative_touch = false;
+};
+EventScore ScoreEvent(const CompiledModel& model,
+                      const omnicx::v1::Interaction& event);
+
+// channel \x1f type \x1f touchpoint (touchpoints hold no control characters).
+std::string DriverKey(omnicx::v1::Channel channel, const std::string& type,
+                      const std::string& touchpoint);
+
+void ApplyEvent(const CompiledModel& model,
+                const omnicx::v1::Interaction& event, JourneyState* state);
+
+// Adds `other`'s events into `into` (customer_id and the stored stage of
+// `into` are kept; call RefreshDerived afterwards).
+void MergeState(const CompiledModel& model, const JourneyState& other,
+                JourneyState* into);
+
+// Everything the scores, stages and segment rules read, at one time.
+struct Features {
+  double experience_positive = 0, experience_negative = 0;
+  double effort_positive = 0, effort_negative = 0;
+  double engagement_positive = 0, engagement_negative = 0;
+  double value_positive = 0, value_negative = 0;
+  double health_logit = 0;
+  double health = 0;      // 0–100
+  double churn_risk = 0;  // 0–1
+  int open_cases = 0;
+  double idle_days = 0;
+  double tenure_days = 0;
+  double digital_share = 0, assisted_share = 0, physical_share = 0;
+  // By SegmentFeatures() name.
+  std::map<std::string, double> named;
+};
+Features ComputeFeatures(const CompiledModel& model, const JourneyState& state,
+                         int64_t at_ms);
+
+struct StageAt {
+  omnicx::v1::Stage stage = omnicx::v1::STAGE_UNSPECIFIED;
+  // Best estimate of when the customer entered it.
+  int64_t entered_ms = 0;
+};
+StageAt ComputeStage(const CompiledModel& model, const JourneyState& state,
+                     const Features& features, int64_t at_ms);
+
+struct StageTransition {
+  omnicx::v1::Stage from = omnicx::v1::STAGE_UNSPECIFIED;
+  omnicx::v1::Stage to = omnicx::v1::STAGE_UNSPECIFIED;
+  int64_t at_ms = 0;
+};
+// Updates the stored stage (as of the latest touchpoint) and churn risk;
+// returns the transition when the stage changed.
+std::optional<StageTransition> RefreshDerived(const CompiledModel& model,
+                                              JourneyState* state);
+
+// GetJourney's answer at `now_ms` (at most `max_drivers` drivers).
+omnicx::v1::JourneySummary Summarize(const CompiledModel& model,
+                                     const JourneyState& state, int64_t now_ms,
+                                     int max_drivers = 10);
+
+// The customer's share of the pain-point aggregates: field
+// "<stage>\x1f<driver key>\x1f<metric>" → amount (metrics: a affected, t
+// touches, n negatives, w wait seconds, wn waits, r repeat-contact customer,
+// c churn risk), plus "<stage>\x1f*\x1fa" and "...\x1fc" for the population.
+using AggregateFields = std::map<std::string, double>;
+AggregateFields PainContributions(const JourneyState& state);
+// after − before, without zero entries.
+AggregateFields AggregateDelta(const AggregateFields& before,
+                               const AggregateFields& after);
+
+}  // namespace omnicx::journey
+
+#endif  // OMNICX_SERVICES_JOURNEY_JOURNEY_STATE_H_
