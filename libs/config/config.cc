@@ -177,6 +177,16 @@ absl::Status Validate(const Config& c) {
   return s;
 }
 
+absl::Status RequireIdentitySecret(const Config& config) {
+  if (config.identity_secret().size() < 16) {
+    return Invalid("identity_secret",
+                   "required, at least 16 characters (it keys the identity "
+                   "index; every service reading the index needs the same "
+                   "secret; never change it once data exists)");
+  }
+  return absl::OkStatus();
+}
+
 absl::Duration DurationSetting(absl::string_view text) {
   absl::Duration d;
   if (!absl::ParseDuration(text, &d)) {

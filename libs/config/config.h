@@ -40,6 +40,10 @@ absl::StatusOr<Config> LoadConfig(Service service,
 // Checks every common and service-specific setting.
 absl::Status Validate(const Config& config);
 
+// For the services that read the identity index (profile, journey): the
+// HMAC secret must be set and at least 16 characters.
+absl::Status RequireIdentitySecret(const Config& config);
+
 // Parses a duration setting that Validate has accepted.
 absl::Duration DurationSetting(absl::string_view text);
 

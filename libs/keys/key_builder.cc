@@ -57,6 +57,10 @@ std::string KeyBuilder::EventShard(int shard) const {
   return absl::StrCat(prefix_, "{ev:", shard, "}:stream");
 }
 
+std::string KeyBuilder::ResolvedShard(int shard) const {
+  return absl::StrCat(prefix_, "{rv:", shard, "}:stream");
+}
+
 std::string KeyBuilder::Dedup(int shard, absl::string_view event_id) const {
   return absl::StrCat(prefix_, "{ev:", shard, "}:dd:", EncodeId(event_id));
 }

@@ -43,6 +43,10 @@ class KeyBuilder {
   std::string EventShard(int shard) const;
   // Dedup entry for an event id, in the same slot as its shard.
   std::string Dedup(int shard, absl::string_view event_id) const;
+  // Stream shard k of resolved events: the profile service republishes every
+  // event it applied with resolved_customer_id set, sharded by that id, for
+  // the journey service.
+  std::string ResolvedShard(int shard) const;
   // Dead-letter stream for events a consumer could not apply.
   std::string DeadLetter(absl::string_view consumer_group) const;
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "libs/events/sharding.h"
 #include "libs/status/status_macros.h"
+#include "libs/streams/retention.h"
 
 namespace omnicx::ingestion {
 namespace {
@@ -31,34 +32,6 @@ for i = 2, #KEYS do
 end
 return out
 )lua";
-
-// Smallest stream id greater than `id` ("ms-seq").
-std::string NextStreamId(absl::string_view id) {
-  std::pair<std::string, std::string> parts = absl::StrSplit(id, '-');
-  uint64_t seq = 0;
-  if (!absl::SimpleAtoi(parts.second, &seq)) return std::string(id);
-  return absl::StrCat(parts.first, "-", seq + 1);
-}
-
-// Compares stream ids numerically.
-bool StreamIdLess(absl::string_view a, absl::string_view b) {
-  std::pair<std::string, std::string> pa = absl::StrSplit(a, '-');
-  std::pair<std::string, std::string> pb = absl::StrSplit(b, '-');
-  uint64_t ams = 0, aseq = 0, bms = 0, bseq = 0;
-  (void)absl::SimpleAtoi(pa.first, &ams);
-  (void)absl::SimpleAtoi(pa.second, &aseq);
-  (void)absl::SimpleAtoi(pb.first, &bms);
-  (void)absl::SimpleAtoi(pb.second, &bseq);
-  return ams < bms || (ams == bms && aseq < bseq);
-}
-
-// XINFO GROUPS answers a flat [name, value, ...] array per group.
-std::map<std::string, redis::Reply> FieldMap(const redis::Reply& reply) {
-  std::map<std::string, redis::Reply> out;
-  const auto& e = reply.elements();
-  for (size_t i = 0; i + 1 < e.size(); i += 2) out[e[i].str()] = e[i + 1];
-  return out;
-}
 
 }  // namespace
 
@@ -183,7 +156,7 @@ absl::StatusOr<std::vector<GroupLag>> EventLog::ConsumerLag() {
     const int64_t length =
         replies[2 * shard + 1].ok() ? replies[2 * shard + 1]->integer() : 0;
     for (const redis::Reply& group : groups->elements()) {
-      std::map<std::string, redis::Reply> f = FieldMap(group);
+      std::map<std::string, redis::Reply> f = streams::InfoFields(group);
       GroupLag& lag = lags[f["name"].str()];
       lag.group = f["name"].str();
       lag.pending += f["pending"].integer();
@@ -199,35 +172,9 @@ absl::StatusOr<std::vector<GroupLag>> EventLog::ConsumerLag() {
 absl::StatusOr<int64_t> EventLog::Trim() {
   int64_t trimmed = 0;
   for (int shard = 0; shard < options_.shards; ++shard) {
-    const std::string stream = keys_.EventShard(shard);
-    absl::StatusOr<redis::Reply> groups =
-        redis_.Command({"XINFO", "GROUPS", stream});
-    if (!groups.ok() || groups->elements().empty()) continue;
-    // The oldest id some group still needs: its oldest pending entry, or,
-    // with nothing pending, the entry after its last delivered one.
-    std::string min_needed;
-    for (const redis::Reply& group : groups->elements()) {
-      std::map<std::string, redis::Reply> f = FieldMap(group);
-      std::string needed;
-      if (f["pending"].integer() > 0) {
-        OMNICX_ASSIGN_OR_RETURN(
-            redis::Reply summary,
-            redis_.Command({"XPENDING", stream, f["name"].str()}));
-        needed = summary.elements().size() > 1 ? summary.elements()[1].str()
-                                               : std::string("0-0");
-      } else {
-        needed = NextStreamId(f["last-delivered-id"].str());
-      }
-      if (min_needed.empty() || StreamIdLess(needed, min_needed)) {
-        min_needed = needed;
-      }
-    }
-    // "~": Redis removes only whole nodes below the id, never anything at or
-    // above it.
     OMNICX_ASSIGN_OR_RETURN(
-        redis::Reply n,
-        redis_.Command({"XTRIM", stream, "MINID", "~", min_needed}));
-    trimmed += n.integer();
+        int64_t n, streams::TrimAcknowledged(redis_, keys_.EventShard(shard)));
+    trimmed += n;
   }
   return trimmed;
 }

@@ -1,16 +1,57 @@
-// gRPC adapter of the journey service: translates between omnicx.v1 protos
-// and the domain logic, and maps absl::Status to grpc::Status in one place
-// (status::ToGrpcStatus). Methods not built yet answer UNIMPLEMENTED (the
-// callback API's default).
+// gRPC adapter of the journey service: validates requests, finds the
+// customer through the identity index (any CustomerRef works), reads the
+// JourneyStore and answers with the pure functions of journey_state.h and
+// pain_points.h; absl::Status maps to grpc::Status in one place
+// (status::ToGrpcStatus).
+//
+//   JourneyServiceImpl service(store, directory, model);
+//   builder.RegisterService(&service);
 #ifndef OMNICX_SERVICES_JOURNEY_JOURNEY_SERVICE_H_
 #define OMNICX_SERVICES_JOURNEY_JOURNEY_SERVICE_H_
 
+#include <functional>
+
+#include "absl/time/time.h"
+#include "libs/identity/directory.h"
 #include "omnicx/v1/journey.grpc.pb.h"
+#include "services/journey/journey_model.h"
+#include "services/journey/journey_store.h"
 
 namespace omnicx::journey {
 
 class JourneyServiceImpl final
-    : public omnicx::v1::JourneyService::CallbackService {};
+    : public omnicx::v1::JourneyService::CallbackService {
+ public:
+  JourneyServiceImpl(JourneyStore& store,
+                     const identity::CustomerDirectory& directory,
+                     const CompiledModel& model,
+                     std::function<absl::Time()> clock = absl::Now)
+      : store_(store),
+        directory_(directory),
+        model_(model),
+        clock_(std::move(clock)) {}
+
+  grpc::ServerUnaryReactor* GetJourney(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::GetJourneyRequest* request,
+      omnicx::v1::GetJourneyResponse* response) override;
+
+  grpc::ServerUnaryReactor* ListPainPoints(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::ListPainPointsRequest* request,
+      omnicx::v1::ListPainPointsResponse* response) override;
+
+  grpc::ServerUnaryReactor* GetFunnel(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::GetFunnelRequest* request,
+      omnicx::v1::GetFunnelResponse* response) override;
+
+ private:
+  JourneyStore& store_;
+  const identity::CustomerDirectory& directory_;
+  const CompiledModel& model_;
+  std::function<absl::Time()> clock_;
+};
 
 }  // namespace omnicx::journey
 

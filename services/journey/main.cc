@@ -1,18 +1,96 @@
 // omnicx-journey: wiring only (see libs/server/service_main.h).
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "libs/identity/directory.h"
 #include "libs/server/service_main.h"
+#include "libs/status/status_macros.h"
+#include "libs/streams/consumer.h"
+#include "services/journey/event_consumer.h"
+#include "services/journey/journey_model.h"
 #include "services/journey/journey_service.h"
+#include "services/journey/journey_store.h"
+
+namespace {
+
+using omnicx::server::ServiceBundle;
+using omnicx::server::ServiceContext;
+
+std::string ConsumerName() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return host[0] ? std::string(host) : absl::StrCat("pid-", getpid());
+}
+
+absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
+  using namespace omnicx::journey;  // NOLINT: wiring
+  const auto& cfg = context.config;
+  OMNICX_RETURN_IF_ERROR(omnicx::config::RequireIdentitySecret(cfg));
+  // A bad model stops start-up with the entry named.
+  OMNICX_ASSIGN_OR_RETURN(CompiledModel compiled,
+                          LoadJourneyModel(cfg.weights_file()));
+  auto model = std::make_shared<CompiledModel>(std::move(compiled));
+  auto store =
+      std::make_shared<JourneyStore>(context.redis, context.keys, *model);
+  auto directory = std::make_shared<omnicx::identity::CustomerDirectory>(
+      context.redis, context.keys, cfg.identity_secret());
+  auto handlers = std::make_shared<JourneyHandlers>(*store, context.metrics);
+
+  std::vector<std::string> shards;
+  for (int shard = 0; shard < cfg.stream_shards(); ++shard) {
+    shards.push_back(context.keys.ResolvedShard(shard));
+  }
+  // Several consumers share the resolved shards (applying is order-
+  // independent and compare-and-set); one follows the merge log.
+  std::vector<std::shared_ptr<omnicx::streams::StreamConsumer>> consumers;
+  for (int i = 0; i < cfg.consumers(); ++i) {
+    omnicx::streams::ConsumerOptions options;
+    options.group = "journey";
+    options.consumer = absl::StrCat(ConsumerName(), "-", i);
+    options.streams = shards;
+    options.dead_letter = context.keys.DeadLetter("journey");
+    consumers.push_back(std::make_shared<omnicx::streams::StreamConsumer>(
+        context.redis, options,
+        [handlers](const omnicx::streams::StreamEntry& e) {
+          return handlers->HandleEvent(e);
+        }));
+  }
+  omnicx::streams::ConsumerOptions merge_options;
+  merge_options.group = "journey";
+  merge_options.consumer = absl::StrCat(ConsumerName(), "-merges");
+  merge_options.streams = {context.keys.MergeLog()};
+  merge_options.dead_letter = context.keys.DeadLetter("journey");
+  consumers.push_back(std::make_shared<omnicx::streams::StreamConsumer>(
+      context.redis, merge_options,
+      [handlers](const omnicx::streams::StreamEntry& e) {
+        return handlers->HandleMerge(e);
+      }));
+  for (const auto& c : consumers) c->Start();
+  auto trimmer = std::make_shared<ResolvedShardTrimmer>(
+      context.redis, shards, context.metrics, absl::Seconds(10));
+
+  ServiceBundle bundle;
+  bundle.services.push_back(
+      std::make_unique<JourneyServiceImpl>(*store, *directory, *model));
+  bundle.service_names.push_back(
+      omnicx::v1::JourneyService::service_full_name());
+  bundle.stop = [consumers, trimmer] {
+    for (const auto& c : consumers) c->Stop();
+    trimmer->Stop();
+  };
+  // Released in this order after the server drained.
+  for (const auto& c : consumers) bundle.keep_alive.push_back(c);
+  bundle.keep_alive.push_back(trimmer);
+  bundle.keep_alive.push_back(handlers);
+  bundle.keep_alive.push_back(directory);
+  bundle.keep_alive.push_back(store);
+  bundle.keep_alive.push_back(model);
+  return bundle;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  using omnicx::server::ServiceBundle;
-  using omnicx::server::ServiceContext;
-  return omnicx::server::ServiceMain(
-      omnicx::config::Service::kJourney, argc, argv,
-      [](ServiceContext& context) -> absl::StatusOr<ServiceBundle> {
-        ServiceBundle bundle;
-        bundle.services.push_back(
-            std::make_unique<omnicx::journey::JourneyServiceImpl>());
-        bundle.service_names.push_back(
-            omnicx::v1::JourneyService::service_full_name());
-        return bundle;
-      });
+  return omnicx::server::ServiceMain(omnicx::config::Service::kJourney, argc,
+                                     argv, Build);
 }

@@ -49,20 +49,29 @@ absl::Status EventApplier::Handle(const streams::StreamEntry& entry) {
       .Increment(static_cast<double>(who->merged.size()));
   merges_.WithLabels({"refused"})
       .Increment(static_cast<double>(who->merge_refused.size()));
-  absl::StatusOr<bool> applied = store_.Apply(who->customer_id, event, now);
+  std::string customer_id = who->customer_id;
+  absl::StatusOr<bool> applied = store_.Apply(customer_id, event, now);
   if (absl::IsAborted(applied.status())) {
     // Merged away between resolving and applying: apply to the survivor.
-    absl::StatusOr<std::string> survivor = store_.Canonical(who->customer_id);
+    absl::StatusOr<std::string> survivor = store_.Canonical(customer_id);
     if (!survivor.ok()) return survivor.status();
-    applied = store_.Apply(*survivor, event, now);
+    customer_id = *survivor;
+    applied = store_.Apply(customer_id, event, now);
   }
   if (!applied.ok()) {
     events_.WithLabels({"failed"}).Increment();
     return applied.status();
   }
+  // Published on redelivery too (the journey service deduplicates), so a
+  // crash between applying and publishing loses nothing.
+  absl::Status published = store_.PublishResolved(customer_id, event);
+  if (!published.ok()) {
+    events_.WithLabels({"failed"}).Increment();
+    return published;
+  }
   events_.WithLabels({*applied ? "applied" : "duplicate"}).Increment();
   OMNICX_LOG(kDebug) << "event " << event.event_id() << " customer "
-                     << who->customer_id
+                     << customer_id
                      << (*applied ? " applied" : " already applied");
   return absl::OkStatus();
 }

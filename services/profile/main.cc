@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/server/service_main.h"
 #include "libs/status/error_details.h"
+#include "libs/status/status_macros.h"
 #include "libs/streams/consumer.h"
 #include "services/profile/event_applier.h"
 #include "services/profile/profile_service.h"
@@ -23,12 +24,7 @@ std::string ConsumerName() {
 absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   using namespace omnicx::profile;  // NOLINT: wiring
   const auto& cfg = context.config;
-  if (cfg.identity_secret().size() < 16) {
-    return absl::InvalidArgumentError(
-        "invalid setting identity_secret (OMNICX_IDENTITY_SECRET): required, "
-        "at least 16 characters (it keys the identity index; never change it "
-        "once data exists)");
-  }
+  OMNICX_RETURN_IF_ERROR(omnicx::config::RequireIdentitySecret(cfg));
   ProfileStoreOptions store_options;
   store_options.identity_secret = cfg.identity_secret();
   store_options.timeline_cap = cfg.timeline_cap();

@@ -18,20 +18,7 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
 // The customer a request names; bad references become field violations.
 absl::StatusOr<std::string> Find(ProfileStore& store,
                                  const omnicx::v1::CustomerRef& ref) {
-  if (ref.ref_case() == omnicx::v1::CustomerRef::REF_NOT_SET) {
-    return status::InvalidArgumentError(
-        "customer is required",
-        {{"customer", "set customer_id, anonymous_id or identity"}});
-  }
-  absl::StatusOr<std::string> cid = store.Lookup(ref);
-  if (absl::IsInvalidArgument(cid.status())) {
-    const std::string field =
-        ref.has_identity() ? "customer.identity.value" : "customer";
-    return status::InvalidArgumentError(
-        "invalid customer reference",
-        {{field, std::string(cid.status().message())}});
-  }
-  return cid;
+  return store.directory().LookupRequest(ref);
 }
 
 // The profile as reads return it: identity values masked.

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "libs/events/sharding.h"
 #include "libs/identity/normalize.h"
 #include "libs/status/status_macros.h"
 
@@ -246,6 +247,7 @@ ProfileStore::ProfileStore(redis::Client& redis, const keys::KeyBuilder& keys,
     : redis_(redis),
       keys_(keys),
       options_(std::move(options)),
+      directory_(redis, keys, options_.identity_secret),
       link_script_(kLinkLua),
       apply_script_(kApplyLua),
       consent_script_(kConsentLua),
@@ -255,8 +257,7 @@ ProfileStore::ProfileStore(redis::Client& redis, const keys::KeyBuilder& keys,
 }
 
 std::string ProfileStore::Digest(const Identity& identity) const {
-  return identity::IdentityDigest(options_.identity_secret, identity.type(),
-                                  identity.value());
+  return directory_.Digest(identity);
 }
 
 absl::StatusOr<Resolution> ProfileStore::Resolve(
@@ -358,31 +359,7 @@ absl::StatusOr<Resolution> ProfileStore::Resolve(
 }
 
 absl::StatusOr<std::string> ProfileStore::Lookup(const CustomerRef& ref) {
-  Identity identity;
-  switch (ref.ref_case()) {
-    case CustomerRef::kCustomerId:
-      return Canonical(ref.customer_id());
-    case CustomerRef::kAnonymousId:
-      identity.set_type("anonymous_id");
-      identity.set_value(ref.anonymous_id());
-      break;
-    case CustomerRef::kIdentity:
-      identity = ref.identity();
-      break;
-    case CustomerRef::REF_NOT_SET:
-      return absl::InvalidArgumentError("customer reference is required");
-  }
-  absl::StatusOr<std::string> normalized =
-      identity::NormalizeIdentity(identity.type(), identity.value());
-  if (!normalized.ok()) return normalized.status();
-  identity.set_value(*normalized);
-  OMNICX_ASSIGN_OR_RETURN(
-      redis::Reply owner,
-      redis_.Command({"GET", keys_.IdentityIndex(Digest(identity))}));
-  if (owner.is_nil()) {
-    return absl::NotFoundError("no customer with that identity");
-  }
-  return Canonical(owner.str());
+  return directory_.Lookup(ref);
 }
 
 absl::StatusOr<Resolution> ProfileStore::ResolveAndMerge(
@@ -415,20 +392,7 @@ absl::StatusOr<Resolution> ProfileStore::ResolveAndMerge(
 
 absl::StatusOr<std::string> ProfileStore::Canonical(
     absl::string_view customer_id) {
-  std::string cid(customer_id);
-  for (int hop = 0; hop < 16; ++hop) {
-    OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies r,
-                            redis_.Pipeline({{"EXISTS", keys_.Profile(cid)},
-                                             {"GET", keys_.MergedInto(cid)}}));
-    for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
-    if (!r[1]->is_nil()) {
-      cid = r[1]->str();
-      continue;
-    }
-    if (r[0]->integer() == 1) return cid;
-    return absl::NotFoundError("no such customer");
-  }
-  return absl::InternalError("merge redirects form a chain too long to follow");
+  return directory_.Canonical(customer_id);
 }
 
 absl::StatusOr<MergeResult> ProfileStore::Merge(absl::string_view a,
@@ -508,6 +472,19 @@ absl::StatusOr<MergeResult> ProfileStore::Merge(absl::string_view a,
     // MOVED: a concurrent merge got there first; follow it and try again.
   }
   return absl::AbortedError("merge kept racing with other merges; retry");
+}
+
+absl::Status ProfileStore::PublishResolved(absl::string_view customer_id,
+                                           const Interaction& event) {
+  Interaction resolved = event;
+  resolved.set_resolved_customer_id(std::string(customer_id));
+  CustomerRef ref;
+  ref.set_customer_id(std::string(customer_id));
+  const int shard = events::ShardFor(ref, options_.stream_shards);
+  return redis_
+      .Command({"XADD", keys_.ResolvedShard(shard), "*", "e",
+                resolved.SerializeAsString()})
+      .status();
 }
 
 absl::StatusOr<bool> ProfileStore::Apply(absl::string_view customer_id,
@@ -633,32 +610,59 @@ absl::StatusOr<EraseResult> ProfileStore::Erase(absl::string_view customer_id) {
     keys.push_back(keys_.IdentityIndex(digest));
     tombstones.push_back(keys_.ErasedIdentity(digest));
   }
+  // The customer's own id and the ids merged into them: keys and records
+  // under any of them reference this person.
+  absl::flat_hash_set<std::string> ids = {std::string(customer_id)};
+  for (const std::string& m : profile.merged_ids()) ids.insert(m);
   auto names_customer = [&](const Interaction& e) {
-    if (e.customer().customer_id() == customer_id &&
-        !e.customer().customer_id().empty()) {
+    if (!e.customer().customer_id().empty() &&
+        ids.contains(e.customer().customer_id())) {
       return true;
     }
-    if (e.resolved_customer_id() == customer_id) return true;
-    std::vector<Identity> ids(e.identities().begin(), e.identities().end());
-    if (e.customer().has_identity()) ids.push_back(e.customer().identity());
+    if (ids.contains(e.resolved_customer_id())) return true;
+    std::vector<Identity> refs(e.identities().begin(), e.identities().end());
+    if (e.customer().has_identity()) refs.push_back(e.customer().identity());
     if (e.customer().ref_case() == CustomerRef::kAnonymousId) {
       Identity anon;
       anon.set_type("anonymous_id");
       anon.set_value(e.customer().anonymous_id());
-      ids.push_back(anon);
+      refs.push_back(anon);
     }
-    for (const Identity& id : ids) {
+    for (const Identity& id : refs) {
       if (digests.contains(Digest(id))) return true;
     }
     return false;
   };
+  // A stream entry names them when its event does, or (merge log) when
+  // either side of the merge is one of their ids.
+  auto entry_names_customer = [&](const redis::Reply& fields) {
+    const auto& f = fields.elements();
+    for (size_t i = 0; i + 1 < f.size(); i += 2) {
+      const std::string& name = f[i].str();
+      if ((name == "survivor" || name == "merged") &&
+          ids.contains(f[i + 1].str())) {
+        return true;
+      }
+      Interaction e;
+      if (name == "e" && e.ParseFromString(f[i + 1].str()) &&
+          names_customer(e)) {
+        return true;
+      }
+    }
+    return false;
+  };
 
-  // Stream entries that name them: every event shard and the dead letters.
+  // Stream entries that name them: every event shard, the resolved-event
+  // shards, the merge log and the dead letters.
   std::vector<std::string> streams;
   for (int shard = 0; shard < options_.stream_shards; ++shard) {
     streams.push_back(keys_.EventShard(shard));
+    streams.push_back(keys_.ResolvedShard(shard));
   }
+  streams.push_back(keys_.MergeLog());
   streams.push_back(keys_.DeadLetter("profile"));
+  streams.push_back(keys_.DeadLetter("journey"));
+  streams.push_back(keys_.DeadLetter("recommendation"));
   for (const std::string& stream : streams) {
     std::string from = "-";
     for (;;) {
@@ -668,13 +672,8 @@ absl::StatusOr<EraseResult> ProfileStore::Erase(absl::string_view customer_id) {
       if (page.elements().empty()) break;
       redis::Command xdel = {"XDEL", stream};
       for (const redis::Reply& entry : page.elements()) {
-        const auto& fields = entry.elements()[1].elements();
-        for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-          Interaction e;
-          if (fields[i].str() == "e" &&
-              e.ParseFromString(fields[i + 1].str()) && names_customer(e)) {
-            xdel.push_back(entry.elements()[0].str());
-          }
+        if (entry_names_customer(entry.elements()[1])) {
+          xdel.push_back(entry.elements()[0].str());
         }
       }
       if (xdel.size() > 2) {
@@ -700,28 +699,32 @@ absl::StatusOr<EraseResult> ProfileStore::Erase(absl::string_view customer_id) {
     result.keys_deleted += n.integer();
   }
 
-  // Every key of the customer, whichever service wrote it.
-  std::string cursor = "0";
-  do {
-    OMNICX_ASSIGN_OR_RETURN(
-        redis::Reply scan,
-        redis_.Command({"SCAN", cursor, "MATCH",
-                        keys_.CustomerKeyPattern(customer_id), "COUNT",
-                        "1000"}));
-    cursor = scan.elements()[0].str();
-    redis::Command del = {"UNLINK"};
-    for (const auto& k : scan.elements()[1].elements()) del.push_back(k.str());
-    if (del.size() > 1) {
-      OMNICX_ASSIGN_OR_RETURN(redis::Reply n, redis_.Command(del));
-      result.keys_deleted += n.integer();
-    }
-  } while (cursor != "0");
-
-  OMNICX_RETURN_IF_ERROR(
-      redis_
-          .Command({"SET", keys_.ErasedCustomer(customer_id), "1", "EX",
-                    absl::StrCat(absl::ToInt64Seconds(options_.tombstone_ttl))})
-          .status());
+  // Every key of the customer and of the ids merged into them, whichever
+  // service wrote it, and a tombstone per id.
+  for (const std::string& id : ids) {
+    std::string cursor = "0";
+    do {
+      OMNICX_ASSIGN_OR_RETURN(
+          redis::Reply scan,
+          redis_.Command({"SCAN", cursor, "MATCH", keys_.CustomerKeyPattern(id),
+                          "COUNT", "1000"}));
+      cursor = scan.elements()[0].str();
+      redis::Command del = {"UNLINK"};
+      for (const auto& k : scan.elements()[1].elements()) {
+        del.push_back(k.str());
+      }
+      if (del.size() > 1) {
+        OMNICX_ASSIGN_OR_RETURN(redis::Reply n, redis_.Command(del));
+        result.keys_deleted += n.integer();
+      }
+    } while (cursor != "0");
+    OMNICX_RETURN_IF_ERROR(
+        redis_
+            .Command(
+                {"SET", keys_.ErasedCustomer(id), "1", "EX",
+                 absl::StrCat(absl::ToInt64Seconds(options_.tombstone_ttl))})
+            .status());
+  }
   return result;
 }
 

@@ -38,6 +38,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "google/protobuf/struct.pb.h"
+#include "libs/identity/directory.h"
 #include "libs/keys/key_builder.h"
 #include "libs/redis/client.h"
 #include "libs/redis/script.h"
@@ -126,6 +127,9 @@ class ProfileStore {
   // Follows merge redirects to the live customer; NotFound when none.
   absl::StatusOr<std::string> Canonical(absl::string_view customer_id);
 
+  // Read-only lookups over the identity index (shared with other services).
+  const identity::CustomerDirectory& directory() const { return directory_; }
+
   // The customer a read request names; NotFound when nobody is known.
   // Identities are normalised here exactly as at ingestion.
   absl::StatusOr<std::string> Lookup(const omnicx::v1::CustomerRef& ref);
@@ -135,6 +139,14 @@ class ProfileStore {
   absl::StatusOr<bool> Apply(absl::string_view customer_id,
                              const omnicx::v1::Interaction& event,
                              absl::Time now);
+
+  // Appends the event with its canonical customer id to that customer's
+  // resolved-event shard (KeyBuilder::ResolvedShard) for the journey
+  // service. Called after every Apply, including redeliveries that Apply
+  // found applied before, so a crash between the two loses nothing; the
+  // journey service deduplicates by event id.
+  absl::Status PublishResolved(absl::string_view customer_id,
+                               const omnicx::v1::Interaction& event);
 
   // Sets traits: merged into the existing ones, or replacing them all. Each
   // trait keeps the time it was set (newest wins when profiles merge).
@@ -185,6 +197,7 @@ class ProfileStore {
   redis::Client& redis_;
   const keys::KeyBuilder& keys_;
   ProfileStoreOptions options_;
+  identity::CustomerDirectory directory_;
   redis::Script link_script_;
   redis::Script apply_script_;
   redis::Script consent_script_;

@@ -76,6 +76,7 @@ TEST(KeyBuilderTest, ExactLayout) {
   EXPECT_EQ(keys.Profile("c_123"), "cx:default:{c:rc_123}:profile");
   EXPECT_EQ(keys.Profile("a:b"), "cx:default:{c:ra%3Ab}:profile");
   EXPECT_EQ(keys.EventShard(3), "cx:default:{ev:3}:stream");
+  EXPECT_EQ(keys.ResolvedShard(3), "cx:default:{rv:3}:stream");
   EXPECT_EQ(keys.Dedup(3, "evt-1"), "cx:default:{ev:3}:dd:revt-1");
   EXPECT_EQ(keys.Catalog(), "cx:default:catalog");
   EXPECT_EQ(EncodeId(std::string(97, 'q')),

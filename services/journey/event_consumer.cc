@@ -1,0 +1,99 @@
+#include "services/journey/event_consumer.h"
+
+#include "libs/logging/log.h"
+#include "libs/streams/retention.h"
+#include "omnicx/v1/common.pb.h"
+
+namespace omnicx::journey {
+
+JourneyHandlers::JourneyHandlers(JourneyStore& store,
+                                 metrics::Registry& registry)
+    : store_(store),
+      events_(registry.Counter("omnicx_journey_events_total",
+                               "Resolved events by outcome (applied, "
+                               "duplicate, erased, failed).",
+                               {"result"})),
+      merges_(registry.Counter("omnicx_journey_merges_total",
+                               "Merge records by outcome (merged: a state "
+                               "moved; noop: nothing to move; failed).",
+                               {"result"})) {}
+
+absl::Status JourneyHandlers::HandleEvent(const streams::StreamEntry& entry) {
+  omnicx::v1::Interaction event;
+  if (!event.ParseFromString(entry.payload) ||
+      event.resolved_customer_id().empty()) {
+    events_.WithLabels({"failed"}).Increment();
+    return absl::DataLossError(
+        "stream entry is not a resolved omnicx.v1.Interaction");
+  }
+  absl::StatusOr<ApplyResult> result = store_.Apply(event);
+  if (!result.ok()) {
+    events_.WithLabels({"failed"}).Increment();
+    return result.status();
+  }
+  switch (*result) {
+    case ApplyResult::kApplied:
+      events_.WithLabels({"applied"}).Increment();
+      break;
+    case ApplyResult::kDuplicate:
+      events_.WithLabels({"duplicate"}).Increment();
+      break;
+    case ApplyResult::kErased:
+      events_.WithLabels({"erased"}).Increment();
+      break;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status JourneyHandlers::HandleMerge(const streams::StreamEntry& entry) {
+  std::string survivor, merged;
+  for (const auto& [name, value] : entry.fields) {
+    if (name == "survivor") survivor = value;
+    if (name == "merged") merged = value;
+  }
+  if (survivor.empty() || merged.empty()) {
+    merges_.WithLabels({"failed"}).Increment();
+    return absl::DataLossError("merge record without survivor and merged");
+  }
+  absl::StatusOr<bool> moved = store_.Merge(survivor, merged);
+  if (!moved.ok()) {
+    merges_.WithLabels({"failed"}).Increment();
+    return moved.status();
+  }
+  merges_.WithLabels({*moved ? "merged" : "noop"}).Increment();
+  return absl::OkStatus();
+}
+
+ResolvedShardTrimmer::ResolvedShardTrimmer(redis::Client& redis,
+                                           std::vector<std::string> streams,
+                                           metrics::Registry& registry,
+                                           absl::Duration interval)
+    : redis_(redis),
+      streams_(std::move(streams)),
+      trimmed_(registry.Counter(
+          "omnicx_journey_resolved_trimmed_total",
+          "Resolved-event stream entries trimmed after every group "
+          "acknowledged them.",
+          {})) {
+  thread_ = std::thread([this, interval] {
+    while (!stop_.WaitForNotificationWithTimeout(interval)) {
+      for (const std::string& stream : streams_) {
+        absl::StatusOr<int64_t> n = streams::TrimAcknowledged(redis_, stream);
+        if (n.ok()) {
+          trimmed_.WithLabels({}).Increment(static_cast<double>(*n));
+        } else {
+          OMNICX_LOG(kWarn) << "trim " << stream << ": " << n.status();
+        }
+      }
+    }
+  });
+}
+
+ResolvedShardTrimmer::~ResolvedShardTrimmer() { Stop(); }
+
+void ResolvedShardTrimmer::Stop() {
+  if (!stop_.HasBeenNotified()) stop_.Notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace omnicx::journey

@@ -1,0 +1,132 @@
+#include "services/journey/journey_service.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "libs/status/error_details.h"
+#include "services/journey/pain_points.h"
+
+namespace omnicx::journey {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr int kDefaultPainPoints = 10;
+constexpr int kMaxPainPoints = 100;
+constexpr absl::Duration kDefaultFunnelWindow = absl::Hours(24 * 30);
+constexpr absl::Duration kMaxFunnelWindow = absl::Hours(24 * 400);
+
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
+                               const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status::ToGrpcStatus(status));
+  return reactor;
+}
+
+absl::Time ToTime(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* JourneyServiceImpl::GetJourney(
+    grpc::CallbackServerContext* context,
+    const omnicx::v1::GetJourneyRequest* request,
+    omnicx::v1::GetJourneyResponse* response) {
+  absl::StatusOr<std::string> cid =
+      directory_.LookupRequest(request->customer());
+  if (!cid.ok()) return Done(context, cid.status());
+  absl::StatusOr<std::optional<JourneyState>> state = store_.Load(*cid);
+  if (!state.ok()) return Done(context, state.status());
+  // A known customer whose touchpoints have not reached the journey yet
+  // gets the neutral journey (event_count 0 says so).
+  JourneyState s = state->value_or(JourneyState());
+  s.set_customer_id(*cid);
+  *response->mutable_journey() =
+      Summarize(model_, s, absl::ToUnixMillis(clock_()));
+  return Done(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* JourneyServiceImpl::ListPainPoints(
+    grpc::CallbackServerContext* context,
+    const omnicx::v1::ListPainPointsRequest* request,
+    omnicx::v1::ListPainPointsResponse* response) {
+  std::vector<status::FieldViolation> violations;
+  if (request->limit() < 0 || request->limit() > kMaxPainPoints) {
+    violations.push_back(
+        {"limit", absl::StrCat("must be between 0 and ", kMaxPainPoints,
+                               " (0 = ", kDefaultPainPoints, ")")});
+  }
+  if (!omnicx::v1::Channel_IsValid(request->channel())) {
+    violations.push_back({"channel", "unknown channel"});
+  }
+  if (!omnicx::v1::Stage_IsValid(request->stage())) {
+    violations.push_back({"stage", "unknown stage"});
+  }
+  if (!violations.empty()) {
+    return Done(context, status::InvalidArgumentError(
+                             "invalid pain-point query", violations));
+  }
+  absl::StatusOr<std::map<std::string, double>> fields =
+      store_.PainAggregates();
+  if (!fields.ok()) return Done(context, fields.status());
+  PainPointQuery query;
+  query.channel = request->channel();
+  query.stage = request->stage();
+  query.limit = request->limit() == 0 ? kDefaultPainPoints : request->limit();
+  for (omnicx::v1::PainPoint& p : RankPainPoints(model_, *fields, query)) {
+    *response->add_pain_points() = std::move(p);
+  }
+  return Done(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* JourneyServiceImpl::GetFunnel(
+    grpc::CallbackServerContext* context,
+    const omnicx::v1::GetFunnelRequest* request,
+    omnicx::v1::GetFunnelResponse* response) {
+  std::vector<status::FieldViolation> violations;
+  for (const auto& [name, t] :
+       {std::make_pair("start_time", &request->start_time()),
+        std::make_pair("end_time", &request->end_time())}) {
+    if (t->seconds() < TimeUtil::kTimestampMinSeconds ||
+        t->seconds() > TimeUtil::kTimestampMaxSeconds || t->nanos() < 0 ||
+        t->nanos() > 999999999) {
+      violations.push_back({name, "not a valid timestamp"});
+    }
+  }
+  if (!violations.empty()) {
+    return Done(context,
+                status::InvalidArgumentError("invalid window", violations));
+  }
+  const absl::Time end =
+      request->has_end_time() ? ToTime(request->end_time()) : clock_();
+  const absl::Time start = request->has_start_time()
+                               ? ToTime(request->start_time())
+                               : end - kDefaultFunnelWindow;
+  if (start > end) {
+    violations.push_back({"start_time", "must not be after end_time"});
+  } else if (end - start > kMaxFunnelWindow) {
+    violations.push_back({"start_time", "the window is at most 400 days"});
+  }
+  if (!violations.empty()) {
+    return Done(context,
+                status::InvalidArgumentError("invalid window", violations));
+  }
+  absl::StatusOr<Funnel> funnel = store_.GetFunnel(start, end);
+  if (!funnel.ok()) return Done(context, funnel.status());
+  for (const auto& [stage, n] : funnel->stages) {
+    auto* s = response->add_stages();
+    s->set_stage(stage);
+    s->set_customers(n);
+  }
+  for (const auto& [edge, n] : funnel->transitions) {
+    auto* t = response->add_transitions();
+    t->set_from_stage(edge.first);
+    t->set_to_stage(edge.second);
+    t->set_customers(n);
+  }
+  return Done(context, absl::OkStatus());
+}
+
+}  // namespace omnicx::journey

@@ -1,0 +1,338 @@
+#include "services/journey/journey_store.h"
+
+#include <cmath>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/util/time_util.h"
+#include "libs/status/status_macros.h"
+#include "services/journey/pain_points.h"
+
+namespace omnicx::journey {
+namespace {
+
+using omnicx::v1::Interaction;
+
+// KEYS: 1 journey hash, 2 applied set, 3 cached context, 4 erased-customer
+// tombstone, 5 merged_into redirect, 6 pain aggregates, 7 funnel day.
+// ARGV: 1 expected version ("0" = none), 2 new state, 3 event id, 4 now ms,
+// 5 applied window ms, 6 transition field ("" = none), 7 funnel TTL s,
+// 8.. aggregate field, delta pairs.
+constexpr char kApplyLua[] = R"lua(
+if redis.call('EXISTS', KEYS[4]) == 1 then return {'ERASED'} end
+local into = redis.call('GET', KEYS[5])
+if into then return {'MOVED', into} end
+if redis.call('ZSCORE', KEYS[2], ARGV[3]) then return {'DUP'} end
+if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then
+  return {'RETRY'}
+end
+redis.call('HSET', KEYS[1], 'v', tostring(tonumber(ARGV[1]) + 1), 's', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf',
+           '(' .. tostring(tonumber(ARGV[4]) - tonumber(ARGV[5])))
+redis.call('DEL', KEYS[3])
+if ARGV[6] ~= '' then
+  redis.call('HINCRBY', KEYS[7], ARGV[6], 1)
+  redis.call('EXPIRE', KEYS[7], ARGV[7])
+end
+for i = 8, #ARGV, 2 do
+  redis.call('HINCRBYFLOAT', KEYS[6], ARGV[i], ARGV[i + 1])
+end
+return {'OK'}
+)lua";
+
+// KEYS: 1 survivor journey, 2 survivor applied, 3 survivor context, 4
+// merged journey, 5 merged applied, 6 merged context, 7 pain aggregates,
+// 8 funnel day, 9 survivor's erased tombstone, 10 survivor's merged_into.
+// ARGV: 1 survivor version, 2 merged version, 3 new survivor state,
+// 4 transition field, 5 funnel TTL s, 6.. aggregate field, delta pairs.
+constexpr char kMergeLua[] = R"lua(
+if redis.call('EXISTS', KEYS[9]) == 1 then return {'ERASED'} end
+local into = redis.call('GET', KEYS[10])
+if into then return {'MOVED', into} end
+if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then
+  return {'RETRY'}
+end
+if (redis.call('HGET', KEYS[4], 'v') or '0') ~= ARGV[2] then
+  return {'RETRY'}
+end
+if ARGV[2] == '0' then return {'NOOP'} end
+redis.call('HSET', KEYS[1], 'v', tostring(tonumber(ARGV[1]) + 1), 's', ARGV[3])
+redis.call('ZUNIONSTORE', KEYS[2], 2, KEYS[2], KEYS[5], 'AGGREGATE', 'MAX')
+redis.call('DEL', KEYS[4], KEYS[5], KEYS[3], KEYS[6])
+if ARGV[4] ~= '' then
+  redis.call('HINCRBY', KEYS[8], ARGV[4], 1)
+  redis.call('EXPIRE', KEYS[8], ARGV[5])
+end
+for i = 6, #ARGV, 2 do
+  redis.call('HINCRBYFLOAT', KEYS[7], ARGV[i], ARGV[i + 1])
+end
+return {'OK'}
+)lua";
+
+std::string FormatDelta(double v) { return absl::StrFormat("%.17g", v); }
+
+std::string TransitionField(const StageTransition& t) {
+  return absl::StrCat(static_cast<int>(t.from), ">", static_cast<int>(t.to));
+}
+
+std::string Verdict(const redis::Reply& reply) {
+  return reply.elements().empty() ? "" : reply.elements()[0].str();
+}
+
+}  // namespace
+
+std::string FunnelDay(int64_t at_ms) {
+  return absl::FormatTime("%Y-%m-%d", absl::FromUnixMillis(at_ms),
+                          absl::UTCTimeZone());
+}
+
+JourneyStore::JourneyStore(redis::Client& redis, const keys::KeyBuilder& keys,
+                           const CompiledModel& model,
+                           JourneyStoreOptions options,
+                           std::function<absl::Time()> clock)
+    : redis_(redis),
+      keys_(keys),
+      model_(model),
+      options_(std::move(options)),
+      clock_(std::move(clock)),
+      apply_script_(kApplyLua),
+      merge_script_(kMergeLua) {}
+
+absl::StatusOr<std::optional<std::pair<int64_t, JourneyState>>>
+JourneyStore::ReadState(const std::string& customer_id, bool* applied,
+                        const std::string& event_id) {
+  std::vector<redis::Command> reads = {
+      {"HMGET", keys_.Journey(customer_id), "v", "s"}};
+  if (applied != nullptr) {
+    reads.push_back(
+        {"ZSCORE", keys_.Applied(customer_id, "journey"), event_id});
+  }
+  OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies r, redis_.Pipeline(reads));
+  for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
+  if (applied != nullptr) *applied = !r[1]->is_nil();
+  const auto& fields = r[0]->elements();
+  if (fields.size() < 2 || fields[0].is_nil()) return std::nullopt;
+  int64_t version = 0;
+  JourneyState state;
+  if (!absl::SimpleAtoi(fields[0].str(), &version) ||
+      !state.ParseFromString(fields[1].str())) {
+    return absl::DataLossError(
+        absl::StrCat("journey state of ", customer_id, " is corrupt"));
+  }
+  return std::make_pair(version, std::move(state));
+}
+
+absl::StatusOr<ApplyResult> JourneyStore::Apply(const Interaction& event) {
+  std::string cid = event.resolved_customer_id();
+  if (cid.empty()) {
+    return absl::InvalidArgumentError("event has no resolved_customer_id");
+  }
+  const int64_t now_ms = absl::ToUnixMillis(clock_());
+  for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
+    bool applied = false;
+    OMNICX_ASSIGN_OR_RETURN(auto current,
+                            ReadState(cid, &applied, event.event_id()));
+    if (applied) return ApplyResult::kDuplicate;
+    JourneyState state;
+    int64_t version = 0;
+    if (current.has_value()) {
+      version = current->first;
+      state = std::move(current->second);
+    }
+    state.set_customer_id(cid);
+    const AggregateFields before = PainContributions(state);
+    ApplyEvent(model_, event, &state);
+    const std::optional<StageTransition> moved = RefreshDerived(model_, &state);
+    const AggregateFields delta =
+        AggregateDelta(before, PainContributions(state));
+
+    std::vector<std::string> args = {
+        absl::StrCat(version),
+        state.SerializeAsString(),
+        event.event_id(),
+        absl::StrCat(now_ms),
+        absl::StrCat(absl::ToInt64Milliseconds(options_.applied_window)),
+        moved ? TransitionField(*moved) : "",
+        absl::StrCat(absl::ToInt64Seconds(options_.funnel_retention))};
+    for (const auto& [field, d] : delta) {
+      args.push_back(field);
+      args.push_back(FormatDelta(d));
+    }
+    const std::string day = FunnelDay(moved ? moved->at_ms : now_ms);
+    OMNICX_ASSIGN_OR_RETURN(
+        redis::Reply out,
+        redis_.Eval(apply_script_,
+                    {keys_.Journey(cid), keys_.Applied(cid, "journey"),
+                     keys_.Context(cid), keys_.ErasedCustomer(cid),
+                     keys_.MergedInto(cid), keys_.Analytics("pain"),
+                     keys_.Analytics(absl::StrCat("funnel:", day))},
+                    args));
+    const std::string verdict = Verdict(out);
+    if (verdict == "OK") return ApplyResult::kApplied;
+    if (verdict == "DUP") return ApplyResult::kDuplicate;
+    if (verdict == "ERASED") return ApplyResult::kErased;
+    if (verdict == "MOVED" && out.elements().size() > 1) {
+      cid = out.elements()[1].str();  // merged away: the survivor takes it
+    }
+    // RETRY: a concurrent write; read again.
+  }
+  return absl::AbortedError("journey state kept changing; retry");
+}
+
+absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
+                                         absl::string_view merged_id) {
+  std::string survivor(survivor_id);
+  const std::string merged(merged_id);
+  for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
+    if (survivor == merged) return false;
+    OMNICX_ASSIGN_OR_RETURN(auto s, ReadState(survivor, nullptr, ""));
+    OMNICX_ASSIGN_OR_RETURN(auto m, ReadState(merged, nullptr, ""));
+    if (!m.has_value()) return false;
+    JourneyState state;
+    int64_t version = 0;
+    if (s.has_value()) {
+      version = s->first;
+      state = std::move(s->second);
+    }
+    state.set_customer_id(survivor);
+    AggregateFields before = PainContributions(state);
+    for (const auto& [field, v] : PainContributions(m->second)) {
+      before[field] += v;
+    }
+    MergeState(model_, m->second, &state);
+    const std::optional<StageTransition> moved = RefreshDerived(model_, &state);
+    const AggregateFields delta =
+        AggregateDelta(before, PainContributions(state));
+    std::vector<std::string> args = {
+        absl::StrCat(version), absl::StrCat(m->first),
+        state.SerializeAsString(), moved ? TransitionField(*moved) : "",
+        absl::StrCat(absl::ToInt64Seconds(options_.funnel_retention))};
+    for (const auto& [field, d] : delta) {
+      args.push_back(field);
+      args.push_back(FormatDelta(d));
+    }
+    const std::string day =
+        FunnelDay(moved ? moved->at_ms : absl::ToUnixMillis(clock_()));
+    OMNICX_ASSIGN_OR_RETURN(
+        redis::Reply out,
+        redis_.Eval(
+            merge_script_,
+            {keys_.Journey(survivor), keys_.Applied(survivor, "journey"),
+             keys_.Context(survivor), keys_.Journey(merged),
+             keys_.Applied(merged, "journey"), keys_.Context(merged),
+             keys_.Analytics("pain"),
+             keys_.Analytics(absl::StrCat("funnel:", day)),
+             keys_.ErasedCustomer(survivor), keys_.MergedInto(survivor)},
+            args));
+    const std::string verdict = Verdict(out);
+    if (verdict == "OK") return true;
+    if (verdict == "NOOP" || verdict == "ERASED") return false;
+    if (verdict == "MOVED" && out.elements().size() > 1) {
+      survivor = out.elements()[1].str();
+    }
+  }
+  return absl::AbortedError("journey states kept changing; retry");
+}
+
+absl::StatusOr<std::optional<JourneyState>> JourneyStore::Load(
+    absl::string_view customer_id) {
+  const std::string cid(customer_id);
+  OMNICX_ASSIGN_OR_RETURN(
+      redis::PipelineReplies r,
+      redis_.Pipeline({{"HGET", keys_.Journey(cid), "s"},
+                       {"SMEMBERS", keys_.MergedIds(cid)}}));
+  for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
+  std::optional<JourneyState> state;
+  if (!r[0]->is_nil()) {
+    state.emplace();
+    if (!state->ParseFromString(r[0]->str())) {
+      return absl::DataLossError(
+          absl::StrCat("journey state of ", cid, " is corrupt"));
+    }
+  }
+  // Merged customers whose merge record is still on its way.
+  std::vector<redis::Command> pending;
+  for (const redis::Reply& m : r[1]->elements()) {
+    pending.push_back({"HGET", keys_.Journey(m.str()), "s"});
+  }
+  if (!pending.empty()) {
+    OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies p, redis_.Pipeline(pending));
+    for (const auto& one : p) {
+      OMNICX_RETURN_IF_ERROR(one.status());
+      if (one->is_nil()) continue;
+      JourneyState other;
+      if (!other.ParseFromString(one->str())) continue;
+      if (!state.has_value()) state.emplace();
+      MergeState(model_, other, &*state);
+    }
+  }
+  if (state.has_value()) {
+    state->set_customer_id(cid);
+    if (!pending.empty()) RefreshDerived(model_, &*state);
+  }
+  return state;
+}
+
+absl::StatusOr<std::map<std::string, double>> JourneyStore::PainAggregates() {
+  OMNICX_ASSIGN_OR_RETURN(redis::Reply r,
+                          redis_.Command({"HGETALL", keys_.Analytics("pain")}));
+  std::map<std::string, double> out;
+  const auto& e = r.elements();
+  for (size_t i = 0; i + 1 < e.size(); i += 2) {
+    double v = 0;
+    if (absl::SimpleAtod(e[i + 1].str(), &v)) out[e[i].str()] = v;
+  }
+  return out;
+}
+
+absl::StatusOr<Funnel> JourneyStore::GetFunnel(absl::Time start,
+                                               absl::Time end) {
+  Funnel funnel;
+  redis::Command counts = {"HMGET", keys_.Analytics("pain")};
+  for (int s = omnicx::v1::STAGE_AWARENESS; s <= omnicx::v1::STAGE_CHURNED;
+       ++s) {
+    counts.push_back(PopulationField(static_cast<omnicx::v1::Stage>(s), "a"));
+  }
+  std::vector<redis::Command> reads = {counts};
+  for (absl::Time day = start; day <= end; day += absl::Hours(24)) {
+    reads.push_back(
+        {"HGETALL", keys_.Analytics(absl::StrCat(
+                        "funnel:", FunnelDay(absl::ToUnixMillis(day))))});
+  }
+  // The last day, when the window does not end on a day boundary.
+  const std::string last = FunnelDay(absl::ToUnixMillis(end));
+  if (reads.size() == 1 ||
+      reads.back()[1] != keys_.Analytics(absl::StrCat("funnel:", last))) {
+    reads.push_back(
+        {"HGETALL", keys_.Analytics(absl::StrCat("funnel:", last))});
+  }
+  OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies r, redis_.Pipeline(reads));
+  for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
+  for (size_t i = 0; i < r[0]->elements().size(); ++i) {
+    double v = 0;
+    if (absl::SimpleAtod(r[0]->elements()[i].str(), &v) && v >= 0.5) {
+      funnel.stages[static_cast<omnicx::v1::Stage>(omnicx::v1::STAGE_AWARENESS +
+                                                   i)] = std::llround(v);
+    }
+  }
+  for (size_t d = 1; d < r.size(); ++d) {
+    const auto& e = r[d]->elements();
+    for (size_t i = 0; i + 1 < e.size(); i += 2) {
+      std::pair<std::string, std::string> ft = absl::StrSplit(e[i].str(), '>');
+      int from = 0, to = 0;
+      int64_t n = 0;
+      if (absl::SimpleAtoi(ft.first, &from) &&
+          absl::SimpleAtoi(ft.second, &to) &&
+          absl::SimpleAtoi(e[i + 1].str(), &n)) {
+        funnel.transitions[{static_cast<omnicx::v1::Stage>(from),
+                            static_cast<omnicx::v1::Stage>(to)}] += n;
+      }
+    }
+  }
+  return funnel;
+}
+
+}  // namespace omnicx::journey

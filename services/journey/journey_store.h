@@ -1,0 +1,108 @@
+// The journey service's storage: per-customer JourneyState in Redis,
+// updated by optimistic compare-and-set (the state is computed in C++ by
+// journey_state.h; a Lua script checks the version and writes the state,
+// the applied-event record, the pain-point aggregate deltas and the funnel
+// transition in one step), merges of two customers' states, and the reads
+// behind GetJourney, ListPainPoints and GetFunnel.
+//
+//   JourneyStore store(redis, keys, model, {});
+//   absl::StatusOr<ApplyResult> r = store.Apply(event);   // resolved event
+//   absl::StatusOr<bool> moved = store.Merge(survivor_id, merged_id);
+//   absl::StatusOr<std::optional<JourneyState>> s = store.Load(customer_id);
+//
+// Layout (KeyBuilder): per customer (tag {c:<id>}) `journey` hash {v:
+// version, s: serialised JourneyState}, `applied:journey` sorted set of
+// applied event ids (the effectively-once record, kept applied_window);
+// suite-wide `an:pain` hash of aggregate fields (pain_points.h) and
+// `an:funnel:<YYYY-MM-DD>` hashes of "from>to" transition counts (UTC days,
+// kept funnel_retention). Writes also drop the customer's cached agent
+// context (`ctx`), and stop at the profile service's redirect of a merged
+// customer (`merged_into`: the event goes to the survivor) and at the
+// tombstone of an erased one (the event is dropped).
+#ifndef OMNICX_SERVICES_JOURNEY_JOURNEY_STORE_H_
+#define OMNICX_SERVICES_JOURNEY_JOURNEY_STORE_H_
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "libs/keys/key_builder.h"
+#include "libs/redis/client.h"
+#include "libs/redis/script.h"
+#include "omnicx/journey/v1/state.pb.h"
+#include "omnicx/v1/common.pb.h"
+#include "omnicx/v1/journey.pb.h"
+#include "services/journey/journey_model.h"
+#include "services/journey/journey_state.h"
+
+namespace omnicx::journey {
+
+struct JourneyStoreOptions {
+  // How long applied event ids are remembered (redeliveries come sooner).
+  absl::Duration applied_window = absl::Hours(24 * 7);
+  // How long daily funnel transition counts are kept.
+  absl::Duration funnel_retention = absl::Hours(24 * 400);
+  // Compare-and-set attempts before giving up (Aborted, retried by the
+  // stream consumer).
+  int max_attempts = 32;
+};
+
+enum class ApplyResult { kApplied, kDuplicate, kErased };
+
+struct Funnel {
+  std::map<omnicx::v1::Stage, int64_t> stages;
+  std::map<std::pair<omnicx::v1::Stage, omnicx::v1::Stage>, int64_t>
+      transitions;
+};
+
+class JourneyStore {
+ public:
+  JourneyStore(redis::Client& redis, const keys::KeyBuilder& keys,
+               const CompiledModel& model, JourneyStoreOptions options = {},
+               std::function<absl::Time()> clock = absl::Now);
+
+  // Applies a resolved event (resolved_customer_id set) once.
+  absl::StatusOr<ApplyResult> Apply(const omnicx::v1::Interaction& event);
+
+  // Moves `merged`'s state into `survivor`'s (following the survivor's own
+  // redirects). False when `merged` has no state (never had events, or was
+  // merged before: merge records are effectively once).
+  absl::StatusOr<bool> Merge(absl::string_view survivor,
+                             absl::string_view merged);
+
+  // The customer's state, with the states of customers merged into them
+  // whose merge record has not been processed yet folded in; nullopt when
+  // there is none.
+  absl::StatusOr<std::optional<JourneyState>> Load(
+      absl::string_view customer_id);
+
+  // The pain-point aggregate fields (pain_points.h).
+  absl::StatusOr<std::map<std::string, double>> PainAggregates();
+
+  // Current customers per stage and transitions in [start, end] (UTC days).
+  absl::StatusOr<Funnel> GetFunnel(absl::Time start, absl::Time end);
+
+ private:
+  absl::StatusOr<std::optional<std::pair<int64_t, JourneyState>>> ReadState(
+      const std::string& customer_id, bool* applied,
+      const std::string& event_id);
+
+  redis::Client& redis_;
+  const keys::KeyBuilder& keys_;
+  const CompiledModel& model_;
+  JourneyStoreOptions options_;
+  std::function<absl::Time()> clock_;
+  redis::Script apply_script_;
+  redis::Script merge_script_;
+};
+
+// The UTC day ("2026-11-23") of a time, naming funnel buckets.
+std::string FunnelDay(int64_t at_ms);
+
+}  // namespace omnicx::journey
+
+#endif  // OMNICX_SERVICES_JOURNEY_JOURNEY_STORE_H_
