@@ -44,6 +44,15 @@ MATCHER_P2(StatusIs, code, message_matcher, "") {
              message_matcher, std::string(s.message()), result_listener);
 }
 
+// An OK StatusOr whose value matches `value_matcher`.
+MATCHER_P(IsOkAndHolds, value_matcher, "is OK and holds a matching value") {
+  if (!arg.ok()) {
+    *result_listener << "status is " << arg.status();
+    return false;
+  }
+  return ::testing::ExplainMatchResult(value_matcher, *arg, result_listener);
+}
+
 }  // namespace omnicx::status
 
 #define OMNICX_ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, expr) \

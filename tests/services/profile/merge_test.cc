@@ -74,7 +74,8 @@ class MergeTest : public ::testing::Test {
 
   int ProfileCount() {
     int n = 0;
-    for (const auto& k : redis_->Command({"KEYS", "*:profile"})->elements()) {
+    const redis::Reply keys = *redis_->Command({"KEYS", "*:profile"});
+    for (const auto& k : keys.elements()) {
       n += absl::EndsWith(k.str(), "}:profile");
     }
     return n;

@@ -20,6 +20,7 @@
 #include "libs/testing/in_process_server.h"
 #include "libs/testing/redis_server.h"
 #include "omnicx/v1/profile.grpc.pb.h"
+#include "services/journey/journey_store.h"
 #include "services/profile/event_applier.h"
 #include "services/profile/profile_service.h"
 #include "services/profile/profile_store.h"
@@ -67,7 +68,9 @@ class ProfileTest : public ::testing::Test {
 
   std::vector<std::string> AllKeys() {
     std::vector<std::string> out;
-    for (const auto& k : redis_->Command({"KEYS", "*"})->elements()) {
+    // Keep the reply alive: a range over a temporary's member dangles.
+    const redis::Reply keys = *redis_->Command({"KEYS", "*"});
+    for (const auto& k : keys.elements()) {
       out.push_back(k.str());
     }
     return out;
@@ -341,7 +344,8 @@ TEST_F(ConsumerTest, AppliesAcksAndSurvivesRedelivery) {
 // Everything Redis holds, as text: every key name and every value.
 std::vector<std::string> DumpAll(redis::Client& redis) {
   std::vector<std::string> out;
-  for (const auto& k : redis.Command({"KEYS", "*"})->elements()) {
+  const redis::Reply keys = *redis.Command({"KEYS", "*"});
+  for (const auto& k : keys.elements()) {
     const std::string key = k.str();
     out.push_back(key);
     const std::string type = redis.Command({"TYPE", key})->str();
@@ -387,9 +391,25 @@ TEST_F(ConsumerTest, EraseLeavesNothingThatReferencesTheCustomer) {
   ASSERT_OK(store_->SetConsent(cid, consent));
   ASSERT_OK(
       store_->CacheContext(cid, "sig", "cached context", absl::Minutes(1)));
-  // Other services' state for the customer shares their hash tag.
-  ASSERT_OK(
-      redis_->Command({"SET", keys_.Journey(cid), "journey state"}).status());
+  // Other services' state for the customer shares their hash tag: the
+  // journey service's, built from the resolved events the consumer
+  // published, and the recommendation service's.
+  const journey::CompiledModel model =
+      *journey::CompileModel(journey::DefaultJourneyModel());
+  journey::JourneyStore journeys(*redis_, keys_, model);
+  int resolved = 0;
+  for (int shard = 0; shard < options_.stream_shards; ++shard) {
+    const redis::Reply entries =
+        *redis_->Command({"XRANGE", keys_.ResolvedShard(shard), "-", "+"});
+    for (const redis::Reply& entry : entries.elements()) {
+      Interaction e;
+      ASSERT_TRUE(e.ParseFromString(entry.elements()[1].elements()[1].str()));
+      ASSERT_OK(journeys.Apply(e).status());
+      ++resolved;
+    }
+  }
+  EXPECT_EQ(resolved, 3);
+  ASSERT_EQ(redis_->Command({"EXISTS", keys_.Journey(cid)})->integer(), 1);
   ASSERT_OK(
       redis_->Command({"SET", keys_.Recommendations(cid), "caps"}).status());
 
@@ -414,7 +434,8 @@ TEST_F(ConsumerTest, EraseLeavesNothingThatReferencesTheCustomer) {
   omnicx::v1::EraseCustomerResponse erased;
   grpc::ClientContext c2;
   ASSERT_TRUE(stub->EraseCustomer(&c2, erase, &erased).ok());
-  EXPECT_EQ(erased.stream_entries_deleted(), 2);
+  // Two in the event log, two resolved copies for the journey service.
+  EXPECT_EQ(erased.stream_entries_deleted(), 4);
   EXPECT_GE(erased.keys_deleted(), 10);
 
   const std::string encoded = keys::EncodeId(cid);

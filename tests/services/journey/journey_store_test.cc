@@ -1,0 +1,477 @@
+// The journey service against a real redis-server: applying resolved
+// events once (also through the stream consumer, after a crash between
+// applying and acknowledging), order independence through Redis, merges
+// driven by the profile service's real merge log, erased customers,
+// concurrent writers, pain-point aggregates and the funnel, and the gRPC
+// methods with their validation.
+#include "services/journey/journey_store.h"
+
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
+#include "libs/identity/directory.h"
+#include "libs/keys/key_builder.h"
+#include "libs/metrics/registry.h"
+#include "libs/redis/client.h"
+#include "libs/status/error_details.h"
+#include "libs/status/status_matchers.h"
+#include "libs/streams/consumer.h"
+#include "libs/testing/in_process_server.h"
+#include "libs/testing/redis_server.h"
+#include "omnicx/v1/journey.grpc.pb.h"
+#include "services/journey/event_consumer.h"
+#include "services/journey/journey_service.h"
+#include "services/journey/pain_points.h"
+#include "services/profile/profile_store.h"
+
+namespace omnicx::journey {
+namespace {
+
+using ::omnicx::status::IsOkAndHolds;
+using ::omnicx::status::StatusIs;
+using ::omnicx::v1::Interaction;
+using ::testing::ElementsAre;
+
+constexpr int64_t kDay = 86400000;
+constexpr int64_t kT0 = 1790000000000;
+const absl::Time kNow = absl::FromUnixMillis(kT0 + 10 * kDay);
+
+Interaction Event(const std::string& id, const std::string& cid,
+                  omnicx::v1::Channel channel, const std::string& type,
+                  int64_t t_ms) {
+  Interaction e;
+  e.set_event_id(id);
+  e.set_resolved_customer_id(cid);
+  e.mutable_customer()->set_customer_id(cid);
+  e.set_channel(channel);
+  e.set_type(type);
+  *e.mutable_occurred_at() =
+      google::protobuf::util::TimeUtil::MillisecondsToTimestamp(t_ms);
+  return e;
+}
+
+Interaction CheckoutFailure(const std::string& id, const std::string& cid,
+                            int64_t t_ms) {
+  Interaction e = Event(id, cid, omnicx::v1::CHANNEL_WEB, "payment", t_ms);
+  e.set_touchpoint("checkout");
+  e.set_outcome(omnicx::v1::OUTCOME_FAILURE);
+  return e;
+}
+
+class JourneyStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = testing::RedisServer::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    redis_server_ = std::move(*server);
+    redis::ClientOptions o;
+    o.port = redis_server_->port();
+    redis_ = redis::Client::Create(o);
+    store_ = std::make_unique<JourneyStore>(
+        *redis_, keys_, model_, JourneyStoreOptions(), [] { return kNow; });
+    directory_ =
+        std::make_unique<identity::CustomerDirectory>(*redis_, keys_, kSecret);
+  }
+
+  double Customers() {
+    double n = 0;
+    for (int s = 1; s <= 9; ++s) {
+      n += Field(PopulationField(static_cast<omnicx::v1::Stage>(s), "a"));
+    }
+    return n;
+  }
+
+  JourneyState Stored(const std::string& cid) {
+    auto s = store_->Load(cid);
+    EXPECT_TRUE(s.ok()) << s.status();
+    EXPECT_TRUE(s->has_value());
+    return s->value_or(JourneyState());
+  }
+
+  double Field(const std::string& field) {
+    auto f = store_->PainAggregates();
+    EXPECT_TRUE(f.ok());
+    auto it = f->find(field);
+    return it == f->end() ? 0 : it->second;
+  }
+
+  static constexpr char kSecret[] = "test-secret-0123456789";
+  keys::KeyBuilder keys_ = *keys::KeyBuilder::Create("default");
+  CompiledModel model_ = *CompileModel(DefaultJourneyModel());
+  std::unique_ptr<testing::RedisServer> redis_server_;
+  std::unique_ptr<redis::Client> redis_;
+  std::unique_ptr<JourneyStore> store_;
+  std::unique_ptr<identity::CustomerDirectory> directory_;
+};
+
+TEST_F(JourneyStoreTest, AppliesAnEventOnce) {
+  const Interaction e = CheckoutFailure("e1", "c1", kT0);
+  EXPECT_THAT(store_->Apply(e), IsOkAndHolds(ApplyResult::kApplied));
+  EXPECT_THAT(store_->Apply(e), IsOkAndHolds(ApplyResult::kDuplicate));
+  const JourneyState s = Stored("c1");
+  EXPECT_EQ(s.events(), 1);
+  EXPECT_EQ(s.stage(), omnicx::v1::STAGE_PURCHASE);
+  const std::string key =
+      DriverKey(omnicx::v1::CHANNEL_WEB, "payment", "checkout");
+  EXPECT_EQ(Field(AggregateField(omnicx::v1::STAGE_PURCHASE, key, "t")), 1);
+  EXPECT_EQ(Field(AggregateField(omnicx::v1::STAGE_PURCHASE, key, "n")), 1);
+  EXPECT_EQ(Field(PopulationField(omnicx::v1::STAGE_PURCHASE, "a")), 1);
+  // The applied record lives under the customer's hash tag.
+  EXPECT_EQ(
+      redis_->Command({"ZCARD", keys_.Applied("c1", "journey")})->integer(), 1);
+  Interaction missing = e;
+  missing.clear_resolved_customer_id();
+  EXPECT_THAT(store_->Apply(missing).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(JourneyStoreTest, ArrivalOrderDoesNotMatter) {
+  std::vector<Interaction> events;
+  for (int i = 0; i < 12; ++i) {
+    Interaction e = Event(absl::StrCat("e", i), "", omnicx::v1::CHANNEL_VOICE,
+                          i % 3 == 0 ? "complaint" : "support_contact",
+                          kT0 + (i * 7919 % 12) * 3600000);
+    e.set_case_id(absl::StrCat("case-", i % 2));
+    e.mutable_wait()->set_seconds(60 * i);
+    events.push_back(e);
+  }
+  for (Interaction& e : events) e.set_resolved_customer_id("in-order");
+  for (const Interaction& e : events) ASSERT_OK(store_->Apply(e).status());
+  for (auto it = events.rbegin(); it != events.rend(); ++it) {
+    Interaction e = *it;
+    e.set_resolved_customer_id("reversed");
+    ASSERT_OK(store_->Apply(e).status());
+  }
+  const auto a = Summarize(model_, Stored("in-order"), kT0 + 2 * kDay);
+  const auto b = Summarize(model_, Stored("reversed"), kT0 + 2 * kDay);
+  EXPECT_NEAR(a.health(), b.health(), 1e-9);
+  EXPECT_NEAR(a.churn_risk(), b.churn_risk(), 1e-9);
+  EXPECT_EQ(a.stage(), b.stage());
+  ASSERT_EQ(a.open_cases_size(), 2);
+  ASSERT_EQ(b.open_cases_size(), 2);
+  EXPECT_EQ(a.open_cases(0).contact_count(), b.open_cases(0).contact_count());
+  ASSERT_EQ(a.drivers_size(), b.drivers_size());
+  for (int i = 0; i < a.drivers_size(); ++i) {
+    EXPECT_NEAR(a.drivers(i).impact(), b.drivers(i).impact(), 1e-9);
+  }
+}
+
+TEST_F(JourneyStoreTest, ConcurrentWritersApplyEveryEventExactlyOnce) {
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        // Overlapping ids: every event is sent by two threads.
+        const int n = (t / 2) * 25 + i;
+        auto r = store_->Apply(Event(absl::StrCat("e", n), "busy",
+                                     omnicx::v1::CHANNEL_WEB, "page_view",
+                                     kT0 + n * 1000));
+        if (!r.ok()) failures++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(Stored("busy").events(), 100);
+  EXPECT_EQ(Field(AggregateField(
+                omnicx::v1::STAGE_AWARENESS,
+                DriverKey(omnicx::v1::CHANNEL_WEB, "page_view", ""), "t")),
+            100);
+  EXPECT_EQ(Field(PopulationField(omnicx::v1::STAGE_AWARENESS, "a")), 1);
+}
+
+TEST_F(JourneyStoreTest, ErasedCustomersAreNotResurrected) {
+  ASSERT_OK(
+      redis_->Command({"SET", keys_.ErasedCustomer("gone"), "1"}).status());
+  EXPECT_THAT(store_->Apply(CheckoutFailure("e1", "gone", kT0)),
+              IsOkAndHolds(ApplyResult::kErased));
+  auto gone = store_->Load("gone");
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(gone->has_value());
+  EXPECT_EQ(redis_->Command({"EXISTS", keys_.Analytics("pain")})->integer(), 0);
+}
+
+TEST_F(JourneyStoreTest, TheConsumerCountsARedeliveredEventOnce) {
+  metrics::Registry registry;
+  JourneyHandlers handlers(*store_, registry);
+  streams::ConsumerOptions options;
+  options.group = "journey";
+  options.consumer = "pod-1";
+  options.streams = {keys_.ResolvedShard(0)};
+  options.dead_letter = keys_.DeadLetter("journey");
+  int crash_after_apply = 1;
+  streams::StreamConsumer consumer(*redis_, options,
+                                   [&](const streams::StreamEntry& e) {
+                                     absl::Status s = handlers.HandleEvent(e);
+                                     // Killed between applying and
+                                     // acknowledging: no XACK.
+                                     if (s.ok() && crash_after_apply-- > 0) {
+                                       return absl::UnavailableError("killed");
+                                     }
+                                     return s;
+                                   });
+  ASSERT_OK(consumer.EnsureGroups());
+  ASSERT_OK(
+      redis_
+          ->Command({"XADD", keys_.ResolvedShard(0), "*", "e",
+                     CheckoutFailure("e1", "c1", kT0).SerializeAsString()})
+          .status());
+  ASSERT_OK(
+      redis_
+          ->Command({"XADD", keys_.ResolvedShard(0), "*", "e", "not an event"})
+          .status());
+  ASSERT_OK(consumer.PollOnce(absl::Milliseconds(50)).status());
+  ASSERT_OK(consumer.RecoverPending().status());  // the restart
+  EXPECT_EQ(Stored("c1").events(), 1);
+  EXPECT_EQ(registry.Counter("omnicx_journey_events_total", "", {"result"})
+                .WithLabels({"duplicate"})
+                .value(),
+            1);
+  EXPECT_EQ(registry.Counter("omnicx_journey_events_total", "", {"result"})
+                .WithLabels({"failed"})
+                .value(),
+            2);  // the poison entry, twice so far
+  // Acknowledged entries are trimmed; the poison one is still pending.
+  streams::StreamConsumer cleaner(
+      *redis_, options,
+      [](const streams::StreamEntry&) { return absl::OkStatus(); });
+  ASSERT_OK(cleaner.RecoverPending().status());
+  ResolvedShardTrimmer trimmer(*redis_, {keys_.ResolvedShard(0)}, registry,
+                               absl::Milliseconds(10));
+  absl::SleepFor(absl::Milliseconds(100));
+  trimmer.Stop();
+  EXPECT_EQ(redis_->Command({"XPENDING", keys_.ResolvedShard(0), "journey"})
+                ->elements()[0]
+                .integer(),
+            0);
+}
+
+TEST_F(JourneyStoreTest, PainPointsAndFunnelAreMaintainedIncrementally) {
+  // Three customers fail at checkout, two then buy; one only browses.
+  for (int c = 0; c < 3; ++c) {
+    const std::string cid = absl::StrCat("c", c);
+    ASSERT_OK(store_->Apply(CheckoutFailure(absl::StrCat("f", c), cid, kT0))
+                  .status());
+    if (c < 2) {
+      ASSERT_OK(
+          store_
+              ->Apply(Event(absl::StrCat("p", c), cid, omnicx::v1::CHANNEL_WEB,
+                            "purchase", kT0 + kDay))
+              .status());
+    }
+  }
+  ASSERT_OK(store_
+                ->Apply(Event("v", "browser", omnicx::v1::CHANNEL_WEB,
+                              "page_view", kT0 + kDay))
+                .status());
+  JourneyServiceImpl service(*store_, *directory_, model_, [] { return kNow; });
+  auto server = testing::StartInProcess({&service});
+  ASSERT_TRUE(server.ok());
+  auto stub = omnicx::v1::JourneyService::NewStub(testing::ChannelTo(**server));
+
+  omnicx::v1::ListPainPointsRequest request;
+  omnicx::v1::ListPainPointsResponse top;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(stub->ListPainPoints(&c1, request, &top).ok());
+  ASSERT_GE(top.pain_points_size(), 1);
+  EXPECT_EQ(top.pain_points(0).touchpoint(), "checkout");
+  EXPECT_EQ(top.pain_points(0).customers_affected(), 3);
+  EXPECT_NEAR(top.pain_points(0).negative_rate(), 1.0, 1e-12);
+  for (const auto& p : top.pain_points())
+    EXPECT_NE(p.touchpoint(), "page_view");
+
+  // Only the customers now in ONBOARDING.
+  request.set_stage(omnicx::v1::STAGE_ONBOARDING);
+  grpc::ClientContext c2;
+  ASSERT_TRUE(stub->ListPainPoints(&c2, request, &top).ok());
+  ASSERT_GE(top.pain_points_size(), 1);
+  EXPECT_EQ(top.pain_points(0).touchpoint(), "checkout");
+  EXPECT_EQ(top.pain_points(0).customers_affected(), 2);
+
+  omnicx::v1::GetFunnelRequest funnel_request;
+  *funnel_request.mutable_start_time() =
+      google::protobuf::util::TimeUtil::MillisecondsToTimestamp(kT0 - kDay);
+  omnicx::v1::GetFunnelResponse funnel;
+  grpc::ClientContext c3;
+  ASSERT_TRUE(stub->GetFunnel(&c3, funnel_request, &funnel).ok());
+  std::map<omnicx::v1::Stage, int64_t> stages;
+  for (const auto& s : funnel.stages()) stages[s.stage()] = s.customers();
+  EXPECT_EQ(stages[omnicx::v1::STAGE_ONBOARDING], 2);
+  EXPECT_EQ(stages[omnicx::v1::STAGE_PURCHASE], 1);
+  EXPECT_EQ(stages[omnicx::v1::STAGE_AWARENESS], 1);
+  std::map<std::pair<int, int>, int64_t> moves;
+  for (const auto& t : funnel.transitions()) {
+    moves[{t.from_stage(), t.to_stage()}] = t.customers();
+  }
+  EXPECT_EQ(
+      (moves[{omnicx::v1::STAGE_UNSPECIFIED, omnicx::v1::STAGE_PURCHASE}]), 3);
+  EXPECT_EQ((moves[{omnicx::v1::STAGE_PURCHASE, omnicx::v1::STAGE_ONBOARDING}]),
+            2);
+  EXPECT_EQ(
+      (moves[{omnicx::v1::STAGE_UNSPECIFIED, omnicx::v1::STAGE_AWARENESS}]), 1);
+
+  // Bad queries change nothing and say which field is wrong.
+  request.set_limit(101);
+  grpc::ClientContext c4;
+  grpc::Status bad = stub->ListPainPoints(&c4, request, &top);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(
+      status::GetFieldViolations(status::FromGrpcStatus(bad)),
+      ElementsAre(::testing::Field(&status::FieldViolation::field, "limit")));
+  funnel_request.mutable_end_time()->set_seconds(kT0 / 1000 - 2 * 86400);
+  grpc::ClientContext c5;
+  bad = stub->GetFunnel(&c5, funnel_request, &funnel);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status::GetFieldViolations(status::FromGrpcStatus(bad)),
+              ElementsAre(::testing::Field(&status::FieldViolation::field,
+                                           "start_time")));
+}
+
+// The profile service resolves and merges; the journey follows through the
+// resolved-event shards and the merge log, as in production.
+class JourneyWithProfileTest : public JourneyStoreTest {
+ protected:
+  void SetUp() override {
+    JourneyStoreTest::SetUp();
+    profile::ProfileStoreOptions options;
+    options.identity_secret = kSecret;
+    options.stream_shards = 1;
+    profile_ = std::make_unique<profile::ProfileStore>(*redis_, keys_, options);
+  }
+
+  // What the profile service's consumer does with one event.
+  std::string Track(Interaction e, const std::string& email) {
+    e.clear_resolved_customer_id();
+    e.mutable_customer()->mutable_identity()->set_type("email");
+    e.mutable_customer()->mutable_identity()->set_value(email);
+    auto who =
+        profile_->ResolveAndMerge(e.customer(), e.identities(), kNow, "test");
+    EXPECT_TRUE(who.ok()) << who.status();
+    EXPECT_TRUE(profile_->Apply(who->customer_id, e, kNow).ok());
+    EXPECT_TRUE(profile_->PublishResolved(who->customer_id, e).ok());
+    return who->customer_id;
+  }
+
+  // Drains the resolved shard and the merge log like the journey service.
+  void Follow() {
+    metrics::Registry registry;
+    JourneyHandlers handlers(*store_, registry);
+    streams::ConsumerOptions events;
+    events.group = "journey";
+    events.consumer = "j";
+    events.streams = {keys_.ResolvedShard(0)};
+    events.dead_letter = keys_.DeadLetter("journey");
+    streams::ConsumerOptions merges = events;
+    merges.streams = {keys_.MergeLog()};
+    streams::StreamConsumer a(*redis_, events, [&](const auto& e) {
+      return handlers.HandleEvent(e);
+    });
+    streams::StreamConsumer b(*redis_, merges, [&](const auto& e) {
+      return handlers.HandleMerge(e);
+    });
+    ASSERT_OK(a.EnsureGroups());
+    ASSERT_OK(b.EnsureGroups());
+    ASSERT_OK(a.PollOnce(absl::Milliseconds(20)).status());
+    ASSERT_OK(b.PollOnce(absl::Milliseconds(20)).status());
+    ASSERT_OK(a.PollOnce(absl::Milliseconds(20)).status());
+  }
+
+  std::unique_ptr<profile::ProfileStore> profile_;
+};
+
+TEST_F(JourneyWithProfileTest, MergingCustomersEqualsReplayingTheirEvents) {
+  std::vector<Interaction> events = {
+      CheckoutFailure("a1", "", kT0),
+      Event("a2", "", omnicx::v1::CHANNEL_WEB, "purchase", kT0 + kDay),
+      Event("b1", "", omnicx::v1::CHANNEL_VOICE, "complaint", kT0 + 2 * kDay),
+  };
+  events[2].set_case_id("k1");
+  const std::string a = Track(events[0], "ann@example.com");
+  Track(events[1], "ann@example.com");
+  const std::string b = Track(events[2], "bob@example.com");
+  Follow();
+  ASSERT_NE(a, b);
+  EXPECT_EQ(Customers(), 2);
+
+  // An event naming both emails merges them in the profile service.
+  Interaction both =
+      Event("m1", "", omnicx::v1::CHANNEL_WEB, "login", kT0 + 3 * kDay);
+  auto* id = both.add_identities();
+  id->set_type("email");
+  id->set_value("bob@example.com");
+  const std::string survivor = Track(both, "ann@example.com");
+  // Both were created at the same `now`: the smaller id survives.
+  EXPECT_EQ(survivor, std::min(a, b));
+  const std::string gone = survivor == a ? b : a;
+  // Before the journey has seen the merge record, reads fold the other in.
+  auto early = store_->Load(survivor);
+  ASSERT_TRUE(early.ok());
+  EXPECT_EQ((*early)->events(), 3);
+  Follow();
+  // An event still naming the merged id arrives late: the survivor takes it.
+  Interaction late = Event("b2", gone, omnicx::v1::CHANNEL_CHAT,
+                           "support_contact", kT0 + 4 * kDay);
+  late.set_case_id("k1");
+  ASSERT_THAT(store_->Apply(late), IsOkAndHolds(ApplyResult::kApplied));
+
+  std::vector<Interaction> all = events;
+  all.push_back(both);
+  all.push_back(late);
+  JourneyState replay;
+  for (const Interaction& e : all) {
+    ApplyEvent(model_, e, &replay);
+    RefreshDerived(model_, &replay);
+  }
+  const JourneyState merged = Stored(survivor);
+  EXPECT_EQ(merged.events(), 5);
+  const int64_t at = kT0 + 5 * kDay;
+  const auto want = Summarize(model_, replay, at);
+  const auto got = Summarize(model_, merged, at);
+  EXPECT_NEAR(got.health(), want.health(), 1e-9);
+  EXPECT_NEAR(got.churn_risk(), want.churn_risk(), 1e-9);
+  ASSERT_EQ(got.open_cases_size(), 1);
+  EXPECT_EQ(got.open_cases(0).contact_count(), 2);
+  EXPECT_THAT(got.open_cases(0).channels(),
+              ElementsAre(omnicx::v1::CHANNEL_VOICE, omnicx::v1::CHANNEL_CHAT));
+  EXPECT_EQ(redis_->Command({"EXISTS", keys_.Journey(gone)})->integer(), 0);
+  // One customer left in the aggregates.
+  EXPECT_EQ(Customers(), 1);
+  // The merge record again (redelivery): nothing moves.
+  EXPECT_THAT(store_->Merge(survivor, gone), IsOkAndHolds(false));
+
+  // GetJourney finds the survivor by either email.
+  JourneyServiceImpl service(*store_, *directory_, model_, [] {
+    return absl::FromUnixMillis(kT0 + 5 * kDay);
+  });
+  auto server = testing::StartInProcess({&service});
+  ASSERT_TRUE(server.ok());
+  auto stub = omnicx::v1::JourneyService::NewStub(testing::ChannelTo(**server));
+  omnicx::v1::GetJourneyRequest request;
+  request.mutable_customer()->mutable_identity()->set_type("email");
+  request.mutable_customer()->mutable_identity()->set_value(
+      " Bob@Example.com ");
+  omnicx::v1::GetJourneyResponse response;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(stub->GetJourney(&c1, request, &response).ok());
+  EXPECT_EQ(response.journey().customer_id(), survivor);
+  EXPECT_EQ(response.journey().event_count(), 5);
+  EXPECT_NEAR(response.journey().health(), want.health(), 1e-9);
+
+  request.mutable_customer()->mutable_identity()->set_value("nobody@x.org");
+  grpc::ClientContext c2;
+  EXPECT_EQ(stub->GetJourney(&c2, request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  request.mutable_customer()->mutable_identity()->set_value("not an email");
+  grpc::ClientContext c3;
+  grpc::Status bad = stub->GetJourney(&c3, request, &response);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status::GetFieldViolations(status::FromGrpcStatus(bad)),
+              ElementsAre(::testing::Field(&status::FieldViolation::field,
+                                           "customer.identity.value")));
+}
+
+}  // namespace
+}  // namespace omnicx::journey
