@@ -169,7 +169,7 @@ JourneyModel DefaultJourneyModel() {
   c->set_idle_month(0.25);
 
   auto* s = m.mutable_stages();
-  s->set_at_risk_churn(0.5);
+  s->set_at_risk_churn(0.3);  // six times the baseline
   s->set_churned_after_idle("4320h");
   s->set_onboarding_period("720h");
   s->set_loyal_purchases(3);
@@ -184,7 +184,7 @@ JourneyModel DefaultJourneyModel() {
            Segment("detractor", {{"last_nps", 0, 6}}),
            Segment("high_effort", {{"effort_negative", 2, std::nullopt}}),
            Segment("high_value", {{"lifetime_value", 1000, std::nullopt}}),
-           Segment("at_risk", {{"churn_risk", 0.5, std::nullopt}}),
+           Segment("at_risk", {{"churn_risk", 0.3, std::nullopt}}),
            Segment("new_customer", {{"tenure_days", std::nullopt, 30}}),
        }) {
     *m.add_segments() = rule;
