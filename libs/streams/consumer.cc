@@ -34,6 +34,17 @@ std::vector<StreamEntry> ParseRead(const redis::Reply& reply) {
 
 StreamConsumer::StreamConsumer(redis::Client& redis, ConsumerOptions options,
                                Handler handler)
+    : StreamConsumer(
+          redis, std::move(options), Batched{},
+          [handler = std::move(handler)](const std::vector<StreamEntry>& es) {
+            std::vector<absl::Status> out;
+            out.reserve(es.size());
+            for (const StreamEntry& e : es) out.push_back(handler(e));
+            return out;
+          }) {}
+
+StreamConsumer::StreamConsumer(redis::Client& redis, ConsumerOptions options,
+                               Batched, BatchHandler handler)
     : redis_(redis),
       options_(std::move(options)),
       handler_(std::move(handler)) {}
@@ -70,8 +81,13 @@ absl::StatusOr<int> StreamConsumer::HandleAll(
     const std::vector<StreamEntry>& entries) {
   std::vector<redis::Command> acks;
   int handled = 0;
-  for (const StreamEntry& e : entries) {
-    absl::Status s = handler_(e);
+  if (entries.empty()) return 0;
+  std::vector<absl::Status> results = handler_(entries);
+  results.resize(entries.size(),
+                 absl::InternalError("handler returned too few results"));
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const StreamEntry& e = entries[i];
+    const absl::Status& s = results[i];
     if (s.ok()) {
       acks.push_back({"XACK", e.stream, options_.group, e.id});
       stats_.applied++;
@@ -150,7 +166,10 @@ absl::StatusOr<int> StreamConsumer::ClaimIdle() {
       stats_.claimed++;
       // XAUTOCLAIM counted this delivery too.
       e.deliveries = deliveries.count(e.id) ? deliveries[e.id] + 1 : 1;
-      absl::Status result = handler_(e);
+      std::vector<absl::Status> one = handler_({e});
+      absl::Status result =
+          one.empty() ? absl::InternalError("handler returned no result")
+                      : one[0];
       if (result.ok()) {
         stats_.applied++;
         ++total;

@@ -9,6 +9,10 @@
 //   ...
 //   consumer.Stop();
 //
+// A handler that batches its own work takes the whole read instead:
+//   StreamConsumer consumer(redis, options, StreamConsumer::Batched{},
+//       [&](const std::vector<StreamEntry>& es) { return ApplyAll(es); });
+//
 // Delivery contract (at least once, made effectively once by idempotent
 // handlers):
 //   - an entry is XACKed only after its handler returned OK, so a crash
@@ -69,9 +73,16 @@ struct ConsumerStats {
 class StreamConsumer {
  public:
   using Handler = std::function<absl::Status(const StreamEntry& entry)>;
+  // Handles a whole read at once and returns one status per entry, in
+  // order, so a handler can batch its own Redis round trips.
+  using BatchHandler = std::function<std::vector<absl::Status>(
+      const std::vector<StreamEntry>& entries)>;
+  struct Batched {};
 
   StreamConsumer(redis::Client& redis, ConsumerOptions options,
                  Handler handler);
+  StreamConsumer(redis::Client& redis, ConsumerOptions options, Batched,
+                 BatchHandler handler);
   ~StreamConsumer();
 
   // Creates the group on every stream (MKSTREAM, from 0) where missing.
@@ -96,7 +107,7 @@ class StreamConsumer {
 
   redis::Client& redis_;
   const ConsumerOptions options_;
-  Handler handler_;
+  BatchHandler handler_;
   ConsumerStats stats_;
   absl::Notification stop_;
   std::thread thread_;

@@ -19,30 +19,47 @@ JourneyHandlers::JourneyHandlers(JourneyStore& store,
                                {"result"})) {}
 
 absl::Status JourneyHandlers::HandleEvent(const streams::StreamEntry& entry) {
-  omnicx::v1::Interaction event;
-  if (!event.ParseFromString(entry.payload) ||
-      event.resolved_customer_id().empty()) {
-    events_.WithLabels({"failed"}).Increment();
-    return absl::DataLossError(
-        "stream entry is not a resolved omnicx.v1.Interaction");
+  return HandleEvents({entry}).at(0);
+}
+
+std::vector<absl::Status> JourneyHandlers::HandleEvents(
+    const std::vector<streams::StreamEntry>& entries) {
+  std::vector<absl::Status> out(entries.size());
+  std::vector<omnicx::v1::Interaction> events;
+  std::vector<size_t> where;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    omnicx::v1::Interaction event;
+    if (!event.ParseFromString(entries[i].payload) ||
+        event.resolved_customer_id().empty()) {
+      events_.WithLabels({"failed"}).Increment();
+      out[i] = absl::DataLossError(
+          "stream entry is not a resolved omnicx.v1.Interaction");
+      continue;
+    }
+    events.push_back(std::move(event));
+    where.push_back(i);
   }
-  absl::StatusOr<ApplyResult> result = store_.Apply(event);
-  if (!result.ok()) {
-    events_.WithLabels({"failed"}).Increment();
-    return result.status();
+  std::vector<absl::StatusOr<ApplyResult>> results = store_.ApplyBatch(events);
+  for (size_t k = 0; k < results.size(); ++k) {
+    const absl::StatusOr<ApplyResult>& r = results[k];
+    if (!r.ok()) {
+      events_.WithLabels({"failed"}).Increment();
+      out[where[k]] = r.status();
+      continue;
+    }
+    switch (*r) {
+      case ApplyResult::kApplied:
+        events_.WithLabels({"applied"}).Increment();
+        break;
+      case ApplyResult::kDuplicate:
+        events_.WithLabels({"duplicate"}).Increment();
+        break;
+      case ApplyResult::kErased:
+        events_.WithLabels({"erased"}).Increment();
+        break;
+    }
   }
-  switch (*result) {
-    case ApplyResult::kApplied:
-      events_.WithLabels({"applied"}).Increment();
-      break;
-    case ApplyResult::kDuplicate:
-      events_.WithLabels({"duplicate"}).Increment();
-      break;
-    case ApplyResult::kErased:
-      events_.WithLabels({"erased"}).Increment();
-      break;
-  }
-  return absl::OkStatus();
+  return out;
 }
 
 absl::Status JourneyHandlers::HandleMerge(const streams::StreamEntry& entry) {

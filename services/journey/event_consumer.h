@@ -36,6 +36,9 @@ class JourneyHandlers {
   JourneyHandlers(JourneyStore& store, metrics::Registry& registry);
 
   absl::Status HandleEvent(const streams::StreamEntry& entry);
+  // A whole read at once (JourneyStore::ApplyBatch): one status per entry.
+  std::vector<absl::Status> HandleEvents(
+      const std::vector<streams::StreamEntry>& entries);
   absl::Status HandleMerge(const streams::StreamEntry& entry);
 
  private:

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -16,28 +17,34 @@ namespace {
 using omnicx::v1::Interaction;
 
 // KEYS: 1 journey hash, 2 applied set, 3 cached context, 4 erased-customer
-// tombstone, 5 merged_into redirect, 6 pain aggregates, 7 funnel day.
-// ARGV: 1 expected version ("0" = none), 2 new state, 3 event id, 4 now ms,
-// 5 applied window ms, 6 transition field ("" = none), 7 funnel TTL s,
-// 8.. aggregate field, delta pairs.
+// tombstone, 5 merged_into redirect, 6 pain aggregates, 7.. the funnel day
+// of each stage transition.
+// ARGV: 1 expected version ("0" = none), 2 new state, 3 now ms, 4 applied
+// window ms, 5 funnel TTL s, 6 n = number of event ids, 7..6+n the ids,
+// then one "from>to" field per funnel key, then aggregate field, delta pairs.
+// RETRY when the version moved or one of the events was applied meanwhile.
 constexpr char kApplyLua[] = R"lua(
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'ERASED'} end
 local into = redis.call('GET', KEYS[5])
 if into then return {'MOVED', into} end
-if redis.call('ZSCORE', KEYS[2], ARGV[3]) then return {'DUP'} end
+local n = tonumber(ARGV[6])
+for i = 7, 6 + n do
+  if redis.call('ZSCORE', KEYS[2], ARGV[i]) then return {'RETRY'} end
+end
 if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then
   return {'RETRY'}
 end
 redis.call('HSET', KEYS[1], 'v', tostring(tonumber(ARGV[1]) + 1), 's', ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+for i = 7, 6 + n do redis.call('ZADD', KEYS[2], ARGV[3], ARGV[i]) end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf',
-           '(' .. tostring(tonumber(ARGV[4]) - tonumber(ARGV[5])))
+           '(' .. tostring(tonumber(ARGV[3]) - tonumber(ARGV[4])))
 redis.call('DEL', KEYS[3])
-if ARGV[6] ~= '' then
-  redis.call('HINCRBY', KEYS[7], ARGV[6], 1)
-  redis.call('EXPIRE', KEYS[7], ARGV[7])
+local t = #KEYS - 6
+for j = 1, t do
+  redis.call('HINCRBY', KEYS[6 + j], ARGV[6 + n + j], 1)
+  redis.call('EXPIRE', KEYS[6 + j], ARGV[5])
 end
-for i = 8, #ARGV, 2 do
+for i = 7 + n + t, #ARGV, 2 do
   redis.call('HINCRBYFLOAT', KEYS[6], ARGV[i], ARGV[i + 1])
 end
 return {'OK'}
@@ -126,60 +133,150 @@ JourneyStore::ReadState(const std::string& customer_id, bool* applied,
 }
 
 absl::StatusOr<ApplyResult> JourneyStore::Apply(const Interaction& event) {
-  std::string cid = event.resolved_customer_id();
-  if (cid.empty()) {
-    return absl::InvalidArgumentError("event has no resolved_customer_id");
+  return ApplyBatch({event}).at(0);
+}
+
+std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
+    const std::vector<Interaction>& events) {
+  std::vector<absl::StatusOr<ApplyResult>> results(
+      events.size(), absl::AbortedError("journey state kept changing; retry"));
+  // customer id -> indices of its events, in arrival order.
+  std::map<std::string, std::vector<size_t>> pending;
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (events[i].resolved_customer_id().empty()) {
+      results[i] =
+          absl::InvalidArgumentError("event has no resolved_customer_id");
+      continue;
+    }
+    pending[events[i].resolved_customer_id()].push_back(i);
   }
   const int64_t now_ms = absl::ToUnixMillis(clock_());
-  for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
-    bool applied = false;
-    OMNICX_ASSIGN_OR_RETURN(auto current,
-                            ReadState(cid, &applied, event.event_id()));
-    if (applied) return ApplyResult::kDuplicate;
-    JourneyState state;
-    int64_t version = 0;
-    if (current.has_value()) {
-      version = current->first;
-      state = std::move(current->second);
+  for (int attempt = 0; attempt < options_.max_attempts && !pending.empty();
+       ++attempt) {
+    // One round trip reads every customer's state and applied ids.
+    std::vector<redis::Command> reads;
+    for (const auto& [cid, idx] : pending) {
+      reads.push_back({"HMGET", keys_.Journey(cid), "v", "s"});
+      redis::Command seen = {"ZMSCORE", keys_.Applied(cid, "journey")};
+      for (size_t i : idx) seen.push_back(events[i].event_id());
+      reads.push_back(std::move(seen));
     }
-    state.set_customer_id(cid);
-    const AggregateFields before = PainContributions(state);
-    ApplyEvent(model_, event, &state);
-    const std::optional<StageTransition> moved = RefreshDerived(model_, &state);
-    const AggregateFields delta =
-        AggregateDelta(before, PainContributions(state));
-
-    std::vector<std::string> args = {
-        absl::StrCat(version),
-        state.SerializeAsString(),
-        event.event_id(),
-        absl::StrCat(now_ms),
-        absl::StrCat(absl::ToInt64Milliseconds(options_.applied_window)),
-        moved ? TransitionField(*moved) : "",
-        absl::StrCat(absl::ToInt64Seconds(options_.funnel_retention))};
-    for (const auto& [field, d] : delta) {
-      args.push_back(field);
-      args.push_back(FormatDelta(d));
+    absl::StatusOr<redis::PipelineReplies> read = redis_.Pipeline(reads);
+    if (!read.ok()) {
+      for (const auto& [cid, idx] : pending) {
+        for (size_t i : idx) results[i] = read.status();
+      }
+      break;
     }
-    const std::string day = FunnelDay(moved ? moved->at_ms : now_ms);
-    OMNICX_ASSIGN_OR_RETURN(
-        redis::Reply out,
-        redis_.Eval(apply_script_,
-                    {keys_.Journey(cid), keys_.Applied(cid, "journey"),
-                     keys_.Context(cid), keys_.ErasedCustomer(cid),
-                     keys_.MergedInto(cid), keys_.Analytics("pain"),
-                     keys_.Analytics(absl::StrCat("funnel:", day))},
-                    args));
-    const std::string verdict = Verdict(out);
-    if (verdict == "OK") return ApplyResult::kApplied;
-    if (verdict == "DUP") return ApplyResult::kDuplicate;
-    if (verdict == "ERASED") return ApplyResult::kErased;
-    if (verdict == "MOVED" && out.elements().size() > 1) {
-      cid = out.elements()[1].str();  // merged away: the survivor takes it
+    // Compute every customer's new state; one round trip writes them all.
+    struct Write {
+      std::string cid;
+      std::vector<size_t> applied;
+    };
+    std::vector<Write> writes;
+    std::vector<redis::Command> commands;
+    size_t r = 0;
+    for (const auto& [cid, idx] : pending) {
+      const absl::StatusOr<redis::Reply>& state_reply = (*read)[r++];
+      const absl::StatusOr<redis::Reply>& seen_reply = (*read)[r++];
+      if (!state_reply.ok() || !seen_reply.ok()) {
+        const absl::Status error =
+            !state_reply.ok() ? state_reply.status() : seen_reply.status();
+        for (size_t i : idx) results[i] = error;
+        continue;
+      }
+      JourneyState state;
+      int64_t version = 0;
+      const auto& fields = state_reply->elements();
+      if (fields.size() >= 2 && !fields[0].is_nil() &&
+          (!absl::SimpleAtoi(fields[0].str(), &version) ||
+           !state.ParseFromString(fields[1].str()))) {
+        for (size_t i : idx) {
+          results[i] = absl::DataLossError(
+              absl::StrCat("journey state of ", cid, " is corrupt"));
+        }
+        continue;
+      }
+      state.set_customer_id(cid);
+      const AggregateFields before = PainContributions(state);
+      Write write{cid, {}};
+      std::vector<std::string> ids;
+      std::vector<StageTransition> moves;
+      absl::flat_hash_set<std::string> in_batch;
+      for (size_t k = 0; k < idx.size(); ++k) {
+        const Interaction& e = events[idx[k]];
+        const bool seen = k < seen_reply->elements().size() &&
+                          !seen_reply->elements()[k].is_nil();
+        if (seen || !in_batch.insert(e.event_id()).second) {
+          results[idx[k]] = ApplyResult::kDuplicate;
+          continue;
+        }
+        ApplyEvent(model_, e, &state);
+        if (auto moved = RefreshDerived(model_, &state)) {
+          moves.push_back(*moved);
+        }
+        ids.push_back(e.event_id());
+        write.applied.push_back(idx[k]);
+      }
+      if (write.applied.empty()) continue;
+      const AggregateFields delta =
+          AggregateDelta(before, PainContributions(state));
+      std::vector<std::string> keys = {
+          keys_.Journey(cid),    keys_.Applied(cid, "journey"),
+          keys_.Context(cid),    keys_.ErasedCustomer(cid),
+          keys_.MergedInto(cid), keys_.Analytics("pain")};
+      std::vector<std::string> args = {
+          absl::StrCat(version),
+          state.SerializeAsString(),
+          absl::StrCat(now_ms),
+          absl::StrCat(absl::ToInt64Milliseconds(options_.applied_window)),
+          absl::StrCat(absl::ToInt64Seconds(options_.funnel_retention)),
+          absl::StrCat(ids.size())};
+      args.insert(args.end(), ids.begin(), ids.end());
+      for (const StageTransition& m : moves) {
+        keys.push_back(
+            keys_.Analytics(absl::StrCat("funnel:", FunnelDay(m.at_ms))));
+        args.push_back(TransitionField(m));
+      }
+      for (const auto& [field, d] : delta) {
+        args.push_back(field);
+        args.push_back(FormatDelta(d));
+      }
+      commands.push_back(redis::EvalShaCommand(apply_script_, keys, args));
+      writes.push_back(std::move(write));
     }
-    // RETRY: a concurrent write; read again.
+    std::map<std::string, std::vector<size_t>> again;
+    if (!commands.empty()) {
+      absl::StatusOr<redis::PipelineReplies> out =
+          redis_.PipelineScripts(commands, {&apply_script_});
+      for (size_t w = 0; w < writes.size(); ++w) {
+        const Write& write = writes[w];
+        const absl::Status error =
+            !out.ok() ? out.status() : (*out)[w].status();
+        if (!error.ok()) {
+          for (size_t i : write.applied) results[i] = error;
+          continue;
+        }
+        const redis::Reply& reply = *(*out)[w];
+        const std::string verdict = Verdict(reply);
+        if (verdict == "OK" || verdict == "ERASED") {
+          for (size_t i : write.applied) {
+            results[i] =
+                verdict == "OK" ? ApplyResult::kApplied : ApplyResult::kErased;
+          }
+        } else if (verdict == "MOVED" && reply.elements().size() > 1) {
+          // Merged away: the survivor takes these events.
+          auto& to = again[reply.elements()[1].str()];
+          to.insert(to.end(), write.applied.begin(), write.applied.end());
+        } else {
+          auto& to = again[write.cid];  // RETRY
+          to.insert(to.end(), write.applied.begin(), write.applied.end());
+        }
+      }
+    }
+    pending = std::move(again);
   }
-  return absl::AbortedError("journey state kept changing; retry");
+  return results;
 }
 
 absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,

@@ -68,6 +68,13 @@ class JourneyStore {
   // Applies a resolved event (resolved_customer_id set) once.
   absl::StatusOr<ApplyResult> Apply(const omnicx::v1::Interaction& event);
 
+  // Applies many events with two round trips per attempt (all states and
+  // applied ids read in one pipeline, all compare-and-set scripts written in
+  // another); one result per event, in order. Events of one customer are
+  // applied together.
+  std::vector<absl::StatusOr<ApplyResult>> ApplyBatch(
+      const std::vector<omnicx::v1::Interaction>& events);
+
   // Moves `merged`'s state into `survivor`'s (following the survivor's own
   // redirects). False when `merged` has no state (never had events, or was
   // merged before: merge records are effectively once).

@@ -50,9 +50,9 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
     options.streams = shards;
     options.dead_letter = context.keys.DeadLetter("journey");
     consumers.push_back(std::make_shared<omnicx::streams::StreamConsumer>(
-        context.redis, options,
-        [handlers](const omnicx::streams::StreamEntry& e) {
-          return handlers->HandleEvent(e);
+        context.redis, options, omnicx::streams::StreamConsumer::Batched{},
+        [handlers](const std::vector<omnicx::streams::StreamEntry>& es) {
+          return handlers->HandleEvents(es);
         }));
   }
   omnicx::streams::ConsumerOptions merge_options;

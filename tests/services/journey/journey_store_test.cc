@@ -183,6 +183,47 @@ TEST_F(JourneyStoreTest, ConcurrentWritersApplyEveryEventExactlyOnce) {
   EXPECT_EQ(Field(PopulationField(omnicx::v1::STAGE_AWARENESS, "a")), 1);
 }
 
+TEST_F(JourneyStoreTest, ABatchAppliesEachEventOnceAcrossCustomers) {
+  ASSERT_OK(store_->Apply(CheckoutFailure("seen", "a", kT0)).status());
+  ASSERT_OK(redis_->Command({"SET", keys_.MergedInto("old"), "b"}).status());
+  ASSERT_OK(
+      redis_->Command({"SET", keys_.ErasedCustomer("gone"), "1"}).status());
+  const std::vector<Interaction> batch = {
+      CheckoutFailure("seen", "a", kT0),  // applied before
+      Event("a1", "a", omnicx::v1::CHANNEL_WEB, "purchase", kT0 + 1000),
+      Event("a1", "a", omnicx::v1::CHANNEL_WEB, "purchase", kT0 + 1000),
+      Event("b1", "b", omnicx::v1::CHANNEL_STORE, "page_view", kT0),
+      Event("o1", "old", omnicx::v1::CHANNEL_STORE, "page_view", kT0),
+      Event("g1", "gone", omnicx::v1::CHANNEL_WEB, "page_view", kT0),
+      Event("x1", "", omnicx::v1::CHANNEL_WEB, "page_view", kT0),
+  };
+  std::vector<absl::StatusOr<ApplyResult>> r = store_->ApplyBatch(batch);
+  ASSERT_EQ(r.size(), batch.size());
+  EXPECT_THAT(r[0], IsOkAndHolds(ApplyResult::kDuplicate));
+  EXPECT_THAT(r[1], IsOkAndHolds(ApplyResult::kApplied));
+  EXPECT_THAT(r[2], IsOkAndHolds(ApplyResult::kDuplicate));
+  EXPECT_THAT(r[3], IsOkAndHolds(ApplyResult::kApplied));
+  EXPECT_THAT(r[4], IsOkAndHolds(ApplyResult::kApplied));  // to survivor b
+  EXPECT_THAT(r[5], IsOkAndHolds(ApplyResult::kErased));
+  EXPECT_THAT(r[6].status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(Stored("a").events(), 2);
+  EXPECT_EQ(Stored("a").stage(), omnicx::v1::STAGE_ONBOARDING);
+  EXPECT_EQ(Stored("b").events(), 2);
+  EXPECT_EQ(redis_->Command({"EXISTS", keys_.Journey("old")})->integer(), 0);
+  EXPECT_EQ(Customers(), 2);
+  // a went UNSPECIFIED -> PURCHASE (first call), PURCHASE -> ONBOARDING.
+  const std::string day = FunnelDay(kT0);
+  const redis::Reply funnel = *redis_->Command(
+      {"HGETALL", keys_.Analytics(absl::StrCat("funnel:", day))});
+  std::map<std::string, std::string> moves;
+  for (size_t i = 0; i + 1 < funnel.elements().size(); i += 2) {
+    moves[funnel.elements()[i].str()] = funnel.elements()[i + 1].str();
+  }
+  EXPECT_EQ(moves["0>3"], "1");
+  EXPECT_EQ(moves["3>4"], "1");
+  EXPECT_EQ(moves["0>1"], "1");  // b
+}
+
 TEST_F(JourneyStoreTest, ErasedCustomersAreNotResurrected) {
   ASSERT_OK(
       redis_->Command({"SET", keys_.ErasedCustomer("gone"), "1"}).status());
