@@ -218,7 +218,7 @@ double CompiledModel::Weight(omnicx::v1::Channel channel,
     if (!w.type().empty() && w.type() != type) continue;
     if (!w.touchpoint().empty() && w.touchpoint() != touchpoint) continue;
     const int s = Specificity(w);
-    if (s > best) {
+    if (s >= best) {  // ties: the later entry (a file's over a default)
       best = s;
       weight = w.weight();
     }
@@ -226,10 +226,10 @@ double CompiledModel::Weight(omnicx::v1::Channel channel,
   return weight;
 }
 
-absl::StatusOr<CompiledModel> CompileModel(JourneyModel model) {
-  CompiledModel out;
-  for (int i = 0; i < model.weights_size(); ++i) {
-    const TouchpointWeight& w = model.weights(i);
+absl::Status ValidateWeights(
+    const google::protobuf::RepeatedPtrField<TouchpointWeight>& weights) {
+  for (int i = 0; i < weights.size(); ++i) {
+    const TouchpointWeight& w = weights[i];
     const std::string path = absl::StrCat("weights[", i, "]");
     if (!std::isfinite(w.weight()) || w.weight() <= 0 || w.weight() > 100) {
       return Bad(absl::StrCat(path, ".weight"),
@@ -239,6 +239,54 @@ absl::StatusOr<CompiledModel> CompileModel(JourneyModel model) {
       return Bad(path, "type or touchpoint too long");
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSegments(
+    const google::protobuf::RepeatedPtrField<SegmentRule>& segments) {
+  const auto& features = SegmentFeatures();
+  absl::flat_hash_set<std::string> names;
+  for (int i = 0; i < segments.size(); ++i) {
+    const SegmentRule& rule = segments[i];
+    const std::string path = absl::StrCat("segments[", i, "]");
+    if (!IsSegmentName(rule.name())) {
+      return Bad(absl::StrCat(path, ".name"),
+                 absl::StrCat("\"", rule.name(),
+                              "\" must be 1-64 characters of [a-z0-9_]"));
+    }
+    if (!names.insert(rule.name()).second) {
+      return Bad(absl::StrCat(path, ".name"),
+                 absl::StrCat("\"", rule.name(), "\" is defined twice"));
+    }
+    if (rule.all_size() == 0) {
+      return Bad(absl::StrCat(path, ".all"), "needs at least one bound");
+    }
+    for (int j = 0; j < rule.all_size(); ++j) {
+      const auto& b = rule.all(j);
+      const std::string bpath = absl::StrCat(path, ".all[", j, "]");
+      if (std::find(features.begin(), features.end(), b.feature()) ==
+          features.end()) {
+        return Bad(absl::StrCat(bpath, ".feature"),
+                   absl::StrCat("\"", b.feature(),
+                                "\" is not a feature (see docs/journey.md)"));
+      }
+      if (!b.has_min() && !b.has_max()) {
+        return Bad(bpath, "needs min or max");
+      }
+      if ((b.has_min() && !std::isfinite(b.min())) ||
+          (b.has_max() && !std::isfinite(b.max())) ||
+          (b.has_min() && b.has_max() && b.min() > b.max())) {
+        return Bad(bpath, "min and max must be finite with min <= max");
+      }
+    }
+  }
+
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CompiledModel> CompileModel(JourneyModel model) {
+  CompiledModel out;
+  OMNICX_RETURN_IF_ERROR(ValidateWeights(model.weights()));
   OMNICX_ASSIGN_OR_RETURN(
       out.positive_half_life_,
       PositiveDuration("positive_half_life", model.positive_half_life()));
@@ -298,42 +346,7 @@ absl::StatusOr<CompiledModel> CompileModel(JourneyModel model) {
                absl::StrCat(s.promoter_nps(), " must be in [0, 10]"));
   }
 
-  const auto& features = SegmentFeatures();
-  absl::flat_hash_set<std::string> names;
-  for (int i = 0; i < model.segments_size(); ++i) {
-    const SegmentRule& rule = model.segments(i);
-    const std::string path = absl::StrCat("segments[", i, "]");
-    if (!IsSegmentName(rule.name())) {
-      return Bad(absl::StrCat(path, ".name"),
-                 absl::StrCat("\"", rule.name(),
-                              "\" must be 1-64 characters of [a-z0-9_]"));
-    }
-    if (!names.insert(rule.name()).second) {
-      return Bad(absl::StrCat(path, ".name"),
-                 absl::StrCat("\"", rule.name(), "\" is defined twice"));
-    }
-    if (rule.all_size() == 0) {
-      return Bad(absl::StrCat(path, ".all"), "needs at least one bound");
-    }
-    for (int j = 0; j < rule.all_size(); ++j) {
-      const auto& b = rule.all(j);
-      const std::string bpath = absl::StrCat(path, ".all[", j, "]");
-      if (std::find(features.begin(), features.end(), b.feature()) ==
-          features.end()) {
-        return Bad(absl::StrCat(bpath, ".feature"),
-                   absl::StrCat("\"", b.feature(),
-                                "\" is not a feature (see docs/journey.md)"));
-      }
-      if (!b.has_min() && !b.has_max()) {
-        return Bad(bpath, "needs min or max");
-      }
-      if ((b.has_min() && !std::isfinite(b.min())) ||
-          (b.has_max() && !std::isfinite(b.max())) ||
-          (b.has_min() && b.has_max() && b.min() > b.max())) {
-        return Bad(bpath, "min and max must be finite with min <= max");
-      }
-    }
-  }
+  OMNICX_RETURN_IF_ERROR(ValidateSegments(model.segments()));
 
   const auto& p = model.pain_points();
   OMNICX_RETURN_IF_ERROR(
@@ -375,15 +388,26 @@ absl::StatusOr<CompiledModel> LoadJourneyModelFromYaml(
     return absl::InvalidArgumentError(
         absl::StrCat("journey model ", source, ": ", s.message()));
   };
-  // Which lists the file gives: those replace the defaults whole.
+  // The file's own lists are checked first, so errors carry its indexes.
   JourneyModel file;
   absl::Status parsed = config::MergeYaml(yaml, source, &file);
+  if (parsed.ok()) parsed = ValidateWeights(file.weights());
+  if (parsed.ok()) parsed = ValidateSegments(file.segments());
   if (!parsed.ok()) return fail(parsed);
+  // Scalars replace defaults; weights are added after the defaults (so they
+  // win ties); a segment replaces the default of the same name.
   JourneyModel model = DefaultJourneyModel();
-  if (file.weights_size() > 0) model.clear_weights();
-  if (file.segments_size() > 0) model.clear_segments();
   parsed = config::MergeYaml(yaml, source, &model);
   if (!parsed.ok()) return fail(parsed);
+  google::protobuf::RepeatedPtrField<SegmentRule> segments;
+  for (int i = 0; i < model.segments_size(); ++i) {
+    bool replaced = false;
+    for (int j = i + 1; j < model.segments_size(); ++j) {
+      replaced |= model.segments(j).name() == model.segments(i).name();
+    }
+    if (!replaced) *segments.Add() = model.segments(i);
+  }
+  *model.mutable_segments() = std::move(segments);
   absl::StatusOr<CompiledModel> compiled = CompileModel(std::move(model));
   if (!compiled.ok()) return fail(compiled.status());
   return compiled;

@@ -39,7 +39,7 @@ class CompiledModel {
   absl::Duration pain_wait_full() const { return pain_wait_full_; }
 
   // Importance of a touchpoint: the most specific matching entry's weight
-  // (touchpoint 4, type 2, channel 1; ties: the earlier entry), else 1.
+  // (touchpoint 4, type 2, channel 1; ties: the later entry), else 1.
   double Weight(omnicx::v1::Channel channel, absl::string_view type,
                 absl::string_view touchpoint) const;
 
@@ -56,8 +56,10 @@ class CompiledModel {
 // Validates `model`; errors name the entry (`weights[3].weight: ...`).
 absl::StatusOr<CompiledModel> CompileModel(JourneyModel model);
 
-// The defaults overlaid with the YAML file at `path` (empty: defaults only).
-// A list in the file replaces the default list; scalars replace defaults.
+// The defaults overlaid with the YAML file at `path` (empty: defaults only):
+// scalars replace defaults, the file's weights are added after the default
+// weights (so they win ties of specificity), and a segment replaces the
+// default segment of the same name (others are added).
 absl::StatusOr<CompiledModel> LoadJourneyModel(const std::string& path);
 // The same from YAML text (`source` names it in errors).
 absl::StatusOr<CompiledModel> LoadJourneyModelFromYaml(

@@ -30,7 +30,7 @@ TEST(JourneyModelTest, DefaultsCompileAndWeighMomentsOfTruth) {
   EXPECT_EQ(model->proto().segments_size(), 7);
 }
 
-TEST(JourneyModelTest, YamlOverridesScalarsAndReplacesLists) {
+TEST(JourneyModelTest, YamlOverridesScalarsAddsWeightsReplacesSegments) {
   absl::StatusOr<CompiledModel> model = LoadJourneyModelFromYaml(R"(
 negative_half_life: 4000h
 churn:
@@ -39,11 +39,17 @@ weights:
   - type: delivery
     touchpoint: last_mile
     weight: 7
+  - type: complaint
+    weight: 5
 segments:
   - name: vip
     all:
       - feature: lifetime_value
         min: 5000
+  - name: high_value
+    all:
+      - feature: lifetime_value
+        min: 2500
 )",
                                                                  "test.yaml");
   ASSERT_TRUE(model.ok()) << model.status();
@@ -51,12 +57,20 @@ segments:
   EXPECT_EQ(model->positive_half_life(), absl::Hours(720));  // default kept
   EXPECT_DOUBLE_EQ(model->proto().churn().open_case(), 0);
   EXPECT_DOUBLE_EQ(model->proto().churn().idle_month(), 0.25);
-  ASSERT_EQ(model->proto().weights_size(), 1);
   EXPECT_DOUBLE_EQ(
       model->Weight(omnicx::v1::CHANNEL_WEB, "delivery", "last_mile"), 7);
-  EXPECT_DOUBLE_EQ(model->Weight(omnicx::v1::CHANNEL_WEB, "complaint", ""), 1);
-  ASSERT_EQ(model->proto().segments_size(), 1);
-  EXPECT_EQ(model->proto().segments(0).name(), "vip");
+  EXPECT_DOUBLE_EQ(model->Weight(omnicx::v1::CHANNEL_WEB, "delivery", ""), 3);
+  // Same specificity as the default: the file's entry wins.
+  EXPECT_DOUBLE_EQ(model->Weight(omnicx::v1::CHANNEL_WEB, "complaint", ""), 5);
+  EXPECT_DOUBLE_EQ(
+      model->Weight(omnicx::v1::CHANNEL_WEB, "payment", "checkout"), 3);
+  std::vector<std::string> names;
+  for (const auto& s : model->proto().segments()) names.push_back(s.name());
+  EXPECT_THAT(names,
+              ::testing::ElementsAre("digital_first", "branch_loyal",
+                                     "detractor", "high_effort", "at_risk",
+                                     "new_customer", "vip", "high_value"));
+  EXPECT_DOUBLE_EQ(model->proto().segments(7).all(0).min(), 2500);
 }
 
 struct BadCase {
