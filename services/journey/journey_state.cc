@@ -609,28 +609,35 @@ Features ComputeFeatures(const CompiledModel& model, const JourneyState& state,
   f.assisted_share = SafeShare(assisted, state.events());
   f.physical_share = SafeShare(physical, state.events());
 
-  f.named = {
+  f.events = static_cast<double>(state.events());
+  f.purchases = static_cast<double>(state.purchases());
+  f.lifetime_value = state.lifetime_value();
+  f.last_nps =
+      state.last_nps_ms() != 0 ? static_cast<double>(state.last_nps()) : -1;
+  return f;
+}
+
+std::map<std::string, double> NamedFeatures(const Features& f) {
+  return {
       {"health", f.health},
       {"churn_risk", f.churn_risk},
-      {"experience", pos[kExperience] - neg[kExperience]},
-      {"effort", pos[kEffort] - neg[kEffort]},
-      {"engagement", pos[kEngagement] - neg[kEngagement]},
-      {"value", pos[kValue] - neg[kValue]},
-      {"effort_negative", neg[kEffort]},
-      {"experience_negative", neg[kExperience]},
+      {"experience", f.experience_positive - f.experience_negative},
+      {"effort", f.effort_positive - f.effort_negative},
+      {"engagement", f.engagement_positive - f.engagement_negative},
+      {"value", f.value_positive - f.value_negative},
+      {"effort_negative", f.effort_negative},
+      {"experience_negative", f.experience_negative},
       {"open_cases", f.open_cases},
-      {"events", static_cast<double>(state.events())},
+      {"events", f.events},
       {"tenure_days", f.tenure_days},
       {"idle_days", f.idle_days},
-      {"lifetime_value", state.lifetime_value()},
+      {"lifetime_value", f.lifetime_value},
       {"digital_share", f.digital_share},
       {"assisted_share", f.assisted_share},
       {"physical_share", f.physical_share},
-      {"last_nps",
-       state.last_nps_ms() != 0 ? static_cast<double>(state.last_nps()) : -1},
-      {"purchases", static_cast<double>(state.purchases())},
+      {"last_nps", f.last_nps},
+      {"purchases", f.purchases},
   };
-  return f;
 }
 
 StageAt ComputeStage(const CompiledModel& model, const JourneyState& state,
@@ -710,10 +717,11 @@ omnicx::v1::JourneySummary Summarize(const CompiledModel& model,
   }
   out.set_health(f.health);
   out.set_churn_risk(f.churn_risk);
-  (*out.mutable_signals())["experience"] = f.named.at("experience");
-  (*out.mutable_signals())["effort"] = f.named.at("effort");
-  (*out.mutable_signals())["engagement"] = f.named.at("engagement");
-  (*out.mutable_signals())["value"] = f.named.at("value");
+  const std::map<std::string, double> named = NamedFeatures(f);
+  (*out.mutable_signals())["experience"] = named.at("experience");
+  (*out.mutable_signals())["effort"] = named.at("effort");
+  (*out.mutable_signals())["engagement"] = named.at("engagement");
+  (*out.mutable_signals())["value"] = named.at("value");
   if (state.events() > 0)
     *out.mutable_last_event_at() = Timestamp(state.last_ms());
   out.set_event_count(state.events());
@@ -789,8 +797,8 @@ omnicx::v1::JourneySummary Summarize(const CompiledModel& model,
   for (const auto& rule : model.proto().segments()) {
     bool in = true;
     for (const auto& b : rule.all()) {
-      auto v = f.named.find(b.feature());
-      const double x = v == f.named.end() ? 0 : v->second;
+      auto v = named.find(b.feature());
+      const double x = v == named.end() ? 0 : v->second;
       if ((b.has_min() && x < b.min()) || (b.has_max() && x > b.max())) {
         in = false;
         break;
@@ -808,7 +816,9 @@ AggregateFields PainContributions(const JourneyState& state) {
   for (const auto& [id, c] : state.cases()) {
     if (c.contacts() >= 2) repeat.insert(c.first_driver());
   }
-  const double churn = state.churn_at_last();
+  // Churn risk in whole percent: the aggregates move when it moves by a
+  // point, not on every page view (error at most half a point).
+  const double churn = std::round(state.churn_at_last() * 100) / 100;
   for (const auto& [key, d] : state.drivers()) {
     auto field = [&](const char* metric) -> double& {
       return out[AggregateField(state.stage(), key, metric)];

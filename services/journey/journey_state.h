@@ -76,11 +76,13 @@ struct Features {
   double idle_days = 0;
   double tenure_days = 0;
   double digital_share = 0, assisted_share = 0, physical_share = 0;
-  // By SegmentFeatures() name.
-  std::map<std::string, double> named;
+  double events = 0, purchases = 0, lifetime_value = 0;
+  double last_nps = -1;  // -1: never answered
 };
 Features ComputeFeatures(const CompiledModel& model, const JourneyState& state,
                          int64_t at_ms);
+// The features by SegmentFeatures() name (built only where rules need it).
+std::map<std::string, double> NamedFeatures(const Features& f);
 
 struct StageAt {
   omnicx::v1::Stage stage = omnicx::v1::STAGE_UNSPECIFIED;
@@ -108,7 +110,8 @@ omnicx::v1::JourneySummary Summarize(const CompiledModel& model,
 // The customer's share of the pain-point aggregates: field
 // "<stage>\x1f<driver key>\x1f<metric>" → amount (metrics: a affected, t
 // touches, n negatives, w wait seconds, wn waits, r repeat-contact customer,
-// c churn risk), plus "<stage>\x1f*\x1fa" and "...\x1fc" for the population.
+// c churn risk as of the latest touchpoint, in whole percent), plus
+// "<stage>\x1f*\x1fa" and "...\x1fc" for the population.
 using AggregateFields = std::map<std::string, double>;
 AggregateFields PainContributions(const JourneyState& state);
 // after − before, without zero entries.

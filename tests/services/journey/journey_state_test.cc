@@ -281,19 +281,20 @@ TEST(JourneyBehaviourTest, NegativesOutlastPositivesOfEqualWeight) {
   const double neutral = ComputeFeatures(Model(), JourneyState(), kT0).health;
   for (int days : {0, 30, 90, 180}) {
     const int64_t at = kT0 + days * kDay;
-    const double gain = ComputeFeatures(Model(), up, at).named.at("experience");
+    const double gain =
+        NamedFeatures(ComputeFeatures(Model(), up, at)).at("experience");
     const double loss =
-        -ComputeFeatures(Model(), down, at).named.at("experience");
+        -NamedFeatures(ComputeFeatures(Model(), down, at)).at("experience");
     EXPECT_DOUBLE_EQ(gain, days == 0 ? loss : gain);
     if (days > 0) EXPECT_GT(loss, gain) << days << " days";
   }
   // At 30 days the positive part has halved, the negative only by 16%.
-  EXPECT_NEAR(
-      ComputeFeatures(Model(), up, kT0 + 30 * kDay).named.at("experience"), 0.6,
-      1e-9);
-  EXPECT_NEAR(
-      -ComputeFeatures(Model(), down, kT0 + 120 * kDay).named.at("experience"),
-      0.6, 1e-9);
+  EXPECT_NEAR(NamedFeatures(ComputeFeatures(Model(), up, kT0 + 30 * kDay))
+                  .at("experience"),
+              0.6, 1e-9);
+  EXPECT_NEAR(-NamedFeatures(ComputeFeatures(Model(), down, kT0 + 120 * kDay))
+                   .at("experience"),
+              0.6, 1e-9);
   EXPECT_GT(neutral, ComputeFeatures(Model(), down, kT0 + 60 * kDay).health);
 }
 
