@@ -15,28 +15,49 @@ std::string CustomerDirectory::Digest(const Identity& identity) const {
 
 absl::StatusOr<std::string> CustomerDirectory::Canonical(
     absl::string_view customer_id) const {
+  return Canonical(customer_id, nullptr, nullptr);
+}
+
+absl::StatusOr<std::string> CustomerDirectory::Canonical(
+    absl::string_view customer_id, const AlsoRead& also,
+    redis::PipelineReplies* replies) const {
   std::string cid(customer_id);
   for (int hop = 0; hop < 16; ++hop) {
+    std::vector<redis::Command> commands = {{"EXISTS", keys_.Profile(cid)},
+                                            {"GET", keys_.MergedInto(cid)}};
+    if (also) {
+      for (redis::Command& c : also(cid)) commands.push_back(std::move(c));
+    }
     OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies r,
-                            redis_.Pipeline({{"EXISTS", keys_.Profile(cid)},
-                                             {"GET", keys_.MergedInto(cid)}}));
-    for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
+                            redis_.Pipeline(commands));
+    OMNICX_RETURN_IF_ERROR(r[0].status());
+    OMNICX_RETURN_IF_ERROR(r[1].status());
     if (!r[1]->is_nil()) {
       cid = r[1]->str();
       continue;
     }
-    if (r[0]->integer() == 1) return cid;
-    return absl::NotFoundError("no such customer");
+    if (r[0]->integer() != 1) return absl::NotFoundError("no such customer");
+    if (replies != nullptr) {
+      replies->assign(std::make_move_iterator(r.begin() + 2),
+                      std::make_move_iterator(r.end()));
+    }
+    return cid;
   }
   return absl::InternalError("merge redirects form a chain too long to follow");
 }
 
 absl::StatusOr<std::string> CustomerDirectory::Lookup(
     const CustomerRef& ref) const {
+  return Lookup(ref, nullptr, nullptr);
+}
+
+absl::StatusOr<std::string> CustomerDirectory::Lookup(
+    const CustomerRef& ref, const AlsoRead& also,
+    redis::PipelineReplies* replies) const {
   Identity identity;
   switch (ref.ref_case()) {
     case CustomerRef::kCustomerId:
-      return Canonical(ref.customer_id());
+      return Canonical(ref.customer_id(), also, replies);
     case CustomerRef::kAnonymousId:
       identity.set_type("anonymous_id");
       identity.set_value(ref.anonymous_id());
@@ -57,17 +78,23 @@ absl::StatusOr<std::string> CustomerDirectory::Lookup(
   if (owner.is_nil()) {
     return absl::NotFoundError("no customer with that identity");
   }
-  return Canonical(owner.str());
+  return Canonical(owner.str(), also, replies);
 }
 
 absl::StatusOr<std::string> CustomerDirectory::LookupRequest(
     const CustomerRef& ref) const {
+  return LookupRequest(ref, nullptr, nullptr);
+}
+
+absl::StatusOr<std::string> CustomerDirectory::LookupRequest(
+    const CustomerRef& ref, const AlsoRead& also,
+    redis::PipelineReplies* replies) const {
   if (ref.ref_case() == CustomerRef::REF_NOT_SET) {
     return status::InvalidArgumentError(
         "customer is required",
         {{"customer", "set customer_id, anonymous_id or identity"}});
   }
-  absl::StatusOr<std::string> cid = Lookup(ref);
+  absl::StatusOr<std::string> cid = Lookup(ref, also, replies);
   if (absl::IsInvalidArgument(cid.status())) {
     const std::string field =
         ref.has_identity() ? "customer.identity.value" : "customer";

@@ -13,7 +13,9 @@
 #ifndef OMNICX_LIBS_IDENTITY_DIRECTORY_H_
 #define OMNICX_LIBS_IDENTITY_DIRECTORY_H_
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -40,6 +42,21 @@ class CustomerDirectory {
 
   // Follows merge redirects to the live customer; NotFound when none.
   absl::StatusOr<std::string> Canonical(absl::string_view customer_id) const;
+
+  // Commands a caller wants run for the customer found, in the same round
+  // trip as the last redirect check (so reading the customer's own keys
+  // costs no extra round trip); their replies land in `replies`.
+  using AlsoRead = std::function<std::vector<redis::Command>(
+      const std::string& customer_id)>;
+  absl::StatusOr<std::string> Canonical(absl::string_view customer_id,
+                                        const AlsoRead& also,
+                                        redis::PipelineReplies* replies) const;
+  absl::StatusOr<std::string> Lookup(const omnicx::v1::CustomerRef& ref,
+                                     const AlsoRead& also,
+                                     redis::PipelineReplies* replies) const;
+  absl::StatusOr<std::string> LookupRequest(
+      const omnicx::v1::CustomerRef& ref, const AlsoRead& also,
+      redis::PipelineReplies* replies) const;
 
   // HMAC digest of a normalised identity (the index's key material).
   std::string Digest(const omnicx::v1::Identity& identity) const;

@@ -34,10 +34,16 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::GetJourney(
     grpc::CallbackServerContext* context,
     const omnicx::v1::GetJourneyRequest* request,
     omnicx::v1::GetJourneyResponse* response) {
-  absl::StatusOr<std::string> cid =
-      directory_.LookupRequest(request->customer());
+  // The journey's keys are read in the round trip that confirms the
+  // customer (no merge redirect).
+  redis::PipelineReplies replies;
+  absl::StatusOr<std::string> cid = directory_.LookupRequest(
+      request->customer(),
+      [this](const std::string& id) { return store_.LoadCommands(id); },
+      &replies);
   if (!cid.ok()) return Done(context, cid.status());
-  absl::StatusOr<std::optional<JourneyState>> state = store_.Load(*cid);
+  absl::StatusOr<std::optional<JourneyState>> state =
+      store_.LoadFrom(*cid, replies);
   if (!state.ok()) return Done(context, state.status());
   // A known customer whose touchpoints have not reached the journey yet
   // gets the neutral journey (event_count 0 says so).

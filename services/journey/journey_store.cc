@@ -334,13 +334,23 @@ absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
   return absl::AbortedError("journey states kept changing; retry");
 }
 
+std::vector<redis::Command> JourneyStore::LoadCommands(
+    const std::string& customer_id) const {
+  return {{"HGET", keys_.Journey(customer_id), "s"},
+          {"SMEMBERS", keys_.MergedIds(customer_id)}};
+}
+
 absl::StatusOr<std::optional<JourneyState>> JourneyStore::Load(
     absl::string_view customer_id) {
   const std::string cid(customer_id);
-  OMNICX_ASSIGN_OR_RETURN(
-      redis::PipelineReplies r,
-      redis_.Pipeline({{"HGET", keys_.Journey(cid), "s"},
-                       {"SMEMBERS", keys_.MergedIds(cid)}}));
+  OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies r,
+                          redis_.Pipeline(LoadCommands(cid)));
+  return LoadFrom(cid, r);
+}
+
+absl::StatusOr<std::optional<JourneyState>> JourneyStore::LoadFrom(
+    const std::string& cid, const redis::PipelineReplies& r) {
+  if (r.size() != 2) return absl::InternalError("journey read incomplete");
   for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
   std::optional<JourneyState> state;
   if (!r[0]->is_nil()) {

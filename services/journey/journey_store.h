@@ -86,6 +86,13 @@ class JourneyStore {
   // there is none.
   absl::StatusOr<std::optional<JourneyState>> Load(
       absl::string_view customer_id);
+  // Load in two halves, so the reads can share a round trip with the
+  // identity lookup (CustomerDirectory's AlsoRead): the commands, then the
+  // state from their replies.
+  std::vector<redis::Command> LoadCommands(
+      const std::string& customer_id) const;
+  absl::StatusOr<std::optional<JourneyState>> LoadFrom(
+      const std::string& customer_id, const redis::PipelineReplies& replies);
 
   // The pain-point aggregate fields (pain_points.h).
   absl::StatusOr<std::map<std::string, double>> PainAggregates();
