@@ -21,7 +21,11 @@ std::vector<StreamEntry> ParseRead(const redis::Reply& reply) {
       e.id = entry.elements()[0].str();
       const auto& fields = entry.elements()[1].elements();
       for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-        if (fields[i].str() == "e") e.payload = fields[i + 1].str();
+        if (fields[i].str() == "e") {
+          e.payload = fields[i + 1].str();
+        } else {
+          e.fields.emplace_back(fields[i].str(), fields[i + 1].str());
+        }
       }
       out.push_back(std::move(e));
     }

@@ -40,6 +40,9 @@ struct StreamEntry {
   std::string id;
   // The entry's field "e" (the event); empty when absent.
   std::string payload;
+  // The entry's other fields, in order (streams whose entries are not one
+  // "e" payload, such as the merge log).
+  std::vector<std::pair<std::string, std::string>> fields;
   int64_t deliveries = 1;
 };
 

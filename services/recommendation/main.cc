@@ -3,10 +3,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/server/service_main.h"
+#include "libs/streams/consumer.h"
 #include "services/recommendation/catalog.h"
 #include "services/recommendation/catalog_watcher.h"
 #include "services/recommendation/deadline_timer.h"
 #include "services/recommendation/input_fetcher.h"
+#include "services/recommendation/merge_handler.h"
 #include "services/recommendation/recommendation_service.h"
 #include "services/recommendation/recommendation_store.h"
 #include "services/recommendation/recommender.h"
@@ -16,6 +18,12 @@ namespace {
 using omnicx::config::DurationSetting;
 using omnicx::server::ServiceBundle;
 using omnicx::server::ServiceContext;
+
+std::string ConsumerName() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return host[0] ? std::string(host) : absl::StrCat("pid-", getpid());
+}
 
 absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   using namespace omnicx::recommendation;  // NOLINT: wiring
@@ -71,13 +79,30 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   auto recommender = std::make_shared<Recommender>(
       *store, *watcher, *inputs, *timer, context.metrics, options);
 
+  // Merges from the profile service fold contact state into the survivor.
+  omnicx::streams::ConsumerOptions merge_options;
+  merge_options.group = "recommendation";
+  merge_options.consumer = ConsumerName();
+  merge_options.streams = {context.keys.MergeLog()};
+  merge_options.dead_letter = context.keys.DeadLetter("recommendation");
+  auto merges = std::make_shared<omnicx::streams::StreamConsumer>(
+      context.redis, merge_options,
+      [store](const omnicx::streams::StreamEntry& e) {
+        return ApplyMergeRecord(*store, e);
+      });
+  merges->Start();
+
   ServiceBundle bundle;
   bundle.services.push_back(std::make_unique<RecommendationServiceImpl>(
       *recommender, *store, *watcher, cfg.prior_strength()));
   bundle.service_names.push_back(
       omnicx::v1::RecommendationService::service_full_name());
-  bundle.stop = [watcher] { watcher->Stop(); };
+  bundle.stop = [watcher, merges] {
+    merges->Stop();
+    watcher->Stop();
+  };
   // Released in this order after the server drained.
+  bundle.keep_alive.push_back(merges);
   bundle.keep_alive.push_back(recommender);
   bundle.keep_alive.push_back(timer);
   bundle.keep_alive.push_back(inputs);

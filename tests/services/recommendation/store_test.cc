@@ -12,6 +12,7 @@
 #include "libs/status/status_matchers.h"
 #include "libs/testing/redis_server.h"
 #include "services/recommendation/catalog.h"
+#include "services/recommendation/merge_handler.h"
 #include "services/recommendation/recommendation_store.h"
 
 namespace omnicx::recommendation {
@@ -372,6 +373,54 @@ TEST_F(StoreTest, EveryCustomerKeyIsUnderTheCustomersTag) {
   }
   // shown, cool, two decisions, merged (d2 was cooling down: no hold).
   EXPECT_EQ(customer_keys, 5);
+}
+
+}  // namespace
+}  // namespace omnicx::recommendation
+
+namespace omnicx::recommendation {
+namespace {
+
+// The merge log through a real StreamConsumer: folded once, even when the
+// record is delivered again; malformed records are refused.
+TEST_F(StoreTest, MergeLogConsumerFoldsEachMergeOnce) {
+  Action a = Make("a", 5, 86400);
+  ASSERT_OK(Reserve("m", "d1", {&a}, kNow).status());
+  ASSERT_OK(Outcome("m", "d1", "a", omnicx::v1::ACTION_RESPONSE_PRESENTED, kNow)
+                .status());
+  ASSERT_OK(redis_
+                ->Command({"XADD", keys_.MergeLog(), "*", "survivor", "s",
+                           "merged", "m", "at", "1795000000000"})
+                .status());
+  streams::ConsumerOptions options;
+  options.group = "recommendation";
+  options.consumer = "test";
+  options.streams = {keys_.MergeLog()};
+  options.dead_letter = keys_.DeadLetter("recommendation");
+  int handled = 0;
+  streams::StreamConsumer consumer(*redis_, options,
+                                   [&](const streams::StreamEntry& e) {
+                                     ++handled;
+                                     return ApplyMergeRecord(*store_, e);
+                                   });
+  ASSERT_OK(consumer.EnsureGroups());
+  ASSERT_OK_AND_ASSIGN(int n, consumer.PollOnce(absl::Milliseconds(100)));
+  EXPECT_EQ(n, 1);
+  ASSERT_OK_AND_ASSIGN(redis::Reply shown,
+                       redis_->Command({"ZCARD", keys_.NbaShown("s")}));
+  EXPECT_EQ(shown.integer(), 1);
+  // A redelivery (same record again) changes nothing.
+  streams::StreamEntry again;
+  again.id = "1-1";
+  again.fields = {{"survivor", "s"}, {"merged", "m"}, {"at", "0"}};
+  ASSERT_OK(ApplyMergeRecord(*store_, again));
+  ASSERT_OK_AND_ASSIGN(shown, redis_->Command({"ZCARD", keys_.NbaShown("s")}));
+  EXPECT_EQ(shown.integer(), 1);
+  streams::StreamEntry bad;
+  bad.fields = {{"survivor", "s"}};
+  EXPECT_THAT(ApplyMergeRecord(*store_, bad),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(handled, 1);
 }
 
 }  // namespace
