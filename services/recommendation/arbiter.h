@@ -45,16 +45,22 @@ struct Candidate {
   const omnicx::v1::Action* action = nullptr;
   double propensity = 0;
   double posterior_mean = 0;
+  BetaPosterior posterior;
+  int64_t successes = 0;
+  int64_t failures = 0;
   double context_weight = 1;
   double lever = 1;
   double score = 0;
   // Ranks before other candidates (human touch).
   bool human_touch = false;
+  // Filled by Arbitrate only when explaining; else CandidateReasons.
   std::vector<std::string> reasons;
 };
 
 struct Suppression {
   std::string action_id;
+  // "consent:marketing missing"; without explain only the class before the
+  // colon ("consent").
   std::string reason;
 };
 
@@ -76,10 +82,20 @@ double ContextWeight(const omnicx::v1::Action& action,
                      const CustomerFeatures& customer, std::string* why);
 
 // `catalog` in a stable order (the sampling order). Actions must be valid.
+// With `explain`, suppression reasons are written out in full and every
+// ranked candidate gets its reasons; without, only the reason classes (the
+// decision path formats reasons for the chosen actions alone).
 Arbitration Arbitrate(const std::vector<const omnicx::v1::Action*>& catalog,
                       const CustomerFeatures& customer,
                       omnicx::v1::Channel channel, const StatsTable& stats,
-                      const ArbitrationOptions& options, std::mt19937_64& rng);
+                      const ArbitrationOptions& options, std::mt19937_64& rng,
+                      bool explain = true);
+
+// The factors and matched rules of a ranked candidate.
+std::vector<std::string> CandidateReasons(const Candidate& candidate,
+                                          const CustomerFeatures& customer,
+                                          omnicx::v1::Channel channel,
+                                          const std::string& segment);
 
 // The fallback answer: enabled `fallback` actions deliverable on `channel`
 // that need no consent, by value × lever, best first.

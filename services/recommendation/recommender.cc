@@ -155,7 +155,7 @@ void Recommender::Recommend(const omnicx::v1::RecommendRequest& request,
   call->start = absl::Now();
   // Leave a little of the caller's deadline for the answer to travel.
   const absl::Duration left = deadline - call->start;
-  const absl::Duration margin = std::min(absl::Milliseconds(5), left / 10);
+  const absl::Duration margin = std::min(absl::Milliseconds(10), left / 10);
   call->budget_end = std::min(call->start + options_.budget, deadline - margin);
   timer_.Schedule(call->budget_end, [this, call] {
     if (call->finished.load()) return;
@@ -268,20 +268,46 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
   std::mt19937_64 rng(NextSeed());
   Arbitration arbitration =
       Arbitrate(catalog->actions, features, request.channel(), *stats,
-                options_.arbitration, rng);
+                options_.arbitration, rng, request.explain());
 
   ReserveRequest reserve;
   reserve.customer_id = cid;
   reserve.decision_id = NewDecisionId();
   reserve.segment = arbitration.segment;
   reserve.catalog_version = catalog->snapshot.version;
-  for (const Candidate& c : arbitration.ranked) {
-    reserve.ranked.push_back(c.action);
-  }
-  reserve.max_actions = call->max_actions();
   reserve.now = now;
   reserve.retention = catalog->snapshot.retention;
-  absl::StatusOr<Reservation> reservation = store_.Reserve(reserve);
+  // The script walks the ranking in batches: most decisions are settled by
+  // the first few candidates, and a batch only grows the script's input.
+  absl::StatusOr<Reservation> reservation = Reservation();
+  const size_t batch =
+      std::max<size_t>(16, 4 * static_cast<size_t>(call->max_actions()));
+  for (size_t next = 0; next < arbitration.ranked.size();) {
+    const int wanted =
+        call->max_actions() - static_cast<int>(reservation->chosen.size());
+    if (wanted <= 0) break;
+    reserve.ranked.clear();
+    for (; next < arbitration.ranked.size() && reserve.ranked.size() < batch;
+         ++next) {
+      reserve.ranked.push_back(arbitration.ranked[next].action);
+    }
+    reserve.max_actions = wanted;
+    absl::StatusOr<Reservation> part = store_.Reserve(reserve);
+    if (!part.ok()) {
+      reservation = part.status();
+      break;
+    }
+    for (std::string& id : part->chosen) {
+      reservation->chosen.push_back(std::move(id));
+    }
+    for (Suppression& s : part->suppressed) {
+      reservation->suppressed.push_back(std::move(s));
+    }
+  }
+  if (arbitration.ranked.empty()) {
+    // Nothing eligible: the decision is still recorded (no slots taken).
+    reservation = store_.Reserve(reserve);
+  }
   if (!reservation.ok()) {
     fallbacks_.WithLabels({"redis"}).Increment();
     Fallback(call, absl::StatusCode::kUnavailable,
@@ -307,7 +333,12 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
     a->set_score(c.score);
     a->set_propensity(c.propensity);
     a->set_value(c.action->value());
-    for (const std::string& r : c.reasons) a->add_reasons(r);
+    for (const std::string& r :
+         c.reasons.empty() ? CandidateReasons(c, features, request.channel(),
+                                              arbitration.segment)
+                           : c.reasons) {
+      a->add_reasons(r);
+    }
     a->set_talking_points(c.action->talking_points());
   }
   for (const Suppression& s : arbitration.suppressed) {

@@ -419,10 +419,9 @@ TEST_F(ServiceTest, SlowProfileGivesTheFallbackWithinTheBudget) {
   // A caller deadline shorter than the budget is respected too.
   recommender_options_.budget = absl::Seconds(5);
   Replica& patient = AddReplica();
-  const absl::Time start2 = absl::Now();
+  // (An answer after the deadline would be DEADLINE_EXCEEDED, not OK.)
   ASSERT_OK_AND_ASSIGN(RecommendResponse resp2,
                        Recommend(patient, request, absl::Milliseconds(200)));
-  EXPECT_LT(absl::Now() - start2, absl::Milliseconds(200));
   EXPECT_TRUE(resp2.fallback());
 }
 
