@@ -112,6 +112,20 @@ Config Defaults(Service service) {
   c.set_context_timeout("150ms");
   c.set_context_cache_ttl("2s");
   c.set_consumers(4);
+  // --- recommendation ---
+  c.set_recommend_budget("100ms");
+  c.set_profile_timeout("40ms");
+  c.set_journey_timeout("40ms");
+  c.set_input_cache_ttl("1s");
+  c.set_catalog_refresh_interval("1s");
+  c.set_decision_ttl("168h");
+  c.set_global_daily_cap(4);
+  c.set_hold_ttl("15m");
+  c.set_prior_strength(10);
+  c.set_high_value_threshold(1000);
+  c.set_severe_impact(15);
+  c.set_severe_window("336h");
+  c.set_stats_refresh_interval("1s");
   return c;
 }
 
@@ -159,6 +173,30 @@ absl::Status Validate(const Config& c) {
   check(CheckRange("strict_replicas", c.strict_replicas(), 0, 16));
   check(CheckRange("timeline_cap", c.timeline_cap(), 1, 100000));
   check(CheckRange("consumers", c.consumers(), 1, 64));
+  // --- recommendation ---
+  check(CheckDuration("recommend_budget", c.recommend_budget(),
+                      absl::Milliseconds(1), absl::Seconds(30)));
+  check(CheckDuration("profile_timeout", c.profile_timeout(),
+                      absl::Milliseconds(1), absl::Seconds(30)));
+  check(CheckDuration("journey_timeout", c.journey_timeout(),
+                      absl::Milliseconds(1), absl::Seconds(30)));
+  check(CheckDuration("input_cache_ttl", c.input_cache_ttl(),
+                      absl::ZeroDuration(), absl::Minutes(10)));
+  check(CheckDuration("catalog_refresh_interval", c.catalog_refresh_interval(),
+                      absl::Milliseconds(10), absl::Seconds(5)));
+  check(CheckDuration("decision_ttl", c.decision_ttl(), absl::Minutes(1),
+                      absl::Hours(24 * 366)));
+  check(CheckDuration("hold_ttl", c.hold_ttl(), absl::Seconds(1),
+                      absl::Hours(24)));
+  check(CheckDuration("severe_window", c.severe_window(), absl::Minutes(1),
+                      absl::Hours(24 * 366)));
+  check(CheckDuration("stats_refresh_interval", c.stats_refresh_interval(),
+                      absl::Milliseconds(10), absl::Minutes(10)));
+  check(CheckRange("global_daily_cap", c.global_daily_cap(), 0, 1000));
+  check(CheckRange("prior_strength", c.prior_strength(), 1, 100000));
+  check(CheckRange("high_value_threshold", c.high_value_threshold(), 0,
+                   1LL << 50));
+  check(CheckRange("severe_impact", c.severe_impact(), 1, 100));
   if (s.ok() && c.redis().cluster()) {
     s = Invalid("redis.cluster",
                 "Redis Cluster routing is not supported by this build yet; "

@@ -94,6 +94,25 @@ class KeyBuilder {
   std::string Recommendations(absl::string_view cid) const {
     return CustomerKey(cid, "nba");
   }
+  // Next-best-action state of one customer (recommendation service):
+  // confirmed presentations, slots held by recent decisions, cool-downs,
+  // one key per decision, and merged ids already folded in.
+  std::string NbaShown(absl::string_view cid) const {
+    return CustomerKey(cid, "nba:shown");
+  }
+  std::string NbaHeld(absl::string_view cid) const {
+    return CustomerKey(cid, "nba:held");
+  }
+  std::string NbaCooldowns(absl::string_view cid) const {
+    return CustomerKey(cid, "nba:cool");
+  }
+  std::string NbaDecision(absl::string_view cid,
+                          absl::string_view decision_id) const {
+    return CustomerKey(cid, std::string("nba:d:") + EncodeId(decision_id));
+  }
+  std::string NbaMerged(absl::string_view cid) const {
+    return CustomerKey(cid, "nba:merged");
+  }
   // Where a merged-away customer went (their id keeps answering).
   std::string MergedInto(absl::string_view cid) const {
     return CustomerKey(cid, "merged_into");
@@ -114,6 +133,8 @@ class KeyBuilder {
 
   // --- suite-wide ---
   std::string Catalog() const { return prefix_ + "catalog"; }
+  // Learning statistics per (action, segment); no customer data.
+  std::string NbaStats() const { return prefix_ + "nba:stats"; }
   std::string Analytics(absl::string_view kind) const {
     return prefix_ + "an:" + EncodeId(kind);
   }

@@ -1,19 +1,119 @@
 // omnicx-recommendation: wiring only (see libs/server/service_main.h).
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
 #include "libs/server/service_main.h"
+#include "libs/streams/consumer.h"
+#include "services/recommendation/catalog.h"
+#include "services/recommendation/catalog_watcher.h"
+#include "services/recommendation/deadline_timer.h"
+#include "services/recommendation/input_fetcher.h"
+#include "services/recommendation/merge_handler.h"
 #include "services/recommendation/recommendation_service.h"
+#include "services/recommendation/recommendation_store.h"
+#include "services/recommendation/recommender.h"
+
+namespace {
+
+using omnicx::config::DurationSetting;
+using omnicx::server::ServiceBundle;
+using omnicx::server::ServiceContext;
+
+std::string ConsumerName() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return host[0] ? std::string(host) : absl::StrCat("pid-", getpid());
+}
+
+absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
+  using namespace omnicx::recommendation;  // NOLINT: wiring
+  const auto& cfg = context.config;
+
+  absl::StatusOr<ActionCatalog> catalog =
+      cfg.catalog_file().empty() ? DefaultCatalog()
+                                 : LoadCatalogFile(cfg.catalog_file());
+  if (!catalog.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid setting catalog_file (OMNICX_CATALOG_FILE): ",
+                     catalog.status().message()));
+  }
+
+  StoreOptions store_options;
+  store_options.hold_ttl = DurationSetting(cfg.hold_ttl());
+  store_options.decision_ttl = DurationSetting(cfg.decision_ttl());
+  store_options.global_daily_cap = cfg.global_daily_cap();
+  auto store = std::make_shared<RecommendationStore>(
+      context.redis, context.keys, store_options);
+
+  WatcherOptions watcher_options;
+  watcher_options.catalog_interval =
+      DurationSetting(cfg.catalog_refresh_interval());
+  watcher_options.stats_interval =
+      DurationSetting(cfg.stats_refresh_interval());
+  watcher_options.seed = std::move(*catalog);
+  auto watcher = std::make_shared<CatalogWatcher>(*store, watcher_options);
+  // Redis may be down at start-up: the watcher keeps trying.
+  (void)watcher->Refresh();
+  watcher->Start();
+
+  InputOptions input_options;
+  input_options.profile_timeout = DurationSetting(cfg.profile_timeout());
+  input_options.journey_timeout = DurationSetting(cfg.journey_timeout());
+  input_options.cache_ttl = DurationSetting(cfg.input_cache_ttl());
+  auto inputs = std::make_shared<InputFetcher>(
+      grpc::CreateChannel(cfg.profile_address(),
+                          grpc::InsecureChannelCredentials()),
+      grpc::CreateChannel(cfg.journey_address(),
+                          grpc::InsecureChannelCredentials()),
+      input_options);
+
+  RecommenderOptions options;
+  options.budget = DurationSetting(cfg.recommend_budget());
+  options.arbitration.prior_strength = cfg.prior_strength();
+  options.features.high_value_threshold =
+      static_cast<double>(cfg.high_value_threshold());
+  options.features.severe_impact = cfg.severe_impact();
+  options.features.severe_window = DurationSetting(cfg.severe_window());
+  options.seed = static_cast<uint64_t>(cfg.thompson_seed());
+  auto timer = std::make_shared<DeadlineTimer>();
+  auto recommender = std::make_shared<Recommender>(
+      *store, *watcher, *inputs, *timer, context.metrics, options);
+
+  // Merges from the profile service fold contact state into the survivor.
+  omnicx::streams::ConsumerOptions merge_options;
+  merge_options.group = "recommendation";
+  merge_options.consumer = ConsumerName();
+  merge_options.streams = {context.keys.MergeLog()};
+  merge_options.dead_letter = context.keys.DeadLetter("recommendation");
+  auto merges = std::make_shared<omnicx::streams::StreamConsumer>(
+      context.redis, merge_options,
+      [store](const omnicx::streams::StreamEntry& e) {
+        return ApplyMergeRecord(*store, e);
+      });
+  merges->Start();
+
+  ServiceBundle bundle;
+  bundle.services.push_back(std::make_unique<RecommendationServiceImpl>(
+      *recommender, *store, *watcher, cfg.prior_strength()));
+  bundle.service_names.push_back(
+      omnicx::v1::RecommendationService::service_full_name());
+  bundle.stop = [watcher, merges] {
+    merges->Stop();
+    watcher->Stop();
+  };
+  // Released in this order after the server drained.
+  bundle.keep_alive.push_back(merges);
+  bundle.keep_alive.push_back(recommender);
+  bundle.keep_alive.push_back(timer);
+  bundle.keep_alive.push_back(inputs);
+  bundle.keep_alive.push_back(watcher);
+  bundle.keep_alive.push_back(store);
+  return bundle;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  using omnicx::server::ServiceBundle;
-  using omnicx::server::ServiceContext;
-  return omnicx::server::ServiceMain(
-      omnicx::config::Service::kRecommendation, argc, argv,
-      [](ServiceContext& context) -> absl::StatusOr<ServiceBundle> {
-        ServiceBundle bundle;
-        bundle.services.push_back(
-            std::make_unique<
-                omnicx::recommendation::RecommendationServiceImpl>());
-        bundle.service_names.push_back(
-            omnicx::v1::RecommendationService::service_full_name());
-        return bundle;
-      });
+  return omnicx::server::ServiceMain(omnicx::config::Service::kRecommendation,
+                                     argc, argv, Build);
 }

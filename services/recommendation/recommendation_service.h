@@ -1,16 +1,59 @@
-// gRPC adapter of the recommendation service: translates between omnicx.v1
-// protos and the domain logic, and maps absl::Status to grpc::Status in one
-// place (status::ToGrpcStatus). Methods not built yet answer UNIMPLEMENTED (the
-// callback API's default).
+// gRPC adapter of the recommendation service: validates requests (bad input
+// is INVALID_ARGUMENT with BadRequest field violations and writes nothing),
+// hands them to the Recommender, RecommendationStore and CatalogWatcher, and
+// maps absl::Status to grpc::Status in one place (status::ToGrpcStatus).
 #ifndef OMNICX_SERVICES_RECOMMENDATION_RECOMMENDATION_SERVICE_H_
 #define OMNICX_SERVICES_RECOMMENDATION_RECOMMENDATION_SERVICE_H_
 
 #include "omnicx/v1/recommendation.grpc.pb.h"
+#include "services/recommendation/catalog_watcher.h"
+#include "services/recommendation/recommendation_store.h"
+#include "services/recommendation/recommender.h"
 
 namespace omnicx::recommendation {
 
 class RecommendationServiceImpl final
-    : public omnicx::v1::RecommendationService::CallbackService {};
+    : public omnicx::v1::RecommendationService::CallbackService {
+ public:
+  RecommendationServiceImpl(Recommender& recommender,
+                            RecommendationStore& store, CatalogWatcher& watcher,
+                            int prior_strength)
+      : recommender_(recommender),
+        store_(store),
+        watcher_(watcher),
+        prior_strength_(prior_strength) {}
+
+  grpc::ServerUnaryReactor* Recommend(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::RecommendRequest* request,
+      omnicx::v1::RecommendResponse* response) override;
+
+  grpc::ServerUnaryReactor* RecordOutcome(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::RecordOutcomeRequest* request,
+      omnicx::v1::RecordOutcomeResponse* response) override;
+
+  grpc::ServerUnaryReactor* ListActions(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::ListActionsRequest* request,
+      omnicx::v1::ListActionsResponse* response) override;
+
+  grpc::ServerUnaryReactor* UpsertAction(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::UpsertActionRequest* request,
+      omnicx::v1::UpsertActionResponse* response) override;
+
+  grpc::ServerUnaryReactor* GetActionStats(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::GetActionStatsRequest* request,
+      omnicx::v1::GetActionStatsResponse* response) override;
+
+ private:
+  Recommender& recommender_;
+  RecommendationStore& store_;
+  CatalogWatcher& watcher_;
+  const int prior_strength_;
+};
 
 }  // namespace omnicx::recommendation
 

@@ -1,0 +1,337 @@
+// Load client and stand-in peers for the recommendation benchmark.
+//
+//   recommendation_load --mode=catalog --actions=200 > catalog.yaml
+//       a valid 200-action catalog over all kinds (seeded, reproducible)
+//   recommendation_load --mode=peers --profile_port=P --journey_port=J
+//       ProfileService.GetProfile and JourneyService.GetJourney answering
+//       synthetic customers c0..cN-1 (consents, lifetime value, stage,
+//       health, churn risk, open cases, drivers, segments derived from N),
+//       so the benchmark measures the recommendation service, not the
+//       state of other services; exits after --max_seconds (600)
+//   recommendation_load --mode=decide --target=RECO --customers=100000
+//       --concurrency=16 --seconds=5 --rates=1000
+//       Recommend for uniformly random customers: closed loop at the given
+//       concurrency, then open loop at each rate; prints
+//       reco_c<C>_{qps,p50_ms,p99_ms,errors,fallbacks} and
+//       reco_open_<rate>_{p50_ms,p99_ms,errors,fallbacks}
+#include <atomic>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "bench/lib/load.h"
+#include "grpcpp/grpcpp.h"
+#include "omnicx/v1/journey.grpc.pb.h"
+#include "omnicx/v1/profile.grpc.pb.h"
+#include "omnicx/v1/recommendation.grpc.pb.h"
+
+namespace {
+
+int64_t CustomerNumber(const std::string& id) {
+  int64_t n = 0;
+  if (id.size() > 1) (void)absl::SimpleAtoi(id.substr(1), &n);
+  return n;
+}
+
+google::protobuf::Timestamp Ago(absl::Duration d) {
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(absl::ToUnixSeconds(absl::Now() - d));
+  return ts;
+}
+
+class ProfilePeer final : public omnicx::v1::ProfileService::CallbackService {
+  grpc::ServerUnaryReactor* GetProfile(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::GetProfileRequest* request,
+      omnicx::v1::GetProfileResponse* response) override {
+    const std::string& id = request->customer().customer_id();
+    const int64_t n = CustomerNumber(id);
+    omnicx::v1::Profile* p = response->mutable_profile();
+    p->set_customer_id(id);
+    p->set_lifetime_value(static_cast<double>(n % 100) * 25);
+    if (n % 3 != 0) {
+      auto* c = p->add_consents();
+      c->set_purpose("marketing");
+      c->set_granted(true);
+    }
+    if (n % 5 == 0) {
+      auto* c = p->add_consents();
+      c->set_purpose("research");
+      c->set_granted(true);
+    }
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+};
+
+class JourneyPeer final : public omnicx::v1::JourneyService::CallbackService {
+  grpc::ServerUnaryReactor* GetJourney(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::GetJourneyRequest* request,
+      omnicx::v1::GetJourneyResponse* response) override {
+    static const char* const kSegments[] = {
+        "digital_first", "branch_loyal", "detractor", "high_effort",
+        "high_value",    "new_customer", "at_risk",   "promoter"};
+    const std::string& id = request->customer().customer_id();
+    const int64_t n = CustomerNumber(id);
+    omnicx::v1::JourneySummary* j = response->mutable_journey();
+    j->set_customer_id(id);
+    j->set_stage(static_cast<omnicx::v1::Stage>(1 + n % 9));
+    j->set_health(static_cast<double>(n % 101));
+    j->set_churn_risk(static_cast<double>(n % 97) / 97.0);
+    j->add_segments(kSegments[n % 8]);
+    if (n % 4 == 0) j->add_segments(kSegments[(n / 8) % 8]);
+    if (n % 7 == 0) {
+      auto* c = j->add_open_cases();
+      c->set_case_id(absl::StrCat("k", n));
+      c->set_touchpoint(n % 14 == 0 ? "complaint_line" : "billing");
+      *c->mutable_opened_at() = Ago(absl::Hours(48));
+      c->set_contact_count(1 + n % 3);
+    }
+    auto* d = j->add_drivers();
+    d->set_touchpoint(n % 11 == 0 ? "checkout" : "app_login");
+    d->set_type(n % 11 == 0 ? "purchase" : "login");
+    d->set_impact(n % 11 == 0 ? -25 : 4);
+    *d->mutable_last_at() = Ago(absl::Hours(20));
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+};
+
+int Peers(int profile_port, int journey_port, int max_seconds) {
+  ProfilePeer profile;
+  JourneyPeer journey;
+  grpc::ServerBuilder pb;
+  pb.AddListeningPort(absl::StrCat("127.0.0.1:", profile_port),
+                      grpc::InsecureServerCredentials());
+  pb.RegisterService(&profile);
+  grpc::ServerBuilder jb;
+  jb.AddListeningPort(absl::StrCat("127.0.0.1:", journey_port),
+                      grpc::InsecureServerCredentials());
+  jb.RegisterService(&journey);
+  std::unique_ptr<grpc::Server> ps = pb.BuildAndStart();
+  std::unique_ptr<grpc::Server> js = jb.BuildAndStart();
+  if (!ps || !js) {
+    std::fprintf(stderr, "cannot listen on %d / %d\n", profile_port,
+                 journey_port);
+    return 1;
+  }
+  std::printf("peers ready\n");
+  std::fflush(stdout);
+  absl::SleepFor(absl::Seconds(max_seconds));
+  ps->Shutdown();
+  js->Shutdown();
+  return 0;
+}
+
+int Catalog(int actions) {
+  static const char* const kKinds[] = {
+      "ACTION_KIND_SERVICE_RECOVERY",   "ACTION_KIND_RETENTION_OFFER",
+      "ACTION_KIND_CROSS_SELL",         "ACTION_KIND_EDUCATION",
+      "ACTION_KIND_PROACTIVE_OUTREACH", "ACTION_KIND_SURVEY",
+      "ACTION_KIND_HUMAN_CALLBACK"};
+  static const char* const kChannels[] = {"CHANNEL_WEB",  "CHANNEL_EMAIL",
+                                          "CHANNEL_SMS",  "CHANNEL_VOICE",
+                                          "CHANNEL_CHAT", "CHANNEL_MOBILE_APP"};
+  static const char* const kStages[] = {"STAGE_CONSIDERATION", "STAGE_PURCHASE",
+                                        "STAGE_ONBOARDING",    "STAGE_ENGAGED",
+                                        "STAGE_LOYAL",         "STAGE_AT_RISK"};
+  std::mt19937_64 rng(200);
+  auto pick = [&](int n) { return static_cast<int>(rng() % n); };
+  std::printf("actions:\n");
+  for (int i = 0; i < actions; ++i) {
+    const int kind = i % 7;
+    std::printf("  - action_id: a%03d_%d\n    kind: %s\n", i, kind,
+                kKinds[kind]);
+    std::printf("    name: Action %d\n", i);
+    std::printf("    channels: [%s, %s, %s]\n", kChannels[pick(2)],
+                kChannels[2 + pick(2)], kChannels[4 + pick(2)]);
+    std::printf("    eligibility: {");
+    std::string sep;
+    if (pick(2)) {
+      std::printf("stages: [%s, %s, %s]", kStages[pick(2)],
+                  kStages[2 + pick(2)], kStages[4 + pick(2)]);
+      sep = ", ";
+    }
+    if (pick(3) == 0) {
+      std::printf("%smin_health: %d", sep.c_str(), pick(60));
+      sep = ", ";
+    }
+    if (pick(4) == 0) {
+      std::printf("%smax_churn_risk: 0.%d", sep.c_str(), 3 + pick(6));
+      sep = ", ";
+    }
+    if (kind == 0 || kind == 6 || pick(6) == 0) {
+      std::printf("%shas_open_case: %s", sep.c_str(),
+                  kind == 0 ? "true" : (pick(2) ? "true" : "false"));
+    }
+    std::printf("}\n");
+    const bool sales = kind == 1 || kind == 2;
+    if (sales || pick(5) == 0) {
+      std::printf("    required_consent: %s\n",
+                  pick(4) == 0 ? "research" : "marketing");
+    } else if (kind == 3 && i % 20 == 3) {
+      std::printf("    fallback: true\n");
+    }
+    if (kind == 0 && pick(2)) std::printf("    agent_led: true\n");
+    std::printf("    value: %d\n    lever: %.1f\n", 5 + pick(200),
+                0.5 + pick(11) / 10.0);
+    std::printf("    prior_accept_rate: %.2f\n", 0.02 + pick(40) / 100.0);
+    std::printf("    talking_points: \"Talking points for action %d.\"\n", i);
+    std::printf(
+        "    policy: {max_per_window: %d, window_seconds: %d, "
+        "cooldown_seconds: %d}\n",
+        1 + pick(5), 86400 * (1 + pick(30)), pick(2) ? 86400 * pick(14) : 0);
+  }
+  return 0;
+}
+
+struct Counts {
+  std::atomic<int64_t> fallbacks{0};
+};
+
+int Decide(const std::string& target, int64_t customers, int concurrency,
+           const std::vector<std::string>& rates, double seconds) {
+  // Several channels, as a real client pool would have.
+  std::vector<std::unique_ptr<omnicx::v1::RecommendationService::Stub>> stubs;
+  for (int i = 0; i < 4; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt("grpc.channel_id", i);  // distinct connections
+    stubs.push_back(
+        omnicx::v1::RecommendationService::NewStub(grpc::CreateCustomChannel(
+            target, grpc::InsecureChannelCredentials(), args)));
+  }
+  static const omnicx::v1::Channel kChannels[] = {
+      omnicx::v1::CHANNEL_WEB, omnicx::v1::CHANNEL_EMAIL,
+      omnicx::v1::CHANNEL_VOICE, omnicx::v1::CHANNEL_CHAT};
+  auto fill = [customers](std::mt19937_64& rng,
+                          omnicx::v1::RecommendRequest* request) {
+    request->mutable_customer()->set_customer_id(
+        absl::StrCat("c", static_cast<int64_t>(rng() % customers)));
+    request->set_channel(kChannels[rng() % 4]);
+    request->set_max_actions(3);
+  };
+  // Warm-up: connections, the service's catalog and statistics.
+  {
+    std::mt19937_64 rng(1);
+    for (int i = 0; i < 200; ++i) {
+      omnicx::v1::RecommendRequest request;
+      fill(rng, &request);
+      omnicx::v1::RecommendResponse response;
+      grpc::ClientContext context;
+      (void)stubs[i % 4]->Recommend(&context, request, &response);
+    }
+  }
+  {
+    Counts counts;
+    std::vector<std::mt19937_64> rngs;
+    for (int w = 0; w < concurrency; ++w) rngs.emplace_back(100 + w);
+    omnicx::bench::LoadResult r = omnicx::bench::RunClosedLoop(
+        concurrency, absl::Seconds(seconds), 10'000'000, [&](int worker) {
+          omnicx::v1::RecommendRequest request;
+          fill(rngs[worker], &request);
+          omnicx::v1::RecommendResponse response;
+          grpc::ClientContext context;
+          context.set_deadline(std::chrono::system_clock::now() +
+                               std::chrono::seconds(2));
+          grpc::Status s = stubs[worker % stubs.size()]->Recommend(
+              &context, request, &response);
+          if (s.ok() && response.fallback()) counts.fallbacks++;
+          return s.ok();
+        });
+    std::printf(
+        "reco_c%d_qps=%.1f\nreco_c%d_p50_ms=%.3f\nreco_c%d_p99_ms=%.3f\n"
+        "reco_c%d_errors=%lld\nreco_c%d_fallbacks=%lld\n",
+        concurrency, r.qps(), concurrency, r.p50_ms(), concurrency, r.p99_ms(),
+        concurrency, static_cast<long long>(r.errors), concurrency,
+        static_cast<long long>(counts.fallbacks.load()));
+    std::fflush(stdout);
+  }
+  std::mt19937_64 rng(42);
+  for (const std::string& rate_text : rates) {
+    double rate = 0;
+    if (!absl::SimpleAtod(rate_text, &rate)) continue;
+    struct Call {
+      grpc::ClientContext context;
+      omnicx::v1::RecommendRequest request;
+      omnicx::v1::RecommendResponse response;
+    };
+    Counts counts;
+    int64_t issued = 0;
+    omnicx::bench::LoadResult r = omnicx::bench::RunOpenLoop(
+        rate, absl::Seconds(seconds), 1'000'000,
+        [&](std::function<void(bool)> done) {
+          auto call = std::make_shared<Call>();
+          fill(rng, &call->request);
+          call->context.set_deadline(std::chrono::system_clock::now() +
+                                     std::chrono::seconds(2));
+          stubs[issued++ % stubs.size()]->async()->Recommend(
+              &call->context, &call->request, &call->response,
+              [call, done, &counts](grpc::Status s) {
+                if (s.ok() && call->response.fallback()) counts.fallbacks++;
+                done(s.ok());
+              });
+        });
+    std::printf(
+        "reco_open_%s_p50_ms=%.3f\nreco_open_%s_p99_ms=%.3f\n"
+        "reco_open_%s_errors=%lld\nreco_open_%s_fallbacks=%lld\n",
+        rate_text.c_str(), r.p50_ms(), rate_text.c_str(), r.p99_ms(),
+        rate_text.c_str(), static_cast<long long>(r.errors), rate_text.c_str(),
+        static_cast<long long>(counts.fallbacks.load()));
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string mode, target;
+  int64_t customers = 100000;
+  int concurrency = 16, actions = 200, profile_port = 0, journey_port = 0,
+      max_seconds = 600;
+  double seconds = 5;
+  std::vector<std::string> rates = {"1000"};
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&a](absl::string_view flag) -> std::string {
+      return absl::StartsWith(a, flag) ? a.substr(flag.size()) : "";
+    };
+    if (absl::StartsWith(a, "--mode=")) mode = value("--mode=");
+    if (absl::StartsWith(a, "--target=")) target = value("--target=");
+    if (absl::StartsWith(a, "--customers="))
+      (void)absl::SimpleAtoi(value("--customers="), &customers);
+    if (absl::StartsWith(a, "--concurrency="))
+      (void)absl::SimpleAtoi(value("--concurrency="), &concurrency);
+    if (absl::StartsWith(a, "--actions="))
+      (void)absl::SimpleAtoi(value("--actions="), &actions);
+    if (absl::StartsWith(a, "--profile_port="))
+      (void)absl::SimpleAtoi(value("--profile_port="), &profile_port);
+    if (absl::StartsWith(a, "--journey_port="))
+      (void)absl::SimpleAtoi(value("--journey_port="), &journey_port);
+    if (absl::StartsWith(a, "--max_seconds="))
+      (void)absl::SimpleAtoi(value("--max_seconds="), &max_seconds);
+    if (absl::StartsWith(a, "--seconds="))
+      (void)absl::SimpleAtod(value("--seconds="), &seconds);
+    if (absl::StartsWith(a, "--rates="))
+      rates = absl::StrSplit(value("--rates="), ',');
+  }
+  if (mode == "catalog") return Catalog(actions);
+  if (mode == "peers") return Peers(profile_port, journey_port, max_seconds);
+  if (mode == "decide") {
+    return Decide(target, customers, concurrency, rates, seconds);
+  }
+  std::fprintf(stderr,
+               "usage: recommendation_load --mode=catalog|peers|decide ...\n");
+  return 2;
+}

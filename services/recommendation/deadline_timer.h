@@ -1,0 +1,46 @@
+// One thread that runs callbacks at given times: Recommend's budget
+// watchdog (a decision still running when its budget ends is answered with
+// the fallback, so no call hangs on a slow peer or Redis).
+//
+//   DeadlineTimer timer;
+//   timer.Schedule(absl::Now() + absl::Milliseconds(100), [call] {
+//     call->AnswerWithFallback();   // a no-op if the call already finished
+//   });
+//
+// Callbacks run on the timer thread, in time order, and must be short. The
+// destructor drops callbacks not yet due.
+#ifndef OMNICX_SERVICES_RECOMMENDATION_DEADLINE_TIMER_H_
+#define OMNICX_SERVICES_RECOMMENDATION_DEADLINE_TIMER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <thread>
+#include <utility>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace omnicx::recommendation {
+
+class DeadlineTimer {
+ public:
+  DeadlineTimer();
+  ~DeadlineTimer();
+  DeadlineTimer(const DeadlineTimer&) = delete;
+  DeadlineTimer& operator=(const DeadlineTimer&) = delete;
+
+  void Schedule(absl::Time when, std::function<void()> callback);
+
+ private:
+  void Run();
+
+  absl::Mutex mu_;
+  std::multimap<absl::Time, std::function<void()>> due_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace omnicx::recommendation
+
+#endif  // OMNICX_SERVICES_RECOMMENDATION_DEADLINE_TIMER_H_

@@ -1,0 +1,76 @@
+// The decision's inputs from the other services: ProfileService.GetProfile
+// (canonical id, consents, lifetime value) and JourneyService.GetJourney
+// (stage, health, churn risk, open cases, drivers, segments), each under its
+// own deadline, with a short local cache of successful answers.
+//
+//   InputFetcher inputs(profile_channel, journey_channel, options);
+//   inputs.GetProfile(ref, deadline, [](absl::StatusOr<Profile> p) {...});
+//   inputs.GetJourney(customer_id, deadline, [](auto j) {...});
+//
+// `done` runs exactly once: at once on a cache hit, else on a gRPC client
+// thread. Errors keep their gRPC code (UNAVAILABLE, DEADLINE_EXCEEDED,
+// NOT_FOUND, ...). Consent changes reach decisions within cache_ttl.
+#ifndef OMNICX_SERVICES_RECOMMENDATION_INPUT_FETCHER_H_
+#define OMNICX_SERVICES_RECOMMENDATION_INPUT_FETCHER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "omnicx/v1/journey.grpc.pb.h"
+#include "omnicx/v1/profile.grpc.pb.h"
+
+namespace omnicx::recommendation {
+
+struct InputOptions {
+  absl::Duration profile_timeout = absl::Milliseconds(40);
+  absl::Duration journey_timeout = absl::Milliseconds(40);
+  // 0 disables the cache.
+  absl::Duration cache_ttl = absl::Seconds(1);
+  // Each cache is cleared when it reaches this many entries.
+  size_t max_cache_entries = 200000;
+};
+
+class InputFetcher {
+ public:
+  using ProfileDone =
+      std::function<void(absl::StatusOr<omnicx::v1::Profile> profile)>;
+  using JourneyDone =
+      std::function<void(absl::StatusOr<omnicx::v1::JourneySummary> journey)>;
+
+  InputFetcher(std::shared_ptr<grpc::Channel> profile,
+               std::shared_ptr<grpc::Channel> journey, InputOptions options);
+
+  // The call's deadline is min(now + timeout, `deadline`).
+  void GetProfile(const omnicx::v1::CustomerRef& customer, absl::Time deadline,
+                  ProfileDone done);
+  void GetJourney(const std::string& customer_id, absl::Time deadline,
+                  JourneyDone done);
+
+ private:
+  template <typename T>
+  struct Cache {
+    absl::Mutex mu;
+    absl::flat_hash_map<std::string, std::pair<absl::Time, T>> entries
+        ABSL_GUARDED_BY(mu);
+  };
+  template <typename T>
+  bool Lookup(Cache<T>& cache, const std::string& key, T* out);
+  template <typename T>
+  void Store(Cache<T>& cache, const std::string& key, const T& value);
+
+  std::unique_ptr<omnicx::v1::ProfileService::Stub> profile_;
+  std::unique_ptr<omnicx::v1::JourneyService::Stub> journey_;
+  const InputOptions options_;
+  Cache<omnicx::v1::Profile> profiles_;
+  Cache<omnicx::v1::JourneySummary> journeys_;
+};
+
+}  // namespace omnicx::recommendation
+
+#endif  // OMNICX_SERVICES_RECOMMENDATION_INPUT_FETCHER_H_

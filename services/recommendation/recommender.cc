@@ -1,0 +1,484 @@
+#include "services/recommendation/recommender.h"
+
+#include <atomic>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "libs/logging/log.h"
+#include "libs/status/error_details.h"
+#include "services/recommendation/catalog.h"
+
+namespace omnicx::recommendation {
+namespace {
+
+using omnicx::v1::Action;
+using omnicx::v1::JourneySummary;
+using omnicx::v1::Profile;
+using omnicx::v1::RecommendResponse;
+using omnicx::v1::SectionStatus;
+
+google::protobuf::Duration ToProto(absl::Duration d) {
+  google::protobuf::Duration out;
+  const int64_t nanos = absl::ToInt64Nanoseconds(d);
+  out.set_seconds(nanos / 1000000000);
+  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return out;
+}
+
+absl::Time FromProto(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+SectionStatus Section(const std::string& name, absl::StatusCode code,
+                      const std::string& message, absl::Duration latency) {
+  SectionStatus s;
+  s.set_section(name);
+  s.set_code(static_cast<int>(code));
+  s.set_message(message);
+  *s.mutable_latency() = ToProto(latency);
+  return s;
+}
+
+std::string NewDecisionId() {
+  static thread_local std::mt19937_64 gen(std::random_device{}());
+  return absl::StrCat("d_", absl::Hex(gen(), absl::kZeroPad16),
+                      absl::Hex(gen(), absl::kZeroPad16));
+}
+
+// "consent", "cap", ... (what the metrics count suppressions by).
+std::string ReasonClass(const std::string& reason) {
+  const size_t colon = reason.find(':');
+  return colon == std::string::npos ? reason : reason.substr(0, colon);
+}
+
+}  // namespace
+
+// One Recommend in flight. The inputs arrive on gRPC client threads; the
+// decision or the budget watchdog, whichever comes first, answers.
+struct Recommender::Call {
+  omnicx::v1::RecommendRequest request;
+  RecommendDone done;
+  absl::Time start;
+  absl::Time budget_end;
+  std::atomic<bool> finished{false};
+  std::atomic<int> outstanding{0};
+
+  absl::Mutex mu;
+  std::optional<absl::StatusOr<Profile>> profile ABSL_GUARDED_BY(mu);
+  absl::Duration profile_latency ABSL_GUARDED_BY(mu);
+  std::optional<absl::StatusOr<JourneySummary>> journey ABSL_GUARDED_BY(mu);
+  absl::Duration journey_latency ABSL_GUARDED_BY(mu);
+  // The journey was not asked for (the customer could not be resolved).
+  bool journey_skipped ABSL_GUARDED_BY(mu) = false;
+
+  int max_actions() const {
+    return request.max_actions() > 0 ? request.max_actions() : 3;
+  }
+
+  // Sections for the inputs as they stand now.
+  void AddSections(RecommendResponse* r) {
+    absl::MutexLock lock(&mu);
+    if (!profile.has_value()) {
+      *r->add_sections() =
+          Section("profile", absl::StatusCode::kDeadlineExceeded,
+                  "no answer within the decision budget", absl::Now() - start);
+    } else {
+      *r->add_sections() =
+          Section("profile", profile->status().code(),
+                  std::string(profile->status().message()), profile_latency);
+    }
+    if (journey_skipped) {
+      *r->add_sections() =
+          Section("journey", absl::StatusCode::kFailedPrecondition,
+                  "not requested: customer not resolved", absl::ZeroDuration());
+    } else if (!journey.has_value()) {
+      *r->add_sections() =
+          Section("journey", absl::StatusCode::kDeadlineExceeded,
+                  "no answer within the decision budget", absl::Now() - start);
+    } else if (journey->ok()) {
+      *r->add_sections() =
+          Section("journey", absl::StatusCode::kOk, "", journey_latency);
+    } else {
+      *r->add_sections() =
+          Section("journey", journey->status().code(),
+                  absl::StrCat(journey->status().message(),
+                               "; decided on rules without journey features"),
+                  journey_latency);
+    }
+  }
+};
+
+Recommender::Recommender(RecommendationStore& store, CatalogWatcher& watcher,
+                         InputFetcher& inputs, DeadlineTimer& timer,
+                         metrics::Registry& registry,
+                         RecommenderOptions options)
+    : store_(store),
+      watcher_(watcher),
+      inputs_(inputs),
+      timer_(timer),
+      options_(std::move(options)),
+      rng_(options_.seed != 0 ? options_.seed : std::random_device{}()),
+      decisions_(registry.Counter(
+          "omnicx_recommendation_decisions_total",
+          "Recommend answers by kind (decided or fallback).", {"kind"})),
+      suppressions_(registry.Counter(
+          "omnicx_recommendation_suppressions_total",
+          "Actions kept out of decisions, by reason class (consent, "
+          "eligibility, policy, cap, global_cap, cooldown, channel, "
+          "disabled).",
+          {"reason"})),
+      outcomes_(registry.Counter(
+          "omnicx_recommendation_outcomes_total",
+          "RecordOutcome calls by response and result (recorded, duplicate, "
+          "not_found, error).",
+          {"response", "result"})),
+      fallbacks_(registry.Counter(
+          "omnicx_recommendation_fallbacks_total",
+          "Fallback answers by cause (budget, customer, redis, catalog).",
+          {"cause"})),
+      inputs_status_(registry.Counter(
+          "omnicx_recommendation_inputs_total",
+          "Profile and journey fetches by input and gRPC code.",
+          {"input", "code"})) {}
+
+uint64_t Recommender::NextSeed() {
+  absl::MutexLock lock(&rng_mu_);
+  return rng_();
+}
+
+void Recommender::Recommend(const omnicx::v1::RecommendRequest& request,
+                            absl::Time deadline, RecommendDone done) {
+  auto call = std::make_shared<Call>();
+  call->request = request;
+  call->done = std::move(done);
+  call->start = absl::Now();
+  // Leave a little of the caller's deadline for the answer to travel.
+  const absl::Duration left = deadline - call->start;
+  const absl::Duration margin = std::min(absl::Milliseconds(10), left / 10);
+  call->budget_end = std::min(call->start + options_.budget, deadline - margin);
+  timer_.Schedule(call->budget_end, [this, call] {
+    if (call->finished.load()) return;
+    fallbacks_.WithLabels({"budget"}).Increment();
+    Fallback(call, absl::StatusCode::kDeadlineExceeded,
+             absl::StrCat("no decision within the ",
+                          absl::FormatDuration(call->budget_end - call->start),
+                          " budget"));
+  });
+
+  const omnicx::v1::CustomerRef& ref = request.customer();
+  auto journey_done = [this, call](absl::StatusOr<JourneySummary> j) {
+    inputs_status_
+        .WithLabels({"journey", status::StatusCodeName(
+                                    static_cast<int>(j.status().code()))})
+        .Increment();
+    {
+      absl::MutexLock lock(&call->mu);
+      call->journey = std::move(j);
+      call->journey_latency = absl::Now() - call->start;
+    }
+    if (call->outstanding.fetch_sub(1) == 1) Decide(call);
+  };
+  if (ref.has_customer_id()) {
+    // Both in parallel; the profile may still redirect a merged id.
+    call->outstanding = 2;
+    inputs_.GetProfile(
+        ref, call->budget_end, [this, call](absl::StatusOr<Profile> p) {
+          inputs_status_
+              .WithLabels({"profile", status::StatusCodeName(
+                                          static_cast<int>(p.status().code()))})
+              .Increment();
+          {
+            absl::MutexLock lock(&call->mu);
+            call->profile = std::move(p);
+            call->profile_latency = absl::Now() - call->start;
+          }
+          if (call->outstanding.fetch_sub(1) == 1) Decide(call);
+        });
+    inputs_.GetJourney(ref.customer_id(), call->budget_end, journey_done);
+    return;
+  }
+  // Another handle: the canonical id comes from the profile first.
+  call->outstanding = 1;
+  inputs_.GetProfile(
+      ref, call->budget_end,
+      [this, call, journey_done](absl::StatusOr<Profile> p) {
+        inputs_status_
+            .WithLabels({"profile", status::StatusCodeName(
+                                        static_cast<int>(p.status().code()))})
+            .Increment();
+        std::string cid;
+        {
+          absl::MutexLock lock(&call->mu);
+          if (p.ok()) cid = p->customer_id();
+          call->profile = std::move(p);
+          call->profile_latency = absl::Now() - call->start;
+          if (cid.empty()) call->journey_skipped = true;
+        }
+        if (cid.empty() || call->finished.load()) {
+          Decide(call);
+          return;
+        }
+        inputs_.GetJourney(cid, call->budget_end, journey_done);
+      });
+}
+
+void Recommender::Decide(const std::shared_ptr<Call>& call) {
+  if (call->finished.load()) return;
+  const omnicx::v1::RecommendRequest& request = call->request;
+  std::string cid;
+  std::optional<Profile> profile;
+  std::optional<JourneySummary> journey;
+  absl::Status profile_status;
+  {
+    absl::MutexLock lock(&call->mu);
+    if (call->profile.has_value()) {
+      profile_status = call->profile->status();
+      if (call->profile->ok()) profile = **call->profile;
+    }
+    if (call->journey.has_value() && call->journey->ok()) {
+      journey = **call->journey;
+    }
+  }
+  if (profile.has_value() && !profile->customer_id().empty()) {
+    cid = profile->customer_id();
+  } else if (request.customer().has_customer_id()) {
+    cid = request.customer().customer_id();
+  }
+  if (cid.empty()) {
+    fallbacks_.WithLabels({"customer"}).Increment();
+    Fallback(call,
+             absl::IsNotFound(profile_status) ? absl::StatusCode::kNotFound
+                                              : absl::StatusCode::kUnavailable,
+             absl::StrCat("customer not resolved: ", profile_status.message()));
+    return;
+  }
+  std::shared_ptr<const Catalog> catalog = watcher_.catalog();
+  if (catalog->actions.empty()) {
+    fallbacks_.WithLabels({"catalog"}).Increment();
+    Fallback(call, absl::StatusCode::kUnavailable,
+             "action catalog not loaded yet");
+    return;
+  }
+  std::shared_ptr<const StatsTable> stats = watcher_.stats();
+  const absl::Time now = options_.clock();
+  const CustomerFeatures features =
+      ExtractFeatures(profile ? &*profile : nullptr,
+                      journey ? &*journey : nullptr, now, options_.features);
+  std::mt19937_64 rng(NextSeed());
+  Arbitration arbitration =
+      Arbitrate(catalog->actions, features, request.channel(), *stats,
+                options_.arbitration, rng, request.explain());
+
+  ReserveRequest reserve;
+  reserve.customer_id = cid;
+  reserve.decision_id = NewDecisionId();
+  reserve.segment = arbitration.segment;
+  reserve.catalog_version = catalog->snapshot.version;
+  reserve.now = now;
+  reserve.retention = catalog->snapshot.retention;
+  // The script walks the ranking in batches: most decisions are settled by
+  // the first few candidates, and a batch only grows the script's input.
+  absl::StatusOr<Reservation> reservation = Reservation();
+  const size_t batch =
+      std::max<size_t>(16, 4 * static_cast<size_t>(call->max_actions()));
+  for (size_t next = 0; next < arbitration.ranked.size();) {
+    const int wanted =
+        call->max_actions() - static_cast<int>(reservation->chosen.size());
+    if (wanted <= 0) break;
+    reserve.ranked.clear();
+    for (; next < arbitration.ranked.size() && reserve.ranked.size() < batch;
+         ++next) {
+      reserve.ranked.push_back(arbitration.ranked[next].action);
+    }
+    reserve.max_actions = wanted;
+    absl::StatusOr<Reservation> part = store_.Reserve(reserve);
+    if (!part.ok()) {
+      reservation = part.status();
+      break;
+    }
+    for (std::string& id : part->chosen) {
+      reservation->chosen.push_back(std::move(id));
+    }
+    for (Suppression& s : part->suppressed) {
+      reservation->suppressed.push_back(std::move(s));
+    }
+  }
+  if (arbitration.ranked.empty()) {
+    // Nothing eligible: the decision is still recorded (no slots taken).
+    reservation = store_.Reserve(reserve);
+  }
+  if (!reservation.ok()) {
+    fallbacks_.WithLabels({"redis"}).Increment();
+    Fallback(call, absl::StatusCode::kUnavailable,
+             absl::StrCat("contact state unavailable: ",
+                          reservation.status().message()));
+    return;
+  }
+
+  RecommendResponse response;
+  response.set_decision_id(reserve.decision_id);
+  response.set_segment(arbitration.segment);
+  response.set_human_touch(arbitration.human_touch);
+  response.set_catalog_version(catalog->snapshot.version);
+  absl::flat_hash_map<std::string, const Candidate*> by_id;
+  for (const Candidate& c : arbitration.ranked) {
+    by_id[c.action->action_id()] = &c;
+  }
+  for (const std::string& id : reservation->chosen) {
+    const Candidate& c = *by_id[id];
+    omnicx::v1::RecommendedAction* a = response.add_actions();
+    a->set_action_id(id);
+    a->set_kind(KindName(c.action->kind()));
+    a->set_score(c.score);
+    a->set_propensity(c.propensity);
+    a->set_value(c.action->value());
+    for (const std::string& r :
+         c.reasons.empty() ? CandidateReasons(c, features, request.channel(),
+                                              arbitration.segment)
+                           : c.reasons) {
+      a->add_reasons(r);
+    }
+    a->set_talking_points(c.action->talking_points());
+  }
+  for (const Suppression& s : arbitration.suppressed) {
+    suppressions_.WithLabels({ReasonClass(s.reason)}).Increment();
+  }
+  for (const Suppression& s : reservation->suppressed) {
+    suppressions_.WithLabels({ReasonClass(s.reason)}).Increment();
+  }
+  if (request.explain()) {
+    for (const auto* list :
+         {&arbitration.suppressed, &reservation->suppressed}) {
+      for (const Suppression& s : *list) {
+        omnicx::v1::SuppressedAction* out = response.add_suppressed();
+        out->set_action_id(s.action_id);
+        out->set_reason(s.reason);
+      }
+    }
+    // Eligible candidates below the top max_actions.
+    absl::flat_hash_set<std::string> examined(reservation->chosen.begin(),
+                                              reservation->chosen.end());
+    for (const Suppression& s : reservation->suppressed) {
+      examined.insert(s.action_id);
+    }
+    for (const Candidate& c : arbitration.ranked) {
+      if (examined.contains(c.action->action_id())) continue;
+      omnicx::v1::SuppressedAction* out = response.add_suppressed();
+      out->set_action_id(c.action->action_id());
+      out->set_reason(absl::StrFormat("rank:below the top %d (priority %.4g)",
+                                      call->max_actions(), c.score));
+    }
+  }
+  call->AddSections(&response);
+  Finish(call, std::move(response), false);
+}
+
+void Recommender::Fallback(const std::shared_ptr<Call>& call,
+                           absl::StatusCode code, const std::string& why) {
+  if (call->finished.load()) return;
+  std::shared_ptr<const Catalog> catalog = watcher_.catalog();
+  std::vector<const Action*> actions = catalog->actions;
+  if (actions.empty()) {
+    // Never loaded (Redis down since start-up): the built-in catalog.
+    for (const Action& a : DefaultCatalog().actions()) actions.push_back(&a);
+  }
+  RecommendResponse response;
+  response.set_fallback(true);
+  response.set_catalog_version(catalog->snapshot.version);
+  int n = 0;
+  for (const Action* a : FallbackActions(actions, call->request.channel())) {
+    if (n++ >= call->max_actions()) break;
+    omnicx::v1::RecommendedAction* out = response.add_actions();
+    out->set_action_id(a->action_id());
+    out->set_kind(KindName(a->kind()));
+    out->set_value(a->value());
+    out->set_score(a->value() * EffectiveLever(*a));
+    out->set_fallback(true);
+    out->set_talking_points(a->talking_points());
+    out->add_reasons(absl::StrCat("fallback: ", why));
+  }
+  call->AddSections(&response);
+  *response.add_sections() =
+      Section("decision", code, why, absl::Now() - call->start);
+  Finish(call, std::move(response), true);
+}
+
+void Recommender::Finish(const std::shared_ptr<Call>& call,
+                         RecommendResponse response, bool fallback) {
+  if (call->finished.exchange(true)) return;
+  decisions_.WithLabels({fallback ? "fallback" : "decided"}).Increment();
+  call->done(std::move(response));
+}
+
+void Recommender::RecordOutcome(const omnicx::v1::RecordOutcomeRequest& request,
+                                absl::Time deadline, OutcomeDone done) {
+  const absl::Time now = options_.clock();
+  std::shared_ptr<const Catalog> catalog = watcher_.catalog();
+  OutcomeRequest outcome;
+  outcome.decision_id = request.decision_id();
+  outcome.action_id = request.action_id();
+  outcome.response = request.response();
+  outcome.now = now;
+  outcome.occurred_at =
+      request.has_occurred_at() ? FromProto(request.occurred_at()) : now;
+  outcome.retention = catalog->snapshot.retention;
+  if (const Action* a = catalog->Find(request.action_id())) {
+    outcome.cooldown = absl::Seconds(a->policy().cooldown_seconds());
+    outcome.retention =
+        std::max(outcome.retention, absl::Seconds(EffectiveWindowSeconds(*a)));
+  }
+  const std::string response_name = ResponseName(request.response());
+  auto record = [this, response_name](const OutcomeRequest& o)
+      -> absl::StatusOr<omnicx::v1::RecordOutcomeResponse> {
+    absl::StatusOr<OutcomeResult> r = store_.RecordOutcome(o);
+    if (!r.ok()) {
+      outcomes_
+          .WithLabels({response_name,
+                       absl::IsNotFound(r.status()) ? "not_found" : "error"})
+          .Increment();
+      return r.status();
+    }
+    outcomes_
+        .WithLabels({response_name, r->recorded ? "recorded" : "duplicate"})
+        .Increment();
+    omnicx::v1::RecordOutcomeResponse out;
+    out.set_recorded(r->recorded);
+    return out;
+  };
+  inputs_.GetProfile(
+      request.customer(), deadline,
+      [outcome, record, done = std::move(done),
+       ref = request.customer()](absl::StatusOr<Profile> p) mutable {
+        std::vector<std::string> owners;
+        if (p.ok()) {
+          outcome.customer_id = p->customer_id();
+          owners.push_back(p->customer_id());
+          // Decisions made before a merge stay under the merged id.
+          for (const std::string& m : p->merged_ids()) owners.push_back(m);
+        } else if (ref.has_customer_id()) {
+          // Profile unreachable: the id as given.
+          outcome.customer_id = ref.customer_id();
+          owners.push_back(ref.customer_id());
+        } else if (absl::IsNotFound(p.status())) {
+          done(absl::NotFoundError("customer not found"));
+          return;
+        } else {
+          done(status::WithRetryDelay(
+              absl::UnavailableError(absl::StrCat(
+                  "cannot resolve the customer: ", p.status().message())),
+              absl::Seconds(1)));
+          return;
+        }
+        absl::StatusOr<omnicx::v1::RecordOutcomeResponse> result =
+            absl::NotFoundError("decision not found");
+        for (const std::string& owner : owners) {
+          outcome.decision_customer_id = owner;
+          result = record(outcome);
+          if (!absl::IsNotFound(result.status())) break;
+        }
+        done(std::move(result));
+      });
+}
+
+}  // namespace omnicx::recommendation

@@ -1,0 +1,98 @@
+// Recommend and RecordOutcome end to end, without the gRPC server types:
+// fetches the profile and journey (in parallel under their own deadlines),
+// arbitrates over the current catalog and statistics, reserves contact-policy
+// slots atomically in Redis, and explains the result; feeds outcomes back.
+//
+//   Recommender recommender(store, watcher, inputs, timer, registry, options);
+//   recommender.Recommend(request, caller_deadline,
+//                         [](absl::StatusOr<RecommendResponse> r) {...});
+//
+// Never hangs: each call has a budget (setting recommend_budget, clipped to
+// the caller's deadline); if no decision is made by then — a peer or Redis
+// is slow, or the customer cannot be resolved — the answer is the catalog's
+// fallback actions that need no consent, marked fallback, with sections
+// saying why. Without the journey the decision is made on rules without
+// journey features, and the journey section says so. Requests must have
+// been validated (request_validation.h).
+#ifndef OMNICX_SERVICES_RECOMMENDATION_RECOMMENDER_H_
+#define OMNICX_SERVICES_RECOMMENDATION_RECOMMENDER_H_
+
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "libs/metrics/registry.h"
+#include "omnicx/v1/recommendation.pb.h"
+#include "services/recommendation/arbiter.h"
+#include "services/recommendation/catalog_watcher.h"
+#include "services/recommendation/customer_features.h"
+#include "services/recommendation/deadline_timer.h"
+#include "services/recommendation/input_fetcher.h"
+#include "services/recommendation/recommendation_store.h"
+
+namespace omnicx::recommendation {
+
+struct RecommenderOptions {
+  absl::Duration budget = absl::Milliseconds(100);
+  int default_max_actions = 3;
+  ArbitrationOptions arbitration;
+  FeatureOptions features;
+  // Thompson-sampling seed; 0 = random.
+  uint64_t seed = 0;
+  // Business time (caps, windows, severe-experience recency); injectable.
+  std::function<absl::Time()> clock = absl::Now;
+};
+
+class Recommender {
+ public:
+  using RecommendDone =
+      std::function<void(absl::StatusOr<omnicx::v1::RecommendResponse>)>;
+  using OutcomeDone =
+      std::function<void(absl::StatusOr<omnicx::v1::RecordOutcomeResponse>)>;
+
+  Recommender(RecommendationStore& store, CatalogWatcher& watcher,
+              InputFetcher& inputs, DeadlineTimer& timer,
+              metrics::Registry& registry, RecommenderOptions options);
+
+  // `deadline` is the caller's (absl::InfiniteFuture() when none). `done`
+  // runs exactly once, on this or another thread.
+  void Recommend(const omnicx::v1::RecommendRequest& request,
+                 absl::Time deadline, RecommendDone done);
+
+  // NOT_FOUND for an unknown or expired decision, or one that did not
+  // recommend the action; UNAVAILABLE when the customer cannot be resolved.
+  void RecordOutcome(const omnicx::v1::RecordOutcomeRequest& request,
+                     absl::Time deadline, OutcomeDone done);
+
+ private:
+  struct Call;
+  void Decide(const std::shared_ptr<Call>& call);
+  void Fallback(const std::shared_ptr<Call>& call, absl::StatusCode code,
+                const std::string& why);
+  void Finish(const std::shared_ptr<Call>& call,
+              omnicx::v1::RecommendResponse response, bool fallback);
+  uint64_t NextSeed();
+
+  RecommendationStore& store_;
+  CatalogWatcher& watcher_;
+  InputFetcher& inputs_;
+  DeadlineTimer& timer_;
+  const RecommenderOptions options_;
+
+  absl::Mutex rng_mu_;
+  std::mt19937_64 rng_ ABSL_GUARDED_BY(rng_mu_);
+
+  metrics::CounterFamily& decisions_;
+  metrics::CounterFamily& suppressions_;
+  metrics::CounterFamily& outcomes_;
+  metrics::CounterFamily& fallbacks_;
+  metrics::CounterFamily& inputs_status_;
+};
+
+}  // namespace omnicx::recommendation
+
+#endif  // OMNICX_SERVICES_RECOMMENDATION_RECOMMENDER_H_

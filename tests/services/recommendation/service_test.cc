@@ -1,0 +1,649 @@
+// RecommendationService end to end in-process: real redis-server, real gRPC
+// peers standing in for the profile and journey services. Consented,
+// explained decisions; consent enforced whatever the caller asks; a missing
+// profile means no consents; a stopped journey service gives rule-based
+// decisions that say so; a slow profile gives the fallback within the
+// budget; 16 concurrent Recommend + PRESENTED never exceed a cap; outcomes
+// idempotent and NOT_FOUND for unknown decisions; bad input; upserts served
+// by another replica within 5 s; same seed, same decisions; human touch.
+#include <atomic>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/metrics/registry.h"
+#include "libs/status/status_matchers.h"
+#include "libs/testing/in_process_server.h"
+#include "libs/testing/redis_server.h"
+#include "omnicx/v1/journey.grpc.pb.h"
+#include "omnicx/v1/profile.grpc.pb.h"
+#include "omnicx/v1/recommendation.grpc.pb.h"
+#include "services/recommendation/catalog.h"
+#include "services/recommendation/recommendation_service.h"
+
+namespace omnicx::recommendation {
+namespace {
+
+using ::omnicx::status::StatusIs;
+using ::omnicx::v1::RecommendRequest;
+using ::omnicx::v1::RecommendResponse;
+using ::testing::HasSubstr;
+
+const absl::Time kNow = absl::FromUnixSeconds(1795000000);
+
+google::protobuf::Timestamp Ts(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(absl::ToUnixSeconds(t));
+  return ts;
+}
+
+// Answers GetProfile from a table keyed by customer_id or identity value.
+class ProfilePeer final : public omnicx::v1::ProfileService::CallbackService {
+ public:
+  void Put(const std::string& key, omnicx::v1::Profile p) {
+    absl::MutexLock lock(&mu_);
+    profiles_[key] = std::move(p);
+  }
+  void set_delay(absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    delay_ = d;
+  }
+  std::atomic<int> calls{0};
+
+  grpc::ServerUnaryReactor* GetProfile(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::GetProfileRequest* request,
+      omnicx::v1::GetProfileResponse* response) override {
+    calls++;
+    auto* reactor = context->DefaultReactor();
+    const std::string key = request->customer().has_identity()
+                                ? request->customer().identity().value()
+                                : request->customer().customer_id();
+    grpc::Status status = grpc::Status::OK;
+    absl::Duration delay;
+    {
+      absl::MutexLock lock(&mu_);
+      delay = delay_;
+      auto it = profiles_.find(key);
+      if (it == profiles_.end()) {
+        status = grpc::Status(grpc::StatusCode::NOT_FOUND, "no such customer");
+      } else {
+        *response->mutable_profile() = it->second;
+      }
+    }
+    if (delay == absl::ZeroDuration()) {
+      reactor->Finish(status);
+    } else {
+      std::thread([reactor, delay, status] {
+        absl::SleepFor(delay);
+        reactor->Finish(status);
+      }).detach();
+    }
+    return reactor;
+  }
+
+ private:
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, omnicx::v1::Profile> profiles_;
+  absl::Duration delay_;
+};
+
+class JourneyPeer final : public omnicx::v1::JourneyService::CallbackService {
+ public:
+  void Put(const std::string& cid, omnicx::v1::JourneySummary j) {
+    absl::MutexLock lock(&mu_);
+    journeys_[cid] = std::move(j);
+  }
+  grpc::ServerUnaryReactor* GetJourney(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::GetJourneyRequest* request,
+      omnicx::v1::GetJourneyResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    absl::MutexLock lock(&mu_);
+    auto it = journeys_.find(request->customer().customer_id());
+    if (it == journeys_.end()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown"));
+    } else {
+      *response->mutable_journey() = it->second;
+      reactor->Finish(grpc::Status::OK);
+    }
+    return reactor;
+  }
+
+ private:
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, omnicx::v1::JourneySummary> journeys_;
+};
+
+omnicx::v1::Profile MakeProfile(const std::string& cid,
+                                std::vector<std::string> consents,
+                                double ltv = 100) {
+  omnicx::v1::Profile p;
+  p.set_customer_id(cid);
+  p.set_lifetime_value(ltv);
+  for (const std::string& c : consents) {
+    auto* consent = p.add_consents();
+    consent->set_purpose(c);
+    consent->set_granted(true);
+  }
+  return p;
+}
+
+omnicx::v1::JourneySummary Happy(const std::string& cid) {
+  omnicx::v1::JourneySummary j;
+  j.set_customer_id(cid);
+  j.set_stage(omnicx::v1::STAGE_ENGAGED);
+  j.set_health(85);
+  j.set_churn_risk(0.1);
+  j.add_segments("digital_first");
+  return j;
+}
+
+// One recommendation replica over the shared Redis.
+struct Replica {
+  std::unique_ptr<RecommendationStore> store;
+  std::unique_ptr<CatalogWatcher> watcher;
+  std::unique_ptr<InputFetcher> inputs;
+  std::unique_ptr<DeadlineTimer> timer;
+  std::unique_ptr<Recommender> recommender;
+  std::unique_ptr<RecommendationServiceImpl> service;
+  std::unique_ptr<server::Server> server;
+  std::unique_ptr<omnicx::v1::RecommendationService::Stub> stub;
+};
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = testing::RedisServer::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    redis_server_ = std::move(*server);
+    redis::ClientOptions o;
+    o.port = redis_server_->port();
+    o.pool_size = 32;
+    redis_ = redis::Client::Create(o);
+    profile_server_ = *testing::StartInProcess({&profile_});
+    journey_server_ = *testing::StartInProcess({&journey_});
+  }
+
+  void TearDown() override {
+    replicas_.clear();
+    if (profile_server_) profile_server_->Shutdown();
+    if (journey_server_) journey_server_->Shutdown();
+  }
+
+  Replica& AddReplica(ActionCatalog seed = DefaultCatalog(),
+                      uint64_t thompson_seed = 7) {
+    auto r = std::make_unique<Replica>();
+    r->store =
+        std::make_unique<RecommendationStore>(*redis_, keys_, store_options_);
+    WatcherOptions w;
+    w.catalog_interval = absl::Milliseconds(200);
+    w.stats_interval = absl::Milliseconds(200);
+    w.seed = std::move(seed);
+    r->watcher = std::make_unique<CatalogWatcher>(*r->store, w);
+    EXPECT_OK(r->watcher->Refresh());
+    r->watcher->Start();
+    r->inputs = std::make_unique<InputFetcher>(
+        testing::ChannelTo(*profile_server_),
+        journey_server_ ? testing::ChannelTo(*journey_server_) : Down(),
+        input_options_);
+    r->timer = std::make_unique<DeadlineTimer>();
+    RecommenderOptions options = recommender_options_;
+    options.seed = thompson_seed;
+    options.clock = [] { return kNow; };
+    r->recommender = std::make_unique<Recommender>(
+        *r->store, *r->watcher, *r->inputs, *r->timer, registry_, options);
+    r->service = std::make_unique<RecommendationServiceImpl>(
+        *r->recommender, *r->store, *r->watcher, 10);
+    r->server = *testing::StartInProcess({r->service.get()});
+    r->stub = omnicx::v1::RecommendationService::NewStub(
+        testing::ChannelTo(*r->server));
+    replicas_.push_back(std::move(r));
+    return *replicas_.back();
+  }
+
+  std::shared_ptr<grpc::Channel> Down() {
+    return grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", testing::PickFreePort()),
+        grpc::InsecureChannelCredentials());
+  }
+
+  static absl::StatusOr<RecommendResponse> Recommend(
+      Replica& r, const RecommendRequest& request,
+      absl::Duration deadline = absl::Seconds(5)) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    RecommendResponse response;
+    grpc::Status s = r.stub->Recommend(&ctx, request, &response);
+    if (!s.ok()) return status::FromGrpcStatus(s);
+    return response;
+  }
+
+  static RecommendRequest For(const std::string& cid, bool explain = true) {
+    RecommendRequest request;
+    request.mutable_customer()->set_customer_id(cid);
+    request.set_explain(explain);
+    return request;
+  }
+
+  static absl::StatusOr<bool> Outcome(Replica& r, const std::string& cid,
+                                      const std::string& decision,
+                                      const std::string& action,
+                                      omnicx::v1::ActionResponse response) {
+    omnicx::v1::RecordOutcomeRequest request;
+    request.mutable_customer()->set_customer_id(cid);
+    request.set_decision_id(decision);
+    request.set_action_id(action);
+    request.set_response(response);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    omnicx::v1::RecordOutcomeResponse out;
+    grpc::Status s = r.stub->RecordOutcome(&ctx, request, &out);
+    if (!s.ok()) return status::FromGrpcStatus(s);
+    return out.recorded();
+  }
+
+  // 1 recorded, 0 replay, -1 error.
+  static int Recorded(const absl::StatusOr<bool>& r) {
+    return r.ok() ? (*r ? 1 : 0) : -1;
+  }
+
+  static int Code(const RecommendResponse& r, const std::string& section) {
+    for (const auto& s : r.sections()) {
+      if (s.section() == section) return s.code();
+    }
+    return -1;
+  }
+  static std::string Message(const RecommendResponse& r,
+                             const std::string& section) {
+    for (const auto& s : r.sections()) {
+      if (s.section() == section) return s.message();
+    }
+    return "";
+  }
+  static std::string Reason(const RecommendResponse& r, const std::string& id) {
+    for (const auto& s : r.suppressed()) {
+      if (s.action_id() == id) return s.reason();
+    }
+    return "";
+  }
+
+  keys::KeyBuilder keys_ = *keys::KeyBuilder::Create("default");
+  std::unique_ptr<testing::RedisServer> redis_server_;
+  std::unique_ptr<redis::Client> redis_;
+  metrics::Registry registry_;
+  ProfilePeer profile_;
+  JourneyPeer journey_;
+  std::unique_ptr<server::Server> profile_server_;
+  std::unique_ptr<server::Server> journey_server_;
+  StoreOptions store_options_;
+  InputOptions input_options_;
+  RecommenderOptions recommender_options_;
+  std::vector<std::unique_ptr<Replica>> replicas_;
+};
+
+TEST_F(ServiceTest, ConsentedEligibleActionsWithReasonsAndExplanations) {
+  profile_.Put("c1", MakeProfile("c1", {"marketing"}));
+  journey_.Put("c1", Happy("c1"));
+  Replica& r = AddReplica();
+  RecommendRequest request = For("c1");
+  request.set_channel(omnicx::v1::CHANNEL_EMAIL);
+  ASSERT_OK_AND_ASSIGN(RecommendResponse resp, Recommend(r, request));
+  EXPECT_FALSE(resp.fallback());
+  EXPECT_TRUE(absl::StartsWith(resp.decision_id(), "d_"));
+  EXPECT_EQ(resp.segment(), "digital_first");
+  EXPECT_EQ(resp.catalog_version(), 1);
+  EXPECT_EQ(Code(resp, "profile"), 0);
+  EXPECT_EQ(Code(resp, "journey"), 0);
+  ASSERT_EQ(resp.actions_size(), 3);
+  std::set<std::string> ids;
+  for (const auto& a : resp.actions()) {
+    ids.insert(a.action_id());
+    EXPECT_FALSE(a.reasons().empty());
+    EXPECT_THAT(a.reasons(0), HasSubstr("priority"));
+    EXPECT_FALSE(a.talking_points().empty());
+    EXPECT_GT(a.score(), 0);
+  }
+  for (int i = 1; i < resp.actions_size(); ++i) {
+    EXPECT_GE(resp.actions(i - 1).score(), resp.actions(i).score());
+  }
+  // A happy engaged customer with marketing consent: the premium upgrade is
+  // eligible and the NPS survey needs a purpose they did not give.
+  EXPECT_EQ(Reason(resp, "survey_nps_relationship"),
+            "consent:research missing");
+  EXPECT_EQ(Reason(resp, "recovery_apology_credit"),
+            "eligibility:no open case");
+  EXPECT_EQ(Reason(resp, "outreach_case_update"), "eligibility:no open case");
+  EXPECT_EQ(Reason(resp, "callback_senior_agent"),
+            "eligibility:health 85 above 45");
+  EXPECT_EQ(Reason(resp, "recovery_agent_followup"),
+            "channel:not deliverable on email");
+  EXPECT_EQ(resp.actions_size() + resp.suppressed_size(),
+            DefaultCatalog().actions_size());
+}
+
+TEST_F(ServiceTest, ConsentIsEnforcedWhateverTheCallerAsks) {
+  profile_.Put("c1", MakeProfile("c1", {}));
+  journey_.Put("c1", Happy("c1"));
+  Replica& r = AddReplica();
+  for (int channel = 0; channel <= 12; ++channel) {
+    for (const char* intent : {"", "retention", "cross_sell", "marketing"}) {
+      RecommendRequest request = For("c1", channel % 2 == 0);
+      request.set_channel(static_cast<omnicx::v1::Channel>(channel));
+      request.set_intent(intent);
+      request.set_max_actions(20);
+      ASSERT_OK_AND_ASSIGN(RecommendResponse resp, Recommend(r, request));
+      for (const auto& a : resp.actions()) {
+        const omnicx::v1::Action* action =
+            r.watcher->catalog()->Find(a.action_id());
+        ASSERT_NE(action, nullptr);
+        EXPECT_EQ(action->required_consent(), "") << a.action_id();
+      }
+    }
+  }
+}
+
+TEST_F(ServiceTest, MissingProfileMeansNoConsents) {
+  journey_.Put("ghost", Happy("ghost"));  // the profile service says NOT_FOUND
+  Replica& r = AddReplica();
+  ASSERT_OK_AND_ASSIGN(RecommendResponse resp, Recommend(r, For("ghost")));
+  EXPECT_FALSE(resp.fallback());
+  EXPECT_EQ(Code(resp, "profile"),
+            static_cast<int>(absl::StatusCode::kNotFound));
+  EXPECT_EQ(Reason(resp, "cross_sell_premium_upgrade"),
+            "consent:marketing missing (profile unavailable)");
+  for (const auto& a : resp.actions()) {
+    EXPECT_EQ(r.watcher->catalog()->Find(a.action_id())->required_consent(),
+              "");
+  }
+}
+
+TEST_F(ServiceTest, StoppedJourneyServiceGivesRuleBasedDecisionsThatSaySo) {
+  profile_.Put("c1", MakeProfile("c1", {"marketing"}));
+  journey_.Put("c1", Happy("c1"));
+  input_options_.cache_ttl = absl::ZeroDuration();
+  Replica& r = AddReplica();
+  ASSERT_OK_AND_ASSIGN(RecommendResponse before, Recommend(r, For("c1")));
+  EXPECT_EQ(Code(before, "journey"), 0);
+  journey_server_->Shutdown();
+  ASSERT_OK_AND_ASSIGN(RecommendResponse resp, Recommend(r, For("c1")));
+  EXPECT_FALSE(resp.fallback());
+  EXPECT_EQ(Code(resp, "journey"),
+            static_cast<int>(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(Message(resp, "journey"),
+              HasSubstr("decided on rules without journey features"));
+  EXPECT_EQ(resp.segment(), "all");
+  ASSERT_GT(resp.actions_size(), 0);
+  for (const auto& a : resp.actions()) {
+    const omnicx::v1::Action* action =
+        r.watcher->catalog()->Find(a.action_id());
+    EXPECT_FALSE(IsSalesKind(action->kind())) << a.action_id();
+    EXPECT_FALSE(action->eligibility().has_has_open_case()) << a.action_id();
+    EXPECT_EQ(action->eligibility().stages_size(), 0) << a.action_id();
+  }
+  EXPECT_EQ(Reason(resp, "cross_sell_premium_upgrade"),
+            "eligibility:journey unavailable");
+}
+
+TEST_F(ServiceTest, SlowProfileGivesTheFallbackWithinTheBudget) {
+  omnicx::v1::Profile p = MakeProfile("c1", {"marketing"});
+  profile_.Put("jane@example.com", p);
+  profile_.set_delay(absl::Milliseconds(800));
+  recommender_options_.budget = absl::Milliseconds(60);
+  input_options_.profile_timeout = absl::Seconds(2);  // the budget cuts first
+  Replica& r = AddReplica();
+  RecommendRequest request;
+  request.mutable_customer()->mutable_identity()->set_type("email");
+  request.mutable_customer()->mutable_identity()->set_value("jane@example.com");
+  request.set_channel(omnicx::v1::CHANNEL_VOICE);
+  const absl::Time start = absl::Now();
+  ASSERT_OK_AND_ASSIGN(RecommendResponse resp, Recommend(r, request));
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(400));
+  EXPECT_TRUE(resp.fallback());
+  EXPECT_EQ(resp.decision_id(), "");
+  std::vector<std::string> ids;
+  for (const auto& a : resp.actions()) {
+    ids.push_back(a.action_id());
+    EXPECT_TRUE(a.fallback());
+    EXPECT_THAT(a.reasons(0), HasSubstr("fallback: no decision within"));
+  }
+  EXPECT_THAT(ids, ::testing::ElementsAre("education_self_service_guide",
+                                          "education_account_security"));
+  EXPECT_EQ(Code(resp, "decision"),
+            static_cast<int>(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_EQ(Code(resp, "profile"),
+            static_cast<int>(absl::StatusCode::kDeadlineExceeded));
+
+  // A caller deadline shorter than the budget is respected too.
+  recommender_options_.budget = absl::Seconds(5);
+  Replica& patient = AddReplica();
+  // (An answer after the deadline would be DEADLINE_EXCEEDED, not OK.)
+  ASSERT_OK_AND_ASSIGN(RecommendResponse resp2,
+                       Recommend(patient, request, absl::Milliseconds(200)));
+  EXPECT_TRUE(resp2.fallback());
+}
+
+TEST_F(ServiceTest, RedisDownGivesTheFallback) {
+  profile_.Put("c1", MakeProfile("c1", {"marketing"}));
+  journey_.Put("c1", Happy("c1"));
+  Replica& r = AddReplica();
+  ASSERT_OK(redis_server_->Stop());
+  ASSERT_OK_AND_ASSIGN(RecommendResponse resp, Recommend(r, For("c1")));
+  EXPECT_TRUE(resp.fallback());
+  EXPECT_EQ(Code(resp, "decision"),
+            static_cast<int>(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(Message(resp, "decision"),
+              HasSubstr("contact state unavailable"));
+}
+
+TEST_F(ServiceTest, SixteenConcurrentRecommendAndPresentedNeverExceedACap) {
+  ActionCatalog catalog;
+  for (const auto& [id, cap] :
+       std::vector<std::pair<std::string, int>>{{"a", 2}, {"b", 3}, {"c", 0}}) {
+    omnicx::v1::Action* a = catalog.add_actions();
+    a->set_action_id(id);
+    a->set_kind(omnicx::v1::ACTION_KIND_EDUCATION);
+    a->set_value(10);
+    a->set_prior_accept_rate(0.3);
+    a->mutable_policy()->set_max_per_window(cap);
+    a->mutable_policy()->set_window_seconds(86400);
+  }
+  store_options_.global_daily_cap = 0;
+  profile_.Put("c1", MakeProfile("c1", {}));
+  journey_.Put("c1", Happy("c1"));
+  Replica& r = AddReplica(catalog);
+  absl::flat_hash_map<std::string, int> shown;
+  absl::Mutex mu;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&] {
+      auto resp = Recommend(r, For("c1", false));
+      ASSERT_TRUE(resp.ok()) << resp.status();
+      ASSERT_FALSE(resp->fallback());
+      for (const auto& a : resp->actions()) {
+        ASSERT_OK(Outcome(r, "c1", resp->decision_id(), a.action_id(),
+                          omnicx::v1::ACTION_RESPONSE_PRESENTED)
+                      .status());
+        absl::MutexLock lock(&mu);
+        shown[a.action_id()]++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(shown["a"], 2);
+  EXPECT_EQ(shown["b"], 3);
+  EXPECT_EQ(shown["c"], 16);
+  // And afterwards they stay capped, with the reason.
+  ASSERT_OK_AND_ASSIGN(RecommendResponse resp, Recommend(r, For("c1")));
+  EXPECT_EQ(Reason(resp, "a"), "cap:2 per 1d reached");
+  EXPECT_EQ(Reason(resp, "b"), "cap:3 per 1d reached");
+}
+
+TEST_F(ServiceTest, OutcomesAreIdempotentAndFeedStatistics) {
+  profile_.Put("c1", MakeProfile("c1", {"marketing"}));
+  journey_.Put("c1", Happy("c1"));
+  Replica& r = AddReplica();
+  ASSERT_OK_AND_ASSIGN(RecommendResponse resp, Recommend(r, For("c1")));
+  const std::string action = resp.actions(0).action_id();
+  const std::string d = resp.decision_id();
+  using omnicx::v1::ACTION_RESPONSE_ACCEPTED;
+  using omnicx::v1::ACTION_RESPONSE_PRESENTED;
+  EXPECT_EQ(Recorded(Outcome(r, "c1", d, action, ACTION_RESPONSE_PRESENTED)),
+            1);
+  EXPECT_EQ(Recorded(Outcome(r, "c1", d, action, ACTION_RESPONSE_PRESENTED)),
+            0);
+  EXPECT_EQ(Recorded(Outcome(r, "c1", d, action, ACTION_RESPONSE_ACCEPTED)), 1);
+  EXPECT_THAT(Outcome(r, "c1", "d_unknown", action, ACTION_RESPONSE_ACCEPTED),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(
+      Outcome(r, "c1", d, "survey_nps_relationship", ACTION_RESPONSE_ACCEPTED),
+      StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(
+      Outcome(r, "c1", d, action, omnicx::v1::ACTION_RESPONSE_UNSPECIFIED),
+      StatusIs(absl::StatusCode::kInvalidArgument));
+
+  grpc::ClientContext ctx;
+  omnicx::v1::GetActionStatsRequest sr;
+  sr.set_action_id(action);
+  omnicx::v1::GetActionStatsResponse stats;
+  ASSERT_TRUE(r.stub->GetActionStats(&ctx, sr, &stats).ok());
+  ASSERT_EQ(stats.stats_size(), 2);
+  EXPECT_EQ(stats.stats(0).segment(), "all");
+  EXPECT_EQ(stats.stats(1).segment(), "digital_first");
+  for (const auto& s : stats.stats()) {
+    EXPECT_EQ(s.impressions(), 1);
+    EXPECT_EQ(s.accepts(), 1);
+    EXPECT_DOUBLE_EQ(s.accept_rate(), 1.0);
+    EXPECT_DOUBLE_EQ(
+        s.alpha(),
+        std::max(r.watcher->catalog()->Find(action)->prior_accept_rate() * 10,
+                 0.01) +
+            1);
+    EXPECT_GT(s.posterior_mean(), 0);
+  }
+}
+
+TEST_F(ServiceTest, BadInputIsInvalidArgumentWithFieldViolations) {
+  Replica& r = AddReplica();
+  RecommendRequest request;
+  request.set_max_actions(50);
+  request.set_channel(static_cast<omnicx::v1::Channel>(77));
+  absl::StatusOr<RecommendResponse> resp = Recommend(r, request);
+  EXPECT_THAT(resp, StatusIs(absl::StatusCode::kInvalidArgument));
+  std::vector<std::string> fields;
+  for (const auto& v : status::GetFieldViolations(resp.status())) {
+    fields.push_back(v.field);
+  }
+  EXPECT_THAT(fields,
+              ::testing::ElementsAre("customer", "channel", "max_actions"));
+
+  grpc::ClientContext ctx;
+  omnicx::v1::UpsertActionRequest up;
+  up.mutable_action()->set_action_id("x");
+  up.mutable_action()->set_kind(omnicx::v1::ACTION_KIND_SURVEY);
+  omnicx::v1::UpsertActionResponse upr;
+  absl::Status s = status::FromGrpcStatus(r.stub->UpsertAction(&ctx, up, &upr));
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_EQ(status::GetFieldViolations(s).size(), 1u);
+  EXPECT_EQ(status::GetFieldViolations(s)[0].field, "action.value");
+  // Nothing was written.
+  ASSERT_OK_AND_ASSIGN(int64_t version, r.store->CatalogVersion());
+  EXPECT_EQ(version, 1);
+}
+
+TEST_F(ServiceTest, UpsertIsServedByEveryReplicaWithinFiveSeconds) {
+  profile_.Put("c1", MakeProfile("c1", {}));
+  journey_.Put("c1", Happy("c1"));
+  store_options_.global_daily_cap = 0;
+  Replica& a = AddReplica();
+  Replica& b = AddReplica();
+  omnicx::v1::UpsertActionRequest up;
+  omnicx::v1::Action* action = up.mutable_action();
+  action->set_action_id("flash_tutorial");
+  action->set_kind(omnicx::v1::ACTION_KIND_EDUCATION);
+  action->set_value(100000);
+  action->set_prior_accept_rate(0.9);
+  grpc::ClientContext ctx;
+  omnicx::v1::UpsertActionResponse upr;
+  ASSERT_TRUE(a.stub->UpsertAction(&ctx, up, &upr).ok());
+  EXPECT_EQ(upr.version(), 2);
+  // The replica that took it serves it at once.
+  ASSERT_OK_AND_ASSIGN(RecommendResponse now, Recommend(a, For("c1")));
+  ASSERT_GT(now.actions_size(), 0);
+  EXPECT_EQ(now.actions(0).action_id(), "flash_tutorial");
+  const absl::Time start = absl::Now();
+  bool served = false;
+  while (!served && absl::Now() - start < absl::Seconds(5)) {
+    ASSERT_OK_AND_ASSIGN(RecommendResponse other, Recommend(b, For("c1")));
+    served = other.catalog_version() == 2 && other.actions_size() > 0 &&
+             other.actions(0).action_id() == "flash_tutorial";
+    if (!served) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(served);
+  grpc::ClientContext lctx;
+  omnicx::v1::ListActionsResponse list;
+  ASSERT_TRUE(b.stub->ListActions(&lctx, {}, &list).ok());
+  EXPECT_EQ(list.version(), 2);
+  EXPECT_EQ(list.actions_size(), DefaultCatalog().actions_size() + 1);
+}
+
+TEST_F(ServiceTest, SameSeedSameDecisions) {
+  profile_.Put("c1", MakeProfile("c1", {"marketing"}));
+  journey_.Put("c1", Happy("c1"));
+  store_options_.global_daily_cap = 0;
+  auto run = [&](uint64_t seed) {
+    replicas_.clear();
+    EXPECT_OK(redis_->Command({"FLUSHALL"}).status());
+    Replica& r = AddReplica(DefaultCatalog(), seed);
+    std::vector<std::string> out;
+    for (int i = 0; i < 8; ++i) {
+      auto resp = Recommend(r, For("c1", false));
+      EXPECT_TRUE(resp.ok());
+      for (const auto& a : resp->actions()) {
+        out.push_back(absl::StrCat(a.action_id(), "@", a.propensity()));
+      }
+    }
+    return out;
+  };
+  const std::vector<std::string> first = run(1234);
+  EXPECT_FALSE(first.empty());
+  EXPECT_EQ(run(1234), first);
+  EXPECT_NE(run(999), first);
+}
+
+TEST_F(ServiceTest, HumanTouchForHighValueAfterASevereExperience) {
+  profile_.Put("vip", MakeProfile("vip", {"marketing"}, 4800));
+  omnicx::v1::JourneySummary j;
+  j.set_customer_id("vip");
+  j.set_stage(omnicx::v1::STAGE_AT_RISK);
+  j.set_health(30);
+  j.set_churn_risk(0.7);
+  j.add_segments("detractor");
+  auto* c = j.add_open_cases();
+  c->set_case_id("k1");
+  *c->mutable_opened_at() = Ts(kNow - absl::Hours(30));
+  auto* d = j.add_drivers();
+  d->set_touchpoint("delivery");
+  d->set_type("delivery");
+  d->set_impact(-28);
+  *d->mutable_last_at() = Ts(kNow - absl::Hours(30));
+  journey_.Put("vip", j);
+  Replica& r = AddReplica();
+  RecommendRequest request = For("vip");
+  request.set_channel(omnicx::v1::CHANNEL_VOICE);
+  ASSERT_OK_AND_ASSIGN(RecommendResponse resp, Recommend(r, request));
+  EXPECT_TRUE(resp.human_touch());
+  ASSERT_GE(resp.actions_size(), 2);
+  std::set<std::string> top = {resp.actions(0).action_id(),
+                               resp.actions(1).action_id()};
+  EXPECT_EQ(top, (std::set<std::string>{"callback_senior_agent",
+                                        "recovery_agent_followup"}));
+  EXPECT_THAT(resp.actions(0).reasons(),
+              ::testing::Contains(HasSubstr("human touch")));
+  EXPECT_EQ(resp.segment(), "detractor");
+}
+
+}  // namespace
+}  // namespace omnicx::recommendation
