@@ -127,58 +127,45 @@ double ValueAmount(const Interaction& e) {
   return v > 0 ? std::log10(1 + v) : -std::log10(1 - v);
 }
 
+// The per-signal member of a state (SignedSum) or of a model's
+// coefficients (SignalCoefficients): every message with experience, effort,
+// engagement and value fields.
+template <typename Message>
+auto& SignalOf(Message& m, int signal) {
+  switch (signal) {
+    case kExperience:
+      return *m.mutable_experience();
+    case kEffort:
+      return *m.mutable_effort();
+    case kEngagement:
+      return *m.mutable_engagement();
+    default:
+      return *m.mutable_value();
+  }
+}
+template <typename Message>
+const auto& SignalOf(const Message& m, int signal) {
+  switch (signal) {
+    case kExperience:
+      return m.experience();
+    case kEffort:
+      return m.effort();
+    case kEngagement:
+      return m.engagement();
+    default:
+      return m.value();
+  }
+}
+
 SignedSum* SignalSum(JourneyState* s, int signal) {
-  switch (signal) {
-    case kExperience:
-      return s->mutable_experience();
-    case kEffort:
-      return s->mutable_effort();
-    case kEngagement:
-      return s->mutable_engagement();
-    default:
-      return s->mutable_value();
-  }
+  return &SignalOf(*s, signal);
 }
-
 const SignedSum& SignalSum(const JourneyState& s, int signal) {
-  switch (signal) {
-    case kExperience:
-      return s.experience();
-    case kEffort:
-      return s.effort();
-    case kEngagement:
-      return s.engagement();
-    default:
-      return s.value();
-  }
+  return SignalOf(s, signal);
 }
-
-const SignalCoefficients& Coefficients(
-    const omnicx::journey::v1::HealthModel& m, int signal) {
-  switch (signal) {
-    case kExperience:
-      return m.experience();
-    case kEffort:
-      return m.effort();
-    case kEngagement:
-      return m.engagement();
-    default:
-      return m.value();
-  }
-}
-
-const SignalCoefficients& Coefficients(const omnicx::journey::v1::ChurnModel& m,
-                                       int signal) {
-  switch (signal) {
-    case kExperience:
-      return m.experience();
-    case kEffort:
-      return m.effort();
-    case kEngagement:
-      return m.engagement();
-    default:
-      return m.value();
-  }
+template <typename Model>
+const SignalCoefficients& Coefficients(const Model& m, int signal) {
+  return SignalOf(m, signal);
 }
 
 void MergeSigned(const CompiledModel& model, const SignedSum& other,
