@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "libs/identity/normalize.h"
 #include "libs/status/error_details.h"
 #include "services/journey/pain_points.h"
 
@@ -132,6 +133,25 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::GetFunnel(
     t->set_to_stage(edge.second);
     t->set_customers(n);
   }
+  return Done(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* JourneyServiceImpl::ForgetCustomer(
+    grpc::CallbackServerContext* context,
+    const omnicx::v1::ForgetCustomerRequest* request,
+    omnicx::v1::ForgetCustomerResponse* response) {
+  // By id only: the profile service calls this while the identity index
+  // still names the customer, and an id is all an erasure needs.
+  if (!identity::IsVisibleAsciiId(request->customer_id(), 128)) {
+    return Done(context,
+                status::InvalidArgumentError("invalid customer id",
+                                             {{"customer_id",
+                                               "must be 1-128 visible ASCII "
+                                               "characters"}}));
+  }
+  absl::StatusOr<bool> forgotten = store_.Forget(request->customer_id());
+  if (!forgotten.ok()) return Done(context, forgotten.status());
+  response->set_forgotten(*forgotten);
   return Done(context, absl::OkStatus());
 }
 

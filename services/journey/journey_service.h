@@ -46,6 +46,11 @@ class JourneyServiceImpl final
       const omnicx::v1::GetFunnelRequest* request,
       omnicx::v1::GetFunnelResponse* response) override;
 
+  grpc::ServerUnaryReactor* ForgetCustomer(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::ForgetCustomerRequest* request,
+      omnicx::v1::ForgetCustomerResponse* response) override;
+
  private:
   JourneyStore& store_;
   const identity::CustomerDirectory& directory_;

@@ -79,6 +79,20 @@ end
 return {'OK'}
 )lua";
 
+// KEYS: 1 journey hash, 2 applied set, 3 pain aggregates.
+// ARGV: 1 expected version, 2.. aggregate field, delta pairs.
+constexpr char kForgetLua[] = R"lua(
+if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then
+  return {'RETRY'}
+end
+if ARGV[1] == '0' then return {'NOOP'} end
+redis.call('DEL', KEYS[1], KEYS[2])
+for i = 2, #ARGV, 2 do
+  redis.call('HINCRBYFLOAT', KEYS[3], ARGV[i], ARGV[i + 1])
+end
+return {'OK'}
+)lua";
+
 std::string FormatDelta(double v) { return absl::StrFormat("%.17g", v); }
 
 std::string TransitionField(const StageTransition& t) {
@@ -106,7 +120,8 @@ JourneyStore::JourneyStore(redis::Client& redis, const keys::KeyBuilder& keys,
       options_(std::move(options)),
       clock_(std::move(clock)),
       apply_script_(kApplyLua),
-      merge_script_(kMergeLua) {}
+      merge_script_(kMergeLua),
+      forget_script_(kForgetLua) {}
 
 absl::StatusOr<std::optional<std::pair<int64_t, JourneyState>>>
 JourneyStore::ReadState(const std::string& customer_id, bool* applied,
@@ -338,6 +353,32 @@ std::vector<redis::Command> JourneyStore::LoadCommands(
     const std::string& customer_id) const {
   return {{"HGET", keys_.Journey(customer_id), "s"},
           {"SMEMBERS", keys_.MergedIds(customer_id)}};
+}
+
+absl::StatusOr<bool> JourneyStore::Forget(absl::string_view customer_id) {
+  const std::string cid(customer_id);
+  for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
+    OMNICX_ASSIGN_OR_RETURN(auto current, ReadState(cid, nullptr, ""));
+    std::vector<std::string> args = {
+        current.has_value() ? absl::StrCat(current->first) : "0"};
+    if (current.has_value()) {
+      for (const auto& [field, v] : PainContributions(current->second)) {
+        if (v == 0) continue;
+        args.push_back(field);
+        args.push_back(FormatDelta(-v));
+      }
+    }
+    OMNICX_ASSIGN_OR_RETURN(
+        redis::Reply out,
+        redis_.Eval(forget_script_,
+                    {keys_.Journey(cid), keys_.Applied(cid, "journey"),
+                     keys_.Analytics("pain")},
+                    args));
+    const std::string verdict = Verdict(out);
+    if (verdict == "OK") return true;
+    if (verdict == "NOOP") return false;
+  }
+  return absl::AbortedError("journey state kept changing; retry");
 }
 
 absl::StatusOr<std::optional<JourneyState>> JourneyStore::Load(

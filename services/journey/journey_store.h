@@ -81,6 +81,11 @@ class JourneyStore {
   absl::StatusOr<bool> Merge(absl::string_view survivor,
                              absl::string_view merged);
 
+  // Deletes the customer's journey and applied ids and subtracts their
+  // share from the pain-point and stage aggregates (erasure). False when
+  // there was no journey.
+  absl::StatusOr<bool> Forget(absl::string_view customer_id);
+
   // The customer's state, with the states of customers merged into them
   // whose merge record has not been processed yet folded in; nullopt when
   // there is none.
@@ -112,6 +117,7 @@ class JourneyStore {
   std::function<absl::Time()> clock_;
   redis::Script apply_script_;
   redis::Script merge_script_;
+  redis::Script forget_script_;
 };
 
 // The UTC day ("2026-11-23") of a time, naming funnel buckets.

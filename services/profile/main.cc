@@ -65,17 +65,17 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
       omnicx::config::DurationSetting(cfg.context_timeout());
   context_options.cache_ttl =
       omnicx::config::DurationSetting(cfg.context_cache_ttl());
+  auto journey = grpc::CreateChannel(cfg.journey_address(),
+                                     grpc::InsecureChannelCredentials());
   auto assembler = std::make_shared<ContextAssembler>(
-      *store,
-      grpc::CreateChannel(cfg.journey_address(),
-                          grpc::InsecureChannelCredentials()),
+      *store, journey,
       grpc::CreateChannel(cfg.recommendation_address(),
                           grpc::InsecureChannelCredentials()),
       context_options);
 
   ServiceBundle bundle;
-  bundle.services.push_back(
-      std::make_unique<ProfileServiceImpl>(*store, assembler.get()));
+  bundle.services.push_back(std::make_unique<ProfileServiceImpl>(
+      *store, assembler.get(), absl::Now, journey));
   bundle.service_names.push_back(
       omnicx::v1::ProfileService::service_full_name());
   bundle.stop = [consumers] {

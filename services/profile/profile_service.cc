@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/identity/normalize.h"
+#include "libs/logging/log.h"
 #include "libs/status/error_details.h"
 #include "services/profile/request_validation.h"
 
@@ -204,6 +205,33 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::EraseCustomer(
     omnicx::v1::EraseCustomerResponse* response) {
   absl::StatusOr<std::string> cid = Find(store_, request->customer());
   if (!cid.ok()) return Done(context, cid.status());
+  if (journey_ != nullptr) {
+    // The journey service takes the customer's share out of its analytics
+    // first; their journey keys go below either way (they share the
+    // customer's hash tag), so an unreachable journey only leaves their
+    // share in the aggregate counts.
+    absl::StatusOr<omnicx::v1::Profile> profile = store_.GetProfile(*cid);
+    std::vector<std::string> ids = {*cid};
+    if (profile.ok()) {
+      ids.insert(ids.end(), profile->merged_ids().begin(),
+                 profile->merged_ids().end());
+    }
+    for (const std::string& id : ids) {
+      grpc::ClientContext call;
+      call.set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(1));
+      omnicx::v1::ForgetCustomerRequest forget;
+      forget.set_customer_id(id);
+      omnicx::v1::ForgetCustomerResponse forgotten;
+      grpc::Status s = journey_->ForgetCustomer(&call, forget, &forgotten);
+      if (!s.ok()) {
+        OMNICX_LOG(kWarn) << "erase: the journey service could not forget a "
+                             "customer ("
+                          << s.error_message()
+                          << "); their share stays in its aggregates";
+      }
+    }
+  }
   absl::StatusOr<EraseResult> erased = store_.Erase(*cid);
   if (!erased.ok()) return Done(context, erased.status());
   response->set_keys_deleted(erased->keys_deleted);

@@ -7,6 +7,7 @@
 #ifndef OMNICX_SERVICES_PROFILE_PROFILE_SERVICE_H_
 #define OMNICX_SERVICES_PROFILE_PROFILE_SERVICE_H_
 
+#include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/profile.grpc.pb.h"
 #include "services/profile/context_assembler.h"
 #include "services/profile/profile_store.h"
@@ -17,10 +18,17 @@ class ProfileServiceImpl final
     : public omnicx::v1::ProfileService::CallbackService {
  public:
   // `assembler` may be null (GetCustomerContext then answers UNIMPLEMENTED).
+  // `journey`, when set, is told to forget an erased customer (their share
+  // of its analytics) before their keys are deleted.
   explicit ProfileServiceImpl(ProfileStore& store,
                               ContextAssembler* assembler = nullptr,
-                              std::function<absl::Time()> clock = absl::Now)
-      : store_(store), assembler_(assembler), clock_(std::move(clock)) {}
+                              std::function<absl::Time()> clock = absl::Now,
+                              std::shared_ptr<grpc::Channel> journey = nullptr)
+      : store_(store),
+        assembler_(assembler),
+        clock_(std::move(clock)),
+        journey_(journey ? omnicx::v1::JourneyService::NewStub(journey)
+                         : nullptr) {}
 
   grpc::ServerUnaryReactor* GetCustomerContext(
       grpc::CallbackServerContext* context,
@@ -71,6 +79,7 @@ class ProfileServiceImpl final
   ProfileStore& store_;
   ContextAssembler* assembler_;
   std::function<absl::Time()> clock_;
+  std::unique_ptr<omnicx::v1::JourneyService::Stub> journey_;
 };
 
 }  // namespace omnicx::profile

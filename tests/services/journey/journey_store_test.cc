@@ -24,6 +24,7 @@
 #include "services/journey/event_consumer.h"
 #include "services/journey/journey_service.h"
 #include "services/journey/pain_points.h"
+#include "services/profile/profile_service.h"
 #include "services/profile/profile_store.h"
 
 namespace omnicx::journey {
@@ -512,6 +513,62 @@ TEST_F(JourneyWithProfileTest, MergingCustomersEqualsReplayingTheirEvents) {
   EXPECT_THAT(status::GetFieldViolations(status::FromGrpcStatus(bad)),
               ElementsAre(::testing::Field(&status::FieldViolation::field,
                                            "customer.identity.value")));
+}
+
+}  // namespace
+}  // namespace omnicx::journey
+
+namespace omnicx::journey {
+namespace {
+
+TEST_F(JourneyWithProfileTest, ErasureTakesTheCustomerOutOfTheAnalytics) {
+  Track(CheckoutFailure("a1", "", kT0), "ann@example.com");
+  Track(Event("b1", "", omnicx::v1::CHANNEL_WEB, "page_view", kT0),
+        "bob@example.com");
+  Follow();
+  ASSERT_EQ(Customers(), 2);
+  const std::string checkout_touches = AggregateField(
+      omnicx::v1::STAGE_PURCHASE,
+      DriverKey(omnicx::v1::CHANNEL_WEB, "payment", "checkout"), "t");
+  ASSERT_EQ(Field(checkout_touches), 1);
+
+  JourneyServiceImpl journey(*store_, *directory_, model_, [] { return kNow; });
+  auto journey_server = testing::StartInProcess({&journey});
+  ASSERT_TRUE(journey_server.ok());
+  profile::ProfileServiceImpl profile(
+      *profile_, nullptr, [] { return kNow; },
+      testing::ChannelTo(**journey_server));
+  auto profile_server = testing::StartInProcess({&profile});
+  ASSERT_TRUE(profile_server.ok());
+  auto stub =
+      omnicx::v1::ProfileService::NewStub(testing::ChannelTo(**profile_server));
+  omnicx::v1::EraseCustomerRequest erase;
+  erase.mutable_customer()->mutable_identity()->set_type("email");
+  erase.mutable_customer()->mutable_identity()->set_value("ann@example.com");
+  omnicx::v1::EraseCustomerResponse erased;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(stub->EraseCustomer(&c1, erase, &erased).ok());
+
+  EXPECT_EQ(Customers(), 1);  // bob
+  EXPECT_EQ(Field(checkout_touches), 0);
+  EXPECT_TRUE(RankPainPoints(model_, *store_->PainAggregates(), {}).empty());
+
+  // Forgetting again is a no-op; a bad id is refused with the field named.
+  auto journey_stub =
+      omnicx::v1::JourneyService::NewStub(testing::ChannelTo(**journey_server));
+  omnicx::v1::ForgetCustomerRequest forget;
+  forget.set_customer_id("nobody");
+  omnicx::v1::ForgetCustomerResponse forgotten;
+  grpc::ClientContext c2;
+  ASSERT_TRUE(journey_stub->ForgetCustomer(&c2, forget, &forgotten).ok());
+  EXPECT_FALSE(forgotten.forgotten());
+  forget.set_customer_id("has space");
+  grpc::ClientContext c3;
+  grpc::Status bad = journey_stub->ForgetCustomer(&c3, forget, &forgotten);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status::GetFieldViolations(status::FromGrpcStatus(bad)),
+              ElementsAre(::testing::Field(&status::FieldViolation::field,
+                                           "customer_id")));
 }
 
 }  // namespace
