@@ -3,6 +3,7 @@
 #include <atomic>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "libs/logging/log.h"
@@ -300,9 +301,13 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
     for (std::string& id : part->chosen) {
       reservation->chosen.push_back(std::move(id));
     }
+    bool full = false;
     for (Suppression& s : part->suppressed) {
+      full = full || absl::StartsWith(s.reason, "global_cap");
       reservation->suppressed.push_back(std::move(s));
     }
+    // Past the global cap every further candidate would be refused too.
+    if (full) break;
   }
   if (arbitration.ranked.empty()) {
     // Nothing eligible: the decision is still recorded (no slots taken).
