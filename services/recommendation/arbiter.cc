@@ -270,7 +270,12 @@ Arbitration Arbitrate(const std::vector<const Action*>& catalog,
         Gate(*a, customer, channel, explain ? &matched : nullptr);
     matched.clear();
     if (!reason.empty()) {
-      out.suppressed.push_back({a->action_id(), std::move(reason)});
+      const size_t colon = reason.find(':');
+      ++out.suppressed_by_class[colon == std::string::npos
+                                    ? reason
+                                    : reason.substr(0, colon)];
+      if (explain)
+        out.suppressed.push_back({a->action_id(), std::move(reason)});
       continue;
     }
     Candidate c;

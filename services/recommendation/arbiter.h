@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "omnicx/v1/common.pb.h"
 #include "omnicx/v1/recommendation.pb.h"
 #include "services/recommendation/customer_features.h"
@@ -68,7 +69,11 @@ struct Arbitration {
   std::string segment;
   bool human_touch = false;
   std::vector<Candidate> ranked;
+  // Every action that failed a gate, with its reason; filled only when
+  // explaining.
   std::vector<Suppression> suppressed;
+  // Failed gates by class ("consent", "eligibility", ...), always counted.
+  absl::flat_hash_map<std::string, int> suppressed_by_class;
 };
 
 // The first gate `action` fails, or "" when it passes every gate.

@@ -346,8 +346,8 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
     }
     a->set_talking_points(c.action->talking_points());
   }
-  for (const Suppression& s : arbitration.suppressed) {
-    suppressions_.WithLabels({ReasonClass(s.reason)}).Increment();
+  for (const auto& [reason_class, count] : arbitration.suppressed_by_class) {
+    suppressions_.WithLabels({reason_class}).Increment(count);
   }
   for (const Suppression& s : reservation->suppressed) {
     suppressions_.WithLabels({ReasonClass(s.reason)}).Increment();
