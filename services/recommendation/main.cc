@@ -104,8 +104,8 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   };
   // Released in this order after the server drained.
   bundle.keep_alive.push_back(merges);
-  bundle.keep_alive.push_back(recommender);
-  bundle.keep_alive.push_back(timer);
+  bundle.keep_alive.push_back(timer);        // no more watchdogs
+  bundle.keep_alive.push_back(recommender);  // waits for peer callbacks
   bundle.keep_alive.push_back(inputs);
   bundle.keep_alive.push_back(watcher);
   bundle.keep_alive.push_back(store);

@@ -58,6 +58,7 @@ std::string ReasonClass(const std::string& reason) {
 // One Recommend in flight. The inputs arrive on gRPC client threads; the
 // decision or the budget watchdog, whichever comes first, answers.
 struct Recommender::Call {
+  std::shared_ptr<void> in_flight;
   omnicx::v1::RecommendRequest request;
   RecommendDone done;
   absl::Time start;
@@ -143,6 +144,25 @@ Recommender::Recommender(RecommendationStore& store, CatalogWatcher& watcher,
           "Profile and journey fetches by input and gRPC code.",
           {"input", "code"})) {}
 
+Recommender::~Recommender() {
+  absl::MutexLock lock(&in_flight_mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(in_flight_mu_) {
+    return in_flight_ == 0;
+  };
+  in_flight_mu_.AwaitWithTimeout(absl::Condition(&idle), absl::Seconds(5));
+}
+
+std::shared_ptr<void> Recommender::InFlight() {
+  {
+    absl::MutexLock lock(&in_flight_mu_);
+    ++in_flight_;
+  }
+  return std::shared_ptr<void>(nullptr, [this](void*) {
+    absl::MutexLock lock(&in_flight_mu_);
+    --in_flight_;
+  });
+}
+
 uint64_t Recommender::NextSeed() {
   absl::MutexLock lock(&rng_mu_);
   return rng_();
@@ -151,6 +171,7 @@ uint64_t Recommender::NextSeed() {
 void Recommender::Recommend(const omnicx::v1::RecommendRequest& request,
                             absl::Time deadline, RecommendDone done) {
   auto call = std::make_shared<Call>();
+  call->in_flight = InFlight();
   call->request = request;
   call->done = std::move(done);
   call->start = absl::Now();
@@ -453,7 +474,7 @@ void Recommender::RecordOutcome(const omnicx::v1::RecordOutcomeRequest& request,
   };
   inputs_.GetProfile(
       request.customer(), deadline,
-      [outcome, record, done = std::move(done),
+      [outcome, record, done = std::move(done), in_flight = InFlight(),
        ref = request.customer()](absl::StatusOr<Profile> p) mutable {
         std::vector<std::string> owners;
         if (p.ok()) {

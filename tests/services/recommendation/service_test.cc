@@ -146,8 +146,9 @@ struct Replica {
   std::unique_ptr<RecommendationStore> store;
   std::unique_ptr<CatalogWatcher> watcher;
   std::unique_ptr<InputFetcher> inputs;
-  std::unique_ptr<DeadlineTimer> timer;
   std::unique_ptr<Recommender> recommender;
+  // Destroyed before the recommender (which waits for its calls' leftovers).
+  std::unique_ptr<DeadlineTimer> timer;
   std::unique_ptr<RecommendationServiceImpl> service;
   std::unique_ptr<server::Server> server;
   std::unique_ptr<omnicx::v1::RecommendationService::Stub> stub;
