@@ -175,9 +175,10 @@ void Recommender::Recommend(const omnicx::v1::RecommendRequest& request,
   call->request = request;
   call->done = std::move(done);
   call->start = absl::Now();
-  // Leave a little of the caller's deadline for the answer to travel.
+  // Leave part of the caller's deadline for the answer to travel and for a
+  // busy machine to schedule the watchdog.
   const absl::Duration left = deadline - call->start;
-  const absl::Duration margin = std::min(absl::Milliseconds(10), left / 10);
+  const absl::Duration margin = std::min(absl::Milliseconds(20), left / 5);
   call->budget_end = std::min(call->start + options_.budget, deadline - margin);
   timer_.Schedule(call->budget_end, [this, call] {
     if (call->finished.load()) return;
@@ -270,8 +271,10 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
   if (cid.empty()) {
     fallbacks_.WithLabels({"customer"}).Increment();
     Fallback(call,
-             absl::IsNotFound(profile_status) ? absl::StatusCode::kNotFound
-                                              : absl::StatusCode::kUnavailable,
+             absl::IsNotFound(profile_status) ||
+                     absl::IsDeadlineExceeded(profile_status)
+                 ? profile_status.code()
+                 : absl::StatusCode::kUnavailable,
              absl::StrCat("customer not resolved: ", profile_status.message()));
     return;
   }
@@ -304,7 +307,9 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
   absl::StatusOr<Reservation> reservation = Reservation();
   const size_t batch =
       std::max<size_t>(16, 4 * static_cast<size_t>(call->max_actions()));
-  for (size_t next = 0; next < arbitration.ranked.size();) {
+  size_t next = 0;
+  std::string full;  // the global-cap reason, once reached
+  while (next < arbitration.ranked.size()) {
     const int wanted =
         call->max_actions() - static_cast<int>(reservation->chosen.size());
     if (wanted <= 0) break;
@@ -322,13 +327,18 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
     for (std::string& id : part->chosen) {
       reservation->chosen.push_back(std::move(id));
     }
-    bool full = false;
     for (Suppression& s : part->suppressed) {
-      full = full || absl::StartsWith(s.reason, "global_cap");
+      if (absl::StartsWith(s.reason, "global_cap")) full = s.reason;
       reservation->suppressed.push_back(std::move(s));
     }
-    // Past the global cap every further candidate would be refused too.
-    if (full) break;
+    // Past the global cap every further candidate is refused too.
+    if (!full.empty()) break;
+  }
+  if (reservation.ok() && !full.empty()) {
+    for (; next < arbitration.ranked.size(); ++next) {
+      reservation->suppressed.push_back(
+          {arbitration.ranked[next].action->action_id(), full});
+    }
   }
   if (arbitration.ranked.empty()) {
     // Nothing eligible: the decision is still recorded (no slots taken).
