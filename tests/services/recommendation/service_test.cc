@@ -650,3 +650,51 @@ TEST_F(ServiceTest, HumanTouchForHighValueAfterASevereExperience) {
 
 }  // namespace
 }  // namespace omnicx::recommendation
+
+namespace omnicx::recommendation {
+namespace {
+
+// The learning loop through the service: outcomes recorded over gRPC reach
+// Redis, replicas re-read the statistics, and later decisions prefer the
+// action customers accept.
+TEST_F(ServiceTest, OutcomesTeachTheNextDecisions) {
+  ActionCatalog catalog;
+  for (const char* id : {"bad", "good"}) {
+    omnicx::v1::Action* a = catalog.add_actions();
+    a->set_action_id(id);
+    a->set_kind(omnicx::v1::ACTION_KIND_EDUCATION);
+    a->set_value(10);
+    a->set_prior_accept_rate(0.2);
+  }
+  store_options_.global_daily_cap = 0;
+  Replica& r = AddReplica(catalog);
+  std::mt19937_64 world(5);
+  std::uniform_real_distribution<double> u(0, 1);
+  int good_late = 0;
+  for (int i = 0; i < 400; ++i) {
+    RecommendRequest request = For(absl::StrCat("u", i), false);
+    request.set_max_actions(1);
+    ASSERT_OK_AND_ASSIGN(RecommendResponse resp, Recommend(r, request));
+    ASSERT_EQ(resp.actions_size(), 1);
+    const std::string chosen = resp.actions(0).action_id();
+    const bool accepted = u(world) < (chosen == "good" ? 0.6 : 0.05);
+    ASSERT_OK(Outcome(r, absl::StrCat("u", i), resp.decision_id(), chosen,
+                      accepted ? omnicx::v1::ACTION_RESPONSE_ACCEPTED
+                               : omnicx::v1::ACTION_RESPONSE_IGNORED)
+                  .status());
+    if (i >= 300 && chosen == "good") ++good_late;
+    if (i % 50 == 49) ASSERT_OK(r.watcher->RefreshStats());
+  }
+  EXPECT_GE(good_late, 80);
+  grpc::ClientContext ctx;
+  omnicx::v1::GetActionStatsResponse stats;
+  ASSERT_TRUE(r.stub->GetActionStats(&ctx, {}, &stats).ok());
+  ASSERT_EQ(stats.stats_size(), 2);  // "all" of each; no journey segments
+  EXPECT_EQ(stats.stats(0).action_id(), "bad");
+  EXPECT_EQ(stats.stats(1).action_id(), "good");
+  EXPECT_GT(stats.stats(1).posterior_mean(), stats.stats(0).posterior_mean());
+  EXPECT_EQ(stats.stats(0).impressions() + stats.stats(1).impressions(), 400);
+}
+
+}  // namespace
+}  // namespace omnicx::recommendation
