@@ -698,3 +698,36 @@ TEST_F(ServiceTest, OutcomesTeachTheNextDecisions) {
 
 }  // namespace
 }  // namespace omnicx::recommendation
+
+namespace omnicx::recommendation {
+namespace {
+
+// A decision made before a merge: the outcome names the merged-away id (or
+// any handle), the profile resolves it to the survivor, and the decision is
+// found under the merged id through merged_ids; the presentation counts for
+// the survivor.
+TEST_F(ServiceTest, OutcomeForADecisionMadeBeforeAMerge) {
+  input_options_.cache_ttl = absl::ZeroDuration();
+  profile_.Put("m", MakeProfile("m", {}));
+  journey_.Put("m", Happy("m"));
+  Replica& r = AddReplica();
+  ASSERT_OK_AND_ASSIGN(RecommendResponse resp, Recommend(r, For("m", false)));
+  ASSERT_GT(resp.actions_size(), 0);
+  omnicx::v1::Profile survivor = MakeProfile("s", {});
+  survivor.add_merged_ids("m");
+  profile_.Put("m", survivor);  // the id now redirects
+  profile_.Put("s", survivor);
+  const std::string action = resp.actions(0).action_id();
+  EXPECT_EQ(Recorded(Outcome(r, "m", resp.decision_id(), action,
+                             omnicx::v1::ACTION_RESPONSE_PRESENTED)),
+            1);
+  EXPECT_EQ(Recorded(Outcome(r, "s", resp.decision_id(), action,
+                             omnicx::v1::ACTION_RESPONSE_PRESENTED)),
+            0);
+  ASSERT_OK_AND_ASSIGN(redis::Reply shown,
+                       redis_->Command({"ZCARD", keys_.NbaShown("s")}));
+  EXPECT_EQ(shown.integer(), 1);
+}
+
+}  // namespace
+}  // namespace omnicx::recommendation
