@@ -81,8 +81,12 @@ std::string GateReason(const omnicx::v1::Action& action,
                        const CustomerFeatures& customer,
                        omnicx::v1::Channel channel);
 
-// The context weight of an action for this customer (1 without journey),
-// and why (`why` may be null).
+// The factor a caller's intent gives an action kind (1 for most; see
+// docs/recommendation.md), e.g. "retention" → retention_offer ×1.5.
+double IntentFactor(absl::string_view intent, omnicx::v1::ActionKind kind);
+
+// The context weight of an action for this customer (the journey's part is
+// 1 without journey) times the intent factor, and why (`why` may be null).
 double ContextWeight(const omnicx::v1::Action& action,
                      const CustomerFeatures& customer, std::string* why);
 

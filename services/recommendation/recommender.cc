@@ -287,9 +287,10 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
   }
   std::shared_ptr<const StatsTable> stats = watcher_.stats();
   const absl::Time now = options_.clock();
-  const CustomerFeatures features =
+  CustomerFeatures features =
       ExtractFeatures(profile ? &*profile : nullptr,
                       journey ? &*journey : nullptr, now, options_.features);
+  features.intent = request.intent();
   std::mt19937_64 rng(NextSeed());
   Arbitration arbitration =
       Arbitrate(catalog->actions, features, request.channel(), *stats,
