@@ -13,7 +13,9 @@
 //       Recommend for uniformly random customers: closed loop at the given
 //       concurrency, then open loop at each rate; prints
 //       reco_c<C>_{qps,p50_ms,p99_ms,errors,fallbacks} and
-//       reco_open_<rate>_{p50_ms,p99_ms,errors,fallbacks}
+//       reco_open_<rate>_{p50_ms,p99_ms,errors,fallbacks}; with --hot=H
+//       also a closed loop over customers c0..cH-1 (inputs cached):
+//       reco_hot_c<C>_{qps,...}
 #include <atomic>
 #include <cstdio>
 #include <random>
@@ -201,7 +203,7 @@ struct Counts {
 };
 
 int Decide(const std::string& target, int64_t customers, int concurrency,
-           const std::vector<std::string>& rates, double seconds) {
+           const std::vector<std::string>& rates, double seconds, int64_t hot) {
   // Several channels, as a real client pool would have.
   std::vector<std::unique_ptr<omnicx::v1::RecommendationService::Stub>> stubs;
   for (int i = 0; i < 4; ++i) {
@@ -214,10 +216,11 @@ int Decide(const std::string& target, int64_t customers, int concurrency,
   static const omnicx::v1::Channel kChannels[] = {
       omnicx::v1::CHANNEL_WEB, omnicx::v1::CHANNEL_EMAIL,
       omnicx::v1::CHANNEL_VOICE, omnicx::v1::CHANNEL_CHAT};
-  auto fill = [customers](std::mt19937_64& rng,
-                          omnicx::v1::RecommendRequest* request) {
+  int64_t population = customers;
+  auto fill = [&population](std::mt19937_64& rng,
+                            omnicx::v1::RecommendRequest* request) {
     request->mutable_customer()->set_customer_id(
-        absl::StrCat("c", static_cast<int64_t>(rng() % customers)));
+        absl::StrCat("c", static_cast<int64_t>(rng() % population)));
     request->set_channel(kChannels[rng() % 4]);
     request->set_max_actions(3);
   };
@@ -232,7 +235,7 @@ int Decide(const std::string& target, int64_t customers, int concurrency,
       (void)stubs[i % 4]->Recommend(&context, request, &response);
     }
   }
-  {
+  auto closed = [&](const std::string& name) {
     Counts counts;
     std::vector<std::mt19937_64> rngs;
     for (int w = 0; w < concurrency; ++w) rngs.emplace_back(100 + w);
@@ -250,15 +253,17 @@ int Decide(const std::string& target, int64_t customers, int concurrency,
           return s.ok();
         });
     std::printf(
-        "reco_c%d_qps=%.1f\nreco_c%d_p50_ms=%.3f\nreco_c%d_p99_ms=%.3f\n"
-        "reco_c%d_errors=%lld\nreco_c%d_fallbacks=%lld\n",
-        concurrency, r.qps(), concurrency, r.p50_ms(), concurrency, r.p99_ms(),
-        concurrency, static_cast<long long>(r.errors), concurrency,
-        static_cast<long long>(counts.fallbacks.load()));
+        "%s_qps=%.1f\n%s_p50_ms=%.3f\n%s_p99_ms=%.3f\n%s_errors=%lld\n"
+        "%s_fallbacks=%lld\n",
+        name.c_str(), r.qps(), name.c_str(), r.p50_ms(), name.c_str(),
+        r.p99_ms(), name.c_str(), static_cast<long long>(r.errors),
+        name.c_str(), static_cast<long long>(counts.fallbacks.load()));
     std::fflush(stdout);
-  }
+  };
+  closed(absl::StrCat("reco_c", concurrency));
   std::mt19937_64 rng(42);
   for (const std::string& rate_text : rates) {
+    population = customers;
     double rate = 0;
     if (!absl::SimpleAtod(rate_text, &rate)) continue;
     struct Call {
@@ -290,6 +295,12 @@ int Decide(const std::string& target, int64_t customers, int concurrency,
         static_cast<long long>(counts.fallbacks.load()));
     std::fflush(stdout);
   }
+  if (hot > 0) {
+    // A hot set whose profile and journey stay in the service's 1 s cache:
+    // the decision path without the two outgoing calls.
+    population = hot;
+    closed(absl::StrCat("reco_hot_c", concurrency));
+  }
   return 0;
 }
 
@@ -297,7 +308,7 @@ int Decide(const std::string& target, int64_t customers, int concurrency,
 
 int main(int argc, char** argv) {
   std::string mode, target;
-  int64_t customers = 100000;
+  int64_t customers = 100000, hot = 0;
   int concurrency = 16, actions = 200, profile_port = 0, journey_port = 0,
       max_seconds = 600;
   double seconds = 5;
@@ -311,6 +322,8 @@ int main(int argc, char** argv) {
     if (absl::StartsWith(a, "--target=")) target = value("--target=");
     if (absl::StartsWith(a, "--customers="))
       (void)absl::SimpleAtoi(value("--customers="), &customers);
+    if (absl::StartsWith(a, "--hot="))
+      (void)absl::SimpleAtoi(value("--hot="), &hot);
     if (absl::StartsWith(a, "--concurrency="))
       (void)absl::SimpleAtoi(value("--concurrency="), &concurrency);
     if (absl::StartsWith(a, "--actions="))
@@ -329,7 +342,7 @@ int main(int argc, char** argv) {
   if (mode == "catalog") return Catalog(actions);
   if (mode == "peers") return Peers(profile_port, journey_port, max_seconds);
   if (mode == "decide") {
-    return Decide(target, customers, concurrency, rates, seconds);
+    return Decide(target, customers, concurrency, rates, seconds, hot);
   }
   std::fprintf(stderr,
                "usage: recommendation_load --mode=catalog|peers|decide ...\n");

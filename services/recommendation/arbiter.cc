@@ -169,11 +169,47 @@ std::string GateReason(const Action& action, const CustomerFeatures& customer,
   return Gate(action, customer, channel, &matched);
 }
 
+double IntentFactor(absl::string_view intent, omnicx::v1::ActionKind kind) {
+  using omnicx::v1::ActionKind;
+  struct Boost {
+    absl::string_view intent;
+    ActionKind kind;
+    double factor;
+  };
+  static constexpr Boost kBoosts[] = {
+      {"retention", omnicx::v1::ACTION_KIND_RETENTION_OFFER, 1.5},
+      {"retention", omnicx::v1::ACTION_KIND_HUMAN_CALLBACK, 1.3},
+      {"inbound_call", omnicx::v1::ACTION_KIND_SERVICE_RECOVERY, 1.2},
+      {"inbound_call", omnicx::v1::ACTION_KIND_HUMAN_CALLBACK, 1.2},
+      {"agent_console", omnicx::v1::ACTION_KIND_SERVICE_RECOVERY, 1.2},
+      {"agent_console", omnicx::v1::ACTION_KIND_HUMAN_CALLBACK, 1.2},
+      {"service", omnicx::v1::ACTION_KIND_SERVICE_RECOVERY, 1.5},
+      {"service", omnicx::v1::ACTION_KIND_PROACTIVE_OUTREACH, 1.2},
+      {"web_banner", omnicx::v1::ACTION_KIND_CROSS_SELL, 1.2},
+      {"web_banner", omnicx::v1::ACTION_KIND_EDUCATION, 1.2},
+      {"in_app", omnicx::v1::ACTION_KIND_CROSS_SELL, 1.2},
+      {"in_app", omnicx::v1::ACTION_KIND_EDUCATION, 1.2},
+      {"survey", omnicx::v1::ACTION_KIND_SURVEY, 1.5},
+  };
+  for (const Boost& b : kBoosts) {
+    if (b.intent == intent && b.kind == kind) return b.factor;
+  }
+  return 1.0;
+}
+
 double ContextWeight(const Action& action, const CustomerFeatures& c,
                      std::string* why) {
+  const double intent = IntentFactor(c.intent, action.kind());
+  auto with_intent = [&](std::string text) {
+    if (intent != 1.0) {
+      absl::StrAppend(&text,
+                      absl::StrFormat("; intent %s ×%g", c.intent, intent));
+    }
+    return text;
+  };
   if (!c.has_journey) {
-    if (why != nullptr) *why = "no journey features";
-    return 1.0;
+    if (why != nullptr) *why = with_intent("no journey features");
+    return intent;
   }
   const bool open = c.open_cases > 0;
   double w = 1.0;
@@ -218,8 +254,8 @@ double ContextWeight(const Action& action, const CustomerFeatures& c,
     default:
       break;
   }
-  w = std::clamp(w, 0.1, 10.0);
-  if (why != nullptr) *why = text;
+  w = std::clamp(w * intent, 0.1, 10.0);
+  if (why != nullptr) *why = with_intent(std::move(text));
   return w;
 }
 
@@ -270,7 +306,12 @@ Arbitration Arbitrate(const std::vector<const Action*>& catalog,
         Gate(*a, customer, channel, explain ? &matched : nullptr);
     matched.clear();
     if (!reason.empty()) {
-      out.suppressed.push_back({a->action_id(), std::move(reason)});
+      const size_t colon = reason.find(':');
+      ++out.suppressed_by_class[colon == std::string::npos
+                                    ? reason
+                                    : reason.substr(0, colon)];
+      if (explain)
+        out.suppressed.push_back({a->action_id(), std::move(reason)});
       continue;
     }
     Candidate c;

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "omnicx/v1/common.pb.h"
 #include "omnicx/v1/recommendation.pb.h"
 #include "services/recommendation/customer_features.h"
@@ -68,7 +69,11 @@ struct Arbitration {
   std::string segment;
   bool human_touch = false;
   std::vector<Candidate> ranked;
+  // Every action that failed a gate, with its reason; filled only when
+  // explaining.
   std::vector<Suppression> suppressed;
+  // Failed gates by class ("consent", "eligibility", ...), always counted.
+  absl::flat_hash_map<std::string, int> suppressed_by_class;
 };
 
 // The first gate `action` fails, or "" when it passes every gate.
@@ -76,8 +81,12 @@ std::string GateReason(const omnicx::v1::Action& action,
                        const CustomerFeatures& customer,
                        omnicx::v1::Channel channel);
 
-// The context weight of an action for this customer (1 without journey),
-// and why (`why` may be null).
+// The factor a caller's intent gives an action kind (1 for most; see
+// docs/recommendation.md), e.g. "retention" → retention_offer ×1.5.
+double IntentFactor(absl::string_view intent, omnicx::v1::ActionKind kind);
+
+// The context weight of an action for this customer (the journey's part is
+// 1 without journey) times the intent factor, and why (`why` may be null).
 double ContextWeight(const omnicx::v1::Action& action,
                      const CustomerFeatures& customer, std::string* why);
 

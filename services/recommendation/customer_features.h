@@ -48,6 +48,10 @@ struct CustomerFeatures {
   // A severe negative touchpoint within the window, and which.
   bool severe_negative = false;
   std::string severe_driver;
+
+  // Not the customer's but the request's: the caller's intent
+  // (RecommendRequest.intent), which weights some kinds.
+  std::string intent;
 };
 
 // Either pointer may be null (input unavailable).

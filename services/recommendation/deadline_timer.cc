@@ -1,6 +1,13 @@
 #include "services/recommendation/deadline_timer.h"
 
+#include <algorithm>
+
 namespace omnicx::recommendation {
+namespace {
+
+constexpr absl::Duration kResolution = absl::Milliseconds(1);
+
+}  // namespace
 
 DeadlineTimer::DeadlineTimer() : thread_([this] { Run(); }) {}
 
@@ -20,11 +27,17 @@ void DeadlineTimer::Schedule(absl::Time when, std::function<void()> callback) {
 void DeadlineTimer::Run() {
   absl::MutexLock lock(&mu_);
   while (!stop_) {
-    const absl::Time next = due_.empty() ? absl::Now() + absl::Milliseconds(100)
-                                         : due_.begin()->first;
-    // Wakes at the earliest due time, or when a callback or stop arrives.
+    // At most one wake-up per kResolution: under load every call has a
+    // watchdog, and waking for each one would cost more than the calls.
+    const absl::Time now = absl::Now();
+    const absl::Time next =
+        due_.empty() ? now + absl::Milliseconds(100)
+                     : std::max(due_.begin()->first, now + kResolution);
+    // Wakes then, or earlier when stopping or when an earlier callback
+    // arrives.
     auto changed = [this, next]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return stop_ || (!due_.empty() && due_.begin()->first < next);
+      return stop_ ||
+             (!due_.empty() && due_.begin()->first + kResolution < next);
     };
     mu_.AwaitWithDeadline(absl::Condition(&changed), next);
     if (stop_) break;

@@ -7,7 +7,8 @@
 //     call->AnswerWithFallback();   // a no-op if the call already finished
 //   });
 //
-// Callbacks run on the timer thread, in time order, and must be short. The
+// Callbacks run on the timer thread, in time order, at most about 1 ms
+// late, and must be short. The
 // destructor drops callbacks not yet due.
 #ifndef OMNICX_SERVICES_RECOMMENDATION_DEADLINE_TIMER_H_
 #define OMNICX_SERVICES_RECOMMENDATION_DEADLINE_TIMER_H_

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "libs/server/service_main.h"
 #include "libs/streams/consumer.h"
 #include "services/recommendation/catalog.h"
@@ -103,8 +104,8 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   };
   // Released in this order after the server drained.
   bundle.keep_alive.push_back(merges);
-  bundle.keep_alive.push_back(recommender);
-  bundle.keep_alive.push_back(timer);
+  bundle.keep_alive.push_back(timer);        // no more watchdogs
+  bundle.keep_alive.push_back(recommender);  // waits for peer callbacks
   bundle.keep_alive.push_back(inputs);
   bundle.keep_alive.push_back(watcher);
   bundle.keep_alive.push_back(store);
@@ -114,6 +115,10 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian's Abseil is built with mutex deadlock detection on, which costs
+  // a lock-order graph update on every lock of the decision path; tests keep
+  // it (they run the same code with detection).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   return omnicx::server::ServiceMain(omnicx::config::Service::kRecommendation,
                                      argc, argv, Build);
 }

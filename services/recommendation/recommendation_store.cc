@@ -61,6 +61,12 @@ for k = 1, 2 do
     if t > now - day then lastday = lastday + 1 end
   end
 end
+local cool = {}
+local c = redis.call('HGETALL', KEYS[3])
+for i = 1, #c, 2 do
+  local u = tonumber(c[i + 1])
+  if u > now then cool[c[i]] = u else redis.call('HDEL', KEYS[3], c[i]) end
+end
 local chosen, suppressed = {}, {}
 for i = 10, #ARGV, 3 do
   if #chosen >= maxn then break end
@@ -68,11 +74,10 @@ for i = 10, #ARGV, 3 do
   local cap = tonumber(ARGV[i + 1])
   local win = tonumber(ARGV[i + 2])
   local reason = false
-  local u = tonumber(redis.call('HGET', KEYS[3], a) or '0')
-  if u > now then
+  local u = cool[a]
+  if u then
     reason = 'cooldown:' .. string.format('%.0f', u)
   else
-    if u > 0 then redis.call('HDEL', KEYS[3], a) end
     if cap > 0 then
       local n = 0
       for _, t in ipairs(times[a] or {}) do

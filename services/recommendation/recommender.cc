@@ -3,6 +3,7 @@
 #include <atomic>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "libs/logging/log.h"
@@ -57,6 +58,7 @@ std::string ReasonClass(const std::string& reason) {
 // One Recommend in flight. The inputs arrive on gRPC client threads; the
 // decision or the budget watchdog, whichever comes first, answers.
 struct Recommender::Call {
+  std::shared_ptr<void> in_flight;
   omnicx::v1::RecommendRequest request;
   RecommendDone done;
   absl::Time start;
@@ -142,6 +144,25 @@ Recommender::Recommender(RecommendationStore& store, CatalogWatcher& watcher,
           "Profile and journey fetches by input and gRPC code.",
           {"input", "code"})) {}
 
+Recommender::~Recommender() {
+  absl::MutexLock lock(&in_flight_mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(in_flight_mu_) {
+    return in_flight_ == 0;
+  };
+  in_flight_mu_.AwaitWithTimeout(absl::Condition(&idle), absl::Seconds(5));
+}
+
+std::shared_ptr<void> Recommender::InFlight() {
+  {
+    absl::MutexLock lock(&in_flight_mu_);
+    ++in_flight_;
+  }
+  return std::shared_ptr<void>(nullptr, [this](void*) {
+    absl::MutexLock lock(&in_flight_mu_);
+    --in_flight_;
+  });
+}
+
 uint64_t Recommender::NextSeed() {
   absl::MutexLock lock(&rng_mu_);
   return rng_();
@@ -150,12 +171,14 @@ uint64_t Recommender::NextSeed() {
 void Recommender::Recommend(const omnicx::v1::RecommendRequest& request,
                             absl::Time deadline, RecommendDone done) {
   auto call = std::make_shared<Call>();
+  call->in_flight = InFlight();
   call->request = request;
   call->done = std::move(done);
   call->start = absl::Now();
-  // Leave a little of the caller's deadline for the answer to travel.
+  // Leave part of the caller's deadline for the answer to travel and for a
+  // busy machine to schedule the watchdog.
   const absl::Duration left = deadline - call->start;
-  const absl::Duration margin = std::min(absl::Milliseconds(10), left / 10);
+  const absl::Duration margin = std::min(absl::Milliseconds(20), left / 5);
   call->budget_end = std::min(call->start + options_.budget, deadline - margin);
   timer_.Schedule(call->budget_end, [this, call] {
     if (call->finished.load()) return;
@@ -248,8 +271,10 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
   if (cid.empty()) {
     fallbacks_.WithLabels({"customer"}).Increment();
     Fallback(call,
-             absl::IsNotFound(profile_status) ? absl::StatusCode::kNotFound
-                                              : absl::StatusCode::kUnavailable,
+             absl::IsNotFound(profile_status) ||
+                     absl::IsDeadlineExceeded(profile_status)
+                 ? profile_status.code()
+                 : absl::StatusCode::kUnavailable,
              absl::StrCat("customer not resolved: ", profile_status.message()));
     return;
   }
@@ -262,9 +287,10 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
   }
   std::shared_ptr<const StatsTable> stats = watcher_.stats();
   const absl::Time now = options_.clock();
-  const CustomerFeatures features =
+  CustomerFeatures features =
       ExtractFeatures(profile ? &*profile : nullptr,
                       journey ? &*journey : nullptr, now, options_.features);
+  features.intent = request.intent();
   std::mt19937_64 rng(NextSeed());
   Arbitration arbitration =
       Arbitrate(catalog->actions, features, request.channel(), *stats,
@@ -282,7 +308,9 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
   absl::StatusOr<Reservation> reservation = Reservation();
   const size_t batch =
       std::max<size_t>(16, 4 * static_cast<size_t>(call->max_actions()));
-  for (size_t next = 0; next < arbitration.ranked.size();) {
+  size_t next = 0;
+  std::string full;  // the global-cap reason, once reached
+  while (next < arbitration.ranked.size()) {
     const int wanted =
         call->max_actions() - static_cast<int>(reservation->chosen.size());
     if (wanted <= 0) break;
@@ -301,7 +329,16 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
       reservation->chosen.push_back(std::move(id));
     }
     for (Suppression& s : part->suppressed) {
+      if (absl::StartsWith(s.reason, "global_cap")) full = s.reason;
       reservation->suppressed.push_back(std::move(s));
+    }
+    // Past the global cap every further candidate is refused too.
+    if (!full.empty()) break;
+  }
+  if (reservation.ok() && !full.empty()) {
+    for (; next < arbitration.ranked.size(); ++next) {
+      reservation->suppressed.push_back(
+          {arbitration.ranked[next].action->action_id(), full});
     }
   }
   if (arbitration.ranked.empty()) {
@@ -341,8 +378,8 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
     }
     a->set_talking_points(c.action->talking_points());
   }
-  for (const Suppression& s : arbitration.suppressed) {
-    suppressions_.WithLabels({ReasonClass(s.reason)}).Increment();
+  for (const auto& [reason_class, count] : arbitration.suppressed_by_class) {
+    suppressions_.WithLabels({reason_class}).Increment(count);
   }
   for (const Suppression& s : reservation->suppressed) {
     suppressions_.WithLabels({ReasonClass(s.reason)}).Increment();
@@ -448,7 +485,7 @@ void Recommender::RecordOutcome(const omnicx::v1::RecordOutcomeRequest& request,
   };
   inputs_.GetProfile(
       request.customer(), deadline,
-      [outcome, record, done = std::move(done),
+      [outcome, record, done = std::move(done), in_flight = InFlight(),
        ref = request.customer()](absl::StatusOr<Profile> p) mutable {
         std::vector<std::string> owners;
         if (p.ok()) {

@@ -57,6 +57,9 @@ class Recommender {
   Recommender(RecommendationStore& store, CatalogWatcher& watcher,
               InputFetcher& inputs, DeadlineTimer& timer,
               metrics::Registry& registry, RecommenderOptions options);
+  // Waits (up to 5 s) until no peer callback of an earlier call can still
+  // run: destroy the DeadlineTimer first, then this.
+  ~Recommender();
 
   // `deadline` is the caller's (absl::InfiniteFuture() when none). `done`
   // runs exactly once, on this or another thread.
@@ -76,12 +79,18 @@ class Recommender {
   void Finish(const std::shared_ptr<Call>& call,
               omnicx::v1::RecommendResponse response, bool fallback);
   uint64_t NextSeed();
+  // Held by everything a call leaves behind (peer callbacks, the watchdog);
+  // the destructor waits for the last one.
+  std::shared_ptr<void> InFlight();
 
   RecommendationStore& store_;
   CatalogWatcher& watcher_;
   InputFetcher& inputs_;
   DeadlineTimer& timer_;
   const RecommenderOptions options_;
+
+  absl::Mutex in_flight_mu_;
+  int in_flight_ ABSL_GUARDED_BY(in_flight_mu_) = 0;
 
   absl::Mutex rng_mu_;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(rng_mu_);

@@ -454,3 +454,27 @@ TEST(FeaturesTest, ConsentsValueComplaintsAndSevereExperiences) {
 
 }  // namespace
 }  // namespace omnicx::recommendation
+
+namespace omnicx::recommendation {
+namespace {
+
+TEST(ContextWeightTest, IntentWeightsSomeKindsWithOrWithoutJourney) {
+  Action retention = Make("r", omnicx::v1::ACTION_KIND_RETENTION_OFFER, 10);
+  Action survey = Make("s", omnicx::v1::ACTION_KIND_SURVEY, 10);
+  CustomerFeatures c = Customer();  // churn risk 0.2: retention 1 + 0.4
+  std::string why;
+  EXPECT_DOUBLE_EQ(ContextWeight(retention, c, &why), 1.4);
+  c.intent = "retention";
+  EXPECT_DOUBLE_EQ(ContextWeight(retention, c, &why), 1.4 * 1.5);
+  EXPECT_EQ(why, "churn risk 0.20; intent retention ×1.5");
+  EXPECT_DOUBLE_EQ(ContextWeight(survey, c, &why), 1.0);
+  c.has_journey = false;
+  EXPECT_DOUBLE_EQ(ContextWeight(retention, c, &why), 1.5);
+  EXPECT_EQ(why, "no journey features; intent retention ×1.5");
+  EXPECT_DOUBLE_EQ(IntentFactor("nonsense", omnicx::v1::ACTION_KIND_SURVEY),
+                   1.0);
+  EXPECT_DOUBLE_EQ(IntentFactor("survey", omnicx::v1::ACTION_KIND_SURVEY), 1.5);
+}
+
+}  // namespace
+}  // namespace omnicx::recommendation

@@ -1,0 +1,86 @@
+// Across processes: the recommendation service with the real profile
+// service (the journey service is absent). Consent comes from the profile
+// (a grant changes what is allowed), outcomes are idempotent, the agent's
+// GetCustomerContext carries the recommendations, and EraseCustomer removes
+// every recommendation key of the customer.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { Suite, client, unary, waitFor } from './harness.mjs';
+
+const suite = new Suite(['ingestion', 'profile', 'recommendation']);
+let ingestion;
+let profile;
+let reco;
+before(async () => {
+  await suite.start({
+    OMNICX_INPUT_CACHE_TTL: '0s',
+    OMNICX_RECOMMEND_BUDGET: '2s',
+    OMNICX_CONTEXT_RECOMMENDATION_TIMEOUT: '3s',
+    OMNICX_CONTEXT_JOURNEY_TIMEOUT: '200ms',
+    OMNICX_CONTEXT_TIMEOUT: '4s',
+  });
+  ingestion = client('omnicx.v1.IngestionService', suite.services.ingestion.address);
+  profile = client('omnicx.v1.ProfileService', suite.services.profile.address);
+  reco = client('omnicx.v1.RecommendationService', suite.services.recommendation.address);
+});
+after(async () => { ingestion.close(); profile.close(); reco.close(); await suite.stop(); });
+
+const phone = { identity: { type: 'phone', value: '+1 555 010 9999' } };
+const reason = (res, id) => (res.suppressed.find((s) => s.action_id === id) || {}).reason;
+const section = (res, name) => (res.sections.find((s) => s.section === name) || {}).code;
+
+test('consent from the profile, outcomes, context and erasure', async () => {
+  const now = Math.floor(Date.now() / 1000);
+  const { err } = await unary(ingestion, 'Track', { interaction: {
+    event_id: 'r-1', customer: phone, channel: 'CHANNEL_WEB', type: 'purchase',
+    occurred_at: { seconds: String(now - 60), nanos: 0 }, value: 80 } });
+  assert.equal(err, null);
+  let cid;
+  assert.ok(await waitFor(async () => {
+    const r = await unary(profile, 'GetProfile', { customer: phone });
+    cid = r.res && r.res.profile.customer_id;
+    return !r.err;
+  }, 5000) >= 0);
+
+  // No consent yet: marketing actions are out for that reason.
+  let r = await unary(reco, 'Recommend', { customer: phone, channel: 'CHANNEL_EMAIL', explain: true });
+  assert.equal(r.err, null);
+  assert.equal(r.res.fallback, false);
+  assert.equal(section(r.res, 'profile'), 0);
+  assert.equal(section(r.res, 'journey'), 14); // UNAVAILABLE: decided on rules
+  assert.equal(reason(r.res, 'cross_sell_premium_upgrade'), 'consent:marketing missing');
+
+  // Granted at the profile service: the consent gate passes (the journey
+  // being unknown is what keeps the offer out now).
+  const c = await unary(profile, 'SetConsent', { customer: phone, purpose: 'marketing', granted: true });
+  assert.equal(c.err, null);
+  r = await unary(reco, 'Recommend', { customer: phone, channel: 'CHANNEL_EMAIL', explain: true });
+  assert.equal(r.err, null);
+  assert.equal(reason(r.res, 'cross_sell_premium_upgrade'), 'eligibility:journey unavailable');
+  assert.ok(r.res.actions.length > 0, JSON.stringify(r.res));
+  const first = r.res.actions[0].action_id;
+
+  const outcome = { decision_id: r.res.decision_id, action_id: first, customer: phone,
+    response: 'ACTION_RESPONSE_PRESENTED' };
+  let o = await unary(reco, 'RecordOutcome', outcome);
+  assert.equal(o.err, null);
+  assert.equal(o.res.recorded, true);
+  o = await unary(reco, 'RecordOutcome', outcome);
+  assert.equal(o.res.recorded, false);
+  o = await unary(reco, 'RecordOutcome', { ...outcome, decision_id: 'd_nope' });
+  assert.equal(o.err.code, 5); // NOT_FOUND
+
+  // The agent's one call carries next-best actions from this service.
+  const ctx = await unary(profile, 'GetCustomerContext', { customer: phone, include_recommendations: true });
+  assert.equal(ctx.err, null);
+  assert.equal(section(ctx.res, 'recommendations'), 0, JSON.stringify(ctx.res.sections));
+  assert.ok(ctx.res.next_best_actions.length > 0);
+
+  const redisKeys = (pattern) => execFileSync('redis-cli',
+    ['-p', String(suite.redis.port), '--scan', '--pattern', pattern]).toString().split('\n').filter(Boolean);
+  assert.ok(redisKeys('*nba:*').some((k) => k.includes('{c:')), 'recommendation keys were written');
+  const e = await unary(profile, 'EraseCustomer', { customer: { customer_id: cid } });
+  assert.equal(e.err, null);
+  assert.deepEqual(redisKeys('*nba:*').filter((k) => k.includes('{c:')), []);
+});
