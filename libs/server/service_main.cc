@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "libs/logging/log.h"
 #include "libs/metrics/http_server.h"
 #include "libs/metrics/process_metrics.h"
@@ -40,6 +41,10 @@ redis::ClientOptions RedisOptions(const config::Config& config) {
 
 int ServiceMain(config::Service service, int argc, char** argv,
                 const ServiceFactory& factory) {
+  // Debian's Abseil is built with mutex deadlock detection on, which costs
+  // a lock-order graph update on every lock of every hot path; tests keep it
+  // (they run the same code with detection).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   // Before any thread exists, so every thread inherits the mask.
   BlockTerminationSignals();
   std::vector<std::string> args(argv + 1, argv + argc);

@@ -1,5 +1,7 @@
 #include "libs/streams/consumer.h"
 
+#include <unistd.h>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "libs/logging/log.h"
@@ -31,6 +33,12 @@ std::vector<StreamEntry> ParseRead(const redis::Reply& reply) {
 }
 
 }  // namespace
+
+std::string DefaultConsumerName() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return host[0] ? std::string(host) : absl::StrCat("pid-", getpid());
+}
 
 StreamConsumer::StreamConsumer(redis::Client& redis, ConsumerOptions options,
                                Handler handler)

@@ -51,6 +51,12 @@ struct StreamEntry {
   int64_t deliveries = 1;
 };
 
+// This process's name in consumer groups: the host name (a pod's name on
+// Kubernetes, stable across restarts of the container, so a restarted
+// consumer finds its own pending entries), else "pid-<pid>". Append "-<i>"
+// for several consumers per process.
+std::string DefaultConsumerName();
+
 struct ConsumerOptions {
   std::string group;
   std::string consumer;

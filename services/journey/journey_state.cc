@@ -438,6 +438,7 @@ void ApplyEvent(const CompiledModel& model, const Interaction& event,
       c.set_opened_ms(c.contacts() == 0 ? t : std::min(c.opened_ms(), t));
       c.set_last_contact_ms(std::max(c.last_contact_ms(), t));
       c.set_contacts(c.contacts() + 1);
+      if (event.type() == "complaint") c.set_complaint(true);
       AddChannel(&c, event.channel());
       RebookCase(model, &c, state);
     }
@@ -510,6 +511,7 @@ void MergeState(const CompiledModel& model, const JourneyState& other,
       }
     }
     mine.set_resolved_ms(std::max(mine.resolved_ms(), theirs.resolved_ms()));
+    mine.set_complaint(mine.complaint() || theirs.complaint());
     RebookCase(model, &mine, into);
   }
   TrimDrivers(model, "", into);
@@ -731,6 +733,7 @@ omnicx::v1::JourneySummary Summarize(const CompiledModel& model,
     *oc->mutable_opened_at() = Timestamp(c->opened_ms());
     *oc->mutable_last_contact_at() = Timestamp(c->last_contact_ms());
     oc->set_contact_count(c->contacts());
+    oc->set_complaint(c->complaint());
     for (int ch : c->channels()) {
       oc->add_channels(static_cast<omnicx::v1::Channel>(ch));
     }

@@ -1,6 +1,4 @@
 // omnicx-journey: wiring only (see libs/server/service_main.h).
-#include <unistd.h>
-
 #include "absl/strings/str_cat.h"
 #include "libs/identity/directory.h"
 #include "libs/server/service_main.h"
@@ -15,12 +13,6 @@ namespace {
 
 using omnicx::server::ServiceBundle;
 using omnicx::server::ServiceContext;
-
-std::string ConsumerName() {
-  char host[256] = {0};
-  gethostname(host, sizeof(host) - 1);
-  return host[0] ? std::string(host) : absl::StrCat("pid-", getpid());
-}
 
 absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   using namespace omnicx::journey;  // NOLINT: wiring
@@ -46,7 +38,8 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   for (int i = 0; i < cfg.consumers(); ++i) {
     omnicx::streams::ConsumerOptions options;
     options.group = "journey";
-    options.consumer = absl::StrCat(ConsumerName(), "-", i);
+    options.consumer =
+        absl::StrCat(omnicx::streams::DefaultConsumerName(), "-", i);
     options.streams = shards;
     options.dead_letter = context.keys.DeadLetter("journey");
     consumers.push_back(std::make_shared<omnicx::streams::StreamConsumer>(
@@ -57,7 +50,8 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   }
   omnicx::streams::ConsumerOptions merge_options;
   merge_options.group = "journey";
-  merge_options.consumer = absl::StrCat(ConsumerName(), "-merges");
+  merge_options.consumer =
+      absl::StrCat(omnicx::streams::DefaultConsumerName(), "-merges");
   merge_options.streams = {context.keys.MergeLog()};
   merge_options.dead_letter = context.keys.DeadLetter("journey");
   consumers.push_back(std::make_shared<omnicx::streams::StreamConsumer>(

@@ -1,6 +1,4 @@
 // omnicx-profile: wiring only (see libs/server/service_main.h).
-#include <unistd.h>
-
 #include "absl/strings/str_cat.h"
 #include "libs/server/service_main.h"
 #include "libs/status/error_details.h"
@@ -14,12 +12,6 @@ namespace {
 
 using omnicx::server::ServiceBundle;
 using omnicx::server::ServiceContext;
-
-std::string ConsumerName() {
-  char host[256] = {0};
-  gethostname(host, sizeof(host) - 1);
-  return host[0] ? std::string(host) : absl::StrCat("pid-", getpid());
-}
 
 absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   using namespace omnicx::profile;  // NOLINT: wiring
@@ -43,7 +35,8 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   for (int i = 0; i < cfg.consumers(); ++i) {
     omnicx::streams::ConsumerOptions consumer_options;
     consumer_options.group = "profile";
-    consumer_options.consumer = absl::StrCat(ConsumerName(), "-", i);
+    consumer_options.consumer =
+        absl::StrCat(omnicx::streams::DefaultConsumerName(), "-", i);
     for (int shard = 0; shard < cfg.stream_shards(); ++shard) {
       consumer_options.streams.push_back(context.keys.EventShard(shard));
     }

@@ -44,21 +44,13 @@ CustomerFeatures ExtractFeatures(const omnicx::v1::Profile* profile,
   for (const std::string& s : f.segments) {
     if (s == "high_value") f.high_value = true;
   }
-  absl::Time earliest_open = absl::InfiniteFuture();
+  // The journey marks cases on which the customer complained.
   for (const omnicx::v1::OpenCase& c : journey->open_cases()) {
-    if (absl::StrContains(c.touchpoint(), "complaint")) f.complaint_open = true;
-    if (c.has_opened_at()) {
-      earliest_open = std::min(earliest_open, FromProto(c.opened_at()));
-    } else {
-      earliest_open = absl::InfinitePast();
-    }
+    if (c.complaint()) f.complaint_open = true;
   }
   for (const omnicx::v1::Driver& d : journey->drivers()) {
     const absl::Time at =
         d.has_last_at() ? FromProto(d.last_at()) : absl::InfinitePast();
-    if (f.open_cases > 0 && d.type() == "complaint" && at >= earliest_open) {
-      f.complaint_open = true;
-    }
     if (!f.severe_negative && d.impact() <= -options.severe_impact &&
         d.has_last_at() && now - at <= options.severe_window) {
       f.severe_negative = true;

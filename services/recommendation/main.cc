@@ -1,8 +1,5 @@
 // omnicx-recommendation: wiring only (see libs/server/service_main.h).
-#include <unistd.h>
-
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "libs/server/service_main.h"
 #include "libs/streams/consumer.h"
 #include "services/recommendation/catalog.h"
@@ -19,12 +16,6 @@ namespace {
 using omnicx::config::DurationSetting;
 using omnicx::server::ServiceBundle;
 using omnicx::server::ServiceContext;
-
-std::string ConsumerName() {
-  char host[256] = {0};
-  gethostname(host, sizeof(host) - 1);
-  return host[0] ? std::string(host) : absl::StrCat("pid-", getpid());
-}
 
 absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   using namespace omnicx::recommendation;  // NOLINT: wiring
@@ -83,7 +74,7 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   // Merges from the profile service fold contact state into the survivor.
   omnicx::streams::ConsumerOptions merge_options;
   merge_options.group = "recommendation";
-  merge_options.consumer = ConsumerName();
+  merge_options.consumer = omnicx::streams::DefaultConsumerName();
   merge_options.streams = {context.keys.MergeLog()};
   merge_options.dead_letter = context.keys.DeadLetter("recommendation");
   auto merges = std::make_shared<omnicx::streams::StreamConsumer>(
@@ -115,10 +106,6 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Debian's Abseil is built with mutex deadlock detection on, which costs
-  // a lock-order graph update on every lock of the decision path; tests keep
-  // it (they run the same code with detection).
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   return omnicx::server::ServiceMain(omnicx::config::Service::kRecommendation,
                                      argc, argv, Build);
 }

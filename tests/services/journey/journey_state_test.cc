@@ -157,6 +157,7 @@ void ExpectStatesEqual(const JourneyState& a, const JourneyState& b) {
     EXPECT_EQ(c.first_driver(), d.first_driver());
     EXPECT_THAT(c.channels(), ::testing::ElementsAreArray(d.channels()));
     EXPECT_DOUBLE_EQ(c.effort(), d.effort());
+    EXPECT_EQ(c.complaint(), d.complaint());
   }
   EXPECT_EQ(a.stage(), b.stage());
   EXPECT_NEAR(a.churn_at_last(), b.churn_at_last(), 1e-9);
@@ -270,6 +271,9 @@ TEST(JourneyBehaviourTest, RecoveryHelpsButNeverErasesMoreThanHalf) {
   EXPECT_LT(after, lapse);        // recovery helps
   EXPECT_GE(after, 0.5 * lapse);  // but never below half of the lapse
   EXPECT_TRUE(Summarize(Model(), recovered, at).open_cases().empty());
+  const auto lapsed = Summarize(Model(), Replay(SevereLapse()), at);
+  ASSERT_EQ(lapsed.open_cases_size(), 1);
+  EXPECT_TRUE(lapsed.open_cases(0).complaint());
 }
 
 TEST(JourneyBehaviourTest, NegativesOutlastPositivesOfEqualWeight) {
@@ -378,6 +382,7 @@ TEST(JourneyCaseTest, RepeatContactsAndChannelSwitchesRaiseEffort) {
   EXPECT_EQ(summary.open_cases(0).case_id(), "k");
   EXPECT_EQ(summary.open_cases(0).contact_count(), 3);
   EXPECT_EQ(summary.open_cases(0).touchpoint(), "billing");
+  EXPECT_FALSE(summary.open_cases(0).complaint());
   EXPECT_THAT(summary.open_cases(0).channels(),
               ElementsAre(omnicx::v1::CHANNEL_WEB, omnicx::v1::CHANNEL_VOICE));
   Interaction resolved =

@@ -415,6 +415,7 @@ TEST(FeaturesTest, ConsentsValueComplaintsAndSevereExperiences) {
   auto* oc = j.add_open_cases();
   oc->set_case_id("k1");
   oc->mutable_opened_at()->set_seconds(absl::ToUnixSeconds(kNow) - 86400);
+  oc->set_complaint(true);
   auto* d = j.add_drivers();
   d->set_touchpoint("checkout");
   d->set_type("complaint");
@@ -432,9 +433,10 @@ TEST(FeaturesTest, ConsentsValueComplaintsAndSevereExperiences) {
   EXPECT_TRUE(f.severe_negative);
   EXPECT_EQ(f.severe_driver, "checkout (-22 health)");
 
-  // Old experiences are not severe-recent; a complaint before the case
-  // opened does not make the case a complaint.
+  // Old experiences are not severe-recent; an open case the customer did
+  // not complain on is not a complaint.
   d->mutable_last_at()->set_seconds(absl::ToUnixSeconds(kNow) - 30 * 86400);
+  oc->set_complaint(false);
   f = ExtractFeatures(&p, &j, kNow, options);
   EXPECT_FALSE(f.severe_negative);
   EXPECT_FALSE(f.complaint_open);
