@@ -17,6 +17,7 @@ constexpr int kDefaultPainPoints = 10;
 constexpr int kMaxPainPoints = 100;
 constexpr absl::Duration kDefaultFunnelWindow = absl::Hours(24 * 30);
 constexpr absl::Duration kMaxFunnelWindow = absl::Hours(24 * 400);
+constexpr absl::Duration kAggregatesMaxAge = absl::Seconds(1);
 
 grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
                                const absl::Status& status) {
@@ -75,17 +76,37 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::ListPainPoints(
     return Done(context, status::InvalidArgumentError(
                              "invalid pain-point query", violations));
   }
-  absl::StatusOr<std::map<std::string, double>> fields =
-      store_.PainAggregates();
+  absl::StatusOr<std::shared_ptr<const std::map<std::string, double>>> fields =
+      Aggregates();
   if (!fields.ok()) return Done(context, fields.status());
   PainPointQuery query;
   query.channel = request->channel();
   query.stage = request->stage();
   query.limit = request->limit() == 0 ? kDefaultPainPoints : request->limit();
-  for (omnicx::v1::PainPoint& p : RankPainPoints(model_, *fields, query)) {
+  for (omnicx::v1::PainPoint& p : RankPainPoints(model_, **fields, query)) {
     *response->add_pain_points() = std::move(p);
   }
   return Done(context, absl::OkStatus());
+}
+
+absl::StatusOr<std::shared_ptr<const std::map<std::string, double>>>
+JourneyServiceImpl::Aggregates() {
+  const absl::Time now = absl::Now();
+  {
+    absl::MutexLock lock(&mu_);
+    if (aggregates_ != nullptr && now - aggregates_at_ < kAggregatesMaxAge) {
+      return aggregates_;
+    }
+  }
+  absl::StatusOr<std::map<std::string, double>> fields =
+      store_.PainAggregates();
+  if (!fields.ok()) return fields.status();
+  auto snapshot =
+      std::make_shared<const std::map<std::string, double>>(*std::move(fields));
+  absl::MutexLock lock(&mu_);
+  aggregates_ = snapshot;
+  aggregates_at_ = now;
+  return snapshot;
 }
 
 grpc::ServerUnaryReactor* JourneyServiceImpl::GetFunnel(

@@ -10,7 +10,11 @@
 #define OMNICX_SERVICES_JOURNEY_JOURNEY_SERVICE_H_
 
 #include <functional>
+#include <map>
+#include <memory>
+#include <string>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/identity/directory.h"
 #include "omnicx/v1/journey.grpc.pb.h"
@@ -52,10 +56,20 @@ class JourneyServiceImpl final
       omnicx::v1::ForgetCustomerResponse* response) override;
 
  private:
+  // The pain-point aggregates, read at most once per kAggregatesMaxAge: the
+  // hash has a few fields per (stage, touchpoint) and ListPainPoints may be
+  // polled by dashboards.
+  absl::StatusOr<std::shared_ptr<const std::map<std::string, double>>>
+  Aggregates();
+
   JourneyStore& store_;
   const identity::CustomerDirectory& directory_;
   const CompiledModel& model_;
   std::function<absl::Time()> clock_;
+  absl::Mutex mu_;
+  std::shared_ptr<const std::map<std::string, double>> aggregates_
+      ABSL_GUARDED_BY(mu_);
+  absl::Time aggregates_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 }  // namespace omnicx::journey
