@@ -1,0 +1,36 @@
+# Shell helpers shared by bench/quality.sh, tests/suites/quality.sh and
+# `./omnicx demo`: how far the profile and journey consumers are behind.
+#
+#   source tools/journeysim/pipeline.sh
+#   wait_applied REDIS_PORT TIMEOUT_SECONDS   # 0 once both groups caught up
+
+# backlog REDIS_PORT PATTERN GROUP: entries the group has not acknowledged
+# (lag + pending, summed over the shards).
+backlog() {
+  local total=0 s n
+  for s in $(redis-cli -h 127.0.0.1 -p "$1" --scan --pattern "$2"); do
+    n=$(redis-cli -h 127.0.0.1 -p "$1" xinfo groups "$s" | awk -v g="$3" '
+      prev=="name" {name=$1} prev=="lag" && name==g {l=$1} prev=="pending" && name==g {p=$1}
+      {prev=$1} END {print l+p}')
+    total=$(( total + ${n:-0} ))
+  done
+  echo "$total"
+}
+
+# wait_applied REDIS_PORT TIMEOUT_SECONDS: until the profile group has
+# acknowledged every ingested event and the journey group every resolved one
+# (twice in a row, 0.5 s apart); non-zero on timeout.
+wait_applied() {
+  local end=$(( $(date +%s) + $2 )) clean=0
+  while [ "$(date +%s)" -lt "$end" ]; do
+    if [ "$(backlog "$1" 'cx:default:{ev:*}:stream' profile)" -eq 0 ] &&
+       [ "$(backlog "$1" 'cx:default:{rv:*}:stream' journey)" -eq 0 ]; then
+      clean=$(( clean + 1 ))
+      [ "$clean" -ge 2 ] && return 0
+    else
+      clean=0
+    fi
+    sleep 0.5
+  done
+  return 1
+}
