@@ -3,8 +3,8 @@
 //
 //   omnicx-journeysim send --ingestion=127.0.0.1:50051 --truth=truth.tsv
 //       [--customers=5000] [--events=200000] [--seed=1] [--now=<unix s>]
-//       [--horizon-days=60] [--history-days=300] [--phone-base=2000000]
-//       [--plant=touchpoint=delivery[,rate=0.35]]... [--rate=0] [--progress]
+//       [--horizon-days=30] [--history-days=300] [--phone-base=2000000]
+//       [--plant=touchpoint=delivery[,rate=0.25]]... [--rate=0] [--progress]
 //       [--dry-run]
 //     Simulates the population (deterministic for --seed and --now), writes
 //     the ground truth, sends the observed events with TrackBatch (≤500 per
@@ -129,7 +129,7 @@ int Send(const Flags& f) {
   SimulationConfig config;
   uint64_t seed = 1;
   int64_t now_s = absl::ToUnixSeconds(absl::Now());
-  int horizon_days = 60, history_days = 300;
+  int horizon_days = 30, history_days = 300;
   omnicx::journeysim::SendOptions options;
   if (!Number(f, "customers", &config.customers) ||
       !Number(f, "events", &config.events) || !Number(f, "seed", &seed) ||
@@ -307,8 +307,8 @@ int Quality(const Flags& f) {
       "  customers scored %zu (not found %lld), churned in horizon %lld "
       "(%.1f%%)\n"
       "  ROC AUC of journey churn_risk      %.3f\n"
-      "  ROC AUC of the simulator's damage  %.3f  (its own latent state: "
-      "what a perfect reading of the history could reach)\n",
+      "  ROC AUC of the simulator's damage  %.3f  (reference: its own hidden "
+      "state at the end of the window)\n",
       horizon_days, risk.size(), static_cast<long long>(missing),
       static_cast<long long>(positives),
       risk.empty() ? 0.0 : 100.0 * positives / risk.size(), *auc,
@@ -524,9 +524,9 @@ int main(int argc, char** argv) {
         << "omnicx-journeysim send|quality|report|pick|outcome; flags:\n"
            "  send    --ingestion=ADDR --truth=FILE [--customers=5000] "
            "[--events=200000] [--seed=1]\n"
-           "          [--now=UNIX_S] [--horizon-days=60] [--history-days=300] "
+           "          [--now=UNIX_S] [--horizon-days=30] [--history-days=300] "
            "[--phone-base=2000000]\n"
-           "          [--plant=touchpoint=NAME[,rate=0.35]]... [--rate=EV/S] "
+           "          [--plant=touchpoint=NAME[,rate=0.25]]... [--rate=EV/S] "
            "[--concurrency=2] [--progress] [--dry-run]\n"
            "  quality --truth=FILE --journey=ADDR [--min-auc=0.75] [--top=3]\n"
            "  report  --journey=ADDR [--top=10]\n"

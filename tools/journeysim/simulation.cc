@@ -23,6 +23,10 @@ using omnicx::v1::Interaction;
 constexpr int64_t kDay = 86400;
 // Damage halves in 90 days: bad experiences are remembered for months.
 constexpr double kDamageHalfLifeDays = 90;
+// Customers act on a bad experience over about a month (notice periods,
+// finding an alternative): the damage they feel follows their damage with
+// this time constant, and the churn hazard follows what they feel.
+constexpr double kFeltDays = 30;
 // A recovery (issue resolved) undoes this share of its incident's damage.
 constexpr double kRecoveryShare = 0.3;
 
@@ -52,7 +56,7 @@ const PersonaProfile& Profile(Persona p) {
   static const PersonaProfile kProfiles[kPersonaCount] = {
       {"digital_first",
        0.30,
-       0.0004,
+       0.0001,
        {0.38, 0.17, 0.35, 0.05, 0.01, 0.04},
        {{CHANNEL_WEB, 0.45}, {CHANNEL_MOBILE_APP, 0.45}, {CHANNEL_EMAIL, 0.10}},
        {{CHANNEL_CHAT, 0.6}, {CHANNEL_EMAIL, 0.2}, {CHANNEL_VOICE, 0.2}},
@@ -68,7 +72,7 @@ const PersonaProfile& Profile(Persona p) {
        300},
       {"branch_loyal",
        0.14,
-       0.00025,
+       0.00006,
        {0.08, 0.17, 0.06, 0.12, 0.50, 0.07},
        {{CHANNEL_WEB, 0.6}, {CHANNEL_EMAIL, 0.4}},
        {{CHANNEL_VOICE, 0.5}, {CHANNEL_BRANCH, 0.5}},
@@ -84,7 +88,7 @@ const PersonaProfile& Profile(Persona p) {
        300},
       {"b2b_account",
        0.22,
-       0.0003,
+       0.00008,
        {0.15, 0.20, 0.25, 0.22, 0.03, 0.15},
        {{CHANNEL_WEB, 0.5}, {CHANNEL_EMAIL, 0.5}},
        {{CHANNEL_VOICE, 0.5}, {CHANNEL_EMAIL, 0.3}, {CHANNEL_CHAT, 0.2}},
@@ -100,7 +104,7 @@ const PersonaProfile& Profile(Persona p) {
        300},
       {"bargain_hunter",
        0.32,
-       0.0008,
+       0.0002,
        {0.45, 0.18, 0.30, 0.04, 0.02, 0.01},
        {{CHANNEL_WEB, 0.6}, {CHANNEL_MOBILE_APP, 0.2}, {CHANNEL_EMAIL, 0.2}},
        {{CHANNEL_CHAT, 0.7}, {CHANNEL_VOICE, 0.3}},
@@ -116,7 +120,7 @@ const PersonaProfile& Profile(Persona p) {
        300},
       {"new_customer",
        0.60,
-       0.0007,
+       0.00018,
        {0.40, 0.25, 0.18, 0.10, 0.05, 0.02},
        {{CHANNEL_WEB, 0.5}, {CHANNEL_MOBILE_APP, 0.35}, {CHANNEL_EMAIL, 0.15}},
        {{CHANNEL_CHAT, 0.5}, {CHANNEL_VOICE, 0.5}},
@@ -208,8 +212,9 @@ class CustomerSimulator {
     Browse(start, /*first=*/true);
     for (int64_t day = start; day < end; day += kDay) {
       damage_ *= decay;
+      felt_ += (damage_ - felt_) / kFeltDays;
       if (day <= now && day + kDay > now) truth_.damage_at_now = damage_;
-      if (day > start && Chance(DailyChurnHazard(truth_.persona, damage_))) {
+      if (day > start && Chance(DailyChurnHazard(truth_.persona, felt_))) {
         Churn(day + std::uniform_int_distribution<int64_t>(0, kDay - 1)(rng_));
         break;
       }
@@ -565,6 +570,7 @@ class CustomerSimulator {
   std::string anonymous_id_;
   int64_t start_ = 0;
   double damage_ = 0;
+  double felt_ = 0;  // damage as the customer has come to feel it
   int64_t seq_ = 0;
   int cases_ = 0;
 };
@@ -654,7 +660,7 @@ absl::StatusOr<PlantedPain> ParsePlant(absl::string_view spec) {
 
 double DailyChurnHazard(Persona persona, double damage) {
   return std::min(0.05, Profile(persona).base_hazard *
-                            std::exp(0.65 * std::max(0.0, damage)));
+                            std::exp(1.2 * std::max(0.0, damage)));
 }
 
 Population Simulate(const SimulationConfig& config, std::mt19937_64& rng) {

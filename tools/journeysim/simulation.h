@@ -13,7 +13,7 @@
 //
 //   SimulationConfig config;
 //   config.now = absl::Now();
-//   config.planted.push_back({"delivery", 0.35});
+//   config.planted.push_back({"delivery", 0.25});
 //   std::mt19937_64 rng(seed);
 //   Population p = Simulate(config, rng);
 //   WriteGroundTruth(p, std::cout);
@@ -54,7 +54,7 @@ absl::StatusOr<Persona> ParsePersona(absl::string_view name);
 // rate for every customer who passes through it.
 struct PlantedPain {
   std::string touchpoint;
-  double failure_rate = 0.35;
+  double failure_rate = 0.25;
 };
 
 // "touchpoint=delivery" or "touchpoint=delivery,rate=0.5". The touchpoint
@@ -74,7 +74,7 @@ struct SimulationConfig {
   // The oldest customer starts at most this long before `now`.
   absl::Duration history = absl::Hours(24 * 300);
   // Held-out future simulated after `now` for the churn ground truth.
-  absl::Duration horizon = absl::Hours(24 * 60);
+  absl::Duration horizon = absl::Hours(24 * 30);
   std::vector<PlantedPain> planted;
   // Failure rate of every failing touchpoint that is not planted.
   double base_failure_rate = 0.03;
@@ -116,8 +116,9 @@ struct Population {
 
 Population Simulate(const SimulationConfig& config, std::mt19937_64& rng);
 
-// The daily churn hazard of a persona at a given damage: the persona's base
-// hazard times exp(0.65 · damage), capped at 0.05 per day.
+// The daily churn hazard of a persona at the damage the customer feels (their
+// damage, followed with a lag of about a month): the persona's base hazard
+// times exp(1.2 · damage), capped at 0.05 per day.
 double DailyChurnHazard(Persona persona, double damage);
 
 // How much a touchpoint matters to the simulated customers (0.3–3): the

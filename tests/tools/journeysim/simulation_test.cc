@@ -169,9 +169,9 @@ TEST(SimulationTest, PlantedPainPointFailsAtItsRateOthersAtBase) {
 }
 
 TEST(SimulationTest, ChurnHazardRisesWithDamage) {
-  EXPECT_DOUBLE_EQ(DailyChurnHazard(Persona::kDigitalFirst, 0), 0.0004);
+  EXPECT_DOUBLE_EQ(DailyChurnHazard(Persona::kDigitalFirst, 0), 0.0001);
   EXPECT_DOUBLE_EQ(DailyChurnHazard(Persona::kDigitalFirst, 3),
-                   0.0004 * std::exp(0.65 * 3));
+                   0.0001 * std::exp(1.2 * 3));
   EXPECT_DOUBLE_EQ(DailyChurnHazard(Persona::kBargainHunter, 100), 0.05);
   EXPECT_GT(TouchpointImportance("checkout"), TouchpointImportance("login"));
 }
@@ -219,7 +219,7 @@ TEST(SimulationTest, GroundTruthRoundTrips) {
   std::istringstream in(TruthText(p));
   ASSERT_OK_AND_ASSIGN(GroundTruth truth, ReadGroundTruth(in));
   EXPECT_EQ(truth.now, kNow);
-  EXPECT_EQ(truth.horizon, absl::Hours(24 * 60));
+  EXPECT_EQ(truth.horizon, absl::Hours(24 * 30));
   ASSERT_EQ(truth.planted.size(), 1u);
   EXPECT_EQ(truth.planted[0].touchpoint, "delivery");
   EXPECT_DOUBLE_EQ(truth.planted[0].failure_rate, 0.35);
@@ -236,7 +236,7 @@ TEST(SimulationTest, GroundTruthRoundTrips) {
 TEST(SimulationTest, PlantSpecsAreValidated) {
   ASSERT_OK_AND_ASSIGN(PlantedPain a, ParsePlant("touchpoint=checkout"));
   EXPECT_EQ(a.touchpoint, "checkout");
-  EXPECT_DOUBLE_EQ(a.failure_rate, 0.35);
+  EXPECT_DOUBLE_EQ(a.failure_rate, 0.25);
   ASSERT_OK_AND_ASSIGN(PlantedPain b,
                        ParsePlant("touchpoint=branch_counter,rate=0.5"));
   EXPECT_DOUBLE_EQ(b.failure_rate, 0.5);
