@@ -10,5 +10,5 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 BUILD="${OMNICX_BUILD_DIR:-$ROOT/build}"
 exec bash "$ROOT/bench/quality.sh" "$BUILD" \
-  --customers 1000 --events 40000 --seed 7 --plant touchpoint=delivery \
+  --customers 2000 --events 80000 --seed 7 --plant touchpoint=delivery \
   --min-auc 0.75 --timeout 120

@@ -113,6 +113,7 @@ std::string ChannelName(omnicx::v1::Channel c) {
   return Short(omnicx::v1::Channel_Name(c), "CHANNEL_");
 }
 std::string StageName(omnicx::v1::Stage s) {
+  if (s == omnicx::v1::STAGE_UNSPECIFIED) return "(new)";
   return Short(omnicx::v1::Stage_Name(s), "STAGE_");
 }
 
