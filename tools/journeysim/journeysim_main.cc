@@ -428,8 +428,10 @@ int Pick(const Flags& f) {
                    });
   auto stub = omnicx::v1::JourneyService::NewStub(Channel(f.Get("journey")));
   std::string fallback;
+  absl::Status first_error;
   for (size_t i = 0; i < candidates.size() && i < 200; ++i) {
     auto j = Journey(*stub, candidates[i]->phone);
+    if (!j.ok() && first_error.ok()) first_error = j.status();
     if (!j.ok() || j->stage() != omnicx::v1::STAGE_AT_RISK) continue;
     if (!j->open_cases().empty()) {
       std::printf("%s\n", candidates[i]->phone.c_str());
@@ -438,8 +440,14 @@ int Pick(const Flags& f) {
     if (fallback.empty()) fallback = candidates[i]->phone;
   }
   if (fallback.empty()) {
-    std::cerr << "omnicx-journeysim: no AT_RISK customer among the first 200 "
-                 "with a bad experience\n";
+    std::cerr << "omnicx-journeysim: no AT_RISK customer among the first "
+              << std::min<size_t>(candidates.size(), 200) << " of "
+              << candidates.size() << " with a bad experience"
+              << (first_error.ok()
+                      ? ""
+                      : absl::StrCat(" (GetJourney: ", first_error.ToString(),
+                                     ")"))
+              << "\n";
     return 1;
   }
   std::printf("%s\n", fallback.c_str());

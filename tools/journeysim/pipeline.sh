@@ -5,13 +5,18 @@
 #   wait_applied REDIS_PORT TIMEOUT_SECONDS   # 0 once both groups caught up
 
 # backlog REDIS_PORT PATTERN GROUP: entries the group has not acknowledged
-# (lag + pending, summed over the shards).
+# (lag + pending, summed over the shards). A shard the group has not
+# joined yet (its service is still starting, or died) counts whole.
 backlog() {
   local total=0 s n
   for s in $(redis-cli -h 127.0.0.1 -p "$1" --scan --pattern "$2"); do
     n=$(redis-cli -h 127.0.0.1 -p "$1" xinfo groups "$s" | awk -v g="$3" '
-      prev=="name" {name=$1} prev=="lag" && name==g {l=$1} prev=="pending" && name==g {p=$1}
-      {prev=$1} END {print l+p}')
+      prev=="name" && $1==g {found=1} prev=="name" {name=$1}
+      prev=="lag" && name==g {l=$1} prev=="pending" && name==g {p=$1}
+      {prev=$1} END {if (found) print l+p; else print -1}')
+    if [ "${n:--1}" -lt 0 ]; then
+      n=$(redis-cli -h 127.0.0.1 -p "$1" xlen "$s")
+    fi
     total=$(( total + ${n:-0} ))
   done
   echo "$total"
