@@ -45,7 +45,13 @@ absl::StatusOr<SendResult> SendEvents(
     const std::vector<omnicx::v1::Interaction>& events,
     const SendOptions& options) {
   const int64_t total = static_cast<int64_t>(events.size());
-  const int64_t batch = std::clamp(options.batch_size, 1, 500);
+  int64_t batch = std::clamp(options.batch_size, 1, 500);
+  // Paced sends go in small steps (about 20 batches a second) so the rate
+  // holds over short runs too.
+  if (options.rate > 0) {
+    batch =
+        std::clamp<int64_t>(static_cast<int64_t>(options.rate / 20), 1, batch);
+  }
   const absl::Time start = absl::Now();
   std::atomic<int64_t> next{0}, done{0};
   absl::Mutex mu;
@@ -59,9 +65,9 @@ absl::StatusOr<SendResult> SendEvents(
       if (from >= total) return;
       const int64_t to = std::min(total, from + batch);
       if (options.rate > 0) {
-        // Paced: event `from` is due at start + from / rate.
+        // Paced: the batch goes once its last event is due.
         const absl::Time due =
-            start + absl::Seconds(static_cast<double>(from) / options.rate);
+            start + absl::Seconds(static_cast<double>(to) / options.rate);
         const absl::Duration wait = due - absl::Now();
         if (wait > absl::ZeroDuration()) absl::SleepFor(wait);
       }
