@@ -22,20 +22,28 @@ backlog() {
   echo "$total"
 }
 
-# wait_applied REDIS_PORT TIMEOUT_SECONDS: until the profile group has
-# acknowledged every ingested event and the journey group every resolved one
-# (twice in a row, 0.5 s apart); non-zero on timeout.
+# wait_applied REDIS_PORT TIMEOUT_SECONDS [progress]: until the profile
+# group has acknowledged every ingested event and the journey group every
+# resolved one (twice in a row, 0.5 s apart); non-zero on timeout. With
+# "progress", what is left is shown on stderr as it goes.
 wait_applied() {
-  local end=$(( $(date +%s) + $2 )) clean=0
+  local end=$(( $(date +%s) + $2 )) clean=0 p j
   while [ "$(date +%s)" -lt "$end" ]; do
-    if [ "$(backlog "$1" 'cx:default:{ev:*}:stream' profile)" -eq 0 ] &&
-       [ "$(backlog "$1" 'cx:default:{rv:*}:stream' journey)" -eq 0 ]; then
+    p=$(backlog "$1" 'cx:default:{ev:*}:stream' profile)
+    j=$(backlog "$1" 'cx:default:{rv:*}:stream' journey)
+    [ "${3:-}" = progress ] &&
+      printf '\r  left to apply: profile %8d   journey %8d ' "$p" "$j" >&2
+    if [ "$p" -eq 0 ] && [ "$j" -eq 0 ]; then
       clean=$(( clean + 1 ))
-      [ "$clean" -ge 2 ] && return 0
+      if [ "$clean" -ge 2 ]; then
+        [ "${3:-}" = progress ] && printf '\n' >&2
+        return 0
+      fi
     else
       clean=0
     fi
     sleep 0.5
   done
+  [ "${3:-}" = progress ] && printf '\n' >&2
   return 1
 }
