@@ -1,0 +1,576 @@
+// omnicx-journeysim: realistic omnichannel traffic from personas, its ground
+// truth, and how well the journey scores predict it.
+//
+//   omnicx-journeysim send --ingestion=127.0.0.1:50051 --truth=truth.tsv
+//       [--customers=5000] [--events=200000] [--seed=1] [--now=<unix s>]
+//       [--horizon-days=30] [--history-days=300] [--phone-base=2000000]
+//       [--plant=touchpoint=delivery[,rate=0.25]]... [--rate=0] [--progress]
+//       [--dry-run]
+//     Simulates the population (deterministic for --seed and --now), writes
+//     the ground truth, sends the observed events with TrackBatch (≤500 per
+//     call; --rate events/s, 0 = as fast as possible) and prints events/s.
+//     A progress bar goes to stderr when it is a terminal or with --progress.
+//   omnicx-journeysim quality --truth=truth.tsv --journey=127.0.0.1:50053
+//       [--min-auc=0.75] [--top=3]
+//     Churn-risk ROC AUC (GetJourney by phone, customers still active at the
+//     end of the observation window; positive = churns within the held-out
+//     horizon) and whether each planted pain point is in the top --top of
+//     ListPainPoints. Exit 1 when the AUC is below --min-auc or a planted
+//     pain point is missing.
+//   omnicx-journeysim report --journey=127.0.0.1:50053 [--top=10]
+//     The top pain points table and the stage funnel (last 30 days).
+//   omnicx-journeysim pick --truth=truth.tsv --journey=127.0.0.1:50053
+//     Prints the phone of an at-risk customer with a planted or severe bad
+//     experience (AT_RISK by GetJourney, open case preferred).
+//   omnicx-journeysim outcome --phone=+1555... --profile=127.0.0.1:50052
+//       --recommendation=127.0.0.1:50054
+//     Records ACCEPTED for the first action of the customer's context
+//     decision and prints that action's statistics before and after.
+//
+// Ground truth (tab-separated; see tools/journeysim/simulation.h):
+//   # omnicx-journeysim ground truth v1
+//   # now=<RFC3339> horizon_days=<d> customers=<n> events=<n>
+//   # planted<TAB><touchpoint><TAB><failure rate>
+//   phone email persona first_seen churned churned_at events damage severe
+//   planted_hits
+// `churned`/`churned_at` cover the observed history and the held-out horizon
+// after `now`; `damage` is the simulator's latent state at `now`.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "grpcpp/grpcpp.h"
+#include "omnicx/v1/ingestion.grpc.pb.h"
+#include "omnicx/v1/journey.grpc.pb.h"
+#include "omnicx/v1/profile.grpc.pb.h"
+#include "omnicx/v1/recommendation.grpc.pb.h"
+#include "tools/journeysim/roc_auc.h"
+#include "tools/journeysim/sender.h"
+#include "tools/journeysim/simulation.h"
+
+namespace {
+
+using omnicx::journeysim::GroundTruth;
+using omnicx::journeysim::Population;
+using omnicx::journeysim::SimulationConfig;
+
+struct Flags {
+  std::map<std::string, std::string> values;
+  std::vector<std::string> plants;
+  bool Has(const std::string& k) const { return values.count(k) > 0; }
+  std::string Get(const std::string& k, const std::string& d = "") const {
+    auto it = values.find(k);
+    return it == values.end() ? d : it->second;
+  }
+};
+
+int Usage() {
+  std::cerr << "usage: omnicx-journeysim send|quality|report|pick|outcome "
+               "[--flag=value ...]\n  see the header of "
+               "tools/journeysim/journeysim_main.cc or --help\n";
+  return 2;
+}
+
+template <typename T>
+bool Number(const Flags& f, const std::string& k, T* out) {
+  if (!f.Has(k)) return true;
+  bool ok;
+  if constexpr (std::is_floating_point_v<T>) {
+    ok = absl::SimpleAtod(f.Get(k), out);
+  } else {
+    ok = absl::SimpleAtoi(f.Get(k), out);
+  }
+  if (!ok) std::cerr << "omnicx-journeysim: --" << k << " is not a number\n";
+  return ok;
+}
+
+std::shared_ptr<grpc::Channel> Channel(const std::string& address) {
+  return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+}
+
+void Deadline(grpc::ClientContext* c, int seconds = 5) {
+  c->set_deadline(std::chrono::system_clock::now() +
+                  std::chrono::seconds(seconds));
+}
+
+std::string Short(const std::string& name, const std::string& prefix) {
+  return absl::StartsWith(name, prefix) ? name.substr(prefix.size()) : name;
+}
+std::string ChannelName(omnicx::v1::Channel c) {
+  return Short(omnicx::v1::Channel_Name(c), "CHANNEL_");
+}
+std::string StageName(omnicx::v1::Stage s) {
+  if (s == omnicx::v1::STAGE_UNSPECIFIED) return "(new)";
+  return Short(omnicx::v1::Stage_Name(s), "STAGE_");
+}
+
+absl::StatusOr<GroundTruth> LoadTruth(const Flags& f) {
+  std::ifstream in(f.Get("truth"));
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read --truth=", f.Get("truth")));
+  }
+  return omnicx::journeysim::ReadGroundTruth(in);
+}
+
+int Send(const Flags& f) {
+  SimulationConfig config;
+  uint64_t seed = 1;
+  int64_t now_s = absl::ToUnixSeconds(absl::Now());
+  int horizon_days = 30, history_days = 300;
+  omnicx::journeysim::SendOptions options;
+  if (!Number(f, "customers", &config.customers) ||
+      !Number(f, "events", &config.events) || !Number(f, "seed", &seed) ||
+      !Number(f, "now", &now_s) || !Number(f, "horizon-days", &horizon_days) ||
+      !Number(f, "history-days", &history_days) ||
+      !Number(f, "phone-base", &config.phone_base) ||
+      !Number(f, "rate", &options.rate) ||
+      !Number(f, "concurrency", &options.concurrency)) {
+    return 2;
+  }
+  if (config.customers < 1 || config.customers > 1'000'000 ||
+      config.events < 0 || config.events > 50'000'000 || horizon_days < 1 ||
+      history_days < 30 || history_days > 360 || config.phone_base < 0) {
+    std::cerr << "omnicx-journeysim: --customers in [1, 1e6], --events in [0, "
+                 "5e7], --history-days in [30, 360], --horizon-days >= 1\n";
+    return 2;
+  }
+  for (const std::string& spec : f.plants) {
+    auto plant = omnicx::journeysim::ParsePlant(spec);
+    if (!plant.ok()) {
+      std::cerr << "omnicx-journeysim: " << plant.status().message() << "\n";
+      return 2;
+    }
+    config.planted.push_back(*plant);
+  }
+  config.now = absl::FromUnixSeconds(now_s);
+  config.horizon = absl::Hours(24 * horizon_days);
+  config.history = absl::Hours(24 * history_days);
+  config.run_id = absl::StrCat("sim", seed, "-", now_s);
+  std::mt19937_64 rng(seed);
+  const absl::Time t0 = absl::Now();
+  Population population = omnicx::journeysim::Simulate(config, rng);
+  int64_t churned_before = 0, churn_after = 0;
+  for (const auto& c : population.customers) {
+    churned_before += c.ChurnedBy(config.now);
+    churn_after +=
+        !c.ChurnedBy(config.now) && c.ChurnedBy(config.now + config.horizon);
+  }
+  std::fprintf(stderr,
+               "simulated %lld customers, %lld events in %.1f s (seed %llu); "
+               "churned before now %lld, churn in the held-out %d days %lld\n",
+               static_cast<long long>(population.customers.size()),
+               static_cast<long long>(population.events.size()),
+               absl::ToDoubleSeconds(absl::Now() - t0),
+               static_cast<unsigned long long>(seed),
+               static_cast<long long>(churned_before), horizon_days,
+               static_cast<long long>(churn_after));
+  if (f.Has("truth")) {
+    std::ofstream out(f.Get("truth"));
+    omnicx::journeysim::WriteGroundTruth(population, out);
+    if (!out) {
+      std::cerr << "omnicx-journeysim: cannot write " << f.Get("truth") << "\n";
+      return 1;
+    }
+  }
+  if (f.Has("dry-run")) return 0;
+  if (!f.Has("ingestion")) {
+    std::cerr << "omnicx-journeysim: --ingestion=HOST:PORT (or --dry-run)\n";
+    return 2;
+  }
+  options.progress = f.Has("progress") || isatty(STDERR_FILENO);
+  auto stub =
+      omnicx::v1::IngestionService::NewStub(Channel(f.Get("ingestion")));
+  auto sent = omnicx::journeysim::SendEvents(*stub, population.events, options);
+  if (!sent.ok()) {
+    std::cerr << "omnicx-journeysim: " << sent.status() << "\n";
+    return 1;
+  }
+  std::printf(
+      "sent %lld events in %.1f s: %.0f events/s (accepted %lld, duplicate "
+      "%lld, rejected %lld)\n",
+      static_cast<long long>(population.events.size()),
+      absl::ToDoubleSeconds(sent->elapsed), sent->events_per_second(),
+      static_cast<long long>(sent->accepted),
+      static_cast<long long>(sent->duplicate),
+      static_cast<long long>(sent->rejected));
+  if (sent->rejected > 0) {
+    std::fprintf(stderr, "first rejection: %s\n",
+                 sent->first_rejection.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+absl::StatusOr<omnicx::v1::JourneySummary> Journey(
+    omnicx::v1::JourneyService::Stub& stub, const std::string& phone) {
+  omnicx::v1::GetJourneyRequest request;
+  request.mutable_customer()->mutable_identity()->set_type("phone");
+  request.mutable_customer()->mutable_identity()->set_value(phone);
+  omnicx::v1::GetJourneyResponse response;
+  grpc::ClientContext context;
+  Deadline(&context);
+  grpc::Status s = stub.GetJourney(&context, request, &response);
+  if (!s.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                        s.error_message());
+  }
+  return response.journey();
+}
+
+absl::StatusOr<std::vector<omnicx::v1::PainPoint>> PainPoints(
+    omnicx::v1::JourneyService::Stub& stub, int limit) {
+  omnicx::v1::ListPainPointsRequest request;
+  request.set_limit(limit);
+  omnicx::v1::ListPainPointsResponse response;
+  grpc::ClientContext context;
+  Deadline(&context);
+  grpc::Status s = stub.ListPainPoints(&context, request, &response);
+  if (!s.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                        s.error_message());
+  }
+  return std::vector<omnicx::v1::PainPoint>(response.pain_points().begin(),
+                                            response.pain_points().end());
+}
+
+void PrintPainPoints(const std::vector<omnicx::v1::PainPoint>& points) {
+  std::printf("  %-3s %-20s %-10s %-16s %9s %7s %7s %8s %6s %8s %8s\n", "#",
+              "touchpoint", "channel", "type", "customers", "neg", "repeat",
+              "wait", "churn", "severity", "impact");
+  int rank = 0;
+  for (const auto& p : points) {
+    std::printf(
+        "  %-3d %-20s %-10s %-16s %9lld %6.0f%% %6.0f%% %6.1fm %5.0f%% %8.2f "
+        "%8.1f\n",
+        ++rank, p.touchpoint().c_str(), ChannelName(p.channel()).c_str(),
+        p.type().c_str(), static_cast<long long>(p.customers_affected()),
+        100 * p.negative_rate(), 100 * p.repeat_contact_rate(),
+        p.mean_wait_seconds() / 60, 100 * p.mean_churn_risk(), p.severity(),
+        p.impact());
+  }
+}
+
+int Quality(const Flags& f) {
+  double min_auc = 0;
+  int top = 3;
+  if (!Number(f, "min-auc", &min_auc) || !Number(f, "top", &top)) return 2;
+  auto truth = LoadTruth(f);
+  if (!truth.ok()) {
+    std::cerr << "omnicx-journeysim: " << truth.status() << "\n";
+    return 2;
+  }
+  auto stub = omnicx::v1::JourneyService::NewStub(Channel(f.Get("journey")));
+  const absl::Time end = truth->now + truth->horizon;
+  std::vector<double> risk, damage;
+  std::vector<bool> label;
+  int64_t missing = 0;
+  for (const auto& c : truth->customers) {
+    if (c.ChurnedBy(truth->now)) continue;  // left during the observed window
+    auto j = Journey(*stub, c.phone);
+    if (!j.ok()) {
+      if (j.status().code() != absl::StatusCode::kNotFound) {
+        std::cerr << "omnicx-journeysim: GetJourney " << c.phone << ": "
+                  << j.status() << "\n";
+        return 1;
+      }
+      ++missing;
+      continue;
+    }
+    risk.push_back(j->churn_risk());
+    damage.push_back(c.damage_at_now);
+    label.push_back(c.ChurnedBy(end));
+  }
+  const int64_t positives = std::count(label.begin(), label.end(), true);
+  auto auc = omnicx::journeysim::RocAuc(risk, label);
+  auto oracle = omnicx::journeysim::RocAuc(damage, label);
+  if (!auc.ok()) {
+    std::cerr << "omnicx-journeysim: " << auc.status() << "\n";
+    return 1;
+  }
+  const int horizon_days =
+      static_cast<int>(absl::ToInt64Hours(truth->horizon) / 24);
+  std::printf(
+      "churn risk vs churn within %d days after the observation window:\n"
+      "  customers scored %zu (not found %lld), churned in horizon %lld "
+      "(%.1f%%)\n"
+      "  ROC AUC of journey churn_risk      %.3f\n"
+      "  ROC AUC of the simulator's damage  %.3f  (reference: its own hidden "
+      "state at the end of the window)\n",
+      horizon_days, risk.size(), static_cast<long long>(missing),
+      static_cast<long long>(positives),
+      risk.empty() ? 0.0 : 100.0 * positives / risk.size(), *auc,
+      oracle.ok() ? *oracle : 0.0);
+  auto points = PainPoints(*stub, std::max(top, 10));
+  if (!points.ok()) {
+    std::cerr << "omnicx-journeysim: ListPainPoints: " << points.status()
+              << "\n";
+    return 1;
+  }
+  std::printf("\ntop pain points (ListPainPoints):\n");
+  PrintPainPoints(*points);
+  bool all_found = true;
+  for (const auto& plant : truth->planted) {
+    int rank = 0;
+    for (int i = 0; i < static_cast<int>(points->size()); ++i) {
+      if ((*points)[i].touchpoint() == plant.touchpoint) {
+        rank = i + 1;
+        break;
+      }
+    }
+    const bool found = rank > 0 && rank <= top;
+    all_found &= found;
+    std::printf("planted pain point %-16s (failure rate %.0f%%): %s\n",
+                plant.touchpoint.c_str(), 100 * plant.failure_rate,
+                found ? absl::StrCat("FOUND at rank ", rank).c_str()
+                      : absl::StrCat("MISSED (rank ",
+                                     rank ? absl::StrCat(rank) : ">10", ")")
+                            .c_str());
+  }
+  const bool auc_ok = *auc >= min_auc;
+  std::printf(
+      "quality_auc=%.4f\nquality_oracle_auc=%.4f\nquality_planted_found=%d\n",
+      *auc, oracle.ok() ? *oracle : 0.0, all_found ? 1 : 0);
+  if (!auc_ok) {
+    std::fprintf(stderr, "FAIL: churn-risk AUC %.3f < %.3f\n", *auc, min_auc);
+  }
+  if (!all_found) {
+    std::fprintf(stderr, "FAIL: a planted pain point is not in the top %d\n",
+                 top);
+  }
+  return auc_ok && all_found ? 0 : 1;
+}
+
+int Report(const Flags& f) {
+  int top = 10;
+  if (!Number(f, "top", &top)) return 2;
+  auto stub = omnicx::v1::JourneyService::NewStub(Channel(f.Get("journey")));
+  auto points = PainPoints(*stub, top);
+  if (!points.ok()) {
+    std::cerr << "omnicx-journeysim: ListPainPoints: " << points.status()
+              << "\n";
+    return 1;
+  }
+  std::printf("\nTop pain points (impact = customers affected x severity):\n");
+  PrintPainPoints(*points);
+
+  omnicx::v1::GetFunnelRequest request;
+  omnicx::v1::GetFunnelResponse response;
+  grpc::ClientContext context;
+  Deadline(&context);
+  grpc::Status s = stub->GetFunnel(&context, request, &response);
+  if (!s.ok()) {
+    std::cerr << "omnicx-journeysim: GetFunnel: " << s.error_message() << "\n";
+    return 1;
+  }
+  int64_t total = 0, widest = 1;
+  for (const auto& st : response.stages()) {
+    total += st.customers();
+    widest = std::max<int64_t>(widest, st.customers());
+  }
+  std::printf("\nStage funnel (customers now, %lld in all):\n",
+              static_cast<long long>(total));
+  for (int v = omnicx::v1::STAGE_AWARENESS; v <= omnicx::v1::STAGE_CHURNED;
+       ++v) {
+    int64_t n = 0;
+    for (const auto& st : response.stages()) {
+      if (st.stage() == v) n = st.customers();
+    }
+    const int bar = static_cast<int>(40.0 * n / widest);
+    std::printf("  %-14s %7lld %5.1f%%  %s\n",
+                StageName(static_cast<omnicx::v1::Stage>(v)).c_str(),
+                static_cast<long long>(n), total ? 100.0 * n / total : 0.0,
+                std::string(bar, '#').c_str());
+  }
+  std::vector<omnicx::v1::StageTransition> moves(response.transitions().begin(),
+                                                 response.transitions().end());
+  std::sort(moves.begin(), moves.end(), [](const auto& a, const auto& b) {
+    return a.customers() > b.customers();
+  });
+  std::printf("\nMost common stage transitions (last 30 days):\n");
+  for (size_t i = 0; i < moves.size() && i < 8; ++i) {
+    std::printf("  %-14s -> %-14s %7lld\n",
+                StageName(moves[i].from_stage()).c_str(),
+                StageName(moves[i].to_stage()).c_str(),
+                static_cast<long long>(moves[i].customers()));
+  }
+  return 0;
+}
+
+int Pick(const Flags& f) {
+  auto truth = LoadTruth(f);
+  if (!truth.ok()) {
+    std::cerr << "omnicx-journeysim: " << truth.status() << "\n";
+    return 2;
+  }
+  std::vector<const omnicx::journeysim::CustomerTruth*> candidates;
+  for (const auto& c : truth->customers) {
+    if (c.ChurnedBy(truth->now)) continue;
+    if (c.planted_hits.empty() && c.severe_experiences == 0) continue;
+    candidates.push_back(&c);
+  }
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const auto* a, const auto* b) {
+                     return a->damage_at_now > b->damage_at_now;
+                   });
+  auto stub = omnicx::v1::JourneyService::NewStub(Channel(f.Get("journey")));
+  std::string fallback;
+  absl::Status first_error;
+  for (size_t i = 0; i < candidates.size() && i < 200; ++i) {
+    auto j = Journey(*stub, candidates[i]->phone);
+    if (!j.ok() && first_error.ok()) first_error = j.status();
+    if (!j.ok() || j->stage() != omnicx::v1::STAGE_AT_RISK) continue;
+    if (!j->open_cases().empty()) {
+      std::printf("%s\n", candidates[i]->phone.c_str());
+      return 0;
+    }
+    if (fallback.empty()) fallback = candidates[i]->phone;
+  }
+  if (fallback.empty()) {
+    std::cerr << "omnicx-journeysim: no AT_RISK customer among the first "
+              << std::min<size_t>(candidates.size(), 200) << " of "
+              << candidates.size() << " with a bad experience"
+              << (first_error.ok()
+                      ? ""
+                      : absl::StrCat(" (GetJourney: ", first_error.ToString(),
+                                     ")"))
+              << "\n";
+    return 1;
+  }
+  std::printf("%s\n", fallback.c_str());
+  return 0;
+}
+
+void PrintStats(omnicx::v1::RecommendationService::Stub& stub,
+                const std::string& action, const char* when) {
+  omnicx::v1::GetActionStatsRequest request;
+  request.set_action_id(action);
+  omnicx::v1::GetActionStatsResponse response;
+  grpc::ClientContext context;
+  Deadline(&context);
+  grpc::Status s = stub.GetActionStats(&context, request, &response);
+  std::printf("  %s:\n", when);
+  if (!s.ok()) {
+    std::printf("    GetActionStats failed: %s\n", s.error_message().c_str());
+    return;
+  }
+  if (response.stats().empty()) std::printf("    no statistics yet\n");
+  for (const auto& st : response.stats()) {
+    std::printf(
+        "    %-28s segment %-14s impressions %4lld accepts %4lld rejects "
+        "%4lld  posterior mean %.3f\n",
+        st.action_id().c_str(), st.segment().c_str(),
+        static_cast<long long>(st.impressions()),
+        static_cast<long long>(st.accepts()),
+        static_cast<long long>(st.rejects()), st.posterior_mean());
+  }
+}
+
+int Outcome(const Flags& f) {
+  const std::string phone = f.Get("phone");
+  auto profile = omnicx::v1::ProfileService::NewStub(Channel(f.Get("profile")));
+  auto reco = omnicx::v1::RecommendationService::NewStub(
+      Channel(f.Get("recommendation")));
+  omnicx::v1::GetCustomerContextRequest request;
+  request.mutable_customer()->mutable_identity()->set_type("phone");
+  request.mutable_customer()->mutable_identity()->set_value(phone);
+  request.set_include_recommendations(true);
+  request.set_timeline_limit(1);
+  omnicx::v1::CustomerContext context;
+  grpc::ClientContext cc;
+  Deadline(&cc);
+  grpc::Status s = profile->GetCustomerContext(&cc, request, &context);
+  if (!s.ok() || context.next_best_actions().empty() ||
+      context.decision_id().empty()) {
+    std::cerr << "omnicx-journeysim: no decision to record an outcome for ("
+              << (s.ok() ? "no actions" : s.error_message()) << ")\n";
+    return 1;
+  }
+  const std::string action = context.next_best_actions(0).action_id();
+  std::printf(
+      "\nThe agent offers %s; the customer accepts (RecordOutcome "
+      "ACCEPTED, decision %s).\n",
+      action.c_str(), context.decision_id().c_str());
+  PrintStats(*reco, action, "before");
+  omnicx::v1::RecordOutcomeRequest outcome;
+  outcome.set_decision_id(context.decision_id());
+  outcome.set_action_id(action);
+  *outcome.mutable_customer() = request.customer();
+  outcome.set_response(omnicx::v1::ACTION_RESPONSE_ACCEPTED);
+  omnicx::v1::RecordOutcomeResponse recorded;
+  grpc::ClientContext oc;
+  Deadline(&oc);
+  s = reco->RecordOutcome(&oc, outcome, &recorded);
+  if (!s.ok()) {
+    std::cerr << "omnicx-journeysim: RecordOutcome: " << s.error_message()
+              << "\n";
+    return 1;
+  }
+  PrintStats(*reco, action, "after");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return Usage();
+  const std::string mode = argv[1];
+  if (mode == "--help" || mode == "-h" || mode == "help") {
+    std::cout
+        << "omnicx-journeysim send|quality|report|pick|outcome; flags:\n"
+           "  send    --ingestion=ADDR --truth=FILE [--customers=5000] "
+           "[--events=200000] [--seed=1]\n"
+           "          [--now=UNIX_S] [--horizon-days=30] [--history-days=300] "
+           "[--phone-base=2000000]\n"
+           "          [--plant=touchpoint=NAME[,rate=0.25]]... [--rate=EV/S] "
+           "[--concurrency=2] [--progress] [--dry-run]\n"
+           "  quality --truth=FILE --journey=ADDR [--min-auc=0.75] [--top=3]\n"
+           "  report  --journey=ADDR [--top=10]\n"
+           "  pick    --truth=FILE --journey=ADDR\n"
+           "  outcome --phone=P --profile=ADDR --recommendation=ADDR\n"
+           "Plantable touchpoints: "
+        << absl::StrJoin(omnicx::journeysim::SimulatedTouchpoints(), ", ")
+        << "\nGround truth file (tab-separated):\n"
+           "  # omnicx-journeysim ground truth v1\n"
+           "  # now=<RFC3339> horizon_days=<d> customers=<n> events=<n>\n"
+           "  # planted<TAB><touchpoint><TAB><failure rate>\n"
+           "  phone email persona first_seen churned churned_at events "
+           "damage severe planted_hits\n"
+           "  churned/churned_at cover the history and the held-out horizon "
+           "after now (never sent).\n";
+    return 0;
+  }
+  Flags flags;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (!absl::StartsWith(a, "--")) return Usage();
+    a = a.substr(2);
+    const size_t eq = a.find('=');
+    const std::string key = a.substr(0, eq);
+    const std::string value = eq == std::string::npos ? "" : a.substr(eq + 1);
+    if (key == "plant") {
+      flags.plants.push_back(value);
+    } else {
+      flags.values[key] = value;
+    }
+  }
+  if (mode == "send") return Send(flags);
+  if (mode == "quality") return Quality(flags);
+  if (mode == "report") return Report(flags);
+  if (mode == "pick") return Pick(flags);
+  if (mode == "outcome") return Outcome(flags);
+  return Usage();
+}

@@ -1,0 +1,49 @@
+# Shell helpers shared by bench/quality.sh, tests/suites/quality.sh and
+# `./omnicx demo`: how far the profile and journey consumers are behind.
+#
+#   source tools/journeysim/pipeline.sh
+#   wait_applied REDIS_PORT TIMEOUT_SECONDS   # 0 once both groups caught up
+
+# backlog REDIS_PORT PATTERN GROUP: entries the group has not acknowledged
+# (lag + pending, summed over the shards). A shard the group has not
+# joined yet (its service is still starting, or died) counts whole.
+backlog() {
+  local total=0 s n
+  for s in $(redis-cli -h 127.0.0.1 -p "$1" --scan --pattern "$2"); do
+    n=$(redis-cli -h 127.0.0.1 -p "$1" xinfo groups "$s" | awk -v g="$3" '
+      prev=="name" && $1==g {found=1} prev=="name" {name=$1}
+      prev=="lag" && name==g {l=$1} prev=="pending" && name==g {p=$1}
+      {prev=$1} END {if (found) print l+p; else print -1}')
+    if [ "${n:--1}" -lt 0 ]; then
+      n=$(redis-cli -h 127.0.0.1 -p "$1" xlen "$s")
+    fi
+    total=$(( total + ${n:-0} ))
+  done
+  echo "$total"
+}
+
+# wait_applied REDIS_PORT TIMEOUT_SECONDS [progress]: until the profile
+# group has acknowledged every ingested event and the journey group every
+# resolved one (twice in a row, 0.5 s apart); non-zero on timeout. With
+# "progress", what is left is shown on stderr as it goes.
+wait_applied() {
+  local end=$(( $(date +%s) + $2 )) clean=0 p j
+  while [ "$(date +%s)" -lt "$end" ]; do
+    p=$(backlog "$1" 'cx:default:{ev:*}:stream' profile)
+    j=$(backlog "$1" 'cx:default:{rv:*}:stream' journey)
+    [ "${3:-}" = progress ] &&
+      printf '\r  left to apply: profile %8d   journey %8d ' "$p" "$j" >&2
+    if [ "$p" -eq 0 ] && [ "$j" -eq 0 ]; then
+      clean=$(( clean + 1 ))
+      if [ "$clean" -ge 2 ]; then
+        [ "${3:-}" = progress ] && printf '\n' >&2
+        return 0
+      fi
+    else
+      clean=0
+    fi
+    sleep 0.5
+  done
+  [ "${3:-}" = progress ] && printf '\n' >&2
+  return 1
+}
