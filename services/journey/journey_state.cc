@@ -23,6 +23,9 @@ using omnicx::v1::Interaction;
 using omnicx::v1::Stage;
 
 constexpr double kDayMs = 86400000.0;
+// Unweighted effort amount at or below which a touchpoint counts as
+// negative in the pain-point aggregates.
+constexpr double kHighEffort = -2.0;
 
 double Sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
@@ -330,8 +333,10 @@ EventScore ScoreEvent(const CompiledModel& model, const Interaction& event) {
     if (a < 0) score.negative[s] = -a;
   }
   score.wait_seconds = WaitSeconds(event);
+  // A bad experience, or high effort (a wait of 10 minutes or more, a CES
+  // of 7): a short queue at a counter is effort, not a failed touchpoint.
   score.negative_touch =
-      score.negative[kExperience] > 0 || score.negative[kEffort] > 0;
+      amounts[kExperience] < 0 || amounts[kEffort] <= kHighEffort;
   return score;
 }
 

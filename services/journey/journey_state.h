@@ -45,7 +45,9 @@ struct EventScore {
   double positive[kSignals] = {0, 0, 0, 0};
   double negative[kSignals] = {0, 0, 0, 0};
   double wait_seconds = 0;
-  // Moved experience or effort down.
+  // A bad experience (experience amount below 0) or high effort (a wait of
+  // 10 minutes or more, CES 7): counted as a negative touch in the
+  // pain-point aggregates.
   bool negative_touch = false;
 };
 EventScore ScoreEvent(const CompiledModel& model,
