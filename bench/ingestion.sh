@@ -48,8 +48,9 @@ row() { # name metric value baseline
     else printf "%-34s | %-14s | %12.1f | %12s | %8s\n", n, m, v, "-", "-" }'
 }
 row "TrackBatch x100 (4 callers)" "events/s" "$(fig "$run" ingest_batch_events_per_s)" "$(fig "$base" echo_stream_msgs_per_s)"
+row "TrackBatch x100 (16 callers)" "events/s" "$(fig "$run" ingest_batch_many_events_per_s)" "$(fig "$base" echo_stream_msgs_per_s)"
 row "TrackStream (4 streams)" "events/s" "$(fig "$run" ingest_stream_events_per_s)" "$(fig "$base" echo_stream_msgs_per_s)"
-row "TrackBatch vs raw XADD -P32" "events/s" "$(fig "$run" ingest_batch_events_per_s)" "$(fig "$base" redis_xadd_p32_rps)"
+row "TrackBatch (16) vs raw XADD -P32" "events/s" "$(fig "$run" ingest_batch_many_events_per_s)" "$(fig "$base" redis_xadd_p32_rps)"
 row "Track c16" "calls/s" "$(fig "$run" ingest_track_c16_qps)" "$(fig "$base" echo_unary_c16_qps)"
 row "Track c16" "p50 ms" "$(fig "$run" ingest_track_c16_p50_ms)" "$(fig "$base" echo_unary_c16_p50_ms)"
 row "Track c16" "p99 ms" "$(fig "$run" ingest_track_c16_p99_ms)" "$(fig "$base" echo_unary_c16_p99_ms)"
