@@ -25,55 +25,112 @@ EventApplier::EventApplier(ProfileStore& store, metrics::Registry& registry,
           {"type"})) {}
 
 absl::Status EventApplier::Handle(const streams::StreamEntry& entry) {
-  omnicx::v1::Interaction event;
-  if (!event.ParseFromString(entry.payload)) {
-    events_.WithLabels({"failed"}).Increment();
-    return absl::DataLossError("stream entry is not an omnicx.v1.Interaction");
-  }
+  return HandleBatch({entry})[0];
+}
+
+std::vector<absl::Status> EventApplier::HandleBatch(
+    const std::vector<streams::StreamEntry>& entries) {
+  const size_t n = entries.size();
+  std::vector<absl::Status> out(n);
   const absl::Time now = clock_();
-  absl::StatusOr<Resolution> who =
-      store_.ResolveAndMerge(event.customer(), event.identities(), now,
-                             absl::StrCat("event:", event.event_id()));
-  if (absl::IsFailedPrecondition(who.status())) {
-    events_.WithLabels({"erased"}).Increment();
-    return absl::OkStatus();  // never resurrect an erased customer
+  int64_t failed = 0, erased = 0, applied = 0, duplicates = 0;
+  auto fail = [&](size_t i, absl::Status status) {
+    out[i] = std::move(status);
+    ++failed;
+  };
+
+  // 1. Decode and resolve every event (two round trips for the read).
+  std::vector<omnicx::v1::Interaction> events(n);
+  std::vector<ProfileStore::ResolveInput> inputs;
+  std::vector<size_t> input_entry;
+  for (size_t i = 0; i < n; ++i) {
+    if (!events[i].ParseFromString(entries[i].payload)) {
+      fail(i,
+           absl::DataLossError("stream entry is not an omnicx.v1.Interaction"));
+      continue;
+    }
+    inputs.push_back({&events[i].customer(), &events[i].identities(),
+                      absl::StrCat("event:", events[i].event_id())});
+    input_entry.push_back(i);
   }
-  if (!who.ok()) {
-    events_.WithLabels({"failed"}).Increment();
-    return who.status();
+  std::vector<absl::StatusOr<Resolution>> resolved =
+      store_.ResolveBatch(inputs, now);
+
+  // 2. Merges (rare; one at a time), then every apply in one pipeline.
+  std::vector<ProfileStore::CustomerEvent> to_apply;
+  std::vector<size_t> apply_entry;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    const size_t i = input_entry[k];
+    absl::StatusOr<Resolution>& who = resolved[k];
+    if (who.ok() && !who->conflicts.empty()) {
+      who =
+          store_.MergeConflicts(std::move(*who), events[i].customer(),
+                                events[i].identities(), now, inputs[k].source);
+    }
+    if (absl::IsFailedPrecondition(who.status())) {
+      ++erased;  // never resurrect an erased customer; acknowledged
+      continue;
+    }
+    if (!who.ok()) {
+      fail(i, who.status());
+      continue;
+    }
+    for (const std::string& type : who->refused) {
+      guard_refusals_.WithLabels({type}).Increment();
+    }
+    merges_.WithLabels({"merged"})
+        .Increment(static_cast<double>(who->merged.size()));
+    merges_.WithLabels({"refused"})
+        .Increment(static_cast<double>(who->merge_refused.size()));
+    to_apply.emplace_back(who->customer_id, &events[i]);
+    apply_entry.push_back(i);
   }
-  for (const std::string& type : who->refused) {
-    guard_refusals_.WithLabels({type}).Increment();
+  std::vector<absl::StatusOr<bool>> done = store_.ApplyBatch(to_apply, now);
+
+  // 3. Publish what was applied (redeliveries too: the journey service
+  // deduplicates, so a crash between applying and publishing loses nothing).
+  std::vector<ProfileStore::CustomerEvent> to_publish;
+  std::vector<size_t> publish_entry;
+  std::vector<bool> was_applied;
+  for (size_t k = 0; k < to_apply.size(); ++k) {
+    const size_t i = apply_entry[k];
+    std::string customer_id = to_apply[k].first;
+    absl::StatusOr<bool>& result = done[k];
+    if (absl::IsAborted(result.status())) {
+      // Merged away between resolving and applying: apply to the survivor.
+      absl::StatusOr<std::string> survivor = store_.Canonical(customer_id);
+      if (!survivor.ok()) {
+        fail(i, survivor.status());
+        continue;
+      }
+      customer_id = *survivor;
+      result = store_.Apply(customer_id, events[i], now);
+    }
+    if (!result.ok()) {
+      fail(i, result.status());
+      continue;
+    }
+    to_publish.emplace_back(std::move(customer_id), &events[i]);
+    publish_entry.push_back(i);
+    was_applied.push_back(*result);
   }
-  merges_.WithLabels({"merged"})
-      .Increment(static_cast<double>(who->merged.size()));
-  merges_.WithLabels({"refused"})
-      .Increment(static_cast<double>(who->merge_refused.size()));
-  std::string customer_id = who->customer_id;
-  absl::StatusOr<bool> applied = store_.Apply(customer_id, event, now);
-  if (absl::IsAborted(applied.status())) {
-    // Merged away between resolving and applying: apply to the survivor.
-    absl::StatusOr<std::string> survivor = store_.Canonical(customer_id);
-    if (!survivor.ok()) return survivor.status();
-    customer_id = *survivor;
-    applied = store_.Apply(customer_id, event, now);
+  std::vector<absl::Status> published = store_.PublishResolvedBatch(to_publish);
+  for (size_t k = 0; k < to_publish.size(); ++k) {
+    const size_t i = publish_entry[k];
+    if (!published[k].ok()) {
+      fail(i, published[k]);
+      continue;
+    }
+    ++(was_applied[k] ? applied : duplicates);
+    OMNICX_LOG(kDebug) << "event " << events[i].event_id() << " customer "
+                       << to_publish[k].first
+                       << (was_applied[k] ? " applied" : " already applied");
   }
-  if (!applied.ok()) {
-    events_.WithLabels({"failed"}).Increment();
-    return applied.status();
-  }
-  // Published on redelivery too (the journey service deduplicates), so a
-  // crash between applying and publishing loses nothing.
-  absl::Status published = store_.PublishResolved(customer_id, event);
-  if (!published.ok()) {
-    events_.WithLabels({"failed"}).Increment();
-    return published;
-  }
-  events_.WithLabels({*applied ? "applied" : "duplicate"}).Increment();
-  OMNICX_LOG(kDebug) << "event " << event.event_id() << " customer "
-                     << customer_id
-                     << (*applied ? " applied" : " already applied");
-  return absl::OkStatus();
+  events_.WithLabels({"applied"}).Increment(static_cast<double>(applied));
+  events_.WithLabels({"duplicate"}).Increment(static_cast<double>(duplicates));
+  events_.WithLabels({"erased"}).Increment(static_cast<double>(erased));
+  events_.WithLabels({"failed"}).Increment(static_cast<double>(failed));
+  return out;
 }
 
 }  // namespace omnicx::profile

@@ -43,8 +43,9 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
     consumer_options.dead_letter = context.keys.DeadLetter("profile");
     consumers.push_back(std::make_shared<omnicx::streams::StreamConsumer>(
         context.redis, consumer_options,
-        [applier](const omnicx::streams::StreamEntry& e) {
-          return applier->Handle(e);
+        omnicx::streams::StreamConsumer::Batched{},
+        [applier](const std::vector<omnicx::streams::StreamEntry>& es) {
+          return applier->HandleBatch(es);
         }));
     consumers.back()->Start();
   }

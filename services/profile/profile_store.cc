@@ -260,102 +260,210 @@ std::string ProfileStore::Digest(const Identity& identity) const {
   return directory_.Digest(identity);
 }
 
-absl::StatusOr<Resolution> ProfileStore::Resolve(
+absl::StatusOr<ProfileStore::ResolvePlan> ProfileStore::PlanResolve(
     const CustomerRef& ref,
-    const google::protobuf::RepeatedPtrField<Identity>& identities,
-    absl::Time now, absl::string_view source) {
+    const google::protobuf::RepeatedPtrField<Identity>& identities) const {
+  ResolvePlan plan;
   // The identities to link, the reference's own first (the anchor).
-  std::vector<Identity> all;
-  if (ref.has_identity()) all.push_back(ref.identity());
+  if (ref.has_identity()) plan.all.push_back(ref.identity());
   if (ref.ref_case() == CustomerRef::kAnonymousId) {
     Identity anon;
     anon.set_type("anonymous_id");
     anon.set_value(ref.anonymous_id());
-    all.push_back(anon);
+    plan.all.push_back(anon);
   }
-  for (const Identity& i : identities) all.push_back(i);
-  const bool anchored = ref.ref_case() != CustomerRef::kCustomerId;
-  if (!anchored && ref.customer_id().empty()) {
+  for (const Identity& i : identities) plan.all.push_back(i);
+  plan.anchored = ref.ref_case() != CustomerRef::kCustomerId;
+  if (!plan.anchored && ref.customer_id().empty()) {
     return absl::InvalidArgumentError("event has no customer reference");
   }
-  std::vector<std::string> owner_keys;
-  std::vector<redis::Command> reads;
-  for (const Identity& i : all) {
+  for (const Identity& i : plan.all) {
     const std::string digest = Digest(i);
-    owner_keys.push_back(keys_.IdentityIndex(digest));
-    reads.push_back({"GET", owner_keys.back()});
-    reads.push_back({"EXISTS", keys_.ErasedIdentity(digest)});
+    plan.owner_keys.push_back(keys_.IdentityIndex(digest));
+    plan.reads.push_back({"GET", plan.owner_keys.back()});
+    plan.reads.push_back({"EXISTS", keys_.ErasedIdentity(digest)});
   }
-  if (!anchored) {
-    reads.push_back({"EXISTS", keys_.Profile(ref.customer_id())});
-    reads.push_back({"EXISTS", keys_.ErasedCustomer(ref.customer_id())});
+  if (!plan.anchored) {
+    plan.reads.push_back({"EXISTS", keys_.Profile(ref.customer_id())});
+    plan.reads.push_back({"EXISTS", keys_.ErasedCustomer(ref.customer_id())});
   }
+  return plan;
+}
 
+absl::StatusOr<Resolution> ProfileStore::ChooseCustomer(
+    const ResolvePlan& plan, const CustomerRef& ref,
+    const redis::PipelineReplies& replies, size_t read,
+    const std::map<std::string, std::string>* assigned) const {
+  for (size_t k = read; k < read + plan.reads.size(); ++k) {
+    OMNICX_RETURN_IF_ERROR(replies[k].status());
+  }
+  auto reply = [&](size_t k) -> const redis::Reply& {
+    return *replies[read + k];
+  };
+  if (plan.anchored && !plan.all.empty() && reply(1).integer() == 1) {
+    return absl::FailedPreconditionError(
+        "the customer's identity was erased; the event is not applied");
+  }
+  Resolution out;
+  if (!plan.anchored) {
+    if (reply(plan.reads.size() - 1).integer() == 1) {
+      return absl::FailedPreconditionError(
+          "the customer was erased; the event is not applied");
+    }
+    out.customer_id = ref.customer_id();
+    out.created = reply(plan.reads.size() - 2).integer() == 0;
+    return out;
+  }
+  for (size_t i = 0; i < plan.all.size() && out.customer_id.empty(); ++i) {
+    if (!reply(2 * i).is_nil()) {
+      out.customer_id = reply(2 * i).str();
+    } else if (assigned != nullptr) {
+      auto it = assigned->find(plan.owner_keys[i]);
+      if (it != assigned->end()) out.customer_id = it->second;
+    }
+  }
+  if (out.customer_id.empty()) {
+    out.customer_id = options_.new_customer_id();
+    out.created = true;
+  }
+  return out;
+}
+
+redis::Command ProfileStore::LinkCommand(const ResolvePlan& plan,
+                                         const Resolution& out, absl::Time now,
+                                         absl::string_view source,
+                                         bool check_anchor) const {
+  std::vector<std::string> keys = {
+      keys_.Identities(out.customer_id), keys_.Profile(out.customer_id),
+      keys_.MergedInto(out.customer_id), keys_.Links(out.customer_id)};
+  keys.insert(keys.end(), plan.owner_keys.begin(), plan.owner_keys.end());
+  std::vector<std::string> args = {
+      out.customer_id, absl::StrCat(absl::ToUnixMillis(now)),
+      check_anchor ? "1" : "0", std::string(source)};
+  for (const Identity& i : plan.all) {
+    args.push_back(IdentityString(i));
+    auto cap = options_.max_per_type.find(i.type());
+    args.push_back(
+        absl::StrCat(cap == options_.max_per_type.end() ? 0 : cap->second));
+  }
+  return redis::EvalShaCommand(link_script_, keys, args);
+}
+
+bool ProfileStore::ReadLinkReply(const ResolvePlan& plan,
+                                 const redis::Reply& reply, Resolution& out,
+                                 std::string& moved_to) {
+  const auto& results = reply.elements();
+  if (!results.empty() && results[0].str() == "RETRY") {
+    moved_to.clear();
+    return false;
+  }
+  if (!results.empty() && results[0].str() == "MOVED") {
+    moved_to = results[1].str();  // merged away: resolve to the survivor
+    return false;
+  }
+  for (size_t i = 0; i < results.size() && i < plan.all.size(); ++i) {
+    const std::string& r = results[i].str();
+    if (r == "refused") out.refused.push_back(plan.all[i].type());
+    if (absl::StartsWith(r, "conflict:")) {
+      const std::string other = r.substr(9);
+      if (std::find(out.conflicts.begin(), out.conflicts.end(), other) ==
+          out.conflicts.end()) {
+        out.conflicts.push_back(other);
+      }
+    }
+  }
+  return true;
+}
+
+absl::StatusOr<Resolution> ProfileStore::Resolve(
+    const CustomerRef& ref,
+    const google::protobuf::RepeatedPtrField<Identity>& identities,
+    absl::Time now, absl::string_view source) {
+  OMNICX_ASSIGN_OR_RETURN(ResolvePlan plan, PlanResolve(ref, identities));
   std::string forced;  // set when the chosen customer was merged away
   for (int attempt = 0; attempt < 8; ++attempt) {
     OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies read,
-                            redis_.Pipeline(reads));
-    for (const auto& r : read) OMNICX_RETURN_IF_ERROR(r.status());
-    if (anchored && !all.empty() && read[1]->integer() == 1) {
-      return absl::FailedPreconditionError(
-          "the customer's identity was erased; the event is not applied");
-    }
-    Resolution out;
-    if (!anchored) {
-      if (read.back()->integer() == 1) {
-        return absl::FailedPreconditionError(
-            "the customer was erased; the event is not applied");
-      }
-      out.customer_id = ref.customer_id();
-      out.created = read[read.size() - 2]->integer() == 0;
-    } else {
-      for (size_t i = 0; i < all.size() && out.customer_id.empty(); ++i) {
-        if (!read[2 * i]->is_nil()) out.customer_id = read[2 * i]->str();
-      }
-      if (out.customer_id.empty()) {
-        out.customer_id = options_.new_customer_id();
-        out.created = true;
-      }
-    }
+                            redis_.Pipeline(plan.reads));
+    OMNICX_ASSIGN_OR_RETURN(Resolution out,
+                            ChooseCustomer(plan, ref, read, 0, nullptr));
     if (!forced.empty()) {
       out.customer_id = forced;
       out.created = false;
     }
-    std::vector<std::string> keys = {
-        keys_.Identities(out.customer_id), keys_.Profile(out.customer_id),
-        keys_.MergedInto(out.customer_id), keys_.Links(out.customer_id)};
-    keys.insert(keys.end(), owner_keys.begin(), owner_keys.end());
-    std::vector<std::string> args = {
-        out.customer_id, absl::StrCat(absl::ToUnixMillis(now)),
-        anchored && forced.empty() ? "1" : "0", std::string(source)};
-    for (const Identity& i : all) {
-      args.push_back(IdentityString(i));
-      auto cap = options_.max_per_type.find(i.type());
-      args.push_back(
-          absl::StrCat(cap == options_.max_per_type.end() ? 0 : cap->second));
-    }
-    OMNICX_ASSIGN_OR_RETURN(redis::Reply linked,
-                            redis_.Eval(link_script_, keys, args));
-    const auto& results = linked.elements();
-    if (!results.empty() && results[0].str() == "RETRY") continue;
-    if (!results.empty() && results[0].str() == "MOVED") {
-      forced = results[1].str();  // merged away: resolve to the survivor
-      continue;
-    }
-    for (size_t i = 0; i < results.size() && i < all.size(); ++i) {
-      const std::string& r = results[i].str();
-      if (r == "refused") out.refused.push_back(all[i].type());
-      if (absl::StartsWith(r, "conflict:")) {
-        const std::string other = r.substr(9);
-        if (std::find(out.conflicts.begin(), out.conflicts.end(), other) ==
-            out.conflicts.end()) {
-          out.conflicts.push_back(other);
-        }
-      }
-    }
-    return out;
+    redis::Command link =
+        LinkCommand(plan, out, now, source, plan.anchored && forced.empty());
+    OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies linked,
+                            redis_.PipelineScripts({link}, {&link_script_}));
+    OMNICX_RETURN_IF_ERROR(linked[0].status());
+    if (ReadLinkReply(plan, *linked[0], out, forced)) return out;
   }
   return absl::AbortedError("identity resolution kept racing; retry");
+}
+
+std::vector<absl::StatusOr<Resolution>> ProfileStore::ResolveBatch(
+    const std::vector<ResolveInput>& inputs, absl::Time now) {
+  std::vector<absl::StatusOr<Resolution>> out(
+      inputs.size(), absl::InternalError("not resolved"));
+  std::vector<std::optional<ResolvePlan>> plans(inputs.size());
+  std::vector<size_t> first_read(inputs.size());
+  std::vector<redis::Command> reads;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    absl::StatusOr<ResolvePlan> plan =
+        PlanResolve(*inputs[i].ref, *inputs[i].identities);
+    if (!plan.ok()) {
+      out[i] = plan.status();
+      continue;
+    }
+    first_read[i] = reads.size();
+    reads.insert(reads.end(), plan->reads.begin(), plan->reads.end());
+    plans[i] = std::move(*plan);
+  }
+  absl::StatusOr<redis::PipelineReplies> read = redis_.Pipeline(reads);
+  if (!read.ok()) {
+    for (auto& o : out) o = read.status();
+    return out;
+  }
+
+  // Customers created in this batch, by anchor identity, so that later
+  // events of the batch naming that identity join the same customer.
+  std::map<std::string, std::string> assigned;
+  std::vector<redis::Command> links;
+  std::vector<size_t> linked_input;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!plans[i].has_value()) continue;
+    const ResolvePlan& plan = *plans[i];
+    out[i] =
+        ChooseCustomer(plan, *inputs[i].ref, *read, first_read[i], &assigned);
+    if (!out[i].ok()) continue;
+    // A new customer's anchor is always linked (it is the first identity
+    // of an empty profile), so later events naming it can join.
+    if (out[i]->created && plan.anchored && !plan.all.empty()) {
+      assigned.emplace(plan.owner_keys[0], out[i]->customer_id);
+    }
+    links.push_back(
+        LinkCommand(plan, *out[i], now, inputs[i].source, plan.anchored));
+    linked_input.push_back(i);
+  }
+  absl::StatusOr<redis::PipelineReplies> linked =
+      redis_.PipelineScripts(links, {&link_script_});
+  for (size_t k = 0; k < linked_input.size(); ++k) {
+    const size_t i = linked_input[k];
+    if (!linked.ok()) {
+      out[i] = linked.status();
+      continue;
+    }
+    if (!(*linked)[k].ok()) {
+      out[i] = (*linked)[k].status();
+      continue;
+    }
+    std::string moved_to;
+    if (!ReadLinkReply(*plans[i], *(*linked)[k], *out[i], moved_to)) {
+      // Raced with another writer: resolve this one alone.
+      out[i] =
+          Resolve(*inputs[i].ref, *inputs[i].identities, now, inputs[i].source);
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<std::string> ProfileStore::Lookup(const CustomerRef& ref) {
@@ -368,6 +476,13 @@ absl::StatusOr<Resolution> ProfileStore::ResolveAndMerge(
     absl::Time now, absl::string_view source) {
   OMNICX_ASSIGN_OR_RETURN(Resolution out,
                           Resolve(ref, identities, now, source));
+  return MergeConflicts(std::move(out), ref, identities, now, source);
+}
+
+absl::StatusOr<Resolution> ProfileStore::MergeConflicts(
+    Resolution out, const CustomerRef& ref,
+    const google::protobuf::RepeatedPtrField<Identity>& identities,
+    absl::Time now, absl::string_view source) {
   for (const std::string& other : out.conflicts) {
     absl::StatusOr<MergeResult> m = Merge(out.customer_id, other, now, source);
     if (absl::IsFailedPrecondition(m.status())) {
@@ -474,43 +589,86 @@ absl::StatusOr<MergeResult> ProfileStore::Merge(absl::string_view a,
   return absl::AbortedError("merge kept racing with other merges; retry");
 }
 
-absl::Status ProfileStore::PublishResolved(absl::string_view customer_id,
-                                           const Interaction& event) {
+redis::Command ProfileStore::PublishCommand(absl::string_view customer_id,
+                                            const Interaction& event) const {
   Interaction resolved = event;
   resolved.set_resolved_customer_id(std::string(customer_id));
   CustomerRef ref;
   ref.set_customer_id(std::string(customer_id));
   const int shard = events::ShardFor(ref, options_.stream_shards);
-  return redis_
-      .Command({"XADD", keys_.ResolvedShard(shard), "*", "e",
-                resolved.SerializeAsString()})
-      .status();
+  return {"XADD", keys_.ResolvedShard(shard), "*", "e",
+          resolved.SerializeAsString()};
 }
 
-absl::StatusOr<bool> ProfileStore::Apply(absl::string_view customer_id,
-                                         const Interaction& event,
-                                         absl::Time now) {
+absl::Status ProfileStore::PublishResolved(absl::string_view customer_id,
+                                           const Interaction& event) {
+  return redis_.Command(PublishCommand(customer_id, event)).status();
+}
+
+std::vector<absl::Status> ProfileStore::PublishResolvedBatch(
+    const std::vector<CustomerEvent>& items) {
+  std::vector<absl::Status> out(items.size());
+  if (items.empty()) return out;
+  std::vector<redis::Command> commands;
+  for (const auto& [customer_id, event] : items) {
+    commands.push_back(PublishCommand(customer_id, *event));
+  }
+  absl::StatusOr<redis::PipelineReplies> replies = redis_.Pipeline(commands);
+  for (size_t i = 0; i < items.size(); ++i) {
+    out[i] = replies.ok() ? (*replies)[i].status() : replies.status();
+  }
+  return out;
+}
+
+redis::Command ProfileStore::ApplyCommand(absl::string_view customer_id,
+                                          const Interaction& event,
+                                          absl::Time now) const {
   Interaction stored = event;
   stored.set_resolved_customer_id(std::string(customer_id));
   const std::string channel = omnicx::v1::Channel_IsValid(event.channel())
                                   ? omnicx::v1::Channel_Name(event.channel())
                                   : "CHANNEL_UNSPECIFIED";
-  OMNICX_ASSIGN_OR_RETURN(
-      redis::Reply applied,
-      redis_.Eval(
-          apply_script_,
-          {keys_.Profile(customer_id), keys_.Timeline(customer_id),
-           keys_.Applied(customer_id, "profile"), keys_.Context(customer_id),
-           keys_.MergedInto(customer_id)},
-          {event.event_id(), absl::StrCat(ToMillis(event.occurred_at())),
-           channel, absl::StrCat(event.value()), stored.SerializeAsString(),
-           absl::StrCat(options_.timeline_cap),
-           absl::StrCat(absl::ToUnixMillis(now)),
-           absl::StrCat(absl::ToInt64Milliseconds(options_.applied_window))}));
-  if (applied.integer() == -1) {
-    return absl::AbortedError("customer was merged meanwhile; resolve again");
+  return redis::EvalShaCommand(
+      apply_script_,
+      {keys_.Profile(customer_id), keys_.Timeline(customer_id),
+       keys_.Applied(customer_id, "profile"), keys_.Context(customer_id),
+       keys_.MergedInto(customer_id)},
+      {event.event_id(), absl::StrCat(ToMillis(event.occurred_at())), channel,
+       absl::StrCat(event.value()), stored.SerializeAsString(),
+       absl::StrCat(options_.timeline_cap),
+       absl::StrCat(absl::ToUnixMillis(now)),
+       absl::StrCat(absl::ToInt64Milliseconds(options_.applied_window))});
+}
+
+std::vector<absl::StatusOr<bool>> ProfileStore::ApplyBatch(
+    const std::vector<CustomerEvent>& items, absl::Time now) {
+  std::vector<absl::StatusOr<bool>> out(items.size(), false);
+  if (items.empty()) return out;
+  std::vector<redis::Command> commands;
+  for (const auto& [customer_id, event] : items) {
+    commands.push_back(ApplyCommand(customer_id, *event, now));
   }
-  return applied.integer() == 1;
+  absl::StatusOr<redis::PipelineReplies> replies =
+      redis_.PipelineScripts(commands, {&apply_script_});
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!replies.ok()) {
+      out[i] = replies.status();
+    } else if (!(*replies)[i].ok()) {
+      out[i] = (*replies)[i].status();
+    } else if ((*replies)[i]->integer() == -1) {
+      out[i] =
+          absl::AbortedError("customer was merged meanwhile; resolve again");
+    } else {
+      out[i] = (*replies)[i]->integer() == 1;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<bool> ProfileStore::Apply(absl::string_view customer_id,
+                                         const Interaction& event,
+                                         absl::Time now) {
+  return std::move(ApplyBatch({{std::string(customer_id), &event}}, now)[0]);
 }
 
 absl::Status ProfileStore::UpdateTraits(absl::string_view customer_id,

@@ -113,6 +113,33 @@ class ProfileStore {
           identities,
       absl::Time now, absl::string_view source);
 
+  // One event's reference, identities and provenance, for ResolveBatch.
+  struct ResolveInput {
+    const omnicx::v1::CustomerRef* ref;
+    const google::protobuf::RepeatedPtrField<omnicx::v1::Identity>* identities;
+    std::string source;
+  };
+
+  // Resolve for a whole read of the event log in two round trips (every
+  // event's index reads in one pipeline, every link script in another)
+  // instead of two per event. Events of one read that name the same new
+  // identity get the same new customer, as they would one after the other;
+  // an event whose link raced with another writer (its anchor taken, or its
+  // customer merged away meanwhile) is resolved again alone with Resolve.
+  // Conflicts are returned, not merged (MergeConflicts). One result per
+  // input, in order.
+  std::vector<absl::StatusOr<Resolution>> ResolveBatch(
+      const std::vector<ResolveInput>& inputs, absl::Time now);
+
+  // The merge step of ResolveAndMerge: merges every customer in
+  // `resolved.conflicts` into the resolved one and links what the merges
+  // freed.
+  absl::StatusOr<Resolution> MergeConflicts(
+      Resolution resolved, const omnicx::v1::CustomerRef& ref,
+      const google::protobuf::RepeatedPtrField<omnicx::v1::Identity>&
+          identities,
+      absl::Time now, absl::string_view source);
+
   // Merges two customers: the older profile survives (ties: the smaller id);
   // its profile, identities, timeline (interleaved by time), traits (newest
   // wins), consents (a withdrawal wins) and applied-event record absorb the
@@ -147,6 +174,16 @@ class ProfileStore {
   // journey service deduplicates by event id.
   absl::Status PublishResolved(absl::string_view customer_id,
                                const omnicx::v1::Interaction& event);
+
+  // Apply and PublishResolved for many (customer, event) pairs, one
+  // pipeline each. ApplyBatch answers Aborted for an event whose customer
+  // was merged away meanwhile (resolve it again); PublishResolvedBatch
+  // answers one status per pair.
+  using CustomerEvent = std::pair<std::string, const omnicx::v1::Interaction*>;
+  std::vector<absl::StatusOr<bool>> ApplyBatch(
+      const std::vector<CustomerEvent>& items, absl::Time now);
+  std::vector<absl::Status> PublishResolvedBatch(
+      const std::vector<CustomerEvent>& items);
 
   // Sets traits: merged into the existing ones, or replacing them all. Each
   // trait keeps the time it was set (newest wins when profiles merge).
@@ -192,6 +229,37 @@ class ProfileStore {
       std::optional<absl::Time> start, std::optional<absl::Time> end);
 
  private:
+  // What resolving one event reads and links (Resolve and ResolveBatch).
+  struct ResolvePlan {
+    std::vector<omnicx::v1::Identity> all;  // the anchor first
+    bool anchored = false;
+    std::vector<std::string> owner_keys;  // one per identity in `all`
+    std::vector<redis::Command> reads;
+  };
+  absl::StatusOr<ResolvePlan> PlanResolve(
+      const omnicx::v1::CustomerRef& ref,
+      const google::protobuf::RepeatedPtrField<omnicx::v1::Identity>&
+          identities) const;
+  // The customer chosen from the plan's reads (replies from `read` on, in
+  // the plan's order); `assigned` (may be null) names customers chosen
+  // earlier in the same batch for owner keys nobody owned yet.
+  absl::StatusOr<Resolution> ChooseCustomer(
+      const ResolvePlan& plan, const omnicx::v1::CustomerRef& ref,
+      const redis::PipelineReplies& replies, size_t read,
+      const std::map<std::string, std::string>* assigned) const;
+  redis::Command LinkCommand(const ResolvePlan& plan, const Resolution& out,
+                             absl::Time now, absl::string_view source,
+                             bool check_anchor) const;
+  // Reads the link script's reply into `out`; false with `moved_to` set
+  // (or empty for a taken anchor) when resolution must run again.
+  static bool ReadLinkReply(const ResolvePlan& plan, const redis::Reply& reply,
+                            Resolution& out, std::string& moved_to);
+  redis::Command ApplyCommand(absl::string_view customer_id,
+                              const omnicx::v1::Interaction& event,
+                              absl::Time now) const;
+  redis::Command PublishCommand(absl::string_view customer_id,
+                                const omnicx::v1::Interaction& event) const;
+
   std::string Digest(const omnicx::v1::Identity& identity) const;
 
   redis::Client& redis_;

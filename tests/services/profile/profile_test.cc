@@ -28,6 +28,7 @@
 namespace omnicx::profile {
 namespace {
 
+using ::omnicx::status::IsOkAndHolds;
 using ::omnicx::status::StatusIs;
 using ::omnicx::v1::Interaction;
 using ::testing::ElementsAre;
@@ -277,9 +278,12 @@ class ConsumerTest : public ProfileTest {
     consumer_options_ = o;
     applier_ =
         std::make_unique<EventApplier>(*store_, registry_, [] { return kNow; });
+    // Whole reads, as the service runs it.
     consumer_ = std::make_unique<streams::StreamConsumer>(
-        *redis_, o,
-        [this](const streams::StreamEntry& e) { return applier_->Handle(e); });
+        *redis_, o, streams::StreamConsumer::Batched{},
+        [this](const std::vector<streams::StreamEntry>& es) {
+          return applier_->HandleBatch(es);
+        });
     ASSERT_OK(consumer_->EnsureGroups());
   }
 
@@ -339,6 +343,63 @@ TEST_F(ConsumerTest, AppliesAcksAndSurvivesRedelivery) {
                 ->elements()[0]
                 .integer(),
             0);
+}
+
+TEST_F(ConsumerTest, OneReadResolvesLikeOneEventAtATime) {
+  // One read holding: a new anonymous visitor's 5 events, the last also
+  // naming an email; a second visitor whose event names the same email (one
+  // person on two devices); an email customer's events; a poison entry.
+  std::vector<streams::StreamEntry> read;
+  auto entry = [&](const Interaction& e) {
+    read.push_back({keys_.EventShard(0), absl::StrCat("1-", read.size()),
+                    e.SerializeAsString()});
+  };
+  for (int i = 0; i < 5; ++i) {
+    Interaction e = Event(absl::StrCat("v", i), 1794990000 + i);
+    e.mutable_customer()->set_anonymous_id("visitor-1");
+    if (i == 4) *e.add_identities() = Id("email", "two@example.com");
+    entry(e);
+  }
+  Interaction other = Event("w0", 1794990010);
+  other.mutable_customer()->set_anonymous_id("visitor-2");
+  *other.add_identities() = Id("email", "two@example.com");
+  entry(other);
+  for (int i = 0; i < 3; ++i) {
+    Interaction e = Event(absl::StrCat("m", i), 1794990000 + i);
+    *e.mutable_customer()->mutable_identity() = Id("email", "m@example.com");
+    entry(e);
+  }
+  read.push_back({keys_.EventShard(0), "1-99", "not a protobuf \xff\xff"});
+
+  std::vector<absl::Status> result = applier_->HandleBatch(read);
+  ASSERT_EQ(result.size(), read.size());
+  for (size_t i = 0; i + 1 < read.size(); ++i) EXPECT_OK(result[i]) << i;
+  EXPECT_THAT(result.back(), StatusIs(absl::StatusCode::kDataLoss));
+
+  // Both visitors and the email are one customer holding all 6 events.
+  omnicx::v1::CustomerRef v1, v2;
+  v1.set_anonymous_id("visitor-1");
+  v2.set_anonymous_id("visitor-2");
+  ASSERT_OK_AND_ASSIGN(std::string cid, store_->Lookup(v1));
+  EXPECT_THAT(store_->Lookup(v2), IsOkAndHolds(cid));
+  EXPECT_EQ(EventCount("two@example.com"), 6);
+  EXPECT_EQ(EventCount("m@example.com"), 3);
+  // Every applied event was published once for the journey service.
+  int published = 0;
+  for (int shard = 0; shard < options_.stream_shards; ++shard) {
+    published +=
+        redis_->Command({"XLEN", keys_.ResolvedShard(shard)})->integer();
+  }
+  EXPECT_EQ(published, 9);
+
+  // The same read again (a consumer that died before XACK): nothing counts
+  // twice, and each event is published again (the journey deduplicates).
+  result = applier_->HandleBatch(read);
+  for (size_t i = 0; i + 1 < read.size(); ++i) EXPECT_OK(result[i]) << i;
+  EXPECT_EQ(EventCount("two@example.com"), 6);
+  EXPECT_EQ(EventCount("m@example.com"), 3);
+  ASSERT_OK_AND_ASSIGN(auto timeline, store_->FullTimeline(cid));
+  EXPECT_EQ(timeline.size(), 5u);  // the cap of this fixture
 }
 
 // Everything Redis holds, as text: every key name and every value.
