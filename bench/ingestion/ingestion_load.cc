@@ -172,8 +172,8 @@ int main(int argc, char** argv) {
         });
     std::printf(
         "ingest_track_c16_qps=%.1f\ningest_track_c16_p50_ms=%.3f\n"
-        "ingest_track_c16_p99_ms=%.3f\n",
-        r.qps(), r.p50_ms(), r.p99_ms());
+        "ingest_track_c16_p99_ms=%.3f\ningest_track_c16_errors=%lld\n",
+        r.qps(), r.p50_ms(), r.p99_ms(), static_cast<long long>(r.errors));
   }
   return 0;
 }
