@@ -45,31 +45,6 @@ start_service() { # name redis_port [log suffix]
   LAST_PID=$!
   "$BUILD/tools/omnicx-health" --wait=10s "127.0.0.1:${PORT[$name$tag]}" >/dev/null
 }
-# backlog REDIS_PORT PATTERN GROUP: entries the group has not acknowledged.
-backlog() {
-  local total=0
-  for s in $(redis-cli -p "$1" --scan --pattern "$2"); do
-    local n
-    n=$(redis-cli -p "$1" xinfo groups "$s" | awk -v g="$3" '
-      prev=="name" {name=$1} prev=="lag" && name==g {l=$1} prev=="pending" && name==g {p=$1}
-      {prev=$1} END {print l+p}')
-    total=$(( total + ${n:-0} ))
-  done
-  echo "$total"
-}
-# drain REDIS_PORT PATTERN GROUP: seconds until the backlog is gone.
-drain() {
-  local start; start=$(date +%s.%N)
-  sleep 0.2
-  while [ "$(backlog "$1" "$2" "$3")" -gt 0 ]; do
-    sleep 0.2
-    if awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN {exit !(n - s > 1200)}'; then
-      echo "$3 did not drain in 20 minutes" >&2; exit 1
-    fi
-  done
-  awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN {printf "%.2f", n - s}'
-}
-
 # 1 + 2: the real pipeline.
 r1=$(free_port); start_redis "$r1"
 start_service ingestion "$r1"
@@ -77,9 +52,9 @@ start_service ingestion "$r1"
   --customers="$CUSTOMERS" --events=5 >"$BENCH_TMP/load.txt"
 pipeline_events=$(fig "$BENCH_TMP/load.txt" load_events | cut -d. -f1)
 start_service profile "$r1"
-drain "$r1" 'cx:default:{ev:*}:stream' profile >/dev/null
+drain "$r1" ev profile >/dev/null
 start_service journey "$r1"
-pipeline_secs=$(drain "$r1" 'cx:default:{rv:*}:stream' journey)
+pipeline_secs=$(drain "$r1" rv journey)
 pipeline_rate=$(awk -v e="$pipeline_events" -v d="$pipeline_secs" 'BEGIN {printf "%.1f", e / d}')
 run="$BENCH_TMP/journey.txt"
 "$BUILD/bench/journey_load" --mode=journey --target="127.0.0.1:${PORT[journey]}" \
@@ -93,12 +68,12 @@ cost() { # customers -> "us_per_event bytes_per_customer"
     --customers="$1" --events="$1" --seed=1 >/dev/null
   start_service journey "$rp" "-$1"
   local jpid=$LAST_PID
-  drain "$rp" 'cx:default:{rv:*}:stream' journey >/dev/null
+  drain "$rp" rv journey >/dev/null
   # Let the journey's trimmer remove the acknowledged warm-up entries (every
   # 10 s), so the measured events do not pay for a bulk trim.
   for _ in $(seq 1 60); do
     local left=0
-    for s in $(redis-cli -p "$rp" --scan --pattern 'cx:default:{rv:*}:stream'); do
+    for s in $(shard_streams rv); do
       left=$(( left + $(redis-cli -p "$rp" xlen "$s") ))
     done
     [ "$left" -le $(( 16 * 200 )) ] && break
@@ -117,7 +92,7 @@ cost() { # customers -> "us_per_event bytes_per_customer"
   mem=$(redis-cli -p "$rp" info memory | awk -F: '/^used_memory:/ {print $2+0}')
   "$BUILD/bench/journey_load" --mode=resolved --redis="127.0.0.1:$rp" \
     --customers="$1" --events="$EVENTS" --seed=2 >/dev/null
-  local secs; secs=$(drain "$rp" 'cx:default:{rv:*}:stream' journey)
+  local secs; secs=$(drain "$rp" rv journey)
   kill "$jpid" 2>/dev/null || true; wait "$jpid" 2>/dev/null || true
   redis-cli -p "$rp" shutdown nosave >/dev/null 2>&1 || true
   wait "$redis_pid" 2>/dev/null || true

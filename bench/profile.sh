@@ -48,23 +48,9 @@ start_service ingestion
   --customers="$MEM_CUSTOMERS" --first="$CUSTOMERS" --events=20 >"$BENCH_TMP/load2.txt"
 events=$(( $(fig "$BENCH_TMP/load1.txt" load_events | cut -d. -f1) + $(fig "$BENCH_TMP/load2.txt" load_events | cut -d. -f1) ))
 
-backlog() { # [stream pattern]: undelivered + unacknowledged entries, all groups
-  local total=0
-  for s in $(redis-cli -p "$rport" --scan --pattern "${1:-cx:default:{ev:*\}:stream}"); do
-    local n
-    n=$(redis-cli -p "$rport" xinfo groups "$s" | awk 'prev=="lag"{l=$1} prev=="pending"{p=$1} {prev=$1} END {print l+p}')
-    total=$(( total + ${n:-0} ))
-  done
-  echo "$total"
-}
 start=$(date +%s.%N)
 start_service profile
-while [ "$(backlog)" -gt 0 ]; do
-  sleep 0.5
-  if awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN {exit !(n - s > 900)}'; then
-    echo "profile consumer did not drain in 15 minutes" >&2; exit 1
-  fi
-done
+drain "$rport" ev profile >/dev/null
 drain=$(awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN {printf "%.1f", n - s}')
 apply_rate=$(awk -v e="$events" -v d="$drain" 'BEGIN {printf "%.1f", e / d}')
 
@@ -72,11 +58,7 @@ start_service journey
 start_service recommendation
 # Measure the context with the journey caught up on the resolved events the
 # profile published (its catch-up would otherwise share the cores).
-jstart=$(date +%s)
-while [ "$(backlog 'cx:default:{rv:*}:stream')" -gt 0 ]; do
-  sleep 0.5
-  [ $(( $(date +%s) - jstart )) -gt 900 ] && { echo "journey did not drain in 15 minutes" >&2; exit 1; }
-done
+drain "$rport" rv journey >/dev/null
 run="$BENCH_TMP/context.txt"
 "$BUILD/bench/profile_load" --mode=context --target="127.0.0.1:${PORT[profile]}" \
   --customers="$CUSTOMERS" --rates="$RATES" --seconds="$SECONDS_PER" >"$run"
