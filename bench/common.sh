@@ -31,39 +31,20 @@ start_redis() {
 # fig FILE KEY: a figure from a key=value file (0 when missing).
 fig() { awk -F= -v k="$2" '$1==k {print $2; found=1} END {if (!found) print 0}' "$1"; }
 
-# shard_streams KIND: the stream keys of the shards ("ev" event log, "rv"
-# resolved events; 16 unless OMNICX_STREAM_SHARDS says otherwise), named
-# directly: a SCAN for them walks the whole keyspace, which at a million
-# customers costs Redis more than the work being measured.
-shard_streams() {
-  local i
-  for i in $(seq 0 $(( ${OMNICX_STREAM_SHARDS:-16} - 1 ))); do
-    echo "cx:default:{$1:$i}:stream"
-  done
-}
+# shard_streams and backlog (how far a consumer group is behind) are shared
+# with the demo and the quality suite.
+# shellcheck source=tools/journeysim/pipeline.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../tools/journeysim/pipeline.sh"
 
-# backlog REDIS_PORT KIND [GROUP]: entries not yet delivered or not yet
-# acknowledged, summed over the shards, for GROUP (default: every group).
-backlog() {
-  local total=0 s n
-  for s in $(shard_streams "$2"); do
-    n=$(redis-cli -p "$1" xinfo groups "$s" 2>/dev/null | awk -v g="${3:-}" '
-      prev=="name" {name=$1} prev=="lag" && (g=="" || name==g) {t+=$1}
-      prev=="pending" && (g=="" || name==g) {t+=$1} {prev=$1} END {print t+0}')
-    total=$(( total + ${n:-0} ))
-  done
-  echo "$total"
-}
-
-# drain REDIS_PORT KIND [GROUP]: waits until that backlog is gone (at most
+# drain REDIS_PORT KIND GROUP: waits until that backlog is gone (at most
 # 20 minutes) and prints the seconds it took.
 drain() {
   local start; start=$(date +%s.%N)
   sleep 0.2
-  while [ "$(backlog "$1" "$2" "${3:-}")" -gt 0 ]; do
+  while [ "$(backlog "$1" "$2" "$3")" -gt 0 ]; do
     sleep 0.2
     if awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN {exit !(n - s > 1200)}'; then
-      echo "the ${3:-consumers} did not drain $2 in 20 minutes" >&2; exit 1
+      echo "$3 did not drain $2 in 20 minutes" >&2; exit 1
     fi
   done
   awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN {printf "%.2f", n - s}'

@@ -440,6 +440,15 @@ std::vector<absl::StatusOr<Resolution>> ProfileStore::ResolveBatch(
     if (out[i]->created && plan.anchored && !plan.all.empty()) {
       assigned.emplace(plan.owner_keys[0], out[i]->customer_id);
     }
+    // A returning customer whose every identity the index already gives to
+    // them (most events): nothing to link. A merge meanwhile is still caught,
+    // by the apply script's redirect check.
+    bool all_owned = !out[i]->created;
+    for (size_t k = 0; all_owned && k < plan.all.size(); ++k) {
+      const redis::Reply& owner = *(*read)[first_read[i] + 2 * k];
+      all_owned = !owner.is_nil() && owner.str() == out[i]->customer_id;
+    }
+    if (all_owned) continue;
     links.push_back(
         LinkCommand(plan, *out[i], now, inputs[i].source, plan.anchored));
     linked_input.push_back(i);

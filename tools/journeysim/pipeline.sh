@@ -4,13 +4,25 @@
 #   source tools/journeysim/pipeline.sh
 #   wait_applied REDIS_PORT TIMEOUT_SECONDS   # 0 once both groups caught up
 
-# backlog REDIS_PORT PATTERN GROUP: entries the group has not acknowledged
+# shard_streams KIND: the stream keys of the shards ("ev" event log, "rv"
+# resolved events; 16 unless OMNICX_STREAM_SHARDS says otherwise), named
+# directly: finding them with SCAN walks the whole keyspace (every dedup
+# entry, every customer key), which on a loaded Redis costs more than the
+# consumers' own work and took tens of seconds per look.
+shard_streams() {
+  local i
+  for i in $(seq 0 $(( ${OMNICX_STREAM_SHARDS:-16} - 1 ))); do
+    echo "cx:default:{$1:$i}:stream"
+  done
+}
+
+# backlog REDIS_PORT KIND GROUP: entries the group has not acknowledged
 # (lag + pending, summed over the shards). A shard the group has not
 # joined yet (its service is still starting, or died) counts whole.
 backlog() {
   local total=0 s n
-  for s in $(redis-cli -h 127.0.0.1 -p "$1" --scan --pattern "$2"); do
-    n=$(redis-cli -h 127.0.0.1 -p "$1" xinfo groups "$s" | awk -v g="$3" '
+  for s in $(shard_streams "$2"); do
+    n=$(redis-cli -h 127.0.0.1 -p "$1" xinfo groups "$s" 2>/dev/null | awk -v g="$3" '
       prev=="name" && $1==g {found=1} prev=="name" {name=$1}
       prev=="lag" && name==g {l=$1} prev=="pending" && name==g {p=$1}
       {prev=$1} END {if (found) print l+p; else print -1}')
@@ -29,8 +41,8 @@ backlog() {
 wait_applied() {
   local end=$(( $(date +%s) + $2 )) clean=0 p j
   while [ "$(date +%s)" -lt "$end" ]; do
-    p=$(backlog "$1" 'cx:default:{ev:*}:stream' profile)
-    j=$(backlog "$1" 'cx:default:{rv:*}:stream' journey)
+    p=$(backlog "$1" ev profile)
+    j=$(backlog "$1" rv journey)
     [ "${3:-}" = progress ] &&
       printf '\r  left to apply: profile %8d   journey %8d ' "$p" "$j" >&2
     if [ "$p" -eq 0 ] && [ "$j" -eq 0 ]; then
