@@ -111,6 +111,7 @@ Config Defaults(Service service) {
   c.set_context_recommendation_timeout("50ms");
   c.set_context_timeout("150ms");
   c.set_context_cache_ttl("2s");
+  c.set_context_max_in_flight(64);
   c.set_consumers(4);
   // --- recommendation ---
   c.set_recommend_budget("100ms");
@@ -173,6 +174,8 @@ absl::Status Validate(const Config& c) {
   check(CheckRange("strict_replicas", c.strict_replicas(), 0, 16));
   check(CheckRange("timeline_cap", c.timeline_cap(), 1, 100000));
   check(CheckRange("consumers", c.consumers(), 1, 64));
+  check(CheckRange("context_max_in_flight", c.context_max_in_flight(), 1,
+                   100000));
   // --- recommendation ---
   check(CheckDuration("recommend_budget", c.recommend_budget(),
                       absl::Milliseconds(1), absl::Seconds(30)));

@@ -76,6 +76,21 @@ ContextAssembler::ContextAssembler(
 void ContextAssembler::Assemble(
     const omnicx::v1::GetCustomerContextRequest& request, Done done) {
   const absl::Time start = absl::Now();
+  if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
+    in_flight_.fetch_sub(1);
+    done(status::WithRetryDelay(
+        absl::ResourceExhaustedError(absl::StrCat(
+            "the profile service is assembling ", options_.max_in_flight,
+            " customer contexts already (context_max_in_flight); retry "
+            "shortly")),
+        absl::Milliseconds(100)));
+    return;
+  }
+  done = [this,
+          done = std::move(done)](absl::StatusOr<CustomerContext> result) {
+    in_flight_.fetch_sub(1);
+    done(std::move(result));
+  };
   if (request.timeline_limit() < 0 ||
       request.timeline_limit() > options_.max_timeline_limit) {
     done(status::InvalidArgumentError(

@@ -15,6 +15,7 @@
 #ifndef OMNICX_SERVICES_PROFILE_CONTEXT_ASSEMBLER_H_
 #define OMNICX_SERVICES_PROFILE_CONTEXT_ASSEMBLER_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 
@@ -35,6 +36,10 @@ struct ContextOptions {
   absl::Duration cache_ttl = absl::Seconds(2);
   int default_timeline_limit = 20;
   int max_timeline_limit = 200;
+  // Calls being assembled at once; beyond it a call is refused at once
+  // with RESOURCE_EXHAUSTED and a retry hint, so an overloaded service
+  // answers fast instead of queueing every caller past its deadline.
+  int max_in_flight = 64;
 };
 
 class ContextAssembler {
@@ -57,6 +62,7 @@ class ContextAssembler {
   std::unique_ptr<omnicx::v1::JourneyService::Stub> journey_;
   std::unique_ptr<omnicx::v1::RecommendationService::Stub> recommendation_;
   ContextOptions options_;
+  std::atomic<int> in_flight_{0};
 };
 
 }  // namespace omnicx::profile

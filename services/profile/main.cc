@@ -59,6 +59,7 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
       omnicx::config::DurationSetting(cfg.context_timeout());
   context_options.cache_ttl =
       omnicx::config::DurationSetting(cfg.context_cache_ttl());
+  context_options.max_in_flight = cfg.context_max_in_flight();
   auto journey = grpc::CreateChannel(cfg.journey_address(),
                                      grpc::InsecureChannelCredentials());
   auto assembler = std::make_shared<ContextAssembler>(

@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "libs/keys/key_builder.h"
 #include "libs/redis/client.h"
+#include "libs/status/error_details.h"
 #include "libs/status/status_matchers.h"
 #include "libs/testing/in_process_server.h"
 #include "libs/testing/redis_server.h"
@@ -202,6 +203,35 @@ TEST_F(ContextTest, SlowRecommendationsAreCutAtTheirDeadline) {
   EXPECT_EQ(c.next_best_actions_size(), 0);
   EXPECT_EQ(Code(c, "journey"), 0);
   EXPECT_EQ(c.journey().health(), 42);
+}
+
+TEST_F(ContextTest, BeyondMaxInFlightACallIsRefusedAtOnce) {
+  JourneyPeer journey(absl::ZeroDuration());
+  RecommendationPeer slow(absl::Milliseconds(400));
+  ContextOptions options;
+  options.max_in_flight = 1;
+  ContextAssembler assembler(*store_, Start(&journey), Start(&slow), options);
+  // The first call holds the only slot while it waits for the slow peer.
+  omnicx::v1::GetCustomerContextRequest request;
+  request.mutable_customer()->set_customer_id(cid_);
+  request.set_include_recommendations(true);
+  absl::Notification first_done;
+  absl::StatusOr<CustomerContext> first;
+  assembler.Assemble(request, [&](absl::StatusOr<CustomerContext> r) {
+    first = std::move(r);
+    first_done.Notify();
+  });
+  const absl::Time start = absl::Now();
+  absl::StatusOr<CustomerContext> refused = Assemble(assembler);
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(50));  // did not queue
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ(status::GetRetryDelay(refused.status()), absl::Milliseconds(100));
+  first_done.WaitForNotification();
+  ASSERT_OK(first.status());
+  EXPECT_EQ(first->profile().customer_id(), cid_);
+  // The slot is free again.
+  ASSERT_OK_AND_ASSIGN(CustomerContext again, Assemble(assembler));
+  EXPECT_EQ(again.profile().customer_id(), cid_);
 }
 
 TEST_F(ContextTest, UnimplementedPeersAndNoRecommendationsAsked) {
