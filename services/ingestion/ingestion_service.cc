@@ -143,7 +143,11 @@ class TrackStreamReactor final
       return;  // nobody is listening
     }
     writing_ = true;
-    StartWrite(&slots_.front().response);
+    // When the next answer is ready too, let gRPC hold this one back and
+    // send both together (one flush for a run of answers, not one each).
+    grpc::WriteOptions options;
+    if (slots_.size() > 1 && slots_[1].ready) options.set_buffer_hint();
+    StartWrite(&slots_.front().response, options);
   }
 
   // Finishes when no callback is outstanding (the reactor must outlive
