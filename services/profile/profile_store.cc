@@ -609,11 +609,6 @@ redis::Command ProfileStore::PublishCommand(absl::string_view customer_id,
           resolved.SerializeAsString()};
 }
 
-absl::Status ProfileStore::PublishResolved(absl::string_view customer_id,
-                                           const Interaction& event) {
-  return redis_.Command(PublishCommand(customer_id, event)).status();
-}
-
 std::vector<absl::Status> ProfileStore::PublishResolvedBatch(
     const std::vector<CustomerEvent>& items) {
   std::vector<absl::Status> out(items.size());

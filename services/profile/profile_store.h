@@ -167,18 +167,14 @@ class ProfileStore {
                              const omnicx::v1::Interaction& event,
                              absl::Time now);
 
-  // Appends the event with its canonical customer id to that customer's
-  // resolved-event shard (KeyBuilder::ResolvedShard) for the journey
-  // service. Called after every Apply, including redeliveries that Apply
-  // found applied before, so a crash between the two loses nothing; the
-  // journey service deduplicates by event id.
-  absl::Status PublishResolved(absl::string_view customer_id,
-                               const omnicx::v1::Interaction& event);
-
-  // Apply and PublishResolved for many (customer, event) pairs, one
-  // pipeline each. ApplyBatch answers Aborted for an event whose customer
-  // was merged away meanwhile (resolve it again); PublishResolvedBatch
-  // answers one status per pair.
+  // Apply for many (customer, event) pairs in one pipeline; Aborted for an
+  // event whose customer was merged away meanwhile (resolve it again).
+  //
+  // PublishResolvedBatch appends each event with its canonical customer id
+  // to that customer's resolved-event shard (KeyBuilder::ResolvedShard) for
+  // the journey service, one pipeline, one status per pair. Called after
+  // every apply, including redeliveries found applied before, so a crash
+  // between the two loses nothing; the journey deduplicates by event id.
   using CustomerEvent = std::pair<std::string, const omnicx::v1::Interaction*>;
   std::vector<absl::StatusOr<bool>> ApplyBatch(
       const std::vector<CustomerEvent>& items, absl::Time now);

@@ -112,6 +112,17 @@ class ContextTest : public ::testing::Test {
         grpc::InsecureChannelCredentials());
   }
 
+  // Starts a call; `done` is notified once its result is in `out`.
+  static void StartAssemble(
+      ContextAssembler& assembler,
+      const omnicx::v1::GetCustomerContextRequest& request,
+      absl::Notification& done, absl::StatusOr<CustomerContext>& out) {
+    assembler.Assemble(request, [&](absl::StatusOr<CustomerContext> r) {
+      out = std::move(r);
+      done.Notify();
+    });
+  }
+
   absl::StatusOr<CustomerContext> Assemble(ContextAssembler& assembler,
                                            bool recommendations = true) {
     omnicx::v1::GetCustomerContextRequest request;
@@ -121,10 +132,7 @@ class ContextTest : public ::testing::Test {
     request.set_include_recommendations(recommendations);
     absl::Notification done;
     absl::StatusOr<CustomerContext> out;
-    assembler.Assemble(request, [&](absl::StatusOr<CustomerContext> r) {
-      out = std::move(r);
-      done.Notify();
-    });
+    StartAssemble(assembler, request, done, out);
     done.WaitForNotification();
     return out;
   }
@@ -217,10 +225,7 @@ TEST_F(ContextTest, BeyondMaxInFlightACallIsRefusedAtOnce) {
   request.set_include_recommendations(true);
   absl::Notification first_done;
   absl::StatusOr<CustomerContext> first;
-  assembler.Assemble(request, [&](absl::StatusOr<CustomerContext> r) {
-    first = std::move(r);
-    first_done.Notify();
-  });
+  StartAssemble(assembler, request, first_done, first);
   const absl::Time start = absl::Now();
   absl::StatusOr<CustomerContext> refused = Assemble(assembler);
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(50));  // did not queue
