@@ -393,7 +393,8 @@ class JourneyWithProfileTest : public JourneyStoreTest {
         profile_->ResolveAndMerge(e.customer(), e.identities(), kNow, "test");
     EXPECT_TRUE(who.ok()) << who.status();
     EXPECT_TRUE(profile_->Apply(who->customer_id, e, kNow).ok());
-    EXPECT_TRUE(profile_->PublishResolved(who->customer_id, e).ok());
+    EXPECT_TRUE(
+        profile_->PublishResolvedBatch({{who->customer_id, &e}})[0].ok());
     return who->customer_id;
   }
 
