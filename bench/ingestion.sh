@@ -30,14 +30,15 @@ BENCH_PIDS+=($!)
 run="$BENCH_TMP/run.txt"
 "$BUILD/bench/ingestion_load" --target="127.0.0.1:$gport" --seconds="$SECONDS_PER" >"$run"
 
-# Memory: exact MEMORY USAGE of one full stream shard and a sample of dedup keys.
+# Memory: exact MEMORY USAGE of one full stream shard and of every dedup hash.
 shard=$(redis-cli -p "$rport" --scan --pattern 'cx:default:{ev:*}:stream' | head -1)
 len=$(redis-cli -p "$rport" xlen "$shard")
 bytes=$(redis-cli -p "$rport" memory usage "$shard" samples 0)
 per_entry=$(awk -v b="$bytes" -v n="$len" 'BEGIN {printf "%.1f", (n>0? b/n : 0)}')
 dd_total=0; dd_n=0
-for k in $(redis-cli -p "$rport" --scan --pattern 'cx:default:{ev:*}:dd:*' | head -200); do
-  dd_total=$(( dd_total + $(redis-cli -p "$rport" memory usage "$k") )); dd_n=$(( dd_n + 1 ))
+for k in $(redis-cli -p "$rport" --scan --pattern 'cx:default:{ev:*}:dd:*'); do
+  dd_total=$(( dd_total + $(redis-cli -p "$rport" memory usage "$k" samples 0) ))
+  dd_n=$(( dd_n + $(redis-cli -p "$rport" hlen "$k") ))
 done
 per_dd=$(awk -v b="$dd_total" -v n="$dd_n" 'BEGIN {printf "%.1f", (n>0? b/n : 0)}')
 total_events=$(redis-cli -p "$rport" --scan --pattern 'cx:default:{ev:*}:stream' | while read -r s; do redis-cli -p "$rport" xlen "$s"; done | awk '{t+=$1} END {print t}')

@@ -61,8 +61,8 @@ std::string KeyBuilder::ResolvedShard(int shard) const {
   return absl::StrCat(prefix_, "{rv:", shard, "}:stream");
 }
 
-std::string KeyBuilder::Dedup(int shard, absl::string_view event_id) const {
-  return absl::StrCat(prefix_, "{ev:", shard, "}:dd:", EncodeId(event_id));
+std::string KeyBuilder::DedupBucket(int shard, int64_t bucket) const {
+  return absl::StrCat(prefix_, "{ev:", shard, "}:dd:", bucket);
 }
 
 std::string KeyBuilder::DeadLetter(absl::string_view consumer_group) const {

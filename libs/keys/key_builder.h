@@ -19,6 +19,7 @@
 #ifndef OMNICX_LIBS_KEYS_KEY_BUILDER_H_
 #define OMNICX_LIBS_KEYS_KEY_BUILDER_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -41,8 +42,10 @@ class KeyBuilder {
   // --- events (ingestion) ---
   // Stream shard k of the event log.
   std::string EventShard(int shard) const;
-  // Dedup entry for an event id, in the same slot as its shard.
-  std::string Dedup(int shard, absl::string_view event_id) const;
+  // Dedup hash of shard k for time bucket `bucket` (Redis time divided by
+  // the dedup window): field = event id, value = its entry id. In the same
+  // slot as the shard's stream.
+  std::string DedupBucket(int shard, int64_t bucket) const;
   // Stream shard k of resolved events: the profile service republishes every
   // event it applied with resolved_customer_id set, sharded by that id, for
   // the journey service.

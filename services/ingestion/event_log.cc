@@ -14,21 +14,44 @@
 namespace omnicx::ingestion {
 namespace {
 
-// KEYS[1] = stream; KEYS[2..] = dedup keys; ARGV[1] = dedup TTL (ms);
-// ARGV[2..] = serialised events (ARGV[i] goes with KEYS[i]).
+// KEYS[1] = stream; KEYS[2..5] = the shard's dedup hashes for buckets
+// B-2 .. B+1, where B is the caller's bucket (its clock divided by the
+// window); ARGV[1] = window (ms); ARGV[2] = B-2; then per event
+// ARGV[2i+1] = event id, ARGV[2i+2] = serialised event.
+//
+// The bucket is taken from Redis's clock, the one clock all ingestion
+// replicas share, so every replica writes into and checks the same buckets.
+// An id is looked up in the current bucket and the one before it, and
+// recorded in the current one, which expires two windows after it began:
+// an id is remembered at least one window and at most two.
+//
 // Returns per event "A<entry id>" (appended) or "D<entry id>" (duplicate of
 // the entry stored earlier, possibly earlier in this same call).
 constexpr char kAppendLua[] = R"lua(
+local t = redis.call('TIME')
+local window = tonumber(ARGV[1])
+local bucket = math.floor((tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) / window)
+local slot = bucket - tonumber(ARGV[2]) + 2
+if slot < 3 or slot > 5 then
+  return redis.error_reply('ERR dedup bucket out of range: the service clock and the Redis clock differ by more than the dedup window')
+end
+local current, previous = KEYS[slot], KEYS[slot - 1]
 local out = {}
-for i = 2, #KEYS do
-  local prev = redis.call('GET', KEYS[i])
+local stored = false
+for i = 3, #ARGV, 2 do
+  local id = ARGV[i]
+  local prev = redis.call('HGET', current, id) or redis.call('HGET', previous, id)
   if prev then
     out[#out + 1] = 'D' .. prev
   else
-    local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[i])
-    redis.call('SET', KEYS[i], id, 'PX', ARGV[1])
-    out[#out + 1] = 'A' .. id
+    local entry = redis.call('XADD', KEYS[1], '*', 'e', ARGV[i + 1])
+    redis.call('HSET', current, id, entry)
+    out[#out + 1] = 'A' .. entry
+    stored = true
   end
+end
+if stored then
+  redis.call('PEXPIREAT', current, (bucket + 2) * window, 'NX')
 end
 return out
 )lua";
@@ -92,15 +115,19 @@ absl::StatusOr<std::vector<AppendResult>> EventLog::Append(
     by_shard[events::ShardFor(events[i]->customer(), options_.shards)]
         .push_back(i);
   }
-  const std::string ttl_ms =
-      absl::StrCat(absl::ToInt64Milliseconds(options_.dedup_window));
+  const int64_t window_ms = absl::ToInt64Milliseconds(options_.dedup_window);
+  const int64_t first_bucket = absl::ToUnixMillis(absl::Now()) / window_ms - 2;
   std::vector<int> shard_of_command;
   std::vector<std::vector<std::string>> commands;
   for (const auto& [shard, indexes] : by_shard) {
     std::vector<std::string> keys = {keys_.EventShard(shard)};
-    std::vector<std::string> args = {ttl_ms};
+    for (int64_t b = first_bucket; b < first_bucket + 4; ++b) {
+      keys.push_back(keys_.DedupBucket(shard, b));
+    }
+    std::vector<std::string> args = {absl::StrCat(window_ms),
+                                     absl::StrCat(first_bucket)};
     for (size_t i : indexes) {
-      keys.push_back(keys_.Dedup(shard, events[i]->event_id()));
+      args.push_back(events[i]->event_id());
       args.push_back(events[i]->SerializeAsString());
     }
     commands.push_back(redis::EvalShaCommand(append_script_, keys, args));

@@ -6,8 +6,13 @@
 //
 // Layout: shard k is the stream `cx:<t>:{ev:k}:stream`; an accepted event is
 // one entry with field `e` = the serialised omnicx.v1.Interaction. Its
-// dedup entry `cx:<t>:{ev:k}:dd:<enc(event_id)>` holds the entry id and
-// expires after the dedup window. Both share the hash tag {ev:k}, so one Lua
+// dedup record is the field <event_id> = <entry id> of the hash
+// `cx:<t>:{ev:k}:dd:<bucket>`, one hash per shard per dedup window of Redis
+// time, expiring two windows after the bucket began; ids are checked in the
+// current and the previous bucket, so an id is remembered for at least the
+// window and at most twice it. One hash field costs Redis less than a key
+// with its own expiry (see docs/performance.md). All share the hash tag
+// {ev:k}, so one Lua
 // script per shard checks and appends atomically: no crash can separate
 // "seen" from "appended", and a retried event (same id, same customer
 // reference, hence same shard) is reported DUPLICATE with the original

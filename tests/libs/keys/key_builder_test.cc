@@ -77,7 +77,7 @@ TEST(KeyBuilderTest, ExactLayout) {
   EXPECT_EQ(keys.Profile("a:b"), "cx:default:{c:ra%3Ab}:profile");
   EXPECT_EQ(keys.EventShard(3), "cx:default:{ev:3}:stream");
   EXPECT_EQ(keys.ResolvedShard(3), "cx:default:{rv:3}:stream");
-  EXPECT_EQ(keys.Dedup(3, "evt-1"), "cx:default:{ev:3}:dd:revt-1");
+  EXPECT_EQ(keys.DedupBucket(3, 2863), "cx:default:{ev:3}:dd:2863");
   EXPECT_EQ(keys.Catalog(), "cx:default:catalog");
   EXPECT_EQ(EncodeId(std::string(97, 'q')),
             "h" + Sha256Hex(std::string(97, 'q')));
@@ -100,9 +100,6 @@ TEST(KeyBuilderTest, HostileIdsNeitherEscapeNorCollide) {
       EXPECT_EQ(ClusterHashTag(key), "c:" + enc);
       EXPECT_TRUE(seen.insert(key).second) << "collision on " << key;
     }
-    const std::string dedup = keys.Dedup(5, id);
-    EXPECT_EQ(ClusterHashTag(dedup), "ev:5");
-    EXPECT_TRUE(seen.insert(dedup).second);
     EXPECT_TRUE(seen.insert(keys.IdentityIndex(id)).second);
   }
 }

@@ -210,6 +210,31 @@ TEST_F(IngestionTest, DuplicatesAfterServiceAndRedisRestart) {
   EXPECT_EQ(StoredIds(), (std::map<std::string, int>{{"r-1", 1}}));
 }
 
+// An id is remembered for at least the dedup window and at most twice it
+// (one hash per shard per window of Redis time; the current and the previous
+// one are checked).
+TEST_F(IngestionTest, AnIdIsRememberedForTheWindowAndForgottenWithinTwo) {
+  EventLogOptions options;
+  options.dedup_window = absl::Milliseconds(400);
+  EventLog log(*redis_, keys_, options);
+  const Interaction e = Event("w-1");
+  const absl::Time first = absl::Now();
+  ASSERT_OK_AND_ASSIGN(std::vector<AppendResult> stored, log.Append({&e}));
+  ASSERT_EQ(stored[0].status, omnicx::v1::EVENT_STATUS_ACCEPTED);
+  // Within the window, whichever bucket the clock is in now.
+  for (absl::Duration at : {absl::Milliseconds(0), absl::Milliseconds(350)}) {
+    absl::SleepFor(first + at - absl::Now());
+    ASSERT_OK_AND_ASSIGN(std::vector<AppendResult> again, log.Append({&e}));
+    EXPECT_EQ(again[0].status, omnicx::v1::EVENT_STATUS_DUPLICATE) << at;
+    EXPECT_EQ(again[0].stream_id, stored[0].stream_id);
+  }
+  // Two windows later its bucket has expired and is no longer checked.
+  absl::SleepFor(first + absl::Milliseconds(2 * 400 + 50) - absl::Now());
+  ASSERT_OK_AND_ASSIGN(std::vector<AppendResult> later, log.Append({&e}));
+  EXPECT_EQ(later[0].status, omnicx::v1::EVENT_STATUS_ACCEPTED);
+  EXPECT_NE(later[0].stream_id, stored[0].stream_id);
+}
+
 TEST_F(IngestionTest, ConcurrentClientsWithOverlappingIdsStoreEachOnce) {
   std::atomic<int> accepted{0};
   std::vector<std::thread> clients;
