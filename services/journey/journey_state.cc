@@ -811,18 +811,18 @@ AggregateFields PainContributions(const JourneyState& state) {
   for (const auto& [id, c] : state.cases()) {
     if (c.contacts() >= 2) repeat.insert(c.first_driver());
   }
-  // Churn risk in whole percent: the aggregates move when it moves by a
-  // point, not on every page view (error at most half a point).
-  const double churn = std::round(state.churn_at_last() * 100) / 100;
+  // Churn risk in whole percentage points: the aggregates move when it moves
+  // by a point, not on every page view (error at most half a point).
+  const int64_t churn = std::llround(state.churn_at_last() * 100);
   for (const auto& [key, d] : state.drivers()) {
-    auto field = [&](const char* metric) -> double& {
+    auto field = [&](const char* metric) -> int64_t& {
       return out[AggregateField(state.stage(), key, metric)];
     };
     field("a") = 1;
-    field("t") = static_cast<double>(d.count());
-    field("n") = static_cast<double>(d.negatives());
-    field("w") = d.wait_seconds();
-    field("wn") = static_cast<double>(d.waits());
+    field("t") = d.count();
+    field("n") = d.negatives();
+    field("w") = std::llround(d.wait_seconds() * 1000);
+    field("wn") = d.waits();
     field("r") = repeat.contains(key) ? 1 : 0;
     field("c") = churn;
   }
@@ -836,7 +836,7 @@ AggregateFields AggregateDelta(const AggregateFields& before,
   AggregateFields out;
   for (const auto& [k, v] : after) {
     auto it = before.find(k);
-    const double d = v - (it == before.end() ? 0.0 : it->second);
+    const int64_t d = v - (it == before.end() ? 0 : it->second);
     if (d != 0) out[k] = d;
   }
   for (const auto& [k, v] : before) {

@@ -111,10 +111,13 @@ omnicx::v1::JourneySummary Summarize(const CompiledModel& model,
 
 // The customer's share of the pain-point aggregates: field
 // "<stage>\x1f<driver key>\x1f<metric>" → amount (metrics: a affected, t
-// touches, n negatives, w wait seconds, wn waits, r repeat-contact customer,
-// c churn risk as of the latest touchpoint, in whole percent), plus
-// "<stage>\x1f*\x1fa" and "...\x1fc" for the population.
-using AggregateFields = std::map<std::string, double>;
+// touches, n negatives, w wait in milliseconds, wn waits, r repeat-contact
+// customer, c churn risk as of the latest touchpoint in whole percentage
+// points), plus "<stage>\x1f*\x1fa" and "...\x1fc" for the population.
+// Integers, so the aggregates are kept with HINCRBY: adding and later
+// removing a contribution cancels exactly (floating-point sums drift), and
+// Redis neither parses nor formats a float per increment.
+using AggregateFields = std::map<std::string, int64_t>;
 AggregateFields PainContributions(const JourneyState& state);
 // after − before, without zero entries.
 AggregateFields AggregateDelta(const AggregateFields& before,

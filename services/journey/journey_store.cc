@@ -45,7 +45,7 @@ for j = 1, t do
   redis.call('EXPIRE', KEYS[6 + j], ARGV[5])
 end
 for i = 7 + n + t, #ARGV, 2 do
-  redis.call('HINCRBYFLOAT', KEYS[6], ARGV[i], ARGV[i + 1])
+  redis.call('HINCRBY', KEYS[6], ARGV[i], ARGV[i + 1])
 end
 return {'OK'}
 )lua";
@@ -74,7 +74,7 @@ if ARGV[4] ~= '' then
   redis.call('EXPIRE', KEYS[8], ARGV[5])
 end
 for i = 6, #ARGV, 2 do
-  redis.call('HINCRBYFLOAT', KEYS[7], ARGV[i], ARGV[i + 1])
+  redis.call('HINCRBY', KEYS[7], ARGV[i], ARGV[i + 1])
 end
 return {'OK'}
 )lua";
@@ -88,12 +88,11 @@ end
 if ARGV[1] == '0' then return {'NOOP'} end
 redis.call('DEL', KEYS[1], KEYS[2])
 for i = 2, #ARGV, 2 do
-  redis.call('HINCRBYFLOAT', KEYS[3], ARGV[i], ARGV[i + 1])
+  redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1])
 end
 return {'OK'}
 )lua";
 
-std::string FormatDelta(double v) { return absl::StrFormat("%.17g", v); }
 
 std::string TransitionField(const StageTransition& t) {
   return absl::StrCat(static_cast<int>(t.from), ">", static_cast<int>(t.to));
@@ -255,7 +254,7 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
       }
       for (const auto& [field, d] : delta) {
         args.push_back(field);
-        args.push_back(FormatDelta(d));
+        args.push_back(absl::StrCat(d));
       }
       commands.push_back(redis::EvalShaCommand(apply_script_, keys, args));
       writes.push_back(std::move(write));
@@ -324,7 +323,7 @@ absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
         absl::StrCat(absl::ToInt64Seconds(options_.funnel_retention))};
     for (const auto& [field, d] : delta) {
       args.push_back(field);
-      args.push_back(FormatDelta(d));
+      args.push_back(absl::StrCat(d));
     }
     const std::string day =
         FunnelDay(moved ? moved->at_ms : absl::ToUnixMillis(clock_()));
@@ -365,7 +364,7 @@ absl::StatusOr<bool> JourneyStore::Forget(absl::string_view customer_id) {
       for (const auto& [field, v] : PainContributions(current->second)) {
         if (v == 0) continue;
         args.push_back(field);
-        args.push_back(FormatDelta(-v));
+        args.push_back(absl::StrCat(-v));
       }
     }
     OMNICX_ASSIGN_OR_RETURN(

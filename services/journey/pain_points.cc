@@ -67,8 +67,10 @@ std::vector<omnicx::v1::PainPoint> RankPainPoints(
   const auto& pm = model.proto().pain_points();
   const double weight_sum =
       pm.negative_rate() + pm.repeat_contact() + pm.wait() + pm.churn_lift();
+  // Stored units: c in percentage points, w in milliseconds
+  // (journey_state.h).
   const double population_churn =
-      population.a >= 0.5 ? population.c / population.a : 0;
+      population.a >= 0.5 ? population.c / 100 / population.a : 0;
   const double wait_full = absl::ToDoubleSeconds(model.pain_wait_full());
 
   std::vector<omnicx::v1::PainPoint> out;
@@ -89,8 +91,8 @@ std::vector<omnicx::v1::PainPoint> RankPainPoints(
     p.set_customers_affected(static_cast<int64_t>(affected));
     p.set_negative_rate(t.t > 0 ? std::clamp(t.n / t.t, 0.0, 1.0) : 0);
     p.set_repeat_contact_rate(std::clamp(t.r / t.a, 0.0, 1.0));
-    p.set_mean_churn_risk(std::clamp(t.c / t.a, 0.0, 1.0));
-    p.set_mean_wait_seconds(t.wn > 0 ? t.w / t.wn : 0);
+    p.set_mean_churn_risk(std::clamp(t.c / 100 / t.a, 0.0, 1.0));
+    p.set_mean_wait_seconds(t.wn > 0 ? t.w / 1000 / t.wn : 0);
     const double lift = std::clamp(
         (p.mean_churn_risk() - population_churn) / pm.churn_lift_full(), 0.0,
         1.0);

@@ -34,6 +34,8 @@ struct PainPointQuery {
   int limit = 10;
 };
 
+// `fields` is the aggregate hash as stored (integer units of
+// journey_state.h AggregateFields: churn in percentage points, wait in ms).
 // Touchpoints by impact = customers affected × severity, largest first
 // (ties: touchpoint, channel, type). Touchpoints with no customer left
 // (after merges or erasure) are skipped.

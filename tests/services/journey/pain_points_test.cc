@@ -25,8 +25,9 @@ void Add(std::map<std::string, double>* fields, omnicx::v1::Stage stage,
   (*fields)[AggregateField(stage, key, "t")] += t;
   (*fields)[AggregateField(stage, key, "n")] += n;
   (*fields)[AggregateField(stage, key, "r")] += r;
-  (*fields)[AggregateField(stage, key, "c")] += c;
-  (*fields)[AggregateField(stage, key, "w")] += w;
+  // Stored units: churn in percentage points, wait in milliseconds.
+  (*fields)[AggregateField(stage, key, "c")] += c * 100;
+  (*fields)[AggregateField(stage, key, "w")] += w * 1000;
   (*fields)[AggregateField(stage, key, "wn")] += wn;
 }
 
@@ -36,7 +37,7 @@ TEST(PainPointsTest, RanksByCustomersAffectedTimesSeverity) {
   using omnicx::v1::CHANNEL_WEB;
   // 100 customers in the population with mean churn 0.1.
   f[PopulationField(omnicx::v1::STAGE_ENGAGED, "a")] = 100;
-  f[PopulationField(omnicx::v1::STAGE_ENGAGED, "c")] = 10;
+  f[PopulationField(omnicx::v1::STAGE_ENGAGED, "c")] = 10 * 100;
   // Checkout: 40 customers, half their touches failed, churn 0.35.
   Add(&f, omnicx::v1::STAGE_ENGAGED, CHANNEL_WEB, "payment", "checkout", 40, 80,
       40, 0, 14);
@@ -81,9 +82,9 @@ TEST(PainPointsTest, RanksByCustomersAffectedTimesSeverity) {
 TEST(PainPointsTest, StageFilterCountsOnlyThatStage) {
   std::map<std::string, double> f;
   f[PopulationField(omnicx::v1::STAGE_AT_RISK, "a")] = 10;
-  f[PopulationField(omnicx::v1::STAGE_AT_RISK, "c")] = 6;
+  f[PopulationField(omnicx::v1::STAGE_AT_RISK, "c")] = 6 * 100;
   f[PopulationField(omnicx::v1::STAGE_LOYAL, "a")] = 10;
-  f[PopulationField(omnicx::v1::STAGE_LOYAL, "c")] = 1;
+  f[PopulationField(omnicx::v1::STAGE_LOYAL, "c")] = 1 * 100;
   Add(&f, omnicx::v1::STAGE_AT_RISK, omnicx::v1::CHANNEL_WEB, "delivery", "", 8,
       8, 8, 0, 5);
   Add(&f, omnicx::v1::STAGE_LOYAL, omnicx::v1::CHANNEL_WEB, "delivery", "", 2,
