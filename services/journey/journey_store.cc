@@ -22,15 +22,14 @@ using omnicx::v1::Interaction;
 // ARGV: 1 expected version ("0" = none), 2 new state, 3 now ms, 4 applied
 // window ms, 5 funnel TTL s, 6 n = number of event ids, 7..6+n the ids,
 // then one "from>to" field per funnel key, then aggregate field, delta pairs.
-// RETRY when the version moved or one of the events was applied meanwhile.
+// RETRY when the version moved. Every script that changes the applied ids
+// (apply, merge, forget) also changes the version, so an unchanged version
+// means the ids the caller read as unapplied still are: no per-id check.
 constexpr char kApplyLua[] = R"lua(
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'ERASED'} end
 local into = redis.call('GET', KEYS[5])
 if into then return {'MOVED', into} end
 local n = tonumber(ARGV[6])
-for i = 7, 6 + n do
-  if redis.call('ZSCORE', KEYS[2], ARGV[i]) then return {'RETRY'} end
-end
 if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then
   return {'RETRY'}
 end
