@@ -80,21 +80,29 @@ if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
 redis.call('DEL', KEYS[4])
 local now = tonumber(ARGV[7])
 redis.call('ZADD', KEYS[3], now, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[8]))
+local count = redis.call('HINCRBY', KEYS[1], 'event_count', 1)
+if count == 1 then redis.call('HSETNX', KEYS[1], 'created_ms', ARGV[7]) end
+-- Applied ids older than the window go every 16th event of the customer,
+-- so the set holds at most 15 ids past the window.
+if count % 16 == 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[8]))
+end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[5])
+-- The timeline holds at most one entry per applied event (merges add the
+-- counts), so it can only be over the cap once the count is.
 local cap = tonumber(ARGV[6])
-local size = redis.call('ZCARD', KEYS[2])
-if size > cap then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, size - cap - 1) end
-redis.call('HSETNX', KEYS[1], 'created_ms', ARGV[7])
-redis.call('HINCRBY', KEYS[1], 'event_count', 1)
+if count > cap then
+  local size = redis.call('ZCARD', KEYS[2])
+  if size > cap then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, size - cap - 1) end
+end
 redis.call('HINCRBY', KEYS[1], 'ch:' .. ARGV[3], 1)
 if tonumber(ARGV[4]) ~= 0 then
   redis.call('HINCRBYFLOAT', KEYS[1], 'ltv', ARGV[4])
 end
 local at = tonumber(ARGV[2])
-local first = tonumber(redis.call('HGET', KEYS[1], 'first_seen_ms'))
+local seen = redis.call('HMGET', KEYS[1], 'first_seen_ms', 'last_seen_ms')
+local first, last = tonumber(seen[1]), tonumber(seen[2])
 if not first or at < first then redis.call('HSET', KEYS[1], 'first_seen_ms', ARGV[2]) end
-local last = tonumber(redis.call('HGET', KEYS[1], 'last_seen_ms'))
 if not last or at > last then redis.call('HSET', KEYS[1], 'last_seen_ms', ARGV[2]) end
 return 1
 )lua";
