@@ -105,7 +105,28 @@ void ContextAssembler::Assemble(
         {{"customer", "set customer_id, anonymous_id or identity"}}));
     return;
   }
-  absl::StatusOr<std::string> cid = store_.Lookup(request.customer());
+  const int limit = request.timeline_limit() == 0
+                        ? options_.default_timeline_limit
+                        : request.timeline_limit();
+  const std::string signature =
+      absl::StrCat(limit, "|", request.channel(), "|",
+                   request.include_recommendations() ? 1 : 0);
+  // One round trip after the identity's owner is found reads the redirect,
+  // the cached context, the profile and the recent timeline together (a
+  // cache hit wastes the last two, which are cheap).
+  ProfileStore::TimelineRead timeline;
+  redis::PipelineReplies reads;
+  absl::StatusOr<std::string> cid = store_.directory().Lookup(
+      request.customer(),
+      [&](const std::string& id) {
+        timeline = *store_.PlanTimeline(id, limit, "", {}, std::nullopt,
+                                        std::nullopt);
+        std::vector<redis::Command> c = {store_.CachedContextRead(id, signature)};
+        for (redis::Command& r : store_.ProfileReads(id)) c.push_back(std::move(r));
+        c.push_back(timeline.command);
+        return c;
+      },
+      &reads);
   if (absl::IsInvalidArgument(cid.status())) {
     done(status::InvalidArgumentError(
         "invalid customer reference",
@@ -118,17 +139,15 @@ void ContextAssembler::Assemble(
     done(cid.status());
     return;
   }
-  const int limit = request.timeline_limit() == 0
-                        ? options_.default_timeline_limit
-                        : request.timeline_limit();
-  const std::string signature =
-      absl::StrCat(limit, "|", request.channel(), "|",
-                   request.include_recommendations() ? 1 : 0);
-  absl::StatusOr<std::optional<std::string>> cached =
-      store_.CachedContext(*cid, signature);
-  if (cached.ok() && cached->has_value()) {
+  constexpr size_t kProfileAt = 1;
+  constexpr size_t kTimelineAt = kProfileAt + ProfileStore::kProfileReads;
+  if (reads.size() != kTimelineAt + 1) {
+    done(absl::InternalError("context reads are missing replies"));
+    return;
+  }
+  if (reads[0].ok() && !reads[0]->is_nil()) {
     CustomerContext context;
-    if (context.ParseFromString(**cached)) {
+    if (context.ParseFromString(reads[0]->str())) {
       done(std::move(context));
       return;
     }
@@ -152,7 +171,7 @@ void ContextAssembler::Assemble(
     pending->done(std::move(pending->context));
   };
 
-  // Remote parts first, so they run while Redis is read.
+  // Remote parts first, so they run while the local parts are parsed.
   pending->journey_request.mutable_customer()->set_customer_id(*cid);
   pending->journey_call.set_deadline(
       absl::ToChronoTime(std::min(start + options_.journey_timeout, deadline)));
@@ -203,12 +222,14 @@ void ContextAssembler::Assemble(
         });
   }
 
-  // Local parts: profile and recent timeline.
-  absl::StatusOr<omnicx::v1::Profile> profile = store_.GetProfile(*cid);
+  // Local parts, read above: profile and recent timeline.
+  absl::StatusOr<omnicx::v1::Profile> profile =
+      store_.ParseProfile(*cid, reads, kProfileAt);
   absl::StatusOr<TimelinePage> recent =
-      profile.ok()
-          ? store_.GetTimeline(*cid, limit, "", {}, std::nullopt, std::nullopt)
-          : absl::StatusOr<TimelinePage>(profile.status());
+      !profile.ok() ? absl::StatusOr<TimelinePage>(profile.status())
+      : !reads[kTimelineAt].ok()
+          ? absl::StatusOr<TimelinePage>(reads[kTimelineAt].status())
+          : ProfileStore::ParseTimeline(timeline, *reads[kTimelineAt]);
   {
     absl::MutexLock lock(&pending->mu);
     const absl::Duration local = absl::Now() - start;

@@ -36,9 +36,15 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::GetProfile(
     grpc::CallbackServerContext* context,
     const omnicx::v1::GetProfileRequest* request,
     omnicx::v1::GetProfileResponse* response) {
-  absl::StatusOr<std::string> cid = Find(store_, request->customer());
+  // The profile is read in the round trip that finds the customer.
+  redis::PipelineReplies reads;
+  absl::StatusOr<std::string> cid = store_.directory().LookupRequest(
+      request->customer(),
+      [this](const std::string& id) { return store_.ProfileReads(id); },
+      &reads);
   if (!cid.ok()) return Done(context, cid.status());
-  absl::StatusOr<omnicx::v1::Profile> profile = store_.GetProfile(*cid);
+  absl::StatusOr<omnicx::v1::Profile> profile =
+      store_.ParseProfile(*cid, reads, 0);
   if (!profile.ok()) return Done(context, profile.status());
   *response->mutable_profile() = Masked(std::move(*profile));
   return Done(context, absl::OkStatus());

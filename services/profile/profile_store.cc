@@ -729,11 +729,15 @@ absl::StatusOr<std::vector<omnicx::v1::Consent>> ProfileStore::ConsentHistory(
   return out;
 }
 
+redis::Command ProfileStore::CachedContextRead(
+    absl::string_view customer_id, absl::string_view signature) const {
+  return {"HGET", keys_.Context(customer_id), std::string(signature)};
+}
+
 absl::StatusOr<std::optional<std::string>> ProfileStore::CachedContext(
     absl::string_view customer_id, absl::string_view signature) {
-  OMNICX_ASSIGN_OR_RETURN(redis::Reply r,
-                          redis_.Command({"HGET", keys_.Context(customer_id),
-                                          std::string(signature)}));
+  OMNICX_ASSIGN_OR_RETURN(
+      redis::Reply r, redis_.Command(CachedContextRead(customer_id, signature)));
   if (r.is_nil()) return std::optional<std::string>();
   return std::optional<std::string>(r.str());
 }
@@ -898,17 +902,34 @@ absl::StatusOr<EraseResult> ProfileStore::Erase(absl::string_view customer_id) {
   return result;
 }
 
+std::vector<redis::Command> ProfileStore::ProfileReads(
+    absl::string_view customer_id) const {
+  return {{"HGETALL", keys_.Profile(customer_id)},
+          {"SMEMBERS", keys_.Identities(customer_id)},
+          {"HGETALL", keys_.Traits(customer_id)},
+          {"HGETALL", keys_.Consents(customer_id)},
+          {"SMEMBERS", keys_.MergedIds(customer_id)},
+          {"LRANGE", keys_.Links(customer_id), "0", "-1"}};
+}
+
 absl::StatusOr<omnicx::v1::Profile> ProfileStore::GetProfile(
     absl::string_view customer_id) {
-  OMNICX_ASSIGN_OR_RETURN(
-      redis::PipelineReplies r,
-      redis_.Pipeline({{"HGETALL", keys_.Profile(customer_id)},
-                       {"SMEMBERS", keys_.Identities(customer_id)},
-                       {"HGETALL", keys_.Traits(customer_id)},
-                       {"HGETALL", keys_.Consents(customer_id)},
-                       {"SMEMBERS", keys_.MergedIds(customer_id)},
-                       {"LRANGE", keys_.Links(customer_id), "0", "-1"}}));
-  for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
+  OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies r,
+                          redis_.Pipeline(ProfileReads(customer_id)));
+  return ParseProfile(customer_id, r, 0);
+}
+
+absl::StatusOr<omnicx::v1::Profile> ProfileStore::ParseProfile(
+    absl::string_view customer_id, const redis::PipelineReplies& replies,
+    size_t first) const {
+  if (replies.size() < first + kProfileReads) {
+    return absl::InternalError("profile reads are missing replies");
+  }
+  std::vector<const redis::Reply*> r;
+  for (size_t i = first; i < first + kProfileReads; ++i) {
+    OMNICX_RETURN_IF_ERROR(replies[i].status());
+    r.push_back(&*replies[i]);
+  }
   if (r[0]->elements().empty()) {
     return absl::NotFoundError("no such customer");
   }
@@ -978,16 +999,18 @@ absl::StatusOr<omnicx::v1::Profile> ProfileStore::GetProfile(
   return profile;
 }
 
-absl::StatusOr<TimelinePage> ProfileStore::GetTimeline(
+absl::StatusOr<ProfileStore::TimelineRead> ProfileStore::PlanTimeline(
     absl::string_view customer_id, int page_size, absl::string_view page_token,
     const std::vector<omnicx::v1::Channel>& channels,
-    std::optional<absl::Time> start, std::optional<absl::Time> end) {
+    std::optional<absl::Time> start, std::optional<absl::Time> end) const {
+  TimelineRead read;
+  read.page_size = page_size;
+  read.channels = channels;
   // The token is "<score>:<event id>" of the last item returned, so paging
   // is stable while new events arrive.
   std::string max = end.has_value()
                         ? absl::StrCat("(", absl::ToUnixMillis(*end))
                         : std::string("+inf");
-  std::string after_id;
   if (!page_token.empty()) {
     std::string decoded;
     int64_t score = 0;
@@ -1000,31 +1023,42 @@ absl::StatusOr<TimelinePage> ProfileStore::GetTimeline(
       return absl::InvalidArgumentError("page_token is not valid");
     }
     max = absl::StrCat(score);
-    after_id = decoded.substr(colon + 1);
+    read.after_id = decoded.substr(colon + 1);
   }
   const std::string min = start.has_value()
                               ? absl::StrCat(absl::ToUnixMillis(*start))
                               : std::string("-inf");
-  OMNICX_ASSIGN_OR_RETURN(
-      redis::Reply items,
-      redis_.Command({"ZREVRANGEBYSCORE", keys_.Timeline(customer_id), max, min,
-                      "WITHSCORES"}));
+  read.command = {"ZREVRANGEBYSCORE", keys_.Timeline(customer_id), max, min,
+                  "WITHSCORES"};
+  // A first page without a channel filter is the newest page_size entries
+  // (one more tells whether a next page exists); otherwise entries are
+  // skipped or filtered here, so the whole range is read.
+  if (read.after_id.empty() && channels.empty()) {
+    read.command.insert(read.command.end(),
+                        {"LIMIT", "0", absl::StrCat(page_size + 1)});
+  }
+  return read;
+}
+
+TimelinePage ProfileStore::ParseTimeline(const TimelineRead& read,
+                                         const redis::Reply& items) {
   TimelinePage page;
-  bool skipping = !after_id.empty();
+  bool skipping = !read.after_id.empty();
   std::string last_token;
   const auto& e = items.elements();
   for (size_t i = 0; i + 1 < e.size(); i += 2) {
     Interaction event;
     if (!event.ParseFromString(e[i].str())) continue;
     if (skipping) {
-      if (event.event_id() == after_id) skipping = false;
+      if (event.event_id() == read.after_id) skipping = false;
       continue;
     }
-    if (!channels.empty() && std::find(channels.begin(), channels.end(),
-                                       event.channel()) == channels.end()) {
+    if (!read.channels.empty() &&
+        std::find(read.channels.begin(), read.channels.end(),
+                  event.channel()) == read.channels.end()) {
       continue;
     }
-    if (static_cast<int>(page.interactions.size()) == page_size) {
+    if (static_cast<int>(page.interactions.size()) == read.page_size) {
       page.next_page_token = absl::WebSafeBase64Escape(last_token);
       break;
     }
@@ -1032,6 +1066,17 @@ absl::StatusOr<TimelinePage> ProfileStore::GetTimeline(
     page.interactions.push_back(std::move(event));
   }
   return page;
+}
+
+absl::StatusOr<TimelinePage> ProfileStore::GetTimeline(
+    absl::string_view customer_id, int page_size, absl::string_view page_token,
+    const std::vector<omnicx::v1::Channel>& channels,
+    std::optional<absl::Time> start, std::optional<absl::Time> end) {
+  OMNICX_ASSIGN_OR_RETURN(
+      TimelineRead read,
+      PlanTimeline(customer_id, page_size, page_token, channels, start, end));
+  OMNICX_ASSIGN_OR_RETURN(redis::Reply items, redis_.Command(read.command));
+  return ParseTimeline(read, items);
 }
 
 }  // namespace omnicx::profile

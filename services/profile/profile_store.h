@@ -197,6 +197,9 @@ class ProfileStore {
 
   // The cached agent context for (customer, request signature), if any.
   // Applying an event for the customer drops every cached context of theirs.
+  // CachedContextRead is its command (nil reply: nothing cached).
+  redis::Command CachedContextRead(absl::string_view customer_id,
+                                   absl::string_view signature) const;
   absl::StatusOr<std::optional<std::string>> CachedContext(
       absl::string_view customer_id, absl::string_view signature);
   absl::Status CacheContext(absl::string_view customer_id,
@@ -223,6 +226,31 @@ class ProfileStore {
       absl::string_view page_token,
       const std::vector<omnicx::v1::Channel>& channels,
       std::optional<absl::Time> start, std::optional<absl::Time> end);
+
+  // GetProfile and GetTimeline in two halves — the commands, then the parse
+  // of their replies — so that a caller can send the commands in the round
+  // trip that finds the customer (CustomerDirectory's AlsoRead) instead of
+  // in round trips of their own.
+  static constexpr size_t kProfileReads = 6;
+  std::vector<redis::Command> ProfileReads(absl::string_view customer_id) const;
+  // ProfileReads' replies are replies[first .. first + kProfileReads).
+  absl::StatusOr<omnicx::v1::Profile> ParseProfile(
+      absl::string_view customer_id, const redis::PipelineReplies& replies,
+      size_t first) const;
+  struct TimelineRead {
+    redis::Command command;
+    int page_size = 0;
+    std::string after_id;  // from the page token
+    std::vector<omnicx::v1::Channel> channels;
+  };
+  // InvalidArgument for a malformed page token.
+  absl::StatusOr<TimelineRead> PlanTimeline(
+      absl::string_view customer_id, int page_size,
+      absl::string_view page_token,
+      const std::vector<omnicx::v1::Channel>& channels,
+      std::optional<absl::Time> start, std::optional<absl::Time> end) const;
+  static TimelinePage ParseTimeline(const TimelineRead& read,
+                                    const redis::Reply& items);
 
  private:
   // What resolving one event reads and links (Resolve and ResolveBatch).
