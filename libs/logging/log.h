@@ -42,13 +42,22 @@ class LogLine {
   std::ostringstream stream_;
 };
 
+// Turns `stream << ...` into a void expression for OMNICX_LOG's `?:` (`&`
+// binds more loosely than `<<`, so the whole chain is its operand).
+struct Voidify {
+  void operator&(std::ostream&) {}
+};
+
 }  // namespace omnicx::logging
 
-#define OMNICX_LOG(level)                                                 \
-  if (!::omnicx::logging::Enabled(::omnicx::logging::Level::level)) {     \
-  } else                                                                  \
-    ::omnicx::logging::LogLine(::omnicx::logging::Level::level, __FILE__, \
-                               __LINE__)                                  \
-        .stream()
+// An expression, not an if/else, so `if (x) OMNICX_LOG(kWarn) << ...;` has
+// no dangling else.
+#define OMNICX_LOG(level)                                                \
+  !::omnicx::logging::Enabled(::omnicx::logging::Level::level)           \
+      ? (void)0                                                          \
+      : ::omnicx::logging::Voidify() &                                   \
+            ::omnicx::logging::LogLine(::omnicx::logging::Level::level,  \
+                                       __FILE__, __LINE__)               \
+                .stream()
 
 #endif  // OMNICX_LIBS_LOGGING_LOG_H_

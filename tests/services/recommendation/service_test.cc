@@ -683,7 +683,9 @@ TEST_F(ServiceTest, OutcomesTeachTheNextDecisions) {
                                : omnicx::v1::ACTION_RESPONSE_IGNORED)
                   .status());
     if (i >= 300 && chosen == "good") ++good_late;
-    if (i % 50 == 49) ASSERT_OK(r.watcher->RefreshStats());
+    if (i % 50 == 49) {
+      ASSERT_OK(r.watcher->RefreshStats());
+    }
   }
   EXPECT_GE(good_late, 80);
   grpc::ClientContext ctx;
