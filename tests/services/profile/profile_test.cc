@@ -254,6 +254,18 @@ TEST_F(ProfileTest, ApplyIsIdempotentAndKeepsACappedTimeline) {
   ASSERT_EQ(page3.interactions.size(), 1u);
   EXPECT_EQ(page3.interactions[0].event_id(), "t3");
   EXPECT_TRUE(page3.next_page_token.empty());
+  // A first page reads one entry past the page: exactly the five stored
+  // fit a page of 5 (no next page); a page of 4 leaves one for the next.
+  ASSERT_OK_AND_ASSIGN(
+      TimelinePage all,
+      store_->GetTimeline(cid, 5, "", {}, std::nullopt, std::nullopt));
+  EXPECT_EQ(all.interactions.size(), 5u);
+  EXPECT_TRUE(all.next_page_token.empty());
+  ASSERT_OK_AND_ASSIGN(
+      TimelinePage four,
+      store_->GetTimeline(cid, 4, "", {}, std::nullopt, std::nullopt));
+  EXPECT_EQ(four.interactions.size(), 4u);
+  EXPECT_FALSE(four.next_page_token.empty());
   ASSERT_OK_AND_ASSIGN(
       TimelinePage email,
       store_->GetTimeline(cid, 10, "", {omnicx::v1::CHANNEL_EMAIL},
