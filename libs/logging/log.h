@@ -52,12 +52,12 @@ struct Voidify {
 
 // An expression, not an if/else, so `if (x) OMNICX_LOG(kWarn) << ...;` has
 // no dangling else.
-#define OMNICX_LOG(level)                                                \
-  !::omnicx::logging::Enabled(::omnicx::logging::Level::level)           \
-      ? (void)0                                                          \
-      : ::omnicx::logging::Voidify() &                                   \
-            ::omnicx::logging::LogLine(::omnicx::logging::Level::level,  \
-                                       __FILE__, __LINE__)               \
+#define OMNICX_LOG(level)                                               \
+  !::omnicx::logging::Enabled(::omnicx::logging::Level::level)          \
+      ? (void)0                                                         \
+      : ::omnicx::logging::Voidify() &                                  \
+            ::omnicx::logging::LogLine(::omnicx::logging::Level::level, \
+                                       __FILE__, __LINE__)              \
                 .stream()
 
 #endif  // OMNICX_LIBS_LOGGING_LOG_H_

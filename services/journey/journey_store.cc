@@ -92,7 +92,6 @@ end
 return {'OK'}
 )lua";
 
-
 std::string TransitionField(const StageTransition& t) {
   return absl::StrCat(static_cast<int>(t.from), ">", static_cast<int>(t.to));
 }
@@ -100,6 +99,24 @@ std::string TransitionField(const StageTransition& t) {
 std::string Verdict(const redis::Reply& reply) {
   return reply.elements().empty() ? "" : reply.elements()[0].str();
 }
+
+// Before 2026-12-02 the aggregates were floats in natural units (churn
+// 0..1, waits in seconds). KEYS: 1 pain aggregates, 2 units marker. Converts
+// every field in place to the integer units of journey_state.h once, then
+// sets the marker; returns how many fields it converted.
+constexpr char kAggregateUnitsLua[] = R"lua(
+if redis.call('GET', KEYS[2]) == '2' then return 0 end
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local metric = string.match(all[i], '\31([^\31]*)$')
+  local scale = 1
+  if metric == 'c' then scale = 100 elseif metric == 'w' then scale = 1000 end
+  local v = math.floor(tonumber(all[i + 1]) * scale + 0.5)
+  redis.call('HSET', KEYS[1], all[i], string.format('%.0f', v))
+end
+redis.call('SET', KEYS[2], '2')
+return #all / 2
+)lua";
 
 }  // namespace
 
@@ -120,6 +137,18 @@ JourneyStore::JourneyStore(redis::Client& redis, const keys::KeyBuilder& keys,
       apply_script_(kApplyLua),
       merge_script_(kMergeLua),
       forget_script_(kForgetLua) {}
+
+absl::Status JourneyStore::EnsureAggregateUnits() {
+  if (aggregate_units_checked_.load()) return absl::OkStatus();
+  static const redis::Script kUnits(kAggregateUnitsLua);
+  OMNICX_RETURN_IF_ERROR(
+      redis_
+          .Eval(kUnits,
+                {keys_.Analytics("pain"), keys_.Analytics("pain:units")}, {})
+          .status());
+  aggregate_units_checked_ = true;
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::optional<std::pair<int64_t, JourneyState>>>
 JourneyStore::ReadState(const std::string& customer_id, bool* applied,
@@ -151,6 +180,9 @@ absl::StatusOr<ApplyResult> JourneyStore::Apply(const Interaction& event) {
 
 std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
     const std::vector<Interaction>& events) {
+  if (absl::Status units = EnsureAggregateUnits(); !units.ok()) {
+    return std::vector<absl::StatusOr<ApplyResult>>(events.size(), units);
+  }
   std::vector<absl::StatusOr<ApplyResult>> results(
       events.size(), absl::AbortedError("journey state kept changing; retry"));
   // customer id -> indices of its events, in arrival order.
@@ -294,6 +326,7 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
 
 absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
                                          absl::string_view merged_id) {
+  OMNICX_RETURN_IF_ERROR(EnsureAggregateUnits());
   std::string survivor(survivor_id);
   const std::string merged(merged_id);
   for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
@@ -354,6 +387,7 @@ std::vector<redis::Command> JourneyStore::LoadCommands(
 }
 
 absl::StatusOr<bool> JourneyStore::Forget(absl::string_view customer_id) {
+  OMNICX_RETURN_IF_ERROR(EnsureAggregateUnits());
   const std::string cid(customer_id);
   for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
     OMNICX_ASSIGN_OR_RETURN(auto current, ReadState(cid, nullptr, ""));

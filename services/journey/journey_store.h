@@ -22,6 +22,7 @@
 #ifndef OMNICX_SERVICES_JOURNEY_JOURNEY_STORE_H_
 #define OMNICX_SERVICES_JOURNEY_JOURNEY_STORE_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <optional>
@@ -102,6 +103,14 @@ class JourneyStore {
   // The pain-point aggregate fields (pain_points.h).
   absl::StatusOr<std::map<std::string, double>> PainAggregates();
 
+  // Converts aggregates stored by an earlier version (floats in natural
+  // units) to the integer units every write now uses, once per Redis (a
+  // marker key records it) and checked once per process; ApplyBatch, Merge
+  // and Forget call it first. Stop every journey replica of the earlier
+  // version before starting this one: the two formats cannot be written at
+  // the same time.
+  absl::Status EnsureAggregateUnits();
+
   // Current customers per stage and transitions in [start, end] (UTC days).
   absl::StatusOr<Funnel> GetFunnel(absl::Time start, absl::Time end);
 
@@ -118,6 +127,7 @@ class JourneyStore {
   redis::Script apply_script_;
   redis::Script merge_script_;
   redis::Script forget_script_;
+  std::atomic<bool> aggregate_units_checked_{false};
 };
 
 // The UTC day ("2026-11-23") of a time, naming funnel buckets.

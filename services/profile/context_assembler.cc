@@ -119,10 +119,12 @@ void ContextAssembler::Assemble(
   absl::StatusOr<std::string> cid = store_.directory().Lookup(
       request.customer(),
       [&](const std::string& id) {
-        timeline = *store_.PlanTimeline(id, limit, "", {}, std::nullopt,
-                                        std::nullopt);
-        std::vector<redis::Command> c = {store_.CachedContextRead(id, signature)};
-        for (redis::Command& r : store_.ProfileReads(id)) c.push_back(std::move(r));
+        timeline =
+            *store_.PlanTimeline(id, limit, "", {}, std::nullopt, std::nullopt);
+        std::vector<redis::Command> c = {
+            store_.CachedContextRead(id, signature)};
+        for (redis::Command& r : store_.ProfileReads(id))
+          c.push_back(std::move(r));
         c.push_back(timeline.command);
         return c;
       },

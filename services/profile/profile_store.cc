@@ -736,8 +736,8 @@ redis::Command ProfileStore::CachedContextRead(
 
 absl::StatusOr<std::optional<std::string>> ProfileStore::CachedContext(
     absl::string_view customer_id, absl::string_view signature) {
-  OMNICX_ASSIGN_OR_RETURN(
-      redis::Reply r, redis_.Command(CachedContextRead(customer_id, signature)));
+  OMNICX_ASSIGN_OR_RETURN(redis::Reply r, redis_.Command(CachedContextRead(
+                                              customer_id, signature)));
   if (r.is_nil()) return std::optional<std::string>();
   return std::optional<std::string>(r.str());
 }

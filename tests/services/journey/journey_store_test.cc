@@ -291,6 +291,34 @@ TEST_F(JourneyStoreTest, TheConsumerCountsARedeliveredEventOnce) {
             0);
 }
 
+// Aggregates written by the float version (churn 0..1, waits in seconds)
+// are converted once to the integer units, and then kept by HINCRBY.
+TEST_F(JourneyStoreTest, FloatAggregatesOfAnEarlierVersionAreConvertedOnce) {
+  const std::string key =
+      DriverKey(omnicx::v1::CHANNEL_WEB, "payment", "checkout");
+  const std::string c = AggregateField(omnicx::v1::STAGE_PURCHASE, key, "c");
+  const std::string w = AggregateField(omnicx::v1::STAGE_PURCHASE, key, "w");
+  const std::string t = AggregateField(omnicx::v1::STAGE_PURCHASE, key, "t");
+  ASSERT_OK(redis_
+                ->Command({"HSET", keys_.Analytics("pain"), c,
+                           "0.35000000000000003", w, "12.5", t, "3"})
+                .status());
+  ASSERT_OK(store_->EnsureAggregateUnits());
+  EXPECT_EQ(Field(c), 35);
+  EXPECT_EQ(Field(w), 12500);
+  EXPECT_EQ(Field(t), 3);
+  EXPECT_EQ(redis_->Command({"GET", keys_.Analytics("pain:units")})->str(),
+            "2");
+  // Once per Redis: another process does not scale the integers again.
+  JourneyStore other(*redis_, keys_, model_, JourneyStoreOptions(),
+                     [] { return kNow; });
+  ASSERT_OK(other.EnsureAggregateUnits());
+  EXPECT_EQ(Field(c), 35);
+  // An apply now increments the converted integers.
+  ASSERT_OK(store_->Apply(CheckoutFailure("u-1", "cust-u", kT0)).status());
+  EXPECT_EQ(Field(t), 4);
+}
+
 TEST_F(JourneyStoreTest, PainPointsAndFunnelAreMaintainedIncrementally) {
   // Three customers fail at checkout, two then buy; one only browses.
   for (int c = 0; c < 3; ++c) {
