@@ -5,7 +5,6 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/time_util.h"
 #include "libs/status/status_macros.h"
@@ -136,14 +135,14 @@ JourneyStore::JourneyStore(redis::Client& redis, const keys::KeyBuilder& keys,
       clock_(std::move(clock)),
       apply_script_(kApplyLua),
       merge_script_(kMergeLua),
-      forget_script_(kForgetLua) {}
+      forget_script_(kForgetLua),
+      aggregate_units_script_(kAggregateUnitsLua) {}
 
 absl::Status JourneyStore::EnsureAggregateUnits() {
   if (aggregate_units_checked_.load()) return absl::OkStatus();
-  static const redis::Script kUnits(kAggregateUnitsLua);
   OMNICX_RETURN_IF_ERROR(
       redis_
-          .Eval(kUnits,
+          .Eval(aggregate_units_script_,
                 {keys_.Analytics("pain"), keys_.Analytics("pain:units")}, {})
           .status());
   aggregate_units_checked_ = true;

@@ -127,6 +127,7 @@ class JourneyStore {
   redis::Script apply_script_;
   redis::Script merge_script_;
   redis::Script forget_script_;
+  redis::Script aggregate_units_script_;
   std::atomic<bool> aggregate_units_checked_{false};
 };
 
