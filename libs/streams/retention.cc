@@ -64,10 +64,22 @@ absl::StatusOr<int64_t> TrimAcknowledged(redis::Client& redis,
       min_needed = needed;
     }
   }
-  OMNICX_ASSIGN_OR_RETURN(
-      redis::Reply n,
-      redis.Command({"XTRIM", stream, "MINID", "~", min_needed}));
-  return n.integer();
+  // In steps of at most kTrimStep entries, each a command of its own, so
+  // that Redis serves other clients in between: after a backlog is consumed
+  // one unbounded XTRIM removed tens of thousands of entries in one go and
+  // stalled every client for ~10 ms per shard. With `~`, Redis removes whole
+  // nodes only; a step that removes nothing means the rest is needed (or in
+  // the node holding min_needed).
+  int64_t trimmed = 0;
+  for (int step = 0; step < kMaxTrimSteps; ++step) {
+    OMNICX_ASSIGN_OR_RETURN(
+        redis::Reply n,
+        redis.Command({"XTRIM", stream, "MINID", "~", min_needed, "LIMIT",
+                       absl::StrCat(kTrimStep)}));
+    trimmed += n.integer();
+    if (n.integer() == 0) break;
+  }
+  return trimmed;
 }
 
 }  // namespace omnicx::streams

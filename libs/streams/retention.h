@@ -22,7 +22,11 @@
 
 namespace omnicx::streams {
 
-// Entries removed.
+// Entries removed: at most kTrimStep per XTRIM and kMaxTrimSteps XTRIMs per
+// call (the rest goes in the next call), so no single command blocks Redis
+// for long.
+inline constexpr int kTrimStep = 200;
+inline constexpr int kMaxTrimSteps = 5000;
 absl::StatusOr<int64_t> TrimAcknowledged(redis::Client& redis,
                                          const std::string& stream);
 

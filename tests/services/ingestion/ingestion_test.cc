@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
@@ -16,6 +17,7 @@
 #include "libs/metrics/registry.h"
 #include "libs/redis/client.h"
 #include "libs/status/status_matchers.h"
+#include "libs/streams/retention.h"
 #include "libs/testing/in_process_server.h"
 #include "libs/testing/redis_server.h"
 #include "omnicx/v1/ingestion.grpc.pb.h"
@@ -406,6 +408,44 @@ TEST_F(IngestionTest, TrimKeepsEverythingAConsumerHasNotAcknowledged) {
       {"XRANGE", stream, entries[250].elements()[0].str(), "+"});
   EXPECT_EQ(rest->elements().size(), 150u);
   EXPECT_EQ(redis_->Command({"XLEN", stream})->integer(), 400 - trimmed);
+}
+
+// A large acknowledged backlog goes in bounded steps (XTRIM … LIMIT), so no
+// single command stalls Redis; what is unacknowledged stays.
+TEST_F(IngestionTest, ALargeBacklogIsTrimmedInBoundedSteps) {
+  const std::string stream = keys_.EventShard(0);
+  std::vector<redis::Command> adds;
+  for (int i = 0; i < 2500; ++i) {
+    adds.push_back({"XADD", stream, "*", "e", absl::StrCat("x", i)});
+  }
+  ASSERT_OK(redis_->Pipeline(adds).status());
+  auto read = redis_->Command({"XREADGROUP", "GROUP", "profile", "c1", "COUNT",
+                               "5000", "STREAMS", stream, ">"});
+  ASSERT_TRUE(read.ok()) << read.status();
+  const auto& entries = read->elements()[0].elements()[1].elements();
+  ASSERT_EQ(entries.size(), 2500u);
+  std::vector<std::string> ack = {"XACK", stream, "profile"};
+  for (int i = 0; i < 2300; ++i) ack.push_back(entries[i].elements()[0].str());
+  ASSERT_OK(redis_->Command(ack).status());
+  ASSERT_OK(redis_->Command({"CONFIG", "RESETSTAT"}).status());
+
+  ASSERT_OK_AND_ASSIGN(int64_t trimmed,
+                       streams::TrimAcknowledged(*redis_, stream));
+  EXPECT_GE(trimmed, 2000);
+  EXPECT_LE(trimmed, 2300);
+  auto rest = redis_->Command(
+      {"XRANGE", stream, entries[2300].elements()[0].str(), "+"});
+  EXPECT_EQ(rest->elements().size(), 200u);
+  // At most kTrimStep (200) entries per command: ten or more commands.
+  auto stats = redis_->Command({"INFO", "commandstats"});
+  ASSERT_TRUE(stats.ok());
+  int xtrims = 0;
+  const size_t at = stats->str().find("cmdstat_xtrim:calls=");
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_TRUE(absl::SimpleAtoi(
+      stats->str().substr(at + 20, stats->str().find(',', at) - at - 20),
+      &xtrims));
+  EXPECT_GE(xtrims, 10);
 }
 
 TEST_F(IngestionTest, StrictWithoutReplicasNeedsAppendfsyncAlways) {
