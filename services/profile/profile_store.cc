@@ -483,10 +483,6 @@ std::vector<absl::StatusOr<Resolution>> ProfileStore::ResolveBatch(
   return out;
 }
 
-absl::StatusOr<std::string> ProfileStore::Lookup(const CustomerRef& ref) {
-  return directory_.Lookup(ref);
-}
-
 absl::StatusOr<Resolution> ProfileStore::ResolveAndMerge(
     const CustomerRef& ref,
     const google::protobuf::RepeatedPtrField<Identity>& identities,
@@ -732,14 +728,6 @@ absl::StatusOr<std::vector<omnicx::v1::Consent>> ProfileStore::ConsentHistory(
 redis::Command ProfileStore::CachedContextRead(
     absl::string_view customer_id, absl::string_view signature) const {
   return {"HGET", keys_.Context(customer_id), std::string(signature)};
-}
-
-absl::StatusOr<std::optional<std::string>> ProfileStore::CachedContext(
-    absl::string_view customer_id, absl::string_view signature) {
-  OMNICX_ASSIGN_OR_RETURN(redis::Reply r, redis_.Command(CachedContextRead(
-                                              customer_id, signature)));
-  if (r.is_nil()) return std::optional<std::string>();
-  return std::optional<std::string>(r.str());
 }
 
 absl::Status ProfileStore::CacheContext(absl::string_view customer_id,

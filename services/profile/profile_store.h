@@ -157,10 +157,6 @@ class ProfileStore {
   // Read-only lookups over the identity index (shared with other services).
   const identity::CustomerDirectory& directory() const { return directory_; }
 
-  // The customer a read request names; NotFound when nobody is known.
-  // Identities are normalised here exactly as at ingestion.
-  absl::StatusOr<std::string> Lookup(const omnicx::v1::CustomerRef& ref);
-
   // Applies an event to the customer's profile and timeline. False when this
   // event id was applied before (a redelivery): nothing changes.
   absl::StatusOr<bool> Apply(absl::string_view customer_id,
@@ -195,13 +191,12 @@ class ProfileStore {
   absl::StatusOr<std::vector<omnicx::v1::Consent>> ConsentHistory(
       absl::string_view customer_id);
 
-  // The cached agent context for (customer, request signature), if any.
-  // Applying an event for the customer drops every cached context of theirs.
-  // CachedContextRead is its command (nil reply: nothing cached).
+  // The command reading the cached agent context for (customer, request
+  // signature): its reply is the serialised context, or nil when nothing is
+  // cached. Applying an event for the customer drops every cached context of
+  // theirs.
   redis::Command CachedContextRead(absl::string_view customer_id,
                                    absl::string_view signature) const;
-  absl::StatusOr<std::optional<std::string>> CachedContext(
-      absl::string_view customer_id, absl::string_view signature);
   absl::Status CacheContext(absl::string_view customer_id,
                             absl::string_view signature,
                             const std::string& serialized, absl::Duration ttl);

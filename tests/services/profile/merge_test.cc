@@ -117,11 +117,11 @@ TEST_F(MergeTest, ChainKeepsAllHistoryAndTheOldestSurvives) {
        {"a@example.com", "b@example.com", "c@example.com"}) {
     omnicx::v1::CustomerRef ref;
     *ref.mutable_identity() = Id("email", email);
-    EXPECT_EQ(*store_->Lookup(ref), a) << email;
+    EXPECT_EQ(*store_->directory().Lookup(ref), a) << email;
   }
   omnicx::v1::CustomerRef old;
   old.set_customer_id(c);
-  EXPECT_EQ(*store_->Lookup(old), a);
+  EXPECT_EQ(*store_->directory().Lookup(old), a);
   // The other services learn of both merges.
   auto log = redis_->Command({"XRANGE", keys_.MergeLog(), "-", "+"});
   ASSERT_EQ(log->elements().size(), 2u);

@@ -111,25 +111,26 @@ TEST_F(ProfileTest, ResolvesEveryIdentityTypeToOneCustomer) {
   // Reads normalise exactly as ingestion did.
   omnicx::v1::CustomerRef ref;
   *ref.mutable_identity() = Id("email", " Jane@Example.COM ");
-  EXPECT_EQ(*store_->Lookup(ref), cid);
+  EXPECT_EQ(*store_->directory().Lookup(ref), cid);
   *ref.mutable_identity() = Id("phone", "+1 (555) 123-4567");
-  EXPECT_EQ(*store_->Lookup(ref), cid);
+  EXPECT_EQ(*store_->directory().Lookup(ref), cid);
   for (const auto& [type, value] :
        std::vector<std::pair<std::string, std::string>>{
            {"crm_id", "CRM-7"},
            {"device_id", "dev-9"},
            {"loyalty_id", "L-1"}}) {
     *ref.mutable_identity() = Id(type, value);
-    EXPECT_EQ(*store_->Lookup(ref), cid) << type;
+    EXPECT_EQ(*store_->directory().Lookup(ref), cid) << type;
   }
   ref.set_anonymous_id("anon-1");
-  EXPECT_EQ(*store_->Lookup(ref), cid);
+  EXPECT_EQ(*store_->directory().Lookup(ref), cid);
   ref.set_customer_id(cid);
-  EXPECT_EQ(*store_->Lookup(ref), cid);
+  EXPECT_EQ(*store_->directory().Lookup(ref), cid);
   ref.set_anonymous_id("nobody");
-  EXPECT_THAT(store_->Lookup(ref), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store_->directory().Lookup(ref),
+              StatusIs(absl::StatusCode::kNotFound));
   *ref.mutable_identity() = Id("email", "not-an-email");
-  EXPECT_THAT(store_->Lookup(ref),
+  EXPECT_THAT(store_->directory().Lookup(ref),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
@@ -148,7 +149,7 @@ TEST_F(ProfileTest, IdentityValuesNeverAppearInKeyNames) {
   ProfileStoreOptions other = options_;
   other.identity_secret = "another-secret-0123456789";
   ProfileStore store(*redis_, keys_, other);
-  EXPECT_THAT(store.Lookup(e.customer()),
+  EXPECT_THAT(store.directory().Lookup(e.customer()),
               StatusIs(absl::StatusCode::kNotFound));
 }
 
@@ -191,7 +192,8 @@ TEST_F(ProfileTest, SharedDeviceGuardRefusesBeyondTheCap) {
   EXPECT_EQ(linked_emails, 3);
   omnicx::v1::CustomerRef fourth;
   *fourth.mutable_identity() = Id("email", "p3@example.com");
-  EXPECT_THAT(store_->Lookup(fourth), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store_->directory().Lookup(fourth),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(ProfileTest, IdentitiesOwnedElsewhereAreReportedAsMergeCandidates) {
@@ -207,7 +209,7 @@ TEST_F(ProfileTest, IdentitiesOwnedElsewhereAreReportedAsMergeCandidates) {
   ASSERT_OK_AND_ASSIGN(Resolution both, store_->Resolve(b, shared, kNow));
   EXPECT_EQ(both.customer_id, rb.customer_id);
   EXPECT_THAT(both.conflicts, ElementsAre(ra.customer_id));
-  EXPECT_EQ(*store_->Lookup(a), ra.customer_id);
+  EXPECT_EQ(*store_->directory().Lookup(a), ra.customer_id);
   // An unknown reference with a known identity joins that customer.
   omnicx::v1::CustomerRef c;
   c.set_anonymous_id("c");
@@ -308,7 +310,7 @@ class ConsumerTest : public ProfileTest {
   int64_t EventCount(const std::string& email) {
     omnicx::v1::CustomerRef ref;
     *ref.mutable_identity() = Id("email", email);
-    auto cid = store_->Lookup(ref);
+    auto cid = store_->directory().Lookup(ref);
     if (!cid.ok()) return -1;
     return store_->GetProfile(*cid)->event_count();
   }
@@ -392,8 +394,8 @@ TEST_F(ConsumerTest, OneReadResolvesLikeOneEventAtATime) {
   omnicx::v1::CustomerRef v1, v2;
   v1.set_anonymous_id("visitor-1");
   v2.set_anonymous_id("visitor-2");
-  ASSERT_OK_AND_ASSIGN(std::string cid, store_->Lookup(v1));
-  EXPECT_THAT(store_->Lookup(v2), IsOkAndHolds(cid));
+  ASSERT_OK_AND_ASSIGN(std::string cid, store_->directory().Lookup(v1));
+  EXPECT_THAT(store_->directory().Lookup(v2), IsOkAndHolds(cid));
   EXPECT_EQ(EventCount("two@example.com"), 6);
   EXPECT_EQ(EventCount("m@example.com"), 3);
   // Every applied event was published once for the journey service.
@@ -454,7 +456,7 @@ TEST_F(ConsumerTest, EraseLeavesNothingThatReferencesTheCustomer) {
   ASSERT_OK(consumer_->PollOnce(absl::Milliseconds(100)).status());
   omnicx::v1::CustomerRef jane;
   *jane.mutable_identity() = Id("email", "jane@example.com");
-  ASSERT_OK_AND_ASSIGN(std::string cid, store_->Lookup(jane));
+  ASSERT_OK_AND_ASSIGN(std::string cid, store_->directory().Lookup(jane));
   google::protobuf::Struct traits;
   (*traits.mutable_fields())["name"].set_string_value("Jane Doe");
   ASSERT_OK(store_->UpdateTraits(cid, traits, false, kNow));
@@ -533,7 +535,7 @@ TEST_F(ConsumerTest, EraseLeavesNothingThatReferencesTheCustomer) {
   // B is untouched.
   omnicx::v1::CustomerRef bob;
   *bob.mutable_identity() = Id("email", "bob@example.com");
-  EXPECT_OK(store_->Lookup(bob).status());
+  EXPECT_OK(store_->directory().Lookup(bob).status());
 
   // A late event carrying her email does not resurrect her.
   const size_t keys_before = AllKeys().size();
@@ -542,7 +544,8 @@ TEST_F(ConsumerTest, EraseLeavesNothingThatReferencesTheCustomer) {
   by_id.mutable_customer()->set_customer_id(cid);
   Append(0, by_id.SerializeAsString());
   ASSERT_OK(consumer_->PollOnce(absl::Milliseconds(100)).status());
-  EXPECT_THAT(store_->Lookup(jane), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store_->directory().Lookup(jane),
+              StatusIs(absl::StatusCode::kNotFound));
   EXPECT_EQ(AllKeys().size(), keys_before);
   EXPECT_THAT(
       registry_.Render(),
