@@ -25,6 +25,11 @@ namespace {
 // recorded in the current one, which expires two windows after it began:
 // an id is remembered at least one window and at most two.
 //
+// Per call the script asks each bucket once (HMGET over all the call's ids)
+// and records once (one HSET of every new id), so Redis runs about one
+// command per event, the XADD, instead of four (see docs/performance.md).
+// Lua's unpack() is bounded by the C stack, hence the chunks of 1000.
+//
 // Returns per event "A<entry id>" (appended) or "D<entry id>" (duplicate of
 // the entry stored earlier, possibly earlier in this same call).
 constexpr char kAppendLua[] = R"lua(
@@ -36,21 +41,43 @@ if slot < 3 or slot > 5 then
   return redis.error_reply('ERR dedup bucket out of range: the service clock and the Redis clock differ by more than the dedup window')
 end
 local current, previous = KEYS[slot], KEYS[slot - 1]
-local out = {}
-local stored = false
-for i = 3, #ARGV, 2 do
-  local id = ARGV[i]
-  local prev = redis.call('HGET', current, id) or redis.call('HGET', previous, id)
-  if prev then
-    out[#out + 1] = 'D' .. prev
-  else
-    local entry = redis.call('XADD', KEYS[1], '*', 'e', ARGV[i + 1])
-    redis.call('HSET', current, id, entry)
-    out[#out + 1] = 'A' .. entry
-    stored = true
+local function each_chunk(list, step, fn)
+  for i = 1, #list, step do
+    fn(unpack(list, i, math.min(i + step - 1, #list)))
   end
 end
-if stored then
+local ids = {}
+for i = 3, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
+local known = {}
+local function lookup(key, list)
+  local unknown = {}
+  each_chunk(list, 1000, function(...)
+    local asked = {...}
+    local got = redis.call('HMGET', key, ...)
+    for k = 1, #asked do
+      if got[k] then known[asked[k]] = got[k] else unknown[#unknown + 1] = asked[k] end
+    end
+  end)
+  return unknown
+end
+local unknown = lookup(current, ids)
+if #unknown > 0 then lookup(previous, unknown) end
+local out, record = {}, {}
+for k = 1, #ids do
+  local id = ids[k]
+  local prev = known[id]
+  if prev then
+    out[k] = 'D' .. prev
+  else
+    local entry = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2 * k + 2])
+    known[id] = entry
+    record[#record + 1] = id
+    record[#record + 1] = entry
+    out[k] = 'A' .. entry
+  end
+end
+if #record > 0 then
+  each_chunk(record, 1000, function(...) redis.call('HSET', current, ...) end)
   redis.call('PEXPIREAT', current, (bucket + 2) * window, 'NX')
 end
 return out
