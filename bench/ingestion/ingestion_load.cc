@@ -7,6 +7,8 @@
 // stored: this measures accepted events, not duplicates.
 //
 //   ingestion_load --target=127.0.0.1:50051 --seconds=5 [--batch-callers=16]
+//                  [--scenarios=batch,stream,track]   (a subset, for A/B runs)
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <memory>
@@ -17,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "bench/lib/load.h"
 #include "grpcpp/grpcpp.h"
@@ -54,6 +57,7 @@ int main(int argc, char** argv) {
   std::string target = "127.0.0.1:50051";
   double seconds = 5;
   int batch_callers = 16;
+  std::string scenarios = "batch,stream,track";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (absl::StartsWith(a, "--target=")) target = a.substr(9);
@@ -61,7 +65,12 @@ int main(int argc, char** argv) {
       (void)absl::SimpleAtod(a.substr(10), &seconds);
     if (absl::StartsWith(a, "--batch-callers="))
       (void)absl::SimpleAtoi(a.substr(16), &batch_callers);
+    if (absl::StartsWith(a, "--scenarios=")) scenarios = a.substr(12);
   }
+  const std::vector<std::string> chosen = absl::StrSplit(scenarios, ',');
+  auto runs = [&](const char* scenario) {
+    return std::find(chosen.begin(), chosen.end(), scenario) != chosen.end();
+  };
   const absl::Duration duration = absl::Seconds(seconds);
   const std::string run = absl::StrCat("r", absl::ToUnixMicros(absl::Now()));
   std::vector<std::unique_ptr<omnicx::v1::IngestionService::Stub>> stubs;
@@ -117,11 +126,13 @@ int main(int argc, char** argv) {
                 figure, accepted.load() / absl::ToDoubleSeconds(r.elapsed),
                 figure, r.p99_ms(), figure, static_cast<long long>(r.errors));
   };
-  track_batch(4, "ingest_batch");
-  track_batch(batch_callers, "ingest_batch_many");
+  if (runs("batch")) {
+    track_batch(4, "ingest_batch");
+    track_batch(batch_callers, "ingest_batch_many");
+  }
 
   // TrackStream: 4 streams, a writer and a reader each.
-  {
+  if (runs("stream")) {
     std::atomic<int64_t> accepted{0};
     const absl::Time start = absl::Now();
     std::vector<std::thread> threads;
@@ -159,7 +170,7 @@ int main(int argc, char** argv) {
   }
 
   // Track: one event per call, 16 concurrent callers.
-  {
+  if (runs("track")) {
     omnicx::bench::LoadResult r =
         omnicx::bench::RunClosedLoop(16, duration, 10'000'000, [&](int worker) {
           omnicx::v1::TrackRequest request;

@@ -24,6 +24,17 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
   return reactor;
 }
 
+// Validation normalises events in place. A unary callback handler receives
+// its request as const, but the object is the call's own message, created
+// mutable by gRPC's message holder and destroyed only after the reactor is
+// done, which is after the intake's completion has run. Normalising it there
+// saves a deep copy of every event (a third of the service's protobuf time
+// in a 100-event TrackBatch).
+template <typename Request>
+Request* MutableRequest(const Request* request) {
+  return const_cast<Request*>(request);
+}
+
 // INVALID_ARGUMENT with the rejected event's violations (Track only; the
 // batch and stream answer per event).
 absl::Status RejectedStatus(const EventResult& result) {
@@ -194,11 +205,9 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::Track(
                                              {{"interaction", "is required"}}));
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto event = std::make_shared<Interaction>(request->interaction());
   intake_.ProcessAsync(
-      {event.get()}, "interaction",
-      [reactor, response,
-       event](absl::StatusOr<std::vector<EventResult>> results) {
+      {MutableRequest(request)->mutable_interaction()}, "interaction",
+      [reactor, response](absl::StatusOr<std::vector<EventResult>> results) {
         if (!results.ok()) {
           reactor->Finish(status::ToGrpcStatus(results.status()));
         } else if (results->front().status() ==
@@ -223,16 +232,15 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::TrackBatch(
     return Done(context,
                 status::InvalidArgumentError("batch too large", limits));
   }
-  // Validation normalises in place, so work on a copy of the request.
-  auto batch = std::make_shared<omnicx::v1::TrackBatchRequest>(*request);
   std::vector<Interaction*> events;
-  events.reserve(batch->interactions_size());
-  for (Interaction& e : *batch->mutable_interactions()) events.push_back(&e);
+  events.reserve(request->interactions_size());
+  for (Interaction& e : *MutableRequest(request)->mutable_interactions()) {
+    events.push_back(&e);
+  }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   intake_.ProcessAsync(
       events, "interactions",
-      [reactor, response,
-       batch](absl::StatusOr<std::vector<EventResult>> results) {
+      [reactor, response](absl::StatusOr<std::vector<EventResult>> results) {
         if (!results.ok()) {
           reactor->Finish(status::ToGrpcStatus(results.status()));
           return;
