@@ -2,6 +2,7 @@
 
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -118,6 +119,27 @@ TEST(DigestTest, KnownVectors) {
   EXPECT_EQ(HmacSha256Hex("Jefe", "what do ya want for nothing?"),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
   EXPECT_EQ(StableHash64("abc"), 0xba7816bf8f01cfeaULL);
+}
+
+// The HMAC context is kept per thread and keyed once; a call with another
+// secret must re-key it, and a call with the first secret again must not
+// see the second key.
+TEST(DigestTest, HmacFollowsTheSecretFromCallToCall) {
+  const std::string rfc4231_case1_key(20, '\x0b');
+  const std::string case1 =
+      "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7";
+  const std::string case2 =
+      "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(HmacSha256Hex(rfc4231_case1_key, "Hi There"), case1);
+    EXPECT_EQ(HmacSha256Hex(rfc4231_case1_key, "Hi There"), case1);
+    EXPECT_EQ(HmacSha256Hex("Jefe", "what do ya want for nothing?"), case2);
+  }
+  std::string from_other_thread;
+  std::thread([&] {
+    from_other_thread = HmacSha256Hex("Jefe", "what do ya want for nothing?");
+  }).join();
+  EXPECT_EQ(from_other_thread, case2);
 }
 
 }  // namespace
