@@ -8,6 +8,7 @@
 #ifndef OMNICX_SERVICES_INGESTION_INGESTION_SERVICE_H_
 #define OMNICX_SERVICES_INGESTION_INGESTION_SERVICE_H_
 
+#include "libs/server/arena_allocator.h"
 #include "omnicx/v1/ingestion.grpc.pb.h"
 #include "services/ingestion/intake.h"
 
@@ -17,7 +18,9 @@ class IngestionServiceImpl final
     : public omnicx::v1::IngestionService::CallbackService {
  public:
   explicit IngestionServiceImpl(Intake& intake, int stream_window = 256)
-      : intake_(intake), stream_window_(stream_window) {}
+      : intake_(intake), stream_window_(stream_window) {
+    SetMessageAllocatorFor_TrackBatch(&batch_allocator_);
+  }
 
   grpc::ServerUnaryReactor* Track(grpc::CallbackServerContext* context,
                                   const omnicx::v1::TrackRequest* request,
@@ -34,6 +37,9 @@ class IngestionServiceImpl final
  private:
   Intake& intake_;
   int stream_window_;
+  server::ArenaRequestAllocator<omnicx::v1::TrackBatchRequest,
+                                omnicx::v1::TrackBatchResponse>
+      batch_allocator_;
 };
 
 }  // namespace omnicx::ingestion
