@@ -4,6 +4,7 @@
 #include <map>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -16,8 +17,10 @@ namespace {
 
 // KEYS[1] = stream; KEYS[2..5] = the shard's dedup hashes for buckets
 // B-2 .. B+1, where B is the caller's bucket (its clock divided by the
-// window); ARGV[1] = window (ms); ARGV[2] = B-2; then per event
-// ARGV[2i+1] = event id, ARGV[2i+2] = serialised event.
+// window); ARGV[1] = window (ms); ARGV[2] = B-2; then the n event ids
+// ARGV[3 .. 2+n], then their serialised events ARGV[3+n .. 2+2n]. The ids
+// are distinct (Append resolves repeats within a call itself) and n is at
+// most kMaxEventsPerScript, which keeps unpack() within Lua's C stack.
 //
 // The bucket is taken from Redis's clock, the one clock all ingestion
 // replicas share, so every replica writes into and checks the same buckets.
@@ -25,13 +28,13 @@ namespace {
 // recorded in the current one, which expires two windows after it began:
 // an id is remembered at least one window and at most two.
 //
-// Per call the script asks each bucket once (HMGET over all the call's ids)
-// and records once (one HSET of every new id), so Redis runs about one
-// command per event, the XADD, instead of four (see docs/performance.md).
-// Lua's unpack() is bounded by the C stack, hence the chunks of 1000.
+// Redis's Lua bridge costs more than the commands it calls, so the script
+// asks each bucket once (one HMGET over all ids), records once (one HSET of
+// every new id) and builds no string per event: the XADD is its only
+// command per event (see docs/performance.md).
 //
-// Returns per event "A<entry id>" (appended) or "D<entry id>" (duplicate of
-// the entry stored earlier, possibly earlier in this same call).
+// Returns {flags, entry_1, ..., entry_n}: flags[k] is 'A' when event k was
+// appended as entry_k, 'D' when it is a duplicate of the stored entry_k.
 constexpr char kAppendLua[] = R"lua(
 local t = redis.call('TIME')
 local window = tonumber(ARGV[1])
@@ -41,47 +44,46 @@ if slot < 3 or slot > 5 then
   return redis.error_reply('ERR dedup bucket out of range: the service clock and the Redis clock differ by more than the dedup window')
 end
 local current, previous = KEYS[slot], KEYS[slot - 1]
-local function each_chunk(list, step, fn)
-  for i = 1, #list, step do
-    fn(unpack(list, i, math.min(i + step - 1, #list)))
+local n = (#ARGV - 2) / 2
+local known = redis.call('HMGET', current, unpack(ARGV, 3, 2 + n))
+local ask, at = {}, {}
+for k = 1, n do
+  if not known[k] then
+    ask[#ask + 1] = ARGV[2 + k]
+    at[#at + 1] = k
   end
 end
-local ids = {}
-for i = 3, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
-local known = {}
-local function lookup(key, list)
-  local unknown = {}
-  each_chunk(list, 1000, function(...)
-    local asked = {...}
-    local got = redis.call('HMGET', key, ...)
-    for k = 1, #asked do
-      if got[k] then known[asked[k]] = got[k] else unknown[#unknown + 1] = asked[k] end
-    end
-  end)
-  return unknown
+if #ask > 0 then
+  local old = redis.call('HMGET', previous, unpack(ask))
+  for j = 1, #ask do
+    if old[j] then known[at[j]] = old[j] end
+  end
 end
-local unknown = lookup(current, ids)
-if #unknown > 0 then lookup(previous, unknown) end
-local out, record = {}, {}
-for k = 1, #ids do
-  local id = ids[k]
-  local prev = known[id]
-  if prev then
-    out[k] = 'D' .. prev
+local flags, out, record = {}, {''}, {}
+local stream = KEYS[1]
+for k = 1, n do
+  local entry = known[k]
+  if entry then
+    flags[k] = 'D'
   else
-    local entry = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2 * k + 2])
-    known[id] = entry
-    record[#record + 1] = id
+    entry = redis.call('XADD', stream, '*', 'e', ARGV[2 + n + k])
+    flags[k] = 'A'
+    record[#record + 1] = ARGV[2 + k]
     record[#record + 1] = entry
-    out[k] = 'A' .. entry
   end
+  out[k + 1] = entry
 end
 if #record > 0 then
-  each_chunk(record, 1000, function(...) redis.call('HSET', current, ...) end)
+  redis.call('HSET', current, unpack(record))
   redis.call('PEXPIREAT', current, (bucket + 2) * window, 'NX')
 end
+out[1] = table.concat(flags)
 return out
 )lua";
+
+// Events per script call: ids and events are unpack()ed onto Lua's C stack
+// (LUAI_MAXCSTACK 8000), the HSET with two values per event.
+constexpr size_t kMaxEventsPerScript = 500;
 
 }  // namespace
 
@@ -136,29 +138,51 @@ absl::StatusOr<std::vector<AppendResult>> EventLog::Append(
   std::vector<AppendResult> results(events.size());
   if (events.empty()) return results;
 
-  // One script call per shard touched, all in one pipeline.
+  // One script call per shard touched (per kMaxEventsPerScript events), all
+  // in one pipeline. An id repeated within the call (possible when the
+  // commit queue joins calls) is sent once and answered from its first copy.
+  struct ScriptCall {
+    int shard;
+    std::vector<size_t> indexes;  // into events, distinct ids
+  };
   std::map<int, std::vector<size_t>> by_shard;
   for (size_t i = 0; i < events.size(); ++i) {
     by_shard[events::ShardFor(events[i]->customer(), options_.shards)]
         .push_back(i);
   }
+  std::vector<ScriptCall> calls;
+  std::vector<std::pair<size_t, size_t>> repeats;  // (repeat, first copy)
+  for (const auto& [shard, indexes] : by_shard) {
+    absl::flat_hash_map<absl::string_view, size_t> first;
+    for (size_t i : indexes) {
+      auto [it, inserted] = first.emplace(events[i]->event_id(), i);
+      if (!inserted) {
+        repeats.emplace_back(i, it->second);
+        continue;
+      }
+      if (calls.empty() || calls.back().shard != shard ||
+          calls.back().indexes.size() == kMaxEventsPerScript) {
+        calls.push_back({shard, {}});
+      }
+      calls.back().indexes.push_back(i);
+    }
+  }
   const int64_t window_ms = absl::ToInt64Milliseconds(options_.dedup_window);
   const int64_t first_bucket = absl::ToUnixMillis(absl::Now()) / window_ms - 2;
-  std::vector<int> shard_of_command;
   std::vector<std::vector<std::string>> commands;
-  for (const auto& [shard, indexes] : by_shard) {
-    std::vector<std::string> keys = {keys_.EventShard(shard)};
+  for (const ScriptCall& call : calls) {
+    std::vector<std::string> keys = {keys_.EventShard(call.shard)};
     for (int64_t b = first_bucket; b < first_bucket + 4; ++b) {
-      keys.push_back(keys_.DedupBucket(shard, b));
+      keys.push_back(keys_.DedupBucket(call.shard, b));
     }
-    std::vector<std::string> args = {absl::StrCat(window_ms),
-                                     absl::StrCat(first_bucket)};
-    for (size_t i : indexes) {
-      args.push_back(events[i]->event_id());
+    std::vector<std::string> args;
+    args.reserve(2 + 2 * call.indexes.size());
+    args.push_back(absl::StrCat(window_ms));
+    args.push_back(absl::StrCat(first_bucket));
+    for (size_t i : call.indexes) args.push_back(events[i]->event_id());
+    for (size_t i : call.indexes)
       args.push_back(events[i]->SerializeAsString());
-    }
     commands.push_back(redis::EvalShaCommand(append_script_, keys, args));
-    shard_of_command.push_back(shard);
   }
   if (options_.strict && options_.strict_replicas > 0) {
     commands.push_back({"WAIT", absl::StrCat(options_.strict_replicas),
@@ -168,21 +192,25 @@ absl::StatusOr<std::vector<AppendResult>> EventLog::Append(
   OMNICX_ASSIGN_OR_RETURN(std::vector<absl::StatusOr<redis::Reply>> replies,
                           redis_.PipelineScripts(commands, {&append_script_}));
 
-  for (size_t c = 0; c < shard_of_command.size(); ++c) {
+  for (size_t c = 0; c < calls.size(); ++c) {
     OMNICX_RETURN_IF_ERROR(replies[c].status());
-    const int shard = shard_of_command[c];
-    const std::vector<size_t>& indexes = by_shard[shard];
+    const std::vector<size_t>& indexes = calls[c].indexes;
     const auto& items = replies[c]->elements();
-    if (items.size() != indexes.size()) {
+    if (items.size() != indexes.size() + 1 ||
+        items[0].str().size() != indexes.size()) {
       return absl::InternalError("append script returned a wrong count");
     }
+    const std::string& flags = items[0].str();
     for (size_t k = 0; k < indexes.size(); ++k) {
-      const std::string& item = items[k].str();
       AppendResult& out = results[indexes[k]];
-      out.status = item[0] == 'A' ? omnicx::v1::EVENT_STATUS_ACCEPTED
-                                  : omnicx::v1::EVENT_STATUS_DUPLICATE;
-      out.stream_id = absl::StrCat(shard, "/", item.substr(1));
+      out.status = flags[k] == 'A' ? omnicx::v1::EVENT_STATUS_ACCEPTED
+                                   : omnicx::v1::EVENT_STATUS_DUPLICATE;
+      out.stream_id = absl::StrCat(calls[c].shard, "/", items[k + 1].str());
     }
+  }
+  for (const auto& [repeat, first] : repeats) {
+    results[repeat] = {omnicx::v1::EVENT_STATUS_DUPLICATE,
+                       results[first].stream_id};
   }
   if (options_.strict && options_.strict_replicas > 0) {
     OMNICX_ASSIGN_OR_RETURN(int64_t acked, replies.back()->AsInteger());

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -235,6 +236,54 @@ TEST_F(IngestionTest, AnIdIsRememberedForTheWindowAndForgottenWithinTwo) {
   ASSERT_OK_AND_ASSIGN(std::vector<AppendResult> later, log.Append({&e}));
   EXPECT_EQ(later[0].status, omnicx::v1::EVENT_STATUS_ACCEPTED);
   EXPECT_NE(later[0].stream_id, stored[0].stream_id);
+}
+
+// The commit queue joins calls, so one Append can carry an id twice, and
+// more events for one shard than one script call takes: each id is stored
+// once, repeats answer with the first copy's entry, and a shard's events
+// keep their order across script calls.
+TEST_F(IngestionTest, AppendStoresRepeatsOnceAndLargeShardGroupsInOrder) {
+  EventLog log(*redis_, keys_, EventLogOptions());
+  std::vector<Interaction> events;
+  for (int i = 0; i < 1200; ++i) {
+    events.push_back(Event(absl::StrCat("big-", i), "anon-same"));
+  }
+  events.push_back(Event("big-7", "anon-same"));  // a repeat, after the first
+  events.push_back(Event("other-1", "anon-elsewhere"));
+  std::vector<const Interaction*> pointers;
+  for (const Interaction& e : events) pointers.push_back(&e);
+  ASSERT_OK_AND_ASSIGN(std::vector<AppendResult> results, log.Append(pointers));
+  ASSERT_EQ(results.size(), events.size());
+  for (int i = 0; i < 1200; ++i) {
+    ASSERT_EQ(results[i].status, omnicx::v1::EVENT_STATUS_ACCEPTED) << i;
+  }
+  EXPECT_EQ(results[1200].status, omnicx::v1::EVENT_STATUS_DUPLICATE);
+  EXPECT_EQ(results[1200].stream_id, results[7].stream_id);
+  EXPECT_EQ(results[1201].status, omnicx::v1::EVENT_STATUS_ACCEPTED);
+
+  // One shard holds the 1,200 in input order.
+  const int shard = std::stoi(results[0].stream_id);
+  ASSERT_OK_AND_ASSIGN(
+      redis::Reply entries,
+      redis_->Command({"XRANGE", keys_.EventShard(shard), "-", "+"}));
+  std::vector<std::string> order;
+  for (const redis::Reply& entry : entries.elements()) {
+    Interaction e;
+    ASSERT_TRUE(e.ParseFromString(entry.elements()[1].elements()[1].str()));
+    if (absl::StartsWith(e.event_id(), "big-")) order.push_back(e.event_id());
+  }
+  ASSERT_EQ(order.size(), 1200u);
+  for (int i = 0; i < 1200; ++i) EXPECT_EQ(order[i], absl::StrCat("big-", i));
+  std::map<std::string, int> stored = StoredIds();
+  EXPECT_EQ(stored.size(), 1201u);
+  EXPECT_EQ(stored["big-7"], 1);
+
+  // Sent again, all of them are duplicates of the entries first stored.
+  ASSERT_OK_AND_ASSIGN(std::vector<AppendResult> again, log.Append(pointers));
+  for (size_t i = 0; i < again.size(); ++i) {
+    ASSERT_EQ(again[i].status, omnicx::v1::EVENT_STATUS_DUPLICATE) << i;
+    ASSERT_EQ(again[i].stream_id, results[i].stream_id) << i;
+  }
 }
 
 TEST_F(IngestionTest, ConcurrentClientsWithOverlappingIdsStoreEachOnce) {
