@@ -38,16 +38,41 @@ Intake::Intake(CommitQueue& queue, IntakeOptions options,
                                "reason.",
                                {"status", "channel", "reason"})),
       append_seconds_(
-          registry.Histogram("omnicx_ingestion_append_seconds",
-                             "Time to append one call's events to Redis.", {},
-                             metrics::DefaultLatencyBuckets())),
-      call_events_(registry.Histogram("omnicx_ingestion_call_events",
-                                      "Events per call.", {},
-                                      {1, 2, 5, 10, 20, 50, 100, 200, 500})) {}
+          registry
+              .Histogram("omnicx_ingestion_append_seconds",
+                         "Time to append one call's events to Redis.", {},
+                         metrics::DefaultLatencyBuckets())
+              .WithLabels({})),
+      call_events_(registry
+                       .Histogram("omnicx_ingestion_call_events",
+                                  "Events per call.", {},
+                                  {1, 2, 5, 10, 20, 50, 100, 200, 500})
+                       .WithLabels({})) {
+  for (int c = 0; c <= omnicx::v1::Channel_MAX; ++c) {
+    const auto channel = static_cast<omnicx::v1::Channel>(c);
+    accepted_.push_back(
+        &events_.WithLabels({"accepted", ChannelLabel(channel), ""}));
+    duplicate_.push_back(
+        &events_.WithLabels({"duplicate", ChannelLabel(channel), ""}));
+  }
+}
+
+void Intake::CountStored(bool accepted, omnicx::v1::Channel channel, int n) {
+  const auto c = static_cast<size_t>(channel);
+  std::vector<metrics::Counter*>& counters = accepted ? accepted_ : duplicate_;
+  if (c < counters.size()) {
+    counters[c]->Increment(n);
+  } else {
+    events_
+        .WithLabels(
+            {accepted ? "accepted" : "duplicate", ChannelLabel(channel), ""})
+        .Increment(n);
+  }
+}
 
 void Intake::ProcessAsync(const std::vector<omnicx::v1::Interaction*>& events,
                           absl::string_view path, Done done) {
-  call_events_.WithLabels({}).Observe(static_cast<double>(events.size()));
+  call_events_.Observe(static_cast<double>(events.size()));
   const int64_t lag = observed_lag_.load();
   if (lag > options_.max_consumer_lag) {
     done(status::WithRetryDelay(
@@ -67,7 +92,7 @@ void Intake::ProcessAsync(const std::vector<omnicx::v1::Interaction*>& events,
     std::vector<size_t> append_index;
     // (later copy, first copy) of an event id repeated within this call.
     std::vector<std::pair<size_t, size_t>> in_call_duplicates;
-    std::vector<std::string> channels;
+    std::vector<omnicx::v1::Channel> channels;
     absl::Time start;
     Done done;
   };
@@ -78,7 +103,7 @@ void Intake::ProcessAsync(const std::vector<omnicx::v1::Interaction*>& events,
   for (size_t i = 0; i < events.size(); ++i) {
     EventResult& result = call->results[i];
     result.set_event_id(events[i]->event_id());
-    call->channels[i] = ChannelLabel(events[i]->channel());
+    call->channels[i] = events[i]->channel();
     const std::string item_path =
         indexed ? absl::StrCat(path, "[", i, "]") : std::string(path);
     std::vector<status::FieldViolation> violations =
@@ -91,7 +116,8 @@ void Intake::ProcessAsync(const std::vector<omnicx::v1::Interaction*>& events,
         out->set_description(v.description);
       }
       events_
-          .WithLabels({"rejected", call->channels[i], ReasonLabel(violations)})
+          .WithLabels({"rejected", ChannelLabel(call->channels[i]),
+                       ReasonLabel(violations)})
           .Increment();
       continue;
     }
@@ -106,34 +132,34 @@ void Intake::ProcessAsync(const std::vector<omnicx::v1::Interaction*>& events,
   call->start = absl::Now();
   call->done = std::move(done);
   std::vector<const omnicx::v1::Interaction*> to_append = call->to_append;
-  queue_.Submit(std::move(to_append), [this, call](absl::StatusOr<
-                                                   std::vector<AppendResult>>
-                                                       appended) {
-    append_seconds_.WithLabels({}).Observe(
-        absl::ToDoubleSeconds(absl::Now() - call->start));
-    if (!appended.ok()) {
-      call->done(appended.status());
-      return;
-    }
-    for (size_t k = 0; k < appended->size(); ++k) {
-      const size_t i = call->append_index[k];
-      EventResult& result = call->results[i];
-      result.set_status((*appended)[k].status);
-      result.set_stream_id((*appended)[k].stream_id);
-      events_
-          .WithLabels({result.status() == omnicx::v1::EVENT_STATUS_ACCEPTED
-                           ? "accepted"
-                           : "duplicate",
-                       call->channels[i], ""})
-          .Increment();
-    }
-    for (const auto& [dup, first] : call->in_call_duplicates) {
-      call->results[dup].set_status(omnicx::v1::EVENT_STATUS_DUPLICATE);
-      call->results[dup].set_stream_id(call->results[first].stream_id());
-      events_.WithLabels({"duplicate", call->channels[dup], ""}).Increment();
-    }
-    call->done(std::move(call->results));
-  });
+  queue_.Submit(
+      std::move(to_append),
+      [this, call](absl::StatusOr<std::vector<AppendResult>> appended) {
+        append_seconds_.Observe(
+            absl::ToDoubleSeconds(absl::Now() - call->start));
+        if (!appended.ok()) {
+          call->done(appended.status());
+          return;
+        }
+        // Stored events per (accepted?, channel), counted once per call.
+        absl::flat_hash_map<std::pair<bool, omnicx::v1::Channel>, int> stored;
+        for (size_t k = 0; k < appended->size(); ++k) {
+          const size_t i = call->append_index[k];
+          EventResult& result = call->results[i];
+          result.set_status((*appended)[k].status);
+          result.set_stream_id(std::move((*appended)[k].stream_id));
+          ++stored[{result.status() == omnicx::v1::EVENT_STATUS_ACCEPTED,
+                    call->channels[i]}];
+        }
+        for (const auto& [dup, first] : call->in_call_duplicates) {
+          call->results[dup].set_status(omnicx::v1::EVENT_STATUS_DUPLICATE);
+          call->results[dup].set_stream_id(call->results[first].stream_id());
+          ++stored[{false, call->channels[dup]}];
+        }
+        for (const auto& [key, n] : stored)
+          CountStored(key.first, key.second, n);
+        call->done(std::move(call->results));
+      });
 }
 
 absl::StatusOr<std::vector<EventResult>> Intake::Process(

@@ -66,9 +66,16 @@ class Intake {
   IntakeOptions options_;
   std::function<absl::Time()> clock_;
   std::atomic<int64_t> observed_lag_{0};
+  // Counts `n` stored events of one channel as accepted or duplicate.
+  void CountStored(bool accepted, omnicx::v1::Channel channel, int n);
+
   metrics::CounterFamily& events_;
-  metrics::HistogramFamily& append_seconds_;
-  metrics::HistogramFamily& call_events_;
+  metrics::Histogram& append_seconds_;
+  metrics::Histogram& call_events_;
+  // The accepted and duplicate counters of every channel, looked up once:
+  // stored events have a valid channel, so their labels are known ahead.
+  std::vector<metrics::Counter*> accepted_;   // index: Channel value
+  std::vector<metrics::Counter*> duplicate_;  // index: Channel value
 };
 
 }  // namespace omnicx::ingestion

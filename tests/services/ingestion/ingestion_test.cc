@@ -184,6 +184,16 @@ TEST_F(IngestionTest, BatchAnswersPerItemInOrder) {
   EXPECT_EQ(r->results(2).stream_id(), r->results(0).stream_id());
   EXPECT_EQ(r->results(3).status(), omnicx::v1::EVENT_STATUS_ACCEPTED);
   EXPECT_EQ(StoredIds(), (std::map<std::string, int>{{"b-1", 1}, {"b-3", 1}}));
+  const std::string metrics = service_->registry.Render();
+  EXPECT_THAT(metrics, HasSubstr("omnicx_ingestion_events_total{status="
+                                 "\"accepted\",channel=\"CHANNEL_WEB\","
+                                 "reason=\"\"} 2"));
+  EXPECT_THAT(metrics, HasSubstr("omnicx_ingestion_events_total{status="
+                                 "\"duplicate\",channel=\"CHANNEL_WEB\","
+                                 "reason=\"\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("omnicx_ingestion_events_total{status="
+                                 "\"rejected\",channel=\"CHANNEL_WEB\","
+                                 "reason=\"type\"} 1"));
 
   std::vector<Interaction> too_many(501, Event("x"));
   EXPECT_THAT(Batch(too_many),
