@@ -3,6 +3,8 @@
 //   echo_open_{rate}_{p50_ms,p99_ms} for each --rates entry.
 //
 //   echo_load --target=127.0.0.1:PORT --seconds=3 --rates=500,1000,2000
+//             [--scenarios=unary,stream,open]   (a subset)
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -22,6 +24,7 @@ int main(int argc, char** argv) {
   std::string target;
   double seconds = 3;
   std::vector<std::string> rates;
+  std::vector<std::string> scenarios = {"unary", "stream", "open"};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (absl::StartsWith(a, "--target=")) target = a.substr(9);
@@ -30,7 +33,14 @@ int main(int argc, char** argv) {
     if (absl::StartsWith(a, "--rates=")) {
       rates = absl::StrSplit(a.substr(8), ',', absl::SkipEmpty());
     }
+    if (absl::StartsWith(a, "--scenarios=")) {
+      scenarios = absl::StrSplit(a.substr(12), ',', absl::SkipEmpty());
+    }
   }
+  auto runs = [&](const char* scenario) {
+    return std::find(scenarios.begin(), scenarios.end(), scenario) !=
+           scenarios.end();
+  };
   const absl::Duration duration = absl::Seconds(seconds);
   // Separate channels per worker group, as independent clients would have.
   std::vector<std::unique_ptr<omnicx::bench::EchoService::Stub>> stubs;
@@ -44,6 +54,7 @@ int main(int argc, char** argv) {
   const std::string payload(200, 'p');  // about one touchpoint event
 
   for (int concurrency : {1, 16, 64}) {
+    if (!runs("unary")) break;
     LoadResult r = omnicx::bench::RunClosedLoop(
         concurrency, duration, 50'000'000, [&](int worker) {
           omnicx::bench::EchoRequest request;
@@ -61,7 +72,7 @@ int main(int argc, char** argv) {
   }
 
   // Client streaming: 4 streams, one per channel, writing back to back.
-  {
+  if (runs("stream")) {
     std::vector<int64_t> counts(4);
     const absl::Time start = absl::Now();
     std::vector<std::thread> threads;
@@ -92,6 +103,7 @@ int main(int argc, char** argv) {
   }
 
   for (const std::string& rate_text : rates) {
+    if (!runs("open")) break;
     double rate = 0;
     if (!absl::SimpleAtod(rate_text, &rate) || rate <= 0) continue;
     struct Call {
