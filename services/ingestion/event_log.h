@@ -12,11 +12,12 @@
 // current and the previous bucket, so an id is remembered for at least the
 // window and at most twice it. One hash field costs Redis less than a key
 // with its own expiry (see docs/performance.md). All share the hash tag
-// {ev:k}, so one Lua
-// script per shard checks and appends atomically: no crash can separate
-// "seen" from "appended", and a retried event (same id, same customer
-// reference, hence same shard) is reported DUPLICATE with the original
-// entry id. All shards of a call go out in one pipeline (one round trip).
+// {ev:k}, so one Lua script per shard (per 500 events) checks and appends
+// atomically: no crash can separate "seen" from "appended", and a retried
+// event (same id, same customer reference, hence same shard) is reported
+// DUPLICATE with the original entry id; an id repeated within one call is
+// sent once and its repeats answered DUPLICATE of the first. All scripts
+// of a call go out in one pipeline (one round trip).
 //
 // Durability: `fast` acknowledges once Redis has applied the script (Redis
 // AOF everysec: at most ~1 s of acknowledged events lost if Redis crashes).
