@@ -4,6 +4,7 @@
 //
 //   echo_load --target=127.0.0.1:PORT --seconds=3 --rates=500,1000,2000
 //             [--scenarios=unary,stream,open]   (a subset)
+//             [--concurrency=1,16,64]           (the unary levels)
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   double seconds = 3;
   std::vector<std::string> rates;
   std::vector<std::string> scenarios = {"unary", "stream", "open"};
+  std::vector<int> levels = {1, 16, 64};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (absl::StartsWith(a, "--target=")) target = a.substr(9);
@@ -35,6 +37,14 @@ int main(int argc, char** argv) {
     }
     if (absl::StartsWith(a, "--scenarios=")) {
       scenarios = absl::StrSplit(a.substr(12), ',', absl::SkipEmpty());
+    }
+    if (absl::StartsWith(a, "--concurrency=")) {
+      levels.clear();
+      for (absl::string_view level :
+           absl::StrSplit(a.substr(14), ',', absl::SkipEmpty())) {
+        int n = 0;
+        if (absl::SimpleAtoi(level, &n) && n > 0) levels.push_back(n);
+      }
     }
   }
   auto runs = [&](const char* scenario) {
@@ -53,7 +63,7 @@ int main(int argc, char** argv) {
   }
   const std::string payload(200, 'p');  // about one touchpoint event
 
-  for (int concurrency : {1, 16, 64}) {
+  for (int concurrency : levels) {
     if (!runs("unary")) break;
     LoadResult r = omnicx::bench::RunClosedLoop(
         concurrency, duration, 50'000'000, [&](int worker) {
