@@ -40,6 +40,7 @@ echo_node() {
   for _ in $(seq 1 50); do grep -q PORT "$BENCH_TMP/$name.out" && break; sleep 0.1; done
   printf -v "$name" '%s' "$(awk '/PORT/ {print $2}' "$BENCH_TMP/$name.out")"
 }
+journey="" profile="" reco="" context=""
 echo_node journey
 echo_node profile
 echo_node reco --forward="127.0.0.1:$profile,127.0.0.1:$journey"
