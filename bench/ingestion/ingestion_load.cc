@@ -19,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "bench/lib/load.h"
@@ -72,7 +73,9 @@ int main(int argc, char** argv) {
     return std::find(chosen.begin(), chosen.end(), scenario) != chosen.end();
   };
   const absl::Duration duration = absl::Seconds(seconds);
-  const std::string run = absl::StrCat("r", absl::ToUnixMicros(absl::Now()));
+  // Event ids shaped like the UUIDs that clients send (36 characters, as
+  // Segment's and RudderStack's messageId), unique per run and event.
+  const uint32_t run = static_cast<uint32_t>(absl::ToUnixMicros(absl::Now()));
   std::vector<std::unique_ptr<omnicx::v1::IngestionService::Stub>> stubs;
   for (int i = 0; i < 4; ++i) {
     grpc::ChannelArguments args;
@@ -84,7 +87,8 @@ int main(int argc, char** argv) {
   std::atomic<uint64_t> counter{0};
   auto next_id = [&](const char* kind, uint64_t* n) {
     *n = counter.fetch_add(1);
-    return absl::StrCat(run, "-", kind, "-", *n);
+    return absl::StrFormat("%08x-%04x-4%03x-8%03x-%012x", run, kind[0], 0, 0,
+                           *n);
   };
 
   // TrackBatch: 100 events per call, closed loop, at 4 callers and at
