@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "libs/identity/normalize.h"
 #include "libs/status/error_details.h"
 
@@ -72,6 +73,10 @@ ContextAssembler::ContextAssembler(
       recommendation_(
           omnicx::v1::RecommendationService::NewStub(recommendation)),
       options_(options) {}
+
+ContextAssembler::~ContextAssembler() {
+  while (cache_writes_.load() > 0) absl::SleepFor(absl::Milliseconds(1));
+}
 
 void ContextAssembler::Assemble(
     const omnicx::v1::GetCustomerContextRequest& request, Done done) {
@@ -163,14 +168,23 @@ void ContextAssembler::Assemble(
   pending->outstanding = request.include_recommendations() ? 3 : 2;
   const absl::Time deadline = start + options_.total_timeout;
 
+  // Answers first and caches after: the agent does not wait for the cache
+  // write (one Redis round trip). cache_writes_ keeps the assembler alive
+  // until the write is done.
   auto finish = [this, pending] {
     if (pending->outstanding.fetch_sub(1) != 1) return;
-    if (pending->cacheable) {
-      (void)store_.CacheContext(pending->customer_id, pending->signature,
-                                pending->context.SerializeAsString(),
-                                options_.cache_ttl);
+    const bool cache = pending->cacheable;
+    std::string serialized;
+    if (cache) {
+      serialized = pending->context.SerializeAsString();
+      cache_writes_.fetch_add(1);
     }
     pending->done(std::move(pending->context));
+    if (cache) {
+      (void)store_.CacheContext(pending->customer_id, pending->signature,
+                                serialized, options_.cache_ttl);
+      cache_writes_.fetch_sub(1);
+    }
   };
 
   // Remote parts first, so they run while the local parts are parsed.

@@ -10,8 +10,9 @@
 // own deadline (clipped to what is left of the whole call's budget), while
 // the profile and recent timeline are read from Redis. Whatever is missing
 // comes back with a SectionStatus saying why (UNAVAILABLE, DEADLINE_EXCEEDED,
-// UNIMPLEMENTED, ...). A complete answer is cached for a short TTL; any new
-// event for the customer drops the cache.
+// UNIMPLEMENTED, ...). A complete answer is cached for a short TTL, written
+// just after the answer goes out; any new event for the customer drops the
+// cache.
 #ifndef OMNICX_SERVICES_PROFILE_CONTEXT_ASSEMBLER_H_
 #define OMNICX_SERVICES_PROFILE_CONTEXT_ASSEMBLER_H_
 
@@ -50,6 +51,8 @@ class ContextAssembler {
   ContextAssembler(ProfileStore& store, std::shared_ptr<grpc::Channel> journey,
                    std::shared_ptr<grpc::Channel> recommendation,
                    ContextOptions options);
+  // Waits for cache writes still running after their answers went out.
+  ~ContextAssembler();
 
   // Calls `done` exactly once, from this thread or a gRPC client thread.
   // Fails whole only for a bad request, an unknown customer, or Redis being
@@ -63,6 +66,7 @@ class ContextAssembler {
   std::unique_ptr<omnicx::v1::RecommendationService::Stub> recommendation_;
   ContextOptions options_;
   std::atomic<int> in_flight_{0};
+  std::atomic<int> cache_writes_{0};  // started after their call's answer
 };
 
 }  // namespace omnicx::profile

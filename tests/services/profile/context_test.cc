@@ -169,6 +169,12 @@ TEST_F(ContextTest, CompleteAnswerIsCachedUntilTheNextEvent) {
   for (const char* s : {"profile", "timeline", "journey", "recommendations"}) {
     EXPECT_EQ(Code(c, s), 0) << s;
   }
+  // The cache is written just after the answer goes out.
+  const absl::Time deadline = absl::Now() + absl::Seconds(2);
+  while (redis_->Command({"EXISTS", keys_.Context(cid_)})->integer() != 1 &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
   EXPECT_EQ(redis_->Command({"EXISTS", keys_.Context(cid_)})->integer(), 1);
   ASSERT_OK_AND_ASSIGN(CustomerContext again, Assemble(assembler));
   EXPECT_EQ(again.SerializeAsString(), c.SerializeAsString());
