@@ -227,6 +227,17 @@ redis.call('XADD', KEYS[23], '*', 'survivor', S, 'merged', M, 'at', now)
 return {'OK'}
 )lua";
 
+// KEYS: 1 profile, 2 cached contexts. ARGV: 1 signature, 2 serialised
+// context, 3 TTL ms. Writes only while the profile exists, so a write that
+// lands after an erasure (or after a merge moved the customer away) cannot
+// bring their data back.
+constexpr char kCacheContextLua[] = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 1
+)lua";
+
 std::string RandomCustomerId() {
   static thread_local std::mt19937_64 rng(std::random_device{}());
   return absl::StrCat("c_", absl::Hex(rng(), absl::kZeroPad16),
@@ -260,7 +271,8 @@ ProfileStore::ProfileStore(redis::Client& redis, const keys::KeyBuilder& keys,
       apply_script_(kApplyLua),
       consent_script_(kConsentLua),
       unlink_script_(kUnlinkLua),
-      merge_script_(kMergeLua) {
+      merge_script_(kMergeLua),
+      cache_context_script_(kCacheContextLua) {
   if (!options_.new_customer_id) options_.new_customer_id = RandomCustomerId;
 }
 
@@ -735,14 +747,12 @@ absl::Status ProfileStore::CacheContext(absl::string_view customer_id,
                                         const std::string& serialized,
                                         absl::Duration ttl) {
   if (ttl <= absl::ZeroDuration()) return absl::OkStatus();
-  const std::string key = keys_.Context(customer_id);
-  OMNICX_ASSIGN_OR_RETURN(
-      redis::PipelineReplies r,
-      redis_.Pipeline(
-          {{"HSET", key, std::string(signature), serialized},
-           {"PEXPIRE", key, absl::StrCat(absl::ToInt64Milliseconds(ttl))}}));
-  for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
-  return absl::OkStatus();
+  return redis_
+      .Eval(cache_context_script_,
+            {keys_.Profile(customer_id), keys_.Context(customer_id)},
+            {std::string(signature), serialized,
+             absl::StrCat(absl::ToInt64Milliseconds(ttl))})
+      .status();
 }
 
 absl::StatusOr<std::vector<Interaction>> ProfileStore::FullTimeline(

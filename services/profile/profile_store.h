@@ -197,6 +197,8 @@ class ProfileStore {
   // theirs.
   redis::Command CachedContextRead(absl::string_view customer_id,
                                    absl::string_view signature) const;
+  // Caches a context while the customer's profile exists (never after an
+  // erasure or a merge away).
   absl::Status CacheContext(absl::string_view customer_id,
                             absl::string_view signature,
                             const std::string& serialized, absl::Duration ttl);
@@ -290,6 +292,7 @@ class ProfileStore {
   redis::Script consent_script_;
   redis::Script unlink_script_;
   redis::Script merge_script_;
+  redis::Script cache_context_script_;
 };
 
 }  // namespace omnicx::profile

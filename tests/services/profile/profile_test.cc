@@ -550,6 +550,10 @@ TEST_F(ConsumerTest, EraseLeavesNothingThatReferencesTheCustomer) {
   EXPECT_THAT(
       registry_.Render(),
       ::testing::HasSubstr("omnicx_profile_events_total{result=\"erased\"} 2"));
+  // Nor does a context assembled before the erasure whose cache write (made
+  // after its answer) lands after it.
+  ASSERT_OK(store_->CacheContext(cid, "sig", "late context", absl::Minutes(1)));
+  EXPECT_EQ(AllKeys().size(), keys_before);
 }
 
 TEST_F(ConsumerTest, RestartFinishesOwnPendingFirst) {
