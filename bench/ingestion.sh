@@ -34,7 +34,10 @@ BENCH_PIDS+=($!)
 # runs. The table shows the last round: each round appends to the dedup
 # hashes every earlier one filled, and a deployment (7-day dedup window)
 # always runs with a large dedup set, so the first rounds, on a nearly empty
-# Redis, flatter it (docs/performance.md). Every round is printed below.
+# Redis, flatter it (docs/performance.md). The last round runs four times as
+# long as the others: Redis rewrites its AOF every few seconds at this rate,
+# and a short window holds one rewrite or none by chance, where a long one
+# holds them at their natural rate. Every round is printed below.
 # Between rounds the streams are emptied as consumers would trim them.
 "$BUILD/bench/echo_server" --port=0 --max_seconds=300 >"$BENCH_TMP/echo-i.out" &
 BENCH_PIDS+=($!)
@@ -47,7 +50,8 @@ echo_stream() {
 rounds="$BENCH_TMP/rounds.txt"; : >"$rounds"
 echo_before=$(echo_stream)
 for round in 1 2 3; do
-  "$BUILD/bench/ingestion_load" --target="127.0.0.1:$gport" --seconds="$SECONDS_PER" \
+  seconds=$SECONDS_PER; [ "$round" = 3 ] && seconds=$((SECONDS_PER * 4))
+  "$BUILD/bench/ingestion_load" --target="127.0.0.1:$gport" --seconds="$seconds" \
     --scenarios=batch >"$BENCH_TMP/batch-$round.txt"
   echo_after=$(echo_stream)
   # round, events/s (4 callers), events/s (16), echo mean, batch p99 ms
@@ -105,6 +109,12 @@ row "errors (all scenarios)" "calls" "$(awk -F= '/_errors=/ {t+=$2} END {print t
 row "Redis memory per stream entry" "bytes" "$per_entry" 0
 row "Redis memory per dedup entry" "bytes" "$per_dd" 0
 echo "(baseline for events/s: bare gRPC client-streaming messages/s; target >= 0.40x)"
-echo "(TrackBatch rows: the last of 3 rounds (largest dedup set), each round against the mean of the echo runs just before and after it:"
+echo "(TrackBatch rows: the last of 3 rounds (largest dedup set, $((SECONDS_PER * 4)) s per caller count, the others $SECONDS_PER s), each round against the mean of the echo runs just before and after it:"
 awk '{printf "  round %d: 4 callers %.1f, 16 callers %.1f events/s, echo %.1f msgs/s -> %.2fx, %.2fx\n", $1, $2, $3, $4, $2/$4, $3/$4}' "$rounds"
 echo " TrackStream and Track rows: against the baseline measured before the rounds)"
+# What Redis's persistence did meanwhile: its AOF rewrites fork it, and a
+# slow fork or fsync stalls every command (docs/deploy.md#sizing).
+redis-cli -p "$rport" info | tr -d '\r' | awk -F: '
+  $1 == "aof_rewrites" || $1 == "latest_fork_usec" || $1 == "aof_delayed_fsync" {
+    printf "%s%s=%s", (n++ ? ", " : "(Redis: "), $1, $2 } END { if (n) print ")" }'
+grep -h '_first_error=' "$run" | sed 's/^/(first error: /; s/$/)/' || true

@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "bench/lib/load.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -55,6 +56,27 @@ Interaction MakeEvent(const std::string& id, uint64_t n) {
 }
 
 constexpr int kBatchEvents = 100;
+
+// The first failed call's status, so that a run with errors says why
+// (printed as <figure>_first_error=CODE message).
+class FirstError {
+ public:
+  void Record(const grpc::Status& status) {
+    absl::MutexLock lock(&mu_);
+    if (text_.empty()) {
+      text_ = absl::StrCat(status.error_code(), " ", status.error_message());
+    }
+  }
+  void Print(const char* figure) {
+    absl::MutexLock lock(&mu_);
+    if (!text_.empty())
+      std::printf("%s_first_error=%s\n", figure, text_.c_str());
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::string text_;
+};
 
 // A TrackBatchRequest of kBatchEvents events, encoded once, whose event ids
 // end in 12 hex digits of a counter that WithIds rewrites in place.
@@ -139,6 +161,7 @@ int main(int argc, char** argv) {
   // sustained rate is the one at 16.
   auto track_batch = [&](int callers, const char* figure) {
     std::atomic<int64_t> accepted{0};
+    FirstError first_error;
     omnicx::bench::LoadResult r = omnicx::bench::RunClosedLoop(
         callers, duration, 10'000'000, [&](int worker) {
           // Each worker serialises its request once and then only rewrites
@@ -166,7 +189,11 @@ int main(int argc, char** argv) {
           call->Finish(&reply, &status, nullptr);
           void* tag;
           bool ok;
-          if (!queue.Next(&tag, &ok) || !ok || !status.ok()) return false;
+          if (!queue.Next(&tag, &ok) || !ok) return false;
+          if (!status.ok()) {
+            first_error.Record(status);
+            return false;
+          }
           thread_local omnicx::v1::TrackBatchResponse response;
           if (!grpc::SerializationTraits<
                    omnicx::v1::TrackBatchResponse>::Deserialize(&reply,
@@ -182,6 +209,7 @@ int main(int argc, char** argv) {
     std::printf("%s_events_per_s=%.1f\n%s_p99_ms=%.3f\n%s_errors=%lld\n",
                 figure, accepted.load() / absl::ToDoubleSeconds(r.elapsed),
                 figure, r.p99_ms(), figure, static_cast<long long>(r.errors));
+    first_error.Print(figure);
   };
   if (runs("batch")) {
     track_batch(4, "ingest_batch");
@@ -228,6 +256,7 @@ int main(int argc, char** argv) {
 
   // Track: one event per call, 16 concurrent callers.
   if (runs("track")) {
+    FirstError first_error;
     omnicx::bench::LoadResult r =
         omnicx::bench::RunClosedLoop(16, duration, 10'000'000, [&](int worker) {
           omnicx::v1::TrackRequest request;
@@ -236,12 +265,16 @@ int main(int argc, char** argv) {
           *request.mutable_interaction() = MakeEvent(id, n);
           omnicx::v1::TrackResponse response;
           grpc::ClientContext context;
-          return stubs[worker % 4]->Track(&context, request, &response).ok();
+          grpc::Status status =
+              stubs[worker % 4]->Track(&context, request, &response);
+          if (!status.ok()) first_error.Record(status);
+          return status.ok();
         });
     std::printf(
         "ingest_track_c16_qps=%.1f\ningest_track_c16_p50_ms=%.3f\n"
         "ingest_track_c16_p99_ms=%.3f\ningest_track_c16_errors=%lld\n",
         r.qps(), r.p50_ms(), r.p99_ms(), static_cast<long long>(r.errors));
+    first_error.Print("ingest_track_c16");
   }
   return 0;
 }
