@@ -225,6 +225,58 @@ TEST_F(JourneyStoreTest, ABatchAppliesEachEventOnceAcrossCustomers) {
   EXPECT_EQ(moves["0>1"], "1");  // b
 }
 
+// A batch of many customers, one erased and one merged away, leaves what
+// applying its events one at a time leaves: states, pain aggregates, funnel.
+// The one-at-a-time store writes under another tenant of the same Redis.
+TEST_F(JourneyStoreTest, ABatchOfManyCustomersEqualsApplyingThemOneByOne) {
+  const keys::KeyBuilder other = *keys::KeyBuilder::Create("other");
+  JourneyStore one_by_one(*redis_, other, model_, JourneyStoreOptions(),
+                          [] { return kNow; });
+  for (const keys::KeyBuilder* k :
+       std::vector<const keys::KeyBuilder*>{&keys_, &other}) {
+    ASSERT_OK(redis_->Command({"SET", k->ErasedCustomer("c17"), "1"}).status());
+    ASSERT_OK(redis_->Command({"SET", k->MergedInto("c90"), "c3"}).status());
+  }
+  std::vector<Interaction> batch;
+  for (int c = 0; c < 150; ++c) {
+    const std::string cid = absl::StrCat("c", c);
+    batch.push_back(CheckoutFailure(absl::StrCat("f", c), cid, kT0 + c));
+    if (c % 3 == 0) {
+      batch.push_back(Event(absl::StrCat("p", c), cid, omnicx::v1::CHANNEL_WEB,
+                            "purchase", kT0 + kDay + c));
+    }
+  }
+  std::vector<absl::StatusOr<ApplyResult>> r = store_->ApplyBatch(batch);
+  ASSERT_EQ(r.size(), batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const ApplyResult want = batch[i].resolved_customer_id() == "c17"
+                                 ? ApplyResult::kErased
+                                 : ApplyResult::kApplied;
+    EXPECT_THAT(r[i], IsOkAndHolds(want)) << i;
+    EXPECT_THAT(one_by_one.Apply(batch[i]), IsOkAndHolds(want)) << i;
+  }
+  auto batched = store_->PainAggregates();
+  auto single = one_by_one.PainAggregates();
+  ASSERT_TRUE(batched.ok() && single.ok());
+  EXPECT_FALSE(batched->empty());
+  EXPECT_EQ(*batched, *single);
+  EXPECT_EQ(Stored("c3").events(), 4);  // its own two and c90's two
+  EXPECT_EQ(Stored("c149").events(), 1);
+  EXPECT_EQ(Customers(), 148);  // 150, less the erased and the merged away
+  const std::string funnel = absl::StrCat("funnel:", FunnelDay(kT0 + kDay));
+  auto moves = [&](const keys::KeyBuilder& k) {
+    std::vector<std::string> out;
+    for (const redis::Reply& f :
+         redis_->Command({"HGETALL", k.Analytics(funnel)})->elements()) {
+      out.push_back(f.str());
+    }
+    return out;
+  };
+  EXPECT_FALSE(moves(keys_).empty());
+  EXPECT_EQ(moves(keys_), moves(other));
+  EXPECT_GT(redis_->Command({"TTL", keys_.Analytics(funnel)})->integer(), 0);
+}
+
 TEST_F(JourneyStoreTest, ErasedCustomersAreNotResurrected) {
   ASSERT_OK(
       redis_->Command({"SET", keys_.ErasedCustomer("gone"), "1"}).status());
