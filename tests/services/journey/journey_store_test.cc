@@ -265,10 +265,10 @@ TEST_F(JourneyStoreTest, ABatchOfManyCustomersEqualsApplyingThemOneByOne) {
   EXPECT_EQ(Customers(), 148);  // 150, less the erased and the merged away
   const std::string funnel = absl::StrCat("funnel:", FunnelDay(kT0 + kDay));
   auto moves = [&](const keys::KeyBuilder& k) {
-    std::vector<std::string> out;
-    for (const redis::Reply& f :
-         redis_->Command({"HGETALL", k.Analytics(funnel)})->elements()) {
-      out.push_back(f.str());
+    std::map<std::string, std::string> out;  // field order aside
+    const redis::Reply all = *redis_->Command({"HGETALL", k.Analytics(funnel)});
+    for (size_t i = 0; i + 1 < all.elements().size(); i += 2) {
+      out[all.elements()[i].str()] = all.elements()[i + 1].str();
     }
     return out;
   };
