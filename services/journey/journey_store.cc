@@ -177,6 +177,46 @@ absl::StatusOr<ApplyResult> JourneyStore::Apply(const Interaction& event) {
   return ApplyBatch({event}).at(0);
 }
 
+absl::StatusOr<absl::flat_hash_set<size_t>>
+JourneyStore::AppliedToMergedCustomers(
+    const std::vector<Interaction>& events,
+    const std::map<std::string, std::vector<size_t>>& pending,
+    const redis::PipelineReplies& read) {
+  // read holds three replies per pending customer; the third lists the
+  // customers merged into it.
+  std::vector<redis::Command> reads;
+  size_t r = 0;
+  for (const auto& [cid, idx] : pending) {
+    const absl::StatusOr<redis::Reply>& merged = read[r + 2];
+    r += 3;
+    if (!merged.ok()) continue;  // ApplyBatch reports it
+    for (const redis::Reply& m : merged->elements()) {
+      redis::Command seen = {"ZMSCORE", keys_.Applied(m.str(), "journey")};
+      for (size_t i : idx) seen.push_back(events[i].event_id());
+      reads.push_back(std::move(seen));
+    }
+  }
+  absl::flat_hash_set<size_t> applied;
+  if (reads.empty()) return applied;
+  OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies replies,
+                          redis_.Pipeline(reads));
+  size_t q = 0;
+  r = 0;
+  for (const auto& [cid, idx] : pending) {
+    const absl::StatusOr<redis::Reply>& merged = read[r + 2];
+    r += 3;
+    if (!merged.ok()) continue;
+    for (size_t m = 0; m < merged->elements().size(); ++m, ++q) {
+      OMNICX_RETURN_IF_ERROR(replies[q].status());
+      const auto& seen = replies[q]->elements();
+      for (size_t k = 0; k < idx.size() && k < seen.size(); ++k) {
+        if (!seen[k].is_nil()) applied.insert(idx[k]);
+      }
+    }
+  }
+  return applied;
+}
+
 std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
     const std::vector<Interaction>& events) {
   if (absl::Status units = EnsureAggregateUnits(); !units.ok()) {
@@ -197,18 +237,28 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
   const int64_t now_ms = absl::ToUnixMillis(clock_());
   for (int attempt = 0; attempt < options_.max_attempts && !pending.empty();
        ++attempt) {
-    // One round trip reads every customer's state and applied ids.
+    // One round trip reads every customer's state, applied ids and the
+    // customers the profile service has merged into them.
     std::vector<redis::Command> reads;
     for (const auto& [cid, idx] : pending) {
       reads.push_back({"HMGET", keys_.Journey(cid), "v", "s"});
       redis::Command seen = {"ZMSCORE", keys_.Applied(cid, "journey")};
       for (size_t i : idx) seen.push_back(events[i].event_id());
       reads.push_back(std::move(seen));
+      reads.push_back({"SMEMBERS", keys_.MergedIds(cid)});
     }
     absl::StatusOr<redis::PipelineReplies> read = redis_.Pipeline(reads);
     if (!read.ok()) {
       for (const auto& [cid, idx] : pending) {
         for (size_t i : idx) results[i] = read.status();
+      }
+      break;
+    }
+    absl::StatusOr<absl::flat_hash_set<size_t>> applied_elsewhere =
+        AppliedToMergedCustomers(events, pending, *read);
+    if (!applied_elsewhere.ok()) {
+      for (const auto& [cid, idx] : pending) {
+        for (size_t i : idx) results[i] = applied_elsewhere.status();
       }
       break;
     }
@@ -223,9 +273,11 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
     for (const auto& [cid, idx] : pending) {
       const absl::StatusOr<redis::Reply>& state_reply = (*read)[r++];
       const absl::StatusOr<redis::Reply>& seen_reply = (*read)[r++];
-      if (!state_reply.ok() || !seen_reply.ok()) {
-        const absl::Status error =
-            !state_reply.ok() ? state_reply.status() : seen_reply.status();
+      const absl::StatusOr<redis::Reply>& merged_reply = (*read)[r++];
+      if (!state_reply.ok() || !seen_reply.ok() || !merged_reply.ok()) {
+        const absl::Status error = !state_reply.ok()  ? state_reply.status()
+                                   : !seen_reply.ok() ? seen_reply.status()
+                                                      : merged_reply.status();
         for (size_t i : idx) results[i] = error;
         continue;
       }
@@ -251,7 +303,8 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
         const Interaction& e = events[idx[k]];
         const bool seen = k < seen_reply->elements().size() &&
                           !seen_reply->elements()[k].is_nil();
-        if (seen || !in_batch.insert(e.event_id()).second) {
+        if (seen || applied_elsewhere->contains(idx[k]) ||
+            !in_batch.insert(e.event_id()).second) {
           results[idx[k]] = ApplyResult::kDuplicate;
           continue;
         }

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "libs/keys/key_builder.h"
@@ -118,6 +119,20 @@ class JourneyStore {
   absl::StatusOr<std::optional<std::pair<int64_t, JourneyState>>> ReadState(
       const std::string& customer_id, bool* applied,
       const std::string& event_id);
+
+  // Which of `events` (indexes) are already applied to a customer merged
+  // into theirs whose merge record the journey has not processed yet. The
+  // profile service republishes a redelivered event under the customer it
+  // resolves to now, so after a merge an event applied to the merged
+  // customer can come back under the survivor, and the merge then brings
+  // the merged customer's state, which holds it already. `read` is
+  // ApplyBatch's first pipeline: per pending customer its state, its
+  // applied ids and the customers merged into it. One more round trip, only
+  // when some customer has merges.
+  absl::StatusOr<absl::flat_hash_set<size_t>> AppliedToMergedCustomers(
+      const std::vector<omnicx::v1::Interaction>& events,
+      const std::map<std::string, std::vector<size_t>>& pending,
+      const redis::PipelineReplies& read);
 
   redis::Client& redis_;
   const keys::KeyBuilder& keys_;

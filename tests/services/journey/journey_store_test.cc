@@ -596,6 +596,57 @@ TEST_F(JourneyWithProfileTest, MergingCustomersEqualsReplayingTheirEvents) {
                                            "customer.identity.value")));
 }
 
+// The profile service crashes after publishing an event and before
+// acknowledging it; meanwhile the customer is merged away, so the
+// redelivered event is republished under the survivor, and the journey
+// sees it before the merge record. It must count once.
+TEST_F(JourneyWithProfileTest,
+       ARedeliveredEventRepublishedUnderTheSurvivorCountsOnce) {
+  const Interaction ann_event = CheckoutFailure("a1", "", kT0);
+  Interaction bob_event =
+      Event("b1", "", omnicx::v1::CHANNEL_VOICE, "complaint", kT0 + kDay);
+  bob_event.set_case_id("k1");
+  const std::string a = Track(ann_event, "ann@example.com");
+  const std::string b = Track(bob_event, "bob@example.com");
+  Follow();
+
+  Interaction both =
+      Event("m1", "", omnicx::v1::CHANNEL_WEB, "login", kT0 + 2 * kDay);
+  auto* id = both.add_identities();
+  id->set_type("email");
+  id->set_value("bob@example.com");
+  const std::string survivor = Track(both, "ann@example.com");
+  const std::string gone = survivor == a ? b : a;
+  Interaction again = gone == a ? ann_event : bob_event;
+  again.set_resolved_customer_id(survivor);
+  again.mutable_customer()->clear_customer_id();
+  // Straight to the store, before the merge record, and again through the
+  // resolved shard.
+  EXPECT_THAT(store_->Apply(again), IsOkAndHolds(ApplyResult::kDuplicate));
+  ASSERT_TRUE(profile_->PublishResolvedBatch({{survivor, &again}})[0].ok());
+  Follow();
+
+  JourneyState replay;
+  for (const Interaction& e : {ann_event, bob_event, both}) {
+    ApplyEvent(model_, e, &replay);
+    RefreshDerived(model_, &replay);
+  }
+  const JourneyState merged = Stored(survivor);
+  EXPECT_EQ(merged.events(), 3);
+  const int64_t at = kT0 + 3 * kDay;
+  const auto want = Summarize(model_, replay, at);
+  const auto got = Summarize(model_, merged, at);
+  EXPECT_NEAR(got.health(), want.health(), 1e-9);
+  EXPECT_NEAR(got.churn_risk(), want.churn_risk(), 1e-9);
+  ASSERT_EQ(got.open_cases_size(), 1);
+  EXPECT_EQ(got.open_cases(0).contact_count(), 1);
+  EXPECT_EQ(Customers(), 1);
+  // A new event under the survivor is still applied.
+  Interaction next =
+      Event("n1", survivor, omnicx::v1::CHANNEL_WEB, "login", kT0 + 3 * kDay);
+  EXPECT_THAT(store_->Apply(next), IsOkAndHolds(ApplyResult::kApplied));
+}
+
 }  // namespace
 }  // namespace omnicx::journey
 
