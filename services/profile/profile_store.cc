@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "libs/events/sharding.h"
 #include "libs/identity/normalize.h"
@@ -654,7 +655,8 @@ redis::Command ProfileStore::ApplyCommand(absl::string_view customer_id,
        keys_.Applied(customer_id, "profile"), keys_.Context(customer_id),
        keys_.MergedInto(customer_id)},
       {event.event_id(), absl::StrCat(ToMillis(event.occurred_at())), channel,
-       absl::StrCat(event.value()), stored.SerializeAsString(),
+       // StrCat would keep 6 significant digits; %.17g round-trips.
+       absl::StrFormat("%.17g", event.value()), stored.SerializeAsString(),
        absl::StrCat(options_.timeline_cap),
        absl::StrCat(absl::ToUnixMillis(now)),
        absl::StrCat(absl::ToInt64Milliseconds(options_.applied_window))});

@@ -218,6 +218,21 @@ TEST_F(ProfileTest, IdentitiesOwnedElsewhereAreReportedAsMergeCandidates) {
   EXPECT_THAT(rc.conflicts, IsEmpty());
 }
 
+TEST_F(ProfileTest, LifetimeValueKeepsEveryDigit) {
+  const std::string cid = "c_value";
+  const double values[] = {12345.67, 0.01, 987654.321, 1e-7};
+  double want = 0;
+  for (int i = 0; i < 4; ++i) {
+    Interaction e =
+        Event(absl::StrCat("v", i), 1794990000 + i, omnicx::v1::CHANNEL_STORE);
+    e.set_value(values[i]);
+    want += values[i];
+    ASSERT_OK(store_->Apply(cid, e, kNow).status());
+  }
+  ASSERT_OK_AND_ASSIGN(omnicx::v1::Profile p, store_->GetProfile(cid));
+  EXPECT_NEAR(p.lifetime_value(), want, 1e-9);
+}
+
 TEST_F(ProfileTest, ApplyIsIdempotentAndKeepsACappedTimeline) {
   const std::string cid = "c_test";
   for (int i = 0; i < 8; ++i) {
