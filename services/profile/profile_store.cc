@@ -321,9 +321,14 @@ absl::StatusOr<Resolution> ProfileStore::ChooseCustomer(
   auto reply = [&](size_t k) -> const redis::Reply& {
     return *replies[read + k];
   };
-  if (plan.anchored && !plan.all.empty() && reply(1).integer() == 1) {
-    return absl::FailedPreconditionError(
-        "the customer's identity was erased; the event is not applied");
+  // Any erased identity drops the event, not only the anchor's: a late
+  // event from a new device that names an erased email must not link it
+  // to a new customer (docs/guarantees.md).
+  for (size_t i = 0; i < plan.all.size(); ++i) {
+    if (reply(2 * i + 1).integer() == 1) {
+      return absl::FailedPreconditionError(
+          "an identity of the event was erased; the event is not applied");
+    }
   }
   Resolution out;
   if (!plan.anchored) {

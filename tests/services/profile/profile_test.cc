@@ -558,13 +558,23 @@ TEST_F(ConsumerTest, EraseLeavesNothingThatReferencesTheCustomer) {
   Interaction by_id = Event("a4-late", 1794990000);
   by_id.mutable_customer()->set_customer_id(cid);
   Append(0, by_id.SerializeAsString());
+  // Nor one from a new device that names her phone among its identities.
+  Interaction new_device = Event("a5-late", 1794990000);
+  new_device.mutable_customer()->set_anonymous_id("new-device");
+  *new_device.add_identities() = Id("phone", "+15551234567");
+  Append(events::ShardFor(new_device.customer(), 2),
+         new_device.SerializeAsString());
   ASSERT_OK(consumer_->PollOnce(absl::Milliseconds(100)).status());
   EXPECT_THAT(store_->directory().Lookup(jane),
+              StatusIs(absl::StatusCode::kNotFound));
+  omnicx::v1::CustomerRef her_phone;
+  *her_phone.mutable_identity() = Id("phone", "+15551234567");
+  EXPECT_THAT(store_->directory().Lookup(her_phone),
               StatusIs(absl::StatusCode::kNotFound));
   EXPECT_EQ(AllKeys().size(), keys_before);
   EXPECT_THAT(
       registry_.Render(),
-      ::testing::HasSubstr("omnicx_profile_events_total{result=\"erased\"} 2"));
+      ::testing::HasSubstr("omnicx_profile_events_total{result=\"erased\"} 3"));
   // Nor does a context assembled before the erasure whose cache write (made
   // after its answer) lands after it.
   ASSERT_OK(store_->CacheContext(cid, "sig", "late context", absl::Minutes(1)));
