@@ -60,10 +60,10 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::UpdateTraits(
   }
   absl::StatusOr<std::string> cid = Find(store_, request->customer());
   if (!cid.ok()) return Done(context, cid.status());
-  absl::Status s = store_.UpdateTraits(*cid, request->traits(),
-                                       request->replace(), clock_());
-  if (!s.ok()) return Done(context, s);
-  absl::StatusOr<omnicx::v1::Profile> profile = store_.GetProfile(*cid);
+  absl::StatusOr<std::string> written = store_.UpdateTraits(
+      *cid, request->traits(), request->replace(), clock_());
+  if (!written.ok()) return Done(context, written.status());
+  absl::StatusOr<omnicx::v1::Profile> profile = store_.GetProfile(*written);
   if (!profile.ok()) return Done(context, profile.status());
   *response->mutable_profile() = Masked(std::move(*profile));
   return Done(context, absl::OkStatus());
@@ -91,9 +91,9 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::SetConsent(
     consent.mutable_updated_at()->set_nanos(static_cast<int32_t>(ms % 1000) *
                                             1000000);
   }
-  absl::Status s = store_.SetConsent(*cid, consent);
-  if (!s.ok()) return Done(context, s);
-  absl::StatusOr<omnicx::v1::Profile> profile = store_.GetProfile(*cid);
+  absl::StatusOr<std::string> written = store_.SetConsent(*cid, consent);
+  if (!written.ok()) return Done(context, written.status());
+  absl::StatusOr<omnicx::v1::Profile> profile = store_.GetProfile(*written);
   if (!profile.ok()) return Done(context, profile.status());
   for (auto& c : *profile->mutable_consents()) {
     *response->add_consents() = std::move(c);

@@ -108,17 +108,42 @@ if not last or at > last then redis.call('HSET', KEYS[1], 'last_seen_ms', ARGV[2
 return 1
 )lua";
 
+// The customer-level writes (consent, traits) land on the customer as it
+// is when they run: a redirect left by a merge sends them to the survivor
+// ({'MOVED', survivor}: the caller retries there), a customer without a
+// profile (never seen, or erased) gets nothing ({'GONE'}), and the cached
+// agent context, which shows both, is dropped.
+//
 // KEYS[1] current consents (hash purpose -> Consent, purpose:ms -> time,
-// purpose:granted -> 1/0, the last for merges), KEYS[2] history list.
+// purpose:granted -> 1/0, the last for merges), KEYS[2] history list,
+// KEYS[3] profile, KEYS[4] merged_into, KEYS[5] cached context.
 // ARGV: purpose, updated_at ms, serialised Consent, granted (1/0).
 constexpr char kConsentLua[] = R"lua(
+local to = redis.call('GET', KEYS[4])
+if to then return {'MOVED', to} end
+if redis.call('EXISTS', KEYS[3]) == 0 then return {'GONE'} end
 redis.call('RPUSH', KEYS[2], ARGV[3])
 local current = redis.call('HGET', KEYS[1], ARGV[1] .. ':ms')
 if not current or tonumber(ARGV[2]) >= tonumber(current) then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[3], ARGV[1] .. ':ms', ARGV[2],
              ARGV[1] .. ':granted', ARGV[4])
 end
-return 1
+redis.call('DEL', KEYS[5])
+return {'OK'}
+)lua";
+
+// Traits hash: <name> -> serialised google.protobuf.Value, <name>:ms -> when
+// it was set. KEYS[1] traits, KEYS[2] profile, KEYS[3] merged_into,
+// KEYS[4] cached context. ARGV[1] replace (1/0), then name, value, name:ms,
+// ms per trait (at most 100 traits: request validation).
+constexpr char kTraitsLua[] = R"lua(
+local to = redis.call('GET', KEYS[3])
+if to then return {'MOVED', to} end
+if redis.call('EXISTS', KEYS[2]) == 0 then return {'GONE'} end
+if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) end
+if #ARGV > 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end
+redis.call('DEL', KEYS[4])
+return {'OK'}
 )lua";
 
 // KEYS: identity owner keys, then their tombstone keys (same order).
@@ -271,6 +296,7 @@ ProfileStore::ProfileStore(redis::Client& redis, const keys::KeyBuilder& keys,
       link_script_(kLinkLua),
       apply_script_(kApplyLua),
       consent_script_(kConsentLua),
+      traits_script_(kTraitsLua),
       unlink_script_(kUnlinkLua),
       merge_script_(kMergeLua),
       cache_context_script_(kCacheContextLua) {
@@ -698,37 +724,58 @@ absl::StatusOr<bool> ProfileStore::Apply(absl::string_view customer_id,
   return std::move(ApplyBatch({{std::string(customer_id), &event}}, now)[0]);
 }
 
-absl::Status ProfileStore::UpdateTraits(absl::string_view customer_id,
-                                        const google::protobuf::Struct& traits,
-                                        bool replace, absl::Time now) {
-  // Traits hash: <name> -> serialised google.protobuf.Value,
-  // <name>:ms -> when it was set. MULTI/EXEC makes replace atomic.
-  std::vector<redis::Command> commands = {{"MULTI"}};
-  const std::string key = keys_.Traits(customer_id);
-  if (replace) commands.push_back({"DEL", key});
-  redis::Command hset = {"HSET", key};
-  const std::string ms = absl::StrCat(absl::ToUnixMillis(now));
-  for (const auto& [name, value] : traits.fields()) {
-    hset.push_back(name);
-    hset.push_back(value.SerializeAsString());
-    hset.push_back(absl::StrCat(name, ":ms"));
-    hset.push_back(ms);
+absl::StatusOr<std::string> ProfileStore::WriteCustomer(
+    redis::Script& script, absl::string_view customer_id,
+    const std::function<std::vector<std::string>(const std::string&)>& keys,
+    const std::vector<std::string>& args) {
+  std::string cid(customer_id);
+  for (int hop = 0; hop < 16; ++hop) {
+    OMNICX_ASSIGN_OR_RETURN(redis::Reply r,
+                            redis_.Eval(script, keys(cid), args));
+    const auto& verdict = r.elements();
+    if (verdict.empty()) break;
+    if (verdict[0].str() == "OK") return cid;
+    if (verdict[0].str() == "GONE") {
+      return absl::NotFoundError("no such customer");
+    }
+    if (verdict[0].str() != "MOVED" || verdict.size() < 2) break;
+    cid = verdict[1].str();
   }
-  if (hset.size() > 2) commands.push_back(hset);
-  commands.push_back({"EXEC"});
-  OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies r, redis_.Pipeline(commands));
-  for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
-  return absl::OkStatus();
+  return absl::InternalError("merge redirects form a chain too long to follow");
 }
 
-absl::Status ProfileStore::SetConsent(absl::string_view customer_id,
-                                      const omnicx::v1::Consent& consent) {
-  return redis_
-      .Eval(consent_script_,
-            {keys_.Consents(customer_id), keys_.ConsentLog(customer_id)},
-            {consent.purpose(), absl::StrCat(ToMillis(consent.updated_at())),
-             consent.SerializeAsString(), consent.granted() ? "1" : "0"})
-      .status();
+absl::StatusOr<std::string> ProfileStore::UpdateTraits(
+    absl::string_view customer_id, const google::protobuf::Struct& traits,
+    bool replace, absl::Time now) {
+  std::vector<std::string> args = {replace ? "1" : "0"};
+  const std::string ms = absl::StrCat(absl::ToUnixMillis(now));
+  for (const auto& [name, value] : traits.fields()) {
+    args.push_back(name);
+    args.push_back(value.SerializeAsString());
+    args.push_back(absl::StrCat(name, ":ms"));
+    args.push_back(ms);
+  }
+  return WriteCustomer(
+      traits_script_, customer_id,
+      [this](const std::string& cid) {
+        return std::vector<std::string>{keys_.Traits(cid), keys_.Profile(cid),
+                                        keys_.MergedInto(cid),
+                                        keys_.Context(cid)};
+      },
+      args);
+}
+
+absl::StatusOr<std::string> ProfileStore::SetConsent(
+    absl::string_view customer_id, const omnicx::v1::Consent& consent) {
+  return WriteCustomer(
+      consent_script_, customer_id,
+      [this](const std::string& cid) {
+        return std::vector<std::string>{
+            keys_.Consents(cid), keys_.ConsentLog(cid), keys_.Profile(cid),
+            keys_.MergedInto(cid), keys_.Context(cid)};
+      },
+      {consent.purpose(), absl::StrCat(ToMillis(consent.updated_at())),
+       consent.SerializeAsString(), consent.granted() ? "1" : "0"});
 }
 
 absl::StatusOr<std::vector<omnicx::v1::Consent>> ProfileStore::ConsentHistory(

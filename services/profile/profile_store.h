@@ -179,15 +179,19 @@ class ProfileStore {
 
   // Sets traits: merged into the existing ones, or replacing them all. Each
   // trait keeps the time it was set (newest wins when profiles merge).
-  absl::Status UpdateTraits(absl::string_view customer_id,
-                            const google::protobuf::Struct& traits,
-                            bool replace, absl::Time now);
+  // Returns the customer written: the survivor when `customer_id` was merged
+  // away meanwhile; NotFound when it has no profile (unknown or erased).
+  absl::StatusOr<std::string> UpdateTraits(
+      absl::string_view customer_id, const google::protobuf::Struct& traits,
+      bool replace, absl::Time now);
 
   // Records a consent decision in the history; the current decision per
   // purpose is the one with the latest time (a late-arriving older decision
-  // is kept in the history but does not override a newer one).
-  absl::Status SetConsent(absl::string_view customer_id,
-                          const omnicx::v1::Consent& consent);
+  // is kept in the history but does not override a newer one). Like
+  // UpdateTraits, follows a merge that landed meanwhile (a withdrawal is
+  // never left on a merged-away customer) and drops the cached context.
+  absl::StatusOr<std::string> SetConsent(absl::string_view customer_id,
+                                         const omnicx::v1::Consent& consent);
   absl::StatusOr<std::vector<omnicx::v1::Consent>> ConsentHistory(
       absl::string_view customer_id);
 
@@ -283,6 +287,13 @@ class ProfileStore {
 
   std::string Digest(const omnicx::v1::Identity& identity) const;
 
+  // Runs a customer-level write script (kConsentLua, kTraitsLua) on
+  // `customer_id`, following merge redirects it reports.
+  absl::StatusOr<std::string> WriteCustomer(
+      redis::Script& script, absl::string_view customer_id,
+      const std::function<std::vector<std::string>(const std::string&)>& keys,
+      const std::vector<std::string>& args);
+
   redis::Client& redis_;
   const keys::KeyBuilder& keys_;
   ProfileStoreOptions options_;
@@ -290,6 +301,7 @@ class ProfileStore {
   redis::Script link_script_;
   redis::Script apply_script_;
   redis::Script consent_script_;
+  redis::Script traits_script_;
   redis::Script unlink_script_;
   redis::Script merge_script_;
   redis::Script cache_context_script_;

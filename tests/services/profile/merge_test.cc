@@ -22,6 +22,7 @@
 namespace omnicx::profile {
 namespace {
 
+using ::omnicx::status::IsOkAndHolds;
 using ::omnicx::status::StatusIs;
 using ::omnicx::v1::Interaction;
 using ::testing::ElementsAre;
@@ -161,6 +162,46 @@ TEST_F(MergeTest, TraitsNewestWinsAndConsentWithdrawalWins) {
   EXPECT_FALSE(p.consents(0).granted());  // conservative: the withdrawal wins
   ASSERT_OK_AND_ASSIGN(auto history, store_->ConsentHistory(a));
   EXPECT_EQ(history.size(), 2u);
+}
+
+// A consent or trait write that looked the customer up just before a merge
+// moved them lands on the survivor, never on the merged-away id; a write for
+// a customer without a profile writes nothing; both drop the cached context.
+TEST_F(MergeTest, WritesAfterAMergeReachTheSurvivor) {
+  const std::string a =
+      Customer("a@example.com", kNow - absl::Hours(3), 0, 0, "a");
+  const std::string b =
+      Customer("b@example.com", kNow - absl::Hours(2), 0, 0, "b");
+  omnicx::v1::Consent granted;
+  granted.set_purpose("marketing");
+  granted.set_granted(true);
+  granted.mutable_updated_at()->set_seconds(1794990000);
+  ASSERT_OK(store_->SetConsent(a, granted).status());
+  ASSERT_OK(store_->Merge(a, b, kNow, "call:test").status());
+  ASSERT_OK(store_->CacheContext(a, "sig", "cached", absl::Minutes(1)));
+  ASSERT_EQ(redis_->Command({"EXISTS", keys_.Context(a)})->integer(), 1);
+
+  omnicx::v1::Consent withdrawn = granted;
+  withdrawn.set_granted(false);
+  withdrawn.mutable_updated_at()->set_seconds(1794999000);
+  EXPECT_THAT(store_->SetConsent(b, withdrawn), IsOkAndHolds(a));
+  google::protobuf::Struct t;
+  (*t.mutable_fields())["tier"].set_string_value("gold");
+  EXPECT_THAT(store_->UpdateTraits(b, t, false, kNow), IsOkAndHolds(a));
+  ASSERT_OK_AND_ASSIGN(omnicx::v1::Profile p, store_->GetProfile(a));
+  ASSERT_EQ(p.consents_size(), 1);
+  EXPECT_FALSE(p.consents(0).granted());
+  EXPECT_EQ(p.traits().fields().at("tier").string_value(), "gold");
+  for (const std::string& key : {keys_.Consents(b), keys_.ConsentLog(b),
+                                 keys_.Traits(b), keys_.Context(a)}) {
+    EXPECT_EQ(redis_->Command({"EXISTS", key})->integer(), 0) << key;
+  }
+
+  EXPECT_THAT(store_->SetConsent("c_nobody", granted),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store_->UpdateTraits("c_nobody", t, true, kNow),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(redis_->Command({"KEYS", "*c_nobody*"})->elements().size(), 0u);
 }
 
 TEST_F(MergeTest, ConcurrentMergesLoseNothingAndLeaveOneProfile) {
