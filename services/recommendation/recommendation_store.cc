@@ -35,11 +35,13 @@ redis.call('HSET', KEYS[1], '#seed', ARGV[1])
 return redis.call('HINCRBY', KEYS[1], '#version', 1)
 )lua");
 
-// KEYS: shown, held, cool, decision.
+// KEYS: shown, held, cool, decision, the customer's erasure tombstone
+// (nothing is written for an erased customer: {'ERASED'}).
 // ARGV: now, hold, decision ttl, max actions, global cap, decision id,
 // segment, catalog version, retention, then (action, cap, window) triples
 // in rank order (all in ms).
 const redis::Script kReserveScript(R"lua(
+if redis.call('EXISTS', KEYS[5]) == 1 then return {'ERASED'} end
 local now = tonumber(ARGV[1])
 local hold = tonumber(ARGV[2])
 local maxn = tonumber(ARGV[4])
@@ -310,8 +312,12 @@ absl::StatusOr<Reservation> RecommendationStore::Reserve(
       redis::Reply r, redis_.Eval(kReserveScript,
                                   {keys_.NbaShown(cid), keys_.NbaHeld(cid),
                                    keys_.NbaCooldowns(cid),
-                                   keys_.NbaDecision(cid, request.decision_id)},
+                                   keys_.NbaDecision(cid, request.decision_id),
+                                   keys_.ErasedCustomer(cid)},
                                   args));
+  if (r.elements().size() == 1 && r.elements()[0].str() == "ERASED") {
+    return absl::NotFoundError("the customer was erased");
+  }
   if (r.elements().size() != 2) {
     return absl::InternalError("reserve script: unexpected reply");
   }

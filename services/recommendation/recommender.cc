@@ -345,6 +345,13 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
     // Nothing eligible: the decision is still recorded (no slots taken).
     reservation = store_.Reserve(reserve);
   }
+  if (absl::IsNotFound(reservation.status())) {
+    // Erased: generic actions only, and nothing written for them.
+    fallbacks_.WithLabels({"customer"}).Increment();
+    Fallback(call, absl::StatusCode::kNotFound,
+             std::string(reservation.status().message()));
+    return;
+  }
   if (!reservation.ok()) {
     fallbacks_.WithLabels({"redis"}).Increment();
     Fallback(call, absl::StatusCode::kUnavailable,

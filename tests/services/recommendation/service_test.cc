@@ -361,6 +361,28 @@ TEST_F(ServiceTest, MissingProfileMeansNoConsents) {
   }
 }
 
+// After EraseCustomer (the profile service leaves a tombstone) a request
+// by the erased id writes no contact state under it: generic fallback
+// actions, the decision section NOT_FOUND.
+TEST_F(ServiceTest, AnErasedCustomerGetsFallbackActionsAndNothingWritten) {
+  journey_.Put("gone", Happy("gone"));
+  Replica& r = AddReplica();
+  ASSERT_OK(
+      redis_->Command({"SET", keys_.ErasedCustomer("gone"), "1"}).status());
+  ASSERT_OK_AND_ASSIGN(RecommendResponse resp, Recommend(r, For("gone")));
+  EXPECT_TRUE(resp.fallback());
+  EXPECT_EQ(Code(resp, "decision"),
+            static_cast<int>(absl::StatusCode::kNotFound));
+  for (const auto& a : resp.actions()) {
+    EXPECT_EQ(r.watcher->catalog()->Find(a.action_id())->required_consent(),
+              "");
+  }
+  ASSERT_OK_AND_ASSIGN(
+      redis::Reply left,
+      redis_->Command({"KEYS", keys_.CustomerKeyPattern("gone")}));
+  EXPECT_EQ(left.elements().size(), 0u);
+}
+
 TEST_F(ServiceTest, StoppedJourneyServiceGivesRuleBasedDecisionsThatSaySo) {
   profile_.Put("c1", MakeProfile("c1", {"marketing"}));
   journey_.Put("c1", Happy("c1"));

@@ -168,6 +168,17 @@ TEST_F(StoreTest, PerActionCapCountsHoldsAndPresentationsInTheWindow) {
   EXPECT_THAT(r6.chosen, ElementsAre("a"));
 }
 
+TEST_F(StoreTest, NothingIsReservedForAnErasedCustomer) {
+  Action a = Make("a", 2, 3600);
+  ASSERT_OK(redis_->Command({"SET", keys_.ErasedCustomer("c1"), "1"}).status());
+  EXPECT_THAT(Reserve("c1", "d1", {&a}, kNow),
+              StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK_AND_ASSIGN(
+      redis::Reply left,
+      redis_->Command({"KEYS", keys_.CustomerKeyPattern("c1")}));
+  EXPECT_EQ(left.elements().size(), 0u);
+}
+
 TEST_F(StoreTest, MaxActionsStopsTheWalk) {
   Action a = Make("a", 0, 0), b = Make("b", 0, 0), c = Make("c", 0, 0);
   ASSERT_OK_AND_ASSIGN(Reservation r,
