@@ -106,6 +106,10 @@ std::vector<absl::Status> EventApplier::HandleBatch(
       customer_id = *survivor;
       result = store_.Apply(customer_id, events[i], now);
     }
+    if (absl::IsFailedPrecondition(result.status())) {
+      ++erased;  // erased between resolving and applying; acknowledged
+      continue;
+    }
     if (!result.ok()) {
       fail(i, result.status());
       continue;

@@ -211,17 +211,13 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::EraseCustomer(
     omnicx::v1::EraseCustomerResponse* response) {
   absl::StatusOr<std::string> cid = Find(store_, request->customer());
   if (!cid.ok()) return Done(context, cid.status());
-  if (journey_ != nullptr) {
-    // The journey service takes the customer's share out of its analytics
-    // first; their journey keys go below either way (they share the
-    // customer's hash tag), so an unreachable journey only leaves their
-    // share in the aggregate counts.
-    absl::StatusOr<omnicx::v1::Profile> profile = store_.GetProfile(*cid);
-    std::vector<std::string> ids = {*cid};
-    if (profile.ok()) {
-      ids.insert(ids.end(), profile->merged_ids().begin(),
-                 profile->merged_ids().end());
-    }
+  // The journey service takes the customer's share out of its analytics
+  // once the erasure has fenced them (no journey apply can add it back);
+  // their journey keys go with the rest either way (they share the
+  // customer's hash tag), so an unreachable journey only leaves their share
+  // in the aggregate counts.
+  auto forget = [this](const std::vector<std::string>& ids) {
+    if (journey_ == nullptr) return;
     for (const std::string& id : ids) {
       grpc::ClientContext call;
       call.set_deadline(std::chrono::system_clock::now() +
@@ -237,8 +233,8 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::EraseCustomer(
                           << "); their share stays in its aggregates";
       }
     }
-  }
-  absl::StatusOr<EraseResult> erased = store_.Erase(*cid);
+  };
+  absl::StatusOr<EraseResult> erased = store_.Erase(*cid, forget);
   if (!erased.ok()) return Done(context, erased.status());
   response->set_keys_deleted(erased->keys_deleted);
   response->set_stream_entries_deleted(erased->stream_entries_deleted);

@@ -22,19 +22,22 @@ using omnicx::v1::Identity;
 using omnicx::v1::Interaction;
 
 // KEYS[1] ids set, KEYS[2] profile hash, KEYS[3] merged_into, KEYS[4]
-// links, KEYS[5..] identity owner keys.
+// links, KEYS[5..4+n] identity owner keys, KEYS[5+n] the chosen customer's
+// erasure tombstone.
 // ARGV[1] chosen customer id, ARGV[2] now (ms), ARGV[3] "1" when the first
 // identity must still be owned by the chosen customer or nobody (the anchor
 // read before), ARGV[4] source (provenance), then per identity:
 // "type:value", per-type cap (0 = none).
 // Returns {"RETRY", owner} when the anchor was taken meanwhile, {"MOVED",
-// target} when the chosen customer was merged away, else one status per
+// target} when the chosen customer was merged away, {"ERASED"} when they
+// were erased since the identities were read, else one status per
 // identity: owned, linked, refused, conflict:<owner>.
 constexpr char kLinkLua[] = R"lua(
 local chosen = ARGV[1]
+if redis.call('EXISTS', KEYS[#KEYS]) == 1 then return {'ERASED'} end
 local moved = redis.call('GET', KEYS[3])
 if moved then return {'MOVED', moved} end
-local n = #KEYS - 4
+local n = #KEYS - 5
 if ARGV[3] == '1' and n > 0 then
   local owner = redis.call('GET', KEYS[5])
   if owner and owner ~= chosen then return {'RETRY', owner} end
@@ -72,10 +75,12 @@ return out
 
 // KEYS[1] profile, KEYS[2] timeline, KEYS[3] applied, KEYS[4] cached
 // contexts (dropped: they no longer show the latest touchpoint), KEYS[5]
-// merged_into. Returns -1 when the customer was merged away meanwhile.
+// merged_into, KEYS[6] erasure tombstone. Returns -1 when the customer was
+// merged away meanwhile, -2 when they were erased (nothing written).
 // ARGV: event id, occurred ms, channel, value, payload, cap, now ms,
 // applied window ms. Returns 1 when applied, 0 when applied before.
 constexpr char kApplyLua[] = R"lua(
+if redis.call('EXISTS', KEYS[6]) == 1 then return -2 end
 if redis.call('EXISTS', KEYS[5]) == 1 then return -1 end
 if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
 redis.call('DEL', KEYS[4])
@@ -389,6 +394,7 @@ redis::Command ProfileStore::LinkCommand(const ResolvePlan& plan,
       keys_.Identities(out.customer_id), keys_.Profile(out.customer_id),
       keys_.MergedInto(out.customer_id), keys_.Links(out.customer_id)};
   keys.insert(keys.end(), plan.owner_keys.begin(), plan.owner_keys.end());
+  keys.push_back(keys_.ErasedCustomer(out.customer_id));
   std::vector<std::string> args = {
       out.customer_id, absl::StrCat(absl::ToUnixMillis(now)),
       check_anchor ? "1" : "0", std::string(source)};
@@ -401,10 +407,15 @@ redis::Command ProfileStore::LinkCommand(const ResolvePlan& plan,
   return redis::EvalShaCommand(link_script_, keys, args);
 }
 
-bool ProfileStore::ReadLinkReply(const ResolvePlan& plan,
-                                 const redis::Reply& reply, Resolution& out,
-                                 std::string& moved_to) {
+absl::StatusOr<bool> ProfileStore::ReadLinkReply(const ResolvePlan& plan,
+                                                 const redis::Reply& reply,
+                                                 Resolution& out,
+                                                 std::string& moved_to) {
   const auto& results = reply.elements();
+  if (!results.empty() && results[0].str() == "ERASED") {
+    return absl::FailedPreconditionError(
+        "the customer was erased; the event is not applied");
+  }
   if (!results.empty() && results[0].str() == "RETRY") {
     moved_to.clear();
     return false;
@@ -447,7 +458,9 @@ absl::StatusOr<Resolution> ProfileStore::Resolve(
     OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies linked,
                             redis_.PipelineScripts({link}, {&link_script_}));
     OMNICX_RETURN_IF_ERROR(linked[0].status());
-    if (ReadLinkReply(plan, *linked[0], out, forced)) return out;
+    OMNICX_ASSIGN_OR_RETURN(bool done,
+                            ReadLinkReply(plan, *linked[0], out, forced));
+    if (done) return out;
   }
   return absl::AbortedError("identity resolution kept racing; retry");
 }
@@ -518,7 +531,11 @@ std::vector<absl::StatusOr<Resolution>> ProfileStore::ResolveBatch(
       continue;
     }
     std::string moved_to;
-    if (!ReadLinkReply(*plans[i], *(*linked)[k], *out[i], moved_to)) {
+    absl::StatusOr<bool> done =
+        ReadLinkReply(*plans[i], *(*linked)[k], *out[i], moved_to);
+    if (!done.ok()) {
+      out[i] = done.status();
+    } else if (!*done) {
       // Raced with another writer: resolve this one alone.
       out[i] =
           Resolve(*inputs[i].ref, *inputs[i].identities, now, inputs[i].source);
@@ -684,7 +701,7 @@ redis::Command ProfileStore::ApplyCommand(absl::string_view customer_id,
       apply_script_,
       {keys_.Profile(customer_id), keys_.Timeline(customer_id),
        keys_.Applied(customer_id, "profile"), keys_.Context(customer_id),
-       keys_.MergedInto(customer_id)},
+       keys_.MergedInto(customer_id), keys_.ErasedCustomer(customer_id)},
       {event.event_id(), absl::StrCat(ToMillis(event.occurred_at())), channel,
        // StrCat would keep 6 significant digits; %.17g round-trips.
        absl::StrFormat("%.17g", event.value()), stored.SerializeAsString(),
@@ -711,6 +728,9 @@ std::vector<absl::StatusOr<bool>> ProfileStore::ApplyBatch(
     } else if ((*replies)[i]->integer() == -1) {
       out[i] =
           absl::AbortedError("customer was merged meanwhile; resolve again");
+    } else if ((*replies)[i]->integer() == -2) {
+      out[i] = absl::FailedPreconditionError(
+          "the customer was erased; the event is not applied");
     } else {
       out[i] = (*replies)[i]->integer() == 1;
     }
@@ -822,9 +842,26 @@ absl::StatusOr<std::vector<Interaction>> ProfileStore::FullTimeline(
   return out;
 }
 
-absl::StatusOr<EraseResult> ProfileStore::Erase(absl::string_view customer_id) {
+absl::StatusOr<EraseResult> ProfileStore::Erase(
+    absl::string_view customer_id,
+    const std::function<void(const std::vector<std::string>& ids)>& fenced) {
   OMNICX_ASSIGN_OR_RETURN(omnicx::v1::Profile profile, GetProfile(customer_id));
   EraseResult result;
+
+  // The fence first: a tombstone per id, so no write recreates what follows
+  // deletes.
+  std::vector<std::string> fenced_ids = {std::string(customer_id)};
+  fenced_ids.insert(fenced_ids.end(), profile.merged_ids().begin(),
+                    profile.merged_ids().end());
+  std::vector<redis::Command> fence;
+  for (const std::string& id : fenced_ids) {
+    fence.push_back(
+        {"SET", keys_.ErasedCustomer(id), "1", "EX",
+         absl::StrCat(absl::ToInt64Seconds(options_.tombstone_ttl))});
+  }
+  OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies set, redis_.Pipeline(fence));
+  for (const auto& one : set) OMNICX_RETURN_IF_ERROR(one.status());
+  if (fenced) fenced(fenced_ids);
 
   // Their identities, by digest: what names them in events.
   absl::flat_hash_set<std::string> digests;
@@ -926,7 +963,7 @@ absl::StatusOr<EraseResult> ProfileStore::Erase(absl::string_view customer_id) {
   }
 
   // Every key of the customer and of the ids merged into them, whichever
-  // service wrote it, and a tombstone per id.
+  // service wrote it.
   for (const std::string& id : ids) {
     std::string cursor = "0";
     do {
@@ -944,12 +981,6 @@ absl::StatusOr<EraseResult> ProfileStore::Erase(absl::string_view customer_id) {
         result.keys_deleted += n.integer();
       }
     } while (cursor != "0");
-    OMNICX_RETURN_IF_ERROR(
-        redis_
-            .Command(
-                {"SET", keys_.ErasedCustomer(id), "1", "EX",
-                 absl::StrCat(absl::ToInt64Seconds(options_.tombstone_ttl))})
-            .status());
   }
   return result;
 }

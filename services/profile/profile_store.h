@@ -159,12 +159,14 @@ class ProfileStore {
 
   // Applies an event to the customer's profile and timeline. False when this
   // event id was applied before (a redelivery): nothing changes.
+  // FailedPrecondition when the customer was erased (nothing written).
   absl::StatusOr<bool> Apply(absl::string_view customer_id,
                              const omnicx::v1::Interaction& event,
                              absl::Time now);
 
   // Apply for many (customer, event) pairs in one pipeline; Aborted for an
-  // event whose customer was merged away meanwhile (resolve it again).
+  // event whose customer was merged away meanwhile (resolve it again),
+  // FailedPrecondition for one whose customer was erased.
   //
   // PublishResolvedBatch appends each event with its canonical customer id
   // to that customer's resolved-event shard (KeyBuilder::ResolvedShard) for
@@ -211,7 +213,18 @@ class ProfileStore {
   // share the customer's hash tag), their identity index entries, and every
   // stream entry (event log and dead letters) that names them; leaves hashed
   // tombstones so late events do not resurrect them.
-  absl::StatusOr<EraseResult> Erase(absl::string_view customer_id);
+  //
+  // The customer tombstones (their id and every id merged into them) are set
+  // first: from then on every write script that could recreate their keys
+  // (link, apply, consent, traits, the journey's apply, the recommendation
+  // reservation) refuses, so what the deletion removes stays removed.
+  // `fenced`, when given, runs right after that with those ids, before
+  // anything is deleted (the service has the journey service take the
+  // customer out of its analytics there, with no apply left to race it).
+  absl::StatusOr<EraseResult> Erase(
+      absl::string_view customer_id,
+      const std::function<void(const std::vector<std::string>& ids)>& fenced =
+          nullptr);
 
   // Every stored touchpoint of the customer, newest first.
   absl::StatusOr<std::vector<omnicx::v1::Interaction>> FullTimeline(
@@ -276,9 +289,12 @@ class ProfileStore {
                              absl::Time now, absl::string_view source,
                              bool check_anchor) const;
   // Reads the link script's reply into `out`; false with `moved_to` set
-  // (or empty for a taken anchor) when resolution must run again.
-  static bool ReadLinkReply(const ResolvePlan& plan, const redis::Reply& reply,
-                            Resolution& out, std::string& moved_to);
+  // (or empty for a taken anchor) when resolution must run again;
+  // FailedPrecondition when the chosen customer was erased meanwhile.
+  static absl::StatusOr<bool> ReadLinkReply(const ResolvePlan& plan,
+                                            const redis::Reply& reply,
+                                            Resolution& out,
+                                            std::string& moved_to);
   redis::Command ApplyCommand(absl::string_view customer_id,
                               const omnicx::v1::Interaction& event,
                               absl::Time now) const;

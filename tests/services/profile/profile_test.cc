@@ -218,6 +218,56 @@ TEST_F(ProfileTest, IdentitiesOwnedElsewhereAreReportedAsMergeCandidates) {
   EXPECT_THAT(rc.conflicts, IsEmpty());
 }
 
+// Erase fences the customer before it deletes anything: the writes of work
+// already in flight (an event resolved just before, a consent write) are
+// refused afterwards instead of recreating keys.
+TEST_F(ProfileTest, EraseFencesWritesThatWereInFlight) {
+  omnicx::v1::CustomerRef ref;
+  *ref.mutable_identity() = Id("email", "fence@example.com");
+  google::protobuf::RepeatedPtrField<omnicx::v1::Identity> none;
+  ASSERT_OK_AND_ASSIGN(Resolution who, store_->Resolve(ref, none, kNow));
+  const std::string cid = who.customer_id;
+  Interaction first = Event("f1", 1794990000, omnicx::v1::CHANNEL_WEB);
+  *first.mutable_customer() = ref;
+  ASSERT_OK(store_->Apply(cid, first, kNow).status());
+
+  bool fenced = false;
+  ASSERT_OK(
+      store_
+          ->Erase(
+              cid,
+              [&](const std::vector<std::string>& ids) {
+                fenced = true;
+                EXPECT_THAT(ids, ElementsAre(cid));
+                // Tombstone set, nothing deleted yet.
+                EXPECT_EQ(redis_->Command({"EXISTS", keys_.ErasedCustomer(cid)})
+                              ->integer(),
+                          1);
+                EXPECT_EQ(
+                    redis_->Command({"EXISTS", keys_.Profile(cid)})->integer(),
+                    1);
+              })
+          .status());
+  EXPECT_TRUE(fenced);
+  const std::vector<std::string> after = AllKeys();
+
+  // The event the consumer had resolved to them before the erasure.
+  Interaction late = Event("f2", 1794990060, omnicx::v1::CHANNEL_WEB);
+  *late.mutable_customer() = ref;
+  EXPECT_THAT(store_->Apply(cid, late, kNow),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  omnicx::v1::Consent consent;
+  consent.set_purpose("marketing");
+  consent.set_granted(true);
+  EXPECT_THAT(store_->SetConsent(cid, consent),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(AllKeys(), after);
+  const std::string encoded = keys::EncodeId(cid);
+  for (const std::string& key : after) {
+    EXPECT_FALSE(absl::StrContains(key, encoded)) << key;
+  }
+}
+
 TEST_F(ProfileTest, LifetimeValueKeepsEveryDigit) {
   const std::string cid = "c_value";
   const double values[] = {12345.67, 0.01, 987654.321, 1e-7};
