@@ -173,9 +173,13 @@ return deleted
 // 12 M.profile 13 M.ids 14 M.timeline 15 M.traits 16 M.consent
 // 17 M.consent_log 18 M.applied 19 M.ctx 20 M.merged 21 M.links
 // 22 M.merged_into 23 merge log, 24.. owner keys of M's identities.
-// ARGV: S id, M id, now ms, timeline cap, source.
+// ARGV: S id, M id, now ms, timeline cap, source, how many identities S
+// and M had when the caller read them.
 // Returns {'OK'}, {'MOVED', side, target} when S or M was merged away
-// meanwhile, or {'GONE'} when M no longer exists (erased).
+// meanwhile, {'GONE'} when M no longer exists (erased), or {'RETRY'} when
+// an identity was linked to S or M since the caller read their sets (the
+// owner keys passed would miss it, and the guard's count is stale).
+// Identity sets only grow until an erasure, so equal sizes mean equal sets.
 constexpr char kMergeLua[] = R"lua(
 local S, M, now = ARGV[1], ARGV[2], ARGV[3]
 local to_s = redis.call('GET', KEYS[11])
@@ -183,6 +187,10 @@ if to_s then return {'MOVED', 'survivor', to_s} end
 local to_m = redis.call('GET', KEYS[22])
 if to_m then return {'MOVED', 'merged', to_m} end
 if redis.call('EXISTS', KEYS[12]) == 0 then return {'GONE'} end
+if redis.call('SCARD', KEYS[2]) ~= tonumber(ARGV[6]) or
+   redis.call('SCARD', KEYS[13]) ~= tonumber(ARGV[7]) then
+  return {'RETRY'}
+end
 -- Counters add up; first/created take the minimum, last the maximum.
 local mp = redis.call('HGETALL', KEYS[12])
 for i = 1, #mp, 2 do
@@ -607,6 +615,8 @@ absl::StatusOr<MergeResult> ProfileStore::Merge(absl::string_view a,
     const std::string survivor = a_survives ? ca : cb;
     const std::string merged = a_survives ? cb : ca;
     const auto& merged_ids = (a_survives ? r[3] : r[2])->elements();
+    const size_t survivor_identities =
+        (a_survives ? r[2] : r[3])->elements().size();
 
     // The shared-device guard holds for merges too.
     std::map<std::string, int> per_type;
@@ -649,18 +659,20 @@ absl::StatusOr<MergeResult> ProfileStore::Merge(absl::string_view a,
     }
     OMNICX_ASSIGN_OR_RETURN(
         redis::Reply out,
-        redis_.Eval(
-            merge_script_, keys,
-            {survivor, merged, absl::StrCat(absl::ToUnixMillis(now)),
-             absl::StrCat(options_.timeline_cap), std::string(source)}));
+        redis_.Eval(merge_script_, keys,
+                    {survivor, merged, absl::StrCat(absl::ToUnixMillis(now)),
+                     absl::StrCat(options_.timeline_cap), std::string(source),
+                     absl::StrCat(survivor_identities),
+                     absl::StrCat(merged_ids.size())}));
     const std::string verdict =
         out.elements().empty() ? "" : out.elements()[0].str();
     if (verdict == "OK") return MergeResult{survivor, merged};
     if (verdict == "GONE")
       return absl::NotFoundError("customer no longer exists");
     // MOVED: a concurrent merge got there first; follow it and try again.
+    // RETRY: an identity was linked meanwhile; read the sets again.
   }
-  return absl::AbortedError("merge kept racing with other merges; retry");
+  return absl::AbortedError("merge kept racing with other writers; retry");
 }
 
 redis::Command ProfileStore::PublishCommand(absl::string_view customer_id,

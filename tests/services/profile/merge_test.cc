@@ -204,6 +204,39 @@ TEST_F(MergeTest, WritesAfterAMergeReachTheSurvivor) {
   EXPECT_EQ(redis_->Command({"KEYS", "*c_nobody*"})->elements().size(), 0u);
 }
 
+// An identity linked to the merged customer while the merge runs ends up
+// owned by the survivor: its index entry is repointed like the others (a
+// stale entry would outlive the survivor's erasure). A race, run a bounded
+// number of times; before the fix it showed within the first few.
+TEST_F(MergeTest, AnIdentityLinkedDuringAMergeFollowsTheSurvivor) {
+  for (int it = 0; it < 100; ++it) {
+    const std::string s = Customer(absl::StrCat("s", it, "@example.com"),
+                                   kNow - absl::Hours(2), 0, 0, "s");
+    const std::string m = Customer(absl::StrCat("m", it, "@example.com"),
+                                   kNow - absl::Hours(1), 0, 0, "m");
+    const omnicx::v1::Identity x = Id("crm_id", absl::StrCat("crm-", it));
+    std::thread link([&] {
+      omnicx::v1::CustomerRef ref;
+      ref.set_customer_id(m);
+      google::protobuf::RepeatedPtrField<omnicx::v1::Identity> ids;
+      *ids.Add() = x;
+      EXPECT_OK(store_->Resolve(ref, ids, kNow).status());
+    });
+    ASSERT_OK(store_->Merge(s, m, kNow, "call:test").status());
+    link.join();
+    const redis::Reply owner = *redis_->Command(
+        {"GET", keys_.IdentityIndex(store_->directory().Digest(x))});
+    ASSERT_FALSE(owner.is_nil()) << "iteration " << it;
+    ASSERT_EQ(owner.str(), s) << "iteration " << it;
+    ASSERT_EQ(redis_
+                  ->Command({"SISMEMBER", keys_.Identities(s),
+                             absl::StrCat("crm_id:crm-", it)})
+                  ->integer(),
+              1)
+        << "iteration " << it;
+  }
+}
+
 TEST_F(MergeTest, ConcurrentMergesLoseNothingAndLeaveOneProfile) {
   // Six emails on one profile: lift the guard for this test.
   ProfileStoreOptions options;
