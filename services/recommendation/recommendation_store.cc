@@ -153,10 +153,21 @@ end
 return {'ok', seg, imp, s, f}
 )lua");
 
-// KEYS: survivor shown, held, cool, merged set; merged shown, held, cool.
-// ARGV: merged id.
+// KEYS: survivor shown, held, cool, merged set; merged shown, held, cool;
+// the survivor's merged_into redirect (the profile service's) and erasure
+// tombstone. ARGV: merged id.
+// Merge records can be handled out of order (replicas, retries): when the
+// survivor was itself merged away since, {'MOVED', its survivor} (fold
+// there); when it was erased, the merged customer's state goes too
+// ({'ERASED'}). Else {'DONE'}, or {'SEEN'} when this merge was folded before.
 const redis::Script kMergeScript(R"lua(
-if redis.call('SADD', KEYS[4], ARGV[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[9]) == 1 then
+  redis.call('DEL', KEYS[5], KEYS[6], KEYS[7])
+  return {'ERASED'}
+end
+local to = redis.call('GET', KEYS[8])
+if to then return {'MOVED', to} end
+if redis.call('SADD', KEYS[4], ARGV[1]) == 0 then return {'SEEN'} end
 for k = 1, 3 do
   local from, to = KEYS[k + 4], KEYS[k]
   if k < 3 then
@@ -175,7 +186,7 @@ for k = 1, 3 do
   end
   redis.call('DEL', from)
 end
-return 1
+return {'DONE'}
 )lua");
 
 std::string Ms(absl::Time t) { return absl::StrCat(absl::ToUnixMillis(t)); }
@@ -437,16 +448,28 @@ absl::StatusOr<StatsTable> RecommendationStore::LoadStats() {
 }
 
 absl::StatusOr<bool> RecommendationStore::MergeCustomers(
-    const std::string& survivor, const std::string& merged) {
-  OMNICX_ASSIGN_OR_RETURN(
-      redis::Reply r,
-      redis_.Eval(kMergeScript,
-                  {keys_.NbaShown(survivor), keys_.NbaHeld(survivor),
-                   keys_.NbaCooldowns(survivor), keys_.NbaMerged(survivor),
-                   keys_.NbaShown(merged), keys_.NbaHeld(merged),
-                   keys_.NbaCooldowns(merged)},
-                  {merged}));
-  return r.integer() == 1;
+    const std::string& survivor_id, const std::string& merged) {
+  std::string survivor = survivor_id;
+  for (int hop = 0; hop < 16; ++hop) {
+    if (survivor == merged) return false;
+    OMNICX_ASSIGN_OR_RETURN(
+        redis::Reply r,
+        redis_.Eval(kMergeScript,
+                    {keys_.NbaShown(survivor), keys_.NbaHeld(survivor),
+                     keys_.NbaCooldowns(survivor), keys_.NbaMerged(survivor),
+                     keys_.NbaShown(merged), keys_.NbaHeld(merged),
+                     keys_.NbaCooldowns(merged), keys_.MergedInto(survivor),
+                     keys_.ErasedCustomer(survivor)},
+                    {merged}));
+    const auto& verdict = r.elements();
+    if (verdict.empty()) break;
+    if (verdict[0].str() == "MOVED" && verdict.size() > 1) {
+      survivor = verdict[1].str();
+      continue;
+    }
+    return verdict[0].str() == "DONE";
+  }
+  return absl::InternalError("merge redirects form a chain too long to follow");
 }
 
 }  // namespace omnicx::recommendation

@@ -18,6 +18,7 @@
 namespace omnicx::recommendation {
 namespace {
 
+using ::omnicx::status::IsOkAndHolds;
 using ::omnicx::status::StatusIs;
 using ::omnicx::v1::Action;
 using ::testing::ElementsAre;
@@ -362,6 +363,44 @@ TEST_F(StoreTest, MergeFoldsContactStateOnce) {
                        redis_->Command({"EXISTS", keys_.NbaShown("m"),
                                         keys_.NbaCooldowns("m")}));
   EXPECT_EQ(left.integer(), 0);
+}
+
+// Merge records handled out of order: m -> s arrives after s -> x was
+// folded (the profile service has redirected s to x), so m's state goes to
+// x; a merge into an erased survivor leaves nothing behind.
+TEST_F(StoreTest, AMergeIntoAMergedAwaySurvivorFoldsIntoItsSurvivor) {
+  Action a = Make("a", 3, 86400, 3600);
+  ASSERT_OK(Reserve("m", "d1", {&a}, kNow).status());
+  ASSERT_OK(Outcome("m", "d1", "a", omnicx::v1::ACTION_RESPONSE_PRESENTED, kNow)
+                .status());
+  ASSERT_OK(redis_->Command({"SET", keys_.MergedInto("s"), "x"}).status());
+  EXPECT_THAT(store_->MergeCustomers("s", "m"), IsOkAndHolds(true));
+  EXPECT_THAT(store_->MergeCustomers("s", "m"), IsOkAndHolds(false));
+  ASSERT_OK_AND_ASSIGN(redis::Reply shown,
+                       redis_->Command({"ZCARD", keys_.NbaShown("x")}));
+  EXPECT_EQ(shown.integer(), 1);
+  ASSERT_OK_AND_ASSIGN(
+      redis::Reply at_s,
+      redis_->Command({"KEYS", keys_.CustomerKeyPattern("s")}));
+  ASSERT_EQ(at_s.elements().size(), 1u);  // only the profile's redirect
+  EXPECT_EQ(at_s.elements()[0].str(), keys_.MergedInto("s"));
+
+  ASSERT_OK(Reserve("m2", "d2", {&a}, kNow).status());
+  ASSERT_OK(
+      Outcome("m2", "d2", "a", omnicx::v1::ACTION_RESPONSE_PRESENTED, kNow)
+          .status());
+  ASSERT_OK(redis_->Command({"SET", keys_.ErasedCustomer("e"), "1"}).status());
+  EXPECT_THAT(store_->MergeCustomers("e", "m2"), IsOkAndHolds(false));
+  for (const std::string& cid : {"e", "m2"}) {
+    ASSERT_OK_AND_ASSIGN(
+        redis::Reply left,
+        redis_->Command({"KEYS", keys_.CustomerKeyPattern(cid)}));
+    // Its contact state is gone; the decision record d2 is the erasure's to
+    // delete (it scans every id merged into the customer), not the fold's.
+    for (const redis::Reply& k : left.elements()) {
+      EXPECT_THAT(k.str(), HasSubstr(":nba:d:")) << k.str();
+    }
+  }
 }
 
 TEST_F(StoreTest, EveryCustomerKeyIsUnderTheCustomersTag) {
