@@ -176,7 +176,7 @@ return deleted
 // ARGV: S id, M id, now ms, timeline cap, source, how many identities S
 // and M had when the caller read them.
 // Returns {'OK'}, {'MOVED', side, target} when S or M was merged away
-// meanwhile, {'GONE'} when M no longer exists (erased), or {'RETRY'} when
+// meanwhile, {'GONE'} when S or M no longer exists (erased), or {'RETRY'} when
 // an identity was linked to S or M since the caller read their sets (the
 // owner keys passed would miss it, and the guard's count is stale).
 // Identity sets only grow until an erasure, so equal sizes mean equal sets.
@@ -186,7 +186,9 @@ local to_s = redis.call('GET', KEYS[11])
 if to_s then return {'MOVED', 'survivor', to_s} end
 local to_m = redis.call('GET', KEYS[22])
 if to_m then return {'MOVED', 'merged', to_m} end
-if redis.call('EXISTS', KEYS[12]) == 0 then return {'GONE'} end
+if redis.call('EXISTS', KEYS[12]) == 0 or redis.call('EXISTS', KEYS[1]) == 0 then
+  return {'GONE'}
+end
 if redis.call('SCARD', KEYS[2]) ~= tonumber(ARGV[6]) or
    redis.call('SCARD', KEYS[13]) ~= tonumber(ARGV[7]) then
   return {'RETRY'}

@@ -237,6 +237,20 @@ TEST_F(MergeTest, AnIdentityLinkedDuringAMergeFollowsTheSurvivor) {
   }
 }
 
+TEST_F(MergeTest, AMergeWithAnErasedCustomerWritesNothing) {
+  const std::string a =
+      Customer("a@example.com", kNow - absl::Hours(3), 1, 1794990000, "a");
+  const std::string b =
+      Customer("b@example.com", kNow - absl::Hours(2), 1, 1794990000, "b");
+  ASSERT_OK(store_->Erase(a).status());
+  EXPECT_THAT(store_->Merge(a, b, kNow, "call:test"),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(
+      redis_->Command({"KEYS", keys_.CustomerKeyPattern(a)})->elements().size(),
+      0u);
+  EXPECT_OK(store_->GetProfile(b).status());
+}
+
 TEST_F(MergeTest, ConcurrentMergesLoseNothingAndLeaveOneProfile) {
   // Six emails on one profile: lift the guard for this test.
   ProfileStoreOptions options;
