@@ -521,6 +521,18 @@ void Recommender::RecordOutcome(const omnicx::v1::RecordOutcomeRequest& request,
           result = record(outcome);
           if (!absl::IsNotFound(result.status())) break;
         }
+        if (!p.ok() && !absl::IsNotFound(p.status()) &&
+            absl::IsNotFound(result.status())) {
+          // Without the profile the ids merged into this customer are
+          // unknown, and the decision may be under one of them: retryable,
+          // not a definite NOT_FOUND.
+          result = status::WithRetryDelay(
+              absl::UnavailableError(absl::StrCat(
+                  "decision not found under the id given, and the profile "
+                  "service (which knows merged ids) is unreachable: ",
+                  p.status().message())),
+              absl::Seconds(1));
+        }
         done(std::move(result));
       });
 }

@@ -751,6 +751,14 @@ TEST_F(ServiceTest, OutcomeForADecisionMadeBeforeAMerge) {
   ASSERT_OK_AND_ASSIGN(redis::Reply shown,
                        redis_->Command({"ZCARD", keys_.NbaShown("s")}));
   EXPECT_EQ(shown.integer(), 1);
+
+  // With the profile service down, the survivor's id does not lead to the
+  // decision made under the merged id: retryable, not NOT_FOUND.
+  profile_server_->Shutdown();
+  profile_server_.reset();
+  EXPECT_THAT(Outcome(r, "s", resp.decision_id(), action,
+                      omnicx::v1::ACTION_RESPONSE_ACCEPTED),
+              StatusIs(absl::StatusCode::kUnavailable));
 }
 
 }  // namespace
