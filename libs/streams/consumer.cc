@@ -183,10 +183,6 @@ absl::StatusOr<int> StreamConsumer::ClaimIdle() {
         ++total;
         writes.push_back({"XACK", e.stream, options_.group, e.id});
       } else if (e.deliveries >= options_.max_deliveries) {
-        stats_.dead_lettered++;
-        OMNICX_LOG(kError) << "group=" << options_.group << " entry "
-                           << e.stream << "/" << e.id << " dead-lettered after "
-                           << e.deliveries << " deliveries: " << result;
         redis::Command dead = {"XADD",
                                options_.dead_letter,
                                "*",
@@ -213,8 +209,26 @@ absl::StatusOr<int> StreamConsumer::ClaimIdle() {
           dead.push_back("e");
           dead.push_back(e.payload);
         }
-        writes.push_back(std::move(dead));
-        writes.push_back({"XACK", e.stream, options_.group, e.id});
+        // Acknowledged only once the dead-letter copy is stored: in one
+        // pipeline, Redis could refuse the XADD (out of memory, say) and
+        // still take the XACK, and the entry would be gone from both.
+        // Otherwise it stays pending and the next claim tries again.
+        absl::StatusOr<redis::Reply> stored = redis_.Command(dead);
+        if (!stored.ok()) {
+          stats_.failed++;
+          OMNICX_LOG(kError) << "group=" << options_.group << " entry "
+                             << e.stream << "/" << e.id
+                             << " could not be dead-lettered (it stays "
+                                "pending): "
+                             << stored.status();
+          continue;
+        }
+        OMNICX_RETURN_IF_ERROR(
+            redis_.Command({"XACK", e.stream, options_.group, e.id}).status());
+        stats_.dead_lettered++;
+        OMNICX_LOG(kError) << "group=" << options_.group << " entry "
+                           << e.stream << "/" << e.id << " dead-lettered after "
+                           << e.deliveries << " deliveries: " << result;
       } else {
         stats_.failed++;
       }

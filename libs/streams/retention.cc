@@ -50,15 +50,20 @@ absl::StatusOr<int64_t> TrimAcknowledged(redis::Client& redis,
   std::string min_needed;
   for (const redis::Reply& group : groups->elements()) {
     std::map<std::string, redis::Reply> f = InfoFields(group);
-    std::string needed;
+    // What the group has not been delivered yet starts after its last
+    // delivered id (as of XINFO: it only grows, so this errs on keeping).
+    std::string needed = NextStreamId(f["last-delivered-id"].str());
     if (f["pending"].integer() > 0) {
       OMNICX_ASSIGN_OR_RETURN(
           redis::Reply summary,
           redis.Command({"XPENDING", stream, f["name"].str()}));
-      needed = summary.elements().size() > 1 ? summary.elements()[1].str()
-                                             : std::string("0-0");
-    } else {
-      needed = NextStreamId(f["last-delivered-id"].str());
+      // The oldest unacknowledged entry. Nil when the group acknowledged
+      // everything between XINFO and XPENDING: then only the undelivered
+      // part is needed (an empty id here once let the next group's position
+      // decide, trimming entries this group had not read).
+      if (summary.elements().size() > 1 && !summary.elements()[1].is_nil()) {
+        needed = summary.elements()[1].str();
+      }
     }
     if (min_needed.empty() || StreamIdLess(needed, min_needed)) {
       min_needed = needed;

@@ -507,6 +507,56 @@ TEST_F(IngestionTest, ALargeBacklogIsTrimmedInBoundedSteps) {
   EXPECT_GE(xtrims, 10);
 }
 
+// Two groups: a lagging one that reads and acknowledges entry by entry,
+// and one that starts at the end. A trim that runs while the lagging group
+// acknowledges its last pending entry (between XINFO GROUPS and XPENDING)
+// must not fall back to the other group's position. A race, bounded to 3 s;
+// before the fix the lagging group missed entries within a few hundred
+// milliseconds.
+TEST_F(IngestionTest, TrimmingNeverOvertakesALaggingGroup) {
+  const std::string stream = "cx:default:trim-test";  // only these groups
+  std::vector<std::string> ids;
+  for (int chunk = 0; chunk < 3; ++chunk) {
+    std::vector<redis::Command> adds;
+    for (int i = 0; i < 10000; ++i) {
+      adds.push_back({"XADD", stream, "*", "e", "x"});
+    }
+    ASSERT_OK_AND_ASSIGN(redis::PipelineReplies added, redis_->Pipeline(adds));
+    for (const auto& one : added) ids.push_back(one->str());
+  }
+  ASSERT_OK(
+      redis_->Command({"XGROUP", "CREATE", stream, "a-lag", "0"}).status());
+  ASSERT_OK(
+      redis_->Command({"XGROUP", "CREATE", stream, "zz-fast", "$"}).status());
+  redis::ClientOptions o;
+  o.port = redis_server_->port();
+  std::unique_ptr<redis::Client> reader = redis::Client::Create(o);
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> skipped{0};
+  std::thread lagging([&] {
+    for (size_t k = 0; k < ids.size() && !stop.load(); ++k) {
+      auto r = reader->Command({"XREADGROUP", "GROUP", "a-lag", "c", "COUNT",
+                                "1", "STREAMS", stream, ">"});
+      if (!r.ok() || r->is_nil()) break;
+      const auto& got = r->elements()[0].elements()[1].elements();
+      if (got.empty()) break;
+      const std::string id = got[0].elements()[0].str();
+      if (id != ids[k]) {
+        ++skipped;
+        break;
+      }
+      (void)reader->Command({"XACK", stream, "a-lag", id});
+    }
+  });
+  const absl::Time until = absl::Now() + absl::Seconds(3);
+  while (absl::Now() < until && skipped.load() == 0) {
+    (void)streams::TrimAcknowledged(*redis_, stream);
+  }
+  stop = true;
+  lagging.join();
+  EXPECT_EQ(skipped.load(), 0);
+}
+
 TEST_F(IngestionTest, StrictWithoutReplicasNeedsAppendfsyncAlways) {
   EventLogOptions strict;
   strict.strict = true;

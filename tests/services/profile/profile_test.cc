@@ -668,6 +668,30 @@ TEST_F(ConsumerTest, PoisonEventGoesToTheDeadLetterStream) {
             0);
 }
 
+// When the dead-letter copy cannot be stored (here the key has the wrong
+// type; in production Redis out of memory), the entry is not acknowledged:
+// it stays pending and the next claim dead-letters it.
+TEST_F(ConsumerTest, AnEntryIsAcknowledgedOnlyOnceItsDeadLetterIsStored) {
+  Append(0, "this is not a protobuf \xff\xff\xff\xff");
+  ASSERT_OK(consumer_->PollOnce(absl::Milliseconds(100)).status());
+  ASSERT_OK(
+      redis_->Command({"SET", keys_.DeadLetter("profile"), "x"}).status());
+  for (int i = 0; i < 4; ++i) ASSERT_OK(consumer_->ClaimIdle().status());
+  auto pending = [&] {
+    return redis_->Command({"XPENDING", keys_.EventShard(0), "profile"})
+        ->elements()[0]
+        .integer();
+  };
+  EXPECT_EQ(pending(), 1);
+  EXPECT_EQ(consumer_->stats().dead_lettered.load(), 0);
+  ASSERT_OK(redis_->Command({"DEL", keys_.DeadLetter("profile")}).status());
+  ASSERT_OK(consumer_->ClaimIdle().status());
+  EXPECT_EQ(pending(), 0);
+  EXPECT_EQ(consumer_->stats().dead_lettered.load(), 1);
+  EXPECT_EQ(redis_->Command({"XLEN", keys_.DeadLetter("profile")})->integer(),
+            1);
+}
+
 TEST_F(ProfileTest, GrpcReadsMaskIdentitiesAndMapErrors) {
   Interaction e = Event("g1", 1794990000, omnicx::v1::CHANNEL_VOICE);
   *e.mutable_customer()->mutable_identity() = Id("phone", "+15551234567");
