@@ -90,8 +90,6 @@ void Intake::ProcessAsync(const std::vector<omnicx::v1::Interaction*>& events,
     std::vector<EventResult> results;
     std::vector<const omnicx::v1::Interaction*> to_append;
     std::vector<size_t> append_index;
-    // (later copy, first copy) of an event id repeated within this call.
-    std::vector<std::pair<size_t, size_t>> in_call_duplicates;
     std::vector<omnicx::v1::Channel> channels;
     absl::Time start;
     Done done;
@@ -99,7 +97,9 @@ void Intake::ProcessAsync(const std::vector<omnicx::v1::Interaction*>& events,
   auto call = std::make_shared<Call>();
   call->results.resize(events.size());
   call->channels.resize(events.size());
-  absl::flat_hash_map<std::string, size_t> first_seen;
+  // An id repeated within the call is left to EventLog::Append, which
+  // answers repeats per shard, as the dedup records in Redis are kept: the
+  // same id for a customer reference on another shard is another event.
   for (size_t i = 0; i < events.size(); ++i) {
     EventResult& result = call->results[i];
     result.set_event_id(events[i]->event_id());
@@ -119,11 +119,6 @@ void Intake::ProcessAsync(const std::vector<omnicx::v1::Interaction*>& events,
           .WithLabels({"rejected", ChannelLabel(call->channels[i]),
                        ReasonLabel(violations)})
           .Increment();
-      continue;
-    }
-    auto [it, inserted] = first_seen.emplace(events[i]->event_id(), i);
-    if (!inserted) {
-      call->in_call_duplicates.emplace_back(i, it->second);
       continue;
     }
     call->to_append.push_back(events[i]);
@@ -150,11 +145,6 @@ void Intake::ProcessAsync(const std::vector<omnicx::v1::Interaction*>& events,
           result.set_stream_id(std::move((*appended)[k].stream_id));
           ++stored[{result.status() == omnicx::v1::EVENT_STATUS_ACCEPTED,
                     call->channels[i]}];
-        }
-        for (const auto& [dup, first] : call->in_call_duplicates) {
-          call->results[dup].set_status(omnicx::v1::EVENT_STATUS_DUPLICATE);
-          call->results[dup].set_stream_id(call->results[first].stream_id());
-          ++stored[{false, call->channels[dup]}];
         }
         for (const auto& [key, n] : stored)
           CountStored(key.first, key.second, n);

@@ -14,6 +14,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
+#include "libs/events/sharding.h"
 #include "libs/keys/key_builder.h"
 #include "libs/metrics/registry.h"
 #include "libs/redis/client.h"
@@ -198,6 +199,28 @@ TEST_F(IngestionTest, BatchAnswersPerItemInOrder) {
   std::vector<Interaction> too_many(501, Event("x"));
   EXPECT_THAT(Batch(too_many),
               status::StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// The same id for customer references on different shards is two events,
+// in one call as in two (the dedup records are per shard); a repeat for
+// the same reference is a duplicate.
+TEST_F(IngestionTest, AnIdRepeatedForAnotherCustomerInOneCallIsStored) {
+  std::string other = "anon-2";
+  Interaction a = Event("z-1", "anon-1");
+  for (int i = 3; events::ShardFor(Event("z-1", other).customer(), 16) ==
+                  events::ShardFor(a.customer(), 16);
+       ++i) {
+    other = absl::StrCat("anon-", i);
+  }
+  auto r = Batch({a, Event("z-1", other), a});
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->results_size(), 3);
+  EXPECT_EQ(r->results(0).status(), omnicx::v1::EVENT_STATUS_ACCEPTED);
+  EXPECT_EQ(r->results(1).status(), omnicx::v1::EVENT_STATUS_ACCEPTED);
+  EXPECT_NE(r->results(1).stream_id(), r->results(0).stream_id());
+  EXPECT_EQ(r->results(2).status(), omnicx::v1::EVENT_STATUS_DUPLICATE);
+  EXPECT_EQ(r->results(2).stream_id(), r->results(0).stream_id());
+  EXPECT_EQ(StoredIds(), (std::map<std::string, int>{{"z-1", 2}}));
 }
 
 TEST_F(IngestionTest, DuplicatesAfterServiceAndRedisRestart) {
