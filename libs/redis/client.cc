@@ -266,20 +266,23 @@ absl::StatusOr<PipelineReplies> Client::Pipeline(
 
 absl::StatusOr<PipelineReplies> Client::PipelineScripts(
     const std::vector<redis::Command>& commands,
-    const std::vector<const Script*>& scripts) {
+    const std::vector<const Script*>& scripts, size_t waits) {
   absl::StatusOr<PipelineReplies> replies = Pipeline(commands);
   if (!replies.ok()) return replies;
+  const size_t body = commands.size() - std::min(waits, commands.size());
   std::vector<size_t> retry;
-  for (size_t i = 0; i < replies->size(); ++i) {
+  for (size_t i = 0; i < body; ++i) {
     if (IsNoScript((*replies)[i])) retry.push_back(i);
   }
   if (retry.empty()) return replies;
-  // Load every script these commands name, then re-run just the failures.
+  // Load every script these commands name, re-run just the failures, then
+  // the WAITs again behind them (the re-run may use another connection).
   std::vector<redis::Command> again;
   for (const Script* s : scripts)
     again.push_back({"SCRIPT", "LOAD", s->source()});
   const size_t loads = again.size();
   for (size_t i : retry) again.push_back(commands[i]);
+  for (size_t i = body; i < commands.size(); ++i) again.push_back(commands[i]);
   absl::StatusOr<PipelineReplies> second = Pipeline(again);
   if (!second.ok()) return second.status();
   for (size_t k = 0; k < loads; ++k) {
@@ -287,6 +290,14 @@ absl::StatusOr<PipelineReplies> Client::PipelineScripts(
   }
   for (size_t k = 0; k < retry.size(); ++k) {
     (*replies)[retry[k]] = std::move((*second)[loads + k]);
+  }
+  for (size_t i = body; i < commands.size(); ++i) {
+    absl::StatusOr<Reply>& first = (*replies)[i];
+    absl::StatusOr<Reply>& rerun = (*second)[loads + retry.size() + (i - body)];
+    if (!first.ok()) continue;
+    if (!rerun.ok() || rerun->integer() < first->integer()) {
+      first = std::move(rerun);
+    }
   }
   return replies;
 }

@@ -80,9 +80,15 @@ class Client {
   // Pipeline in which EVALSHA commands (EvalShaCommand) of `scripts` that
   // fail with NOSCRIPT are loaded and re-run — only those, so commands that
   // succeeded are not repeated.
+  //
+  // The last `waits` commands are WAITs for replicas, which must follow
+  // every write of the pipeline on the connection that made it. After a
+  // re-run they are sent again behind it, and each WAIT's reply is the
+  // smaller count of its two runs (an error if either failed): the first
+  // run covers the writes of the first round trip, the second the re-run.
   absl::StatusOr<PipelineReplies> PipelineScripts(
       const std::vector<redis::Command>& commands,
-      const std::vector<const Script*>& scripts);
+      const std::vector<const Script*>& scripts, size_t waits = 0);
 
   // EVALSHA, loading the script on NOSCRIPT and retrying once.
   absl::StatusOr<Reply> Eval(const Script& script,

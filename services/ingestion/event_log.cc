@@ -189,8 +189,11 @@ absl::StatusOr<std::vector<AppendResult>> EventLog::Append(
                         absl::StrCat(absl::ToInt64Milliseconds(
                             options_.strict_wait_timeout))});
   }
+  const bool wait_for_replicas =
+      options_.strict && options_.strict_replicas > 0;
   OMNICX_ASSIGN_OR_RETURN(std::vector<absl::StatusOr<redis::Reply>> replies,
-                          redis_.PipelineScripts(commands, {&append_script_}));
+                          redis_.PipelineScripts(commands, {&append_script_},
+                                                 wait_for_replicas ? 1 : 0));
 
   for (size_t c = 0; c < calls.size(); ++c) {
     OMNICX_RETURN_IF_ERROR(replies[c].status());
@@ -212,7 +215,14 @@ absl::StatusOr<std::vector<AppendResult>> EventLog::Append(
     results[repeat] = {omnicx::v1::EVENT_STATUS_DUPLICATE,
                        results[first].stream_id};
   }
-  if (options_.strict && options_.strict_replicas > 0) {
+  if (wait_for_replicas) {
+    // A refused WAIT (an ACL without it, a replica instance) is a failed
+    // strict append, reported like a timeout.
+    if (!replies.back().ok()) {
+      return absl::UnavailableError(absl::StrCat(
+          "strict durability: WAIT failed (", replies.back().status().message(),
+          "); retry (the retry is deduplicated)"));
+    }
     OMNICX_ASSIGN_OR_RETURN(int64_t acked, replies.back()->AsInteger());
     if (acked < options_.strict_replicas) {
       return absl::UnavailableError(absl::StrCat(

@@ -113,6 +113,32 @@ TEST_F(ClientTest, ScriptsReloadAfterFlush) {
             client_->Command({"SCRIPT", "LOAD", script.source()})->str());
 }
 
+// A trailing WAIT must follow the writes of a re-run too (strict
+// ingestion): after a reload it is sent again behind the re-run.
+TEST_F(ClientTest, TrailingWaitsRunAgainBehindAReRun) {
+  const Script script("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+  ASSERT_OK(client_->Command({"SCRIPT", "FLUSH"}).status());
+  ASSERT_OK(client_->Command({"CONFIG", "RESETSTAT"}).status());
+  ASSERT_OK_AND_ASSIGN(
+      PipelineReplies r,
+      client_->PipelineScripts(
+          {EvalShaCommand(script, {"w"}, {"4"}), {"WAIT", "0", "0"}}, {&script},
+          1));
+  EXPECT_EQ(r[0]->integer(), 4);
+  EXPECT_EQ(r[1]->integer(), 0);  // no replicas here
+  ASSERT_OK_AND_ASSIGN(Reply stats, client_->Command({"INFO", "commandstats"}));
+  EXPECT_THAT(stats.str(), HasSubstr("cmdstat_wait:calls=2,"));
+  // Without a reload it runs once.
+  ASSERT_OK(client_->Command({"CONFIG", "RESETSTAT"}).status());
+  ASSERT_OK(client_
+                ->PipelineScripts(
+                    {EvalShaCommand(script, {"w"}, {"1"}), {"WAIT", "0", "0"}},
+                    {&script}, 1)
+                .status());
+  ASSERT_OK_AND_ASSIGN(stats, client_->Command({"INFO", "commandstats"}));
+  EXPECT_THAT(stats.str(), HasSubstr("cmdstat_wait:calls=1,"));
+}
+
 TEST_F(ClientTest, TimeoutIsUnavailableAndThePoolRecovers) {
   auto other = Client::Create(Options());
   std::thread sleeper([&] {

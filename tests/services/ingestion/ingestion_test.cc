@@ -601,5 +601,18 @@ TEST_F(IngestionTest, StrictWithoutReplicasNeedsAppendfsyncAlways) {
                                HasSubstr("0 of 1 replicas")));
 }
 
+// A refused WAIT (here an ACL without it; also a replica instance) fails
+// the strict append as UNAVAILABLE instead of aborting the process.
+TEST_F(IngestionTest, ARefusedWaitIsUnavailable) {
+  ASSERT_OK(redis_->Command({"ACL", "SETUSER", "default", "-wait"}).status());
+  EventLogOptions strict;
+  strict.strict = true;
+  strict.strict_replicas = 1;
+  EventLog log(*redis_, keys_, strict);
+  Interaction e = Event("acl-1");
+  EXPECT_THAT(log.Append({&e}), status::StatusIs(absl::StatusCode::kUnavailable,
+                                                 HasSubstr("WAIT failed")));
+}
+
 }  // namespace
 }  // namespace omnicx::ingestion
