@@ -54,8 +54,12 @@ bool IsNoScript(const absl::StatusOr<Reply>& r) {
 
 absl::Status ErrorReplyStatus(absl::string_view message) {
   const std::string text = absl::StrCat("redis: ", message);
+  // READONLY: the connection reached a replica (the primary failed over);
+  // MISCONF: Redis refuses writes until its persistence works again;
+  // NOREPLICAS: min-replicas-to-write is not met. All pass.
   for (absl::string_view transient :
-       {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"}) {
+       {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "READONLY",
+        "MISCONF", "NOREPLICAS"}) {
     if (absl::StartsWith(message, transient)) {
       return absl::UnavailableError(text);
     }
@@ -239,6 +243,13 @@ absl::StatusOr<PipelineReplies> Client::RoundTrip(
     auto* reply = static_cast<redisReply*>(raw);
     replies.push_back(Checked(Convert(reply)));
     freeReplyObject(reply);
+    // A demoted primary keeps its TCP connections: drop this one after the
+    // round trip, so the next connects to what the address names now.
+    if (!replies.back().ok() &&
+        absl::StartsWith(replies.back().status().message(),
+                         "redis: READONLY")) {
+      conn->set_broken();
+    }
   }
   if (timeout != options_.command_timeout) {
     redisSetTimeout(ctx, SocketTimeout(options_.command_timeout));

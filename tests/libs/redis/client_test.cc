@@ -139,6 +139,15 @@ TEST_F(ClientTest, TrailingWaitsRunAgainBehindAReRun) {
   EXPECT_THAT(stats.str(), HasSubstr("cmdstat_wait:calls=1,"));
 }
 
+// A write that reaches a replica (the primary failed over) is retryable.
+TEST_F(ClientTest, AWriteOnAReplicaIsUnavailable) {
+  ASSERT_OK(client_->Command({"REPLICAOF", "127.0.0.1", "1"}).status());
+  EXPECT_THAT(client_->Command({"SET", "k", "v"}),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("READONLY")));
+  ASSERT_OK(client_->Command({"REPLICAOF", "NO", "ONE"}).status());
+  EXPECT_OK(client_->Command({"SET", "k", "v"}).status());
+}
+
 TEST_F(ClientTest, TimeoutIsUnavailableAndThePoolRecovers) {
   auto other = Client::Create(Options());
   std::thread sleeper([&] {
@@ -221,6 +230,13 @@ TEST(ErrorReplyStatusTest, Mapping) {
               StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_THAT(ErrorReplyStatus("OOM command not allowed"),
               StatusIs(absl::StatusCode::kResourceExhausted));
+  for (const char* failover :
+       {"READONLY You can't write against a read only replica.",
+        "MISCONF Redis is configured to save RDB snapshots",
+        "NOREPLICAS Not enough good replicas to write."}) {
+    EXPECT_THAT(ErrorReplyStatus(failover),
+                StatusIs(absl::StatusCode::kUnavailable));
+  }
   EXPECT_THAT(
       ErrorReplyStatus("WRONGTYPE Operation"),
       StatusIs(absl::StatusCode::kInternal, "redis: WRONGTYPE Operation"));
