@@ -115,7 +115,10 @@ absl::Status EventLog::EnsureConsumerGroups() {
 }
 
 absl::Status EventLog::CheckDurability() {
-  if (!options_.strict || options_.strict_replicas > 0) return absl::OkStatus();
+  if (!options_.strict || options_.strict_replicas > 0) {
+    durability_checked_ = true;
+    return absl::OkStatus();
+  }
   OMNICX_ASSIGN_OR_RETURN(auto replies,
                           redis_.Pipeline({{"CONFIG", "GET", "appendonly"},
                                            {"CONFIG", "GET", "appendfsync"}}));
@@ -130,6 +133,7 @@ absl::Status EventLog::CheckDurability() {
         "and appendfsync always (have appendonly ",
         appendonly, ", appendfsync ", appendfsync, ")"));
   }
+  durability_checked_ = true;
   return absl::OkStatus();
 }
 
@@ -137,6 +141,12 @@ absl::StatusOr<std::vector<AppendResult>> EventLog::Append(
     const std::vector<const omnicx::v1::Interaction*>& events) {
   std::vector<AppendResult> results(events.size());
   if (events.empty()) return results;
+  if (!durability_checked_.load()) {
+    if (absl::Status s = CheckDurability(); !s.ok()) {
+      return absl::UnavailableError(absl::StrCat(
+          "strict durability cannot be guaranteed: ", s.message()));
+    }
+  }
 
   // One script call per shard touched (per kMaxEventsPerScript events), all
   // in one pipeline. An id repeated within the call (possible when the

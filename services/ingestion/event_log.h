@@ -33,6 +33,7 @@
 #ifndef OMNICX_SERVICES_INGESTION_EVENT_LOG_H_
 #define OMNICX_SERVICES_INGESTION_EVENT_LOG_H_
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -81,7 +82,9 @@ class EventLog {
   absl::Status EnsureConsumerGroups();
 
   // In strict mode with no replicas, Redis must run appendonly yes with
-  // appendfsync always; FailedPrecondition otherwise.
+  // appendfsync always; FailedPrecondition otherwise. Append runs it itself
+  // until it has passed once (Redis may be down when the service starts),
+  // and acknowledges nothing before.
   absl::Status CheckDurability();
 
   // Appends valid, normalised events; results in input order. Fails whole
@@ -101,6 +104,7 @@ class EventLog {
   const keys::KeyBuilder& keys_;
   EventLogOptions options_;
   redis::Script append_script_;
+  std::atomic<bool> durability_checked_{false};
 };
 
 }  // namespace omnicx::ingestion

@@ -590,6 +590,14 @@ TEST_F(IngestionTest, StrictWithoutReplicasNeedsAppendfsyncAlways) {
   EXPECT_THAT(log.CheckDurability(),
               status::StatusIs(absl::StatusCode::kFailedPrecondition,
                                HasSubstr("appendfsync always")));
+  // A service that started while Redis was down never ran the check: its
+  // first Append runs it and acknowledges nothing it cannot guarantee.
+  EventLog unchecked(*redis_, keys_, strict);
+  Interaction early = Event("early-1");
+  EXPECT_THAT(unchecked.Append({&early}),
+              status::StatusIs(absl::StatusCode::kUnavailable,
+                               HasSubstr("appendfsync always")));
+  EXPECT_TRUE(StoredIds().empty());
   strict.strict_replicas = 1;
   strict.strict_wait_timeout = absl::Milliseconds(50);
   EventLog with_replica(*redis_, keys_, strict);
