@@ -84,6 +84,16 @@ class JourneyStoreTest : public ::testing::Test {
     return n;
   }
 
+  // The state computed straight from `events`, as one customer's replay.
+  JourneyState Replay(const std::vector<Interaction>& events) {
+    JourneyState replay;
+    for (const Interaction& e : events) {
+      ApplyEvent(model_, e, &replay);
+      RefreshDerived(model_, &replay);
+    }
+    return replay;
+  }
+
   JourneyState Stored(const std::string& cid) {
     auto s = store_->Load(cid);
     EXPECT_TRUE(s.ok()) << s.status();
@@ -543,11 +553,7 @@ TEST_F(JourneyWithProfileTest, MergingCustomersEqualsReplayingTheirEvents) {
   std::vector<Interaction> all = events;
   all.push_back(both);
   all.push_back(late);
-  JourneyState replay;
-  for (const Interaction& e : all) {
-    ApplyEvent(model_, e, &replay);
-    RefreshDerived(model_, &replay);
-  }
+  const JourneyState replay = Replay(all);
   const JourneyState merged = Stored(survivor);
   EXPECT_EQ(merged.events(), 5);
   const int64_t at = kT0 + 5 * kDay;
@@ -626,11 +632,7 @@ TEST_F(JourneyWithProfileTest,
   ASSERT_TRUE(profile_->PublishResolvedBatch({{survivor, &again}})[0].ok());
   Follow();
 
-  JourneyState replay;
-  for (const Interaction& e : {ann_event, bob_event, both}) {
-    ApplyEvent(model_, e, &replay);
-    RefreshDerived(model_, &replay);
-  }
+  const JourneyState replay = Replay({ann_event, bob_event, both});
   const JourneyState merged = Stored(survivor);
   EXPECT_EQ(merged.events(), 3);
   const int64_t at = kT0 + 3 * kDay;
