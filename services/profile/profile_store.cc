@@ -21,6 +21,13 @@ using omnicx::v1::CustomerRef;
 using omnicx::v1::Identity;
 using omnicx::v1::Interaction;
 
+// A write refused because the customer was erased meanwhile (the consumer
+// acknowledges the event and counts it as erased).
+absl::Status ErasedError() {
+  return absl::FailedPreconditionError(
+      "the customer was erased; the event is not applied");
+}
+
 // KEYS[1] ids set, KEYS[2] profile hash, KEYS[3] merged_into, KEYS[4]
 // links, KEYS[5..4+n] identity owner keys, KEYS[5+n] the chosen customer's
 // erasure tombstone.
@@ -374,8 +381,7 @@ absl::StatusOr<Resolution> ProfileStore::ChooseCustomer(
   Resolution out;
   if (!plan.anchored) {
     if (reply(plan.reads.size() - 1).integer() == 1) {
-      return absl::FailedPreconditionError(
-          "the customer was erased; the event is not applied");
+      return ErasedError();
     }
     out.customer_id = ref.customer_id();
     out.created = reply(plan.reads.size() - 2).integer() == 0;
@@ -423,8 +429,7 @@ absl::StatusOr<bool> ProfileStore::ReadLinkReply(const ResolvePlan& plan,
                                                  std::string& moved_to) {
   const auto& results = reply.elements();
   if (!results.empty() && results[0].str() == "ERASED") {
-    return absl::FailedPreconditionError(
-        "the customer was erased; the event is not applied");
+    return ErasedError();
   }
   if (!results.empty() && results[0].str() == "RETRY") {
     moved_to.clear();
@@ -743,8 +748,7 @@ std::vector<absl::StatusOr<bool>> ProfileStore::ApplyBatch(
       out[i] =
           absl::AbortedError("customer was merged meanwhile; resolve again");
     } else if ((*replies)[i]->integer() == -2) {
-      out[i] = absl::FailedPreconditionError(
-          "the customer was erased; the event is not applied");
+      out[i] = ErasedError();
     } else {
       out[i] = (*replies)[i]->integer() == 1;
     }
@@ -889,8 +893,8 @@ absl::StatusOr<EraseResult> ProfileStore::Erase(
   }
   // The customer's own id and the ids merged into them: keys and records
   // under any of them reference this person.
-  absl::flat_hash_set<std::string> ids = {std::string(customer_id)};
-  for (const std::string& m : profile.merged_ids()) ids.insert(m);
+  const absl::flat_hash_set<std::string> ids(fenced_ids.begin(),
+                                             fenced_ids.end());
   auto names_customer = [&](const Interaction& e) {
     if (!e.customer().customer_id().empty() &&
         ids.contains(e.customer().customer_id())) {
