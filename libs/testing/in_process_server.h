@@ -5,6 +5,7 @@
 //   IngestionServiceImpl service(intake);
 //   auto server = StartInProcess({&service});
 //   auto stub = omnicx::v1::IngestionService::NewStub(ChannelTo(**server));
+//   // ChannelTo sends TestCredentials::Default()'s admin key on every call.
 #ifndef OMNICX_LIBS_TESTING_IN_PROCESS_SERVER_H_
 #define OMNICX_LIBS_TESTING_IN_PROCESS_SERVER_H_
 
@@ -14,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
 #include "libs/server/server.h"
+#include "libs/testing/test_credentials.h"
 
 namespace omnicx::testing {
 
@@ -24,9 +26,16 @@ inline absl::StatusOr<std::unique_ptr<server::Server>> StartInProcess(
   return server::Server::Start(std::move(options), services);
 }
 
+// A channel that sends TestCredentials::Default()'s admin key on every call.
 inline std::shared_ptr<grpc::Channel> ChannelTo(const server::Server& server) {
-  return grpc::CreateChannel(server.dial_address(),
-                             grpc::InsecureChannelCredentials());
+  return ChannelWithKey(server.dial_address(),
+                        TestCredentials::Default().key(auth::Role::kAdmin));
+}
+
+// A channel that sends `key` on every call.
+inline std::shared_ptr<grpc::Channel> ChannelTo(const server::Server& server,
+                                                const std::string& key) {
+  return ChannelWithKey(server.dial_address(), key);
 }
 
 }  // namespace omnicx::testing

@@ -1,0 +1,130 @@
+#include "libs/auth/api_keys.h"
+
+#include <openssl/rand.h>
+
+#include <cstdlib>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "libs/keys/digest.h"
+#include "yaml-cpp/yaml.h"
+
+namespace omnicx::auth {
+namespace {
+
+bool IsLowerHex64(absl::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+absl::Status EntryError(absl::string_view source, size_t index,
+                        absl::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(source, ": keys[", index, "]: ", why));
+}
+
+}  // namespace
+
+absl::StatusOr<ApiKeySet> ApiKeySet::Parse(absl::string_view yaml,
+                                           absl::string_view source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": not valid YAML (line ", e.mark.line + 1, ")"));
+  }
+  ApiKeySet set;
+  if (!root || root.IsNull()) return set;
+  if (!root.IsMap()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": expected a map with a `keys` list"));
+  }
+  for (const auto& kv : root) {
+    if (kv.first.as<std::string>() != "keys") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": unknown field `", kv.first.as<std::string>(), "`"));
+    }
+  }
+  const YAML::Node keys = root["keys"];
+  if (!keys || keys.IsNull()) return set;
+  if (!keys.IsSequence()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": `keys` must be a list"));
+  }
+  absl::flat_hash_set<std::string> names;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const YAML::Node entry = keys[i];
+    if (!entry.IsMap()) return EntryError(source, i, "must be a map");
+    ApiKey key;
+    std::string role;
+    try {
+      for (const auto& kv : entry) {
+        const std::string field = kv.first.as<std::string>();
+        if (field == "name") {
+          key.name = kv.second.as<std::string>();
+        } else if (field == "sha256") {
+          key.sha256 = kv.second.as<std::string>();
+        } else if (field == "tenant") {
+          key.tenant = kv.second.as<std::string>();
+        } else if (field == "role") {
+          role = kv.second.as<std::string>();
+        } else if (field == "trusted_identities") {
+          key.trusted_identities = kv.second.as<bool>();
+        } else {
+          return EntryError(source, i,
+                            absl::StrCat("unknown field `", field, "`"));
+        }
+      }
+    } catch (const YAML::Exception&) {
+      return EntryError(source, i, "a field has the wrong type");
+    }
+    if (key.name.empty()) return EntryError(source, i, "`name` is required");
+    if (!IsLowerHex64(key.sha256)) {
+      return EntryError(source, i,
+                        "`sha256` must be 64 lower-case hex digits (the "
+                        "SHA-256 of the key, never the key itself)");
+    }
+    if (key.tenant.empty()) {
+      return EntryError(source, i, "`tenant` is required");
+    }
+    std::optional<Role> parsed = ParseRole(role);
+    if (!parsed.has_value()) {
+      return EntryError(source, i,
+                        "`role` must be app, agent, service, analyst, admin "
+                        "or internal");
+    }
+    key.role = *parsed;
+    if (key.trusted_identities && key.role != Role::kApp) {
+      return EntryError(source, i,
+                        "`trusted_identities` applies to app keys only");
+    }
+    if (!names.insert(key.name).second) {
+      return EntryError(source, i, absl::StrCat("duplicate name ", key.name));
+    }
+    const std::string hash = key.sha256;
+    if (!set.by_hash_.emplace(hash, std::move(key)).second) {
+      return EntryError(source, i, "the same key is listed twice");
+    }
+  }
+  return set;
+}
+
+const ApiKey* ApiKeySet::Find(absl::string_view presented) const {
+  auto it = by_hash_.find(keys::Sha256Hex(presented));
+  return it == by_hash_.end() ? nullptr : &it->second;
+}
+
+std::string NewApiKey() {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) std::abort();  // no entropy
+  return absl::StrCat(
+      "ocx_", absl::WebSafeBase64Escape(absl::string_view(
+                  reinterpret_cast<const char*>(bytes), sizeof(bytes))));
+}
+
+}  // namespace omnicx::auth

@@ -1,0 +1,120 @@
+#include "libs/auth/policy.h"
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/descriptor.h"
+#include "gtest/gtest.h"
+#include "libs/status/status_matchers.h"
+#include "omnicx/v1/ingestion.pb.h"
+#include "omnicx/v1/journey.pb.h"
+#include "omnicx/v1/profile.pb.h"
+#include "omnicx/v1/recommendation.pb.h"
+
+namespace omnicx::auth {
+namespace {
+
+using ::omnicx::status::IsOk;
+using ::omnicx::status::StatusIs;
+
+constexpr const char* kServices[] = {
+    "omnicx.v1.IngestionService", "omnicx.v1.ProfileService",
+    "omnicx.v1.JourneyService", "omnicx.v1.RecommendationService"};
+
+std::vector<std::string> AllMethods() {
+  // Pull every generated file in, so the pool knows the services.
+  (void)omnicx::v1::TrackRequest::descriptor();
+  (void)omnicx::v1::GetProfileRequest::descriptor();
+  (void)omnicx::v1::GetJourneyRequest::descriptor();
+  (void)omnicx::v1::RecommendRequest::descriptor();
+  std::vector<std::string> methods;
+  for (const char* name : kServices) {
+    const google::protobuf::ServiceDescriptor* s =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+            name);
+    EXPECT_NE(s, nullptr) << name;
+    if (s == nullptr) continue;
+    for (int i = 0; i < s->method_count(); ++i) {
+      methods.push_back(absl::StrCat("/", name, "/", s->method(i)->name()));
+    }
+  }
+  return methods;
+}
+
+TEST(PolicyTest, EveryMethodOfEveryServiceIsListed) {
+  std::set<std::string> listed;
+  for (const MethodPolicy& p : Policies()) listed.insert(std::string(p.method));
+  const std::vector<std::string> methods = AllMethods();
+  EXPECT_EQ(methods.size(), listed.size());
+  for (const std::string& m : methods) {
+    EXPECT_TRUE(listed.count(m)) << m << " has no policy entry";
+  }
+}
+
+// The role table, written out independently of policy.cc.
+TEST(PolicyTest, EachRoleMayCallExactlyItsMethods) {
+  const std::map<Role, std::set<std::string>> allowed = {
+      {Role::kApp, {"Track", "TrackBatch", "TrackStream"}},
+      {Role::kAgent,
+       {"GetCustomerContext", "GetProfile", "GetTimeline", "GetJourney",
+        "Recommend", "RecordOutcome", "SetConsent"}},
+      {Role::kService,
+       {"Recommend", "RecordOutcome", "GetJourney", "GetProfile"}},
+      {Role::kAnalyst,
+       {"ListPainPoints", "GetFunnel", "GetActionStats", "ListActions"}},
+  };
+  for (const std::string& method : AllMethods()) {
+    const std::string short_name(ShortMethodName(method));
+    for (const auto& [role, methods] : allowed) {
+      Principal p;
+      p.role = role;
+      p.name = "caller";
+      if (methods.count(short_name)) {
+        EXPECT_THAT(CheckAllowed(p, method), IsOk())
+            << RoleName(role) << " " << method;
+      } else {
+        EXPECT_THAT(CheckAllowed(p, method),
+                    StatusIs(absl::StatusCode::kPermissionDenied))
+            << RoleName(role) << " " << method;
+      }
+    }
+    Principal admin;
+    admin.role = Role::kAdmin;
+    EXPECT_THAT(CheckAllowed(admin, method), IsOk()) << method;
+  }
+}
+
+TEST(PolicyTest, InternalCallersAreNamedPerMethod) {
+  Principal profile{.tenant = "t", .role = Role::kInternal, .name = "profile"};
+  Principal reco{
+      .tenant = "t", .role = Role::kInternal, .name = "recommendation"};
+  Principal other{.tenant = "t", .role = Role::kInternal, .name = "ingestion"};
+  const std::string forget = "/omnicx.v1.JourneyService/ForgetCustomer";
+  EXPECT_THAT(CheckAllowed(profile, forget), IsOk());
+  EXPECT_THAT(CheckAllowed(reco, forget),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(CheckAllowed(reco, "/omnicx.v1.ProfileService/GetProfile"),
+              IsOk());
+  EXPECT_THAT(CheckAllowed(profile, "/omnicx.v1.ProfileService/GetProfile"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(
+      CheckAllowed(profile, "/omnicx.v1.RecommendationService/Recommend"),
+      IsOk());
+  EXPECT_THAT(CheckAllowed(other, "/omnicx.v1.JourneyService/GetJourney"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(CheckAllowed(profile, "/omnicx.v1.ProfileService/EraseCustomer"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+}
+
+TEST(PolicyTest, AnUnlistedMethodIsDeniedToAllButAdmin) {
+  Principal agent{.tenant = "t", .role = Role::kAgent, .name = "a"};
+  EXPECT_THAT(CheckAllowed(agent, "/omnicx.v1.ProfileService/NewMethod"),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "role agent may not call NewMethod"));
+}
+
+}  // namespace
+}  // namespace omnicx::auth
