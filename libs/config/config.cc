@@ -127,6 +127,11 @@ Config Defaults(Service service) {
   c.set_severe_impact(15);
   c.set_severe_window("336h");
   c.set_stats_refresh_interval("1s");
+  // --- auth (every service) ---
+  c.mutable_auth()->set_jwt_leeway("60s");
+  c.mutable_auth()->set_reload_interval("5s");
+  c.mutable_auth()->set_rate_limit(2000);
+  c.mutable_auth()->set_rate_limit_burst(4000);
   return c;
 }
 
@@ -200,6 +205,24 @@ absl::Status Validate(const Config& c) {
   check(CheckRange("high_value_threshold", c.high_value_threshold(), 0,
                    1LL << 50));
   check(CheckRange("severe_impact", c.severe_impact(), 1, 100));
+  // --- auth ---
+  check(CheckDuration("auth.jwt_leeway", c.auth().jwt_leeway(),
+                      absl::ZeroDuration(), absl::Minutes(10)));
+  check(CheckDuration("auth.reload_interval", c.auth().reload_interval(),
+                      absl::Milliseconds(10), absl::Hours(1)));
+  // That a credential source is set at all is checked where the services
+  // build their Authenticator (ServiceMain), which names the settings.
+  if (s.ok() && !c.auth().jwks_file().empty() &&
+      (c.auth().jwt_issuer().empty() || c.auth().jwt_audience().empty())) {
+    s = Invalid("auth.jwt_issuer",
+                "auth.jwt_issuer and auth.jwt_audience are required with "
+                "auth.jwks_file");
+  }
+  if (s.ok() && (c.auth().rate_limit() < 0 || c.auth().rate_limit() > 1e7)) {
+    s = Invalid("auth.rate_limit", "must be between 0 (off) and 10000000");
+  }
+  check(CheckRange("auth.rate_limit_burst", c.auth().rate_limit_burst(), 1,
+                   100000000));
   if (s.ok() && c.redis().cluster()) {
     s = Invalid("redis.cluster",
                 "Redis Cluster routing is not supported by this build yet; "

@@ -39,6 +39,21 @@ redis::ClientOptions RedisOptions(const config::Config& config) {
   return options;
 }
 
+auth::AuthenticatorOptions AuthOptions(const config::Config& config) {
+  auth::AuthenticatorOptions options;
+  options.tenant = config.tenant();
+  options.api_keys_file = config.auth().api_keys_file();
+  options.jwks_file = config.auth().jwks_file();
+  options.jwt.issuer = config.auth().jwt_issuer();
+  options.jwt.audience = config.auth().jwt_audience();
+  options.jwt.leeway = config::DurationSetting(config.auth().jwt_leeway());
+  options.reload_interval =
+      config::DurationSetting(config.auth().reload_interval());
+  options.rate_limit = config.auth().rate_limit();
+  options.rate_limit_burst = config.auth().rate_limit_burst();
+  return options;
+}
+
 int ServiceMain(config::Service service, int argc, char** argv,
                 const ServiceFactory& factory) {
   // Debian's Abseil is built with mutex deadlock detection on, which costs
@@ -65,6 +80,13 @@ int ServiceMain(config::Service service, int argc, char** argv,
       keys::KeyBuilder::Create(cfg.tenant());
   if (!keys.ok()) return Fatal(service, keys.status());
 
+  absl::StatusOr<std::unique_ptr<auth::Authenticator>> authenticator =
+      auth::Authenticator::Create(AuthOptions(cfg));
+  if (!authenticator.ok()) return Fatal(service, authenticator.status());
+  absl::StatusOr<auth::ServiceCredential> credential =
+      auth::ServiceCredential::FromFile(cfg.auth().credential_file());
+  if (!credential.ok()) return Fatal(service, credential.status());
+
   metrics::Registry& registry = metrics::DefaultRegistry();
   metrics::RegisterProcessMetrics(registry);
   RedisCommandMetrics redis_metrics(registry);
@@ -80,7 +102,8 @@ int ServiceMain(config::Service service, int argc, char** argv,
     metrics_http = std::move(*started);
   }
 
-  ServiceContext context{cfg, *keys, *redis, registry};
+  ServiceContext context{cfg,      *keys,          *redis,
+                         registry, **authenticator, *credential};
   absl::StatusOr<ServiceBundle> bundle = factory(context);
   if (!bundle.ok()) return Fatal(service, bundle.status());
 

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/impl/codegen/service_type.h"
+#include "libs/auth/authenticator.h"
 #include "libs/config/config.h"
 #include "libs/keys/key_builder.h"
 #include "libs/metrics/registry.h"
@@ -35,6 +36,10 @@ struct ServiceContext {
   const keys::KeyBuilder& keys;
   redis::Client& redis;
   metrics::Registry& metrics;
+  // The gate every handler calls first (auth.* settings).
+  auth::Authenticator& auth;
+  // This service's own credential for its calls to other omnicx services.
+  const auth::ServiceCredential& credential;
 };
 
 // What a factory returns: the gRPC services to register (with their full
@@ -53,6 +58,9 @@ using ServiceFactory =
 
 // Redis client options from the configuration (one mapping for all users).
 redis::ClientOptions RedisOptions(const config::Config& config);
+
+// Authenticator options from the configuration (auth.* and tenant).
+auth::AuthenticatorOptions AuthOptions(const config::Config& config);
 
 int ServiceMain(config::Service service, int argc, char** argv,
                 const ServiceFactory& factory);

@@ -194,11 +194,27 @@ class TrackStreamReactor final
   std::optional<grpc::Status> final_status_ ABSL_GUARDED_BY(mu_);
 };
 
+// A stream refused before it starts (authentication, authorisation).
+class RefusedStreamReactor final
+    : public grpc::ServerBidiReactor<TrackRequest, TrackResponse> {
+ public:
+  explicit RefusedStreamReactor(const absl::Status& status) {
+    Finish(status::ToGrpcStatus(status));
+  }
+  void OnDone() override { delete this; }
+};
+
+constexpr char kTrack[] = "/omnicx.v1.IngestionService/Track";
+constexpr char kTrackBatch[] = "/omnicx.v1.IngestionService/TrackBatch";
+constexpr char kTrackStream[] = "/omnicx.v1.IngestionService/TrackStream";
+
 }  // namespace
 
 grpc::ServerUnaryReactor* IngestionServiceImpl::Track(
     grpc::CallbackServerContext* context, const TrackRequest* request,
     TrackResponse* response) {
+  absl::StatusOr<auth::Principal> who = auth_.Authorize(*context, kTrack);
+  if (!who.ok()) return Done(context, who.status());
   if (!request->has_interaction()) {
     return Done(context,
                 status::InvalidArgumentError("invalid event",
@@ -226,6 +242,8 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::TrackBatch(
     grpc::CallbackServerContext* context,
     const omnicx::v1::TrackBatchRequest* request,
     omnicx::v1::TrackBatchResponse* response) {
+  absl::StatusOr<auth::Principal> who = auth_.Authorize(*context, kTrackBatch);
+  if (!who.ok()) return Done(context, who.status());
   std::vector<status::FieldViolation> limits =
       ValidateBatchLimits(intake_.options().validation, *request);
   if (!limits.empty()) {
@@ -253,6 +271,8 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::TrackBatch(
 
 grpc::ServerBidiReactor<TrackRequest, TrackResponse>*
 IngestionServiceImpl::TrackStream(grpc::CallbackServerContext* context) {
+  absl::StatusOr<auth::Principal> who = auth_.Authorize(*context, kTrackStream);
+  if (!who.ok()) return new RefusedStreamReactor(who.status());
   return new TrackStreamReactor(intake_, stream_window_);
 }
 

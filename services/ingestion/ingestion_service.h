@@ -4,10 +4,12 @@
 // unary reactors; TrackStream is a bidirectional reactor that keeps at most
 // `stream_window` events in flight per stream (it stops reading when the
 // window is full, so HTTP/2 flow control pushes back on a fast client) and
-// answers in request order.
+// answers in request order. Every call is authorised first (app role; a
+// stream once, when it opens).
 #ifndef OMNICX_SERVICES_INGESTION_INGESTION_SERVICE_H_
 #define OMNICX_SERVICES_INGESTION_INGESTION_SERVICE_H_
 
+#include "libs/auth/authenticator.h"
 #include "libs/server/arena_allocator.h"
 #include "omnicx/v1/ingestion.grpc.pb.h"
 #include "services/ingestion/intake.h"
@@ -17,8 +19,9 @@ namespace omnicx::ingestion {
 class IngestionServiceImpl final
     : public omnicx::v1::IngestionService::CallbackService {
  public:
-  explicit IngestionServiceImpl(Intake& intake, int stream_window = 256)
-      : intake_(intake), stream_window_(stream_window) {
+  IngestionServiceImpl(Intake& intake, auth::Authenticator& auth,
+                       int stream_window = 256)
+      : intake_(intake), auth_(auth), stream_window_(stream_window) {
     SetMessageAllocatorFor_TrackBatch(&batch_allocator_);
   }
 
@@ -36,6 +39,7 @@ class IngestionServiceImpl final
 
  private:
   Intake& intake_;
+  auth::Authenticator& auth_;
   int stream_window_;
   server::ArenaRequestAllocator<omnicx::v1::TrackBatchRequest,
                                 omnicx::v1::TrackBatchResponse>

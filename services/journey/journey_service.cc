@@ -36,6 +36,9 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::GetJourney(
     grpc::CallbackServerContext* context,
     const omnicx::v1::GetJourneyRequest* request,
     omnicx::v1::GetJourneyResponse* response) {
+  absl::StatusOr<auth::Principal> who =
+      auth_.Authorize(*context, "/omnicx.v1.JourneyService/GetJourney");
+  if (!who.ok()) return Done(context, who.status());
   // The journey's keys are read in the round trip that confirms the
   // customer (no merge redirect).
   redis::PipelineReplies replies;
@@ -60,6 +63,9 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::ListPainPoints(
     grpc::CallbackServerContext* context,
     const omnicx::v1::ListPainPointsRequest* request,
     omnicx::v1::ListPainPointsResponse* response) {
+  absl::StatusOr<auth::Principal> who =
+      auth_.Authorize(*context, "/omnicx.v1.JourneyService/ListPainPoints");
+  if (!who.ok()) return Done(context, who.status());
   std::vector<status::FieldViolation> violations;
   if (request->limit() < 0 || request->limit() > kMaxPainPoints) {
     violations.push_back(
@@ -113,6 +119,9 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::GetFunnel(
     grpc::CallbackServerContext* context,
     const omnicx::v1::GetFunnelRequest* request,
     omnicx::v1::GetFunnelResponse* response) {
+  absl::StatusOr<auth::Principal> who =
+      auth_.Authorize(*context, "/omnicx.v1.JourneyService/GetFunnel");
+  if (!who.ok()) return Done(context, who.status());
   std::vector<status::FieldViolation> violations;
   for (const auto& [name, t] :
        {std::make_pair("start_time", &request->start_time()),
@@ -161,6 +170,9 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::ForgetCustomer(
     grpc::CallbackServerContext* context,
     const omnicx::v1::ForgetCustomerRequest* request,
     omnicx::v1::ForgetCustomerResponse* response) {
+  absl::StatusOr<auth::Principal> who =
+      auth_.Authorize(*context, "/omnicx.v1.JourneyService/ForgetCustomer");
+  if (!who.ok()) return Done(context, who.status());
   // By id only: the profile service calls this while the identity index
   // still names the customer, and an id is all an erasure needs.
   if (!identity::IsVisibleAsciiId(request->customer_id(), 128)) {

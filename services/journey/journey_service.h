@@ -4,7 +4,7 @@
 // pain_points.h; absl::Status maps to grpc::Status in one place
 // (status::ToGrpcStatus).
 //
-//   JourneyServiceImpl service(store, directory, model);
+//   JourneyServiceImpl service(store, directory, model, authenticator);
 //   builder.RegisterService(&service);
 #ifndef OMNICX_SERVICES_JOURNEY_JOURNEY_SERVICE_H_
 #define OMNICX_SERVICES_JOURNEY_JOURNEY_SERVICE_H_
@@ -16,6 +16,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "libs/auth/authenticator.h"
 #include "libs/identity/directory.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "services/journey/journey_model.h"
@@ -26,13 +27,15 @@ namespace omnicx::journey {
 class JourneyServiceImpl final
     : public omnicx::v1::JourneyService::CallbackService {
  public:
+  // Every call passes `auth` first.
   JourneyServiceImpl(JourneyStore& store,
                      const identity::CustomerDirectory& directory,
-                     const CompiledModel& model,
+                     const CompiledModel& model, auth::Authenticator& auth,
                      std::function<absl::Time()> clock = absl::Now)
       : store_(store),
         directory_(directory),
         model_(model),
+        auth_(auth),
         clock_(std::move(clock)) {}
 
   grpc::ServerUnaryReactor* GetJourney(
@@ -65,6 +68,7 @@ class JourneyServiceImpl final
   JourneyStore& store_;
   const identity::CustomerDirectory& directory_;
   const CompiledModel& model_;
+  auth::Authenticator& auth_;
   std::function<absl::Time()> clock_;
   absl::Mutex mu_;
   std::shared_ptr<const std::map<std::string, double>> aggregates_

@@ -65,7 +65,8 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
 
   ServiceBundle bundle;
   bundle.services.push_back(
-      std::make_unique<JourneyServiceImpl>(*store, *directory, *model));
+      std::make_unique<JourneyServiceImpl>(*store, *directory, *model,
+                                           context.auth));
   bundle.service_names.push_back(
       omnicx::v1::JourneyService::service_full_name());
   bundle.stop = [consumers, trimmer] {

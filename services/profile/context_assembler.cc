@@ -67,19 +67,22 @@ struct Pending {
 
 ContextAssembler::ContextAssembler(
     ProfileStore& store, std::shared_ptr<grpc::Channel> journey,
-    std::shared_ptr<grpc::Channel> recommendation, ContextOptions options)
+    std::shared_ptr<grpc::Channel> recommendation, ContextOptions options,
+    auth::ServiceCredential credential)
     : store_(store),
       journey_(omnicx::v1::JourneyService::NewStub(journey)),
       recommendation_(
           omnicx::v1::RecommendationService::NewStub(recommendation)),
-      options_(options) {}
+      options_(options),
+      credential_(std::move(credential)) {}
 
 ContextAssembler::~ContextAssembler() {
   while (cache_writes_.load() > 0) absl::SleepFor(absl::Milliseconds(1));
 }
 
 void ContextAssembler::Assemble(
-    const omnicx::v1::GetCustomerContextRequest& request, Done done) {
+    const omnicx::v1::GetCustomerContextRequest& request, Done done,
+    absl::string_view caller) {
   const absl::Time start = absl::Now();
   if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
     in_flight_.fetch_sub(1);
@@ -166,6 +169,8 @@ void ContextAssembler::Assemble(
   pending->start = start;
   pending->done = std::move(done);
   pending->outstanding = request.include_recommendations() ? 3 : 2;
+  credential_.Attach(&pending->journey_call, caller);
+  credential_.Attach(&pending->recommend_call, caller);
   const absl::Time deadline = start + options_.total_timeout;
 
   // Answers first and caches after: the agent does not wait for the cache

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/auth/authenticator.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/profile.pb.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
@@ -48,23 +49,28 @@ class ContextAssembler {
   using Done =
       std::function<void(absl::StatusOr<omnicx::v1::CustomerContext> result)>;
 
+  // The calls to journey and recommendation carry `credential` (the
+  // profile service's own) and the agent's name.
   ContextAssembler(ProfileStore& store, std::shared_ptr<grpc::Channel> journey,
                    std::shared_ptr<grpc::Channel> recommendation,
-                   ContextOptions options);
+                   ContextOptions options,
+                   auth::ServiceCredential credential = {});
   // Waits for cache writes still running after their answers went out.
   ~ContextAssembler();
 
   // Calls `done` exactly once, from this thread or a gRPC client thread.
   // Fails whole only for a bad request, an unknown customer, or Redis being
   // unavailable for the profile itself.
+  // `caller` names the agent for the internal calls' audit.
   void Assemble(const omnicx::v1::GetCustomerContextRequest& request,
-                Done done);
+                Done done, absl::string_view caller = "");
 
  private:
   ProfileStore& store_;
   std::unique_ptr<omnicx::v1::JourneyService::Stub> journey_;
   std::unique_ptr<omnicx::v1::RecommendationService::Stub> recommendation_;
   ContextOptions options_;
+  const auth::ServiceCredential credential_;
   std::atomic<int> in_flight_{0};
   std::atomic<int> cache_writes_{0};  // started after their call's answer
 };

@@ -66,11 +66,12 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
       *store, journey,
       grpc::CreateChannel(cfg.recommendation_address(),
                           grpc::InsecureChannelCredentials()),
-      context_options);
+      context_options, context.credential);
 
   ServiceBundle bundle;
   bundle.services.push_back(std::make_unique<ProfileServiceImpl>(
-      *store, assembler.get(), absl::Now, journey));
+      *store, context.auth, assembler.get(), absl::Now, journey,
+      context.credential));
   bundle.service_names.push_back(
       omnicx::v1::ProfileService::service_full_name());
   bundle.stop = [consumers] {

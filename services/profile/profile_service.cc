@@ -36,6 +36,9 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::GetProfile(
     grpc::CallbackServerContext* context,
     const omnicx::v1::GetProfileRequest* request,
     omnicx::v1::GetProfileResponse* response) {
+  absl::StatusOr<auth::Principal> who =
+      auth_.Authorize(*context, "/omnicx.v1.ProfileService/GetProfile");
+  if (!who.ok()) return Done(context, who.status());
   // The profile is read in the round trip that finds the customer.
   redis::PipelineReplies reads;
   absl::StatusOr<std::string> cid = store_.directory().LookupRequest(
@@ -54,6 +57,9 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::UpdateTraits(
     grpc::CallbackServerContext* context,
     const omnicx::v1::UpdateTraitsRequest* request,
     omnicx::v1::UpdateTraitsResponse* response) {
+  absl::StatusOr<auth::Principal> who =
+      auth_.Authorize(*context, "/omnicx.v1.ProfileService/UpdateTraits");
+  if (!who.ok()) return Done(context, who.status());
   std::vector<status::FieldViolation> v = ValidateTraits(request->traits());
   if (!v.empty()) {
     return Done(context, status::InvalidArgumentError("invalid traits", v));
@@ -73,6 +79,9 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::SetConsent(
     grpc::CallbackServerContext* context,
     const omnicx::v1::SetConsentRequest* request,
     omnicx::v1::SetConsentResponse* response) {
+  absl::StatusOr<auth::Principal> who =
+      auth_.Authorize(*context, "/omnicx.v1.ProfileService/SetConsent");
+  if (!who.ok()) return Done(context, who.status());
   std::vector<status::FieldViolation> v = ValidateConsent(*request);
   if (!v.empty()) {
     return Done(context, status::InvalidArgumentError("invalid consent", v));
@@ -82,7 +91,11 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::SetConsent(
   omnicx::v1::Consent consent;
   consent.set_purpose(request->purpose());
   consent.set_granted(request->granted());
-  consent.set_source(request->source());
+  // Who gave or withdrew it: the agent who recorded it; an admin (a CRM
+  // import) may name the source.
+  consent.set_source(who->role == auth::Role::kAdmin && !request->source().empty()
+                         ? request->source()
+                         : who->name);
   if (request->has_occurred_at()) {
     *consent.mutable_updated_at() = request->occurred_at();
   } else {
@@ -105,6 +118,9 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::GetCustomerContext(
     grpc::CallbackServerContext* context,
     const omnicx::v1::GetCustomerContextRequest* request,
     omnicx::v1::CustomerContext* response) {
+  absl::StatusOr<auth::Principal> who =
+      auth_.Authorize(*context, "/omnicx.v1.ProfileService/GetCustomerContext");
+  if (!who.ok()) return Done(context, who.status());
   if (assembler_ == nullptr) {
     return Done(context, absl::UnimplementedError("no context assembler"));
   }
@@ -114,7 +130,8 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::GetCustomerContext(
       [reactor, response](absl::StatusOr<omnicx::v1::CustomerContext> result) {
         if (result.ok()) *response = std::move(*result);
         reactor->Finish(status::ToGrpcStatus(result.status()));
-      });
+      },
+      who->AuditName());
   return reactor;
 }
 
@@ -122,6 +139,9 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::LinkIdentities(
     grpc::CallbackServerContext* context,
     const omnicx::v1::LinkIdentitiesRequest* request,
     omnicx::v1::LinkIdentitiesResponse* response) {
+  absl::StatusOr<auth::Principal> who =
+      auth_.Authorize(*context, "/omnicx.v1.ProfileService/LinkIdentities");
+  if (!who.ok()) return Done(context, who.status());
   // Identities are normalised exactly as at ingestion; bad ones are named.
   google::protobuf::RepeatedPtrField<omnicx::v1::Identity> identities;
   std::vector<status::FieldViolation> violations;
@@ -172,6 +192,9 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::MergeProfiles(
     grpc::CallbackServerContext* context,
     const omnicx::v1::MergeProfilesRequest* request,
     omnicx::v1::MergeProfilesResponse* response) {
+  absl::StatusOr<auth::Principal> who =
+      auth_.Authorize(*context, "/omnicx.v1.ProfileService/MergeProfiles");
+  if (!who.ok()) return Done(context, who.status());
   absl::StatusOr<std::string> a = Find(store_, request->a());
   if (!a.ok()) return Done(context, a.status());
   absl::StatusOr<std::string> b = Find(store_, request->b());
@@ -188,6 +211,9 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::ExportCustomer(
     grpc::CallbackServerContext* context,
     const omnicx::v1::ExportCustomerRequest* request,
     omnicx::v1::ExportCustomerResponse* response) {
+  absl::StatusOr<auth::Principal> who =
+      auth_.Authorize(*context, "/omnicx.v1.ProfileService/ExportCustomer");
+  if (!who.ok()) return Done(context, who.status());
   absl::StatusOr<std::string> cid = Find(store_, request->customer());
   if (!cid.ok()) return Done(context, cid.status());
   // Everything held, unmasked: this is the data subject's own copy.
@@ -209,6 +235,9 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::EraseCustomer(
     grpc::CallbackServerContext* context,
     const omnicx::v1::EraseCustomerRequest* request,
     omnicx::v1::EraseCustomerResponse* response) {
+  absl::StatusOr<auth::Principal> who =
+      auth_.Authorize(*context, "/omnicx.v1.ProfileService/EraseCustomer");
+  if (!who.ok()) return Done(context, who.status());
   absl::StatusOr<std::string> cid = Find(store_, request->customer());
   if (!cid.ok()) return Done(context, cid.status());
   // The journey service takes the customer's share out of its analytics
@@ -216,10 +245,12 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::EraseCustomer(
   // their journey keys go with the rest either way (they share the
   // customer's hash tag), so an unreachable journey only leaves their share
   // in the aggregate counts.
-  auto forget = [this](const std::vector<std::string>& ids) {
+  auto forget = [this, caller = who->AuditName()](
+                    const std::vector<std::string>& ids) {
     if (journey_ == nullptr) return;
     for (const std::string& id : ids) {
       grpc::ClientContext call;
+      credential_.Attach(&call, caller);
       call.set_deadline(std::chrono::system_clock::now() +
                         std::chrono::seconds(1));
       omnicx::v1::ForgetCustomerRequest forget;
@@ -245,6 +276,9 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::GetTimeline(
     grpc::CallbackServerContext* context,
     const omnicx::v1::GetTimelineRequest* request,
     omnicx::v1::GetTimelineResponse* response) {
+  absl::StatusOr<auth::Principal> who =
+      auth_.Authorize(*context, "/omnicx.v1.ProfileService/GetTimeline");
+  if (!who.ok()) return Done(context, who.status());
   if (request->page_size() < 0 || request->page_size() > 500) {
     return Done(context, status::InvalidArgumentError(
                              "invalid page size",

@@ -7,6 +7,7 @@
 #ifndef OMNICX_SERVICES_PROFILE_PROFILE_SERVICE_H_
 #define OMNICX_SERVICES_PROFILE_PROFILE_SERVICE_H_
 
+#include "libs/auth/authenticator.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/profile.grpc.pb.h"
 #include "services/profile/context_assembler.h"
@@ -17,18 +18,22 @@ namespace omnicx::profile {
 class ProfileServiceImpl final
     : public omnicx::v1::ProfileService::CallbackService {
  public:
-  // `assembler` may be null (GetCustomerContext then answers UNIMPLEMENTED).
-  // `journey`, when set, is told to forget an erased customer (their share
-  // of its analytics) before their keys are deleted.
-  explicit ProfileServiceImpl(ProfileStore& store,
-                              ContextAssembler* assembler = nullptr,
-                              std::function<absl::Time()> clock = absl::Now,
-                              std::shared_ptr<grpc::Channel> journey = nullptr)
+  // Every call passes `auth` first. `assembler` may be null
+  // (GetCustomerContext then answers UNIMPLEMENTED). `journey`, when set, is
+  // told to forget an erased customer (their share of its analytics) before
+  // their keys are deleted, with `credential` (this service's own).
+  ProfileServiceImpl(ProfileStore& store, auth::Authenticator& auth,
+                     ContextAssembler* assembler = nullptr,
+                     std::function<absl::Time()> clock = absl::Now,
+                     std::shared_ptr<grpc::Channel> journey = nullptr,
+                     auth::ServiceCredential credential = {})
       : store_(store),
+        auth_(auth),
         assembler_(assembler),
         clock_(std::move(clock)),
         journey_(journey ? omnicx::v1::JourneyService::NewStub(journey)
-                         : nullptr) {}
+                         : nullptr),
+        credential_(std::move(credential)) {}
 
   grpc::ServerUnaryReactor* GetCustomerContext(
       grpc::CallbackServerContext* context,
@@ -77,9 +82,11 @@ class ProfileServiceImpl final
 
  private:
   ProfileStore& store_;
+  auth::Authenticator& auth_;
   ContextAssembler* assembler_;
   std::function<absl::Time()> clock_;
   std::unique_ptr<omnicx::v1::JourneyService::Stub> journey_;
+  auth::ServiceCredential credential_;
 };
 
 }  // namespace omnicx::profile

@@ -16,10 +16,12 @@ struct Call {
 
 InputFetcher::InputFetcher(std::shared_ptr<grpc::Channel> profile,
                            std::shared_ptr<grpc::Channel> journey,
-                           InputOptions options)
+                           InputOptions options,
+                           auth::ServiceCredential credential)
     : profile_(omnicx::v1::ProfileService::NewStub(profile)),
       journey_(omnicx::v1::JourneyService::NewStub(journey)),
-      options_(options) {}
+      options_(options),
+      credential_(std::move(credential)) {}
 
 template <typename T>
 bool InputFetcher::Lookup(Cache<T>& cache, const std::string& key, T* out) {
@@ -57,6 +59,7 @@ void InputFetcher::GetProfile(const omnicx::v1::CustomerRef& customer,
   using ProfileCall =
       Call<omnicx::v1::GetProfileRequest, omnicx::v1::GetProfileResponse>;
   auto* call = new ProfileCall;
+  credential_.Attach(&call->context);
   *call->request.mutable_customer() = customer;
   call->context.set_deadline(absl::ToChronoTime(
       std::min(absl::Now() + options_.profile_timeout, deadline)));
@@ -83,6 +86,7 @@ void InputFetcher::GetJourney(const std::string& customer_id,
   using JourneyCall =
       Call<omnicx::v1::GetJourneyRequest, omnicx::v1::GetJourneyResponse>;
   auto* call = new JourneyCall;
+  credential_.Attach(&call->context);
   call->request.mutable_customer()->set_customer_id(customer_id);
   call->context.set_deadline(absl::ToChronoTime(
       std::min(absl::Now() + options_.journey_timeout, deadline)));

@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/auth/authenticator.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/profile.grpc.pb.h"
 
@@ -43,8 +44,10 @@ class InputFetcher {
   using JourneyDone =
       std::function<void(absl::StatusOr<omnicx::v1::JourneySummary> journey)>;
 
+  // Calls carry `credential` (the recommendation service's own).
   InputFetcher(std::shared_ptr<grpc::Channel> profile,
-               std::shared_ptr<grpc::Channel> journey, InputOptions options);
+               std::shared_ptr<grpc::Channel> journey, InputOptions options,
+               auth::ServiceCredential credential = {});
 
   // The call's deadline is min(now + timeout, `deadline`).
   void GetProfile(const omnicx::v1::CustomerRef& customer, absl::Time deadline,
@@ -67,6 +70,7 @@ class InputFetcher {
   std::unique_ptr<omnicx::v1::ProfileService::Stub> profile_;
   std::unique_ptr<omnicx::v1::JourneyService::Stub> journey_;
   const InputOptions options_;
+  const auth::ServiceCredential credential_;
   Cache<omnicx::v1::Profile> profiles_;
   Cache<omnicx::v1::JourneySummary> journeys_;
 };

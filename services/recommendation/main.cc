@@ -57,7 +57,7 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
                           grpc::InsecureChannelCredentials()),
       grpc::CreateChannel(cfg.journey_address(),
                           grpc::InsecureChannelCredentials()),
-      input_options);
+      input_options, context.credential);
 
   RecommenderOptions options;
   options.budget = DurationSetting(cfg.recommend_budget());
@@ -86,7 +86,7 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
 
   ServiceBundle bundle;
   bundle.services.push_back(std::make_unique<RecommendationServiceImpl>(
-      *recommender, *store, *watcher, cfg.prior_strength()));
+      *recommender, *store, *watcher, cfg.prior_strength(), context.auth));
   bundle.service_names.push_back(
       omnicx::v1::RecommendationService::service_full_name());
   bundle.stop = [watcher, merges] {

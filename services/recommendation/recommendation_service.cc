@@ -47,6 +47,9 @@ grpc::ServerUnaryReactor* RecommendationServiceImpl::Recommend(
     grpc::CallbackServerContext* context,
     const omnicx::v1::RecommendRequest* request,
     omnicx::v1::RecommendResponse* response) {
+  absl::StatusOr<auth::Principal> who =
+      auth_.Authorize(*context, "/omnicx.v1.RecommendationService/Recommend");
+  if (!who.ok()) return Done(context, who.status());
   std::vector<status::FieldViolation> v = ValidateRecommend(*request);
   if (!v.empty()) {
     return Done(context,
@@ -67,6 +70,9 @@ grpc::ServerUnaryReactor* RecommendationServiceImpl::RecordOutcome(
     grpc::CallbackServerContext* context,
     const omnicx::v1::RecordOutcomeRequest* request,
     omnicx::v1::RecordOutcomeResponse* response) {
+  absl::StatusOr<auth::Principal> who =
+      auth_.Authorize(*context, "/omnicx.v1.RecommendationService/RecordOutcome");
+  if (!who.ok()) return Done(context, who.status());
   std::vector<status::FieldViolation> v = ValidateOutcome(*request);
   if (!v.empty()) {
     return Done(context, status::InvalidArgumentError("invalid outcome", v));
@@ -86,6 +92,9 @@ grpc::ServerUnaryReactor* RecommendationServiceImpl::ListActions(
     grpc::CallbackServerContext* context,
     const omnicx::v1::ListActionsRequest* /*request*/,
     omnicx::v1::ListActionsResponse* response) {
+  absl::StatusOr<auth::Principal> who =
+      auth_.Authorize(*context, "/omnicx.v1.RecommendationService/ListActions");
+  if (!who.ok()) return Done(context, who.status());
   absl::StatusOr<CatalogSnapshot> snapshot = store_.LoadCatalog();
   if (!snapshot.ok()) return Done(context, snapshot.status());
   response->set_version(snapshot->version);
@@ -99,6 +108,9 @@ grpc::ServerUnaryReactor* RecommendationServiceImpl::UpsertAction(
     grpc::CallbackServerContext* context,
     const omnicx::v1::UpsertActionRequest* request,
     omnicx::v1::UpsertActionResponse* response) {
+  absl::StatusOr<auth::Principal> who =
+      auth_.Authorize(*context, "/omnicx.v1.RecommendationService/UpsertAction");
+  if (!who.ok()) return Done(context, who.status());
   std::vector<status::FieldViolation> v = ValidateUpsert(*request);
   if (!v.empty()) {
     return Done(context, status::InvalidArgumentError("invalid action", v));
@@ -116,6 +128,9 @@ grpc::ServerUnaryReactor* RecommendationServiceImpl::GetActionStats(
     grpc::CallbackServerContext* context,
     const omnicx::v1::GetActionStatsRequest* request,
     omnicx::v1::GetActionStatsResponse* response) {
+  absl::StatusOr<auth::Principal> who =
+      auth_.Authorize(*context, "/omnicx.v1.RecommendationService/GetActionStats");
+  if (!who.ok()) return Done(context, who.status());
   absl::StatusOr<CatalogSnapshot> catalog = store_.LoadCatalog();
   if (!catalog.ok()) return Done(context, catalog.status());
   bool known = request->action_id().empty();

@@ -5,6 +5,7 @@
 #ifndef OMNICX_SERVICES_RECOMMENDATION_RECOMMENDATION_SERVICE_H_
 #define OMNICX_SERVICES_RECOMMENDATION_RECOMMENDATION_SERVICE_H_
 
+#include "libs/auth/authenticator.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
 #include "services/recommendation/catalog_watcher.h"
 #include "services/recommendation/recommendation_store.h"
@@ -15,13 +16,15 @@ namespace omnicx::recommendation {
 class RecommendationServiceImpl final
     : public omnicx::v1::RecommendationService::CallbackService {
  public:
+  // Every call passes `auth` first.
   RecommendationServiceImpl(Recommender& recommender,
                             RecommendationStore& store, CatalogWatcher& watcher,
-                            int prior_strength)
+                            int prior_strength, auth::Authenticator& auth)
       : recommender_(recommender),
         store_(store),
         watcher_(watcher),
-        prior_strength_(prior_strength) {}
+        prior_strength_(prior_strength),
+        auth_(auth) {}
 
   grpc::ServerUnaryReactor* Recommend(
       grpc::CallbackServerContext* context,
@@ -53,6 +56,7 @@ class RecommendationServiceImpl final
   RecommendationStore& store_;
   CatalogWatcher& watcher_;
   const int prior_strength_;
+  auth::Authenticator& auth_;
 };
 
 }  // namespace omnicx::recommendation

@@ -553,7 +553,7 @@ TEST_F(ConsumerTest, EraseLeavesNothingThatReferencesTheCustomer) {
   ASSERT_OK(
       redis_->Command({"SET", keys_.Recommendations(cid), "caps"}).status());
 
-  ProfileServiceImpl service(*store_);
+  ProfileServiceImpl service(*store_, omnicx::testing::TestCredentials::Default().authenticator());
   auto server = testing::StartInProcess({&service});
   ASSERT_TRUE(server.ok());
   auto stub = omnicx::v1::ProfileService::NewStub(testing::ChannelTo(**server));
@@ -700,7 +700,7 @@ TEST_F(ProfileTest, GrpcReadsMaskIdentitiesAndMapErrors) {
                        store_->Resolve(e.customer(), e.identities(), kNow));
   ASSERT_OK(store_->Apply(r.customer_id, e, kNow).status());
 
-  ProfileServiceImpl service(*store_);
+  ProfileServiceImpl service(*store_, omnicx::testing::TestCredentials::Default().authenticator());
   auto server = testing::StartInProcess({&service});
   ASSERT_TRUE(server.ok());
   auto stub = omnicx::v1::ProfileService::NewStub(testing::ChannelTo(**server));
@@ -745,7 +745,8 @@ TEST_F(ProfileTest, TraitsMergeOrReplaceAndConsentKeepsHistory) {
   ref.set_anonymous_id("t-1");
   google::protobuf::RepeatedPtrField<omnicx::v1::Identity> none;
   ASSERT_OK_AND_ASSIGN(Resolution r, store_->Resolve(ref, none, kNow));
-  ProfileServiceImpl service(*store_, nullptr, [] { return kNow; });
+  ProfileServiceImpl service(*store_, omnicx::testing::TestCredentials::Default().authenticator(), nullptr,
+                             [] { return kNow; });
   auto server = testing::StartInProcess({&service});
   ASSERT_TRUE(server.ok());
   auto stub = omnicx::v1::ProfileService::NewStub(testing::ChannelTo(**server));

@@ -197,7 +197,8 @@ class ServiceTest : public ::testing::Test {
     r->recommender = std::make_unique<Recommender>(
         *r->store, *r->watcher, *r->inputs, *r->timer, registry_, options);
     r->service = std::make_unique<RecommendationServiceImpl>(
-        *r->recommender, *r->store, *r->watcher, 10);
+        *r->recommender, *r->store, *r->watcher, 10,
+        omnicx::testing::TestCredentials::Default().authenticator());
     r->server = *testing::StartInProcess({r->service.get()});
     r->stub = omnicx::v1::RecommendationService::NewStub(
         testing::ChannelTo(*r->server));
