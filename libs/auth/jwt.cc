@@ -367,8 +367,8 @@ bool RawEcdsaToDer(absl::string_view raw, std::string* der) {
   const auto* bytes = reinterpret_cast<const unsigned char*>(raw.data());
   std::unique_ptr<ECDSA_SIG, EcdsaSigFree> sig(ECDSA_SIG_new());
   BIGNUM* r = BN_bin2bn(bytes, kP256CoordinateBytes, nullptr);
-  BIGNUM* s = BN_bin2bn(bytes + kP256CoordinateBytes, kP256CoordinateBytes,
-                        nullptr);
+  BIGNUM* s =
+      BN_bin2bn(bytes + kP256CoordinateBytes, kP256CoordinateBytes, nullptr);
   if (sig == nullptr || r == nullptr || s == nullptr ||
       ECDSA_SIG_set0(sig.get(), r, s) != 1) {
     BN_free(r);
@@ -519,8 +519,8 @@ absl::Status JwtVerifierImpl::ReloadIfChanged() const {
     return stamp_error_;
   }
   stamp_error_ = absl::OkStatus();
-  OMNICX_LOG(kInfo) << "jwks_file " << path_ << " reloaded: "
-                    << (*keys)->keys.size() << " keys";
+  OMNICX_LOG(kInfo) << "jwks_file " << path_
+                    << " reloaded: " << (*keys)->keys.size() << " keys";
   absl::MutexLock lock(&mu_);
   keys_ = *std::move(keys);
   return absl::OkStatus();
@@ -568,8 +568,8 @@ absl::StatusOr<JwtClaims> JwtVerifierImpl::Verify(absl::string_view token,
   }
 
   const std::shared_ptr<const KeySet> keys = Keys(now);
-  const absl::string_view signed_part(
-      token.data(), parts[0].size() + 1 + parts[1].size());
+  const absl::string_view signed_part(token.data(),
+                                      parts[0].size() + 1 + parts[1].size());
   bool verified = false;
   bool candidate = false;
   for (const Jwk& key : keys->keys) {
@@ -650,15 +650,14 @@ absl::StatusOr<std::unique_ptr<JwtVerifier>> JwtVerifier::Create(
         "JWKS reload interval must not be negative");
   }
   OMNICX_ASSIGN_OR_RETURN(FileContents contents, ReadJwksFile(jwks_file));
-  absl::StatusOr<std::shared_ptr<const KeySet>> keys =
-      ParseJwks(contents.data);
+  absl::StatusOr<std::shared_ptr<const KeySet>> keys = ParseJwks(contents.data);
   if (!keys.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("jwks_file ", jwks_file, ": ", keys.status().message()));
   }
-  return std::unique_ptr<JwtVerifier>(new JwtVerifierImpl(
-      std::move(options), std::move(jwks_file), *std::move(keys),
-      contents.stamp));
+  return std::unique_ptr<JwtVerifier>(
+      new JwtVerifierImpl(std::move(options), std::move(jwks_file),
+                          *std::move(keys), contents.stamp));
 }
 
 }  // namespace omnicx::auth

@@ -35,8 +35,8 @@ std::string BigNumParam(EVP_PKEY* pkey, const char* name, int pad_to) {
   Check(EVP_PKEY_get_bn_param(pkey, name, &bn) == 1, name);
   const int size = pad_to > 0 ? pad_to : BN_num_bytes(bn);
   std::string out(static_cast<size_t>(size), '\0');
-  Check(BN_bn2binpad(bn, reinterpret_cast<unsigned char*>(out.data()),
-                     size) == size,
+  Check(BN_bn2binpad(bn, reinterpret_cast<unsigned char*>(out.data()), size) ==
+            size,
         name);
   BN_free(bn);
   return out;
@@ -88,10 +88,10 @@ nlohmann::json TestKey::PublicJwk() const {
   } else {
     jwk["kty"] = "EC";
     jwk["crv"] = "P-256";
-    jwk["x"] = Base64UrlEncode(BigNumParam(pkey(), OSSL_PKEY_PARAM_EC_PUB_X,
-                                           kP256CoordinateBytes));
-    jwk["y"] = Base64UrlEncode(BigNumParam(pkey(), OSSL_PKEY_PARAM_EC_PUB_Y,
-                                           kP256CoordinateBytes));
+    jwk["x"] = Base64UrlEncode(
+        BigNumParam(pkey(), OSSL_PKEY_PARAM_EC_PUB_X, kP256CoordinateBytes));
+    jwk["y"] = Base64UrlEncode(
+        BigNumParam(pkey(), OSSL_PKEY_PARAM_EC_PUB_Y, kP256CoordinateBytes));
   }
   return jwk;
 }
@@ -151,14 +151,12 @@ std::string SignJwt(const TestKey& key, const nlohmann::json& header,
   return absl::StrCat(input, ".", Base64UrlEncode(signature));
 }
 
-std::string SignJwtHs256(absl::string_view secret,
-                         const nlohmann::json& header,
+std::string SignJwtHs256(absl::string_view secret, const nlohmann::json& header,
                          const nlohmann::json& payload) {
   const std::string input = SigningInput(header, payload);
-  return absl::StrCat(
-      input, ".",
-      Base64UrlEncode(absl::HexStringToBytes(keys::HmacSha256Hex(secret,
-                                                                 input))));
+  return absl::StrCat(input, ".",
+                      Base64UrlEncode(absl::HexStringToBytes(
+                          keys::HmacSha256Hex(secret, input))));
 }
 
 std::string UnsignedJwt(const nlohmann::json& header,

@@ -5,7 +5,8 @@
 //   TestKey rsa = TestKey::Rsa("k1");
 //   WriteFile(dir + "/jwks.json", Jwks({&rsa}));
 //   std::string token = SignJwt(rsa, JwtHeader(rsa),
-//                               {{"iss", "https://idp.test"}, {"aud", "omnicx"},
+//                               {{"iss", "https://idp.test"}, {"aud",
+//                               "omnicx"},
 //                                {"sub", "alice"}, {"tenant", "acme"},
 //                                {"role", "agent"}, {"exp", 1900000000}});
 //
@@ -70,8 +71,7 @@ std::string Base64UrlEncode(absl::string_view bytes);
 std::string SignJwt(const TestKey& key, const nlohmann::json& header,
                     const nlohmann::json& payload);
 // HMAC-SHA-256 over header.payload with `secret` (for refusal tests).
-std::string SignJwtHs256(absl::string_view secret,
-                         const nlohmann::json& header,
+std::string SignJwtHs256(absl::string_view secret, const nlohmann::json& header,
                          const nlohmann::json& payload);
 // header.payload. with an empty signature (`alg: none` style).
 std::string UnsignedJwt(const nlohmann::json& header,

@@ -2,9 +2,12 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -53,18 +56,16 @@ auto Refused(absl::string_view reason) {
 
 class JwtVerifierTest : public ::testing::Test {
  protected:
-  // RSA key generation is slow (~0.1 s); one set of keys per suite.
-  static void SetUpTestSuite() {
-    rsa_ = new TestKey(TestKey::Rsa("rsa-1"));
-    ec_ = new TestKey(TestKey::Ec("ec-1"));
-    rsa_next_ = new TestKey(TestKey::Rsa("rsa-2"));
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/jwt_test_XXXXXX";
+    ASSERT_NE(mkdtemp(dir_.data()), nullptr);
+    path_ = dir_ + "/jwks.json";
+    WriteFile(path_, Jwks({&Rsa(), &Ec()}));
   }
 
-  void SetUp() override {
-    std::string dir = ::testing::TempDir() + "/jwt_test_XXXXXX";
-    ASSERT_NE(mkdtemp(dir.data()), nullptr);
-    path_ = dir + "/jwks.json";
-    WriteFile(path_, Jwks({rsa_, ec_}));
+  void TearDown() override {
+    remove(path_.c_str());
+    rmdir(dir_.c_str());
   }
 
   std::unique_ptr<JwtVerifier> NewVerifier(
@@ -94,20 +95,30 @@ class JwtVerifierTest : public ::testing::Test {
     return SignJwt(key, JwtHeader(key), claims);
   }
 
-  static TestKey* rsa_;
-  static TestKey* ec_;
-  static TestKey* rsa_next_;
+  // The keys in the file at the start, and the one rotated in. RSA key
+  // generation takes up to a second, so each is made once per process and
+  // only when a test uses it.
+  static const TestKey& Rsa() {
+    static const TestKey* const key = new TestKey(TestKey::Rsa("rsa-1"));
+    return *key;
+  }
+  static const TestKey& Ec() {
+    static const TestKey* const key = new TestKey(TestKey::Ec("ec-1"));
+    return *key;
+  }
+  static const TestKey& RsaNext() {
+    static const TestKey* const key = new TestKey(TestKey::Rsa("rsa-2"));
+    return *key;
+  }
+
+  std::string dir_;
   std::string path_;
 };
-
-TestKey* JwtVerifierTest::rsa_ = nullptr;
-TestKey* JwtVerifierTest::ec_ = nullptr;
-TestKey* JwtVerifierTest::rsa_next_ = nullptr;
 
 TEST_F(JwtVerifierTest, AcceptsRs256WithItsClaims) {
   auto verifier = NewVerifier();
   ASSERT_OK_AND_ASSIGN(JwtClaims claims,
-                       verifier->Verify(Sign(*rsa_, Claims()), kNow));
+                       verifier->Verify(Sign(Rsa(), Claims()), kNow));
   EXPECT_EQ(claims.subject, "console-7");
   EXPECT_EQ(claims.tenant, "acme");
   EXPECT_EQ(claims.role, "agent");
@@ -121,40 +132,40 @@ TEST_F(JwtVerifierTest, AcceptsEs256AndTrustedIdentities) {
   claims["role"] = "app";
   claims["trusted_identities"] = true;
   ASSERT_OK_AND_ASSIGN(JwtClaims got,
-                       verifier->Verify(Sign(*ec_, claims), kNow));
+                       verifier->Verify(Sign(Ec(), claims), kNow));
   EXPECT_EQ(got.role, "app");
   EXPECT_TRUE(got.trusted_identities);
 }
 
 TEST_F(JwtVerifierTest, WithoutKidTriesEveryKeyOfTheAlg) {
   auto verifier = NewVerifier();
-  EXPECT_OK(verifier->Verify(
-      SignJwt(*rsa_, {{"alg", "RS256"}}, Claims()), kNow));
-  EXPECT_OK(verifier->Verify(
-      SignJwt(*ec_, {{"alg", "ES256"}}, Claims()), kNow));
+  EXPECT_OK(
+      verifier->Verify(SignJwt(Rsa(), {{"alg", "RS256"}}, Claims()), kNow));
+  EXPECT_OK(
+      verifier->Verify(SignJwt(Ec(), {{"alg", "ES256"}}, Claims()), kNow));
 }
 
 TEST_F(JwtVerifierTest, ExpiryHasALeeway) {
   auto verifier = NewVerifier();
   json claims = Claims();
   claims["exp"] = Unix(kNow - absl::Seconds(30));
-  EXPECT_OK(verifier->Verify(Sign(*rsa_, claims), kNow));
+  EXPECT_OK(verifier->Verify(Sign(Rsa(), claims), kNow));
   claims["exp"] = Unix(kNow - absl::Seconds(60));
-  EXPECT_THAT(verifier->Verify(Sign(*rsa_, claims), kNow), Refused("expired"));
+  EXPECT_THAT(verifier->Verify(Sign(Rsa(), claims), kNow), Refused("expired"));
   claims["exp"] = Unix(kNow - absl::Hours(1));
-  EXPECT_THAT(verifier->Verify(Sign(*rsa_, claims), kNow), Refused("expired"));
+  EXPECT_THAT(verifier->Verify(Sign(Rsa(), claims), kNow), Refused("expired"));
 }
 
 TEST_F(JwtVerifierTest, NotBeforeHasALeeway) {
   auto verifier = NewVerifier();
   json claims = Claims();
   claims["nbf"] = Unix(kNow + absl::Seconds(30));
-  EXPECT_OK(verifier->Verify(Sign(*rsa_, claims), kNow));
+  EXPECT_OK(verifier->Verify(Sign(Rsa(), claims), kNow));
   claims["nbf"] = Unix(kNow + absl::Seconds(120));
-  EXPECT_THAT(verifier->Verify(Sign(*rsa_, claims), kNow),
+  EXPECT_THAT(verifier->Verify(Sign(Rsa(), claims), kNow),
               Refused("not yet valid"));
   claims["nbf"] = "soon";
-  EXPECT_THAT(verifier->Verify(Sign(*rsa_, claims), kNow),
+  EXPECT_THAT(verifier->Verify(Sign(Rsa(), claims), kNow),
               Refused("invalid nbf"));
 }
 
@@ -162,7 +173,8 @@ TEST_F(JwtVerifierTest, FractionalNumericDatesAreAccepted) {
   auto verifier = NewVerifier();
   json claims = Claims();
   claims["exp"] = Unix(kNow) + 10.5;
-  ASSERT_OK_AND_ASSIGN(JwtClaims got, verifier->Verify(Sign(*ec_, claims), kNow));
+  ASSERT_OK_AND_ASSIGN(JwtClaims got,
+                       verifier->Verify(Sign(Ec(), claims), kNow));
   EXPECT_EQ(got.expires, kNow + absl::Milliseconds(10500));
 }
 
@@ -170,10 +182,10 @@ TEST_F(JwtVerifierTest, IssuerMustMatch) {
   auto verifier = NewVerifier();
   json claims = Claims();
   claims["iss"] = "https://evil.test";
-  EXPECT_THAT(verifier->Verify(Sign(*rsa_, claims), kNow),
+  EXPECT_THAT(verifier->Verify(Sign(Rsa(), claims), kNow),
               Refused("wrong issuer"));
   claims.erase("iss");
-  EXPECT_THAT(verifier->Verify(Sign(*rsa_, claims), kNow),
+  EXPECT_THAT(verifier->Verify(Sign(Rsa(), claims), kNow),
               Refused("wrong issuer"));
 }
 
@@ -181,29 +193,29 @@ TEST_F(JwtVerifierTest, AudienceMustMatchAsStringOrInArray) {
   auto verifier = NewVerifier();
   json claims = Claims();
   claims["aud"] = "someone-else";
-  EXPECT_THAT(verifier->Verify(Sign(*rsa_, claims), kNow),
+  EXPECT_THAT(verifier->Verify(Sign(Rsa(), claims), kNow),
               Refused("wrong audience"));
   claims["aud"] = json::array({"someone-else", kAudience});
-  EXPECT_OK(verifier->Verify(Sign(*rsa_, claims), kNow));
+  EXPECT_OK(verifier->Verify(Sign(Rsa(), claims), kNow));
   claims["aud"] = json::array({"someone-else", "another"});
-  EXPECT_THAT(verifier->Verify(Sign(*rsa_, claims), kNow),
+  EXPECT_THAT(verifier->Verify(Sign(Rsa(), claims), kNow),
               Refused("wrong audience"));
   claims.erase("aud");
-  EXPECT_THAT(verifier->Verify(Sign(*rsa_, claims), kNow),
+  EXPECT_THAT(verifier->Verify(Sign(Rsa(), claims), kNow),
               Refused("wrong audience"));
 }
 
 TEST_F(JwtVerifierTest, AlgNoneIsRefused) {
   auto verifier = NewVerifier();
   for (const char* alg : {"none", "None", "NONE"}) {
-    EXPECT_THAT(verifier->Verify(
-                    UnsignedJwt({{"alg", alg}, {"kid", "rsa-1"}}, Claims()),
-                    kNow),
-                Refused("unsupported alg"))
+    EXPECT_THAT(
+        verifier->Verify(
+            UnsignedJwt({{"alg", alg}, {"kid", "rsa-1"}}, Claims()), kNow),
+        Refused("unsupported alg"))
         << alg;
   }
   // A permitted alg with the signature left off.
-  EXPECT_THAT(verifier->Verify(UnsignedJwt(JwtHeader(*rsa_), Claims()), kNow),
+  EXPECT_THAT(verifier->Verify(UnsignedJwt(JwtHeader(Rsa()), Claims()), kNow),
               Refused("no signature"));
 }
 
@@ -211,34 +223,33 @@ TEST_F(JwtVerifierTest, Hs256KeyedWithThePublicKeyIsRefused) {
   auto verifier = NewVerifier();
   const json header = {{"alg", "HS256"}, {"kid", "rsa-1"}, {"typ", "JWT"}};
   for (const std::string& secret :
-       {rsa_->PublicKeyPem(), rsa_->PublicKeyDer(), ec_->PublicKeyPem()}) {
-    EXPECT_THAT(
-        verifier->Verify(SignJwtHs256(secret, header, Claims()), kNow),
-        Refused("unsupported alg"));
+       {Rsa().PublicKeyPem(), Rsa().PublicKeyDer(), Ec().PublicKeyPem()}) {
+    EXPECT_THAT(verifier->Verify(SignJwtHs256(secret, header, Claims()), kNow),
+                Refused("unsupported alg"));
   }
-  EXPECT_THAT(verifier->Verify(SignJwt(*rsa_, {{"alg", "RS512"}}, Claims()),
-                               kNow),
-              Refused("unsupported alg"));
+  EXPECT_THAT(
+      verifier->Verify(SignJwt(Rsa(), {{"alg", "RS512"}}, Claims()), kNow),
+      Refused("unsupported alg"));
 }
 
 TEST_F(JwtVerifierTest, UnknownKidIsRefused) {
   auto verifier = NewVerifier();
-  EXPECT_THAT(verifier->Verify(Sign(*rsa_next_, Claims()), kNow),
+  EXPECT_THAT(verifier->Verify(Sign(RsaNext(), Claims()), kNow),
               Refused("unknown kid"));
   // A kid naming a key of the other type is no match either.
-  EXPECT_THAT(verifier->Verify(
-                  SignJwt(*rsa_, {{"alg", "RS256"}, {"kid", "ec-1"}}, Claims()),
-                  kNow),
-              Refused("unknown kid"));
+  EXPECT_THAT(
+      verifier->Verify(
+          SignJwt(Rsa(), {{"alg", "RS256"}, {"kid", "ec-1"}}, Claims()), kNow),
+      Refused("unknown kid"));
   // Without a kid, no key of the file verifies it.
-  EXPECT_THAT(verifier->Verify(SignJwt(*rsa_next_, {{"alg", "RS256"}}, Claims()),
-                               kNow),
-              Refused("bad signature"));
+  EXPECT_THAT(
+      verifier->Verify(SignJwt(RsaNext(), {{"alg", "RS256"}}, Claims()), kNow),
+      Refused("bad signature"));
 }
 
 TEST_F(JwtVerifierTest, TamperedTokensAreRefused) {
   auto verifier = NewVerifier();
-  for (const TestKey* key : {rsa_, ec_}) {
+  for (const TestKey* key : {&Rsa(), &Ec()}) {
     const std::string token = Sign(*key, Claims());
     const std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
     json forged = Claims();
@@ -248,14 +259,15 @@ TEST_F(JwtVerifierTest, TamperedTokensAreRefused) {
     EXPECT_THAT(verifier->Verify(tampered_payload, kNow),
                 Refused("bad signature"));
     std::string flipped = token;
-    flipped[flipped.size() - 5] = flipped[flipped.size() - 5] == 'A' ? 'B' : 'A';
+    flipped[flipped.size() - 5] =
+        flipped[flipped.size() - 5] == 'A' ? 'B' : 'A';
     EXPECT_THAT(verifier->Verify(flipped, kNow), Refused("bad signature"));
   }
 }
 
 TEST_F(JwtVerifierTest, Es256SignatureMustBeRawRAndS) {
   auto verifier = NewVerifier();
-  const std::string token = Sign(*ec_, Claims());
+  const std::string token = Sign(Ec(), Claims());
   const std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
   const std::string too_long = absl::StrCat(
       parts[0], ".", parts[1], ".", Base64UrlEncode(std::string(72, '\x01')));
@@ -268,28 +280,28 @@ TEST_F(JwtVerifierTest, RequiredClaimsMustBePresent) {
   for (const char* name : {"sub", "tenant", "role"}) {
     json claims = Claims();
     claims.erase(name);
-    EXPECT_THAT(verifier->Verify(Sign(*rsa_, claims), kNow),
+    EXPECT_THAT(verifier->Verify(Sign(Rsa(), claims), kNow),
                 Refused(absl::StrCat("missing ", name)));
     claims[name] = "";
-    EXPECT_THAT(verifier->Verify(Sign(*rsa_, claims), kNow),
+    EXPECT_THAT(verifier->Verify(Sign(Rsa(), claims), kNow),
                 Refused(absl::StrCat("missing ", name)));
     claims[name] = 7;
-    EXPECT_THAT(verifier->Verify(Sign(*rsa_, claims), kNow),
+    EXPECT_THAT(verifier->Verify(Sign(Rsa(), claims), kNow),
                 Refused(absl::StrCat("missing ", name)));
   }
   json claims = Claims();
   claims.erase("exp");
-  EXPECT_THAT(verifier->Verify(Sign(*rsa_, claims), kNow),
+  EXPECT_THAT(verifier->Verify(Sign(Rsa(), claims), kNow),
               Refused("missing or invalid exp"));
   claims = Claims();
   claims["trusted_identities"] = "true";
-  EXPECT_THAT(verifier->Verify(Sign(*rsa_, claims), kNow),
+  EXPECT_THAT(verifier->Verify(Sign(Rsa(), claims), kNow),
               Refused("trusted_identities is not a boolean"));
 }
 
 TEST_F(JwtVerifierTest, MalformedTokensAreRefusedWithoutEchoingThem) {
   auto verifier = NewVerifier();
-  const std::string good = Sign(*rsa_, Claims());
+  const std::string good = Sign(Rsa(), Claims());
   const std::vector<absl::string_view> parts = absl::StrSplit(good, '.');
   const std::string header = std::string(parts[0]);
   const std::string payload = std::string(parts[1]);
@@ -327,7 +339,7 @@ TEST_F(JwtVerifierTest, MalformedTokensAreRefusedWithoutEchoingThem) {
 TEST_F(JwtVerifierTest, PayloadIsReadOnlyAfterTheSignature) {
   auto verifier = NewVerifier();
   // Signed, but the payload is not JSON: refused as malformed.
-  const std::string token = SignJwt(*rsa_, JwtHeader(*rsa_), "just a string");
+  const std::string token = SignJwt(Rsa(), JwtHeader(Rsa()), "just a string");
   EXPECT_THAT(verifier->Verify(token, kNow),
               Refused("payload is not a JSON object"));
 }
@@ -351,21 +363,21 @@ TEST_F(JwtVerifierTest, CreateRejectsBadFilesAndOptions) {
   invalid("{\"keys\": []}", "no RS256 or ES256 signing key");
   invalid(R"({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]})",
           "no RS256 or ES256 signing key");
-  json short_rsa = rsa_->PublicJwk();
+  json short_rsa = Rsa().PublicJwk();
   short_rsa["n"] = std::string(short_rsa["n"]).substr(0, 172);  // 1032 bits
   invalid(json{{"keys", {short_rsa}}}.dump(), "shorter than 2048 bits");
-  json off_curve = ec_->PublicJwk();
+  json off_curve = Ec().PublicJwk();
   std::string y = off_curve["y"];
   y[5] = y[5] == 'A' ? 'B' : 'A';
   off_curve["y"] = y;
   invalid(json{{"keys", {off_curve}}}.dump(), "keys[0]: ");
-  json no_x = ec_->PublicJwk();
+  json no_x = Ec().PublicJwk();
   no_x.erase("x");
   invalid(json{{"keys", {no_x}}}.dump(), "missing or non-string \"x\"");
-  invalid(json{{"keys", {rsa_->PublicJwk(), rsa_->PublicJwk()}}}.dump(),
+  invalid(json{{"keys", {Rsa().PublicJwk(), Rsa().PublicJwk()}}}.dump(),
           "duplicate kid");
 
-  WriteFile(path_, Jwks({rsa_}));
+  WriteFile(path_, Jwks({&Rsa()}));
   JwtOptions no_issuer = options;
   no_issuer.issuer.clear();
   EXPECT_THAT(JwtVerifier::Create(no_issuer, path_),
@@ -377,29 +389,29 @@ TEST_F(JwtVerifierTest, CreateRejectsBadFilesAndOptions) {
 }
 
 TEST_F(JwtVerifierTest, SkipsKeysItCannotUse) {
-  json enc = rsa_next_->PublicJwk();
+  json enc = RsaNext().PublicJwk();
   enc["use"] = "enc";
-  json rs512 = rsa_next_->PublicJwk();
+  json rs512 = RsaNext().PublicJwk();
   rs512["alg"] = "RS512";
   rs512["kid"] = "rs512";
   json p384 = {{"kty", "EC"}, {"crv", "P-384"}, {"kid", "p384"}};
   json oct = {{"kty", "oct"}, {"k", "c2VjcmV0"}, {"kid", "hmac"}};
-  WriteFile(path_, json{{"keys", {enc, rs512, p384, oct, ec_->PublicJwk()}}}
-                       .dump());
+  WriteFile(path_,
+            json{{"keys", {enc, rs512, p384, oct, Ec().PublicJwk()}}}.dump());
   auto verifier = NewVerifier();
-  EXPECT_OK(verifier->Verify(Sign(*ec_, Claims()), kNow));
-  EXPECT_THAT(verifier->Verify(Sign(*rsa_next_, Claims()), kNow),
+  EXPECT_OK(verifier->Verify(Sign(Ec(), Claims()), kNow));
+  EXPECT_THAT(verifier->Verify(Sign(RsaNext(), Claims()), kNow),
               Refused("unknown kid"));
 }
 
 TEST_F(JwtVerifierTest, ReloadNowPicksUpARotatedKey) {
   auto verifier = NewVerifier();
-  const std::string old_token = Sign(*rsa_, Claims());
-  const std::string new_token = Sign(*rsa_next_, Claims());
+  const std::string old_token = Sign(Rsa(), Claims());
+  const std::string new_token = Sign(RsaNext(), Claims());
   EXPECT_OK(verifier->Verify(old_token, kNow));
   EXPECT_THAT(verifier->Verify(new_token, kNow), Refused("unknown kid"));
 
-  WriteFile(path_, Jwks({rsa_next_}));
+  WriteFile(path_, Jwks({&RsaNext()}));
   ASSERT_OK(verifier->ReloadNow());
   EXPECT_THAT(verifier->Verify(old_token, kNow), Refused("unknown kid"));
   EXPECT_OK(verifier->Verify(new_token, kNow));
@@ -409,7 +421,7 @@ TEST_F(JwtVerifierTest, ReloadNowPicksUpARotatedKey) {
 
 TEST_F(JwtVerifierTest, NewKeyMaterialUnderTheSameKidReplacesTheOld) {
   auto verifier = NewVerifier();
-  const std::string old_token = Sign(*rsa_, Claims());
+  const std::string old_token = Sign(Rsa(), Claims());
   const TestKey same_kid = TestKey::Ec("rsa-1");
   WriteFile(path_, Jwks({&same_kid}));
   ASSERT_OK(verifier->ReloadNow());
@@ -419,11 +431,11 @@ TEST_F(JwtVerifierTest, NewKeyMaterialUnderTheSameKidReplacesTheOld) {
 
 TEST_F(JwtVerifierTest, VerifyRereadsTheFileEveryReloadInterval) {
   auto verifier = NewVerifier(absl::Seconds(5));
-  const std::string old_token = Sign(*rsa_, Claims());
-  const std::string new_token = Sign(*rsa_next_, Claims());
+  const std::string old_token = Sign(Rsa(), Claims());
+  const std::string new_token = Sign(RsaNext(), Claims());
   EXPECT_OK(verifier->Verify(old_token, kNow));  // checks the file: unchanged
 
-  WriteFile(path_, Jwks({rsa_next_}));
+  WriteFile(path_, Jwks({&RsaNext()}));
   // Within the interval the old keys stay in force.
   EXPECT_OK(verifier->Verify(old_token, kNow + absl::Seconds(4)));
   EXPECT_THAT(verifier->Verify(new_token, kNow + absl::Seconds(4)),
@@ -436,13 +448,13 @@ TEST_F(JwtVerifierTest, VerifyRereadsTheFileEveryReloadInterval) {
 
 TEST_F(JwtVerifierTest, ABrokenReplacementKeepsTheOldKeys) {
   auto verifier = NewVerifier(absl::Seconds(5));
-  const std::string token = Sign(*rsa_, Claims());
+  const std::string token = Sign(Rsa(), Claims());
   EXPECT_OK(verifier->Verify(token, kNow));
 
   WriteFile(path_, "{\"keys\": [{\"kty\": \"RSA\", \"n\": \"!!\"");
-  EXPECT_THAT(verifier->ReloadNow(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("jwks_file")));
+  EXPECT_THAT(
+      verifier->ReloadNow(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("jwks_file")));
   EXPECT_OK(verifier->Verify(token, kNow + absl::Seconds(10)));
   WriteFile(path_, Jwks({}));
   EXPECT_OK(verifier->Verify(token, kNow + absl::Seconds(20)));
@@ -458,10 +470,32 @@ TEST_F(JwtVerifierTest, ABrokenReplacementKeepsTheOldKeys) {
   EXPECT_OK(verifier->Verify(token, kNow + absl::Seconds(40)));
 
   // A good file again is picked up.
-  WriteFile(path_, Jwks({rsa_next_}));
+  WriteFile(path_, Jwks({&RsaNext()}));
   ASSERT_OK(verifier->ReloadNow());
   EXPECT_THAT(verifier->Verify(token, kNow + absl::Seconds(40)),
               Refused("unknown kid"));
+}
+
+TEST_F(JwtVerifierTest, VerifiesWhileTheFileIsRotated) {
+  // Interval 0: every Verify checks the file, racing the writer below.
+  auto verifier = NewVerifier(absl::ZeroDuration());
+  const std::string token = Sign(Rsa(), Claims());
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        if (!verifier->Verify(token, kNow).ok()) ++failures;
+      }
+    });
+  }
+  // Every version of the file holds the key the token was signed with.
+  for (int i = 0; i < 50; ++i) {
+    WriteFile(path_, i % 2 == 0 ? Jwks({&Rsa()}) : Jwks({&Rsa(), &Ec()}));
+    if (i % 5 == 0) verifier->ReloadNow().IgnoreError();
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 }  // namespace
