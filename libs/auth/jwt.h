@@ -2,8 +2,9 @@
 // (an allow-list; `alg: none`, HS* and anything else are refused, so a
 // public key can never be used as an HMAC secret), `iss` and `aud` must
 // match, `exp` must lie ahead and `nbf` (if present) behind, each within a
-// small leeway. The token's `kid` picks the key; with no `kid`, each key of
-// the right type is tried.
+// small leeway. The token's `kid` picks the key (an unknown `kid` is
+// refused); with no `kid`, each key of the right type is tried. `sub`,
+// `tenant` and `role` are required, `trusted_identities` is an optional bool.
 //
 //   JwtOptions options{.issuer = "https://idp.example", .audience = "omnicx"};
 //   auto verifier = JwtVerifier::Create(options, "/etc/omnicx/jwks.json");
