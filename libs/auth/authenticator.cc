@@ -195,8 +195,11 @@ absl::StatusOr<Principal> Authenticator::Authorize(
   if (who->role == Role::kInternal) {
     who->on_behalf_of = std::string(on_behalf_of.substr(0, 128));
   }
+  // Limits apply at the edge: an internal credential carries every
+  // agent's and service's calls at once, each already limited on entry.
   absl::Duration wait;
-  if (!limiter_.TryTake(absl::StrCat(who->tenant, "/", who->name),
+  if (who->role != Role::kInternal &&
+      !limiter_.TryTake(absl::StrCat(who->tenant, "/", who->name),
                         options_.clock(), &wait)) {
     return status::WithRetryDelay(
         absl::ResourceExhaustedError(

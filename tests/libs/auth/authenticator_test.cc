@@ -10,6 +10,7 @@
 #include "libs/keys/digest.h"
 #include "libs/status/error_details.h"
 #include "libs/status/status_matchers.h"
+#include "libs/testing/jwt_signer.h"
 #include "libs/testing/test_credentials.h"
 
 namespace omnicx::auth {
@@ -176,6 +177,78 @@ TEST(AuthenticatorTest, KeysFileIsReloadedWhenItChanges) {
   std::ofstream(creds.api_keys_file()) << "keys: [ broken";
   auth->ReloadNow();
   EXPECT_THAT(auth->Authorize(Bearer(added), "", kGetProfile), IsOk());
+}
+
+TEST(AuthenticatorTest, JwtsGiveTheirClaimsAsPrincipal) {
+  TestCredentials creds;
+  const omnicx::testing::TestKey& key = [] () -> const omnicx::testing::TestKey& {
+    static omnicx::testing::TestKey* k =
+        new omnicx::testing::TestKey(omnicx::testing::TestKey::Ec("k1"));
+    return *k;
+  }();
+  const std::string jwks = creds.api_keys_file() + ".jwks.json";
+  std::ofstream(jwks) << omnicx::testing::Jwks({&key});
+  const absl::Time now = absl::FromUnixSeconds(1900000000);
+  AuthenticatorOptions options;
+  options.jwks_file = jwks;
+  options.jwt.issuer = "https://idp.test";
+  options.jwt.audience = "omnicx";
+  options.clock = [now] { return now; };
+  std::unique_ptr<Authenticator> auth = creds.NewAuthenticator(options);
+  nlohmann::json claims = {{"iss", "https://idp.test"}, {"aud", "omnicx"},
+                           {"sub", "alice"},           {"tenant", "default"},
+                           {"role", "agent"},
+                           {"exp", absl::ToUnixSeconds(now) + 300}};
+  const std::string token =
+      omnicx::testing::SignJwt(key, omnicx::testing::JwtHeader(key), claims);
+  absl::StatusOr<Principal> alice =
+      auth->Authorize(Bearer(token), "", kGetProfile);
+  ASSERT_THAT(alice, IsOk());
+  EXPECT_EQ(alice->name, "alice");
+  EXPECT_EQ(alice->role, Role::kAgent);
+  EXPECT_THAT(auth->Authorize(Bearer(token), "", kErase),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  // API keys keep working beside JWTs.
+  EXPECT_THAT(auth->Authorize(Bearer(creds.key(Role::kAgent)), "", kGetProfile),
+              IsOk());
+
+  nlohmann::json expired = claims;
+  expired["exp"] = absl::ToUnixSeconds(now) - 3600;
+  EXPECT_THAT(auth->Authorize(Bearer(omnicx::testing::SignJwt(
+                                  key, omnicx::testing::JwtHeader(key), expired)),
+                              "", kGetProfile),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  nlohmann::json other_audience = claims;
+  other_audience["aud"] = "someone-else";
+  EXPECT_THAT(
+      auth->Authorize(Bearer(omnicx::testing::SignJwt(
+                          key, omnicx::testing::JwtHeader(key), other_audience)),
+                      "", kGetProfile),
+      StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(auth->Authorize(Bearer(omnicx::testing::UnsignedJwt(
+                                  {{"alg", "none"}, {"typ", "JWT"}}, claims)),
+                              "", kGetProfile),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(
+      auth->Authorize(Bearer(omnicx::testing::SignJwtHs256(
+                          key.PublicKeyPem(), {{"alg", "HS256"}, {"typ", "JWT"}},
+                          claims)),
+                      "", kGetProfile),
+      StatusIs(absl::StatusCode::kUnauthenticated));
+  nlohmann::json unknown_role = claims;
+  unknown_role["role"] = "root";
+  EXPECT_THAT(auth->Authorize(Bearer(omnicx::testing::SignJwt(
+                                  key, omnicx::testing::JwtHeader(key),
+                                  unknown_role)),
+                              "", kGetProfile),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  nlohmann::json other_tenant = claims;
+  other_tenant["tenant"] = "globex";
+  EXPECT_THAT(auth->Authorize(Bearer(omnicx::testing::SignJwt(
+                                  key, omnicx::testing::JwtHeader(key),
+                                  other_tenant)),
+                              "", kGetProfile),
+              StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST(RateLimiterTest, OneCallerRunningDryLeavesAnotherAlone) {
