@@ -47,9 +47,9 @@ std::string Printable(absl::string_view in, size_t max_bytes) {
 // "1700000000123-0" for a time: the first stream id stored at or after it.
 std::string StreamIdAtOrAfter(absl::Time t) {
   if (t <= absl::UnixEpoch()) return "-";
-  return absl::StrCat(absl::ToUnixMillis(t) +
-                          (absl::FromUnixMillis(absl::ToUnixMillis(t)) < t),
-                      "-0");
+  return absl::StrCat(
+      absl::ToUnixMillis(t) + (absl::FromUnixMillis(absl::ToUnixMillis(t)) < t),
+      "-0");
 }
 
 absl::StatusOr<AuditRecord> ParseEntry(const redis::Reply& entry) {
@@ -59,16 +59,15 @@ absl::StatusOr<AuditRecord> ParseEntry(const redis::Reply& entry) {
   AuditRecord r;
   r.id = entry.elements()[0].str();
   const std::vector<redis::Reply>& fields = entry.elements()[1].elements();
+  const std::pair<absl::string_view, std::string*> slots[] = {
+      {"ts", &r.ts},         {"tenant", &r.tenant}, {"actor", &r.actor},
+      {"role", &r.role},     {"action", &r.action}, {"customer", &r.customer},
+      {"detail", &r.detail},
+  };
   for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-    const std::string& name = fields[i].str();
-    const std::string& value = fields[i + 1].str();
-    if (name == "ts") r.ts = value;
-    else if (name == "tenant") r.tenant = value;
-    else if (name == "actor") r.actor = value;
-    else if (name == "role") r.role = value;
-    else if (name == "action") r.action = value;
-    else if (name == "customer") r.customer = value;
-    else if (name == "detail") r.detail = value;
+    for (const auto& [name, slot] : slots) {
+      if (fields[i].str() == name) *slot = fields[i + 1].str();
+    }
   }
   return r;
 }
@@ -115,9 +114,8 @@ absl::Status AuditLog::Record(const auth::Principal& who,
   }
   if (action.empty() || action.size() > kMaxActionBytes ||
       !std::all_of(action.begin(), action.end(), IsActionByte)) {
-    return absl::InternalError(
-        absl::StrCat("audit: bad action name \"",
-                     Printable(action, kMaxActionBytes), "\""));
+    return absl::InternalError(absl::StrCat(
+        "audit: bad action name \"", Printable(action, kMaxActionBytes), "\""));
   }
   if (!customer_id.empty() && options_.customer_secret.empty()) {
     return absl::UnavailableError(
@@ -149,8 +147,8 @@ absl::Status AuditLog::Record(const auth::Principal& who,
       Printable(detail, kMaxDetailBytes),
   });
   if (!reply.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        "audit: record not written (", reply.status().message(), ")"));
+    return absl::UnavailableError(absl::StrCat("audit: record not written (",
+                                               reply.status().message(), ")"));
   }
   return absl::OkStatus();
 }
@@ -172,12 +170,11 @@ absl::StatusOr<std::vector<AuditRecord>> AuditLog::Read(
   std::vector<AuditRecord> out;  // newest first until reversed
   std::string ceiling = "+";
   while (static_cast<int>(out.size()) < query.count) {
-    const int page = wanted.empty()
-                         ? query.count - static_cast<int>(out.size())
-                         : kReadPage;
-    absl::StatusOr<redis::Reply> reply = redis_->Command(
-        {"XREVRANGE", stream_key_, ceiling, floor, "COUNT",
-         absl::StrCat(page)});
+    const int page =
+        wanted.empty() ? query.count - static_cast<int>(out.size()) : kReadPage;
+    absl::StatusOr<redis::Reply> reply =
+        redis_->Command({"XREVRANGE", stream_key_, ceiling, floor, "COUNT",
+                         absl::StrCat(page)});
     if (!reply.ok()) return reply.status();
     const std::vector<redis::Reply>& entries = reply->elements();
     for (const redis::Reply& entry : entries) {

@@ -4,9 +4,10 @@
 // AuditName and role), in which tenant, did what, when, and about which
 // customer — as a keyed hash of the customer id, never the id itself.
 //
-//   auto audit = AuditLog::Create(redis, keys,
-//                                 {.max_entries = cfg.auth().audit_max_entries(),
-//                                  .customer_secret = cfg.identity_secret()});
+//   AuditOptions options;
+//   options.max_entries = cfg.auth().audit_max_entries();
+//   options.customer_secret = cfg.identity_secret();
+//   auto audit = AuditLog::Create(redis, keys, std::move(options));
 //   ...
 //   absl::Status s = (*audit)->Record(*who, "erase", customer_id);
 //   if (!s.ok()) return Done(context, s);  // UNAVAILABLE: do not erase
@@ -88,8 +89,9 @@ class AuditLog {
  public:
   // InvalidArgument (naming the setting) for max_entries < 1 or a non-empty
   // secret shorter than 16 characters.
-  static absl::StatusOr<std::unique_ptr<AuditLog>> Create(
-      redis::Client* redis, keys::KeyBuilder keys, AuditOptions options);
+  static absl::StatusOr<std::unique_ptr<AuditLog>> Create(redis::Client* redis,
+                                                          keys::KeyBuilder keys,
+                                                          AuditOptions options);
 
   // Appends one record. `customer_id` empty = about no customer. Errors:
   //   Unavailable  the record was not written (Redis down, timeout, OOM,

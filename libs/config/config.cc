@@ -175,8 +175,8 @@ absl::Status Validate(const Config& c) {
   check(CheckRange("strict_replicas", c.strict_replicas(), 0, 16));
   check(CheckRange("timeline_cap", c.timeline_cap(), 1, 100000));
   check(CheckRange("consumers", c.consumers(), 1, 64));
-  check(CheckRange("auth.audit_max_entries", c.auth().audit_max_entries(),
-                   1000, 1000000000));
+  check(CheckRange("auth.audit_max_entries", c.auth().audit_max_entries(), 1000,
+                   1000000000));
   check(CheckRange("context_max_in_flight", c.context_max_in_flight(), 1,
                    100000));
   // --- recommendation ---

@@ -136,8 +136,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (records->empty()) {
-    std::cerr << "omnicx-audit: no records in " << (*log)->stream_key()
-              << "\n";
+    std::cerr << "omnicx-audit: no records in " << (*log)->stream_key() << "\n";
     return 0;
   }
   auto dash = [](const std::string& s) { return s.empty() ? "-" : s; };

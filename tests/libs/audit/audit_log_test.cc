@@ -47,11 +47,11 @@ class AuditLogTest : public ::testing::Test {
                                 std::string secret = std::string(kSecret)) {
     absl::StatusOr<keys::KeyBuilder> keys = keys::KeyBuilder::Create(tenant);
     EXPECT_OK(keys);
-    absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Create(
-        client_.get(), *keys,
-        {.max_entries = max_entries,
-         .customer_secret = std::move(secret),
-         .clock = [this] { return now_; }});
+    absl::StatusOr<std::unique_ptr<AuditLog>> log =
+        AuditLog::Create(client_.get(), *keys,
+                         {.max_entries = max_entries,
+                          .customer_secret = std::move(secret),
+                          .clock = [this] { return now_; }});
     EXPECT_OK(log);
     return std::move(*log);
   }
@@ -60,7 +60,8 @@ class AuditLogTest : public ::testing::Test {
   std::vector<std::map<std::string, std::string>> Entries(
       const std::string& key) {
     std::vector<std::map<std::string, std::string>> out;
-    absl::StatusOr<redis::Reply> r = client_->Command({"XRANGE", key, "-", "+"});
+    absl::StatusOr<redis::Reply> r =
+        client_->Command({"XRANGE", key, "-", "+"});
     EXPECT_OK(r);
     for (const redis::Reply& e : r->elements()) {
       std::map<std::string, std::string> fields;
@@ -223,9 +224,9 @@ TEST_F(AuditLogTest, FailsClosedWhenTheRecordCannotBeWritten) {
 TEST_F(AuditLogTest, WithoutASecretOnlyRecordsAboutNoCustomer) {
   std::unique_ptr<AuditLog> log = Log("default", 1000, /*secret=*/"");
   EXPECT_OK(log->Record(Admin(), "catalog_upsert", "", "action_id=a1"));
-  EXPECT_THAT(log->Record(Admin(), "erase", kCustomer),
-              StatusIs(absl::StatusCode::kUnavailable,
-                       HasSubstr("identity_secret")));
+  EXPECT_THAT(
+      log->Record(Admin(), "erase", kCustomer),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("identity_secret")));
   EXPECT_EQ(Entries(log->stream_key()).size(), 1u);
 }
 
@@ -235,10 +236,10 @@ TEST_F(AuditLogTest, RefusesBadOptionsAndActions) {
   EXPECT_THAT(AuditLog::Create(client_.get(), keys, {.max_entries = 0}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("auth.audit_max_entries")));
-  EXPECT_THAT(AuditLog::Create(client_.get(), keys,
-                               {.customer_secret = "short"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("identity_secret")));
+  EXPECT_THAT(
+      AuditLog::Create(client_.get(), keys, {.customer_secret = "short"}),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("identity_secret")));
   std::unique_ptr<AuditLog> log = Log("default");
   for (absl::string_view bad : {"", "Erase", "erase customer", "a:b"}) {
     EXPECT_THAT(log->Record(Admin(), bad, kCustomer),
@@ -255,8 +256,7 @@ TEST_F(AuditLogTest, ReadsNewestLastWithCountSinceAndCustomer) {
     ASSERT_OK(log->Record(Admin(), "export", i % 3 == 0 ? "x" : "y",
                           absl::StrCat("n=", i)));
   }
-  ASSERT_OK_AND_ASSIGN(std::vector<AuditRecord> last3,
-                       log->Read({.count = 3}));
+  ASSERT_OK_AND_ASSIGN(std::vector<AuditRecord> last3, log->Read({.count = 3}));
   ASSERT_EQ(last3.size(), 3u);
   EXPECT_EQ(last3[0].detail, "n=27");
   EXPECT_EQ(last3[2].detail, "n=29");
