@@ -92,6 +92,7 @@ Config Defaults(Service service) {
   c.set_shutdown_grace("10s");
   c.set_max_message_bytes(4 << 20);
   c.set_health_check_interval("1s");
+  c.mutable_auth()->set_audit_max_entries(1000000);  // records per tenant
   c.mutable_redis()->set_address("127.0.0.1:6390");
   c.mutable_redis()->set_pool_size(8);
   c.mutable_redis()->set_command_timeout("500ms");
@@ -179,6 +180,8 @@ absl::Status Validate(const Config& c) {
   check(CheckRange("strict_replicas", c.strict_replicas(), 0, 16));
   check(CheckRange("timeline_cap", c.timeline_cap(), 1, 100000));
   check(CheckRange("consumers", c.consumers(), 1, 64));
+  check(CheckRange("auth.audit_max_entries", c.auth().audit_max_entries(), 1000,
+                   1000000000));
   check(CheckRange("context_max_in_flight", c.context_max_in_flight(), 1,
                    100000));
   // --- recommendation ---

@@ -141,6 +141,10 @@ class KeyBuilder {
   std::string Analytics(absl::string_view kind) const {
     return prefix_ + "an:" + EncodeId(kind);
   }
+  // Append-only audit stream of the tenant's admin operations (exports,
+  // erasures, consent changes, merges, links, catalog changes); entries
+  // carry a keyed hash of the customer id, never the id (libs/audit).
+  std::string AuditStream() const { return prefix_ + "{audit}:stream"; }
 
  private:
   explicit KeyBuilder(std::string tenant);

@@ -30,6 +30,7 @@ TEST(ConfigTest, DefaultsPerService) {
   EXPECT_EQ(c.redis().address(), "127.0.0.1:6390");
   EXPECT_EQ(c.tenant(), "default");
   EXPECT_EQ(DurationSetting(c.shutdown_grace()), absl::Seconds(10));
+  EXPECT_EQ(c.auth().audit_max_entries(), 1000000);
 }
 
 TEST(ConfigTest, FlagsBeatEnvironmentBeatYaml) {
@@ -81,6 +82,11 @@ TEST(ConfigTest, ErrorsNameTheSetting) {
   EXPECT_THAT(
       LoadConfig(Service::kIngestion, {"--tenant=Big"}, FakeEnv({})),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("tenant")));
+  EXPECT_THAT(LoadConfig(Service::kProfile, {"--auth.audit_max_entries=10"},
+                         FakeEnv({})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("auth.audit_max_entries "
+                                 "(OMNICX_AUTH_AUDIT_MAX_ENTRIES)")));
   EXPECT_THAT(LoadConfig(Service::kIngestion,
                          {"--config_file=/nonexistent.yaml"}, FakeEnv({})),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("nonexistent")));

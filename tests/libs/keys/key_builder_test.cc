@@ -80,6 +80,7 @@ TEST(KeyBuilderTest, ExactLayout) {
   EXPECT_EQ(keys.ResolvedShard(3), "cx:default:{rv:3}:stream");
   EXPECT_EQ(keys.DedupBucket(3, 2863), "cx:default:{ev:3}:dd:2863");
   EXPECT_EQ(keys.Catalog(), "cx:default:catalog");
+  EXPECT_EQ(keys.AuditStream(), "cx:default:{audit}:stream");
   EXPECT_EQ(EncodeId(std::string(97, 'q')),
             "h" + Sha256Hex(std::string(97, 'q')));
 }
@@ -109,6 +110,8 @@ TEST(KeyBuilderTest, TenantsAreSeparated) {
   ASSERT_OK_AND_ASSIGN(KeyBuilder a, KeyBuilder::Create("a"));
   ASSERT_OK_AND_ASSIGN(KeyBuilder b, KeyBuilder::Create("b"));
   EXPECT_NE(a.Profile("x"), b.Profile("x"));
+  EXPECT_EQ(a.AuditStream(), "cx:a:{audit}:stream");
+  EXPECT_EQ(b.AuditStream(), "cx:b:{audit}:stream");
   EXPECT_THAT(a.Profile("x"), StartsWith(a.prefix()));
 }
 
