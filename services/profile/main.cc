@@ -68,10 +68,19 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
                           grpc::InsecureChannelCredentials()),
       context_options, context.credential);
 
+  omnicx::audit::AuditOptions audit_options;
+  audit_options.max_entries = cfg.auth().audit_max_entries();
+  audit_options.customer_secret = cfg.identity_secret();
+  absl::StatusOr<std::unique_ptr<omnicx::audit::AuditLog>> created_audit =
+      omnicx::audit::AuditLog::Create(&context.redis, context.keys,
+                                      std::move(audit_options));
+  if (!created_audit.ok()) return created_audit.status();
+  std::shared_ptr<omnicx::audit::AuditLog> audit = std::move(*created_audit);
+
   ServiceBundle bundle;
   bundle.services.push_back(std::make_unique<ProfileServiceImpl>(
       *store, context.auth, assembler.get(), absl::Now, journey,
-      context.credential));
+      context.credential, audit.get()));
   bundle.service_names.push_back(
       omnicx::v1::ProfileService::service_full_name());
   bundle.stop = [consumers] {
@@ -82,6 +91,7 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   bundle.keep_alive.push_back(applier);
   bundle.keep_alive.push_back(assembler);
   bundle.keep_alive.push_back(store);
+  bundle.keep_alive.push_back(audit);
   return bundle;
 }
 

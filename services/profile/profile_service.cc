@@ -88,6 +88,11 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::SetConsent(
   }
   absl::StatusOr<std::string> cid = Find(store_, request->customer());
   if (!cid.ok()) return Done(context, cid.status());
+  absl::Status audited = Audit(
+      *who, "consent", *cid,
+      absl::StrCat("purpose=", request->purpose(),
+                   " granted=", request->granted() ? "true" : "false"));
+  if (!audited.ok()) return Done(context, audited);
   omnicx::v1::Consent consent;
   consent.set_purpose(request->purpose());
   consent.set_granted(request->granted());
@@ -170,6 +175,14 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::LinkIdentities(
   }
   absl::StatusOr<std::string> cid = Find(store_, request->customer());
   if (!cid.ok()) return Done(context, cid.status());
+  std::string types;
+  for (const auto& id : identities) {
+    absl::StrAppend(&types, types.empty() ? "" : ",", id.type());
+  }
+  absl::Status audited = Audit(*who, "link", *cid,
+                               absl::StrCat("types=", types, " count=",
+                                            identities.size()));
+  if (!audited.ok()) return Done(context, audited);
   omnicx::v1::CustomerRef ref;
   ref.set_customer_id(*cid);
   absl::StatusOr<Resolution> linked =
@@ -199,6 +212,10 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::MergeProfiles(
   if (!a.ok()) return Done(context, a.status());
   absl::StatusOr<std::string> b = Find(store_, request->b());
   if (!b.ok()) return Done(context, b.status());
+  absl::Status audited =
+      Audit(*who, "merge", *a,
+            absl::StrCat("with=", audit_ ? audit_->CustomerHash(*b) : ""));
+  if (!audited.ok()) return Done(context, audited);
   absl::StatusOr<MergeResult> merged =
       store_.Merge(*a, *b, clock_(), "call:MergeProfiles");
   if (!merged.ok()) return Done(context, merged.status());
@@ -216,6 +233,8 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::ExportCustomer(
   if (!who.ok()) return Done(context, who.status());
   absl::StatusOr<std::string> cid = Find(store_, request->customer());
   if (!cid.ok()) return Done(context, cid.status());
+  absl::Status audited = Audit(*who, "export", *cid);
+  if (!audited.ok()) return Done(context, audited);
   // Everything held, unmasked: this is the data subject's own copy.
   absl::StatusOr<omnicx::v1::Profile> profile = store_.GetProfile(*cid);
   if (!profile.ok()) return Done(context, profile.status());
@@ -240,6 +259,8 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::EraseCustomer(
   if (!who.ok()) return Done(context, who.status());
   absl::StatusOr<std::string> cid = Find(store_, request->customer());
   if (!cid.ok()) return Done(context, cid.status());
+  absl::Status audited = Audit(*who, "erase", *cid);
+  if (!audited.ok()) return Done(context, audited);
   // The journey service takes the customer's share out of its analytics
   // once the erasure has fenced them (no journey apply can add it back);
   // their journey keys go with the rest either way (they share the

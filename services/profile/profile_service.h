@@ -7,6 +7,7 @@
 #ifndef OMNICX_SERVICES_PROFILE_PROFILE_SERVICE_H_
 #define OMNICX_SERVICES_PROFILE_PROFILE_SERVICE_H_
 
+#include "libs/audit/audit_log.h"
 #include "libs/auth/authenticator.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/profile.grpc.pb.h"
@@ -22,18 +23,23 @@ class ProfileServiceImpl final
   // (GetCustomerContext then answers UNIMPLEMENTED). `journey`, when set, is
   // told to forget an erased customer (their share of its analytics) before
   // their keys are deleted, with `credential` (this service's own).
+  // `audit` records exports, erasures, consents, merges and links before
+  // they happen (an operation whose record fails is refused); null only in
+  // tests that do not look at it.
   ProfileServiceImpl(ProfileStore& store, auth::Authenticator& auth,
                      ContextAssembler* assembler = nullptr,
                      std::function<absl::Time()> clock = absl::Now,
                      std::shared_ptr<grpc::Channel> journey = nullptr,
-                     auth::ServiceCredential credential = {})
+                     auth::ServiceCredential credential = {},
+                     const audit::AuditLog* audit = nullptr)
       : store_(store),
         auth_(auth),
         assembler_(assembler),
         clock_(std::move(clock)),
         journey_(journey ? omnicx::v1::JourneyService::NewStub(journey)
                          : nullptr),
-        credential_(std::move(credential)) {}
+        credential_(std::move(credential)),
+        audit_(audit) {}
 
   grpc::ServerUnaryReactor* GetCustomerContext(
       grpc::CallbackServerContext* context,
@@ -86,7 +92,16 @@ class ProfileServiceImpl final
   ContextAssembler* assembler_;
   std::function<absl::Time()> clock_;
   std::unique_ptr<omnicx::v1::JourneyService::Stub> journey_;
+  // OK when there is no audit log (tests), else the record's status.
+  absl::Status Audit(const auth::Principal& who, absl::string_view action,
+                     absl::string_view customer_id,
+                     absl::string_view detail = "") const {
+    if (audit_ == nullptr) return absl::OkStatus();
+    return audit_->Record(who, action, customer_id, detail);
+  }
+
   auth::ServiceCredential credential_;
+  const audit::AuditLog* audit_;
 };
 
 }  // namespace omnicx::profile

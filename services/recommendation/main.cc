@@ -84,9 +84,19 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
       });
   merges->Start();
 
+  // Catalog changes name no customer: no identity secret is needed.
+  omnicx::audit::AuditOptions audit_options;
+  audit_options.max_entries = cfg.auth().audit_max_entries();
+  absl::StatusOr<std::unique_ptr<omnicx::audit::AuditLog>> created_audit =
+      omnicx::audit::AuditLog::Create(&context.redis, context.keys,
+                                      std::move(audit_options));
+  if (!created_audit.ok()) return created_audit.status();
+  std::shared_ptr<omnicx::audit::AuditLog> audit = std::move(*created_audit);
+
   ServiceBundle bundle;
   bundle.services.push_back(std::make_unique<RecommendationServiceImpl>(
-      *recommender, *store, *watcher, cfg.prior_strength(), context.auth));
+      *recommender, *store, *watcher, cfg.prior_strength(), context.auth,
+      audit.get()));
   bundle.service_names.push_back(
       omnicx::v1::RecommendationService::service_full_name());
   bundle.stop = [watcher, merges] {
@@ -98,6 +108,7 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   bundle.keep_alive.push_back(timer);        // no more watchdogs
   bundle.keep_alive.push_back(recommender);  // waits for peer callbacks
   bundle.keep_alive.push_back(inputs);
+  bundle.keep_alive.push_back(audit);
   bundle.keep_alive.push_back(watcher);
   bundle.keep_alive.push_back(store);
   return bundle;

@@ -115,6 +115,12 @@ grpc::ServerUnaryReactor* RecommendationServiceImpl::UpsertAction(
   if (!v.empty()) {
     return Done(context, status::InvalidArgumentError("invalid action", v));
   }
+  if (audit_ != nullptr) {
+    absl::Status audited =
+        audit_->Record(*who, "catalog_upsert", "",
+                       absl::StrCat("action_id=", request->action().action_id()));
+    if (!audited.ok()) return Done(context, audited);
+  }
   absl::StatusOr<int64_t> version = store_.UpsertAction(request->action());
   if (!version.ok()) return Done(context, version.status());
   response->set_version(*version);

@@ -5,6 +5,7 @@
 #ifndef OMNICX_SERVICES_RECOMMENDATION_RECOMMENDATION_SERVICE_H_
 #define OMNICX_SERVICES_RECOMMENDATION_RECOMMENDATION_SERVICE_H_
 
+#include "libs/audit/audit_log.h"
 #include "libs/auth/authenticator.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
 #include "services/recommendation/catalog_watcher.h"
@@ -16,15 +17,18 @@ namespace omnicx::recommendation {
 class RecommendationServiceImpl final
     : public omnicx::v1::RecommendationService::CallbackService {
  public:
-  // Every call passes `auth` first.
+  // Every call passes `auth` first. `audit` records catalog changes before
+  // they happen (null only in tests that do not look at it).
   RecommendationServiceImpl(Recommender& recommender,
                             RecommendationStore& store, CatalogWatcher& watcher,
-                            int prior_strength, auth::Authenticator& auth)
+                            int prior_strength, auth::Authenticator& auth,
+                            const audit::AuditLog* audit = nullptr)
       : recommender_(recommender),
         store_(store),
         watcher_(watcher),
         prior_strength_(prior_strength),
-        auth_(auth) {}
+        auth_(auth),
+        audit_(audit) {}
 
   grpc::ServerUnaryReactor* Recommend(
       grpc::CallbackServerContext* context,
@@ -57,6 +61,7 @@ class RecommendationServiceImpl final
   CatalogWatcher& watcher_;
   const int prior_strength_;
   auth::Authenticator& auth_;
+  const audit::AuditLog* audit_;
 };
 
 }  // namespace omnicx::recommendation
