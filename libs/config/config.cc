@@ -94,9 +94,8 @@ absl::Status ValidateTls(const v1::TlsConfig& tls) {
                    "required when tls.require_client_cert is true (mTLS needs "
                    "the server to present a certificate)");
   }
-  absl::Status s = CheckDuration("tls.refresh_interval",
-                                 tls.refresh_interval(), absl::Seconds(1),
-                                 absl::Hours(24));
+  absl::Status s = CheckDuration("tls.refresh_interval", tls.refresh_interval(),
+                                 absl::Seconds(1), absl::Hours(24));
   if (s.ok() && !tls.cert_file().empty()) {
     s = CheckReadable("tls.cert_file", tls.cert_file());
   }

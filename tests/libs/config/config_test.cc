@@ -146,9 +146,8 @@ TEST(ConfigTest, TlsAndReflectionDefaults) {
   EXPECT_FALSE(c.tls().require_client_cert());
   EXPECT_EQ(DurationSetting(c.tls().refresh_interval()), absl::Seconds(60));
   EXPECT_FALSE(c.reflection());
-  ASSERT_OK_AND_ASSIGN(
-      c, LoadConfig(Service::kProfile, {},
-                    FakeEnv({{"OMNICX_REFLECTION", "true"}})));
+  ASSERT_OK_AND_ASSIGN(c, LoadConfig(Service::kProfile, {},
+                                     FakeEnv({{"OMNICX_REFLECTION", "true"}})));
   EXPECT_TRUE(c.reflection());
 }
 
@@ -199,19 +198,20 @@ TEST(ConfigTest, TlsSettingsAreCheckedTogether) {
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr("tls.ca_file (OMNICX_TLS_CA_FILE): required when "
                          "tls.require_client_cert is true")));
-  EXPECT_THAT(LoadConfig(Service::kIngestion,
-                         {"--tls.ca_file=" + ca,
-                          "--tls.require_client_cert=true"},
-                         FakeEnv({})),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("tls.cert_file (OMNICX_TLS_CERT_FILE)")));
+  EXPECT_THAT(
+      LoadConfig(Service::kIngestion,
+                 {"--tls.ca_file=" + ca, "--tls.require_client_cert=true"},
+                 FakeEnv({})),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("tls.cert_file (OMNICX_TLS_CERT_FILE)")));
   EXPECT_THAT(
       LoadConfig(Service::kIngestion,
                  {"--tls.cert_file=" + missing, "--tls.key_file=" + key},
                  FakeEnv({})),
-      StatusIs(absl::StatusCode::kInvalidArgument,
-               HasSubstr("tls.cert_file (OMNICX_TLS_CERT_FILE): cannot read \"" +
-                         missing + "\"")));
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr("tls.cert_file (OMNICX_TLS_CERT_FILE): cannot read \"" +
+                    missing + "\"")));
   EXPECT_THAT(LoadConfig(Service::kIngestion, {"--tls.ca_file=" + missing},
                          FakeEnv({})),
               StatusIs(absl::StatusCode::kInvalidArgument,
