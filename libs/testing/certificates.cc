@@ -66,7 +66,8 @@ absl::Status AddExtension(X509* cert, X509* issuer, int nid,
 absl::StatusOr<Cert> MakeCert(EVP_PKEY* key, const std::string& common_name,
                               int64_t serial, absl::Time not_before,
                               absl::Time not_after, X509* issuer,
-                              EVP_PKEY* issuer_key, bool is_ca) {
+                              EVP_PKEY* issuer_key, bool is_ca,
+                              const std::string& subject_alt_names) {
   Cert cert(X509_new());
   X509_set_version(cert.get(), 2);
   ASN1_INTEGER_set_int64(X509_get_serialNumber(cert.get()), serial);
@@ -109,7 +110,7 @@ absl::StatusOr<Cert> MakeCert(EVP_PKEY* key, const std::string& common_name,
     }
     if (s.ok()) {
       s = AddExtension(cert.get(), signer, NID_subject_alt_name,
-                       "IP:127.0.0.1,DNS:localhost");
+                       subject_alt_names.c_str());
     }
   }
   if (!s.ok()) return s;
@@ -143,7 +144,7 @@ absl::StatusOr<TestCertificateAuthority> TestCertificateAuthority::Create(
   const absl::Time now = absl::Now();
   absl::StatusOr<Cert> cert =
       MakeCert(key.get(), common_name, 1, now - absl::Hours(1),
-               now + absl::Hours(24), nullptr, nullptr, /*is_ca=*/true);
+               now + absl::Hours(24), nullptr, nullptr, /*is_ca=*/true, "");
   if (!cert.ok()) return cert.status();
   KeyAndCert ca;
   absl::StatusOr<std::string> key_pem = KeyPem(key.get());
@@ -157,16 +158,16 @@ absl::StatusOr<TestCertificateAuthority> TestCertificateAuthority::Create(
 
 absl::StatusOr<KeyAndCert> TestCertificateAuthority::Issue(
     const std::string& common_name, int64_t serial, absl::Time not_before,
-    absl::Time not_after) const {
+    absl::Time not_after, const std::string& subject_alt_names) const {
   absl::StatusOr<Key> ca_key = ParseKey(ca_.key_pem);
   if (!ca_key.ok()) return ca_key.status();
   absl::StatusOr<Cert> ca_cert = ParseCert(ca_.cert_pem);
   if (!ca_cert.ok()) return ca_cert.status();
   Key key(EVP_EC_gen("P-256"));
   if (key == nullptr) return absl::InternalError("EC key generation failed");
-  absl::StatusOr<Cert> cert =
-      MakeCert(key.get(), common_name, serial, not_before, not_after,
-               ca_cert->get(), ca_key->get(), /*is_ca=*/false);
+  absl::StatusOr<Cert> cert = MakeCert(
+      key.get(), common_name, serial, not_before, not_after, ca_cert->get(),
+      ca_key->get(), /*is_ca=*/false, subject_alt_names);
   if (!cert.ok()) return cert.status();
   KeyAndCert out;
   absl::StatusOr<std::string> key_pem = KeyPem(key.get());

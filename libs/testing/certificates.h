@@ -35,11 +35,13 @@ class TestCertificateAuthority {
 
   const std::string& cert_pem() const { return ca_.cert_pem; }
 
-  // A leaf certificate for subjectAltName IP 127.0.0.1 and DNS localhost,
-  // usable for serverAuth and clientAuth, signed by this CA.
+  // A leaf certificate for `subject_alt_names` (OpenSSL syntax), usable for
+  // serverAuth and clientAuth, signed by this CA.
   absl::StatusOr<KeyAndCert> Issue(const std::string& common_name,
                                    int64_t serial, absl::Time not_before,
-                                   absl::Time not_after) const;
+                                   absl::Time not_after,
+                                   const std::string& subject_alt_names =
+                                       "IP:127.0.0.1,DNS:localhost") const;
 
  private:
   explicit TestCertificateAuthority(KeyAndCert ca) : ca_(std::move(ca)) {}

@@ -56,6 +56,8 @@ class TlsTest : public ::testing::Test {
                          TestCertificateAuthority::Create("some other CA"));
     ASSERT_OK_AND_ASSIGN(server_v1_, ca.Issue("server", 100, from, to));
     ASSERT_OK_AND_ASSIGN(server_v2_, ca.Issue("server", 200, from, to));
+    ASSERT_OK_AND_ASSIGN(KeyAndCert elsewhere, ca.Issue("server", 300, from, to,
+                                                        "DNS:elsewhere.test"));
     ASSERT_OK_AND_ASSIGN(KeyAndCert client, ca.Issue("client", 101, from, to));
     ASSERT_OK_AND_ASSIGN(
         KeyAndCert expired,
@@ -70,6 +72,7 @@ class TlsTest : public ::testing::Test {
     // Like a Kubernetes secret volume: the files sit behind a directory
     // symlink that is swapped in one rename when the secret changes.
     WritePair("server/v1", server_v1_);
+    WritePair("server/elsewhere", elsewhere);
     fs::create_directory_symlink("v1", dir_ / "server" / "live");
   }
 
@@ -214,6 +217,16 @@ TEST_F(TlsTest, ClientRefusesAServerFromAnotherCa) {
   tls.set_ca_file(Path("wrong-ca.pem"));
   EXPECT_EQ(
       HealthCheck(FreshChannel(ChannelCredentialsFor(tls))).status.error_code(),
+      grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(TlsTest, ClientRefusesAServerCertificateForAnotherHost) {
+  fs::remove(dir_ / "server" / "live");
+  fs::create_directory_symlink("elsewhere", dir_ / "server" / "live");
+  StartServer();
+  EXPECT_EQ(
+      HealthCheck(FreshChannel(ChannelCredentialsFor(ClientTls("client"))))
+          .status.error_code(),
       grpc::StatusCode::UNAVAILABLE);
 }
 
