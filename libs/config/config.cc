@@ -1,5 +1,7 @@
 #include "libs/config/config.h"
 
+#include <fstream>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -66,6 +68,46 @@ absl::Status CheckRange(absl::string_view path, int64_t value, int64_t min,
   return absl::OkStatus();
 }
 
+absl::Status CheckReadable(absl::string_view path, const std::string& file) {
+  std::ifstream in(file);
+  if (!in.good()) {
+    return Invalid(path, absl::StrCat("cannot read \"", file, "\""));
+  }
+  return absl::OkStatus();
+}
+
+// Transport security: a certificate needs its key, mTLS needs the CA the
+// peers' certificates chain to, and every named file must be readable now
+// (the file watcher would otherwise only log and fail each handshake).
+absl::Status ValidateTls(const v1::TlsConfig& tls) {
+  if (tls.cert_file().empty() != tls.key_file().empty()) {
+    return Invalid(tls.cert_file().empty() ? "tls.cert_file" : "tls.key_file",
+                   "tls.cert_file and tls.key_file must be set together");
+  }
+  if (tls.require_client_cert() && tls.ca_file().empty()) {
+    return Invalid("tls.ca_file",
+                   "required when tls.require_client_cert is true (client "
+                   "certificates are verified against it)");
+  }
+  if (tls.require_client_cert() && tls.cert_file().empty()) {
+    return Invalid("tls.cert_file",
+                   "required when tls.require_client_cert is true (mTLS needs "
+                   "the server to present a certificate)");
+  }
+  absl::Status s = CheckDuration("tls.refresh_interval", tls.refresh_interval(),
+                                 absl::Seconds(1), absl::Hours(24));
+  if (s.ok() && !tls.cert_file().empty()) {
+    s = CheckReadable("tls.cert_file", tls.cert_file());
+  }
+  if (s.ok() && !tls.key_file().empty()) {
+    s = CheckReadable("tls.key_file", tls.key_file());
+  }
+  if (s.ok() && !tls.ca_file().empty()) {
+    s = CheckReadable("tls.ca_file", tls.ca_file());
+  }
+  return s;
+}
+
 }  // namespace
 
 absl::string_view ServiceName(Service service) {
@@ -93,6 +135,11 @@ Config Defaults(Service service) {
   c.set_max_message_bytes(4 << 20);
   c.set_health_check_interval("1s");
   c.mutable_auth()->set_audit_max_entries(1000000);  // records per tenant
+  // Certificates rotate in hours or days (cert-manager renews at 2/3 of the
+  // lifetime); a minute's delay in picking up the new files is harmless and
+  // the check is one stat per file.
+  c.mutable_tls()->set_refresh_interval("60s");
+  c.set_reflection(false);
   c.mutable_redis()->set_address("127.0.0.1:6390");
   c.mutable_redis()->set_pool_size(8);
   c.mutable_redis()->set_command_timeout("500ms");
@@ -226,6 +273,7 @@ absl::Status Validate(const Config& c) {
   }
   check(CheckRange("auth.rate_limit_burst", c.auth().rate_limit_burst(), 1,
                    100000000));
+  check(ValidateTls(c.tls()));
   if (s.ok() && c.redis().cluster()) {
     s = Invalid("redis.cluster",
                 "Redis Cluster routing is not supported by this build yet; "

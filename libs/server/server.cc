@@ -2,12 +2,46 @@
 
 #include <signal.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/impl/server_builder_option.h"
+#include "grpcpp/impl/server_builder_plugin.h"
+#include "grpcpp/resource_quota.h"
 #include "libs/logging/log.h"
 
 namespace omnicx::server {
+namespace {
+
+// Reflection per server, not per process: linking grpc++_reflection
+// registers its plugin for every ServerBuilder from a static initializer,
+// so this option drops that plugin and adds one back only when enabled.
+class ReflectionOption : public grpc::ServerBuilderOption {
+ public:
+  explicit ReflectionOption(bool enabled) : enabled_(enabled) {}
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
+                         plugins) override {
+    plugins->erase(
+        std::remove_if(plugins->begin(), plugins->end(),
+                       [](const std::unique_ptr<grpc::ServerBuilderPlugin>& p) {
+                         return p->name() == kReflectionPluginName;
+                       }),
+        plugins->end());
+    if (enabled_) {
+      plugins->push_back(
+          std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>());
+    }
+  }
+
+ private:
+  static constexpr char kReflectionPluginName[] = "proto_server_reflection";
+  bool enabled_;
+};
+
+}  // namespace
 
 Server::Server(ServerOptions options, std::vector<std::string> service_names)
     : options_(std::move(options)), service_names_(std::move(service_names)) {}
@@ -21,14 +55,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::StartWithGeneric(
     ServerOptions options, const std::vector<grpc::Service*>& services,
     grpc::CallbackGenericService* generic) {
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   std::vector<std::string> names = options.health_service_names;
   std::unique_ptr<Server> server(
       new Server(std::move(options), std::move(names)));
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(server->options_.address,
-                           grpc::InsecureServerCredentials(), &server->port_);
+  const ServerOptions& o = server->options_;
+  builder.AddListeningPort(
+      o.address,
+      o.credentials ? o.credentials : grpc::InsecureServerCredentials(),
+      &server->port_);
+  builder.SetOption(std::make_unique<ReflectionOption>(o.reflection));
+  grpc::ResourceQuota quota("omnicx-server");
+  quota.Resize(static_cast<size_t>(o.max_memory_bytes));
+  quota.SetMaxThreads(o.max_threads);
+  builder.SetResourceQuota(quota);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             o.max_concurrent_streams);
   builder.SetMaxReceiveMessageSize(server->options_.max_message_bytes);
   builder.SetMaxSendMessageSize(server->options_.max_message_bytes);
   // A second process on the same port must fail, not silently share it.
@@ -39,7 +82,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::StartWithGeneric(
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(
       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  // A client pinging more often than that is told to go away after two
+  // strikes instead of being tolerated forever (0 = unlimited).
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
   for (grpc::Service* service : services) builder.RegisterService(service);
   if (generic != nullptr) builder.RegisterCallbackGenericService(generic);
   if (!server->options_.interceptors.empty()) {

@@ -1,7 +1,8 @@
 // The one server bootstrap every omnicx service uses: a callback-API gRPC
-// server with the standard health service, server reflection, keepalive and
-// message-size limits, readiness that follows a dependency (Redis), and
-// graceful shutdown.
+// server with the standard health service, TLS/mTLS when given credentials
+// (libs/server/tls.h), server reflection only when enabled, keepalive,
+// message-size, stream and resource limits, readiness that follows a
+// dependency (Redis), and graceful shutdown.
 //
 //   ServerOptions options;
 //   options.address = "127.0.0.1:50051";
@@ -42,6 +43,21 @@ struct ServerOptions {
   // host:port; port 0 picks a free port (see Server::port()).
   std::string address = "127.0.0.1:0";
   int max_message_bytes = 4 << 20;
+  // Transport credentials (ServerCredentialsFor in libs/server/tls.h);
+  // null = plaintext.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  // Serve grpc.reflection.v1alpha.ServerReflection (grpcurl's `list`,
+  // `describe`). Off by default: it tells any caller the whole API.
+  bool reflection = false;
+  // Hardening against a greedy or hostile peer. Memory gRPC may use for
+  // its buffers (half the services' 512 MiB container limit)...
+  int64_t max_memory_bytes = int64_t{256} << 20;
+  // ...threads gRPC may run for synchronous handlers (health, reflection;
+  // the services' own handlers are callbacks)...
+  int max_threads = 64;
+  // ...and calls one connection may have open at once (more wait in the
+  // client's queue).
+  int max_concurrent_streams = 100;
   // After Shutdown() starts, in-flight calls get this long to finish.
   absl::Duration shutdown_grace = absl::Seconds(10);
   // How often readiness_check runs.

@@ -11,6 +11,7 @@
 #include "libs/metrics/process_metrics.h"
 #include "libs/server/server.h"
 #include "libs/server/server_metrics.h"
+#include "libs/server/tls.h"
 
 namespace omnicx::server {
 namespace {
@@ -110,6 +111,8 @@ int ServiceMain(config::Service service, int argc, char** argv,
   ServerOptions options;
   options.address = cfg.grpc_address();
   options.max_message_bytes = cfg.max_message_bytes();
+  options.credentials = ServerCredentialsFor(cfg.tls());
+  options.reflection = cfg.reflection();
   options.shutdown_grace = config::DurationSetting(cfg.shutdown_grace());
   options.health_check_interval =
       config::DurationSetting(cfg.health_check_interval());
@@ -124,7 +127,12 @@ int ServiceMain(config::Service service, int argc, char** argv,
 
   OMNICX_LOG(kInfo) << "serving gRPC on " << cfg.grpc_address()
                     << ", metrics on " << cfg.metrics_address() << ", redis "
-                    << cfg.redis().address() << ", tenant " << cfg.tenant();
+                    << cfg.redis().address() << ", tenant " << cfg.tenant()
+                    << ", transport "
+                    << (cfg.tls().cert_file().empty()     ? "plaintext"
+                        : cfg.tls().require_client_cert() ? "mTLS"
+                                                          : "TLS")
+                    << ", reflection " << (cfg.reflection() ? "on" : "off");
   const int signal = WaitForTerminationSignal();
   OMNICX_LOG(kInfo) << "signal " << signal << " received";
   if (bundle->stop) bundle->stop();

@@ -1,8 +1,9 @@
 // The shared main() of the four services: loads configuration (fatal with a
 // message naming the setting when invalid), sets up logging, the key
 // builder, the Redis client and the metrics endpoint, builds the service
-// through a factory, serves with health/reflection, and shuts down gracefully
-// on SIGTERM/SIGINT (exit 0).
+// through a factory, serves with health (TLS and reflection as configured;
+// factories dial other services with DialService from libs/server/tls.h),
+// and shuts down gracefully on SIGTERM/SIGINT (exit 0).
 //
 //   int main(int argc, char** argv) {
 //     return omnicx::server::ServiceMain(

@@ -1,6 +1,7 @@
 // omnicx-profile: wiring only (see libs/server/service_main.h).
 #include "absl/strings/str_cat.h"
 #include "libs/server/service_main.h"
+#include "libs/server/tls.h"
 #include "libs/status/error_details.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/consumer.h"
@@ -60,12 +61,10 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   context_options.cache_ttl =
       omnicx::config::DurationSetting(cfg.context_cache_ttl());
   context_options.max_in_flight = cfg.context_max_in_flight();
-  auto journey = grpc::CreateChannel(cfg.journey_address(),
-                                     grpc::InsecureChannelCredentials());
+  auto journey = omnicx::server::DialService(cfg.journey_address(), cfg);
   auto assembler = std::make_shared<ContextAssembler>(
       *store, journey,
-      grpc::CreateChannel(cfg.recommendation_address(),
-                          grpc::InsecureChannelCredentials()),
+      omnicx::server::DialService(cfg.recommendation_address(), cfg),
       context_options, context.credential);
 
   omnicx::audit::AuditOptions audit_options;

@@ -1,6 +1,7 @@
 // omnicx-recommendation: wiring only (see libs/server/service_main.h).
 #include "absl/strings/str_cat.h"
 #include "libs/server/service_main.h"
+#include "libs/server/tls.h"
 #include "libs/streams/consumer.h"
 #include "services/recommendation/catalog.h"
 #include "services/recommendation/catalog_watcher.h"
@@ -53,11 +54,9 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   input_options.journey_timeout = DurationSetting(cfg.journey_timeout());
   input_options.cache_ttl = DurationSetting(cfg.input_cache_ttl());
   auto inputs = std::make_shared<InputFetcher>(
-      grpc::CreateChannel(cfg.profile_address(),
-                          grpc::InsecureChannelCredentials()),
-      grpc::CreateChannel(cfg.journey_address(),
-                          grpc::InsecureChannelCredentials()),
-      input_options, context.credential);
+      omnicx::server::DialService(cfg.profile_address(), cfg),
+      omnicx::server::DialService(cfg.journey_address(), cfg), input_options,
+      context.credential);
 
   RecommenderOptions options;
   options.budget = DurationSetting(cfg.recommend_budget());

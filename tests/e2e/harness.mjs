@@ -139,6 +139,8 @@ export class Suite {
         OMNICX_REDIS_ADDRESS: `127.0.0.1:${this.redis.port}`,
         OMNICX_HEALTH_CHECK_INTERVAL: '200ms',
         OMNICX_LOG_LEVEL: 'warn',
+        // Off by default in the services; the foundation test lists them.
+        OMNICX_REFLECTION: 'true',
         OMNICX_IDENTITY_SECRET: 'e2e-identity-secret-0123456789',
         OMNICX_JOURNEY_ADDRESS: `127.0.0.1:${ports.journey.grpc}`,
         OMNICX_PROFILE_ADDRESS: `127.0.0.1:${ports.profile.grpc}`,

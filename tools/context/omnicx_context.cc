@@ -3,6 +3,8 @@
 //   omnicx-context --phone=+15551234567 [--address=127.0.0.1:50052]
 //   omnicx-context --email=jane@example.com --channel=CHANNEL_VOICE
 //   omnicx-context --customer-id=c_... --limit=10
+//   omnicx-context --phone=... --tls_ca_file=ca.pem --tls_cert_file=c.crt \
+//       --tls_key_file=c.key        (TLS; the cert and key for mTLS)
 //
 // Calls ProfileService.GetCustomerContext (with recommendations) and prints
 // the profile with masked identities, journey, open cases and drivers, the
@@ -18,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/server/tls.h"
 #include "libs/status/error_details.h"
 #include "omnicx/v1/profile.grpc.pb.h"
 
@@ -141,6 +144,7 @@ void Print(const omnicx::v1::CustomerContext& c) {
 
 int main(int argc, char** argv) {
   std::string address = "127.0.0.1:50052";
+  omnicx::config::v1::TlsConfig tls;
   omnicx::v1::GetCustomerContextRequest request;
   request.set_include_recommendations(true);
   request.set_timeline_limit(10);
@@ -163,6 +167,12 @@ int main(int argc, char** argv) {
       request.mutable_customer()->set_anonymous_id(*v);
     } else if (auto v = value("--address")) {
       address = *v;
+    } else if (auto v = value("--tls_ca_file")) {
+      tls.set_ca_file(*v);
+    } else if (auto v = value("--tls_cert_file")) {
+      tls.set_cert_file(*v);
+    } else if (auto v = value("--tls_key_file")) {
+      tls.set_key_file(*v);
     } else if (auto v = value("--channel")) {
       omnicx::v1::Channel channel;
       if (!omnicx::v1::Channel_Parse(*v, &channel)) {
@@ -179,7 +189,8 @@ int main(int argc, char** argv) {
       std::cerr
           << "usage: omnicx-context (--phone N | --email E | --customer-id C | "
              "--anonymous-id A) [--channel CHANNEL_VOICE] [--limit 10] "
-             "[--address 127.0.0.1:50052]\n";
+             "[--address 127.0.0.1:50052] [--tls_ca_file F [--tls_cert_file F "
+             "--tls_key_file F]]\n";
       return 2;
     }
   }
@@ -188,8 +199,13 @@ int main(int argc, char** argv) {
                  "--anonymous-id\n";
     return 2;
   }
+  if (tls.cert_file().empty() != tls.key_file().empty()) {
+    std::cerr << "omnicx-context: --tls_cert_file and --tls_key_file go "
+                 "together\n";
+    return 2;
+  }
   auto stub = omnicx::v1::ProfileService::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      omnicx::server::DialService(address, tls));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(3));

@@ -27,6 +27,9 @@
 //     Records ACCEPTED for the first action of the customer's context
 //     decision and prints that action's statistics before and after.
 //
+// Every mode also takes --tls_ca_file=F [--tls_cert_file=F --tls_key_file=F]
+// to reach services that serve TLS or mTLS.
+//
 // Ground truth (tab-separated; see tools/journeysim/simulation.h):
 //   # omnicx-journeysim ground truth v1
 //   # now=<RFC3339> horizon_days=<d> customers=<n> events=<n>
@@ -53,6 +56,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/server/tls.h"
 #include "omnicx/v1/ingestion.grpc.pb.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/profile.grpc.pb.h"
@@ -97,8 +101,14 @@ bool Number(const Flags& f, const std::string& k, T* out) {
   return ok;
 }
 
-std::shared_ptr<grpc::Channel> Channel(const std::string& address) {
-  return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+// A channel to the service whose address is flag `key`, with the --tls_*
+// files when given.
+std::shared_ptr<grpc::Channel> Channel(const Flags& f, const std::string& key) {
+  omnicx::config::v1::TlsConfig tls;
+  tls.set_ca_file(f.Get("tls_ca_file"));
+  tls.set_cert_file(f.Get("tls_cert_file"));
+  tls.set_key_file(f.Get("tls_key_file"));
+  return omnicx::server::DialService(f.Get(key), tls);
 }
 
 void Deadline(grpc::ClientContext* c, int seconds = 5) {
@@ -192,8 +202,7 @@ int Send(const Flags& f) {
     return 2;
   }
   options.progress = f.Has("progress") || isatty(STDERR_FILENO);
-  auto stub =
-      omnicx::v1::IngestionService::NewStub(Channel(f.Get("ingestion")));
+  auto stub = omnicx::v1::IngestionService::NewStub(Channel(f, "ingestion"));
   auto sent = omnicx::journeysim::SendEvents(*stub, population.events, options);
   if (!sent.ok()) {
     std::cerr << "omnicx-journeysim: " << sent.status() << "\n";
@@ -273,7 +282,7 @@ int Quality(const Flags& f) {
     std::cerr << "omnicx-journeysim: " << truth.status() << "\n";
     return 2;
   }
-  auto stub = omnicx::v1::JourneyService::NewStub(Channel(f.Get("journey")));
+  auto stub = omnicx::v1::JourneyService::NewStub(Channel(f, "journey"));
   const absl::Time end = truth->now + truth->horizon;
   std::vector<double> risk, damage;
   std::vector<bool> label;
@@ -357,7 +366,7 @@ int Quality(const Flags& f) {
 int Report(const Flags& f) {
   int top = 10;
   if (!Number(f, "top", &top)) return 2;
-  auto stub = omnicx::v1::JourneyService::NewStub(Channel(f.Get("journey")));
+  auto stub = omnicx::v1::JourneyService::NewStub(Channel(f, "journey"));
   auto points = PainPoints(*stub, top);
   if (!points.ok()) {
     std::cerr << "omnicx-journeysim: ListPainPoints: " << points.status()
@@ -426,7 +435,7 @@ int Pick(const Flags& f) {
                    [](const auto* a, const auto* b) {
                      return a->damage_at_now > b->damage_at_now;
                    });
-  auto stub = omnicx::v1::JourneyService::NewStub(Channel(f.Get("journey")));
+  auto stub = omnicx::v1::JourneyService::NewStub(Channel(f, "journey"));
   std::string fallback;
   absl::Status first_error;
   for (size_t i = 0; i < candidates.size() && i < 200; ++i) {
@@ -481,9 +490,9 @@ void PrintStats(omnicx::v1::RecommendationService::Stub& stub,
 
 int Outcome(const Flags& f) {
   const std::string phone = f.Get("phone");
-  auto profile = omnicx::v1::ProfileService::NewStub(Channel(f.Get("profile")));
-  auto reco = omnicx::v1::RecommendationService::NewStub(
-      Channel(f.Get("recommendation")));
+  auto profile = omnicx::v1::ProfileService::NewStub(Channel(f, "profile"));
+  auto reco =
+      omnicx::v1::RecommendationService::NewStub(Channel(f, "recommendation"));
   omnicx::v1::GetCustomerContextRequest request;
   request.mutable_customer()->mutable_identity()->set_type("phone");
   request.mutable_customer()->mutable_identity()->set_value(phone);
@@ -541,6 +550,8 @@ int main(int argc, char** argv) {
            "  report  --journey=ADDR [--top=10]\n"
            "  pick    --truth=FILE --journey=ADDR\n"
            "  outcome --phone=P --profile=ADDR --recommendation=ADDR\n"
+           "  every mode: [--tls_ca_file=F [--tls_cert_file=F "
+           "--tls_key_file=F]]\n"
            "Plantable touchpoints: "
         << absl::StrJoin(omnicx::journeysim::SimulatedTouchpoints(), ", ")
         << "\nGround truth file (tab-separated):\n"

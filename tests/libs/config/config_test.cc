@@ -145,6 +145,90 @@ version: 7
                HasSubstr("actions[0].kind")));
 }
 
+TEST(ConfigTest, TlsAndReflectionDefaults) {
+  ASSERT_OK_AND_ASSIGN(Config c,
+                       LoadConfig(Service::kProfile, {}, FakeEnv({})));
+  EXPECT_EQ(c.tls().cert_file(), "");
+  EXPECT_FALSE(c.tls().require_client_cert());
+  EXPECT_EQ(DurationSetting(c.tls().refresh_interval()), absl::Seconds(60));
+  EXPECT_FALSE(c.reflection());
+  ASSERT_OK_AND_ASSIGN(c, LoadConfig(Service::kProfile, {},
+                                     FakeEnv({{"OMNICX_REFLECTION", "true"}})));
+  EXPECT_TRUE(c.reflection());
+}
+
+// A file with some content in the test's temporary directory.
+std::string TempFile(const std::string& name) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  FILE* f = fopen(path.c_str(), "w");
+  if (f != nullptr) {
+    fputs("-----BEGIN PLACEHOLDER-----\n", f);
+    fclose(f);
+  }
+  return path;
+}
+
+TEST(ConfigTest, TlsSettingsAreCheckedTogether) {
+  const std::string cert = TempFile("omnicx_config_test_cert.pem");
+  const std::string key = TempFile("omnicx_config_test_key.pem");
+  const std::string ca = TempFile("omnicx_config_test_ca.pem");
+  const std::string missing = ::testing::TempDir() + "/omnicx_no_such.pem";
+
+  EXPECT_OK(LoadConfig(Service::kIngestion,
+                       {"--tls.cert_file=" + cert, "--tls.key_file=" + key},
+                       FakeEnv({})));
+  ASSERT_OK_AND_ASSIGN(
+      Config mtls,
+      LoadConfig(Service::kIngestion, {},
+                 FakeEnv({{"OMNICX_TLS_CERT_FILE", cert},
+                          {"OMNICX_TLS_KEY_FILE", key},
+                          {"OMNICX_TLS_CA_FILE", ca},
+                          {"OMNICX_TLS_REQUIRE_CLIENT_CERT", "true"},
+                          {"OMNICX_TLS_REFRESH_INTERVAL", "1s"}})));
+  EXPECT_TRUE(mtls.tls().require_client_cert());
+
+  EXPECT_THAT(
+      LoadConfig(Service::kIngestion, {"--tls.cert_file=" + cert}, FakeEnv({})),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("tls.key_file (OMNICX_TLS_KEY_FILE): tls.cert_file "
+                         "and tls.key_file must be set together")));
+  EXPECT_THAT(
+      LoadConfig(Service::kIngestion, {"--tls.key_file=" + key}, FakeEnv({})),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("tls.cert_file (OMNICX_TLS_CERT_FILE)")));
+  EXPECT_THAT(
+      LoadConfig(Service::kIngestion,
+                 {"--tls.cert_file=" + cert, "--tls.key_file=" + key,
+                  "--tls.require_client_cert=true"},
+                 FakeEnv({})),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("tls.ca_file (OMNICX_TLS_CA_FILE): required when "
+                         "tls.require_client_cert is true")));
+  EXPECT_THAT(
+      LoadConfig(Service::kIngestion,
+                 {"--tls.ca_file=" + ca, "--tls.require_client_cert=true"},
+                 FakeEnv({})),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("tls.cert_file (OMNICX_TLS_CERT_FILE)")));
+  EXPECT_THAT(
+      LoadConfig(Service::kIngestion,
+                 {"--tls.cert_file=" + missing, "--tls.key_file=" + key},
+                 FakeEnv({})),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr("tls.cert_file (OMNICX_TLS_CERT_FILE): cannot read \"" +
+                    missing + "\"")));
+  EXPECT_THAT(LoadConfig(Service::kIngestion, {"--tls.ca_file=" + missing},
+                         FakeEnv({})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("tls.ca_file (OMNICX_TLS_CA_FILE): cannot "
+                                 "read")));
+  EXPECT_THAT(LoadConfig(Service::kIngestion, {"--tls.refresh_interval=10ms"},
+                         FakeEnv({})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("tls.refresh_interval")));
+}
+
 TEST(ConfigTest, HelpListsEverySettingWithItsVariable) {
   const std::string help = HelpText(Service::kIngestion);
   EXPECT_THAT(
