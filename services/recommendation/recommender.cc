@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "libs/keys/random_id.h"
 #include "libs/logging/log.h"
 #include "libs/status/error_details.h"
 #include "services/recommendation/catalog.h"
@@ -41,11 +42,7 @@ SectionStatus Section(const std::string& name, absl::StatusCode code,
   return s;
 }
 
-std::string NewDecisionId() {
-  static thread_local std::mt19937_64 gen(std::random_device{}());
-  return absl::StrCat("d_", absl::Hex(gen(), absl::kZeroPad16),
-                      absl::Hex(gen(), absl::kZeroPad16));
-}
+std::string NewDecisionId() { return keys::RandomId("d_"); }
 
 // "consent", "cap", ... (what the metrics count suppressions by).
 std::string ReasonClass(const std::string& reason) {
