@@ -85,7 +85,7 @@ struct Recommender::Call {
     } else {
       *r->add_sections() =
           Section("profile", profile->status().code(),
-                  std::string(profile->status().message()), profile_latency);
+                  status::CallerMessage(profile->status()), profile_latency);
     }
     if (journey_skipped) {
       *r->add_sections() =
@@ -101,7 +101,7 @@ struct Recommender::Call {
     } else {
       *r->add_sections() =
           Section("journey", journey->status().code(),
-                  absl::StrCat(journey->status().message(),
+                  absl::StrCat(status::CallerMessage(journey->status()),
                                "; decided on rules without journey features"),
                   journey_latency);
     }
@@ -272,7 +272,8 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
                      absl::IsDeadlineExceeded(profile_status)
                  ? profile_status.code()
                  : absl::StatusCode::kUnavailable,
-             absl::StrCat("customer not resolved: ", profile_status.message()));
+             absl::StrCat("customer not resolved: ",
+                          status::CallerMessage(profile_status)));
     return;
   }
   std::shared_ptr<const Catalog> catalog = watcher_.catalog();
@@ -346,14 +347,14 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
     // Erased: generic actions only, and nothing written for them.
     fallbacks_.WithLabels({"customer"}).Increment();
     Fallback(call, absl::StatusCode::kNotFound,
-             std::string(reservation.status().message()));
+             status::CallerMessage(reservation.status()));
     return;
   }
   if (!reservation.ok()) {
     fallbacks_.WithLabels({"redis"}).Increment();
     Fallback(call, absl::StatusCode::kUnavailable,
              absl::StrCat("contact state unavailable: ",
-                          reservation.status().message()));
+                          status::CallerMessage(reservation.status())));
     return;
   }
 
