@@ -47,9 +47,9 @@ std::string MaskAs(absl::string_view type, absl::string_view value) {
 void MaskValue(absl::string_view type, google::protobuf::Value* value) {
   switch (value->kind_case()) {
     case google::protobuf::Value::kStringValue:
-      value->set_string_value(
-          type.empty() ? MaskText(value->string_value())
-                       : MaskAs(type, value->string_value()));
+      value->set_string_value(type.empty()
+                                  ? MaskText(value->string_value())
+                                  : MaskAs(type, value->string_value()));
       break;
     case google::protobuf::Value::kNumberValue:
       // A phone number or an id stored as a number.
@@ -59,7 +59,8 @@ void MaskValue(absl::string_view type, google::protobuf::Value* value) {
       }
       break;
     case google::protobuf::Value::kListValue:
-      for (google::protobuf::Value& v : *value->mutable_list_value()->mutable_values()) {
+      for (google::protobuf::Value& v :
+           *value->mutable_list_value()->mutable_values()) {
         MaskValue(type, &v);
       }
       break;

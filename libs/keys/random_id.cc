@@ -20,9 +20,9 @@ std::string RandomId(absl::string_view prefix, int bytes) {
     std::fprintf(stderr, "RandomId: the OpenSSL CSPRNG failed\n");
     std::abort();
   }
-  return absl::StrCat(
-      prefix, absl::BytesToHexString(absl::string_view(
-                  reinterpret_cast<const char*>(buffer), bytes)));
+  return absl::StrCat(prefix,
+                      absl::BytesToHexString(absl::string_view(
+                          reinterpret_cast<const char*>(buffer), bytes)));
 }
 
 }  // namespace omnicx::keys

@@ -123,7 +123,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (message != status.message()) {
     // The one place the detail is kept: the server's log. Messages built
     // for errors name addresses, commands and scripts, never identities.
-    OMNICX_LOG(kWarn) << "answered " << StatusCodeName(static_cast<int>(status.code()))
+    OMNICX_LOG(kWarn) << "answered "
+                      << StatusCodeName(static_cast<int>(status.code()))
                       << " for: " << status.message();
   }
   google::rpc::Status rpc_status;
@@ -132,9 +133,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   const bool detail_hidden = message != status.message();
   status.ForEachPayload(
       [&](absl::string_view type_url, const absl::Cord& value) {
-        const bool sent =
-            type_url == kRetryInfoTypeUrl ||
-            (type_url == kBadRequestTypeUrl && !detail_hidden);
+        const bool sent = type_url == kRetryInfoTypeUrl ||
+                          (type_url == kBadRequestTypeUrl && !detail_hidden);
         if (!sent) return;
         google::protobuf::Any* any = rpc_status.add_details();
         any->set_type_url(std::string(type_url));

@@ -57,7 +57,8 @@ std::vector<status::FieldViolation> ValidateConsent(
              absl::FromUnixSeconds(request.occurred_at().seconds()) +
                      absl::Nanoseconds(request.occurred_at().nanos()) >
                  now + kMaxConsentSkew) {
-    out.push_back({"occurred_at", "must not be more than 5 minutes in the future"});
+    out.push_back(
+        {"occurred_at", "must not be more than 5 minutes in the future"});
   }
   return out;
 }

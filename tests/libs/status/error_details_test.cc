@@ -33,13 +33,17 @@ TEST(ErrorDetailsTest, CodesKeepTheirCanonicalNumbers) {
 
 // Messages written for callers pass unchanged.
 TEST(ErrorDetailsTest, CallerMessagesPassUnchanged) {
-  const absl::StatusCode codes[] = {
-      absl::StatusCode::kInvalidArgument,   absl::StatusCode::kNotFound,
-      absl::StatusCode::kResourceExhausted, absl::StatusCode::kUnimplemented,
-      absl::StatusCode::kFailedPrecondition, absl::StatusCode::kAborted,
-      absl::StatusCode::kAlreadyExists,     absl::StatusCode::kPermissionDenied,
-      absl::StatusCode::kUnauthenticated,   absl::StatusCode::kOutOfRange,
-      absl::StatusCode::kCancelled};
+  const absl::StatusCode codes[] = {absl::StatusCode::kInvalidArgument,
+                                    absl::StatusCode::kNotFound,
+                                    absl::StatusCode::kResourceExhausted,
+                                    absl::StatusCode::kUnimplemented,
+                                    absl::StatusCode::kFailedPrecondition,
+                                    absl::StatusCode::kAborted,
+                                    absl::StatusCode::kAlreadyExists,
+                                    absl::StatusCode::kPermissionDenied,
+                                    absl::StatusCode::kUnauthenticated,
+                                    absl::StatusCode::kOutOfRange,
+                                    absl::StatusCode::kCancelled};
   for (absl::StatusCode code : codes) {
     EXPECT_EQ(ToGrpcStatus(absl::Status(code, "why")).error_message(), "why")
         << StatusCodeName(static_cast<int>(code));
@@ -72,8 +76,8 @@ TEST(ErrorDetailsTest, InternalErrorsAnswerAGenericMessageAndNoDetails) {
 }
 
 TEST(ErrorDetailsTest, UnavailableKeepsRetryInfoButNoAddressOrRedisText) {
-  for (absl::StatusCode code : {absl::StatusCode::kUnavailable,
-                                absl::StatusCode::kDeadlineExceeded}) {
+  for (absl::StatusCode code :
+       {absl::StatusCode::kUnavailable, absl::StatusCode::kDeadlineExceeded}) {
     for (const char* detail : kServerDetails) {
       grpc::Status g = ToGrpcStatus(
           WithRetryDelay(absl::Status(code, detail), absl::Seconds(1)));
@@ -99,8 +103,8 @@ TEST(ErrorDetailsTest, MarkedServerDetailIsHiddenWhateverTheCode) {
   EXPECT_EQ(ToGrpcStatus(oom).error_message(),
             "temporarily unavailable; retry");
   EXPECT_EQ(CallerMessage(oom), "temporarily unavailable; retry");
-  absl::Status odd = WithServerDetail(absl::FailedPreconditionError(
-      "redis reply is not an integer (type 4)"));
+  absl::Status odd = WithServerDetail(
+      absl::FailedPreconditionError("redis reply is not an integer (type 4)"));
   EXPECT_EQ(ToGrpcStatus(odd).error_message(), "internal error");
   EXPECT_EQ(CallerMessage(absl::FailedPreconditionError("erased")), "erased");
   EXPECT_OK(WithServerDetail(absl::OkStatus()));
