@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "libs/status/error_details.h"
 
 namespace omnicx::redis {
 namespace {
@@ -53,6 +54,8 @@ bool IsNoScript(const absl::StatusOr<Reply>& r) {
 }  // namespace
 
 absl::Status ErrorReplyStatus(absl::string_view message) {
+  // Redis error text names commands, scripts and keys: callers of a service
+  // get a generic message instead (status::ToGrpcStatus).
   const std::string text = absl::StrCat("redis: ", message);
   // READONLY: the connection reached a replica (the primary failed over);
   // MISCONF: Redis refuses writes until its persistence works again;
@@ -61,13 +64,13 @@ absl::Status ErrorReplyStatus(absl::string_view message) {
        {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "READONLY",
         "MISCONF", "NOREPLICAS"}) {
     if (absl::StartsWith(message, transient)) {
-      return absl::UnavailableError(text);
+      return status::WithServerDetail(absl::UnavailableError(text));
     }
   }
   if (absl::StartsWith(message, "OOM")) {
-    return absl::ResourceExhaustedError(text);
+    return status::WithServerDetail(absl::ResourceExhaustedError(text));
   }
-  return absl::InternalError(text);
+  return status::WithServerDetail(absl::InternalError(text));
 }
 
 // One hiredis connection; owned by the pool or by one call at a time.

@@ -8,6 +8,7 @@
 #include "google/protobuf/duration.pb.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "libs/logging/log.h"
 
 namespace omnicx::status {
 namespace {
@@ -89,20 +90,58 @@ std::string StatusCodeName(int code) {
   return kNames[code];
 }
 
+absl::Status WithServerDetail(absl::Status status) {
+  if (!status.ok()) status.SetPayload(kServerDetailTypeUrl, absl::Cord());
+  return status;
+}
+
+std::string CallerMessage(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return std::string(status.message());
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kDataLoss:
+      return std::string(kInternalErrorMessage);
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+      return std::string(kRetryableErrorMessage);
+    default:
+      break;
+  }
+  if (status.GetPayload(kServerDetailTypeUrl).has_value()) {
+    return absl::IsResourceExhausted(status)
+               ? std::string(kRetryableErrorMessage)
+               : std::string(kInternalErrorMessage);
+  }
+  return std::string(status.message());
+}
+
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
+  const std::string message = CallerMessage(status);
+  if (message != status.message()) {
+    // The one place the detail is kept: the server's log. Messages built
+    // for errors name addresses, commands and scripts, never identities.
+    OMNICX_LOG(kWarn) << "answered "
+                      << StatusCodeName(static_cast<int>(status.code()))
+                      << " for: " << status.message();
+  }
   google::rpc::Status rpc_status;
   rpc_status.set_code(static_cast<int>(status.code()));
-  rpc_status.set_message(std::string(status.message()));
+  rpc_status.set_message(message);
+  const bool detail_hidden = message != status.message();
   status.ForEachPayload(
       [&](absl::string_view type_url, const absl::Cord& value) {
+        const bool sent = type_url == kRetryInfoTypeUrl ||
+                          (type_url == kBadRequestTypeUrl && !detail_hidden);
+        if (!sent) return;
         google::protobuf::Any* any = rpc_status.add_details();
         any->set_type_url(std::string(type_url));
         any->set_value(std::string(value));
       });
   // absl::StatusCode and grpc::StatusCode share the canonical numbering.
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()),
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), message,
                       rpc_status.details_size() > 0
                           ? rpc_status.SerializeAsString()
                           : std::string());

@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "libs/identity/normalize.h"
+#include "libs/identity/read_mask.h"
 #include "libs/status/error_details.h"
 
 namespace omnicx::profile {
@@ -27,20 +27,10 @@ SectionStatus Section(const std::string& name, const absl::Status& status,
   SectionStatus s;
   s.set_section(name);
   s.set_code(static_cast<int>(status.code()));
-  s.set_message(std::string(status.message()));
+  // No Redis address, Redis error text or peer address reaches the agent.
+  s.set_message(status::CallerMessage(status));
   *s.mutable_latency() = ToProto(latency);
   return s;
-}
-
-// Identity values are masked in everything an agent sees.
-void MaskInteraction(omnicx::v1::Interaction* e) {
-  if (e->customer().has_identity()) {
-    auto* id = e->mutable_customer()->mutable_identity();
-    id->set_value(identity::MaskIdentity(id->type(), id->value()));
-  }
-  for (omnicx::v1::Identity& id : *e->mutable_identities()) {
-    id.set_value(identity::MaskIdentity(id.type(), id.value()));
-  }
 }
 
 // One call in flight: the two remote answers and the local parts meet here;
@@ -94,9 +84,12 @@ void ContextAssembler::Assemble(
         absl::Milliseconds(100)));
     return;
   }
+  // Every answer, fresh or cached, leaves with identity values masked
+  // (libs/identity/read_mask.h); the cache keeps what was assembled.
   done = [this,
           done = std::move(done)](absl::StatusOr<CustomerContext> result) {
     in_flight_.fetch_sub(1);
+    if (result.ok()) identity::MaskContextForRead(&*result);
     done(std::move(result));
   };
   if (request.timeline_limit() < 0 ||
@@ -259,16 +252,12 @@ void ContextAssembler::Assemble(
     *pending->context.add_sections() =
         Section("timeline", recent.status(), local);
     if (profile.ok()) {
-      for (omnicx::v1::Identity& id : *profile->mutable_identities()) {
-        id.set_value(identity::MaskIdentity(id.type(), id.value()));
-      }
       *pending->context.mutable_profile() = std::move(*profile);
     } else {
       pending->cacheable = false;
     }
     if (recent.ok()) {
       for (auto& e : recent->interactions) {
-        MaskInteraction(&e);
         *pending->context.add_recent() = std::move(e);
       }
     }

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/identity/normalize.h"
+#include "libs/identity/read_mask.h"
 #include "libs/logging/log.h"
 #include "libs/status/error_details.h"
 #include "services/profile/request_validation.h"
@@ -22,11 +23,10 @@ absl::StatusOr<std::string> Find(ProfileStore& store,
   return store.directory().LookupRequest(ref);
 }
 
-// The profile as reads return it: identity values masked.
+// The profile as reads return it: identity values masked
+// (libs/identity/read_mask.h).
 omnicx::v1::Profile Masked(omnicx::v1::Profile profile) {
-  for (omnicx::v1::Identity& id : *profile.mutable_identities()) {
-    id.set_value(identity::MaskIdentity(id.type(), id.value()));
-  }
+  identity::MaskProfileForRead(&profile);
   return profile;
 }
 
@@ -82,7 +82,7 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::SetConsent(
   absl::StatusOr<auth::Principal> who =
       auth_.Authorize(*context, "/omnicx.v1.ProfileService/SetConsent");
   if (!who.ok()) return Done(context, who.status());
-  std::vector<status::FieldViolation> v = ValidateConsent(*request);
+  std::vector<status::FieldViolation> v = ValidateConsent(*request, clock_());
   if (!v.empty()) {
     return Done(context, status::InvalidArgumentError("invalid consent", v));
   }
@@ -114,6 +114,7 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::SetConsent(
   absl::StatusOr<omnicx::v1::Profile> profile = store_.GetProfile(*written);
   if (!profile.ok()) return Done(context, profile.status());
   for (auto& c : *profile->mutable_consents()) {
+    identity::MaskConsentForRead(&c);
     *response->add_consents() = std::move(c);
   }
   return Done(context, absl::OkStatus());
@@ -334,13 +335,7 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::GetTimeline(
   }
   for (auto& e : page->interactions) {
     // Identity values are masked in every read but ExportCustomer.
-    if (e.customer().has_identity()) {
-      auto* id = e.mutable_customer()->mutable_identity();
-      id->set_value(identity::MaskIdentity(id->type(), id->value()));
-    }
-    for (omnicx::v1::Identity& id : *e.mutable_identities()) {
-      id.set_value(identity::MaskIdentity(id.type(), id.value()));
-    }
+    identity::MaskInteractionForRead(&e);
     *response->add_interactions() = std::move(e);
   }
   response->set_next_page_token(page->next_page_token);

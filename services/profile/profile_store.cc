@@ -1,7 +1,6 @@
 #include "services/profile/profile_store.h"
 
 #include <algorithm>
-#include <random>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
@@ -12,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "libs/events/sharding.h"
 #include "libs/identity/normalize.h"
+#include "libs/keys/random_id.h"
 #include "libs/status/status_macros.h"
 
 namespace omnicx::profile {
@@ -286,11 +286,7 @@ redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return 1
 )lua";
 
-std::string RandomCustomerId() {
-  static thread_local std::mt19937_64 rng(std::random_device{}());
-  return absl::StrCat("c_", absl::Hex(rng(), absl::kZeroPad16),
-                      absl::Hex(rng(), absl::kZeroPad16));
-}
+std::string RandomCustomerId() { return keys::RandomId("c_"); }
 
 int64_t ToMillis(const google::protobuf::Timestamp& ts) {
   return ts.seconds() * 1000 + ts.nanos() / 1000000;

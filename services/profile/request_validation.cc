@@ -41,7 +41,7 @@ std::vector<status::FieldViolation> ValidateTraits(
 }
 
 std::vector<status::FieldViolation> ValidateConsent(
-    const omnicx::v1::SetConsentRequest& request) {
+    const omnicx::v1::SetConsentRequest& request, absl::Time now) {
   std::vector<status::FieldViolation> out;
   if (!IsName(request.purpose(), true)) {
     out.push_back({"purpose", "must be 1-64 characters of a-z 0-9 _ -"});
@@ -53,6 +53,12 @@ std::vector<status::FieldViolation> ValidateConsent(
                                     request.occurred_at().nanos() > 999999999 ||
                                     request.occurred_at().seconds() < 0)) {
     out.push_back({"occurred_at", "must be a valid timestamp"});
+  } else if (request.has_occurred_at() &&
+             absl::FromUnixSeconds(request.occurred_at().seconds()) +
+                     absl::Nanoseconds(request.occurred_at().nanos()) >
+                 now + kMaxConsentSkew) {
+    out.push_back(
+        {"occurred_at", "must not be more than 5 minutes in the future"});
   }
   return out;
 }

@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "absl/time/time.h"
 #include "google/protobuf/struct.pb.h"
 #include "libs/status/error_details.h"
 #include "omnicx/v1/profile.pb.h"
@@ -16,9 +17,12 @@ namespace omnicx::profile {
 std::vector<status::FieldViolation> ValidateTraits(
     const google::protobuf::Struct& traits);
 
-// Purpose 1–64 of [a-z0-9_-]; source at most 64 bytes; a valid time if set.
+// Purpose 1–64 of [a-z0-9_-]; source at most 64 bytes; a valid time if
+// set, at most kMaxConsentSkew after `now` (a far-future decision would
+// override every later one, since the latest time wins).
+inline constexpr absl::Duration kMaxConsentSkew = absl::Minutes(5);
 std::vector<status::FieldViolation> ValidateConsent(
-    const omnicx::v1::SetConsentRequest& request);
+    const omnicx::v1::SetConsentRequest& request, absl::Time now);
 
 }  // namespace omnicx::profile
 

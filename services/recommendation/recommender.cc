@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "libs/keys/random_id.h"
 #include "libs/logging/log.h"
 #include "libs/status/error_details.h"
 #include "services/recommendation/catalog.h"
@@ -41,11 +42,7 @@ SectionStatus Section(const std::string& name, absl::StatusCode code,
   return s;
 }
 
-std::string NewDecisionId() {
-  static thread_local std::mt19937_64 gen(std::random_device{}());
-  return absl::StrCat("d_", absl::Hex(gen(), absl::kZeroPad16),
-                      absl::Hex(gen(), absl::kZeroPad16));
-}
+std::string NewDecisionId() { return keys::RandomId("d_"); }
 
 // "consent", "cap", ... (what the metrics count suppressions by).
 std::string ReasonClass(const std::string& reason) {
@@ -88,7 +85,7 @@ struct Recommender::Call {
     } else {
       *r->add_sections() =
           Section("profile", profile->status().code(),
-                  std::string(profile->status().message()), profile_latency);
+                  status::CallerMessage(profile->status()), profile_latency);
     }
     if (journey_skipped) {
       *r->add_sections() =
@@ -104,7 +101,7 @@ struct Recommender::Call {
     } else {
       *r->add_sections() =
           Section("journey", journey->status().code(),
-                  absl::StrCat(journey->status().message(),
+                  absl::StrCat(status::CallerMessage(journey->status()),
                                "; decided on rules without journey features"),
                   journey_latency);
     }
@@ -275,7 +272,8 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
                      absl::IsDeadlineExceeded(profile_status)
                  ? profile_status.code()
                  : absl::StatusCode::kUnavailable,
-             absl::StrCat("customer not resolved: ", profile_status.message()));
+             absl::StrCat("customer not resolved: ",
+                          status::CallerMessage(profile_status)));
     return;
   }
   std::shared_ptr<const Catalog> catalog = watcher_.catalog();
@@ -349,14 +347,14 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
     // Erased: generic actions only, and nothing written for them.
     fallbacks_.WithLabels({"customer"}).Increment();
     Fallback(call, absl::StatusCode::kNotFound,
-             std::string(reservation.status().message()));
+             status::CallerMessage(reservation.status()));
     return;
   }
   if (!reservation.ok()) {
     fallbacks_.WithLabels({"redis"}).Increment();
     Fallback(call, absl::StatusCode::kUnavailable,
              absl::StrCat("contact state unavailable: ",
-                          reservation.status().message()));
+                          status::CallerMessage(reservation.status())));
     return;
   }
 
