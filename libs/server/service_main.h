@@ -51,8 +51,11 @@ struct ServiceBundle {
 using ServiceFactory =
     std::function<absl::StatusOr<ServiceBundle>(ServiceContext& context)>;
 
-// Redis client options from the configuration (one mapping for all users).
-redis::ClientOptions RedisOptions(const config::Config& config);
+// Redis client options from the configuration (one mapping for all users),
+// with the password read from redis.password_file when set; an unreadable
+// file is InvalidArgument naming the setting.
+absl::StatusOr<redis::ClientOptions> RedisOptions(
+    const config::Config& config);
 
 int ServiceMain(config::Service service, int argc, char** argv,
                 const ServiceFactory& factory);
