@@ -261,9 +261,9 @@ absl::StatusOr<std::string> RedisPassword(const Config& config) {
     password.pop_back();
   }
   if (in.bad() || password.empty()) {
-    return Invalid("redis.password_file",
-                   absl::StrCat("\"", redis.password_file(),
-                                "\" holds no password"));
+    return Invalid(
+        "redis.password_file",
+        absl::StrCat("\"", redis.password_file(), "\" holds no password"));
   }
   return password;
 }

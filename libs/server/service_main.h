@@ -54,8 +54,7 @@ using ServiceFactory =
 // Redis client options from the configuration (one mapping for all users),
 // with the password read from redis.password_file when set; an unreadable
 // file is InvalidArgument naming the setting.
-absl::StatusOr<redis::ClientOptions> RedisOptions(
-    const config::Config& config);
+absl::StatusOr<redis::ClientOptions> RedisOptions(const config::Config& config);
 
 int ServiceMain(config::Service service, int argc, char** argv,
                 const ServiceFactory& factory);

@@ -12,8 +12,8 @@
 namespace omnicx::config {
 namespace {
 
-using ::omnicx::status::StatusIs;
 using ::omnicx::status::IsOkAndHolds;
+using ::omnicx::status::StatusIs;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -105,8 +105,8 @@ TEST(ConfigTest, RedisPasswordComesFromItsFile) {
   EXPECT_THAT(RedisPassword(c), IsOkAndHolds("s3cret-from-file"));
 
   ASSERT_OK_AND_ASSIGN(
-      Config plain, LoadConfig(Service::kProfile, {"--redis.password=pw"},
-                               FakeEnv({})));
+      Config plain,
+      LoadConfig(Service::kProfile, {"--redis.password=pw"}, FakeEnv({})));
   EXPECT_THAT(RedisPassword(plain), IsOkAndHolds("pw"));
 }
 
@@ -124,13 +124,13 @@ TEST(ConfigTest, UnusableRedisPasswordSettingsStopStartUp) {
       LoadConfig(Service::kJourney, {"--redis.password_file=" + empty},
                  FakeEnv({})),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no password")));
-  EXPECT_THAT(LoadConfig(Service::kJourney,
-                         {"--redis.password_file=" + empty,
-                          "--redis.password=secret-value"},
-                         FakeEnv({})),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       AllOf(HasSubstr("only one"),
-                             Not(HasSubstr("secret-value")))));
+  EXPECT_THAT(
+      LoadConfig(
+          Service::kJourney,
+          {"--redis.password_file=" + empty, "--redis.password=secret-value"},
+          FakeEnv({})),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("only one"), Not(HasSubstr("secret-value")))));
   EXPECT_THAT(
       LoadConfig(Service::kJourney, {"--redis.user=journey"}, FakeEnv({})),
       StatusIs(absl::StatusCode::kInvalidArgument,

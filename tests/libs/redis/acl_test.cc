@@ -49,8 +49,8 @@ class AclTest : public ::testing::Test {
   void ExpectAllowed(Client& client, const std::vector<Command>& commands) {
     for (const Command& c : commands) {
       absl::StatusOr<Reply> r = client.Command(c);
-      EXPECT_TRUE(r.ok()) << c[0] << " " << (c.size() > 1 ? c[1] : "")
-                          << ": " << r.status();
+      EXPECT_TRUE(r.ok()) << c[0] << " " << (c.size() > 1 ? c[1] : "") << ": "
+                          << r.status();
     }
   }
 
@@ -79,15 +79,15 @@ TEST_F(AclTest, EveryServiceUserRunsStreamsScriptsAndPingOnCxKeys) {
 
 TEST_F(AclTest, EachServiceUserRunsWhatItsServiceSends) {
   auto ingestion = As("ingestion");
-  ExpectAllowed(*ingestion,
-                {{"XADD", "cx:default:{ev:0}:stream", "*", "e", "x"},
-                 {"XLEN", "cx:default:{ev:0}:stream"},
-                 {"XGROUP", "CREATE", "cx:default:{ev:0}:stream", "profile",
-                  "0"},
-                 {"XINFO", "GROUPS", "cx:default:{ev:0}:stream"},
-                 {"XTRIM", "cx:default:{ev:0}:stream", "MINID", "~", "0"},
-                 {"CONFIG", "GET", "appendfsync"},
-                 {"WAIT", "0", "10"}});
+  ExpectAllowed(
+      *ingestion,
+      {{"XADD", "cx:default:{ev:0}:stream", "*", "e", "x"},
+       {"XLEN", "cx:default:{ev:0}:stream"},
+       {"XGROUP", "CREATE", "cx:default:{ev:0}:stream", "profile", "0"},
+       {"XINFO", "GROUPS", "cx:default:{ev:0}:stream"},
+       {"XTRIM", "cx:default:{ev:0}:stream", "MINID", "~", "0"},
+       {"CONFIG", "GET", "appendfsync"},
+       {"WAIT", "0", "10"}});
   static const Script kAppend(R"lua(
     local t = redis.call('TIME')
     redis.call('HMGET', KEYS[1], 'a')
@@ -119,13 +119,12 @@ TEST_F(AclTest, EachServiceUserRunsWhatItsServiceSends) {
                  {"XTRIM", "cx:default:{ev:0}:stream", "MINID", "~", "0"}});
 
   auto recommendation = As("recommendation");
-  ExpectAllowed(*recommendation,
-                {{"HSET", "cx:default:catalog", "a", "1"},
-                 {"HEXISTS", "cx:default:catalog", "a"},
-                 {"HDEL", "cx:default:catalog", "a"},
-                 {"SADD", "cx:default:hold", "a"},
-                 {"PEXPIRE", "cx:default:hold", "60000"},
-                 {"PTTL", "cx:default:hold"}});
+  ExpectAllowed(*recommendation, {{"HSET", "cx:default:catalog", "a", "1"},
+                                  {"HEXISTS", "cx:default:catalog", "a"},
+                                  {"HDEL", "cx:default:catalog", "a"},
+                                  {"SADD", "cx:default:hold", "a"},
+                                  {"PEXPIRE", "cx:default:hold", "60000"},
+                                  {"PTTL", "cx:default:hold"}});
 }
 
 TEST_F(AclTest, DangerousCommandsAndKeysOutsideCxAreRefused) {
@@ -192,11 +191,11 @@ TEST_F(AclTest, CommandsOfOtherServicesAreNotGranted) {
 }
 
 TEST(RenderRedisAclTest, HashesPasswordsAndDropsComments) {
-  ASSERT_OK_AND_ASSIGN(
-      std::string acl,
-      testing::RenderRedisAcl("# how to render\n\nuser a on #@a_password_sha256@"
-                              " ~cx:* -@all +get\n",
-                              {{"a", "abc"}}));
+  ASSERT_OK_AND_ASSIGN(std::string acl,
+                       testing::RenderRedisAcl(
+                           "# how to render\n\nuser a on #@a_password_sha256@"
+                           " ~cx:* -@all +get\n",
+                           {{"a", "abc"}}));
   // SHA-256("abc").
   EXPECT_EQ(acl,
             "user a on "

@@ -247,7 +247,8 @@ TEST(ClientAuthTest, AclUserIsSentWithItsPassword) {
   operator_options.port = o.port;
   operator_options.password = passwords.at("default");
   ASSERT_OK_AND_ASSIGN(
-      Reply whoami, Client::Create(operator_options)->Command({"ACL", "WHOAMI"}));
+      Reply whoami,
+      Client::Create(operator_options)->Command({"ACL", "WHOAMI"}));
   EXPECT_EQ(whoami.str(), "default");
 }
 

@@ -627,10 +627,10 @@ TEST_F(IngestionTest, ARefusedWaitIsUnavailable) {
 // append script, lag, trim, replica WAIT) as the `ingestion` ACL user of
 // helm/omnicx/files/redis-acl.conf: nothing it sends is refused.
 TEST(IngestionAclTest, EventLogRunsUnderTheIngestionUser) {
-  auto server = RedisServer::Start({.appendonly = true,
-                                    .appendfsync = "always",
-                                    .acl_passwords =
-                                        testing::TestAclPasswords()});
+  auto server =
+      RedisServer::Start({.appendonly = true,
+                          .appendfsync = "always",
+                          .acl_passwords = testing::TestAclPasswords()});
   ASSERT_TRUE(server.ok()) << server.status();
   redis::ClientOptions o;
   o.port = (*server)->port();

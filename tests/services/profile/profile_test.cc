@@ -827,8 +827,8 @@ TEST(ProfileAclTest, StoreRunsUnderTheProfileUser) {
   Interaction first = Event("acl-1", 1794990000);
   first.mutable_customer()->set_anonymous_id("acl-anon-1");
   *first.add_identities() = Id("email", "jane@example.com");
-  ASSERT_OK_AND_ASSIGN(Resolution a, store.Resolve(first.customer(),
-                                                   first.identities(), kNow));
+  ASSERT_OK_AND_ASSIGN(
+      Resolution a, store.Resolve(first.customer(), first.identities(), kNow));
   ASSERT_OK(store.Apply(a.customer_id, first, kNow).status());
   Interaction second = Event("acl-2", 1794990100);
   second.mutable_customer()->set_anonymous_id("acl-anon-2");
