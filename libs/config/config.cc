@@ -1,6 +1,9 @@
 #include "libs/config/config.h"
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
+#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -279,6 +282,7 @@ absl::Status Validate(const Config& c) {
                 "Redis Cluster routing is not supported by this build yet; "
                 "point redis.address at a standalone Redis (or a proxy)");
   }
+  if (s.ok()) s = RedisPassword(c).status();
   if (s.ok() && c.durability() != "fast" && c.durability() != "strict") {
     s = Invalid("durability", absl::StrCat("\"", c.durability(),
                                            "\" must be fast or strict"));
@@ -300,6 +304,40 @@ absl::Status RequireIdentitySecret(const Config& config) {
                    "secret; never change it once data exists)");
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> RedisPassword(const Config& config) {
+  const v1::RedisConfig& redis = config.redis();
+  if (redis.password_file().empty()) {
+    if (!redis.user().empty() && redis.password().empty()) {
+      return Invalid("redis.user",
+                     "needs redis.password_file (or redis.password)");
+    }
+    return redis.password();
+  }
+  if (!redis.password().empty()) {
+    return Invalid("redis.password_file",
+                   "set only one of redis.password_file and redis.password");
+  }
+  std::ifstream in(redis.password_file(), std::ios::binary);
+  if (!in) {
+    return Invalid("redis.password_file",
+                   absl::StrCat("cannot read \"", redis.password_file(),
+                                "\": ", std::strerror(errno)));
+  }
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  std::string password = contents.str();
+  while (!password.empty() &&
+         (password.back() == '\n' || password.back() == '\r')) {
+    password.pop_back();
+  }
+  if (in.bad() || password.empty()) {
+    return Invalid(
+        "redis.password_file",
+        absl::StrCat("\"", redis.password_file(), "\" holds no password"));
+  }
+  return password;
 }
 
 absl::Duration DurationSetting(absl::string_view text) {

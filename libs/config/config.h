@@ -44,6 +44,12 @@ absl::Status Validate(const Config& config);
 // HMAC secret must be set and at least 16 characters.
 absl::Status RequireIdentitySecret(const Config& config);
 
+// The Redis AUTH password: the contents of redis.password_file when set
+// (trailing newlines dropped), else redis.password. An unreadable or empty
+// file, both settings at once, or redis.user without a password is
+// InvalidArgument naming the setting; the message never holds the password.
+absl::StatusOr<std::string> RedisPassword(const Config& config);
+
 // Parses a duration setting that Validate has accepted.
 absl::Duration DurationSetting(absl::string_view text);
 

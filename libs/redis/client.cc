@@ -138,6 +138,7 @@ absl::StatusOr<std::unique_ptr<Client::Connection>> Client::Acquire() {
     error = ctx->errstr;
   } else {
     redisSetTimeout(ctx, SocketTimeout(options_.command_timeout));
+    bool refused = false;  // an error reply, not a broken connection
     auto setup = [&](std::vector<std::string> args) {
       std::vector<const char*> argv;
       std::vector<size_t> lens;
@@ -150,11 +151,24 @@ absl::StatusOr<std::unique_ptr<Client::Connection>> Client::Acquire() {
       if (r == nullptr) {
         error = ctx->errstr;
       } else {
-        if (r->type == REDIS_REPLY_ERROR) error = std::string(r->str, r->len);
+        if (r->type == REDIS_REPLY_ERROR) {
+          error = std::string(r->str, r->len);
+          refused = true;
+        }
         freeReplyObject(r);
       }
     };
-    if (!options_.password.empty()) setup({"AUTH", options_.password});
+    if (!options_.user.empty()) {
+      setup({"AUTH", options_.user, options_.password});
+    } else if (!options_.password.empty()) {
+      setup({"AUTH", options_.password});
+    }
+    // Redis's refusal (WRONGPASS ...) names no password; say which user.
+    if (refused) {
+      error = absl::StrCat("AUTH as user \"",
+                           options_.user.empty() ? "default" : options_.user,
+                           "\" refused: ", error);
+    }
     if (error.empty() && options_.db != 0) {
       setup({"SELECT", absl::StrCat(options_.db)});
     }

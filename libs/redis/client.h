@@ -14,7 +14,9 @@
 //
 // Errors (absl::Status codes):
 //   Unavailable        connection refused/reset, timeout, pool exhausted,
-//                      reconnect backoff in effect, and the Redis errors
+//                      reconnect backoff in effect, AUTH refused at connect
+//                      ("AUTH as user \"x\" refused: WRONGPASS ...", never
+//                      the password), and the Redis errors
 //                      LOADING, BUSY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN;
 //   ResourceExhausted  Redis OOM;
 //   Internal           any other Redis error reply ("redis: <message>");
@@ -40,6 +42,9 @@ namespace omnicx::redis {
 struct ClientOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
+  // ACL user: with one, every connection starts with AUTH user password;
+  // without, AUTH password when a password is set (the `default` user).
+  std::string user;
   std::string password;
   int db = 0;
   int pool_size = 8;

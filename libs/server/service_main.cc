@@ -24,14 +24,18 @@ int Fatal(config::Service service, const absl::Status& status) {
 
 }  // namespace
 
-redis::ClientOptions RedisOptions(const config::Config& config) {
+absl::StatusOr<redis::ClientOptions> RedisOptions(
+    const config::Config& config) {
   redis::ClientOptions options;
   const std::string& address = config.redis().address();
   const size_t colon = address.rfind(':');
   options.host = address.substr(0, colon);
   // Validate() has checked host:port.
   (void)absl::SimpleAtoi(address.substr(colon + 1), &options.port);
-  options.password = config.redis().password();
+  options.user = config.redis().user();
+  absl::StatusOr<std::string> password = config::RedisPassword(config);
+  if (!password.ok()) return password.status();
+  options.password = std::move(*password);
   options.pool_size = config.redis().pool_size();
   options.command_timeout =
       config::DurationSetting(config.redis().command_timeout());
@@ -91,9 +95,11 @@ int ServiceMain(config::Service service, int argc, char** argv,
   metrics::Registry& registry = metrics::DefaultRegistry();
   metrics::RegisterProcessMetrics(registry);
   RedisCommandMetrics redis_metrics(registry);
-  redis::ClientOptions redis_options = RedisOptions(cfg);
-  redis_options.observer = redis_metrics.Observer();
-  std::unique_ptr<redis::Client> redis = redis::Client::Create(redis_options);
+  absl::StatusOr<redis::ClientOptions> redis_options = RedisOptions(cfg);
+  if (!redis_options.ok()) return Fatal(service, redis_options.status());
+  redis_options->observer = redis_metrics.Observer();
+  std::unique_ptr<redis::Client> redis =
+      redis::Client::Create(*std::move(redis_options));
 
   std::unique_ptr<metrics::MetricsHttpServer> metrics_http;
   if (!cfg.metrics_address().empty()) {

@@ -57,8 +57,10 @@ struct ServiceBundle {
 using ServiceFactory =
     std::function<absl::StatusOr<ServiceBundle>(ServiceContext& context)>;
 
-// Redis client options from the configuration (one mapping for all users).
-redis::ClientOptions RedisOptions(const config::Config& config);
+// Redis client options from the configuration (one mapping for all users),
+// with the password read from redis.password_file when set; an unreadable
+// file is InvalidArgument naming the setting.
+absl::StatusOr<redis::ClientOptions> RedisOptions(const config::Config& config);
 
 // Authenticator options from the configuration (auth.* and tenant).
 auth::AuthenticatorOptions AuthOptions(const config::Config& config);

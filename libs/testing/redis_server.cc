@@ -9,9 +9,13 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "libs/keys/digest.h"
 
 namespace omnicx::testing {
 
@@ -29,6 +33,41 @@ int PickFreePort() {
   }
   close(fd);
   return port;
+}
+
+std::string RedisAclTemplatePath() { return OMNICX_REDIS_ACL_TEMPLATE; }
+
+absl::StatusOr<std::string> RenderRedisAcl(
+    absl::string_view template_text,
+    const std::map<std::string, std::string>& passwords) {
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(template_text, '\n')) {
+    if (line.empty() || line[0] == '#') continue;
+    std::string rendered(line);
+    for (const auto& [user, password] : passwords) {
+      const std::string token = absl::StrCat("@", user, "_password_sha256@");
+      for (size_t at = rendered.find(token); at != std::string::npos;
+           at = rendered.find(token, at)) {
+        rendered.replace(at, token.size(), keys::Sha256Hex(password));
+      }
+    }
+    const size_t left = rendered.find("_password_sha256@");
+    if (left != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("no password for the ACL user of: ", line));
+    }
+    absl::StrAppend(&out, rendered, "\n");
+  }
+  return out;
+}
+
+std::map<std::string, std::string> TestAclPasswords() {
+  std::map<std::string, std::string> passwords;
+  for (const char* user :
+       {"default", "ingestion", "profile", "journey", "recommendation"}) {
+    passwords[user] = absl::StrCat(user, "-test-password");
+  }
+  return passwords;
 }
 
 namespace {
@@ -107,6 +146,22 @@ absl::Status RedisServer::Launch() {
   if (!options_.password.empty()) {
     args.push_back("--requirepass");
     args.push_back(options_.password);
+  }
+  if (!options_.acl_passwords.empty()) {
+    std::ifstream in(RedisAclTemplatePath());
+    if (!in) {
+      return absl::NotFoundError(
+          absl::StrCat("cannot read ", RedisAclTemplatePath()));
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    absl::StatusOr<std::string> acl =
+        RenderRedisAcl(text.str(), options_.acl_passwords);
+    if (!acl.ok()) return acl.status();
+    const std::string path = dir_ + "/users.acl";
+    std::ofstream(path) << *acl;
+    args.push_back("--aclfile");
+    args.push_back(path);
   }
   args.insert(args.end(), options_.extra_args.begin(),
               options_.extra_args.end());

@@ -5,21 +5,42 @@
 //   ASSERT_TRUE(redis.ok()) << redis.status();
 //   ClientOptions o; o.port = (*redis)->port();
 //   (*redis)->Stop(); (*redis)->Restart();  // same port, same data (AOF)
+//
+// With acl_passwords the server runs the suite's Redis ACL users
+// (helm/omnicx/files/redis-acl.conf rendered, --aclfile), so a test connects
+// as a service: o.user = "profile"; o.password = TestAclPasswords()["profile"].
 #ifndef OMNICX_LIBS_TESTING_REDIS_SERVER_H_
 #define OMNICX_LIBS_TESTING_REDIS_SERVER_H_
 
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace omnicx::testing {
 
 // A port that was free a moment ago on 127.0.0.1.
 int PickFreePort();
+
+// The ACL template's path in the source tree
+// (helm/omnicx/files/redis-acl.conf).
+std::string RedisAclTemplatePath();
+
+// Renders the ACL template: '#' comment and blank lines dropped, each
+// @<user>_password_sha256@ replaced by the SHA-256 hex of that user's
+// password. InvalidArgument when a user of the template has no password.
+absl::StatusOr<std::string> RenderRedisAcl(
+    absl::string_view template_text,
+    const std::map<std::string, std::string>& passwords);
+
+// A password for each user of the template (default, ingestion, profile,
+// journey, recommendation), for tests.
+std::map<std::string, std::string> TestAclPasswords();
 
 class RedisServer {
  public:
@@ -27,6 +48,8 @@ class RedisServer {
     bool appendonly = false;
     std::string appendfsync = "everysec";
     std::string password;
+    // User -> password: run with the rendered ACL template (see above).
+    std::map<std::string, std::string> acl_passwords;
     std::vector<std::string> extra_args;
   };
 

@@ -1,7 +1,7 @@
 // Starts a real redis-server and omnicx service binaries on free loopback
 // ports for end-to-end tests, and talks to them with @grpc/grpc-js — a client
 // built from nothing in this repository's C++.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -80,11 +80,30 @@ function exited(child) {
   });
 }
 
+// redis-server with the suite's ACL users (helm/omnicx/files/redis-acl.conf,
+// rendered by tools/redis-acl/render.sh): services connect as their own
+// user, `cli` as the operator, and nobody anonymously.
 export class Redis {
-  constructor(port, dir) { this.port = port; this.dir = dir; this.proc = null; }
+  constructor(port, dir) {
+    this.port = port; this.dir = dir; this.proc = null;
+    this.keysDir = path.join(dir, 'keys');
+  }
+  passwordFile(user) {
+    return path.join(this.keysDir, user === 'default' ? 'redis.pass' : `redis-${user}.pass`);
+  }
+  // redis-cli as the operator; returns stdout.
+  cli(args) {
+    return execFileSync('redis-cli', ['-p', String(this.port), ...args], {
+      env: { ...process.env, REDISCLI_AUTH: fs.readFileSync(this.passwordFile('default'), 'utf8') },
+    }).toString();
+  }
   async start() {
+    const aclFile = path.join(this.dir, 'users.acl');
+    fs.writeFileSync(aclFile,
+      execFileSync(path.join(repoRoot, 'tools/redis-acl/render.sh'), [this.keysDir]), { mode: 0o600 });
     this.proc = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(this.port),
-      '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''],
+      '--dir', this.dir, '--aclfile', aclFile,
+      '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''],
       { stdio: 'ignore' });
     const ok = await waitFor(() => new Promise((resolve) => {
       const s = net.connect(this.port, '127.0.0.1');
@@ -137,6 +156,8 @@ export class Suite {
         OMNICX_GRPC_ADDRESS: `127.0.0.1:${ports[n].grpc}`,
         OMNICX_METRICS_ADDRESS: `127.0.0.1:${ports[n].metrics}`,
         OMNICX_REDIS_ADDRESS: `127.0.0.1:${this.redis.port}`,
+        OMNICX_REDIS_USER: n,
+        OMNICX_REDIS_PASSWORD_FILE: this.redis.passwordFile(n),
         OMNICX_HEALTH_CHECK_INTERVAL: '200ms',
         OMNICX_LOG_LEVEL: 'warn',
         // Off by default in the services; the foundation test lists them.
@@ -156,9 +177,16 @@ export class Suite {
     }
   }
   async stop() {
+    // Every command a service sent must have been within its ACL user's
+    // rules: a refusal is in Redis's ACL LOG even when the service coped.
+    let denied = '';
+    if (this.redis && this.redis.proc) {
+      try { denied = this.redis.cli(['ACL', 'LOG']).trim(); } catch { /* Redis down */ }
+    }
     for (const s of Object.values(this.services)) await s.terminate('SIGKILL');
     if (this.redis) await this.redis.stop();
     if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
+    if (denied) throw new Error(`Redis refused commands under the ACL users:\n${denied}`);
   }
 }
 

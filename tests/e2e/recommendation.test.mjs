@@ -5,7 +5,6 @@
 // every recommendation key of the customer.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { Suite, client, unary, waitFor } from './harness.mjs';
 
 const suite = new Suite(['ingestion', 'profile', 'recommendation']);
@@ -77,8 +76,8 @@ test('consent from the profile, outcomes, context and erasure', async () => {
   assert.equal(section(ctx.res, 'recommendations'), 0, JSON.stringify(ctx.res.sections));
   assert.ok(ctx.res.next_best_actions.length > 0);
 
-  const redisKeys = (pattern) => execFileSync('redis-cli',
-    ['-p', String(suite.redis.port), '--scan', '--pattern', pattern]).toString().split('\n').filter(Boolean);
+  const redisKeys = (pattern) => suite.redis.cli(['--scan', '--pattern', pattern])
+    .split('\n').filter(Boolean);
   assert.ok(redisKeys('*nba:*').some((k) => k.includes('{c:')), 'recommendation keys were written');
   const e = await unary(profile, 'EraseCustomer', { customer: { customer_id: cid } });
   assert.equal(e.err, null);

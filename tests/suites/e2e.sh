@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# End-to-end tests: real redis-server + service binaries on free loopback
+# End-to-end tests: real redis-server (the ACL users of
+# helm/omnicx/files/redis-acl.conf, each service as its own user; any
+# refused command fails the suite) + service binaries on free loopback
 # ports, driven by an independent client (@grpc/grpc-js, Node's test runner).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"

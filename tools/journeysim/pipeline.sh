@@ -3,6 +3,10 @@
 #
 #   source tools/journeysim/pipeline.sh
 #   wait_applied REDIS_PORT TIMEOUT_SECONDS   # 0 once both groups caught up
+#
+# redis-cli authenticates with REDISCLI_AUTH when the caller sets it (the
+# local Redis of ./omnicx has ACL users: the operator's password is
+# .state/keys/redis.pass).
 
 # shard_streams KIND: the stream keys of the shards ("ev" event log, "rv"
 # resolved events; 16 unless OMNICX_STREAM_SHARDS says otherwise), named

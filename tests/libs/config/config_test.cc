@@ -12,8 +12,11 @@
 namespace omnicx::config {
 namespace {
 
+using ::omnicx::status::IsOkAndHolds;
 using ::omnicx::status::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
   return [vars = std::move(vars)](const char* name) -> const char* {
@@ -90,6 +93,54 @@ TEST(ConfigTest, ErrorsNameTheSetting) {
   EXPECT_THAT(LoadConfig(Service::kIngestion,
                          {"--config_file=/nonexistent.yaml"}, FakeEnv({})),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("nonexistent")));
+}
+
+TEST(ConfigTest, RedisPasswordComesFromItsFile) {
+  const std::string path = ::testing::TempDir() + "/omnicx_redis_pass";
+  {
+    FILE* f = fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fputs("s3cret-from-file\n", f);
+    fclose(f);
+  }
+  ASSERT_OK_AND_ASSIGN(
+      Config c, LoadConfig(Service::kProfile, {},
+                           FakeEnv({{"OMNICX_REDIS_USER", "profile"},
+                                    {"OMNICX_REDIS_PASSWORD_FILE", path}})));
+  EXPECT_EQ(c.redis().user(), "profile");
+  EXPECT_THAT(RedisPassword(c), IsOkAndHolds("s3cret-from-file"));
+
+  ASSERT_OK_AND_ASSIGN(
+      Config plain,
+      LoadConfig(Service::kProfile, {"--redis.password=pw"}, FakeEnv({})));
+  EXPECT_THAT(RedisPassword(plain), IsOkAndHolds("pw"));
+}
+
+TEST(ConfigTest, UnusableRedisPasswordSettingsStopStartUp) {
+  EXPECT_THAT(LoadConfig(Service::kJourney,
+                         {"--redis.password_file=/nonexistent/redis.pass"},
+                         FakeEnv({})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("redis.password_file "
+                                       "(OMNICX_REDIS_PASSWORD_FILE)"),
+                             HasSubstr("/nonexistent/redis.pass"))));
+  const std::string empty = ::testing::TempDir() + "/omnicx_redis_empty";
+  fclose(fopen(empty.c_str(), "w"));
+  EXPECT_THAT(
+      LoadConfig(Service::kJourney, {"--redis.password_file=" + empty},
+                 FakeEnv({})),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no password")));
+  EXPECT_THAT(
+      LoadConfig(
+          Service::kJourney,
+          {"--redis.password_file=" + empty, "--redis.password=secret-value"},
+          FakeEnv({})),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("only one"), Not(HasSubstr("secret-value")))));
+  EXPECT_THAT(
+      LoadConfig(Service::kJourney, {"--redis.user=journey"}, FakeEnv({})),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("redis.user (OMNICX_REDIS_USER)")));
 }
 
 TEST(ProtoLoaderTest, YamlErrorsCarryLineAndPath) {

@@ -16,6 +16,7 @@ namespace {
 using ::omnicx::status::StatusIs;
 using ::omnicx::testing::RedisServer;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class ClientTest : public ::testing::Test {
  protected:
@@ -221,6 +222,54 @@ TEST(ClientAuthTest, PasswordIsSentOnConnect) {
   o.password = "wrong";
   EXPECT_THAT(Client::Create(o)->Ping(),
               StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST(ClientAuthTest, AclUserIsSentWithItsPassword) {
+  const auto passwords = testing::TestAclPasswords();
+  auto server = RedisServer::Start({.acl_passwords = passwords});
+  ASSERT_TRUE(server.ok()) << server.status();
+  ClientOptions o;
+  o.port = (*server)->port();
+  // No anonymous access: the default user has a password.
+  EXPECT_THAT(Client::Create(o)->Ping(),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("NOAUTH")));
+
+  o.user = "journey";
+  o.password = passwords.at("journey");
+  auto journey = Client::Create(o);
+  EXPECT_OK(journey->Ping());
+  EXPECT_OK(journey->Command({"SET", "cx:t:k", "v"}).status());
+  EXPECT_THAT(journey->Command({"FLUSHALL"}),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("NOPERM")));
+
+  // Password only: AUTH password, as the default (operator) user.
+  ClientOptions operator_options;
+  operator_options.port = o.port;
+  operator_options.password = passwords.at("default");
+  ASSERT_OK_AND_ASSIGN(
+      Reply whoami,
+      Client::Create(operator_options)->Command({"ACL", "WHOAMI"}));
+  EXPECT_EQ(whoami.str(), "default");
+}
+
+TEST(ClientAuthTest, WrongPasswordIsAClearErrorWithoutThePassword) {
+  auto server =
+      RedisServer::Start({.acl_passwords = testing::TestAclPasswords()});
+  ASSERT_TRUE(server.ok()) << server.status();
+  ClientOptions o;
+  o.port = (*server)->port();
+  o.user = "ingestion";
+  o.password = "not-the-ingestion-password";
+  absl::Status refused = Client::Create(o)->Ping();
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kUnavailable,
+                                HasSubstr("AUTH as user \"ingestion\" "
+                                          "refused: WRONGPASS")));
+  EXPECT_THAT(std::string(refused.message()),
+              Not(HasSubstr("not-the-ingestion-password")));
+  // Another service's password is no key either.
+  o.password = testing::TestAclPasswords().at("profile");
+  EXPECT_THAT(Client::Create(o)->Ping(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("WRONGPASS")));
 }
 
 TEST(ErrorReplyStatusTest, Mapping) {

@@ -36,6 +36,7 @@ using ::omnicx::v1::EventResult;
 using ::omnicx::v1::Interaction;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 Interaction Event(const std::string& id,
                   const std::string& customer = "anon-1") {
@@ -621,6 +622,52 @@ TEST_F(IngestionTest, ARefusedWaitIsUnavailable) {
   Interaction e = Event("acl-1");
   EXPECT_THAT(log.Append({&e}), status::StatusIs(absl::StatusCode::kUnavailable,
                                                  HasSubstr("WAIT failed")));
+}
+
+// The event log's whole Redis path (groups, strict durability check,
+// append script, lag, trim, replica WAIT) as the `ingestion` ACL user of
+// helm/omnicx/files/redis-acl.conf: nothing it sends is refused.
+TEST(IngestionAclTest, EventLogRunsUnderTheIngestionUser) {
+  auto server =
+      RedisServer::Start({.appendonly = true,
+                          .appendfsync = "always",
+                          .acl_passwords = testing::TestAclPasswords()});
+  ASSERT_TRUE(server.ok()) << server.status();
+  redis::ClientOptions o;
+  o.port = (*server)->port();
+  o.user = "ingestion";
+  o.password = testing::TestAclPasswords().at("ingestion");
+  auto redis = redis::Client::Create(o);
+  const keys::KeyBuilder keys = *keys::KeyBuilder::Create("default");
+  EventLogOptions strict;
+  strict.strict = true;
+  EventLog log(*redis, keys, strict);
+  ASSERT_OK(log.EnsureConsumerGroups());
+  EXPECT_OK(log.CheckDurability());
+  Interaction a = Event("acl-a");
+  Interaction b = Event("acl-b", "anon-2");
+  ASSERT_OK_AND_ASSIGN(auto appended, log.Append({&a, &b, &a}));
+  ASSERT_EQ(appended.size(), 3u);
+  ASSERT_OK_AND_ASSIGN(std::vector<GroupLag> lag, log.ConsumerLag());
+  ASSERT_FALSE(lag.empty());
+  EXPECT_EQ(lag[0].lag, 2);
+  EXPECT_OK(log.Trim().status());
+  EventLogOptions replicated = strict;
+  replicated.strict_replicas = 1;
+  replicated.strict_wait_timeout = absl::Milliseconds(10);
+  EventLog waiting(*redis, keys, replicated);
+  Interaction c = Event("acl-c");
+  // No replica: WAIT runs (it is allowed) and reports too few.
+  EXPECT_THAT(waiting.Append({&c}),
+              status::StatusIs(absl::StatusCode::kUnavailable,
+                               Not(HasSubstr("NOPERM"))));
+  // Nothing was refused along the way.
+  redis::ClientOptions admin;
+  admin.port = o.port;
+  admin.password = testing::TestAclPasswords().at("default");
+  ASSERT_OK_AND_ASSIGN(redis::Reply denied,
+                       redis::Client::Create(admin)->Command({"ACL", "LOG"}));
+  EXPECT_TRUE(denied.elements().empty());
 }
 
 }  // namespace

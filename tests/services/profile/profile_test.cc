@@ -808,5 +808,57 @@ TEST_F(ProfileTest, TraitsMergeOrReplaceAndConsentKeepsHistory) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// The profile store's Redis paths (resolution, apply, traits, consent,
+// reads, merge, GDPR erase with its SCAN) as the `profile` ACL user of
+// helm/omnicx/files/redis-acl.conf: nothing it sends is refused.
+TEST(ProfileAclTest, StoreRunsUnderTheProfileUser) {
+  const auto passwords = testing::TestAclPasswords();
+  auto server = testing::RedisServer::Start({.acl_passwords = passwords});
+  ASSERT_TRUE(server.ok()) << server.status();
+  redis::ClientOptions o;
+  o.port = (*server)->port();
+  o.user = "profile";
+  o.password = passwords.at("profile");
+  auto redis = redis::Client::Create(o);
+  const keys::KeyBuilder keys = *keys::KeyBuilder::Create("default");
+  ProfileStoreOptions options;
+  options.identity_secret = "test-secret-0123456789";
+  ProfileStore store(*redis, keys, options);
+
+  Interaction first = Event("acl-1", 1794990000);
+  first.mutable_customer()->set_anonymous_id("acl-anon-1");
+  *first.add_identities() = Id("email", "jane@example.com");
+  ASSERT_OK_AND_ASSIGN(
+      Resolution a, store.Resolve(first.customer(), first.identities(), kNow));
+  ASSERT_OK(store.Apply(a.customer_id, first, kNow).status());
+  Interaction second = Event("acl-2", 1794990100);
+  second.mutable_customer()->set_anonymous_id("acl-anon-2");
+  *second.add_identities() = Id("phone", "+15551234567");
+  ASSERT_OK_AND_ASSIGN(Resolution b, store.Resolve(second.customer(),
+                                                   second.identities(), kNow));
+  ASSERT_OK(store.Apply(b.customer_id, second, kNow).status());
+  google::protobuf::Struct traits;
+  (*traits.mutable_fields())["tier"].set_string_value("gold");
+  ASSERT_OK(store.UpdateTraits(a.customer_id, traits, false, kNow).status());
+  omnicx::v1::Consent consent;
+  consent.set_purpose("marketing");
+  consent.set_granted(true);
+  ASSERT_OK(store.SetConsent(a.customer_id, consent).status());
+  ASSERT_OK(store.GetProfile(a.customer_id).status());
+  ASSERT_OK(
+      store.GetTimeline(a.customer_id, 10, "", {}, std::nullopt, std::nullopt)
+          .status());
+  ASSERT_OK(store.Merge(a.customer_id, b.customer_id, kNow, "test").status());
+  ASSERT_OK_AND_ASSIGN(std::string survivor, store.Canonical(a.customer_id));
+  ASSERT_OK(store.Erase(survivor).status());
+  // Nothing was refused along the way.
+  redis::ClientOptions admin = o;
+  admin.user = "default";
+  admin.password = passwords.at("default");
+  ASSERT_OK_AND_ASSIGN(redis::Reply log,
+                       redis::Client::Create(admin)->Command({"ACL", "LOG"}));
+  EXPECT_THAT(log.elements(), IsEmpty());
+}
+
 }  // namespace
 }  // namespace omnicx::profile
