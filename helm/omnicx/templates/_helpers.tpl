@@ -1,9 +1,11 @@
-{{/* The four services, their ports, and who may call them. */}}
+{{/* The four services, their ports (health: plaintext health-only port
+used by the kubelet's probes when TLS is on), and the services each one
+calls. */}}
 {{- define "omnicx.services" -}}
-ingestion: {grpc: 50051, metrics: 9451, public: true}
-profile: {grpc: 50052, metrics: 9452, public: true}
-journey: {grpc: 50053, metrics: 9453, public: false}
-recommendation: {grpc: 50054, metrics: 9454, public: true}
+ingestion: {grpc: 50051, metrics: 9451, health: 50061, calls: []}
+profile: {grpc: 50052, metrics: 9452, health: 50062, calls: [journey, recommendation]}
+journey: {grpc: 50053, metrics: 9453, health: 50063, calls: []}
+recommendation: {grpc: 50054, metrics: 9454, health: 50064, calls: [profile, journey]}
 {{- end -}}
 
 {{- define "omnicx.fullname" -}}
@@ -62,4 +64,18 @@ capabilities:
   drop: [ALL]
 seccompProfile:
   type: RuntimeDefault
+{{- end -}}
+
+
+{{/* TLS Secret of one service: (dict "root" $ "component" "journey") */}}
+{{- define "omnicx.tlsSecretName" -}}
+{{- default (printf "%s-%s-tls" (include "omnicx.fullname" .root) .component) (index .root.Values.tls.secrets .component) -}}
+{{- end -}}
+
+{{/* Labels of the release namespace for the "restricted" Pod Security Standard. */}}
+{{- define "omnicx.podSecurityLabels" -}}
+pod-security.kubernetes.io/enforce: restricted
+pod-security.kubernetes.io/enforce-version: latest
+pod-security.kubernetes.io/audit: restricted
+pod-security.kubernetes.io/warn: restricted
 {{- end -}}
