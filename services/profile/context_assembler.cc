@@ -41,6 +41,9 @@ void MaskInteraction(omnicx::v1::Interaction* e) {
   for (omnicx::v1::Identity& id : *e->mutable_identities()) {
     id.set_value(identity::MaskIdentity(id.type(), id.value()));
   }
+  for (omnicx::v1::Identity& id : *e->mutable_claimed_identities()) {
+    id.set_value(identity::MaskIdentity(id.type(), id.value()));
+  }
 }
 
 // One call in flight: the two remote answers and the local parts meet here;
@@ -255,6 +258,10 @@ void ContextAssembler::Assemble(
         Section("timeline", recent.status(), local);
     if (profile.ok()) {
       for (omnicx::v1::Identity& id : *profile->mutable_identities()) {
+        id.set_value(identity::MaskIdentity(id.type(), id.value()));
+      }
+      for (omnicx::v1::Identity& id :
+           *profile->mutable_unverified_identities()) {
         id.set_value(identity::MaskIdentity(id.type(), id.value()));
       }
       *pending->context.mutable_profile() = std::move(*profile);

@@ -27,6 +27,9 @@ omnicx::v1::Profile Masked(omnicx::v1::Profile profile) {
   for (omnicx::v1::Identity& id : *profile.mutable_identities()) {
     id.set_value(identity::MaskIdentity(id.type(), id.value()));
   }
+  for (omnicx::v1::Identity& id : *profile.mutable_unverified_identities()) {
+    id.set_value(identity::MaskIdentity(id.type(), id.value()));
+  }
   return profile;
 }
 
@@ -210,14 +213,23 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::EraseCustomer(
     const omnicx::v1::EraseCustomerRequest* request,
     omnicx::v1::EraseCustomerResponse* response) {
   absl::StatusOr<std::string> cid = Find(store_, request->customer());
+  if (absl::IsNotFound(cid.status())) {
+    // A retry whose first attempt completed (its answer was lost): the
+    // reference's tombstone says so, and erasing again is done already.
+    absl::StatusOr<bool> erased = store_.WasErased(request->customer());
+    if (!erased.ok()) return Done(context, erased.status());
+    if (*erased) return Done(context, absl::OkStatus());
+  }
   if (!cid.ok()) return Done(context, cid.status());
   // The journey service takes the customer's share out of its analytics
-  // once the erasure has fenced them (no journey apply can add it back);
-  // their journey keys go with the rest either way (they share the
-  // customer's hash tag), so an unreachable journey only leaves their share
-  // in the aggregate counts.
-  auto forget = [this](const std::vector<std::string>& ids) {
-    if (journey_ == nullptr) return;
+  // once the erasure has fenced them (no journey apply can add it back).
+  // The recommendation service needs no such call: everything it keeps
+  // about a customer lives under their hash tag, which the erasure deletes,
+  // and its learning statistics hold no customer data. When the journey
+  // cannot forget, the erasure stops before deleting anything and answers
+  // UNAVAILABLE; the customer stays fenced and a retry completes it.
+  auto forget = [this](const std::vector<std::string>& ids) -> absl::Status {
+    if (journey_ == nullptr) return absl::OkStatus();
     for (const std::string& id : ids) {
       grpc::ClientContext call;
       call.set_deadline(std::chrono::system_clock::now() +
@@ -230,9 +242,13 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::EraseCustomer(
         OMNICX_LOG(kWarn) << "erase: the journey service could not forget a "
                              "customer ("
                           << s.error_message()
-                          << "); their share stays in its aggregates";
+                          << "); the erasure stays pending until retried";
+        return absl::UnavailableError(
+            absl::StrCat("the journey service could not forget the customer: ",
+                         s.error_message()));
       }
     }
+    return absl::OkStatus();
   };
   absl::StatusOr<EraseResult> erased = store_.Erase(*cid, forget);
   if (!erased.ok()) return Done(context, erased.status());
@@ -284,6 +300,9 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::GetTimeline(
       id->set_value(identity::MaskIdentity(id->type(), id->value()));
     }
     for (omnicx::v1::Identity& id : *e.mutable_identities()) {
+      id.set_value(identity::MaskIdentity(id.type(), id.value()));
+    }
+    for (omnicx::v1::Identity& id : *e.mutable_claimed_identities()) {
       id.set_value(identity::MaskIdentity(id.type(), id.value()));
     }
     *response->add_interactions() = std::move(e);

@@ -246,6 +246,7 @@ TEST_F(ProfileTest, EraseFencesWritesThatWereInFlight) {
                 EXPECT_EQ(
                     redis_->Command({"EXISTS", keys_.Profile(cid)})->integer(),
                     1);
+                return absl::OkStatus();
               })
           .status());
   EXPECT_TRUE(fenced);
