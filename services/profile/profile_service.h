@@ -19,7 +19,9 @@ class ProfileServiceImpl final
  public:
   // `assembler` may be null (GetCustomerContext then answers UNIMPLEMENTED).
   // `journey`, when set, is told to forget an erased customer (their share
-  // of its analytics) before their keys are deleted.
+  // of its analytics) before their keys are deleted; when it cannot,
+  // EraseCustomer answers UNAVAILABLE (RetryInfo) with the erasure pending,
+  // and a retry completes it.
   explicit ProfileServiceImpl(ProfileStore& store,
                               ContextAssembler* assembler = nullptr,
                               std::function<absl::Time()> clock = absl::Now,

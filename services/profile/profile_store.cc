@@ -375,7 +375,8 @@ std::string ProfileStore::Digest(const Identity& identity) const {
 
 absl::StatusOr<ProfileStore::ResolvePlan> ProfileStore::PlanResolve(
     const CustomerRef& ref,
-    const google::protobuf::RepeatedPtrField<Identity>& identities) const {
+    const google::protobuf::RepeatedPtrField<Identity>& identities,
+    const google::protobuf::RepeatedPtrField<Identity>* claims) const {
   ResolvePlan plan;
   // The identities to link, the reference's own first (the anchor).
   if (ref.has_identity()) plan.all.push_back(ref.identity());
@@ -395,6 +396,12 @@ absl::StatusOr<ProfileStore::ResolvePlan> ProfileStore::PlanResolve(
     plan.owner_keys.push_back(keys_.IdentityIndex(digest));
     plan.reads.push_back({"GET", plan.owner_keys.back()});
     plan.reads.push_back({"EXISTS", keys_.ErasedIdentity(digest)});
+  }
+  if (claims != nullptr) {
+    for (const Identity& c : *claims) {
+      plan.reads.push_back({"EXISTS", keys_.ErasedIdentity(Digest(c))});
+    }
+    plan.claims = claims->size();
   }
   if (!plan.anchored) {
     plan.reads.push_back({"EXISTS", keys_.Profile(ref.customer_id())});
@@ -420,6 +427,13 @@ absl::StatusOr<Resolution> ProfileStore::ChooseCustomer(
     if (reply(2 * i + 1).integer() == 1) {
       return absl::FailedPreconditionError(
           "an identity of the event was erased; the event is not applied");
+    }
+  }
+  // Nor may a claim store an erased identity again, even unverified.
+  for (size_t c = 0; c < plan.claims; ++c) {
+    if (reply(2 * plan.all.size() + c).integer() == 1) {
+      return absl::FailedPreconditionError(
+          "an identity the event claims was erased; the event is not applied");
     }
   }
   Resolution out;
@@ -500,8 +514,10 @@ absl::StatusOr<bool> ProfileStore::ReadLinkReply(const ResolvePlan& plan,
 absl::StatusOr<Resolution> ProfileStore::Resolve(
     const CustomerRef& ref,
     const google::protobuf::RepeatedPtrField<Identity>& identities,
-    absl::Time now, absl::string_view source) {
-  OMNICX_ASSIGN_OR_RETURN(ResolvePlan plan, PlanResolve(ref, identities));
+    absl::Time now, absl::string_view source,
+    const google::protobuf::RepeatedPtrField<Identity>* claims) {
+  OMNICX_ASSIGN_OR_RETURN(ResolvePlan plan,
+                          PlanResolve(ref, identities, claims));
   std::string forced;  // set when the chosen customer was merged away
   for (int attempt = 0; attempt < 8; ++attempt) {
     OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies read,
@@ -533,7 +549,7 @@ std::vector<absl::StatusOr<Resolution>> ProfileStore::ResolveBatch(
   std::vector<redis::Command> reads;
   for (size_t i = 0; i < inputs.size(); ++i) {
     absl::StatusOr<ResolvePlan> plan =
-        PlanResolve(*inputs[i].ref, *inputs[i].identities);
+        PlanResolve(*inputs[i].ref, *inputs[i].identities, inputs[i].claims);
     if (!plan.ok()) {
       out[i] = plan.status();
       continue;
@@ -597,7 +613,8 @@ std::vector<absl::StatusOr<Resolution>> ProfileStore::ResolveBatch(
     } else if (!*done) {
       // Raced with another writer: resolve this one alone.
       out[i] =
-          Resolve(*inputs[i].ref, *inputs[i].identities, now, inputs[i].source);
+          Resolve(*inputs[i].ref, *inputs[i].identities, now, inputs[i].source,
+                  inputs[i].claims);
     }
   }
   return out;

@@ -102,12 +102,16 @@ class ProfileStore {
 
   // The canonical customer for an event's reference and identities (all
   // normalised by ingestion), creating one on first sight. FailedPrecondition
-  // when the anchor identity was erased (the event must not resurrect it).
+  // when any identity of the event, or any identity it claims (`claims`, its
+  // claimed_identities: never linked, only checked), was erased (the event
+  // must not bring an erased person's identity back).
   absl::StatusOr<Resolution> Resolve(
       const omnicx::v1::CustomerRef& ref,
       const google::protobuf::RepeatedPtrField<omnicx::v1::Identity>&
           identities,
-      absl::Time now, absl::string_view source = "");
+      absl::Time now, absl::string_view source = "",
+      const google::protobuf::RepeatedPtrField<omnicx::v1::Identity>* claims =
+          nullptr);
 
   // Resolve, then merge every other customer owning one of the identities
   // into the resolved one ("linking an identity already owned by another
@@ -123,6 +127,9 @@ class ProfileStore {
     const omnicx::v1::CustomerRef* ref;
     const google::protobuf::RepeatedPtrField<omnicx::v1::Identity>* identities;
     std::string source;
+    // The event's claimed identities (may be null).
+    const google::protobuf::RepeatedPtrField<omnicx::v1::Identity>* claims =
+        nullptr;
   };
 
   // Resolve for a whole read of the event log in two round trips (every
@@ -289,12 +296,16 @@ class ProfileStore {
     std::vector<omnicx::v1::Identity> all;  // the anchor first
     bool anchored = false;
     std::vector<std::string> owner_keys;  // one per identity in `all`
+    // Tombstone reads of the claimed identities, after those of `all`.
+    size_t claims = 0;
     std::vector<redis::Command> reads;
   };
   absl::StatusOr<ResolvePlan> PlanResolve(
       const omnicx::v1::CustomerRef& ref,
       const google::protobuf::RepeatedPtrField<omnicx::v1::Identity>&
-          identities) const;
+          identities,
+      const google::protobuf::RepeatedPtrField<omnicx::v1::Identity>* claims)
+      const;
   // The customer chosen from the plan's reads (replies from `read` on, in
   // the plan's order); `assigned` (may be null) names customers chosen
   // earlier in the same batch for owner keys nobody owned yet.

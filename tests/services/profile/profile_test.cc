@@ -906,6 +906,20 @@ TEST_F(ConsumerTest, EraseWithTheJourneyDownIsPendingUntilARetryCompletesIt) {
   }
   EXPECT_THAT(store_->directory().Lookup(pat),
               StatusIs(absl::StatusCode::kNotFound));
+  // A late event from a new browser claiming her email does not store it
+  // again, not even as a claim.
+  Interaction claims_her = Event("p5", 1794990400);
+  claims_her.mutable_customer()->set_anonymous_id("new-browser");
+  *claims_her.add_identities() = Id("email", "pat@example.com");
+  Ingest(claims_her, /*trusted_identities=*/false);
+  ASSERT_OK(consumer_->PollOnce(absl::Milliseconds(100)).status());
+  omnicx::v1::CustomerRef new_browser;
+  new_browser.set_anonymous_id("new-browser");
+  EXPECT_THAT(store_->directory().Lookup(new_browser),
+              StatusIs(absl::StatusCode::kNotFound));
+  for (const std::string& key : AllKeys()) {
+    EXPECT_FALSE(absl::StrContains(key, ":claims")) << key;
+  }
   // Retried once more (its answer lost): the erasure is done, so OK.
   grpc::ClientContext c3;
   EXPECT_TRUE(up_stub->EraseCustomer(&c3, erase, &erased).ok());
