@@ -56,8 +56,7 @@ class Intake {
   // naming its subject by `customer.identity` is REJECTED (see
   // ValidateInteraction).
   void ProcessAsync(const std::vector<omnicx::v1::Interaction*>& events,
-                    absl::string_view path, bool trusted_identities,
-                    Done done);
+                    absl::string_view path, bool trusted_identities, Done done);
   // Trusted identities (callers that predate authentication, tests).
   void ProcessAsync(const std::vector<omnicx::v1::Interaction*>& events,
                     absl::string_view path, Done done) {

@@ -612,9 +612,8 @@ std::vector<absl::StatusOr<Resolution>> ProfileStore::ResolveBatch(
       out[i] = done.status();
     } else if (!*done) {
       // Raced with another writer: resolve this one alone.
-      out[i] =
-          Resolve(*inputs[i].ref, *inputs[i].identities, now, inputs[i].source,
-                  inputs[i].claims);
+      out[i] = Resolve(*inputs[i].ref, *inputs[i].identities, now,
+                       inputs[i].source, inputs[i].claims);
     }
   }
   return out;
@@ -731,12 +730,12 @@ absl::StatusOr<MergeResult> ProfileStore::Merge(absl::string_view a,
     }
     OMNICX_ASSIGN_OR_RETURN(
         redis::Reply out,
-        redis_.Eval(merge_script_, keys,
-                    {survivor, merged, absl::StrCat(absl::ToUnixMillis(now)),
-                     absl::StrCat(options_.timeline_cap), std::string(source),
-                     absl::StrCat(survivor_identities),
-                     absl::StrCat(merged_ids.size()),
-                     absl::StrCat(options_.max_unverified_identities)}));
+        redis_.Eval(
+            merge_script_, keys,
+            {survivor, merged, absl::StrCat(absl::ToUnixMillis(now)),
+             absl::StrCat(options_.timeline_cap), std::string(source),
+             absl::StrCat(survivor_identities), absl::StrCat(merged_ids.size()),
+             absl::StrCat(options_.max_unverified_identities)}));
     const std::string verdict =
         out.elements().empty() ? "" : out.elements()[0].str();
     if (verdict == "OK") return MergeResult{survivor, merged};
@@ -882,9 +881,9 @@ absl::StatusOr<std::string> ProfileStore::SetConsent(
       consent_script_, customer_id,
       [this](const std::string& cid) {
         return std::vector<std::string>{
-            keys_.Consents(cid), keys_.ConsentLog(cid), keys_.Profile(cid),
-            keys_.MergedInto(cid), keys_.Context(cid),
-            keys_.ErasedCustomer(cid)};
+            keys_.Consents(cid), keys_.ConsentLog(cid),
+            keys_.Profile(cid),  keys_.MergedInto(cid),
+            keys_.Context(cid),  keys_.ErasedCustomer(cid)};
       },
       {consent.purpose(), absl::StrCat(ToMillis(consent.updated_at())),
        consent.SerializeAsString(), consent.granted() ? "1" : "0"});

@@ -185,10 +185,9 @@ TEST_F(IngestionTest, UntrustedIdentitiesAreStoredAsClaimsOnly) {
   lookup.mutable_customer()->mutable_identity()->set_type("phone");
   lookup.mutable_customer()->mutable_identity()->set_value("+15551234567");
   std::vector<Interaction*> events = {&claimed, &lookup};
-  ASSERT_OK_AND_ASSIGN(
-      std::vector<EventResult> results,
-      service_->intake.Process(events, "interactions",
-                               /*trusted_identities=*/false));
+  ASSERT_OK_AND_ASSIGN(std::vector<EventResult> results,
+                       service_->intake.Process(events, "interactions",
+                                                /*trusted_identities=*/false));
   ASSERT_EQ(results.size(), 2u);
   EXPECT_EQ(results[0].status(), omnicx::v1::EVENT_STATUS_ACCEPTED);
   EXPECT_EQ(results[1].status(), omnicx::v1::EVENT_STATUS_REJECTED);
@@ -215,9 +214,9 @@ TEST_F(IngestionTest, UntrustedIdentitiesAreStoredAsClaimsOnly) {
   Interaction trusted = Event("t-1", "anon-A");
   trusted.add_identities()->set_type("email");
   trusted.mutable_identities(0)->set_value("jane@example.com");
-  ASSERT_OK_AND_ASSIGN(
-      results, service_->intake.Process({&trusted}, "interaction",
-                                        /*trusted_identities=*/true));
+  ASSERT_OK_AND_ASSIGN(results,
+                       service_->intake.Process({&trusted}, "interaction",
+                                                /*trusted_identities=*/true));
   EXPECT_EQ(results[0].status(), omnicx::v1::EVENT_STATUS_ACCEPTED);
   entries = redis_->Command(
       {"XRANGE", keys_.EventShard(std::stoi(results[0].stream_id())), "-",

@@ -298,8 +298,9 @@ TEST(ValidationTest, SentClaimsAreValidatedLikeIdentities) {
   Interaction ok = Valid();
   ok.add_claimed_identities()->set_type("email");
   ok.mutable_claimed_identities(0)->set_value("A@B.example");
-  EXPECT_THAT(ValidateInteraction(kNow, ValidationOptions(), "interaction", &ok),
-              IsEmpty());
+  EXPECT_THAT(
+      ValidateInteraction(kNow, ValidationOptions(), "interaction", &ok),
+      IsEmpty());
   EXPECT_EQ(ok.claimed_identities(0).value(), "a@b.example");
 }
 

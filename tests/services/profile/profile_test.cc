@@ -10,6 +10,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 #include "libs/events/sharding.h"
 #include "libs/keys/key_builder.h"
@@ -20,8 +22,6 @@
 #include "libs/testing/in_process_server.h"
 #include "libs/testing/redis_server.h"
 #include "omnicx/v1/profile.grpc.pb.h"
-#include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
 #include "services/ingestion/validation.h"
 #include "services/journey/journey_service.h"
 #include "services/journey/journey_store.h"
@@ -669,12 +669,12 @@ TEST_F(ConsumerTest, UntrustedClaimsNeverLinkMergeOrServeALookup) {
   EXPECT_EQ(pa.unverified_identities(1).value(), "jane@example.com");
   // No index entry, so no lookup finds A by what was claimed.
   for (const auto* ref : {&phone, &email}) {
-    EXPECT_EQ(redis_
-                  ->Command({"EXISTS", keys_.IdentityIndex(
-                                           store_->directory().Digest(
-                                               ref->identity()))})
-                  ->integer(),
-              0);
+    EXPECT_EQ(
+        redis_
+            ->Command({"EXISTS", keys_.IdentityIndex(store_->directory().Digest(
+                                     ref->identity()))})
+            ->integer(),
+        0);
     EXPECT_THAT(store_->directory().LookupRequest(*ref),
                 StatusIs(absl::StatusCode::kNotFound));
   }
@@ -682,7 +682,8 @@ TEST_F(ConsumerTest, UntrustedClaimsNeverLinkMergeOrServeALookup) {
   // B owns that phone (a trusted event); A and B stay two customers, also
   // when A claims the phone again afterwards.
   Interaction owner = Event("b1", 1794990100);
-  *owner.mutable_customer()->mutable_identity() = Id("email", "bob@example.com");
+  *owner.mutable_customer()->mutable_identity() =
+      Id("email", "bob@example.com");
   *owner.add_identities() = Id("phone", "+15551234567");
   Ingest(owner, /*trusted_identities=*/true);
   ASSERT_OK(consumer_->PollOnce(absl::Milliseconds(100)).status());
@@ -717,8 +718,7 @@ TEST_F(ConsumerTest, UntrustedClaimsNeverLinkMergeOrServeALookup) {
   ASSERT_TRUE(stub->GetProfile(&c1, get, &got).ok());
   ASSERT_EQ(got.profile().unverified_identities_size(), 2);
   EXPECT_EQ(got.profile().unverified_identities(0).value(), "+1******4567");
-  EXPECT_EQ(got.profile().unverified_identities(1).value(),
-            "j***@example.com");
+  EXPECT_EQ(got.profile().unverified_identities(1).value(), "j***@example.com");
   omnicx::v1::GetTimelineRequest tl;
   *tl.mutable_customer() = a_ref;
   omnicx::v1::GetTimelineResponse timeline;
@@ -764,9 +764,8 @@ TEST_F(ProfileTest, ClaimsKeepTheLatestTenAndSurviveAMergeAsClaims) {
                        store_->GetProfile(who.customer_id));
   std::vector<std::string> claims;
   for (const auto& c : p.unverified_identities()) claims.push_back(c.value());
-  EXPECT_THAT(claims, ElementsAre("dev-11", "dev-0", "dev-10", "dev-9",
-                                  "dev-8", "dev-7", "dev-6", "dev-5", "dev-4",
-                                  "dev-3"));
+  EXPECT_THAT(claims, ElementsAre("dev-11", "dev-0", "dev-10", "dev-9", "dev-8",
+                                  "dev-7", "dev-6", "dev-5", "dev-4", "dev-3"));
   EXPECT_THAT(p.identities(), ::testing::SizeIs(1));
 
   // Merged into an older customer: the claims move with the profile and
@@ -775,11 +774,12 @@ TEST_F(ProfileTest, ClaimsKeepTheLatestTenAndSurviveAMergeAsClaims) {
   *older_ref.mutable_identity() = Id("email", "older@example.com");
   options_.new_customer_id = [] { return std::string("c_0older"); };
   ProfileStore older_store(*redis_, keys_, options_);
-  ASSERT_OK_AND_ASSIGN(Resolution older,
-                       older_store.Resolve(older_ref, none, kNow - absl::Hours(1)));
-  ASSERT_OK_AND_ASSIGN(MergeResult m, store_->Merge(older.customer_id,
-                                                    who.customer_id, kNow,
-                                                    "test"));
+  ASSERT_OK_AND_ASSIGN(
+      Resolution older,
+      older_store.Resolve(older_ref, none, kNow - absl::Hours(1)));
+  ASSERT_OK_AND_ASSIGN(
+      MergeResult m,
+      store_->Merge(older.customer_id, who.customer_id, kNow, "test"));
   ASSERT_OK_AND_ASSIGN(p, store_->GetProfile(m.survivor_id));
   EXPECT_EQ(p.unverified_identities_size(), 10);
   EXPECT_EQ(p.identities_size(), 2);  // the email and the anonymous id
@@ -882,8 +882,9 @@ TEST_F(ConsumerTest, EraseWithTheJourneyDownIsPendingUntilARetryCompletesIt) {
                                               model);
   auto journey_server = testing::StartInProcess({&journey_service});
   ASSERT_TRUE(journey_server.ok());
-  ProfileServiceImpl up(*store_, nullptr, [] { return kNow; },
-                        testing::ChannelTo(**journey_server));
+  ProfileServiceImpl up(
+      *store_, nullptr, [] { return kNow; },
+      testing::ChannelTo(**journey_server));
   auto up_server = testing::StartInProcess({&up});
   ASSERT_TRUE(up_server.ok());
   auto up_stub =
