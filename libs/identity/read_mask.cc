@@ -115,6 +115,9 @@ void MaskInteractionForRead(omnicx::v1::Interaction* e) {
         MaskIdentity("anonymous_id", customer->anonymous_id()));
   }
   for (omnicx::v1::Identity& id : *e->mutable_identities()) MaskId(&id);
+  for (omnicx::v1::Identity& id : *e->mutable_claimed_identities()) {
+    MaskId(&id);
+  }
   if (e->has_properties()) MaskStructForRead(e->mutable_properties());
   if (e->has_feedback() && !e->feedback().comment().empty()) {
     e->mutable_feedback()->set_comment(MaskText(e->feedback().comment()));
@@ -127,6 +130,9 @@ void MaskConsentForRead(omnicx::v1::Consent* consent) {
 
 void MaskProfileForRead(omnicx::v1::Profile* profile) {
   for (omnicx::v1::Identity& id : *profile->mutable_identities()) MaskId(&id);
+  for (omnicx::v1::Identity& id : *profile->mutable_unverified_identities()) {
+    MaskId(&id);
+  }
   for (omnicx::v1::IdentityLink& link : *profile->mutable_links()) {
     MaskId(link.mutable_identity());
     link.set_source(MaskText(link.source()));

@@ -76,6 +76,12 @@ class KeyBuilder {
   std::string Identities(absl::string_view cid) const {
     return CustomerKey(cid, "ids");
   }
+  // Identities claimed for the customer by untrusted senders (sorted set of
+  // "type:value", score = the latest claiming event's time): unverified,
+  // never in the identity index.
+  std::string Claims(absl::string_view cid) const {
+    return CustomerKey(cid, "claims");
+  }
   std::string Timeline(absl::string_view cid) const {
     return CustomerKey(cid, "timeline");
   }

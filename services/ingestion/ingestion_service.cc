@@ -59,8 +59,10 @@ absl::Status RejectedStatus(const EventResult& result) {
 class TrackStreamReactor final
     : public grpc::ServerBidiReactor<TrackRequest, TrackResponse> {
  public:
-  TrackStreamReactor(Intake& intake, int window)
-      : intake_(intake), window_(window) {
+  TrackStreamReactor(Intake& intake, int window, bool trusted_identities)
+      : intake_(intake),
+        window_(window),
+        trusted_identities_(trusted_identities) {
     absl::MutexLock lock(&mu_);
     MaybeReadLocked();
   }
@@ -88,6 +90,7 @@ class TrackStreamReactor final
     }
     intake_.ProcessAsync(
         {slot->request.mutable_interaction()}, "interaction",
+        trusted_identities_,
         [this, slot](absl::StatusOr<std::vector<EventResult>> results) {
           absl::MutexLock lock(&mu_);
           --pending_;
@@ -182,6 +185,8 @@ class TrackStreamReactor final
 
   Intake& intake_;
   const int window_;
+  // From the stream's credential: may identities link and merge profiles?
+  const bool trusted_identities_;
   absl::Mutex mu_;
   TrackRequest incoming_;  // filled by the outstanding read
   // Requests read and not yet answered, oldest first.
@@ -223,6 +228,7 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::Track(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   intake_.ProcessAsync(
       {MutableRequest(request)->mutable_interaction()}, "interaction",
+      who->TrustsIdentities(),
       [reactor, response](absl::StatusOr<std::vector<EventResult>> results) {
         if (!results.ok()) {
           reactor->Finish(status::ToGrpcStatus(results.status()));
@@ -257,7 +263,7 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::TrackBatch(
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   intake_.ProcessAsync(
-      events, "interactions",
+      events, "interactions", who->TrustsIdentities(),
       [reactor, response](absl::StatusOr<std::vector<EventResult>> results) {
         if (!results.ok()) {
           reactor->Finish(status::ToGrpcStatus(results.status()));
@@ -273,7 +279,8 @@ grpc::ServerBidiReactor<TrackRequest, TrackResponse>*
 IngestionServiceImpl::TrackStream(grpc::CallbackServerContext* context) {
   absl::StatusOr<auth::Principal> who = auth_.Authorize(*context, kTrackStream);
   if (!who.ok()) return new RefusedStreamReactor(who.status());
-  return new TrackStreamReactor(intake_, stream_window_);
+  return new TrackStreamReactor(intake_, stream_window_,
+                                who->TrustsIdentities());
 }
 
 }  // namespace omnicx::ingestion

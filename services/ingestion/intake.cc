@@ -71,7 +71,8 @@ void Intake::CountStored(bool accepted, omnicx::v1::Channel channel, int n) {
 }
 
 void Intake::ProcessAsync(const std::vector<omnicx::v1::Interaction*>& events,
-                          absl::string_view path, Done done) {
+                          absl::string_view path, bool trusted_identities,
+                          Done done) {
   call_events_.Observe(static_cast<double>(events.size()));
   const int64_t lag = observed_lag_.load();
   if (lag > options_.max_consumer_lag) {
@@ -106,8 +107,8 @@ void Intake::ProcessAsync(const std::vector<omnicx::v1::Interaction*>& events,
     call->channels[i] = events[i]->channel();
     const std::string item_path =
         indexed ? absl::StrCat(path, "[", i, "]") : std::string(path);
-    std::vector<status::FieldViolation> violations =
-        ValidateInteraction(now, options_.validation, item_path, events[i]);
+    std::vector<status::FieldViolation> violations = ValidateInteraction(
+        now, options_.validation, item_path, events[i], trusted_identities);
     if (!violations.empty()) {
       result.set_status(omnicx::v1::EVENT_STATUS_REJECTED);
       for (const auto& v : violations) {
@@ -153,11 +154,11 @@ void Intake::ProcessAsync(const std::vector<omnicx::v1::Interaction*>& events,
 }
 
 absl::StatusOr<std::vector<EventResult>> Intake::Process(
-    const std::vector<omnicx::v1::Interaction*>& events,
-    absl::string_view path) {
+    const std::vector<omnicx::v1::Interaction*>& events, absl::string_view path,
+    bool trusted_identities) {
   absl::Notification finished;
   absl::StatusOr<std::vector<EventResult>> out;
-  ProcessAsync(events, path,
+  ProcessAsync(events, path, trusted_identities,
                [&](absl::StatusOr<std::vector<EventResult>> results) {
                  out = std::move(results);
                  finished.Notify();

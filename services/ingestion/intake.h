@@ -49,13 +49,24 @@ class Intake {
   // must outlive `done`). `path` names the events in violations:
   // "interaction" for a single event, "interactions" for a batch (then
   // "interactions[i]"). `done` runs exactly once, possibly inline.
+  //
+  // `trusted_identities` is the caller's credential's
+  // (auth::Principal::TrustsIdentities()): when false, each event's
+  // identities are stored as unverified `claimed_identities` and an event
+  // naming its subject by `customer.identity` is REJECTED (see
+  // ValidateInteraction).
   void ProcessAsync(const std::vector<omnicx::v1::Interaction*>& events,
-                    absl::string_view path, Done done);
+                    absl::string_view path, bool trusted_identities, Done done);
+  // Trusted identities (callers that predate authentication, tests).
+  void ProcessAsync(const std::vector<omnicx::v1::Interaction*>& events,
+                    absl::string_view path, Done done) {
+    ProcessAsync(events, path, /*trusted_identities=*/true, std::move(done));
+  }
 
   // Blocking form of ProcessAsync.
   absl::StatusOr<std::vector<omnicx::v1::EventResult>> Process(
       const std::vector<omnicx::v1::Interaction*>& events,
-      absl::string_view path);
+      absl::string_view path, bool trusted_identities = true);
 
   // Records the slowest group's lag (the monitor thread calls this).
   void SetObservedLag(int64_t lag) { observed_lag_.store(lag); }

@@ -89,7 +89,8 @@ void CheckIdentity(Checker& check, const std::string& field,
   identity->set_value(*value);
 }
 
-void CheckCustomer(Checker& check, omnicx::v1::CustomerRef* customer) {
+void CheckCustomer(Checker& check, bool trusted_identities,
+                   omnicx::v1::CustomerRef* customer) {
   switch (customer->ref_case()) {
     case omnicx::v1::CustomerRef::kCustomerId:
       if (!identity::IsVisibleAsciiId(customer->customer_id(), kMaxIdLength)) {
@@ -104,6 +105,14 @@ void CheckCustomer(Checker& check, omnicx::v1::CustomerRef* customer) {
       }
       return;
     case omnicx::v1::CustomerRef::kIdentity:
+      // Naming the subject by identity is a lookup in the identity index,
+      // which only a verified identity may drive.
+      if (!trusted_identities) {
+        check.Add("customer.identity",
+                  "an untrusted credential may name the customer only by "
+                  "customer_id or anonymous_id");
+        return;
+      }
       CheckIdentity(check, "customer.identity", customer->mutable_identity());
       return;
     case omnicx::v1::CustomerRef::REF_NOT_SET:
@@ -163,7 +172,7 @@ bool IsKnownEventType(absl::string_view type) {
 
 std::vector<FieldViolation> ValidateInteraction(
     absl::Time now, const ValidationOptions& options, absl::string_view path,
-    omnicx::v1::Interaction* event) {
+    omnicx::v1::Interaction* event, bool trusted_identities) {
   Checker check(path);
   if (event->ByteSizeLong() > options.max_event_bytes) {
     check.Add("", absl::StrCat("must be at most ", options.max_event_bytes,
@@ -176,7 +185,7 @@ std::vector<FieldViolation> ValidateInteraction(
     check.Add("event_id", "must be 1-128 visible ASCII characters");
   }
   if (event->has_customer()) {
-    CheckCustomer(check, event->mutable_customer());
+    CheckCustomer(check, trusted_identities, event->mutable_customer());
   } else {
     check.Add("customer",
               "is required: set customer_id, anonymous_id or identity");
@@ -184,10 +193,19 @@ std::vector<FieldViolation> ValidateInteraction(
   if (event->identities_size() > options.max_identities) {
     check.Add("identities", absl::StrCat("must have at most ",
                                          options.max_identities, " entries"));
+  } else if (event->identities_size() + event->claimed_identities_size() >
+             options.max_identities) {
+    check.Add("claimed_identities",
+              absl::StrCat("must have at most ", options.max_identities,
+                           " entries together with identities"));
   } else {
     for (int i = 0; i < event->identities_size(); ++i) {
       CheckIdentity(check, absl::StrCat("identities[", i, "]"),
                     event->mutable_identities(i));
+    }
+    for (int i = 0; i < event->claimed_identities_size(); ++i) {
+      CheckIdentity(check, absl::StrCat("claimed_identities[", i, "]"),
+                    event->mutable_claimed_identities(i));
     }
   }
   if (event->channel() == omnicx::v1::CHANNEL_UNSPECIFIED) {
@@ -230,6 +248,14 @@ std::vector<FieldViolation> ValidateInteraction(
   }
   if (!check.ok()) return check.Take();
 
+  // Identities from an untrusted sender are claims (normalised above, like
+  // any identity): they travel with the event but never link or merge.
+  if (!trusted_identities) {
+    for (omnicx::v1::Identity& id : *event->mutable_identities()) {
+      *event->add_claimed_identities() = std::move(id);
+    }
+    event->clear_identities();
+  }
   // Server-owned fields: set here, never taken from the client.
   event->clear_resolved_customer_id();
   const int64_t nanos = absl::ToUnixNanos(now);

@@ -44,9 +44,15 @@ bool IsKnownEventType(absl::string_view type);
 // values, `received_at`; `resolved_customer_id` is cleared since it is the
 // server's to set). `path` is the interaction's path in the request
 // ("interaction" or "interactions[3]").
+//
+// `trusted_identities` is false for a credential whose identities are not
+// verified (an app key without `trusted_identities`, e.g. a browser write
+// key): its `identities` are moved to `claimed_identities` (unverified
+// claims that never link, merge or serve a lookup), and a subject named by
+// `customer.identity` is refused, since that would be a lookup by identity.
 std::vector<status::FieldViolation> ValidateInteraction(
     absl::Time now, const ValidationOptions& options, absl::string_view path,
-    omnicx::v1::Interaction* interaction);
+    omnicx::v1::Interaction* interaction, bool trusted_identities = true);
 
 // Batch-level limits (count and size); per-item checks are separate so that
 // valid items are accepted when others are rejected.

@@ -50,7 +50,8 @@ std::vector<absl::Status> EventApplier::HandleBatch(
       continue;
     }
     inputs.push_back({&events[i].customer(), &events[i].identities(),
-                      absl::StrCat("event:", events[i].event_id())});
+                      absl::StrCat("event:", events[i].event_id()),
+                      &events[i].claimed_identities()});
     input_entry.push_back(i);
   }
   std::vector<absl::StatusOr<Resolution>> resolved =

@@ -88,17 +88,18 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::SetConsent(
   }
   absl::StatusOr<std::string> cid = Find(store_, request->customer());
   if (!cid.ok()) return Done(context, cid.status());
-  absl::Status audited = Audit(
-      *who, "consent", *cid,
-      absl::StrCat("purpose=", request->purpose(),
-                   " granted=", request->granted() ? "true" : "false"));
+  absl::Status audited =
+      Audit(*who, "consent", *cid,
+            absl::StrCat("purpose=", request->purpose(),
+                         " granted=", request->granted() ? "true" : "false"));
   if (!audited.ok()) return Done(context, audited);
   omnicx::v1::Consent consent;
   consent.set_purpose(request->purpose());
   consent.set_granted(request->granted());
   // Who gave or withdrew it: the agent who recorded it; an admin (a CRM
   // import) may name the source.
-  consent.set_source(who->role == auth::Role::kAdmin && !request->source().empty()
+  consent.set_source(who->role == auth::Role::kAdmin &&
+                             !request->source().empty()
                          ? request->source()
                          : who->name);
   if (request->has_occurred_at()) {
@@ -180,9 +181,9 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::LinkIdentities(
   for (const auto& id : identities) {
     absl::StrAppend(&types, types.empty() ? "" : ",", id.type());
   }
-  absl::Status audited = Audit(*who, "link", *cid,
-                               absl::StrCat("types=", types, " count=",
-                                            identities.size()));
+  absl::Status audited =
+      Audit(*who, "link", *cid,
+            absl::StrCat("types=", types, " count=", identities.size()));
   if (!audited.ok()) return Done(context, audited);
   omnicx::v1::CustomerRef ref;
   ref.set_customer_id(*cid);
@@ -259,17 +260,26 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::EraseCustomer(
       auth_.Authorize(*context, "/omnicx.v1.ProfileService/EraseCustomer");
   if (!who.ok()) return Done(context, who.status());
   absl::StatusOr<std::string> cid = Find(store_, request->customer());
+  if (absl::IsNotFound(cid.status())) {
+    // A retry whose first attempt completed (its answer was lost): the
+    // reference's tombstone says so, and erasing again is done already.
+    absl::StatusOr<bool> erased = store_.WasErased(request->customer());
+    if (!erased.ok()) return Done(context, erased.status());
+    if (*erased) return Done(context, absl::OkStatus());
+  }
   if (!cid.ok()) return Done(context, cid.status());
   absl::Status audited = Audit(*who, "erase", *cid);
   if (!audited.ok()) return Done(context, audited);
   // The journey service takes the customer's share out of its analytics
-  // once the erasure has fenced them (no journey apply can add it back);
-  // their journey keys go with the rest either way (they share the
-  // customer's hash tag), so an unreachable journey only leaves their share
-  // in the aggregate counts.
+  // once the erasure has fenced them (no journey apply can add it back).
+  // The recommendation service needs no such call: everything it keeps
+  // about a customer lives under their hash tag, which the erasure deletes,
+  // and its learning statistics hold no customer data. When the journey
+  // cannot forget, the erasure stops before deleting anything and answers
+  // UNAVAILABLE; the customer stays fenced and a retry completes it.
   auto forget = [this, caller = who->AuditName()](
-                    const std::vector<std::string>& ids) {
-    if (journey_ == nullptr) return;
+                    const std::vector<std::string>& ids) -> absl::Status {
+    if (journey_ == nullptr) return absl::OkStatus();
     for (const std::string& id : ids) {
       grpc::ClientContext call;
       credential_.Attach(&call, caller);
@@ -283,9 +293,13 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::EraseCustomer(
         OMNICX_LOG(kWarn) << "erase: the journey service could not forget a "
                              "customer ("
                           << s.error_message()
-                          << "); their share stays in its aggregates";
+                          << "); the erasure stays pending until retried";
+        return absl::UnavailableError(
+            absl::StrCat("the journey service could not forget the customer: ",
+                         s.error_message()));
       }
     }
+    return absl::OkStatus();
   };
   absl::StatusOr<EraseResult> erased = store_.Erase(*cid, forget);
   if (!erased.ok()) return Done(context, erased.status());

@@ -22,7 +22,9 @@ class ProfileServiceImpl final
   // Every call passes `auth` first. `assembler` may be null
   // (GetCustomerContext then answers UNIMPLEMENTED). `journey`, when set, is
   // told to forget an erased customer (their share of its analytics) before
-  // their keys are deleted, with `credential` (this service's own).
+  // their keys are deleted, with `credential` (this service's own); when it
+  // cannot, EraseCustomer answers UNAVAILABLE (RetryInfo) with the erasure
+  // pending, and a retry completes it.
   // `audit` records exports, erasures, consents, merges and links before
   // they happen (an operation whose record fails is refused); null only in
   // tests that do not look at it.

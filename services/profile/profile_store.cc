@@ -12,6 +12,7 @@
 #include "libs/events/sharding.h"
 #include "libs/identity/normalize.h"
 #include "libs/keys/random_id.h"
+#include "libs/status/error_details.h"
 #include "libs/status/status_macros.h"
 
 namespace omnicx::profile {
@@ -20,6 +21,10 @@ namespace {
 using omnicx::v1::CustomerRef;
 using omnicx::v1::Identity;
 using omnicx::v1::Interaction;
+
+// How soon to retry an erasure left pending (a service that must forget
+// the customer was unreachable).
+constexpr absl::Duration kEraseRetryDelay = absl::Seconds(1);
 
 // A write refused because the customer was erased meanwhile (the consumer
 // acknowledges the event and counts it as erased).
@@ -82,15 +87,29 @@ return out
 
 // KEYS[1] profile, KEYS[2] timeline, KEYS[3] applied, KEYS[4] cached
 // contexts (dropped: they no longer show the latest touchpoint), KEYS[5]
-// merged_into, KEYS[6] erasure tombstone. Returns -1 when the customer was
-// merged away meanwhile, -2 when they were erased (nothing written).
+// merged_into, KEYS[6] erasure tombstone, KEYS[7] unverified claims.
+// Returns -1 when the customer was merged away meanwhile, -2 when they were
+// erased (nothing written).
 // ARGV: event id, occurred ms, channel, value, payload, cap, now ms,
-// applied window ms. Returns 1 when applied, 0 when applied before.
+// applied window ms, claims cap, then the event's claimed identities
+// ("type:value"). Returns 1 when applied, 0 when applied before.
 constexpr char kApplyLua[] = R"lua(
 if redis.call('EXISTS', KEYS[6]) == 1 then return -2 end
 if redis.call('EXISTS', KEYS[5]) == 1 then return -1 end
 if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
 redis.call('DEL', KEYS[4])
+-- Claims: deduplicated, each scored by the latest event claiming it; the
+-- newest `claims cap` are kept. Never written to the identity index.
+if #ARGV > 9 then
+  local at = tonumber(ARGV[2])
+  for i = 10, #ARGV do
+    local cur = redis.call('ZSCORE', KEYS[7], ARGV[i])
+    if not cur or at > tonumber(cur) then redis.call('ZADD', KEYS[7], at, ARGV[i]) end
+  end
+  local size = redis.call('ZCARD', KEYS[7])
+  local keep = tonumber(ARGV[9])
+  if size > keep then redis.call('ZREMRANGEBYRANK', KEYS[7], 0, size - keep - 1) end
+end
 local now = tonumber(ARGV[7])
 redis.call('ZADD', KEYS[3], now, ARGV[1])
 local count = redis.call('HINCRBY', KEYS[1], 'event_count', 1)
@@ -128,12 +147,15 @@ return 1
 //
 // KEYS[1] current consents (hash purpose -> Consent, purpose:ms -> time,
 // purpose:granted -> 1/0, the last for merges), KEYS[2] history list,
-// KEYS[3] profile, KEYS[4] merged_into, KEYS[5] cached context.
+// KEYS[3] profile, KEYS[4] merged_into, KEYS[5] cached context, KEYS[6]
+// erasure tombstone (a customer being erased is gone already).
 // ARGV: purpose, updated_at ms, serialised Consent, granted (1/0).
 constexpr char kConsentLua[] = R"lua(
 local to = redis.call('GET', KEYS[4])
 if to then return {'MOVED', to} end
-if redis.call('EXISTS', KEYS[3]) == 0 then return {'GONE'} end
+if redis.call('EXISTS', KEYS[3]) == 0 or redis.call('EXISTS', KEYS[6]) == 1 then
+  return {'GONE'}
+end
 redis.call('RPUSH', KEYS[2], ARGV[3])
 local current = redis.call('HGET', KEYS[1], ARGV[1] .. ':ms')
 if not current or tonumber(ARGV[2]) >= tonumber(current) then
@@ -146,23 +168,30 @@ return {'OK'}
 
 // Traits hash: <name> -> serialised google.protobuf.Value, <name>:ms -> when
 // it was set. KEYS[1] traits, KEYS[2] profile, KEYS[3] merged_into,
-// KEYS[4] cached context. ARGV[1] replace (1/0), then name, value, name:ms,
-// ms per trait (at most 100 traits: request validation).
+// KEYS[4] cached context, KEYS[5] erasure tombstone. ARGV[1] replace (1/0),
+// then name, value, name:ms, ms per trait (at most 100 traits: request
+// validation).
 constexpr char kTraitsLua[] = R"lua(
 local to = redis.call('GET', KEYS[3])
 if to then return {'MOVED', to} end
-if redis.call('EXISTS', KEYS[2]) == 0 then return {'GONE'} end
+if redis.call('EXISTS', KEYS[2]) == 0 or redis.call('EXISTS', KEYS[5]) == 1 then
+  return {'GONE'}
+end
 if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) end
 if #ARGV > 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end
 redis.call('DEL', KEYS[4])
 return {'OK'}
 )lua";
 
-// KEYS: identity owner keys, then their tombstone keys (same order).
-// ARGV[1] customer id, ARGV[2] tombstone TTL (s). Deletes index entries the
-// customer owns, sets every tombstone; returns the entries deleted.
+// The last step of an erasure, in one script so that a retry after any
+// earlier failure still finds the customer by the reference it used.
+// KEYS: n identity owner keys, then their n tombstone keys (same order),
+// then the customer's own keys kept until now (profile, ids, merged ids,
+// cached contexts). ARGV[1] customer id, ARGV[2] tombstone TTL (s), ARGV[3]
+// n. Deletes the index entries the customer owns, sets every identity
+// tombstone, deletes the kept keys; returns how many keys it deleted.
 constexpr char kUnlinkLua[] = R"lua(
-local n = #KEYS / 2
+local n = tonumber(ARGV[3])
 local deleted = 0
 for i = 1, n do
   if redis.call('GET', KEYS[i]) == ARGV[1] then
@@ -170,6 +199,9 @@ for i = 1, n do
     deleted = deleted + 1
   end
   redis.call('SET', KEYS[n + i], '1', 'EX', ARGV[2])
+end
+for i = 2 * n + 1, #KEYS do
+  deleted = deleted + redis.call('DEL', KEYS[i])
 end
 return deleted
 )lua";
@@ -179,11 +211,13 @@ return deleted
 //  7 S.applied 8 S.ctx 9 S.merged 10 S.links 11 S.merged_into
 // 12 M.profile 13 M.ids 14 M.timeline 15 M.traits 16 M.consent
 // 17 M.consent_log 18 M.applied 19 M.ctx 20 M.merged 21 M.links
-// 22 M.merged_into 23 merge log, 24.. owner keys of M's identities.
+// 22 M.merged_into 23 merge log, 24 S.claims 25 M.claims, 26 S erasure
+// tombstone 27 M erasure tombstone, 28.. owner keys of M's identities.
 // ARGV: S id, M id, now ms, timeline cap, source, how many identities S
-// and M had when the caller read them.
+// and M had when the caller read them, claims cap.
 // Returns {'OK'}, {'MOVED', side, target} when S or M was merged away
-// meanwhile, {'GONE'} when S or M no longer exists (erased), or {'RETRY'} when
+// meanwhile, {'GONE'} when S or M no longer exists or is being erased, or
+// {'RETRY'} when
 // an identity was linked to S or M since the caller read their sets (the
 // owner keys passed would miss it, and the guard's count is stale).
 // Identity sets only grow until an erasure, so equal sizes mean equal sets.
@@ -193,7 +227,8 @@ local to_s = redis.call('GET', KEYS[11])
 if to_s then return {'MOVED', 'survivor', to_s} end
 local to_m = redis.call('GET', KEYS[22])
 if to_m then return {'MOVED', 'merged', to_m} end
-if redis.call('EXISTS', KEYS[12]) == 0 or redis.call('EXISTS', KEYS[1]) == 0 then
+if redis.call('EXISTS', KEYS[12]) == 0 or redis.call('EXISTS', KEYS[1]) == 0 or
+   redis.call('EXISTS', KEYS[26]) == 1 or redis.call('EXISTS', KEYS[27]) == 1 then
   return {'GONE'}
 end
 if redis.call('SCARD', KEYS[2]) ~= tonumber(ARGV[6]) or
@@ -224,6 +259,13 @@ local cap = tonumber(ARGV[4])
 if size > cap then redis.call('ZREMRANGEBYRANK', KEYS[3], 0, size - cap - 1) end
 -- Applied ids too, so a redelivered event of M is not counted again.
 redis.call('ZUNIONSTORE', KEYS[7], 2, KEYS[7], KEYS[18], 'AGGREGATE', 'MAX')
+-- Unverified claims stay claims (the newest `claims cap`), never links.
+if redis.call('EXISTS', KEYS[25]) == 1 then
+  redis.call('ZUNIONSTORE', KEYS[24], 2, KEYS[24], KEYS[25], 'AGGREGATE', 'MAX')
+  local n = redis.call('ZCARD', KEYS[24])
+  local keep = tonumber(ARGV[8])
+  if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[24], 0, n - keep - 1) end
+end
 -- Traits: the newest value of each trait wins.
 local mt = redis.call('HGETALL', KEYS[15])
 for i = 1, #mt, 2 do
@@ -265,22 +307,24 @@ redis.call('RPUSH', KEYS[10], 'merge\31' .. M .. '\31' .. ARGV[5] .. '\31' .. no
 for _, l in ipairs(redis.call('LRANGE', KEYS[21], 0, -1)) do
   redis.call('RPUSH', KEYS[10], l)
 end
-for i = 24, #KEYS do
+for i = 28, #KEYS do
   if redis.call('GET', KEYS[i]) == M then redis.call('SET', KEYS[i], S) end
 end
 redis.call('DEL', KEYS[8], KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16],
-           KEYS[17], KEYS[18], KEYS[19], KEYS[20], KEYS[21])
+           KEYS[17], KEYS[18], KEYS[19], KEYS[20], KEYS[21], KEYS[25])
 redis.call('SET', KEYS[22], S)
 redis.call('XADD', KEYS[23], '*', 'survivor', S, 'merged', M, 'at', now)
 return {'OK'}
 )lua";
 
-// KEYS: 1 profile, 2 cached contexts. ARGV: 1 signature, 2 serialised
-// context, 3 TTL ms. Writes only while the profile exists, so a write that
-// lands after an erasure (or after a merge moved the customer away) cannot
-// bring their data back.
+// KEYS: 1 profile, 2 cached contexts, 3 erasure tombstone. ARGV: 1
+// signature, 2 serialised context, 3 TTL ms. Writes only while the profile
+// exists and no erasure has begun, so a write that lands during or after an
+// erasure (or after a merge moved the customer away) cannot bring their
+// data back.
 constexpr char kCacheContextLua[] = R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return 1
@@ -327,7 +371,8 @@ std::string ProfileStore::Digest(const Identity& identity) const {
 
 absl::StatusOr<ProfileStore::ResolvePlan> ProfileStore::PlanResolve(
     const CustomerRef& ref,
-    const google::protobuf::RepeatedPtrField<Identity>& identities) const {
+    const google::protobuf::RepeatedPtrField<Identity>& identities,
+    const google::protobuf::RepeatedPtrField<Identity>* claims) const {
   ResolvePlan plan;
   // The identities to link, the reference's own first (the anchor).
   if (ref.has_identity()) plan.all.push_back(ref.identity());
@@ -347,6 +392,12 @@ absl::StatusOr<ProfileStore::ResolvePlan> ProfileStore::PlanResolve(
     plan.owner_keys.push_back(keys_.IdentityIndex(digest));
     plan.reads.push_back({"GET", plan.owner_keys.back()});
     plan.reads.push_back({"EXISTS", keys_.ErasedIdentity(digest)});
+  }
+  if (claims != nullptr) {
+    for (const Identity& c : *claims) {
+      plan.reads.push_back({"EXISTS", keys_.ErasedIdentity(Digest(c))});
+    }
+    plan.claims = claims->size();
   }
   if (!plan.anchored) {
     plan.reads.push_back({"EXISTS", keys_.Profile(ref.customer_id())});
@@ -372,6 +423,13 @@ absl::StatusOr<Resolution> ProfileStore::ChooseCustomer(
     if (reply(2 * i + 1).integer() == 1) {
       return absl::FailedPreconditionError(
           "an identity of the event was erased; the event is not applied");
+    }
+  }
+  // Nor may a claim store an erased identity again, even unverified.
+  for (size_t c = 0; c < plan.claims; ++c) {
+    if (reply(2 * plan.all.size() + c).integer() == 1) {
+      return absl::FailedPreconditionError(
+          "an identity the event claims was erased; the event is not applied");
     }
   }
   Resolution out;
@@ -452,8 +510,10 @@ absl::StatusOr<bool> ProfileStore::ReadLinkReply(const ResolvePlan& plan,
 absl::StatusOr<Resolution> ProfileStore::Resolve(
     const CustomerRef& ref,
     const google::protobuf::RepeatedPtrField<Identity>& identities,
-    absl::Time now, absl::string_view source) {
-  OMNICX_ASSIGN_OR_RETURN(ResolvePlan plan, PlanResolve(ref, identities));
+    absl::Time now, absl::string_view source,
+    const google::protobuf::RepeatedPtrField<Identity>* claims) {
+  OMNICX_ASSIGN_OR_RETURN(ResolvePlan plan,
+                          PlanResolve(ref, identities, claims));
   std::string forced;  // set when the chosen customer was merged away
   for (int attempt = 0; attempt < 8; ++attempt) {
     OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies read,
@@ -485,7 +545,7 @@ std::vector<absl::StatusOr<Resolution>> ProfileStore::ResolveBatch(
   std::vector<redis::Command> reads;
   for (size_t i = 0; i < inputs.size(); ++i) {
     absl::StatusOr<ResolvePlan> plan =
-        PlanResolve(*inputs[i].ref, *inputs[i].identities);
+        PlanResolve(*inputs[i].ref, *inputs[i].identities, inputs[i].claims);
     if (!plan.ok()) {
       out[i] = plan.status();
       continue;
@@ -548,8 +608,8 @@ std::vector<absl::StatusOr<Resolution>> ProfileStore::ResolveBatch(
       out[i] = done.status();
     } else if (!*done) {
       // Raced with another writer: resolve this one alone.
-      out[i] =
-          Resolve(*inputs[i].ref, *inputs[i].identities, now, inputs[i].source);
+      out[i] = Resolve(*inputs[i].ref, *inputs[i].identities, now,
+                       inputs[i].source, inputs[i].claims);
     }
   }
   return out;
@@ -652,6 +712,10 @@ absl::StatusOr<MergeResult> ProfileStore::Merge(absl::string_view a,
     keys.erase(keys.begin() + 10);  // the survivor's merged_into is KEYS[11]
     keys.insert(keys.begin() + 10, keys_.MergedInto(survivor));
     keys.push_back(keys_.MergeLog());
+    keys.push_back(keys_.Claims(survivor));
+    keys.push_back(keys_.Claims(merged));
+    keys.push_back(keys_.ErasedCustomer(survivor));
+    keys.push_back(keys_.ErasedCustomer(merged));
     for (const auto& m : merged_ids) {
       const std::string& ident = m.str();
       const size_t colon = ident.find(':');
@@ -662,11 +726,12 @@ absl::StatusOr<MergeResult> ProfileStore::Merge(absl::string_view a,
     }
     OMNICX_ASSIGN_OR_RETURN(
         redis::Reply out,
-        redis_.Eval(merge_script_, keys,
-                    {survivor, merged, absl::StrCat(absl::ToUnixMillis(now)),
-                     absl::StrCat(options_.timeline_cap), std::string(source),
-                     absl::StrCat(survivor_identities),
-                     absl::StrCat(merged_ids.size())}));
+        redis_.Eval(
+            merge_script_, keys,
+            {survivor, merged, absl::StrCat(absl::ToUnixMillis(now)),
+             absl::StrCat(options_.timeline_cap), std::string(source),
+             absl::StrCat(survivor_identities), absl::StrCat(merged_ids.size()),
+             absl::StrCat(options_.max_unverified_identities)}));
     const std::string verdict =
         out.elements().empty() ? "" : out.elements()[0].str();
     if (verdict == "OK") return MergeResult{survivor, merged};
@@ -712,17 +777,24 @@ redis::Command ProfileStore::ApplyCommand(absl::string_view customer_id,
   const std::string channel = omnicx::v1::Channel_IsValid(event.channel())
                                   ? omnicx::v1::Channel_Name(event.channel())
                                   : "CHANNEL_UNSPECIFIED";
+  std::vector<std::string> args = {
+      event.event_id(), absl::StrCat(ToMillis(event.occurred_at())), channel,
+      // StrCat would keep 6 significant digits; %.17g round-trips.
+      absl::StrFormat("%.17g", event.value()), stored.SerializeAsString(),
+      absl::StrCat(options_.timeline_cap),
+      absl::StrCat(absl::ToUnixMillis(now)),
+      absl::StrCat(absl::ToInt64Milliseconds(options_.applied_window)),
+      absl::StrCat(options_.max_unverified_identities)};
+  for (const Identity& claim : event.claimed_identities()) {
+    args.push_back(IdentityString(claim));
+  }
   return redis::EvalShaCommand(
       apply_script_,
       {keys_.Profile(customer_id), keys_.Timeline(customer_id),
        keys_.Applied(customer_id, "profile"), keys_.Context(customer_id),
-       keys_.MergedInto(customer_id), keys_.ErasedCustomer(customer_id)},
-      {event.event_id(), absl::StrCat(ToMillis(event.occurred_at())), channel,
-       // StrCat would keep 6 significant digits; %.17g round-trips.
-       absl::StrFormat("%.17g", event.value()), stored.SerializeAsString(),
-       absl::StrCat(options_.timeline_cap),
-       absl::StrCat(absl::ToUnixMillis(now)),
-       absl::StrCat(absl::ToInt64Milliseconds(options_.applied_window))});
+       keys_.MergedInto(customer_id), keys_.ErasedCustomer(customer_id),
+       keys_.Claims(customer_id)},
+      args);
 }
 
 std::vector<absl::StatusOr<bool>> ProfileStore::ApplyBatch(
@@ -792,9 +864,9 @@ absl::StatusOr<std::string> ProfileStore::UpdateTraits(
   return WriteCustomer(
       traits_script_, customer_id,
       [this](const std::string& cid) {
-        return std::vector<std::string>{keys_.Traits(cid), keys_.Profile(cid),
-                                        keys_.MergedInto(cid),
-                                        keys_.Context(cid)};
+        return std::vector<std::string>{
+            keys_.Traits(cid), keys_.Profile(cid), keys_.MergedInto(cid),
+            keys_.Context(cid), keys_.ErasedCustomer(cid)};
       },
       args);
 }
@@ -805,8 +877,9 @@ absl::StatusOr<std::string> ProfileStore::SetConsent(
       consent_script_, customer_id,
       [this](const std::string& cid) {
         return std::vector<std::string>{
-            keys_.Consents(cid), keys_.ConsentLog(cid), keys_.Profile(cid),
-            keys_.MergedInto(cid), keys_.Context(cid)};
+            keys_.Consents(cid), keys_.ConsentLog(cid),
+            keys_.Profile(cid),  keys_.MergedInto(cid),
+            keys_.Context(cid),  keys_.ErasedCustomer(cid)};
       },
       {consent.purpose(), absl::StrCat(ToMillis(consent.updated_at())),
        consent.SerializeAsString(), consent.granted() ? "1" : "0"});
@@ -837,7 +910,8 @@ absl::Status ProfileStore::CacheContext(absl::string_view customer_id,
   if (ttl <= absl::ZeroDuration()) return absl::OkStatus();
   return redis_
       .Eval(cache_context_script_,
-            {keys_.Profile(customer_id), keys_.Context(customer_id)},
+            {keys_.Profile(customer_id), keys_.Context(customer_id),
+             keys_.ErasedCustomer(customer_id)},
             {std::string(signature), serialized,
              absl::StrCat(absl::ToInt64Milliseconds(ttl))})
       .status();
@@ -858,7 +932,8 @@ absl::StatusOr<std::vector<Interaction>> ProfileStore::FullTimeline(
 
 absl::StatusOr<EraseResult> ProfileStore::Erase(
     absl::string_view customer_id,
-    const std::function<void(const std::vector<std::string>& ids)>& fenced) {
+    const std::function<absl::Status(const std::vector<std::string>& ids)>&
+        fenced) {
   OMNICX_ASSIGN_OR_RETURN(omnicx::v1::Profile profile, GetProfile(customer_id));
   EraseResult result;
 
@@ -875,7 +950,18 @@ absl::StatusOr<EraseResult> ProfileStore::Erase(
   }
   OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies set, redis_.Pipeline(fence));
   for (const auto& one : set) OMNICX_RETURN_IF_ERROR(one.status());
-  if (fenced) fenced(fenced_ids);
+  if (fenced) {
+    // Nothing is deleted yet, so the customer is found again by the same
+    // reference and a retry completes the erasure.
+    const absl::Status forgotten = fenced(fenced_ids);
+    if (!forgotten.ok()) {
+      return status::WithRetryDelay(
+          absl::UnavailableError(absl::StrCat(
+              "erasure pending: the customer is fenced but not erased yet (",
+              forgotten.message(), "); retry EraseCustomer to complete it")),
+          kEraseRetryDelay);
+    }
+  }
 
   // Their identities, by digest: what names them in events.
   absl::flat_hash_set<std::string> digests;
@@ -898,6 +984,9 @@ absl::StatusOr<EraseResult> ProfileStore::Erase(
     }
     if (ids.contains(e.resolved_customer_id())) return true;
     std::vector<Identity> refs(e.identities().begin(), e.identities().end());
+    // A claim of one of their identities holds it in clear too.
+    refs.insert(refs.end(), e.claimed_identities().begin(),
+                e.claimed_identities().end());
     if (e.customer().has_identity()) refs.push_back(e.customer().identity());
     if (e.customer().ref_case() == CustomerRef::kAnonymousId) {
       Identity anon;
@@ -962,22 +1051,24 @@ absl::StatusOr<EraseResult> ProfileStore::Erase(
     }
   }
 
-  // Identity index entries, with tombstones so late events cannot resurrect
-  // the customer.
-  if (!keys.empty()) {
-    std::vector<std::string> all = keys;
-    all.insert(all.end(), tombstones.begin(), tombstones.end());
-    OMNICX_ASSIGN_OR_RETURN(
-        redis::Reply n,
-        redis_.Eval(
-            unlink_script_, all,
-            {std::string(customer_id),
-             absl::StrCat(absl::ToInt64Seconds(options_.tombstone_ttl))}));
-    result.keys_deleted += n.integer();
-  }
+  // What finds the customer again on a retry (the profile, their
+  // identities and merged ids, the redirects of the merged ids) is kept
+  // until the last step; so is the cached context, which the last step
+  // deletes with them.
+  const std::vector<std::string> kept_keys = [&] {
+    std::vector<std::string> kept = {
+        keys_.Profile(customer_id), keys_.Identities(customer_id),
+        keys_.MergedIds(customer_id), keys_.Context(customer_id)};
+    for (const std::string& m : profile.merged_ids()) {
+      kept.push_back(keys_.MergedInto(m));
+    }
+    return kept;
+  }();
+  const absl::flat_hash_set<std::string> kept(kept_keys.begin(),
+                                              kept_keys.end());
 
-  // Every key of the customer and of the ids merged into them, whichever
-  // service wrote it.
+  // Every other key of the customer and of the ids merged into them,
+  // whichever service wrote it.
   for (const std::string& id : ids) {
     std::string cursor = "0";
     do {
@@ -988,7 +1079,7 @@ absl::StatusOr<EraseResult> ProfileStore::Erase(
       cursor = scan.elements()[0].str();
       redis::Command del = {"UNLINK"};
       for (const auto& k : scan.elements()[1].elements()) {
-        del.push_back(k.str());
+        if (!kept.contains(k.str())) del.push_back(k.str());
       }
       if (del.size() > 1) {
         OMNICX_ASSIGN_OR_RETURN(redis::Reply n, redis_.Command(del));
@@ -996,7 +1087,44 @@ absl::StatusOr<EraseResult> ProfileStore::Erase(
       }
     } while (cursor != "0");
   }
+
+  // Last, in one script: the identity index entries (with tombstones so
+  // late events cannot resurrect the customer) and the kept keys.
+  std::vector<std::string> all = keys;
+  all.insert(all.end(), tombstones.begin(), tombstones.end());
+  all.insert(all.end(), kept_keys.begin(), kept_keys.end());
+  OMNICX_ASSIGN_OR_RETURN(
+      redis::Reply n,
+      redis_.Eval(unlink_script_, all,
+                  {std::string(customer_id),
+                   absl::StrCat(absl::ToInt64Seconds(options_.tombstone_ttl)),
+                   absl::StrCat(keys.size())}));
+  result.keys_deleted += n.integer();
   return result;
+}
+
+absl::StatusOr<bool> ProfileStore::WasErased(const CustomerRef& ref) {
+  std::string key;
+  if (ref.ref_case() == CustomerRef::kCustomerId) {
+    key = keys_.ErasedCustomer(ref.customer_id());
+  } else {
+    Identity id;
+    if (ref.ref_case() == CustomerRef::kAnonymousId) {
+      id.set_type("anonymous_id");
+      id.set_value(ref.anonymous_id());
+    } else if (ref.ref_case() == CustomerRef::kIdentity) {
+      id = ref.identity();
+    } else {
+      return false;
+    }
+    absl::StatusOr<std::string> value =
+        identity::NormalizeIdentity(id.type(), id.value());
+    if (!value.ok()) return false;
+    id.set_value(*value);
+    key = keys_.ErasedIdentity(Digest(id));
+  }
+  OMNICX_ASSIGN_OR_RETURN(redis::Reply r, redis_.Command({"EXISTS", key}));
+  return r.integer() == 1;
 }
 
 std::vector<redis::Command> ProfileStore::ProfileReads(
@@ -1006,7 +1134,8 @@ std::vector<redis::Command> ProfileStore::ProfileReads(
           {"HGETALL", keys_.Traits(customer_id)},
           {"HGETALL", keys_.Consents(customer_id)},
           {"SMEMBERS", keys_.MergedIds(customer_id)},
-          {"LRANGE", keys_.Links(customer_id), "0", "-1"}};
+          {"LRANGE", keys_.Links(customer_id), "0", "-1"},
+          {"ZREVRANGE", keys_.Claims(customer_id), "0", "-1"}};
 }
 
 absl::StatusOr<omnicx::v1::Profile> ProfileStore::GetProfile(
@@ -1092,6 +1221,14 @@ absl::StatusOr<omnicx::v1::Profile> ProfileStore::ParseProfile(
     Identity* out = profile.add_identities();
     out->set_type(id.substr(0, colon));
     out->set_value(id.substr(colon + 1));
+  }
+  for (const auto& m : r[6]->elements()) {  // newest claim first
+    const std::string& claim = m.str();
+    const size_t colon = claim.find(':');
+    if (colon == std::string::npos) continue;
+    Identity* out = profile.add_unverified_identities();
+    out->set_type(claim.substr(0, colon));
+    out->set_value(claim.substr(colon + 1));
   }
   return profile;
 }

@@ -13,6 +13,9 @@
 // per customer (tag {c:<id>}): `profile` hash (created_ms, first_seen_ms,
 // last_seen_ms, event_count, ltv, ch:<CHANNEL> counts), `ids` set of
 // "type:value" (values in clear inside the value, never in key names),
+// `claims` sorted set of unverified "type:value" claims (events'
+// `claimed_identities`, the latest max_unverified_identities; never in the
+// identity index, never linked or merged on),
 // `timeline` sorted set (score = occurred_at ms, member = serialised
 // event), `applied:profile` sorted set of applied event ids (the
 // effectively-once record, kept for applied_window), `traits` and `consent`
@@ -58,6 +61,8 @@ struct ProfileStoreOptions {
   int stream_shards = 16;
   // How long tombstones of erased identities and ids stop late events.
   absl::Duration tombstone_ttl = absl::Hours(24 * 366);
+  // Unverified identity claims kept per profile (the latest by event time).
+  int max_unverified_identities = 10;
   // New customer ids; injectable for tests.
   std::function<std::string()> new_customer_id;
 };
@@ -97,12 +102,16 @@ class ProfileStore {
 
   // The canonical customer for an event's reference and identities (all
   // normalised by ingestion), creating one on first sight. FailedPrecondition
-  // when the anchor identity was erased (the event must not resurrect it).
+  // when any identity of the event, or any identity it claims (`claims`, its
+  // claimed_identities: never linked, only checked), was erased (the event
+  // must not bring an erased person's identity back).
   absl::StatusOr<Resolution> Resolve(
       const omnicx::v1::CustomerRef& ref,
       const google::protobuf::RepeatedPtrField<omnicx::v1::Identity>&
           identities,
-      absl::Time now, absl::string_view source = "");
+      absl::Time now, absl::string_view source = "",
+      const google::protobuf::RepeatedPtrField<omnicx::v1::Identity>* claims =
+          nullptr);
 
   // Resolve, then merge every other customer owning one of the identities
   // into the resolved one ("linking an identity already owned by another
@@ -118,6 +127,9 @@ class ProfileStore {
     const omnicx::v1::CustomerRef* ref;
     const google::protobuf::RepeatedPtrField<omnicx::v1::Identity>* identities;
     std::string source;
+    // The event's claimed identities (may be null).
+    const google::protobuf::RepeatedPtrField<omnicx::v1::Identity>* claims =
+        nullptr;
   };
 
   // Resolve for a whole read of the event log in two round trips (every
@@ -221,10 +233,22 @@ class ProfileStore {
   // `fenced`, when given, runs right after that with those ids, before
   // anything is deleted (the service has the journey service take the
   // customer out of its analytics there, with no apply left to race it).
+  // When it fails, Erase stops there and answers UNAVAILABLE with RetryInfo:
+  // the customer stays fenced (no write lands) and findable by the same
+  // reference, and a retry of Erase completes the erasure.
+  //
+  // Deletion order makes any retry complete it: stream entries, then every
+  // key of theirs but the ones that find them (profile, identities, merged
+  // ids, merged ids' redirects, cached context), then, in one script, those
+  // and their identity index entries.
   absl::StatusOr<EraseResult> Erase(
       absl::string_view customer_id,
-      const std::function<void(const std::vector<std::string>& ids)>& fenced =
-          nullptr);
+      const std::function<absl::Status(const std::vector<std::string>& ids)>&
+          fenced = nullptr);
+
+  // Whether `ref` names a customer or identity erased before (a tombstone
+  // is left): a retried EraseCustomer whose first attempt completed.
+  absl::StatusOr<bool> WasErased(const omnicx::v1::CustomerRef& ref);
 
   // Every stored touchpoint of the customer, newest first.
   absl::StatusOr<std::vector<omnicx::v1::Interaction>> FullTimeline(
@@ -245,7 +269,7 @@ class ProfileStore {
   // of their replies — so that a caller can send the commands in the round
   // trip that finds the customer (CustomerDirectory's AlsoRead) instead of
   // in round trips of their own.
-  static constexpr size_t kProfileReads = 6;
+  static constexpr size_t kProfileReads = 7;
   std::vector<redis::Command> ProfileReads(absl::string_view customer_id) const;
   // ProfileReads' replies are replies[first .. first + kProfileReads).
   absl::StatusOr<omnicx::v1::Profile> ParseProfile(
@@ -272,12 +296,16 @@ class ProfileStore {
     std::vector<omnicx::v1::Identity> all;  // the anchor first
     bool anchored = false;
     std::vector<std::string> owner_keys;  // one per identity in `all`
+    // Tombstone reads of the claimed identities, after those of `all`.
+    size_t claims = 0;
     std::vector<redis::Command> reads;
   };
   absl::StatusOr<ResolvePlan> PlanResolve(
       const omnicx::v1::CustomerRef& ref,
       const google::protobuf::RepeatedPtrField<omnicx::v1::Identity>&
-          identities) const;
+          identities,
+      const google::protobuf::RepeatedPtrField<omnicx::v1::Identity>* claims)
+      const;
   // The customer chosen from the plan's reads (replies from `read` on, in
   // the plan's order); `assigned` (may be null) names customers chosen
   // earlier in the same batch for owner keys nobody owned yet.

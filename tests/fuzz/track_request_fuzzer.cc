@@ -4,7 +4,10 @@
 //   - a batch over the limits is refused before per-item work;
 //   - an event that validates is normalised to a fixed point: validating it
 //     again finds nothing and changes nothing;
-//   - every violation names a path under the event's own prefix.
+//   - every violation names a path under the event's own prefix;
+//   - validated as from an untrusted credential, a valid event keeps no
+//     identity that could link or look anyone up (no `identities`, no
+//     subject by identity), and is a fixed point too.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -25,7 +28,23 @@ void Check(bool ok) {
   if (!ok) std::abort();
 }
 
+void ValidateUntrusted(omnicx::v1::Interaction event, const std::string& path) {
+  const omnicx::ingestion::ValidationOptions options;
+  auto violations = omnicx::ingestion::ValidateInteraction(
+      kNow, options, path, &event, /*trusted_identities=*/false);
+  for (const auto& v : violations) Check(absl::StartsWith(v.field, path));
+  if (!violations.empty()) return;
+  Check(event.identities_size() == 0);
+  Check(!event.customer().has_identity());
+  const std::string once = event.SerializeAsString();
+  Check(omnicx::ingestion::ValidateInteraction(kNow, options, path, &event,
+                                               /*trusted_identities=*/false)
+            .empty());
+  Check(event.SerializeAsString() == once);
+}
+
 void ValidateOne(omnicx::v1::Interaction* event, const std::string& path) {
+  ValidateUntrusted(*event, path);
   const omnicx::ingestion::ValidationOptions options;
   auto violations =
       omnicx::ingestion::ValidateInteraction(kNow, options, path, event);

@@ -63,6 +63,13 @@ void Print(const omnicx::v1::CustomerContext& c) {
     ids.push_back(absl::StrCat(i.type(), " ", i.value()));
   std::printf("  identities: %s\n",
               ids.empty() ? "-" : absl::StrJoin(ids, ", ").c_str());
+  std::vector<std::string> claims;
+  for (const auto& i : p.unverified_identities())
+    claims.push_back(absl::StrCat(i.type(), " ", i.value()));
+  if (!claims.empty()) {
+    std::printf("  unverified (claimed, not linked): %s\n",
+                absl::StrJoin(claims, ", ").c_str());
+  }
   std::vector<std::string> consents;
   for (const auto& k : p.consents()) {
     consents.push_back(

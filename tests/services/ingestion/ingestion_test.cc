@@ -174,6 +174,62 @@ TEST_F(IngestionTest, TrackRejectsWithBadRequestAndWritesNothing) {
   EXPECT_TRUE(StoredIds().empty());
 }
 
+// An untrusted credential's events: identities are stored as claims only,
+// and an event naming its subject by identity is rejected with nothing
+// written, while the rest of the batch is stored.
+TEST_F(IngestionTest, UntrustedIdentitiesAreStoredAsClaimsOnly) {
+  Interaction claimed = Event("u-1", "anon-A");
+  claimed.add_identities()->set_type("email");
+  claimed.mutable_identities(0)->set_value("Jane@Example.com");
+  claimed.add_identities()->set_type("phone");
+  claimed.mutable_identities(1)->set_value("+1 555 123 4567");
+  Interaction lookup = Event("u-2");
+  lookup.mutable_customer()->mutable_identity()->set_type("phone");
+  lookup.mutable_customer()->mutable_identity()->set_value("+15551234567");
+  std::vector<Interaction*> events = {&claimed, &lookup};
+  ASSERT_OK_AND_ASSIGN(std::vector<EventResult> results,
+                       service_->intake.Process(events, "interactions",
+                                                /*trusted_identities=*/false));
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].status(), omnicx::v1::EVENT_STATUS_ACCEPTED);
+  EXPECT_EQ(results[1].status(), omnicx::v1::EVENT_STATUS_REJECTED);
+  ASSERT_EQ(results[1].violations_size(), 1);
+  EXPECT_EQ(results[1].violations(0).field(),
+            "interactions[1].customer.identity");
+  EXPECT_EQ(results[1].violations(0).description(),
+            "an untrusted credential may name the customer only by "
+            "customer_id or anonymous_id");
+  EXPECT_EQ(StoredIds(), (std::map<std::string, int>{{"u-1", 1}}));
+
+  const int shard = std::stoi(results[0].stream_id());
+  auto entries = redis_->Command({"XRANGE", keys_.EventShard(shard), "-", "+"});
+  Interaction stored;
+  ASSERT_TRUE(stored.ParseFromString(
+      entries->elements()[0].elements()[1].elements()[1].str()));
+  EXPECT_EQ(stored.customer().anonymous_id(), "anon-A");
+  EXPECT_EQ(stored.identities_size(), 0);
+  ASSERT_EQ(stored.claimed_identities_size(), 2);
+  EXPECT_EQ(stored.claimed_identities(0).value(), "jane@example.com");
+  EXPECT_EQ(stored.claimed_identities(1).value(), "+15551234567");
+
+  // Trusted, the same identities stay identities (linked downstream).
+  Interaction trusted = Event("t-1", "anon-A");
+  trusted.add_identities()->set_type("email");
+  trusted.mutable_identities(0)->set_value("jane@example.com");
+  ASSERT_OK_AND_ASSIGN(results,
+                       service_->intake.Process({&trusted}, "interaction",
+                                                /*trusted_identities=*/true));
+  EXPECT_EQ(results[0].status(), omnicx::v1::EVENT_STATUS_ACCEPTED);
+  entries = redis_->Command(
+      {"XRANGE", keys_.EventShard(std::stoi(results[0].stream_id())), "-",
+       "+"});
+  ASSERT_TRUE(stored.ParseFromString(
+      entries->elements().back().elements()[1].elements()[1].str()));
+  EXPECT_EQ(stored.event_id(), "t-1");
+  EXPECT_EQ(stored.identities_size(), 1);
+  EXPECT_EQ(stored.claimed_identities_size(), 0);
+}
+
 TEST_F(IngestionTest, BatchAnswersPerItemInOrder) {
   Interaction invalid = Event("b-2");
   invalid.set_type("nonsense");

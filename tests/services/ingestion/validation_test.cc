@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -220,6 +221,87 @@ TEST(ValidationTest, ValidEventIsNormalised) {
   EXPECT_EQ(e.identities(0).value(), "+15551234567");
   EXPECT_EQ(e.resolved_customer_id(), "");
   EXPECT_EQ(e.received_at().seconds(), absl::ToUnixSeconds(kNow));
+}
+
+// From an untrusted credential, identities are normalised like any and
+// then kept only as claims; the subject by anonymous id or customer id is
+// accepted as sent.
+TEST(ValidationTest, UntrustedIdentitiesBecomeClaims) {
+  Interaction e = Valid();
+  e.add_identities()->set_type("email");
+  e.mutable_identities(0)->set_value(" Jane@Example.COM ");
+  e.add_identities()->set_type("phone");
+  e.mutable_identities(1)->set_value("+1 (555) 123-4567");
+  EXPECT_THAT(ValidateInteraction(kNow, ValidationOptions(), "interaction", &e,
+                                  /*trusted_identities=*/false),
+              IsEmpty());
+  EXPECT_EQ(e.customer().anonymous_id(), "anon-1");
+  EXPECT_THAT(e.identities(), IsEmpty());
+  ASSERT_EQ(e.claimed_identities_size(), 2);
+  EXPECT_EQ(e.claimed_identities(0).type(), "email");
+  EXPECT_EQ(e.claimed_identities(0).value(), "jane@example.com");
+  EXPECT_EQ(e.claimed_identities(1).type(), "phone");
+  EXPECT_EQ(e.claimed_identities(1).value(), "+15551234567");
+
+  Interaction by_id = Valid();
+  by_id.mutable_customer()->set_customer_id("c_123");
+  EXPECT_THAT(ValidateInteraction(kNow, ValidationOptions(), "interaction",
+                                  &by_id, /*trusted_identities=*/false),
+              IsEmpty());
+}
+
+TEST(ValidationTest, UntrustedSubjectByIdentityIsRefused) {
+  Interaction e = Valid();
+  e.mutable_customer()->mutable_identity()->set_type("phone");
+  e.mutable_customer()->mutable_identity()->set_value("+15551234567");
+  const Interaction before = e;
+  EXPECT_THAT(
+      ValidateInteraction(kNow, ValidationOptions(), "interactions[2]", &e,
+                          /*trusted_identities=*/false),
+      ElementsAre(FieldViolation{
+          "interactions[2].customer.identity",
+          "an untrusted credential may name the customer only by customer_id "
+          "or anonymous_id"}));
+  EXPECT_EQ(e.SerializeAsString(), before.SerializeAsString());
+  // The same event from a trusted credential is a lookup, as before.
+  EXPECT_THAT(ValidateInteraction(kNow, ValidationOptions(), "interactions[2]",
+                                  &e, /*trusted_identities=*/true),
+              IsEmpty());
+}
+
+// Claims sent as such are validated and normalised like identities, and
+// count towards the same limit.
+TEST(ValidationTest, SentClaimsAreValidatedLikeIdentities) {
+  Interaction bad = Valid();
+  bad.add_claimed_identities()->set_type("email");
+  bad.mutable_claimed_identities(0)->set_value("not an email");
+  std::vector<FieldViolation> v =
+      ValidateInteraction(kNow, ValidationOptions(), "interaction", &bad);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].field, "interaction.claimed_identities[0].value");
+
+  Interaction many = Valid();
+  for (int i = 0; i < 11; ++i) {
+    auto* id = many.add_identities();
+    id->set_type("device_id");
+    id->set_value(absl::StrCat("d", i));
+    auto* claim = many.add_claimed_identities();
+    claim->set_type("device_id");
+    claim->set_value(absl::StrCat("c", i));
+  }
+  EXPECT_THAT(
+      ValidateInteraction(kNow, ValidationOptions(), "interaction", &many),
+      ElementsAre(FieldViolation{
+          "interaction.claimed_identities",
+          "must have at most 20 entries together with identities"}));
+
+  Interaction ok = Valid();
+  ok.add_claimed_identities()->set_type("email");
+  ok.mutable_claimed_identities(0)->set_value("A@B.example");
+  EXPECT_THAT(
+      ValidateInteraction(kNow, ValidationOptions(), "interaction", &ok),
+      IsEmpty());
+  EXPECT_EQ(ok.claimed_identities(0).value(), "a@b.example");
 }
 
 TEST(ValidationTest, AllViolationsAreReportedAtOnce) {
