@@ -1,6 +1,15 @@
 // Starts a real redis-server and omnicx service binaries on free loopback
 // ports for end-to-end tests, and talks to them with @grpc/grpc-js — a client
 // built from nothing in this repository's C++.
+//
+// Authentication is on, as in production: the suite provisions API keys
+// with tools/api-keys/provision.sh in its temporary folder and a test talks
+// as a role:
+//
+//   const suite = new Suite(['ingestion', 'profile']);
+//   await suite.start();
+//   const profile = suite.client('profile', 'agent');   // Bearer <agent key>
+//   const { err, res } = await unary(profile, 'GetProfile', { customer });
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -125,6 +134,7 @@ export class Service {
   constructor(name, env) { this.name = name; this.env = env; this.proc = null; this.log = ''; }
   get address() { return this.env.OMNICX_GRPC_ADDRESS; }
   get metricsPort() { return Number(this.env.OMNICX_METRICS_ADDRESS.split(':')[1]); }
+  // Starts the process (again, on the same ports, after a terminate).
   start() {
     const bin = path.join(buildDir, 'services', this.name, `omnicx-${this.name}`);
     this.proc = spawn(bin, [], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -140,18 +150,71 @@ export class Service {
   }
 }
 
+// Provisions the API keys of `tenant` into `dir` (tools/api-keys/provision.sh):
+// <role>.key for app (trusted_identities) agent service analyst admin,
+// write.key (an untrusted app key), internal-<service>.key and the hashes
+// in api-keys.yaml.
+export function provisionKeys(dir, tenant = 'default') {
+  execFileSync(path.join(repoRoot, 'tools/api-keys/provision.sh'), [dir, tenant]);
+}
+
+// A grpc-js interceptor adding `authorization: Bearer <key>` to every call.
+// (Call credentials are not sent on plaintext channels; metadata is.)
+export function bearer(key) {
+  return (options, nextCall) => new grpc.InterceptingCall(nextCall(options), {
+    start(metadata, listener, next) {
+      metadata.set('authorization', `Bearer ${key}`);
+      next(metadata, listener);
+    },
+  });
+}
+
 // A whole suite: redis-server plus the named services on free ports.
+// `otherTenants`: tenants whose keys are provisioned too (keys-<tenant>/) and
+// listed in the same keys file (named `<tenant>-<name>`), so their
+// credentials are known to every service — which serves only its own
+// tenant (`default`).
 export class Suite {
-  constructor(names = Object.keys(SERVICES)) { this.names = names; this.services = {}; }
+  constructor(names = Object.keys(SERVICES), { otherTenants = [] } = {}) {
+    this.names = names; this.otherTenants = otherTenants; this.services = {};
+  }
+  keysDir(tenant = 'default') { return path.join(this.dir, `keys-${tenant}`); }
+  // The key of `role` (app agent service analyst admin write) of `tenant`.
+  key(role, tenant = 'default') {
+    return fs.readFileSync(path.join(this.keysDir(tenant), `${role}.key`), 'utf8').trim();
+  }
+  // A client of service `name` sending the key of `role` (none if null).
+  client(name, role, tenant = 'default') {
+    const options = role ? { interceptors: [bearer(this.key(role, tenant))] } : {};
+    return client(SERVICES[name], this.services[name].address, options);
+  }
+  // A client sending `authorization: Bearer <key>` verbatim.
+  clientWithKey(name, key) {
+    return client(SERVICES[name], this.services[name].address, { interceptors: [bearer(key)] });
+  }
   async start(extraEnv = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'omnicx-e2e-'));
     this.redis = new Redis(await freePort(), this.dir);
     await this.redis.start();
+    const keyEntries = [];
+    for (const tenant of ['default', ...this.otherTenants]) {
+      provisionKeys(this.keysDir(tenant), tenant);
+      const yaml = fs.readFileSync(path.join(this.keysDir(tenant), 'api-keys.yaml'), 'utf8');
+      let entries = yaml.slice(yaml.indexOf('keys:\n') + 'keys:\n'.length);
+      // Names are unique within a keys file: other tenants' keys are
+      // `<tenant>-<name>` (their internal keys serve no process here).
+      if (tenant !== 'default') entries = entries.replace(/^( {2}- name: )/gm, `$1${tenant}-`);
+      keyEntries.push(entries);
+    }
+    this.apiKeysFile = path.join(this.dir, 'api-keys.yaml');
+    fs.writeFileSync(this.apiKeysFile, `keys:\n${keyEntries.join('')}`, { mode: 0o600 });
     // Every service gets a port, so an absent peer is a closed port here and
     // never a suite that `./omnicx up` may be running on the default ports.
     const ports = {};
     for (const n of Object.keys(SERVICES)) ports[n] = { grpc: await freePort(), metrics: await freePort() };
-    for (const n of this.names) {
+    // Every service gets an environment; `names` are started, the others
+    // may be by startService.
+    for (const n of Object.keys(SERVICES)) {
       const env = {
         OMNICX_GRPC_ADDRESS: `127.0.0.1:${ports[n].grpc}`,
         OMNICX_METRICS_ADDRESS: `127.0.0.1:${ports[n].metrics}`,
@@ -166,15 +229,26 @@ export class Suite {
         OMNICX_JOURNEY_ADDRESS: `127.0.0.1:${ports.journey.grpc}`,
         OMNICX_PROFILE_ADDRESS: `127.0.0.1:${ports.profile.grpc}`,
         OMNICX_RECOMMENDATION_ADDRESS: `127.0.0.1:${ports.recommendation.grpc}`,
+        OMNICX_AUTH_API_KEYS_FILE: this.apiKeysFile,
+        ...(['profile', 'recommendation'].includes(n)
+          ? { OMNICX_AUTH_CREDENTIAL_FILE: path.join(this.keysDir(), `internal-${n}.key`) } : {}),
         ...extraEnv,
       };
       this.services[n] = new Service(n, env);
-      this.services[n].start();
     }
-    for (const n of this.names) {
-      const ms = await waitFor(async () => (await healthCheck(this.services[n].address, '')) === 'SERVING', 15000);
-      if (ms < 0) throw new Error(`${n} did not become SERVING:\n${this.services[n].log}`);
-    }
+    for (const n of this.names) this.services[n].start();
+    for (const n of this.names) await this.serving(n);
+  }
+  async serving(name) {
+    const s = this.services[name];
+    const ms = await waitFor(async () => (await healthCheck(s.address, '')) === 'SERVING', 15000);
+    if (ms < 0) throw new Error(`${name} did not become SERVING:\n${s.log}`);
+  }
+  // Starts a service that is not running (a stopped one, or one of the
+  // suite's own), on its ports, and waits until it is SERVING.
+  async startService(name) {
+    this.services[name].start();
+    await this.serving(name);
   }
   async stop() {
     // Every command a service sent must have been within its ACL user's
@@ -225,9 +299,9 @@ export function httpGet(port, urlPath) {
   });
 }
 
-export function client(serviceName, address) {
+export function client(serviceName, address, options = {}) {
   const Ctor = serviceName.split('.').reduce((o, k) => o[k], omnicxPkg);
-  return new Ctor(address, grpc.credentials.createInsecure());
+  return new Ctor(address, grpc.credentials.createInsecure(), options);
 }
 
 export function unary(c, method, request, timeoutMs = 5000) {

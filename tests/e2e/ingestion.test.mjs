@@ -5,13 +5,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import protobuf from 'protobufjs';
-import { Suite, client, unary, grpc, repoRoot } from './harness.mjs';
+import { Suite, unary, grpc, repoRoot } from './harness.mjs';
 
 const suite = new Suite(['ingestion']);
 let ingestion;
 before(async () => {
   await suite.start();
-  ingestion = client('omnicx.v1.IngestionService', suite.services.ingestion.address);
+  ingestion = suite.client('ingestion', 'app');
 });
 after(async () => { ingestion.close(); await suite.stop(); });
 

@@ -4,19 +4,24 @@
 // independent client, by phone number, as an agent console would.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Suite, client, unary, grpc, waitFor } from './harness.mjs';
+import { Suite, unary, grpc, waitFor } from './harness.mjs';
 
 const suite = new Suite(['ingestion', 'profile', 'journey']);
 let ingestion;
 let profile;
 let journey;
+let analytics;
 before(async () => {
   await suite.start();
-  ingestion = client('omnicx.v1.IngestionService', suite.services.ingestion.address);
-  profile = client('omnicx.v1.ProfileService', suite.services.profile.address);
-  journey = client('omnicx.v1.JourneyService', suite.services.journey.address);
+  ingestion = suite.client('ingestion', 'app');
+  profile = suite.client('profile', 'agent');
+  journey = suite.client('journey', 'agent');
+  analytics = suite.client('journey', 'analyst');
 });
-after(async () => { ingestion.close(); profile.close(); journey.close(); await suite.stop(); });
+after(async () => {
+  ingestion.close(); profile.close(); journey.close(); analytics.close();
+  await suite.stop();
+});
 
 const at = (minutesAgo) => ({ seconds: String(Math.floor(Date.now() / 1000) - minutesAgo * 60), nanos: 0 });
 const phone = { identity: { type: 'phone', value: '+1 555 010 7788' } };
@@ -62,13 +67,13 @@ test('a failed delivery and a complaint: at risk, with the reasons and the open 
   assert.ok(j.drivers.some((d) => d.touchpoint === 'purchase' && d.impact > 0));
   assert.ok(j.segments.includes('at_risk'));
 
-  const pain = await unary(journey, 'ListPainPoints', { limit: 3 });
+  const pain = await unary(analytics, 'ListPainPoints', { limit: 3 });
   assert.equal(pain.err, null);
   assert.ok(pain.res.pain_points.length >= 1);
   assert.ok(['last_mile', 'ivr_delivery', 'chat_delivery'].includes(pain.res.pain_points[0].touchpoint));
   assert.equal(Number(pain.res.pain_points[0].customers_affected), 1);
 
-  const funnel = await unary(journey, 'GetFunnel', {});
+  const funnel = await unary(analytics, 'GetFunnel', {});
   assert.equal(funnel.err, null);
   assert.deepEqual(funnel.res.stages.map((s) => [s.stage, Number(s.customers)]), [['STAGE_AT_RISK', 1]]);
 
@@ -80,7 +85,7 @@ test('a failed delivery and a complaint: at risk, with the reasons and the open 
   assert.equal(ctx.res.journey.stage, 'STAGE_AT_RISK');
   assert.equal(ctx.res.journey.open_cases[0].case_id, 'case-77');
 
-  const bad = await unary(journey, 'ListPainPoints', { limit: 1000 });
+  const bad = await unary(analytics, 'ListPainPoints', { limit: 1000 });
   assert.equal(bad.err.code, grpc.status.INVALID_ARGUMENT);
   const unknown = await unary(journey, 'GetJourney',
     { customer: { identity: { type: 'email', value: 'nobody@example.com' } } });

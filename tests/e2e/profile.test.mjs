@@ -2,7 +2,7 @@
 // stream to the profile service's consumer and are read back by identity.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Suite, client, unary, grpc, waitFor } from './harness.mjs';
+import { Suite, unary, grpc, waitFor } from './harness.mjs';
 
 const suite = new Suite(['ingestion', 'profile']);
 // journey and recommendation are absent: their addresses point nowhere.
@@ -10,8 +10,8 @@ let ingestion;
 let profile;
 before(async () => {
   await suite.start();
-  ingestion = client('omnicx.v1.IngestionService', suite.services.ingestion.address);
-  profile = client('omnicx.v1.ProfileService', suite.services.profile.address);
+  ingestion = suite.client('ingestion', 'app');
+  profile = suite.client('profile', 'agent');
 });
 after(async () => { ingestion.close(); profile.close(); await suite.stop(); });
 

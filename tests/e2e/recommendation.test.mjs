@@ -2,15 +2,17 @@
 // service (the journey service is absent). Consent comes from the profile
 // (a grant changes what is allowed), outcomes are idempotent, the agent's
 // GetCustomerContext carries the recommendations, and EraseCustomer removes
-// every recommendation key of the customer.
+// every recommendation key of the customer (once the journey service, which
+// an erasure needs, is started).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Suite, client, unary, waitFor } from './harness.mjs';
+import { Suite, unary, waitFor, grpc } from './harness.mjs';
 
 const suite = new Suite(['ingestion', 'profile', 'recommendation']);
 let ingestion;
 let profile;
 let reco;
+let admin;
 before(async () => {
   await suite.start({
     OMNICX_INPUT_CACHE_TTL: '0s',
@@ -19,11 +21,15 @@ before(async () => {
     OMNICX_CONTEXT_JOURNEY_TIMEOUT: '200ms',
     OMNICX_CONTEXT_TIMEOUT: '4s',
   });
-  ingestion = client('omnicx.v1.IngestionService', suite.services.ingestion.address);
-  profile = client('omnicx.v1.ProfileService', suite.services.profile.address);
-  reco = client('omnicx.v1.RecommendationService', suite.services.recommendation.address);
+  ingestion = suite.client('ingestion', 'app');
+  profile = suite.client('profile', 'agent');
+  reco = suite.client('recommendation', 'agent');
+  admin = suite.client('profile', 'admin');
 });
-after(async () => { ingestion.close(); profile.close(); reco.close(); await suite.stop(); });
+after(async () => {
+  ingestion.close(); profile.close(); reco.close(); admin.close();
+  await suite.stop();
+});
 
 const phone = { identity: { type: 'phone', value: '+1 555 010 9999' } };
 const reason = (res, id) => (res.suppressed.find((s) => s.action_id === id) || {}).reason;
@@ -79,7 +85,13 @@ test('consent from the profile, outcomes, context and erasure', async () => {
   const redisKeys = (pattern) => suite.redis.cli(['--scan', '--pattern', pattern])
     .split('\n').filter(Boolean);
   assert.ok(redisKeys('*nba:*').some((k) => k.includes('{c:')), 'recommendation keys were written');
-  const e = await unary(profile, 'EraseCustomer', { customer: { customer_id: cid } });
-  assert.equal(e.err, null);
+  // An erasure needs the journey service to forget the customer: without
+  // it, it fails closed; once it runs, a retry completes.
+  const erase = () => unary(admin, 'EraseCustomer', { customer: { customer_id: cid } });
+  assert.equal((await erase()).err.code, grpc.status.UNAVAILABLE);
+  await suite.startService('journey');
+  let e;
+  assert.ok(await waitFor(async () => { e = await erase(); return !e.err; }, 10000) >= 0,
+    `erasure did not complete: ${e.err && e.err.details}`);
   assert.deepEqual(redisKeys('*nba:*').filter((k) => k.includes('{c:')), []);
 });
