@@ -5,8 +5,9 @@
 //     - name: console-eu          # who, in audit records
 //       sha256: 9f86d08...        # sha256sum of the key (64 hex digits)
 //       tenant: default
-//       role: agent               # app, agent, service, analyst, admin, internal
-//       trusted_identities: false # app keys only: identities link profiles
+//       role: agent               # app, agent, service, analyst, admin,
+//       internal trusted_identities: false # app keys only: identities link
+//       profiles
 //
 //   absl::StatusOr<ApiKeySet> keys = ApiKeySet::Parse(yaml, "keys.yaml");
 //   const ApiKey* key = keys->Find(presented);   // nullptr if unknown

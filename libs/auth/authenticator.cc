@@ -27,8 +27,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 bool FileStamp(const std::string& path, int64_t* mtime_ns, int64_t* size) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return false;
-  *mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
-              st.st_mtim.tv_nsec;
+  *mtime_ns =
+      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   *size = st.st_size;
   return true;
 }
@@ -71,8 +71,9 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(
     if (!verifier.ok()) return verifier.status();
     auth->jwt_ = std::move(*verifier);
   }
-  auth->next_check_ns_ = absl::ToUnixNanos(auth->options_.clock()) +
-                         absl::ToInt64Nanoseconds(auth->options_.reload_interval);
+  auth->next_check_ns_ =
+      absl::ToUnixNanos(auth->options_.clock()) +
+      absl::ToInt64Nanoseconds(auth->options_.reload_interval);
   return auth;
 }
 
@@ -99,24 +100,24 @@ std::shared_ptr<const ApiKeySet> Authenticator::keys() const {
   return keys_;
 }
 
-void Authenticator::ReloadNow() {
-  if (!options_.api_keys_file.empty()) {
-    int64_t mtime = 0, size = -1;
-    FileStamp(options_.api_keys_file, &mtime, &size);
-    bool changed;
-    {
-      absl::ReaderMutexLock lock(&mu_);
-      changed = mtime != keys_mtime_ns_ || size != keys_size_;
-    }
-    if (changed) {
-      absl::Status s = LoadKeys();
-      if (s.ok()) {
-        OMNICX_LOG(kInfo) << "reloaded " << options_.api_keys_file;
-      } else {
-        OMNICX_LOG(kWarn) << "keeping the previous API keys: " << s;
-      }
-    }
+void Authenticator::ReloadKeysIfChanged() {
+  if (options_.api_keys_file.empty()) return;
+  int64_t mtime = 0, size = -1;
+  FileStamp(options_.api_keys_file, &mtime, &size);
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (mtime == keys_mtime_ns_ && size == keys_size_) return;
   }
+  absl::Status s = LoadKeys();
+  if (s.ok()) {
+    OMNICX_LOG(kInfo) << "reloaded " << options_.api_keys_file;
+  } else {
+    OMNICX_LOG(kWarn) << "keeping the previous API keys: " << s;
+  }
+}
+
+void Authenticator::ReloadNow() {
+  ReloadKeysIfChanged();
   if (jwt_ != nullptr) (void)jwt_->ReloadNow();
 }
 
@@ -128,19 +129,7 @@ void Authenticator::MaybeReload(absl::Time now) {
       now_ns + absl::ToInt64Nanoseconds(options_.reload_interval);
   // One caller does the check; the others go on with the current keys.
   if (!next_check_ns_.compare_exchange_strong(next, then)) return;
-  if (!options_.api_keys_file.empty()) {
-    int64_t mtime = 0, size = -1;
-    FileStamp(options_.api_keys_file, &mtime, &size);
-    bool changed;
-    {
-      absl::ReaderMutexLock lock(&mu_);
-      changed = mtime != keys_mtime_ns_ || size != keys_size_;
-    }
-    if (changed) {
-      absl::Status s = LoadKeys();
-      if (!s.ok()) OMNICX_LOG(kWarn) << "keeping the previous API keys: " << s;
-    }
-  }
+  ReloadKeysIfChanged();
 }
 
 absl::StatusOr<Principal> Authenticator::Authenticate(

@@ -79,6 +79,7 @@ class Authenticator {
   explicit Authenticator(AuthenticatorOptions options);
   absl::Status LoadKeys();
   void MaybeReload(absl::Time now);
+  void ReloadKeysIfChanged();
   std::shared_ptr<const ApiKeySet> keys() const;
 
   const AuthenticatorOptions options_;

@@ -36,11 +36,11 @@ struct JwtOptions {
 
 // The claims omnicx reads from a verified token.
 struct JwtClaims {
-  std::string subject;        // `sub`
-  std::string tenant;         // `tenant`
-  std::string role;           // `role` (a RoleName)
+  std::string subject;              // `sub`
+  std::string tenant;               // `tenant`
+  std::string role;                 // `role` (a RoleName)
   bool trusted_identities = false;  // `trusted_identities` (bool), app only
-  absl::Time expires;         // `exp`
+  absl::Time expires;               // `exp`
 };
 
 class JwtVerifier {

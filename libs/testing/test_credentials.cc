@@ -17,7 +17,8 @@ namespace {
 class BearerInterceptor final : public grpc::experimental::Interceptor {
  public:
   explicit BearerInterceptor(const std::string& header) : header_(header) {}
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::
                 PRE_SEND_INITIAL_METADATA)) {
@@ -58,14 +59,14 @@ TestCredentials::TestCredentials(std::string tenant)
   auto add = [&](const std::string& name, auth::Role role, bool trusted) {
     const std::string key = auth::NewApiKey();
     keys_[name] = key;
-    absl::StrAppend(&yaml, "  - name: ", name, "\n    sha256: ",
-                    keys::Sha256Hex(key), "\n    tenant: ", tenant_,
-                    "\n    role: ", auth::RoleName(role), "\n");
+    absl::StrAppend(
+        &yaml, "  - name: ", name, "\n    sha256: ", keys::Sha256Hex(key),
+        "\n    tenant: ", tenant_, "\n    role: ", auth::RoleName(role), "\n");
     if (trusted) absl::StrAppend(&yaml, "    trusted_identities: true\n");
   };
-  for (auth::Role role : {auth::Role::kApp, auth::Role::kAgent,
-                          auth::Role::kService, auth::Role::kAnalyst,
-                          auth::Role::kAdmin}) {
+  for (auth::Role role :
+       {auth::Role::kApp, auth::Role::kAgent, auth::Role::kService,
+        auth::Role::kAnalyst, auth::Role::kAdmin}) {
     add(std::string(auth::RoleName(role)), role, false);
   }
   add("app-trusted", auth::Role::kApp, true);
@@ -73,9 +74,9 @@ TestCredentials::TestCredentials(std::string tenant)
     // Internal keys are named after the service (the policy checks it).
     const std::string key = auth::NewApiKey();
     keys_[absl::StrCat("internal-", service)] = key;
-    absl::StrAppend(&yaml, "  - name: ", service, "\n    sha256: ",
-                    keys::Sha256Hex(key), "\n    tenant: ", tenant_,
-                    "\n    role: internal\n");
+    absl::StrAppend(&yaml, "  - name: ", service,
+                    "\n    sha256: ", keys::Sha256Hex(key),
+                    "\n    tenant: ", tenant_, "\n    role: internal\n");
   }
   std::ofstream(file_) << yaml;
   auth::AuthenticatorOptions options;

@@ -31,9 +31,9 @@ TEST(ApiKeySetTest, ParsesEntriesAndFindsByKey) {
   const std::string key = NewApiKey();
   EXPECT_EQ(key.size(), 4u + 43u);
   absl::StatusOr<ApiKeySet> set = ApiKeySet::Parse(
-      absl::StrCat("keys:\n  - name: console\n    sha256: ",
-                   keys::Sha256Hex(key),
-                   "\n    tenant: acme\n    role: agent\n"),
+      absl::StrCat(
+          "keys:\n  - name: console\n    sha256: ", keys::Sha256Hex(key),
+          "\n    tenant: acme\n    role: agent\n"),
       "keys.yaml");
   ASSERT_THAT(set, IsOk());
   const ApiKey* found = set->Find(key);
@@ -52,19 +52,18 @@ TEST(ApiKeySetTest, RejectsBadEntriesNamingThem) {
                                "f"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("keys[0]: `sha256` must be 64")));
-  EXPECT_THAT(ApiKeySet::Parse(absl::StrCat("keys:\n  - name: a\n    sha256: ",
-                                            h,
-                                            "\n    tenant: t\n    role: root\n"),
-                               "f"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("`role` must be")));
+  EXPECT_THAT(
+      ApiKeySet::Parse(absl::StrCat("keys:\n  - name: a\n    sha256: ", h,
+                                    "\n    tenant: t\n    role: root\n"),
+                       "f"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("`role` must be")));
   EXPECT_THAT(
       ApiKeySet::Parse(absl::StrCat("keys:\n  - name: a\n    sha256: ", h,
                                     "\n    tenant: t\n    role: agent\n    "
                                     "trusted_identities: true\n"),
                        "f"),
-      StatusIs(absl::StatusCode::kInvalidArgument,
-               HasSubstr("app keys only")));
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("app keys only")));
   EXPECT_THAT(
       ApiKeySet::Parse(absl::StrCat("keys:\n  - name: a\n    sha256: ", h,
                                     "\n    tenant: t\n    role: app\n  - "
@@ -100,8 +99,7 @@ TEST(AuthenticatorTest, MissingMalformedOrUnknownCredentialIsUnauthenticated) {
       auth.Authorize(Bearer(unknown), "", kGetProfile);
   EXPECT_THAT(denied, StatusIs(absl::StatusCode::kUnauthenticated,
                                "unknown credential"));
-  EXPECT_THAT(std::string(denied.status().message()),
-              Not(HasSubstr(unknown)));
+  EXPECT_THAT(std::string(denied.status().message()), Not(HasSubstr(unknown)));
 }
 
 TEST(AuthenticatorTest, KnownKeyGivesItsPrincipalAndRoleIsEnforced) {
@@ -119,9 +117,8 @@ TEST(AuthenticatorTest, KnownKeyGivesItsPrincipalAndRoleIsEnforced) {
                        "role agent may not call EraseCustomer"));
   EXPECT_THAT(auth.Authorize(Bearer(creds.key(Role::kAdmin)), "", kErase),
               IsOk());
-  absl::StatusOr<Principal> trusted =
-      auth.Authorize(Bearer(creds.trusted_app_key()), "",
-                     "/omnicx.v1.IngestionService/Track");
+  absl::StatusOr<Principal> trusted = auth.Authorize(
+      Bearer(creds.trusted_app_key()), "", "/omnicx.v1.IngestionService/Track");
   ASSERT_THAT(trusted, IsOk());
   EXPECT_TRUE(trusted->TrustsIdentities());
 }
@@ -145,9 +142,8 @@ TEST(AuthenticatorTest, AnotherTenantsCredentialIsRefused) {
 TEST(AuthenticatorTest, OnBehalfOfIsTakenOnlyFromInternalCallers) {
   TestCredentials creds;
   Authenticator& auth = creds.authenticator();
-  absl::StatusOr<Principal> internal =
-      auth.Authorize(Bearer(creds.internal_key("recommendation")),
-                     "console-7", kGetProfile);
+  absl::StatusOr<Principal> internal = auth.Authorize(
+      Bearer(creds.internal_key("recommendation")), "console-7", kGetProfile);
   ASSERT_THAT(internal, IsOk());
   EXPECT_EQ(internal->AuditName(), "recommendation (for console-7)");
   absl::StatusOr<Principal> agent =
@@ -181,7 +177,8 @@ TEST(AuthenticatorTest, KeysFileIsReloadedWhenItChanges) {
 
 TEST(AuthenticatorTest, JwtsGiveTheirClaimsAsPrincipal) {
   TestCredentials creds;
-  const omnicx::testing::TestKey& key = [] () -> const omnicx::testing::TestKey& {
+  const omnicx::testing::TestKey& key =
+      []() -> const omnicx::testing::TestKey& {
     static omnicx::testing::TestKey* k =
         new omnicx::testing::TestKey(omnicx::testing::TestKey::Ec("k1"));
     return *k;
@@ -195,8 +192,10 @@ TEST(AuthenticatorTest, JwtsGiveTheirClaimsAsPrincipal) {
   options.jwt.audience = "omnicx";
   options.clock = [now] { return now; };
   std::unique_ptr<Authenticator> auth = creds.NewAuthenticator(options);
-  nlohmann::json claims = {{"iss", "https://idp.test"}, {"aud", "omnicx"},
-                           {"sub", "alice"},           {"tenant", "default"},
+  nlohmann::json claims = {{"iss", "https://idp.test"},
+                           {"aud", "omnicx"},
+                           {"sub", "alice"},
+                           {"tenant", "default"},
                            {"role", "agent"},
                            {"exp", absl::ToUnixSeconds(now) + 300}};
   const std::string token =
@@ -214,41 +213,41 @@ TEST(AuthenticatorTest, JwtsGiveTheirClaimsAsPrincipal) {
 
   nlohmann::json expired = claims;
   expired["exp"] = absl::ToUnixSeconds(now) - 3600;
-  EXPECT_THAT(auth->Authorize(Bearer(omnicx::testing::SignJwt(
-                                  key, omnicx::testing::JwtHeader(key), expired)),
-                              "", kGetProfile),
-              StatusIs(absl::StatusCode::kUnauthenticated));
-  nlohmann::json other_audience = claims;
-  other_audience["aud"] = "someone-else";
   EXPECT_THAT(
       auth->Authorize(Bearer(omnicx::testing::SignJwt(
-                          key, omnicx::testing::JwtHeader(key), other_audience)),
+                          key, omnicx::testing::JwtHeader(key), expired)),
                       "", kGetProfile),
       StatusIs(absl::StatusCode::kUnauthenticated));
+  nlohmann::json other_audience = claims;
+  other_audience["aud"] = "someone-else";
+  EXPECT_THAT(auth->Authorize(
+                  Bearer(omnicx::testing::SignJwt(
+                      key, omnicx::testing::JwtHeader(key), other_audience)),
+                  "", kGetProfile),
+              StatusIs(absl::StatusCode::kUnauthenticated));
   EXPECT_THAT(auth->Authorize(Bearer(omnicx::testing::UnsignedJwt(
                                   {{"alg", "none"}, {"typ", "JWT"}}, claims)),
                               "", kGetProfile),
               StatusIs(absl::StatusCode::kUnauthenticated));
-  EXPECT_THAT(
-      auth->Authorize(Bearer(omnicx::testing::SignJwtHs256(
-                          key.PublicKeyPem(), {{"alg", "HS256"}, {"typ", "JWT"}},
-                          claims)),
-                      "", kGetProfile),
-      StatusIs(absl::StatusCode::kUnauthenticated));
-  nlohmann::json unknown_role = claims;
-  unknown_role["role"] = "root";
-  EXPECT_THAT(auth->Authorize(Bearer(omnicx::testing::SignJwt(
-                                  key, omnicx::testing::JwtHeader(key),
-                                  unknown_role)),
+  EXPECT_THAT(auth->Authorize(Bearer(omnicx::testing::SignJwtHs256(
+                                  key.PublicKeyPem(),
+                                  {{"alg", "HS256"}, {"typ", "JWT"}}, claims)),
                               "", kGetProfile),
               StatusIs(absl::StatusCode::kUnauthenticated));
+  nlohmann::json unknown_role = claims;
+  unknown_role["role"] = "root";
+  EXPECT_THAT(
+      auth->Authorize(Bearer(omnicx::testing::SignJwt(
+                          key, omnicx::testing::JwtHeader(key), unknown_role)),
+                      "", kGetProfile),
+      StatusIs(absl::StatusCode::kUnauthenticated));
   nlohmann::json other_tenant = claims;
   other_tenant["tenant"] = "globex";
-  EXPECT_THAT(auth->Authorize(Bearer(omnicx::testing::SignJwt(
-                                  key, omnicx::testing::JwtHeader(key),
-                                  other_tenant)),
-                              "", kGetProfile),
-              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(
+      auth->Authorize(Bearer(omnicx::testing::SignJwt(
+                          key, omnicx::testing::JwtHeader(key), other_tenant)),
+                      "", kGetProfile),
+      StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST(RateLimiterTest, OneCallerRunningDryLeavesAnotherAlone) {
