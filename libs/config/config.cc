@@ -25,9 +25,13 @@ std::string EnvName(absl::string_view path) {
   return "";
 }
 
+// "invalid setting <path> (<ENV>): <why>"; settings that are not in Config
+// (a tool's flag) have no environment variable to name.
 absl::Status Invalid(absl::string_view path, absl::string_view why) {
+  const std::string env = EnvName(path);
   return absl::InvalidArgumentError(
-      absl::StrCat("invalid setting ", path, " (", EnvName(path), "): ", why));
+      absl::StrCat("invalid setting ", path,
+                   env.empty() ? "" : absl::StrCat(" (", env, ")"), ": ", why));
 }
 
 absl::Status CheckAddress(absl::string_view path, absl::string_view address,
@@ -109,6 +113,21 @@ absl::Status ValidateTls(const v1::TlsConfig& tls) {
     s = CheckReadable("tls.ca_file", tls.ca_file());
   }
   return s;
+}
+
+// identity_secret from identity_secret_file, read once here so that the
+// services use cfg.identity_secret() whichever way it was given.
+absl::Status FillIdentitySecret(Config* config) {
+  if (config->identity_secret_file().empty()) return absl::OkStatus();
+  if (!config->identity_secret().empty()) {
+    return Invalid("identity_secret_file",
+                   "set only one of identity_secret_file and identity_secret");
+  }
+  absl::StatusOr<std::string> secret =
+      ReadSecretFile("identity_secret_file", config->identity_secret_file());
+  if (!secret.ok()) return secret.status();
+  config->set_identity_secret(*std::move(secret));
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -193,6 +212,7 @@ absl::Status Validate(const Config& c) {
   };
   check(CheckAddress("grpc_address", c.grpc_address(), false));
   check(CheckAddress("metrics_address", c.metrics_address(), true));
+  check(CheckAddress("health_address", c.health_address(), true));
   check(CheckAddress("redis.address", c.redis().address(), false));
   check(CheckAddress("journey_address", c.journey_address(), true));
   check(
@@ -297,13 +317,40 @@ absl::Status Validate(const Config& c) {
 }
 
 absl::Status RequireIdentitySecret(const Config& config) {
-  if (config.identity_secret().size() < 16) {
-    return Invalid("identity_secret",
-                   "required, at least 16 characters (it keys the identity "
-                   "index; every service reading the index needs the same "
-                   "secret; never change it once data exists)");
+  if (config.identity_secret().size() >= 16) return absl::OkStatus();
+  constexpr absl::string_view kWhy =
+      "at least 16 characters (it keys the identity index; every service "
+      "reading the index needs the same secret; never change it once data "
+      "exists)";
+  // Name the setting the operator actually used.
+  if (!config.identity_secret_file().empty()) {
+    return Invalid("identity_secret_file",
+                   absl::StrCat("the secret in it must be ", kWhy));
   }
-  return absl::OkStatus();
+  return Invalid("identity_secret",
+                 absl::StrCat("required (or identity_secret_file), ", kWhy));
+}
+
+absl::StatusOr<std::string> ReadSecretFile(absl::string_view setting,
+                                           const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Invalid(setting, absl::StrCat("cannot read \"", path,
+                                         "\": ", std::strerror(errno)));
+  }
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  std::string secret = contents.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) {
+    secret.pop_back();
+  }
+  if (in.bad()) {
+    return Invalid(setting, absl::StrCat("cannot read \"", path, "\""));
+  }
+  if (secret.empty()) {
+    return Invalid(setting, absl::StrCat("\"", path, "\" is empty"));
+  }
+  return secret;
 }
 
 absl::StatusOr<std::string> RedisPassword(const Config& config) {
@@ -319,25 +366,7 @@ absl::StatusOr<std::string> RedisPassword(const Config& config) {
     return Invalid("redis.password_file",
                    "set only one of redis.password_file and redis.password");
   }
-  std::ifstream in(redis.password_file(), std::ios::binary);
-  if (!in) {
-    return Invalid("redis.password_file",
-                   absl::StrCat("cannot read \"", redis.password_file(),
-                                "\": ", std::strerror(errno)));
-  }
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  std::string password = contents.str();
-  while (!password.empty() &&
-         (password.back() == '\n' || password.back() == '\r')) {
-    password.pop_back();
-  }
-  if (in.bad() || password.empty()) {
-    return Invalid(
-        "redis.password_file",
-        absl::StrCat("\"", redis.password_file(), "\" holds no password"));
-  }
-  return password;
+  return ReadSecretFile("redis.password_file", redis.password_file());
 }
 
 absl::Duration DurationSetting(absl::string_view text) {
@@ -366,6 +395,7 @@ absl::StatusOr<Config> LoadConfig(Service service,
   }
   s = MergeEnvironment(kEnvPrefix, &config, env);
   if (s.ok()) s = MergeFlags(args, &config);
+  if (s.ok()) s = FillIdentitySecret(&config);
   if (s.ok()) s = Validate(config);
   if (!s.ok()) return s;
   return config;

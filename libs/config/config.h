@@ -32,7 +32,9 @@ absl::string_view ServiceName(Service service);
 // Built-in defaults for `service` (its loopback ports from DESIGN.md).
 Config Defaults(Service service);
 
-// Defaults < YAML (config_file) < environment < flags, then Validate.
+// Defaults < YAML (config_file) < environment < flags, then
+// identity_secret is filled from identity_secret_file when that is set
+// (ReadSecretFile; setting both is an error), then Validate.
 absl::StatusOr<Config> LoadConfig(Service service,
                                   const std::vector<std::string>& args,
                                   const EnvLookup& env);
@@ -41,13 +43,21 @@ absl::StatusOr<Config> LoadConfig(Service service,
 absl::Status Validate(const Config& config);
 
 // For the services that read the identity index (profile, journey): the
-// HMAC secret must be set and at least 16 characters.
+// HMAC secret (identity_secret, or read from identity_secret_file by
+// LoadConfig) must be set and at least 16 characters.
 absl::Status RequireIdentitySecret(const Config& config);
 
-// The Redis AUTH password: the contents of redis.password_file when set
-// (trailing newlines dropped), else redis.password. An unreadable or empty
-// file, both settings at once, or redis.user without a password is
-// InvalidArgument naming the setting; the message never holds the password.
+// The one way a secret is read from a file (redis.password_file,
+// identity_secret_file, tools' secret flags): the whole file, trailing
+// newlines dropped. An unreadable or empty file is InvalidArgument naming
+// `setting` and `path`; the message never holds the file's contents.
+absl::StatusOr<std::string> ReadSecretFile(absl::string_view setting,
+                                           const std::string& path);
+
+// The Redis AUTH password: ReadSecretFile of redis.password_file when set,
+// else redis.password. An unreadable or empty file, both settings at once,
+// or redis.user without a password is InvalidArgument naming the setting;
+// the message never holds the password.
 absl::StatusOr<std::string> RedisPassword(const Config& config);
 
 // Parses a duration setting that Validate has accepted.

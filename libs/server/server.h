@@ -17,6 +17,12 @@
 // registered service's full name report readiness and turn NOT_SERVING while
 // readiness_check fails; "liveness" is SERVING for as long as the process
 // serves at all, so a Kubernetes liveness probe never depends on Redis.
+//
+// With options.health_address set, a second, plaintext server answers health
+// there and nothing else (every other method is UNIMPLEMENTED), with the same
+// statuses: Kubernetes' gRPC probes cannot speak TLS, so they use that port
+// while the main one requires TLS or mTLS. It answers NOT_SERVING while the
+// main server drains and stops after it.
 #ifndef OMNICX_LIBS_SERVER_SERVER_H_
 #define OMNICX_LIBS_SERVER_SERVER_H_
 
@@ -46,6 +52,10 @@ struct ServerOptions {
   // Transport credentials (ServerCredentialsFor in libs/server/tls.h);
   // null = plaintext.
   std::shared_ptr<grpc::ServerCredentials> credentials;
+  // Plaintext host:port that serves only grpc.health.v1.Health, with the
+  // same statuses as `address` (see the file comment); port 0 picks a free
+  // port (see Server::health_port()). Empty = no such port.
+  std::string health_address;
   // Serve grpc.reflection.v1alpha.ServerReflection (grpcurl's `list`,
   // `describe`). Off by default: it tells any caller the whole API.
   bool reflection = false;
@@ -93,12 +103,17 @@ class Server {
   int port() const { return port_; }
   // "127.0.0.1:<port>" style address clients can dial.
   std::string dial_address() const;
+  // The health-only port and its dial address; 0 and "" without
+  // options.health_address.
+  int health_port() const { return health_port_; }
+  std::string health_dial_address() const;
   // Whether readiness currently reports SERVING.
   bool ready() const { return ready_.load(); }
   // Runs the readiness check now (tests use this instead of sleeping).
   void CheckReadinessNow();
 
-  // Graceful: health turns NOT_SERVING, no new calls are accepted, in-flight
+  // Graceful: health turns NOT_SERVING (on the health port too, which stops
+  // once the main server has drained), no new calls are accepted, in-flight
   // calls run until they finish or shutdown_grace passes (then they are
   // cancelled). Returns once the last handler has returned; handlers bound
   // their own work (Redis timeouts), so that is shortly after the grace at
@@ -109,11 +124,18 @@ class Server {
   Server(ServerOptions options, std::vector<std::string> service_names);
   void HealthLoop();
   void SetReadiness(bool ready);
+  // The servers whose health service reports this server's statuses.
+  std::vector<grpc::Server*> HealthServers() const;
 
   ServerOptions options_;
   std::vector<std::string> service_names_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  // Plaintext, health service only (options_.health_address); may be null.
+  // The fallback answers every other method there and outlives the server.
+  std::unique_ptr<grpc::CallbackGenericService> health_fallback_;
+  std::unique_ptr<grpc::Server> health_server_;
+  int health_port_ = 0;
   std::atomic<bool> ready_{false};
   absl::Mutex readiness_mu_;  // serialises health updates
   absl::Notification stop_health_;

@@ -109,13 +109,14 @@ int ServiceMain(config::Service service, int argc, char** argv,
     metrics_http = std::move(*started);
   }
 
-  ServiceContext context{cfg,      *keys,          *redis,
+  ServiceContext context{cfg,      *keys,           *redis,
                          registry, **authenticator, *credential};
   absl::StatusOr<ServiceBundle> bundle = factory(context);
   if (!bundle.ok()) return Fatal(service, bundle.status());
 
   ServerOptions options;
   options.address = cfg.grpc_address();
+  options.health_address = cfg.health_address();
   options.max_message_bytes = cfg.max_message_bytes();
   options.credentials = ServerCredentialsFor(cfg.tls());
   options.reflection = cfg.reflection();
@@ -138,7 +139,10 @@ int ServiceMain(config::Service service, int argc, char** argv,
                     << (cfg.tls().cert_file().empty()     ? "plaintext"
                         : cfg.tls().require_client_cert() ? "mTLS"
                                                           : "TLS")
-                    << ", reflection " << (cfg.reflection() ? "on" : "off");
+                    << ", reflection " << (cfg.reflection() ? "on" : "off")
+                    << ", plaintext health "
+                    << (cfg.health_address().empty() ? "off"
+                                                     : cfg.health_address());
   const int signal = WaitForTerminationSignal();
   OMNICX_LOG(kInfo) << "signal " << signal << " received";
   if (bundle->stop) bundle->stop();

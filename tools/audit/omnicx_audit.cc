@@ -11,10 +11,8 @@
 // the records about one customer: it needs the services' identity secret to
 // compute the same keyed hash.
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <optional>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -22,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "libs/audit/audit_log.h"
+#include "libs/config/config.h"
 #include "libs/keys/key_builder.h"
 #include "libs/redis/client.h"
 
@@ -31,16 +30,6 @@ constexpr char kUsage[] =
     "usage: omnicx-audit [--redis=host:port] [--password_file=F] "
     "[--tenant=T] [--count=N] [--since=ISO] [--customer-id=C "
     "--identity_secret_file=F]\n";
-
-std::optional<std::string> ReadSecretFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string s = text.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
 
 std::optional<absl::Time> ParseSince(const std::string& text) {
   absl::Time t;
@@ -110,15 +99,17 @@ int main(int argc, char** argv) {
   options.command_timeout = absl::Seconds(5);
   options.connect_timeout = absl::Seconds(2);
   if (!password_file.empty()) {
-    std::optional<std::string> password = ReadSecretFile(password_file);
-    if (!password) return Fail("cannot read --password_file");
-    options.password = *password;
+    absl::StatusOr<std::string> password =
+        omnicx::config::ReadSecretFile("--password_file", password_file);
+    if (!password.ok()) return Fail(std::string(password.status().message()));
+    options.password = *std::move(password);
   }
   omnicx::audit::AuditOptions audit_options;
   if (!secret_file.empty()) {
-    std::optional<std::string> secret = ReadSecretFile(secret_file);
-    if (!secret) return Fail("cannot read --identity_secret_file");
-    audit_options.customer_secret = *secret;
+    absl::StatusOr<std::string> secret =
+        omnicx::config::ReadSecretFile("--identity_secret_file", secret_file);
+    if (!secret.ok()) return Fail(std::string(secret.status().message()));
+    audit_options.customer_secret = *std::move(secret);
   }
   absl::StatusOr<omnicx::keys::KeyBuilder> keys =
       omnicx::keys::KeyBuilder::Create(tenant);

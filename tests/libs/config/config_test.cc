@@ -129,7 +129,10 @@ TEST(ConfigTest, UnusableRedisPasswordSettingsStopStartUp) {
   EXPECT_THAT(
       LoadConfig(Service::kJourney, {"--redis.password_file=" + empty},
                  FakeEnv({})),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no password")));
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr("redis.password_file (OMNICX_REDIS_PASSWORD_FILE): \"" +
+                    empty + "\" is empty")));
   EXPECT_THAT(
       LoadConfig(
           Service::kJourney,
@@ -141,6 +144,117 @@ TEST(ConfigTest, UnusableRedisPasswordSettingsStopStartUp) {
       LoadConfig(Service::kJourney, {"--redis.user=journey"}, FakeEnv({})),
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr("redis.user (OMNICX_REDIS_USER)")));
+}
+
+// Writes `contents` to a file in the test's temporary directory.
+std::string SecretFile(const std::string& name, const std::string& contents) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  FILE* f = fopen(path.c_str(), "w");
+  if (f != nullptr) {
+    fputs(contents.c_str(), f);
+    fclose(f);
+  }
+  return path;
+}
+
+TEST(ConfigTest, IdentitySecretComesFromItsFile) {
+  const std::string path =
+      SecretFile("omnicx_identity_secret", "identity-secret-0123456789\r\n");
+  ASSERT_OK_AND_ASSIGN(
+      Config c, LoadConfig(Service::kProfile, {},
+                           FakeEnv({{"OMNICX_IDENTITY_SECRET_FILE", path}})));
+  EXPECT_EQ(c.identity_secret(), "identity-secret-0123456789");
+  EXPECT_OK(RequireIdentitySecret(c));
+  ASSERT_OK_AND_ASSIGN(
+      c, LoadConfig(Service::kJourney, {"--identity_secret_file=" + path},
+                    FakeEnv({})));
+  EXPECT_EQ(c.identity_secret(), "identity-secret-0123456789");
+
+  // The value itself still works where the file is not used.
+  ASSERT_OK_AND_ASSIGN(
+      c, LoadConfig(
+             Service::kJourney, {},
+             FakeEnv({{"OMNICX_IDENTITY_SECRET", "value-secret-0123456"}})));
+  EXPECT_EQ(c.identity_secret(), "value-secret-0123456");
+}
+
+TEST(ConfigTest, UnusableIdentitySecretSettingsStopStartUp) {
+  const std::string good =
+      SecretFile("omnicx_identity_good", "identity-secret-0123456789\n");
+  EXPECT_THAT(
+      LoadConfig(Service::kProfile, {},
+                 FakeEnv({{"OMNICX_IDENTITY_SECRET_FILE", good},
+                          {"OMNICX_IDENTITY_SECRET", "secret-value-0123456"}})),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("identity_secret_file "
+                               "(OMNICX_IDENTITY_SECRET_FILE): set only one"),
+                     Not(HasSubstr("secret-value")),
+                     Not(HasSubstr("identity-secret-0123456789")))));
+  EXPECT_THAT(
+      LoadConfig(Service::kProfile,
+                 {"--identity_secret_file=/nonexistent/identity-secret"},
+                 FakeEnv({})),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("identity_secret_file (OMNICX_IDENTITY_SECRET_FILE): "
+                         "cannot read \"/nonexistent/identity-secret\"")));
+  // Only newlines is as empty as nothing.
+  const std::string empty = SecretFile("omnicx_identity_empty", "\n");
+  EXPECT_THAT(LoadConfig(Service::kJourney, {"--identity_secret_file=" + empty},
+                         FakeEnv({})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("identity_secret_file "
+                                 "(OMNICX_IDENTITY_SECRET_FILE): \"" +
+                                 empty + "\" is empty")));
+  // A secret too short for the identity index names the file setting, not
+  // the secret.
+  const std::string short_secret =
+      SecretFile("omnicx_identity_short", "tiny\n");
+  ASSERT_OK_AND_ASSIGN(
+      Config c,
+      LoadConfig(Service::kProfile, {"--identity_secret_file=" + short_secret},
+                 FakeEnv({})));
+  EXPECT_THAT(RequireIdentitySecret(c),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("identity_secret_file "
+                                       "(OMNICX_IDENTITY_SECRET_FILE)"),
+                             HasSubstr("at least 16 characters"),
+                             Not(HasSubstr("tiny")))));
+  ASSERT_OK_AND_ASSIGN(c, LoadConfig(Service::kProfile, {}, FakeEnv({})));
+  EXPECT_THAT(RequireIdentitySecret(c),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("identity_secret (OMNICX_IDENTITY_SECRET): "
+                                 "required (or identity_secret_file)")));
+}
+
+TEST(ConfigTest, ReadSecretFileNamesTheSettingNotTheSecret) {
+  const std::string path = SecretFile("omnicx_tool_secret", "tool-secret\n\n");
+  EXPECT_THAT(ReadSecretFile("--password_file", path),
+              IsOkAndHolds("tool-secret"));
+  // Inner newlines are the secret's own.
+  EXPECT_THAT(ReadSecretFile("--password_file",
+                             SecretFile("omnicx_two_lines", "a\nb\n")),
+              IsOkAndHolds("a\nb"));
+  // A flag of a tool has no environment variable to name.
+  EXPECT_THAT(ReadSecretFile("--password_file", "/nonexistent/secret"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("invalid setting --password_file: cannot "
+                                 "read \"/nonexistent/secret\"")));
+}
+
+TEST(ConfigTest, HealthAddressIsOffByDefaultAndMustBeAnAddress) {
+  ASSERT_OK_AND_ASSIGN(Config c,
+                       LoadConfig(Service::kRecommendation, {}, FakeEnv({})));
+  EXPECT_EQ(c.health_address(), "");
+  ASSERT_OK_AND_ASSIGN(
+      c, LoadConfig(Service::kRecommendation, {},
+                    FakeEnv({{"OMNICX_HEALTH_ADDRESS", "0.0.0.0:50064"}})));
+  EXPECT_EQ(c.health_address(), "0.0.0.0:50064");
+  EXPECT_THAT(
+      LoadConfig(Service::kRecommendation, {"--health_address=50064"},
+                 FakeEnv({})),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("health_address (OMNICX_HEALTH_ADDRESS): \"50064\" "
+                         "is not host:port")));
 }
 
 TEST(ProtoLoaderTest, YamlErrorsCarryLineAndPath) {
