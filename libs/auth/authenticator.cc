@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "libs/auth/policy.h"
+#include "libs/config/config.h"
 #include "libs/logging/log.h"
 #include "libs/status/error_details.h"
 
@@ -211,19 +212,11 @@ absl::StatusOr<Principal> Authenticator::Authorize(
 }
 
 absl::StatusOr<ServiceCredential> ServiceCredential::FromFile(
-    const std::string& path) {
+    const std::string& path, absl::string_view setting) {
   if (path.empty()) return ServiceCredential();
-  absl::StatusOr<std::string> text = ReadFile(path);
-  if (!text.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("auth.credential_file: ", text.status().message()));
-  }
-  std::string key(absl::StripAsciiWhitespace(*text));
-  if (key.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("auth.credential_file: ", path, " is empty"));
-  }
-  return FromString(std::move(key));
+  absl::StatusOr<std::string> key = config::ReadSecretFile(setting, path);
+  if (!key.ok()) return key.status();
+  return FromString(std::move(*key));
 }
 
 ServiceCredential ServiceCredential::FromString(std::string bearer) {

@@ -96,8 +96,11 @@ class Authenticator {
 // once from auth.credential_file.
 class ServiceCredential {
  public:
-  // An empty path gives a credential that attaches nothing.
-  static absl::StatusOr<ServiceCredential> FromFile(const std::string& path);
+  // An empty path gives a credential that attaches nothing; errors name
+  // `setting` (config::ReadSecretFile).
+  static absl::StatusOr<ServiceCredential> FromFile(
+      const std::string& path,
+      absl::string_view setting = "auth.credential_file");
   static ServiceCredential FromString(std::string bearer);
   ServiceCredential() = default;
 
