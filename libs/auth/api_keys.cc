@@ -103,8 +103,12 @@ absl::StatusOr<ApiKeySet> ApiKeySet::Parse(absl::string_view yaml,
       return EntryError(source, i,
                         "`trusted_identities` applies to app keys only");
     }
-    if (!names.insert(key.name).second) {
-      return EntryError(source, i, absl::StrCat("duplicate name ", key.name));
+    // Names are unique per tenant: every tenant has its own internal keys
+    // named after the services ("profile"), which the policy checks.
+    if (!names.insert(absl::StrCat(key.tenant, "/", key.name)).second) {
+      return EntryError(
+          source, i,
+          absl::StrCat("duplicate name ", key.name, " in tenant ", key.tenant));
     }
     const std::string hash = key.sha256;
     if (!set.by_hash_.emplace(hash, std::move(key)).second) {

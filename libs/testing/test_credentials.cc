@@ -55,14 +55,13 @@ TestCredentials::TestCredentials(std::string tenant)
   char tmpl[] = "/tmp/omnicx-creds-XXXXXX";
   dir_ = mkdtemp(tmpl);
   file_ = dir_ + "/keys.yaml";
-  std::string yaml = "keys:\n";
   auto add = [&](const std::string& name, auth::Role role, bool trusted) {
     const std::string key = auth::NewApiKey();
     keys_[name] = key;
     absl::StrAppend(
-        &yaml, "  - name: ", name, "\n    sha256: ", keys::Sha256Hex(key),
+        &entries_, "  - name: ", name, "\n    sha256: ", keys::Sha256Hex(key),
         "\n    tenant: ", tenant_, "\n    role: ", auth::RoleName(role), "\n");
-    if (trusted) absl::StrAppend(&yaml, "    trusted_identities: true\n");
+    if (trusted) absl::StrAppend(&entries_, "    trusted_identities: true\n");
   };
   for (auth::Role role :
        {auth::Role::kApp, auth::Role::kAgent, auth::Role::kService,
@@ -74,11 +73,11 @@ TestCredentials::TestCredentials(std::string tenant)
     // Internal keys are named after the service (the policy checks it).
     const std::string key = auth::NewApiKey();
     keys_[absl::StrCat("internal-", service)] = key;
-    absl::StrAppend(&yaml, "  - name: ", service,
+    absl::StrAppend(&entries_, "  - name: ", service,
                     "\n    sha256: ", keys::Sha256Hex(key),
                     "\n    tenant: ", tenant_, "\n    role: internal\n");
   }
-  std::ofstream(file_) << yaml;
+  std::ofstream(file_) << "keys:\n" << entries_;
   auth::AuthenticatorOptions options;
   options.tenant = tenant_;
   options.api_keys_file = file_;
@@ -109,6 +108,19 @@ std::unique_ptr<auth::Authenticator> TestCredentials::NewAuthenticator(
     abort();
   }
   return std::move(*created);
+}
+
+std::string TestCredentials::WriteKeysFileWith(
+    const std::vector<const TestCredentials*>& others) const {
+  std::string yaml = absl::StrCat("keys:\n", entries_);
+  std::string name = "joint";
+  for (const TestCredentials* other : others) {
+    absl::StrAppend(&yaml, other->entries_);
+    absl::StrAppend(&name, "-", other->tenant_);
+  }
+  const std::string path = absl::StrCat(dir_, "/", name, ".yaml");
+  std::ofstream(path) << yaml;
+  return path;
 }
 
 std::shared_ptr<grpc::Channel> ChannelWithKey(const std::string& address,

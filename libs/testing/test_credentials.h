@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "grpcpp/grpcpp.h"
@@ -48,12 +49,22 @@ class TestCredentials {
   // A new Authenticator with other options (rate limits, another tenant).
   std::unique_ptr<auth::Authenticator> NewAuthenticator(
       auth::AuthenticatorOptions options) const;
+  // Writes a keys file holding this tenant's keys and those of `others`
+  // (in this object's temporary directory) and returns its path. A process
+  // serving this tenant that reads it knows the other tenants' keys, so
+  // they are refused as another tenant's (PERMISSION_DENIED), not as
+  // unknown:
+  //   TestCredentials other("other");
+  //   options.api_keys_file = creds.WriteKeysFileWith({&other});
+  std::string WriteKeysFileWith(
+      const std::vector<const TestCredentials*>& others) const;
 
  private:
   std::string tenant_;
   std::string dir_;
   std::string file_;
   std::map<std::string, std::string> keys_;
+  std::string entries_;  // the YAML list items of the keys file
   std::unique_ptr<auth::Authenticator> authenticator_;
 };
 

@@ -76,6 +76,28 @@ TEST(ApiKeySetTest, RejectsBadEntriesNamingThem) {
                        HasSubstr("unknown field `key`")));
 }
 
+// Each tenant has its own internal keys named after the services, so a
+// name is unique per tenant, not per file.
+TEST(ApiKeySetTest, NamesAreUniquePerTenant) {
+  auto entry = [](const std::string& name, const std::string& tenant) {
+    return absl::StrCat("  - name: ", name,
+                        "\n    sha256: ", keys::Sha256Hex(NewApiKey()),
+                        "\n    tenant: ", tenant, "\n    role: internal\n");
+  };
+  absl::StatusOr<ApiKeySet> two_tenants = ApiKeySet::Parse(
+      absl::StrCat("keys:\n", entry("profile", "acme"),
+                   entry("profile", "globex")),
+      "f");
+  ASSERT_THAT(two_tenants, IsOk());
+  EXPECT_EQ(two_tenants->size(), 2u);
+  EXPECT_THAT(ApiKeySet::Parse(absl::StrCat("keys:\n", entry("profile", "acme"),
+                                            entry("profile", "acme")),
+                               "f"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("keys[1]: duplicate name profile in tenant "
+                                 "acme")));
+}
+
 TEST(AuthenticatorTest, RefusesToStartWithoutACredentialSource) {
   EXPECT_THAT(Authenticator::Create(AuthenticatorOptions()),
               StatusIs(absl::StatusCode::kInvalidArgument,
