@@ -224,15 +224,30 @@ absl::StatusOr<Principal> Authenticator::Authorize(
 absl::StatusOr<ServiceCredential> ServiceCredential::FromFile(
     const std::string& path) {
   if (path.empty()) return ServiceCredential();
+  return Read(path, "auth.credential_file");
+}
+
+absl::StatusOr<ServiceCredential> ServiceCredential::FromKeyFile(
+    const std::string& path, absl::string_view flag) {
+  if (path.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, "=PATH is required: every call but health needs an API key "
+              "(./omnicx up writes one per role to .state/keys/<role>.key)"));
+  }
+  return Read(path, flag);
+}
+
+absl::StatusOr<ServiceCredential> ServiceCredential::Read(
+    const std::string& path, absl::string_view setting) {
   absl::StatusOr<std::string> text = ReadFile(path);
   if (!text.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("auth.credential_file: ", text.status().message()));
+        absl::StrCat(setting, ": ", text.status().message()));
   }
   std::string key(absl::StripAsciiWhitespace(*text));
   if (key.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("auth.credential_file: ", path, " is empty"));
+        absl::StrCat(setting, ": ", path, " is empty"));
   }
   return FromString(std::move(key));
 }
