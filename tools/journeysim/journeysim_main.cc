@@ -191,6 +191,16 @@ int Send(const Flags& f) {
                  "5e7], --history-days in [30, 360], --horizon-days >= 1\n";
     return 2;
   }
+  // Checked before simulating, which takes seconds for large populations.
+  if (!f.Has("dry-run")) {
+    if (!f.Has("ingestion")) {
+      std::cerr << "omnicx-journeysim: --ingestion=HOST:PORT (or --dry-run)\n";
+      return 2;
+    }
+    absl::StatusOr<Keys> keys = LoadKeys(f);
+    if (!keys.ok()) return KeyError(keys.status());
+    options.credential = keys->caller;
+  }
   for (const std::string& spec : f.plants) {
     auto plant = omnicx::journeysim::ParsePlant(spec);
     if (!plant.ok()) {
@@ -230,13 +240,6 @@ int Send(const Flags& f) {
     }
   }
   if (f.Has("dry-run")) return 0;
-  if (!f.Has("ingestion")) {
-    std::cerr << "omnicx-journeysim: --ingestion=HOST:PORT (or --dry-run)\n";
-    return 2;
-  }
-  absl::StatusOr<Keys> keys = LoadKeys(f);
-  if (!keys.ok()) return KeyError(keys.status());
-  options.credential = keys->caller;
   options.progress = f.Has("progress") || isatty(STDERR_FILENO);
   auto stub = omnicx::v1::IngestionService::NewStub(Channel(f, "ingestion"));
   auto sent = omnicx::journeysim::SendEvents(*stub, population.events, options);
