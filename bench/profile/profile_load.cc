@@ -43,8 +43,8 @@ const omnicx::v1::Channel kChannels[] = {
 
 using omnicx::auth::ServiceCredential;
 
-int Load(const std::string& target, const ServiceCredential& key,
-         int64_t first, int64_t customers, int events) {
+int Load(const std::string& target, const ServiceCredential& key, int64_t first,
+         int64_t customers, int events) {
   auto stub = omnicx::v1::IngestionService::NewStub(
       grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
   const int64_t now = absl::ToUnixSeconds(absl::Now());
@@ -101,8 +101,8 @@ int Load(const std::string& target, const ServiceCredential& key,
 }
 
 int Context(const std::string& target, const ServiceCredential& key,
-            int64_t customers,
-            const std::vector<std::string>& rates, double seconds) {
+            int64_t customers, const std::vector<std::string>& rates,
+            double seconds) {
   auto stub = omnicx::v1::ProfileService::NewStub(
       grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
   auto phone_request = [customers](std::mt19937_64& rng,

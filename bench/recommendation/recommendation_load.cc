@@ -205,8 +205,8 @@ struct Counts {
 
 int Decide(const std::string& target,
            const omnicx::auth::ServiceCredential& key, int64_t customers,
-           int concurrency,
-           const std::vector<std::string>& rates, double seconds, int64_t hot) {
+           int concurrency, const std::vector<std::string>& rates,
+           double seconds, int64_t hot) {
   // Several channels, as a real client pool would have.
   std::vector<std::unique_ptr<omnicx::v1::RecommendationService::Stub>> stubs;
   for (int i = 0; i < 4; ++i) {

@@ -231,8 +231,9 @@ absl::StatusOr<ServiceCredential> ServiceCredential::FromKeyFile(
     const std::string& path, absl::string_view flag) {
   if (path.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        flag, "=PATH is required: every call but health needs an API key "
-              "(./omnicx up writes one per role to .state/keys/<role>.key)"));
+        flag,
+        "=PATH is required: every call but health needs an API key "
+        "(./omnicx up writes one per role to .state/keys/<role>.key)"));
   }
   return Read(path, flag);
 }

@@ -2,7 +2,7 @@
 //
 //   omnicx-context --key_file=.state/keys/agent.key --phone=+15551234567
 //       [--address=127.0.0.1:50052]
-//   omnicx-context --key_file=F --email=jane@example.com --channel=CHANNEL_VOICE
+//   omnicx-context --key_file=F --email=a@example.com --channel=CHANNEL_VOICE
 //   omnicx-context --key_file=F --customer-id=c_... --limit=10
 //   omnicx-context --key_file=F --phone=... --tls_ca_file=ca.pem
 //       --tls_cert_file=c.crt --tls_key_file=c.key   (TLS; cert+key: mTLS)
