@@ -31,6 +31,25 @@ start_redis() {
   echo "redis-server did not start" >&2; exit 1
 }
 
+# bench_keys: API keys for the services a benchmark starts, provisioned
+# (tools/api-keys/provision.sh) into $BENCH_KEYS, and exported settings that
+# every service started afterwards inherits: its keys file, and no rate
+# limit — a load generator is one credential sending thousands of calls a
+# second, and the default limit (2,000 calls/s per credential) would
+# measure the limiter, not the service. The load generators take
+# --key_file="$BENCH_KEYS/<role>.key".
+bench_keys() {
+  BENCH_KEYS="$BENCH_TMP/keys"
+  "$(dirname "${BASH_SOURCE[0]}")/../tools/api-keys/provision.sh" "$BENCH_KEYS" default
+  export OMNICX_AUTH_API_KEYS_FILE="$BENCH_KEYS/api-keys.yaml" OMNICX_AUTH_RATE_LIMIT=0
+}
+# bench_credential SERVICE: the file of the key a service sends on its own
+# calls to the others (profile and recommendation; empty for the rest), for
+# OMNICX_AUTH_CREDENTIAL_FILE.
+bench_credential() {
+  case "$1" in profile|recommendation) echo "$BENCH_KEYS/internal-$1.key" ;; esac
+}
+
 # fig FILE KEY: a figure from a key=value file (0 when missing).
 fig() { awk -F= -v k="$2" '$1==k {print $2; found=1} END {if (!found) print 0}' "$1"; }
 

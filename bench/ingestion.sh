@@ -11,6 +11,7 @@ SECONDS_PER=5
 [ "${1:-}" = "--seconds" ] && SECONDS_PER="$2"
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
+bench_keys
 
 base="$BENCH_TMP/base.txt"
 bash "$ROOT/bench/baseline.sh" "$BUILD" --out "$base" --seconds 3 --rates 1000 >/dev/null
@@ -51,7 +52,7 @@ rounds="$BENCH_TMP/rounds.txt"; : >"$rounds"
 echo_before=$(echo_stream)
 for round in 1 2 3; do
   seconds=$SECONDS_PER; [ "$round" = 3 ] && seconds=$((SECONDS_PER * 4))
-  "$BUILD/bench/ingestion_load" --target="127.0.0.1:$gport" --seconds="$seconds" \
+  "$BUILD/bench/ingestion_load" --target="127.0.0.1:$gport" --key_file="$BENCH_KEYS/app.key" --seconds="$seconds" \
     --scenarios=batch >"$BENCH_TMP/batch-$round.txt"
   echo_after=$(echo_stream)
   # round, events/s (4 callers), events/s (16), echo mean, batch p99 ms
@@ -73,7 +74,7 @@ read -r batch4 echo4 <<<"$(last_round 2)"
 read -r batch16 echo16 <<<"$(last_round 3)"
 
 run="$BENCH_TMP/run.txt"
-"$BUILD/bench/ingestion_load" --target="127.0.0.1:$gport" --seconds="$SECONDS_PER" \
+"$BUILD/bench/ingestion_load" --target="127.0.0.1:$gport" --key_file="$BENCH_KEYS/app.key" --seconds="$SECONDS_PER" \
   --scenarios=stream,track >"$run"
 cat "$BENCH_TMP"/batch-*.txt >>"$run"
 

@@ -20,6 +20,7 @@ done
 [ $# -gt 0 ] || { echo "no binaries given" >&2; exit 2; }
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
+bench_keys
 
 cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # user+system ticks
 redis_cpu() {
@@ -40,7 +41,7 @@ for _ in $(seq 1 "$ROUNDS"); do
     "$BUILD/tools/omnicx-health" --wait=10s "127.0.0.1:$gport" >/dev/null
     s0=$(cpu_of "$spid"); r0=$(redis_cpu "$rport"); i0=$(idle_ticks)
     TIMEFORMAT='%U %S'
-    { time "$BUILD/bench/ingestion_load" --target="127.0.0.1:$gport" \
+    { time "$BUILD/bench/ingestion_load" --target="127.0.0.1:$gport" --key_file="$BENCH_KEYS/app.key" \
         --seconds="$SECONDS_PER" --scenarios=batch >"$BENCH_TMP/ab.txt"; } 2>"$BENCH_TMP/load.time"
     s1=$(cpu_of "$spid"); r1=$(redis_cpu "$rport"); i1=$(idle_ticks)
     events=$(redis-cli -p "$rport" --scan --pattern 'cx:default:{ev:*}:stream' |

@@ -28,6 +28,7 @@ while [ $# -gt 0 ]; do
 done
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
+bench_keys
 RATE=1000
 
 base="$BENCH_TMP/base.txt"
@@ -40,6 +41,7 @@ start_service() { # name redis_port [log suffix]
   OMNICX_REDIS_ADDRESS="127.0.0.1:$rport" OMNICX_GRPC_ADDRESS="127.0.0.1:${PORT[$name$tag]}" \
   OMNICX_METRICS_ADDRESS="" OMNICX_LOG_LEVEL=warn \
   OMNICX_IDENTITY_SECRET=bench-identity-secret-0123456789 \
+  OMNICX_AUTH_CREDENTIAL_FILE="$(bench_credential "$name")" \
     "$BUILD/services/$name/omnicx-$name" >"$BENCH_TMP/$name$tag.log" 2>&1 &
   BENCH_PIDS+=($!)
   LAST_PID=$!
@@ -48,7 +50,7 @@ start_service() { # name redis_port [log suffix]
 # 1 + 2: the real pipeline.
 r1=$(free_port); start_redis "$r1"
 start_service ingestion "$r1"
-"$BUILD/bench/profile_load" --mode=load --target="127.0.0.1:${PORT[ingestion]}" \
+"$BUILD/bench/profile_load" --mode=load --target="127.0.0.1:${PORT[ingestion]}" --key_file="$BENCH_KEYS/app.key" \
   --customers="$CUSTOMERS" --events=5 >"$BENCH_TMP/load.txt"
 pipeline_events=$(fig "$BENCH_TMP/load.txt" load_events | cut -d. -f1)
 start_service profile "$r1"
@@ -57,7 +59,7 @@ start_service journey "$r1"
 pipeline_secs=$(drain "$r1" rv journey)
 pipeline_rate=$(awk -v e="$pipeline_events" -v d="$pipeline_secs" 'BEGIN {printf "%.1f", e / d}')
 run="$BENCH_TMP/journey.txt"
-"$BUILD/bench/journey_load" --mode=journey --target="127.0.0.1:${PORT[journey]}" \
+"$BUILD/bench/journey_load" --mode=journey --target="127.0.0.1:${PORT[journey]}" --key_file="$BENCH_KEYS/agent.key" \
   --customers="$CUSTOMERS" --rates="$RATE" --seconds="$SECONDS_PER" >"$run"
 
 # 3: cost per event at two population sizes (journey consumer alone).

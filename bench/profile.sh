@@ -18,6 +18,7 @@ while [ $# -gt 0 ]; do
 done
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
+bench_keys
 # The issue's three loads, and 100/s: far from saturation, so it shows the
 # floor the call's chain of remote calls sets on the latency.
 RATES=100,500,1000,2000
@@ -37,6 +38,7 @@ start_service() { # name
   OMNICX_JOURNEY_ADDRESS="127.0.0.1:${PORT[journey]}" \
   OMNICX_RECOMMENDATION_ADDRESS="127.0.0.1:${PORT[recommendation]}" \
   OMNICX_PROFILE_ADDRESS="127.0.0.1:${PORT[profile]}" \
+  OMNICX_AUTH_CREDENTIAL_FILE="$(bench_credential "$1")" \
     "$BUILD/services/$1/omnicx-$1" >"$BENCH_TMP/$1.log" 2>&1 &
   BENCH_PIDS+=($!)
   "$BUILD/tools/omnicx-health" --wait=10s "127.0.0.1:${PORT[$1]}" >/dev/null
@@ -44,9 +46,9 @@ start_service() { # name
 start_service ingestion
 
 # The backlog: every customer once, then memory customers with 20 events.
-"$BUILD/bench/profile_load" --mode=load --target="127.0.0.1:${PORT[ingestion]}" \
+"$BUILD/bench/profile_load" --mode=load --target="127.0.0.1:${PORT[ingestion]}" --key_file="$BENCH_KEYS/app.key" \
   --customers="$CUSTOMERS" --events=1 >"$BENCH_TMP/load1.txt"
-"$BUILD/bench/profile_load" --mode=load --target="127.0.0.1:${PORT[ingestion]}" \
+"$BUILD/bench/profile_load" --mode=load --target="127.0.0.1:${PORT[ingestion]}" --key_file="$BENCH_KEYS/app.key" \
   --customers="$MEM_CUSTOMERS" --first="$CUSTOMERS" --events=20 >"$BENCH_TMP/load2.txt"
 events=$(( $(fig "$BENCH_TMP/load1.txt" load_events | cut -d. -f1) + $(fig "$BENCH_TMP/load2.txt" load_events | cut -d. -f1) ))
 
@@ -62,7 +64,7 @@ start_service recommendation
 # profile published (its catch-up would otherwise share the cores).
 drain "$rport" rv journey >/dev/null
 run="$BENCH_TMP/context.txt"
-"$BUILD/bench/profile_load" --mode=context --target="127.0.0.1:${PORT[profile]}" \
+"$BUILD/bench/profile_load" --mode=context --target="127.0.0.1:${PORT[profile]}" --key_file="$BENCH_KEYS/agent.key" \
   --customers="$CUSTOMERS" --rates="$RATES" --seconds="$SECONDS_PER" >"$run"
 
 # Memory per customer with 20 events: all keys under the customer's tag plus

@@ -31,6 +31,7 @@ done
 [ ${#PLANTS[@]} -gt 0 ] || PLANTS=(--plant=touchpoint=delivery)
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
+bench_keys
 # A signal ends the run through the EXIT trap, which stops every process.
 trap 'exit 143' TERM INT
 # shellcheck source=tools/journeysim/pipeline.sh
@@ -45,6 +46,7 @@ start_service() { # name redis_port
   OMNICX_REDIS_ADDRESS="127.0.0.1:$2" OMNICX_GRPC_ADDRESS="127.0.0.1:${PORT[$name]}" \
   OMNICX_METRICS_ADDRESS="" OMNICX_LOG_LEVEL=warn \
   OMNICX_IDENTITY_SECRET=quality-identity-secret-0123456789 \
+  OMNICX_AUTH_CREDENTIAL_FILE="$(bench_credential "$name")" \
     "$BUILD/services/$name/omnicx-$name" >"$BENCH_TMP/$name.log" 2>&1 &
   BENCH_PIDS+=($!)
   "$BUILD/tools/omnicx-health" --wait=10s "127.0.0.1:${PORT[$name]}" >/dev/null
@@ -53,11 +55,13 @@ start_service() { # name redis_port
 rp=$(free_port); start_redis "$rp"
 for s in ingestion profile journey; do start_service "$s" "$rp"; done
 truth="$BENCH_TMP/truth.tsv"
-"$SIM" send --ingestion="127.0.0.1:${PORT[ingestion]}" --truth="$truth" \
+"$SIM" send --key_file="$BENCH_KEYS/app.key" --ingestion="127.0.0.1:${PORT[ingestion]}" --truth="$truth" \
   --customers="$CUSTOMERS" --events="$EVENTS" --seed="$SEED" \
   --horizon-days="$HORIZON" "${PLANTS[@]}"
 wait_applied "$rp" $(( deadline - $(date +%s) )) || { echo "quality: the pipeline did not drain in time" >&2; exit 1; }
 printf '\nscoring quality: %s customers, %s events, seed %s, %s; %s cores\n' \
   "$CUSTOMERS" "$EVENTS" "$SEED" "${PLANTS[*]}" "$(nproc)"
-"$SIM" quality --truth="$truth" --journey="127.0.0.1:${PORT[journey]}" \
+"$SIM" quality --key_file="$BENCH_KEYS/agent.key" \
+  --analyst_key_file="$BENCH_KEYS/analyst.key" \
+  --truth="$truth" --journey="127.0.0.1:${PORT[journey]}" \
   --min-auc="$MIN_AUC" --top=3

@@ -22,6 +22,7 @@ while [ $# -gt 0 ]; do
 done
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
+bench_keys
 
 base="$BENCH_TMP/base.txt"
 bash "$ROOT/bench/baseline.sh" "$BUILD" --out "$base" --seconds 3 --rates "$RATES" >/dev/null
@@ -37,12 +38,13 @@ OMNICX_REDIS_ADDRESS="127.0.0.1:$rport" OMNICX_GRPC_ADDRESS="127.0.0.1:$gport" \
 OMNICX_METRICS_ADDRESS="" OMNICX_LOG_LEVEL=warn \
 OMNICX_PROFILE_ADDRESS="127.0.0.1:$pport" OMNICX_JOURNEY_ADDRESS="127.0.0.1:$jport" \
 OMNICX_CATALOG_FILE="$BENCH_TMP/catalog.yaml" OMNICX_THOMPSON_SEED=2026 \
+OMNICX_AUTH_CREDENTIAL_FILE="$(bench_credential recommendation)" \
   "$BUILD/services/recommendation/omnicx-recommendation" >"$BENCH_TMP/recommendation.log" 2>&1 &
 BENCH_PIDS+=($!)
 "$BUILD/tools/omnicx-health" --wait=10s "127.0.0.1:$gport" >/dev/null
 
 run="$BENCH_TMP/run.txt"
-"$BUILD/bench/recommendation_load" --mode=decide --target="127.0.0.1:$gport" \
+"$BUILD/bench/recommendation_load" --mode=decide --target="127.0.0.1:$gport" --key_file="$BENCH_KEYS/service.key" \
   --customers="$CUSTOMERS" --concurrency=16 --rates="$RATES" \
   --seconds="$SECONDS_PER" --hot=1000 >"$run"
 

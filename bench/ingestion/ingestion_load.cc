@@ -6,8 +6,10 @@
 // Every event has a unique id (run prefix + worker + counter), so all are
 // stored: this measures accepted events, not duplicates.
 //
-//   ingestion_load --target=127.0.0.1:50051 --seconds=5 [--batch-callers=16]
+//   ingestion_load --target=127.0.0.1:50051 --key_file=app.key --seconds=5
+//                  [--batch-callers=16]
 //                  [--scenarios=batch,stream,track]   (a subset, for A/B runs)
+// --key_file holds an app API key (plaintext), sent on every call.
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -27,6 +29,7 @@
 #include "bench/lib/load.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/auth/authenticator.h"
 #include "omnicx/v1/ingestion.grpc.pb.h"
 
 namespace {
@@ -122,6 +125,7 @@ int main(int argc, char** argv) {
   double seconds = 5;
   int batch_callers = 16;
   std::string scenarios = "batch,stream,track";
+  std::string key_file;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (absl::StartsWith(a, "--target=")) target = a.substr(9);
@@ -130,6 +134,14 @@ int main(int argc, char** argv) {
     if (absl::StartsWith(a, "--batch-callers="))
       (void)absl::SimpleAtoi(a.substr(16), &batch_callers);
     if (absl::StartsWith(a, "--scenarios=")) scenarios = a.substr(12);
+    if (absl::StartsWith(a, "--key_file=")) key_file = a.substr(11);
+  }
+  const absl::StatusOr<omnicx::auth::ServiceCredential> key =
+      omnicx::auth::ServiceCredential::FromKeyFile(key_file);
+  if (!key.ok()) {
+    std::fprintf(stderr, "ingestion_load: %s\n",
+                 std::string(key.status().message()).c_str());
+    return 2;
   }
   const std::vector<std::string> chosen = absl::StrSplit(scenarios, ',');
   auto runs = [&](const char* scenario) {
@@ -182,6 +194,7 @@ int main(int argc, char** argv) {
           grpc::ByteBuffer reply;
           grpc::Status status;
           grpc::ClientContext context;
+          key->Attach(&context);
           auto call = generic.PrepareUnaryCall(
               &context, "/omnicx.v1.IngestionService/TrackBatch", request,
               &queue);
@@ -224,6 +237,7 @@ int main(int argc, char** argv) {
     for (int s = 0; s < 4; ++s) {
       threads.emplace_back([&, s] {
         grpc::ClientContext context;
+        key->Attach(&context);
         auto stream = stubs[s]->TrackStream(&context);
         std::thread writer([&] {
           const absl::Time end = start + duration;
@@ -265,6 +279,7 @@ int main(int argc, char** argv) {
           *request.mutable_interaction() = MakeEvent(id, n);
           omnicx::v1::TrackResponse response;
           grpc::ClientContext context;
+          key->Attach(&context);
           grpc::Status status =
               stubs[worker % 4]->Track(&context, request, &response);
           if (!status.ok()) first_error.Record(status);

@@ -6,8 +6,8 @@
 //       spread over customers bench-K..bench-(K+N-1) straight into the
 //       resolved-event shards, pipelined; prints resolved_events and
 //       resolved_events_per_s. Isolates the journey consumer's cost.
-//   journey_load --mode=journey --target=JOURNEY --customers=N
-//       --rates=1000 --seconds=5
+//   journey_load --mode=journey --target=JOURNEY --key_file=agent.key
+//       --customers=N --rates=1000 --seconds=5
 //       GetJourney by phone (+1555<7 digits>, the numbering of
 //       profile_load --mode=load) at fixed offered loads; prints
 //       journey_open_<rate>_{p50_ms,p99_ms,errors}.
@@ -27,6 +27,7 @@
 #include "bench/lib/load.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/auth/authenticator.h"
 #include "libs/events/sharding.h"
 #include "libs/keys/key_builder.h"
 #include "libs/redis/client.h"
@@ -99,7 +100,8 @@ int Resolved(const std::string& redis_address, int64_t first, int64_t customers,
   return 0;
 }
 
-int Journey(const std::string& target, int64_t customers,
+int Journey(const std::string& target,
+            const omnicx::auth::ServiceCredential& key, int64_t customers,
             const std::vector<std::string>& rates, double seconds) {
   auto stub = omnicx::v1::JourneyService::NewStub(
       grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
@@ -122,6 +124,7 @@ int Journey(const std::string& target, int64_t customers,
               "+1555%07d", static_cast<int64_t>(rng() % customers)));
           call->context.set_deadline(std::chrono::system_clock::now() +
                                      std::chrono::seconds(2));
+          key.Attach(&call->context);
           stub->async()->GetJourney(
               &call->context, &call->request, &call->response,
               [call, done](grpc::Status s) { done(s.ok()); });
@@ -139,7 +142,7 @@ int Journey(const std::string& target, int64_t customers,
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string mode, target, redis = "127.0.0.1:6379";
+  std::string mode, target, key_file, redis = "127.0.0.1:6379";
   int64_t customers = 10000, first = 0, events = 100000;
   int shards = 16;
   uint64_t seed = 1;
@@ -152,6 +155,8 @@ int main(int argc, char** argv) {
       mode = value("--mode=");
     else if (absl::StartsWith(a, "--target="))
       target = value("--target=");
+    else if (absl::StartsWith(a, "--key_file="))
+      key_file = value("--key_file=");
     else if (absl::StartsWith(a, "--redis="))
       redis = value("--redis=");
     else if (absl::StartsWith(a, "--customers="))
@@ -180,7 +185,16 @@ int main(int argc, char** argv) {
   if (mode == "resolved") {
     return Resolved(redis, first, customers, events, shards, seed);
   }
-  if (mode == "journey") return Journey(target, customers, rates, seconds);
+  if (mode == "journey") {
+    const absl::StatusOr<omnicx::auth::ServiceCredential> key =
+        omnicx::auth::ServiceCredential::FromKeyFile(key_file);
+    if (!key.ok()) {
+      std::fprintf(stderr, "journey_load: %s\n",
+                   std::string(key.status().message()).c_str());
+      return 2;
+    }
+    return Journey(target, *key, customers, rates, seconds);
+  }
   std::fprintf(stderr,
                "usage: journey_load --mode=resolved|journey ... (see the "
                "header of bench/journey/journey_load.cc)\n");

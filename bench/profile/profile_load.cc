@@ -1,10 +1,12 @@
 // Load client for the profile benchmark.
 //
-//   profile_load --mode=load --target=INGESTION --customers=100000 --events=1
+//   profile_load --mode=load --target=INGESTION --key_file=app.key
+//       --customers=100000 --events=1
 //       --first=0   sends events for customers first..first+customers-1
 //       (phone +1555<7 digits>), prints load_events and load_events_per_s
-//   profile_load --mode=context --target=PROFILE --customers=100000
-//       --rates=500,1000,2000 --seconds=5   GetCustomerContext (with
+//   profile_load --mode=context --target=PROFILE --key_file=agent.key
+//       --customers=100000 --rates=500,1000,2000 --seconds=5
+//       GetCustomerContext (with
 //       recommendations) by phone at fixed offered loads; prints
 //       context_open_<rate>_{p50_ms,p99_ms,errors}
 #include <atomic>
@@ -22,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "bench/lib/load.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/auth/authenticator.h"
 #include "omnicx/v1/ingestion.grpc.pb.h"
 #include "omnicx/v1/profile.grpc.pb.h"
 
@@ -38,8 +41,10 @@ const omnicx::v1::Channel kChannels[] = {
     omnicx::v1::CHANNEL_EMAIL, omnicx::v1::CHANNEL_VOICE,
     omnicx::v1::CHANNEL_CHAT,  omnicx::v1::CHANNEL_STORE};
 
-int Load(const std::string& target, int64_t first, int64_t customers,
-         int events) {
+using omnicx::auth::ServiceCredential;
+
+int Load(const std::string& target, const ServiceCredential& key, int64_t first,
+         int64_t customers, int events) {
   auto stub = omnicx::v1::IngestionService::NewStub(
       grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
   const int64_t now = absl::ToUnixSeconds(absl::Now());
@@ -74,6 +79,7 @@ int Load(const std::string& target, int64_t first, int64_t customers,
         for (int attempt = 0; attempt < 50; ++attempt) {
           omnicx::v1::TrackBatchResponse response;
           grpc::ClientContext context;
+          key.Attach(&context);
           grpc::Status s = stub->TrackBatch(&context, request, &response);
           if (s.ok()) {
             for (const auto& r : response.results()) {
@@ -94,8 +100,9 @@ int Load(const std::string& target, int64_t first, int64_t customers,
   return 0;
 }
 
-int Context(const std::string& target, int64_t customers,
-            const std::vector<std::string>& rates, double seconds) {
+int Context(const std::string& target, const ServiceCredential& key,
+            int64_t customers, const std::vector<std::string>& rates,
+            double seconds) {
   auto stub = omnicx::v1::ProfileService::NewStub(
       grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
   auto phone_request = [customers](std::mt19937_64& rng,
@@ -116,6 +123,7 @@ int Context(const std::string& target, int64_t customers,
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() +
                            std::chrono::seconds(2));
+      key.Attach(&context);
       (void)stub->GetCustomerContext(&context, request, &response);
     }
   }
@@ -135,6 +143,7 @@ int Context(const std::string& target, int64_t customers,
           phone_request(rng, &call->request);
           call->context.set_deadline(std::chrono::system_clock::now() +
                                      std::chrono::seconds(2));
+          key.Attach(&call->context);
           stub->async()->GetCustomerContext(
               &call->context, &call->request, &call->response,
               [call, done](grpc::Status s) { done(s.ok()); });
@@ -152,7 +161,7 @@ int Context(const std::string& target, int64_t customers,
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string mode, target;
+  std::string mode, target, key_file;
   int64_t customers = 100000, first = 0;
   int events = 1;
   double seconds = 5;
@@ -161,6 +170,7 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if (absl::StartsWith(a, "--mode=")) mode = a.substr(7);
     if (absl::StartsWith(a, "--target=")) target = a.substr(9);
+    if (absl::StartsWith(a, "--key_file=")) key_file = a.substr(11);
     if (absl::StartsWith(a, "--customers="))
       (void)absl::SimpleAtoi(a.substr(12), &customers);
     if (absl::StartsWith(a, "--first="))
@@ -172,10 +182,19 @@ int main(int argc, char** argv) {
     if (absl::StartsWith(a, "--rates="))
       rates = absl::StrSplit(a.substr(8), ',');
   }
-  if (mode == "load") return Load(target, first, customers, events);
-  if (mode == "context") return Context(target, customers, rates, seconds);
-  std::fprintf(
-      stderr,
-      "usage: profile_load --mode=load|context --target=HOST:PORT ...\n");
-  return 2;
+  if (mode != "load" && mode != "context") {
+    std::fprintf(stderr,
+                 "usage: profile_load --mode=load|context --target=HOST:PORT "
+                 "--key_file=F ...\n");
+    return 2;
+  }
+  const absl::StatusOr<ServiceCredential> key =
+      ServiceCredential::FromKeyFile(key_file);
+  if (!key.ok()) {
+    std::fprintf(stderr, "profile_load: %s\n",
+                 std::string(key.status().message()).c_str());
+    return 2;
+  }
+  if (mode == "load") return Load(target, *key, first, customers, events);
+  return Context(target, *key, customers, rates, seconds);
 }

@@ -8,8 +8,8 @@
 //       health, churn risk, open cases, drivers, segments derived from N),
 //       so the benchmark measures the recommendation service, not the
 //       state of other services; exits after --max_seconds (600)
-//   recommendation_load --mode=decide --target=RECO --customers=100000
-//       --concurrency=16 --seconds=5 --rates=1000
+//   recommendation_load --mode=decide --target=RECO --key_file=service.key
+//       --customers=100000 --concurrency=16 --seconds=5 --rates=1000
 //       Recommend for uniformly random customers: closed loop at the given
 //       concurrency, then open loop at each rate; prints
 //       reco_c<C>_{qps,p50_ms,p99_ms,errors,fallbacks} and
@@ -31,6 +31,7 @@
 #include "absl/time/clock.h"
 #include "bench/lib/load.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/auth/authenticator.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/profile.grpc.pb.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
@@ -202,8 +203,10 @@ struct Counts {
   std::atomic<int64_t> fallbacks{0};
 };
 
-int Decide(const std::string& target, int64_t customers, int concurrency,
-           const std::vector<std::string>& rates, double seconds, int64_t hot) {
+int Decide(const std::string& target,
+           const omnicx::auth::ServiceCredential& key, int64_t customers,
+           int concurrency, const std::vector<std::string>& rates,
+           double seconds, int64_t hot) {
   // Several channels, as a real client pool would have.
   std::vector<std::unique_ptr<omnicx::v1::RecommendationService::Stub>> stubs;
   for (int i = 0; i < 4; ++i) {
@@ -232,6 +235,7 @@ int Decide(const std::string& target, int64_t customers, int concurrency,
       fill(rng, &request);
       omnicx::v1::RecommendResponse response;
       grpc::ClientContext context;
+      key.Attach(&context);
       (void)stubs[i % 4]->Recommend(&context, request, &response);
     }
   }
@@ -247,6 +251,7 @@ int Decide(const std::string& target, int64_t customers, int concurrency,
           grpc::ClientContext context;
           context.set_deadline(std::chrono::system_clock::now() +
                                std::chrono::seconds(2));
+          key.Attach(&context);
           grpc::Status s = stubs[worker % stubs.size()]->Recommend(
               &context, request, &response);
           if (s.ok() && response.fallback()) counts.fallbacks++;
@@ -280,6 +285,7 @@ int Decide(const std::string& target, int64_t customers, int concurrency,
           fill(rng, &call->request);
           call->context.set_deadline(std::chrono::system_clock::now() +
                                      std::chrono::seconds(2));
+          key.Attach(&call->context);
           stubs[issued++ % stubs.size()]->async()->Recommend(
               &call->context, &call->request, &call->response,
               [call, done, &counts](grpc::Status s) {
@@ -307,7 +313,7 @@ int Decide(const std::string& target, int64_t customers, int concurrency,
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string mode, target;
+  std::string mode, target, key_file;
   int64_t customers = 100000, hot = 0;
   int concurrency = 16, actions = 200, profile_port = 0, journey_port = 0,
       max_seconds = 600;
@@ -320,6 +326,7 @@ int main(int argc, char** argv) {
     };
     if (absl::StartsWith(a, "--mode=")) mode = value("--mode=");
     if (absl::StartsWith(a, "--target=")) target = value("--target=");
+    if (absl::StartsWith(a, "--key_file=")) key_file = value("--key_file=");
     if (absl::StartsWith(a, "--customers="))
       (void)absl::SimpleAtoi(value("--customers="), &customers);
     if (absl::StartsWith(a, "--hot="))
@@ -342,7 +349,14 @@ int main(int argc, char** argv) {
   if (mode == "catalog") return Catalog(actions);
   if (mode == "peers") return Peers(profile_port, journey_port, max_seconds);
   if (mode == "decide") {
-    return Decide(target, customers, concurrency, rates, seconds, hot);
+    const absl::StatusOr<omnicx::auth::ServiceCredential> key =
+        omnicx::auth::ServiceCredential::FromKeyFile(key_file);
+    if (!key.ok()) {
+      std::fprintf(stderr, "recommendation_load: %s\n",
+                   std::string(key.status().message()).c_str());
+      return 2;
+    }
+    return Decide(target, *key, customers, concurrency, rates, seconds, hot);
   }
   std::fprintf(stderr,
                "usage: recommendation_load --mode=catalog|peers|decide ...\n");

@@ -214,9 +214,26 @@ absl::StatusOr<Principal> Authenticator::Authorize(
 absl::StatusOr<ServiceCredential> ServiceCredential::FromFile(
     const std::string& path, absl::string_view setting) {
   if (path.empty()) return ServiceCredential();
-  absl::StatusOr<std::string> key = config::ReadSecretFile(setting, path);
-  if (!key.ok()) return key.status();
-  return FromString(std::move(*key));
+  absl::StatusOr<std::string> text = config::ReadSecretFile(setting, path);
+  if (!text.ok()) return text.status();
+  // A key has no white space; an editor's trailing blanks are not part of it.
+  std::string key(absl::StripAsciiWhitespace(*text));
+  if (key.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(setting, ": \"", path, "\" is empty"));
+  }
+  return FromString(std::move(key));
+}
+
+absl::StatusOr<ServiceCredential> ServiceCredential::FromKeyFile(
+    const std::string& path, absl::string_view flag) {
+  if (path.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag,
+        "=PATH is required: every call but health needs an API key "
+        "(./omnicx up writes one per role to .state/keys/<role>.key)"));
+  }
+  return FromFile(path, flag);
 }
 
 ServiceCredential ServiceCredential::FromString(std::string bearer) {

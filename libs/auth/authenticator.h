@@ -93,7 +93,13 @@ class Authenticator {
 };
 
 // The credential an omnicx service sends on its own outgoing calls, read
-// once from auth.credential_file.
+// once from auth.credential_file; also what the command-line tools and load
+// generators send (their --key_file).
+//
+//   absl::StatusOr<ServiceCredential> key =
+//       ServiceCredential::FromKeyFile("/path/to/agent.key");
+//   grpc::ClientContext context;
+//   key->Attach(&context);  // authorization: Bearer <key>
 class ServiceCredential {
  public:
   // An empty path gives a credential that attaches nothing; errors name
@@ -101,6 +107,11 @@ class ServiceCredential {
   static absl::StatusOr<ServiceCredential> FromFile(
       const std::string& path,
       absl::string_view setting = "auth.credential_file");
+  // For command-line tools and load generators: the key in `path`, given
+  // as their `flag` (--key_file=PATH). Unlike FromFile an empty path is an
+  // error; errors name the flag and the path, never the key.
+  static absl::StatusOr<ServiceCredential> FromKeyFile(
+      const std::string& path, absl::string_view flag = "--key_file");
   static ServiceCredential FromString(std::string bearer);
   ServiceCredential() = default;
 

@@ -1,11 +1,14 @@
 // omnicx-context: the agent's view of a customer, printed for people.
 //
-//   omnicx-context --phone=+15551234567 [--address=127.0.0.1:50052]
-//   omnicx-context --email=jane@example.com --channel=CHANNEL_VOICE
-//   omnicx-context --customer-id=c_... --limit=10
-//   omnicx-context --phone=... --tls_ca_file=ca.pem --tls_cert_file=c.crt \
-//       --tls_key_file=c.key        (TLS; the cert and key for mTLS)
+//   omnicx-context --key_file=.state/keys/agent.key --phone=+15551234567
+//       [--address=127.0.0.1:50052]
+//   omnicx-context --key_file=F --email=a@example.com --channel=CHANNEL_VOICE
+//   omnicx-context --key_file=F --customer-id=c_... --limit=10
+//   omnicx-context --key_file=F --phone=... --tls_ca_file=ca.pem
+//       --tls_cert_file=c.crt --tls_key_file=c.key   (TLS; cert+key: mTLS)
 //
+// `--key_file` holds an agent API key (plaintext), sent as
+// `authorization: Bearer <key>`; `./omnicx context` passes the dev one.
 // Calls ProfileService.GetCustomerContext (with recommendations) and prints
 // the profile with masked identities, journey, open cases and drivers, the
 // cross-channel timeline, next-best actions, and which sections are missing.
@@ -20,6 +23,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/auth/authenticator.h"
 #include "libs/server/tls.h"
 #include "libs/status/error_details.h"
 #include "omnicx/v1/profile.grpc.pb.h"
@@ -151,6 +155,7 @@ void Print(const omnicx::v1::CustomerContext& c) {
 
 int main(int argc, char** argv) {
   std::string address = "127.0.0.1:50052";
+  std::string key_file;
   omnicx::config::v1::TlsConfig tls;
   omnicx::v1::GetCustomerContextRequest request;
   request.set_include_recommendations(true);
@@ -172,6 +177,8 @@ int main(int argc, char** argv) {
       request.mutable_customer()->set_customer_id(*v);
     } else if (auto v = value("--anonymous-id")) {
       request.mutable_customer()->set_anonymous_id(*v);
+    } else if (auto v = value("--key_file")) {
+      key_file = *v;
     } else if (auto v = value("--address")) {
       address = *v;
     } else if (auto v = value("--tls_ca_file")) {
@@ -194,8 +201,9 @@ int main(int argc, char** argv) {
       request.set_timeline_limit(limit);
     } else {
       std::cerr
-          << "usage: omnicx-context (--phone N | --email E | --customer-id C | "
-             "--anonymous-id A) [--channel CHANNEL_VOICE] [--limit 10] "
+          << "usage: omnicx-context --key_file F (--phone N | --email E | "
+             "--customer-id C | --anonymous-id A) [--channel CHANNEL_VOICE] "
+             "[--limit 10] "
              "[--address 127.0.0.1:50052] [--tls_ca_file F [--tls_cert_file F "
              "--tls_key_file F]]\n";
       return 2;
@@ -211,9 +219,16 @@ int main(int argc, char** argv) {
                  "together\n";
     return 2;
   }
+  absl::StatusOr<omnicx::auth::ServiceCredential> key =
+      omnicx::auth::ServiceCredential::FromKeyFile(key_file);
+  if (!key.ok()) {
+    std::cerr << "omnicx-context: " << key.status().message() << "\n";
+    return 2;
+  }
   auto stub = omnicx::v1::ProfileService::NewStub(
       omnicx::server::DialService(address, tls));
   grpc::ClientContext context;
+  key->Attach(&context);
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(3));
   omnicx::v1::CustomerContext response;

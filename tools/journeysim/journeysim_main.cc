@@ -27,6 +27,11 @@
 //     Records ACCEPTED for the first action of the customer's context
 //     decision and prints that action's statistics before and after.
 //
+// Every mode but `send --dry-run` needs --key_file=F, a file holding the
+// plaintext API key it sends as `authorization: Bearer <key>`: send an app
+// key; pick an agent key; report an analyst key; quality and outcome an
+// agent key plus --analyst_key_file=F for their analyst-only calls
+// (ListPainPoints, GetFunnel, GetActionStats; defaults to --key_file).
 // Every mode also takes --tls_ca_file=F [--tls_cert_file=F --tls_key_file=F]
 // to reach services that serve TLS or mTLS.
 //
@@ -56,6 +61,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/auth/authenticator.h"
 #include "libs/server/tls.h"
 #include "omnicx/v1/ingestion.grpc.pb.h"
 #include "omnicx/v1/journey.grpc.pb.h"
@@ -67,6 +73,7 @@
 
 namespace {
 
+using omnicx::auth::ServiceCredential;
 using omnicx::journeysim::GroundTruth;
 using omnicx::journeysim::Population;
 using omnicx::journeysim::SimulationConfig;
@@ -111,9 +118,35 @@ std::shared_ptr<grpc::Channel> Channel(const Flags& f, const std::string& key) {
   return omnicx::server::DialService(f.Get(key), tls);
 }
 
-void Deadline(grpc::ClientContext* c, int seconds = 5) {
+// The API keys a mode sends: `caller` for its calls, `analyst` for the
+// analyst-only ones (ListPainPoints, GetFunnel, GetActionStats).
+struct Keys {
+  ServiceCredential caller;
+  ServiceCredential analyst;
+};
+
+absl::StatusOr<Keys> LoadKeys(const Flags& f) {
+  absl::StatusOr<ServiceCredential> caller =
+      ServiceCredential::FromKeyFile(f.Get("key_file"));
+  if (!caller.ok()) return caller.status();
+  if (!f.Has("analyst_key_file")) return Keys{*caller, *caller};
+  absl::StatusOr<ServiceCredential> analyst = ServiceCredential::FromKeyFile(
+      f.Get("analyst_key_file"), "--analyst_key_file");
+  if (!analyst.ok()) return analyst.status();
+  return Keys{*std::move(caller), *std::move(analyst)};
+}
+
+int KeyError(const absl::Status& status) {
+  std::cerr << "omnicx-journeysim: " << status.message() << "\n";
+  return 2;
+}
+
+// Every call: a deadline and the API key.
+void Prepare(grpc::ClientContext* c, const ServiceCredential& key,
+             int seconds = 5) {
   c->set_deadline(std::chrono::system_clock::now() +
                   std::chrono::seconds(seconds));
+  key.Attach(c);
 }
 
 std::string Short(const std::string& name, const std::string& prefix) {
@@ -158,6 +191,16 @@ int Send(const Flags& f) {
                  "5e7], --history-days in [30, 360], --horizon-days >= 1\n";
     return 2;
   }
+  // Checked before simulating, which takes seconds for large populations.
+  if (!f.Has("dry-run")) {
+    if (!f.Has("ingestion")) {
+      std::cerr << "omnicx-journeysim: --ingestion=HOST:PORT (or --dry-run)\n";
+      return 2;
+    }
+    absl::StatusOr<Keys> keys = LoadKeys(f);
+    if (!keys.ok()) return KeyError(keys.status());
+    options.credential = keys->caller;
+  }
   for (const std::string& spec : f.plants) {
     auto plant = omnicx::journeysim::ParsePlant(spec);
     if (!plant.ok()) {
@@ -197,10 +240,6 @@ int Send(const Flags& f) {
     }
   }
   if (f.Has("dry-run")) return 0;
-  if (!f.Has("ingestion")) {
-    std::cerr << "omnicx-journeysim: --ingestion=HOST:PORT (or --dry-run)\n";
-    return 2;
-  }
   options.progress = f.Has("progress") || isatty(STDERR_FILENO);
   auto stub = omnicx::v1::IngestionService::NewStub(Channel(f, "ingestion"));
   auto sent = omnicx::journeysim::SendEvents(*stub, population.events, options);
@@ -225,13 +264,14 @@ int Send(const Flags& f) {
 }
 
 absl::StatusOr<omnicx::v1::JourneySummary> Journey(
-    omnicx::v1::JourneyService::Stub& stub, const std::string& phone) {
+    omnicx::v1::JourneyService::Stub& stub, const ServiceCredential& key,
+    const std::string& phone) {
   omnicx::v1::GetJourneyRequest request;
   request.mutable_customer()->mutable_identity()->set_type("phone");
   request.mutable_customer()->mutable_identity()->set_value(phone);
   omnicx::v1::GetJourneyResponse response;
   grpc::ClientContext context;
-  Deadline(&context);
+  Prepare(&context, key);
   grpc::Status s = stub.GetJourney(&context, request, &response);
   if (!s.ok()) {
     return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
@@ -241,12 +281,13 @@ absl::StatusOr<omnicx::v1::JourneySummary> Journey(
 }
 
 absl::StatusOr<std::vector<omnicx::v1::PainPoint>> PainPoints(
-    omnicx::v1::JourneyService::Stub& stub, int limit) {
+    omnicx::v1::JourneyService::Stub& stub, const ServiceCredential& key,
+    int limit) {
   omnicx::v1::ListPainPointsRequest request;
   request.set_limit(limit);
   omnicx::v1::ListPainPointsResponse response;
   grpc::ClientContext context;
-  Deadline(&context);
+  Prepare(&context, key);
   grpc::Status s = stub.ListPainPoints(&context, request, &response);
   if (!s.ok()) {
     return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
@@ -282,6 +323,8 @@ int Quality(const Flags& f) {
     std::cerr << "omnicx-journeysim: " << truth.status() << "\n";
     return 2;
   }
+  absl::StatusOr<Keys> keys = LoadKeys(f);
+  if (!keys.ok()) return KeyError(keys.status());
   auto stub = omnicx::v1::JourneyService::NewStub(Channel(f, "journey"));
   const absl::Time end = truth->now + truth->horizon;
   std::vector<double> risk, damage;
@@ -289,7 +332,7 @@ int Quality(const Flags& f) {
   int64_t missing = 0;
   for (const auto& c : truth->customers) {
     if (c.ChurnedBy(truth->now)) continue;  // left during the observed window
-    auto j = Journey(*stub, c.phone);
+    auto j = Journey(*stub, keys->caller, c.phone);
     if (!j.ok()) {
       if (j.status().code() != absl::StatusCode::kNotFound) {
         std::cerr << "omnicx-journeysim: GetJourney " << c.phone << ": "
@@ -323,7 +366,7 @@ int Quality(const Flags& f) {
       static_cast<long long>(positives),
       risk.empty() ? 0.0 : 100.0 * positives / risk.size(), *auc,
       oracle.ok() ? *oracle : 0.0);
-  auto points = PainPoints(*stub, std::max(top, 10));
+  auto points = PainPoints(*stub, keys->analyst, std::max(top, 10));
   if (!points.ok()) {
     std::cerr << "omnicx-journeysim: ListPainPoints: " << points.status()
               << "\n";
@@ -366,8 +409,10 @@ int Quality(const Flags& f) {
 int Report(const Flags& f) {
   int top = 10;
   if (!Number(f, "top", &top)) return 2;
+  absl::StatusOr<Keys> keys = LoadKeys(f);
+  if (!keys.ok()) return KeyError(keys.status());
   auto stub = omnicx::v1::JourneyService::NewStub(Channel(f, "journey"));
-  auto points = PainPoints(*stub, top);
+  auto points = PainPoints(*stub, keys->analyst, top);
   if (!points.ok()) {
     std::cerr << "omnicx-journeysim: ListPainPoints: " << points.status()
               << "\n";
@@ -379,7 +424,7 @@ int Report(const Flags& f) {
   omnicx::v1::GetFunnelRequest request;
   omnicx::v1::GetFunnelResponse response;
   grpc::ClientContext context;
-  Deadline(&context);
+  Prepare(&context, keys->analyst);
   grpc::Status s = stub->GetFunnel(&context, request, &response);
   if (!s.ok()) {
     std::cerr << "omnicx-journeysim: GetFunnel: " << s.error_message() << "\n";
@@ -431,6 +476,8 @@ int Pick(const Flags& f) {
     if (c.planted_hits.empty() && c.severe_experiences == 0) continue;
     candidates.push_back(&c);
   }
+  absl::StatusOr<Keys> keys = LoadKeys(f);
+  if (!keys.ok()) return KeyError(keys.status());
   std::stable_sort(candidates.begin(), candidates.end(),
                    [](const auto* a, const auto* b) {
                      return a->damage_at_now > b->damage_at_now;
@@ -439,7 +486,7 @@ int Pick(const Flags& f) {
   std::string fallback;
   absl::Status first_error;
   for (size_t i = 0; i < candidates.size() && i < 200; ++i) {
-    auto j = Journey(*stub, candidates[i]->phone);
+    auto j = Journey(*stub, keys->caller, candidates[i]->phone);
     if (!j.ok() && first_error.ok()) first_error = j.status();
     if (!j.ok() || j->stage() != omnicx::v1::STAGE_AT_RISK) continue;
     if (!j->open_cases().empty()) {
@@ -464,12 +511,13 @@ int Pick(const Flags& f) {
 }
 
 void PrintStats(omnicx::v1::RecommendationService::Stub& stub,
-                const std::string& action, const char* when) {
+                const ServiceCredential& key, const std::string& action,
+                const char* when) {
   omnicx::v1::GetActionStatsRequest request;
   request.set_action_id(action);
   omnicx::v1::GetActionStatsResponse response;
   grpc::ClientContext context;
-  Deadline(&context);
+  Prepare(&context, key);
   grpc::Status s = stub.GetActionStats(&context, request, &response);
   std::printf("  %s:\n", when);
   if (!s.ok()) {
@@ -490,6 +538,8 @@ void PrintStats(omnicx::v1::RecommendationService::Stub& stub,
 
 int Outcome(const Flags& f) {
   const std::string phone = f.Get("phone");
+  absl::StatusOr<Keys> keys = LoadKeys(f);
+  if (!keys.ok()) return KeyError(keys.status());
   auto profile = omnicx::v1::ProfileService::NewStub(Channel(f, "profile"));
   auto reco =
       omnicx::v1::RecommendationService::NewStub(Channel(f, "recommendation"));
@@ -500,7 +550,7 @@ int Outcome(const Flags& f) {
   request.set_timeline_limit(1);
   omnicx::v1::CustomerContext context;
   grpc::ClientContext cc;
-  Deadline(&cc);
+  Prepare(&cc, keys->caller);
   grpc::Status s = profile->GetCustomerContext(&cc, request, &context);
   if (!s.ok() || context.next_best_actions().empty() ||
       context.decision_id().empty()) {
@@ -513,7 +563,7 @@ int Outcome(const Flags& f) {
       "\nThe agent offers %s; the customer accepts (RecordOutcome "
       "ACCEPTED, decision %s).\n",
       action.c_str(), context.decision_id().c_str());
-  PrintStats(*reco, action, "before");
+  PrintStats(*reco, keys->analyst, action, "before");
   omnicx::v1::RecordOutcomeRequest outcome;
   outcome.set_decision_id(context.decision_id());
   outcome.set_action_id(action);
@@ -521,14 +571,14 @@ int Outcome(const Flags& f) {
   outcome.set_response(omnicx::v1::ACTION_RESPONSE_ACCEPTED);
   omnicx::v1::RecordOutcomeResponse recorded;
   grpc::ClientContext oc;
-  Deadline(&oc);
+  Prepare(&oc, keys->caller);
   s = reco->RecordOutcome(&oc, outcome, &recorded);
   if (!s.ok()) {
     std::cerr << "omnicx-journeysim: RecordOutcome: " << s.error_message()
               << "\n";
     return 1;
   }
-  PrintStats(*reco, action, "after");
+  PrintStats(*reco, keys->analyst, action, "after");
   return 0;
 }
 
@@ -550,8 +600,10 @@ int main(int argc, char** argv) {
            "  report  --journey=ADDR [--top=10]\n"
            "  pick    --truth=FILE --journey=ADDR\n"
            "  outcome --phone=P --profile=ADDR --recommendation=ADDR\n"
-           "  every mode: [--tls_ca_file=F [--tls_cert_file=F "
-           "--tls_key_file=F]]\n"
+           "  every mode: --key_file=F (a plaintext API key: send app, pick "
+           "agent, report analyst,\n"
+           "          quality and outcome agent plus --analyst_key_file=F) "
+           "[--tls_ca_file=F [--tls_cert_file=F --tls_key_file=F]]\n"
            "Plantable touchpoints: "
         << absl::StrJoin(omnicx::journeysim::SimulatedTouchpoints(), ", ")
         << "\nGround truth file (tab-separated):\n"

@@ -81,6 +81,7 @@ absl::StatusOr<SendResult> SendEvents(
         grpc::ClientContext context;
         context.set_deadline(
             absl::ToChronoTime(absl::Now() + options.call_deadline));
+        options.credential.Attach(&context);
         response.Clear();
         status = stub.TrackBatch(&context, request, &response);
         if (status.ok() || !Retryable(status.error_code())) break;

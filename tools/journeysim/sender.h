@@ -4,6 +4,7 @@
 // so ingestion deduplicates) when ingestion pushes back or is briefly away.
 //
 //   SendOptions options;
+//   options.credential = *ServiceCredential::FromKeyFile("app.key");
 //   options.rate = 5000;  // events/s; 0 = as fast as ingestion takes them
 //   absl::StatusOr<SendResult> r = SendEvents(*stub, population.events,
 //                                              options);
@@ -16,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "libs/auth/authenticator.h"
 #include "omnicx/v1/ingestion.grpc.pb.h"
 
 namespace omnicx::journeysim {
@@ -29,6 +31,8 @@ struct SendOptions {
   int concurrency = 2;
   // Draw a progress bar on stderr.
   bool progress = false;
+  // The app API key every call sends.
+  omnicx::auth::ServiceCredential credential;
   // Per-call deadline and attempts per batch before giving up.
   absl::Duration call_deadline = absl::Seconds(10);
   int max_attempts = 30;

@@ -1,9 +1,12 @@
 #include "libs/auth/authenticator.h"
 
 #include <fstream>
+#include <map>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "grpcpp/test/client_context_test_peer.h"
 #include "gtest/gtest.h"
 #include "libs/auth/api_keys.h"
 #include "libs/auth/rate_limiter.h"
@@ -270,6 +273,52 @@ TEST(AuthenticatorTest, JwtsGiveTheirClaimsAsPrincipal) {
                           key, omnicx::testing::JwtHeader(key), other_tenant)),
                       "", kGetProfile),
       StatusIs(absl::StatusCode::kPermissionDenied));
+}
+
+// The `authorization` value `credential` attaches to a call.
+std::string AttachedHeader(const ServiceCredential& credential) {
+  grpc::ClientContext context;
+  credential.Attach(&context);
+  std::multimap<std::string, std::string> sent =
+      grpc::testing::ClientContextTestPeer(&context).GetSendInitialMetadata();
+  auto it = sent.find(kAuthorizationHeader);
+  return it == sent.end() ? "" : it->second;
+}
+
+TEST(ServiceCredentialTest, KeyFileIsSentAsBearerAndPassesTheGate) {
+  TestCredentials creds;
+  const std::string path = ::testing::TempDir() + "/agent-key-file";
+  std::ofstream(path) << creds.key(Role::kAgent) << "  \n";
+  absl::StatusOr<ServiceCredential> key = ServiceCredential::FromKeyFile(path);
+  ASSERT_THAT(key, IsOk());
+  const std::string header = AttachedHeader(*key);
+  EXPECT_EQ(header, Bearer(creds.key(Role::kAgent)));
+  absl::StatusOr<Principal> who = creds.authenticator().Authorize(
+      header, "", "/omnicx.v1.ProfileService/GetCustomerContext");
+  ASSERT_THAT(who, IsOk());
+  EXPECT_EQ(who->role, Role::kAgent);
+}
+
+TEST(ServiceCredentialTest, KeyFileIsRequiredAndReadableAndNotEmpty) {
+  EXPECT_THAT(ServiceCredential::FromKeyFile(""),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--key_file=PATH is required")));
+  EXPECT_THAT(ServiceCredential::FromKeyFile("", "--analyst_key_file"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--analyst_key_file=PATH is required")));
+  const std::string missing = ::testing::TempDir() + "/no-such-key-file";
+  EXPECT_THAT(ServiceCredential::FromKeyFile(missing),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("cannot read \"" + missing)));
+  const std::string blank = ::testing::TempDir() + "/blank-key-file";
+  std::ofstream(blank) << " \n";
+  EXPECT_THAT(ServiceCredential::FromKeyFile(blank),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("\"" + blank + "\" is empty")));
+  // A service without auth.credential_file sends nothing.
+  absl::StatusOr<ServiceCredential> none = ServiceCredential::FromFile("");
+  ASSERT_THAT(none, IsOk());
+  EXPECT_EQ(AttachedHeader(*none), "");
 }
 
 TEST(RateLimiterTest, OneCallerRunningDryLeavesAnotherAlone) {
