@@ -690,6 +690,9 @@ TEST_F(ServiceTest, OutcomesTeachTheNextDecisions) {
     a->set_prior_accept_rate(0.2);
   }
   store_options_.global_daily_cap = 0;
+  // Learning is under test, not the budget: a loaded machine must not turn
+  // one of the 400 decisions into a fallback.
+  recommender_options_.budget = absl::Seconds(5);
   Replica& r = AddReplica(catalog);
   std::mt19937_64 world(5);
   std::uniform_real_distribution<double> u(0, 1);
