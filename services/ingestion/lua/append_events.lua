@@ -32,7 +32,9 @@ local window = tonumber(ARGV[1])
 local bucket = math.floor((tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) / window)
 local slot = bucket - tonumber(ARGV[2]) + 2
 if slot < 3 or slot > 5 then
+  -- luacheck: push no max line length
   return redis.error_reply('ERR dedup bucket out of range: the service clock and the Redis clock differ by more than the dedup window')
+  -- luacheck: pop
 end
 local current, previous = KEYS[slot], KEYS[slot - 1]
 local n = (#ARGV - 2) / 2

@@ -96,7 +96,7 @@ for i = 1, #mc, 2 do
     local mg = redis.call('HGET', KEYS[16], p .. ':granted')
     local mms = tonumber(redis.call('HGET', KEYS[16], p .. ':ms')) or 0
     local sms = tonumber(redis.call('HGET', KEYS[5], p .. ':ms'))
-    local take = false
+    local take
     if not sg then take = true
     elseif sg == '0' then take = false
     elseif mg == '0' then take = true

@@ -22,8 +22,8 @@ if redis.call('EXISTS', KEYS[9]) == 1 then
   redis.call('DEL', KEYS[5], KEYS[6], KEYS[7])
   return {'ERASED'}
 end
-local to = redis.call('GET', KEYS[8])
-if to then return {'MOVED', to} end
+local into = redis.call('GET', KEYS[8])
+if into then return {'MOVED', into} end
 if redis.call('SADD', KEYS[4], ARGV[1]) == 0 then return {'SEEN'} end
 for k = 1, 3 do
   local from, to = KEYS[k + 4], KEYS[k]
