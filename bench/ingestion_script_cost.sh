@@ -25,11 +25,9 @@ command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgri
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
 
-# The script exactly as the service sends it.
-lua="$BENCH_TMP/append.lua"
-awk '/kAppendLua\[\] = R"lua\(/ {on=1; next} /^\)lua";/ {on=0} on' \
-  "$ROOT/services/ingestion/event_log.cc" >"$lua"
-[ -s "$lua" ] || { echo "kAppendLua not found in event_log.cc" >&2; exit 1; }
+# The script exactly as the service sends it (embedded at build time).
+lua="$ROOT/services/ingestion/lua/append_events.lua"
+[ -s "$lua" ] || { echo "$lua not found" >&2; exit 1; }
 
 payload=$(head -c 150 /dev/zero | tr '\0' 'e')
 window=604800000

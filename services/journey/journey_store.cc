@@ -8,88 +8,16 @@
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/time_util.h"
 #include "libs/status/status_macros.h"
+#include "services/journey/lua/aggregate_units_lua.h"
+#include "services/journey/lua/apply_events_lua.h"
+#include "services/journey/lua/forget_journey_lua.h"
+#include "services/journey/lua/merge_journeys_lua.h"
 #include "services/journey/pain_points.h"
 
 namespace omnicx::journey {
 namespace {
 
 using omnicx::v1::Interaction;
-
-// KEYS: 1 journey hash, 2 applied set, 3 cached context, 4 erased-customer
-// tombstone, 5 merged_into redirect, 6 pain aggregates, 7.. the funnel day
-// of each stage transition.
-// ARGV: 1 expected version ("0" = none), 2 new state, 3 now ms, 4 applied
-// window ms, 5 funnel TTL s, 6 n = number of event ids, 7..6+n the ids,
-// then one "from>to" field per funnel key, then aggregate field, delta pairs.
-// RETRY when the version moved. Every script that changes the applied ids
-// (apply, merge, forget) also changes the version, so an unchanged version
-// means the ids the caller read as unapplied still are: no per-id check.
-constexpr char kApplyLua[] = R"lua(
-if redis.call('EXISTS', KEYS[4]) == 1 then return {'ERASED'} end
-local into = redis.call('GET', KEYS[5])
-if into then return {'MOVED', into} end
-local n = tonumber(ARGV[6])
-if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then
-  return {'RETRY'}
-end
-redis.call('HSET', KEYS[1], 'v', tostring(tonumber(ARGV[1]) + 1), 's', ARGV[2])
-for i = 7, 6 + n do redis.call('ZADD', KEYS[2], ARGV[3], ARGV[i]) end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf',
-           '(' .. tostring(tonumber(ARGV[3]) - tonumber(ARGV[4])))
-redis.call('DEL', KEYS[3])
-local t = #KEYS - 6
-for j = 1, t do
-  redis.call('HINCRBY', KEYS[6 + j], ARGV[6 + n + j], 1)
-  redis.call('EXPIRE', KEYS[6 + j], ARGV[5])
-end
-for i = 7 + n + t, #ARGV, 2 do
-  redis.call('HINCRBY', KEYS[6], ARGV[i], ARGV[i + 1])
-end
-return {'OK'}
-)lua";
-
-// KEYS: 1 survivor journey, 2 survivor applied, 3 survivor context, 4
-// merged journey, 5 merged applied, 6 merged context, 7 pain aggregates,
-// 8 funnel day, 9 survivor's erased tombstone, 10 survivor's merged_into.
-// ARGV: 1 survivor version, 2 merged version, 3 new survivor state,
-// 4 transition field, 5 funnel TTL s, 6.. aggregate field, delta pairs.
-constexpr char kMergeLua[] = R"lua(
-if redis.call('EXISTS', KEYS[9]) == 1 then return {'ERASED'} end
-local into = redis.call('GET', KEYS[10])
-if into then return {'MOVED', into} end
-if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then
-  return {'RETRY'}
-end
-if (redis.call('HGET', KEYS[4], 'v') or '0') ~= ARGV[2] then
-  return {'RETRY'}
-end
-if ARGV[2] == '0' then return {'NOOP'} end
-redis.call('HSET', KEYS[1], 'v', tostring(tonumber(ARGV[1]) + 1), 's', ARGV[3])
-redis.call('ZUNIONSTORE', KEYS[2], 2, KEYS[2], KEYS[5], 'AGGREGATE', 'MAX')
-redis.call('DEL', KEYS[4], KEYS[5], KEYS[3], KEYS[6])
-if ARGV[4] ~= '' then
-  redis.call('HINCRBY', KEYS[8], ARGV[4], 1)
-  redis.call('EXPIRE', KEYS[8], ARGV[5])
-end
-for i = 6, #ARGV, 2 do
-  redis.call('HINCRBY', KEYS[7], ARGV[i], ARGV[i + 1])
-end
-return {'OK'}
-)lua";
-
-// KEYS: 1 journey hash, 2 applied set, 3 pain aggregates.
-// ARGV: 1 expected version, 2.. aggregate field, delta pairs.
-constexpr char kForgetLua[] = R"lua(
-if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then
-  return {'RETRY'}
-end
-if ARGV[1] == '0' then return {'NOOP'} end
-redis.call('DEL', KEYS[1], KEYS[2])
-for i = 2, #ARGV, 2 do
-  redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1])
-end
-return {'OK'}
-)lua";
 
 std::string TransitionField(const StageTransition& t) {
   return absl::StrCat(static_cast<int>(t.from), ">", static_cast<int>(t.to));
@@ -98,24 +26,6 @@ std::string TransitionField(const StageTransition& t) {
 std::string Verdict(const redis::Reply& reply) {
   return reply.elements().empty() ? "" : reply.elements()[0].str();
 }
-
-// Before 2026-12-02 the aggregates were floats in natural units (churn
-// 0..1, waits in seconds). KEYS: 1 pain aggregates, 2 units marker. Converts
-// every field in place to the integer units of journey_state.h once, then
-// sets the marker; returns how many fields it converted.
-constexpr char kAggregateUnitsLua[] = R"lua(
-if redis.call('GET', KEYS[2]) == '2' then return 0 end
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  local metric = string.match(all[i], '\31([^\31]*)$')
-  local scale = 1
-  if metric == 'c' then scale = 100 elseif metric == 'w' then scale = 1000 end
-  local v = math.floor(tonumber(all[i + 1]) * scale + 0.5)
-  redis.call('HSET', KEYS[1], all[i], string.format('%.0f', v))
-end
-redis.call('SET', KEYS[2], '2')
-return #all / 2
-)lua";
 
 }  // namespace
 
@@ -133,10 +43,10 @@ JourneyStore::JourneyStore(redis::Client& redis, const keys::KeyBuilder& keys,
       model_(model),
       options_(std::move(options)),
       clock_(std::move(clock)),
-      apply_script_(kApplyLua),
-      merge_script_(kMergeLua),
-      forget_script_(kForgetLua),
-      aggregate_units_script_(kAggregateUnitsLua) {}
+      apply_script_(lua::kApplyEventsLua),
+      merge_script_(lua::kMergeJourneysLua),
+      forget_script_(lua::kForgetJourneyLua),
+      aggregate_units_script_(lua::kAggregateUnitsLua) {}
 
 absl::Status JourneyStore::EnsureAggregateUnits() {
   if (aggregate_units_checked_.load()) return absl::OkStatus();

@@ -14,6 +14,13 @@
 #include "libs/keys/random_id.h"
 #include "libs/status/error_details.h"
 #include "libs/status/status_macros.h"
+#include "services/profile/lua/apply_event_lua.h"
+#include "services/profile/lua/cache_context_lua.h"
+#include "services/profile/lua/link_identities_lua.h"
+#include "services/profile/lua/merge_customers_lua.h"
+#include "services/profile/lua/set_consent_lua.h"
+#include "services/profile/lua/set_traits_lua.h"
+#include "services/profile/lua/unlink_erased_lua.h"
 
 namespace omnicx::profile {
 namespace {
@@ -32,303 +39,6 @@ absl::Status ErasedError() {
   return absl::FailedPreconditionError(
       "the customer was erased; the event is not applied");
 }
-
-// KEYS[1] ids set, KEYS[2] profile hash, KEYS[3] merged_into, KEYS[4]
-// links, KEYS[5..4+n] identity owner keys, KEYS[5+n] the chosen customer's
-// erasure tombstone.
-// ARGV[1] chosen customer id, ARGV[2] now (ms), ARGV[3] "1" when the first
-// identity must still be owned by the chosen customer or nobody (the anchor
-// read before), ARGV[4] source (provenance), then per identity:
-// "type:value", per-type cap (0 = none).
-// Returns {"RETRY", owner} when the anchor was taken meanwhile, {"MOVED",
-// target} when the chosen customer was merged away, {"ERASED"} when they
-// were erased since the identities were read, else one status per
-// identity: owned, linked, refused, conflict:<owner>.
-constexpr char kLinkLua[] = R"lua(
-local chosen = ARGV[1]
-if redis.call('EXISTS', KEYS[#KEYS]) == 1 then return {'ERASED'} end
-local moved = redis.call('GET', KEYS[3])
-if moved then return {'MOVED', moved} end
-local n = #KEYS - 5
-if ARGV[3] == '1' and n > 0 then
-  local owner = redis.call('GET', KEYS[5])
-  if owner and owner ~= chosen then return {'RETRY', owner} end
-end
-local per_type = {}
-for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local t = string.match(m, '^([^:]+):')
-  per_type[t] = (per_type[t] or 0) + 1
-end
-local out = {}
-for i = 1, n do
-  local ident = ARGV[3 + 2 * i]
-  local cap = tonumber(ARGV[4 + 2 * i])
-  local owner = redis.call('GET', KEYS[4 + i])
-  if owner == chosen then
-    out[i] = 'owned'
-  elseif owner then
-    out[i] = 'conflict:' .. owner
-  else
-    local t = string.match(ident, '^([^:]+):')
-    if cap > 0 and (per_type[t] or 0) >= cap then
-      out[i] = 'refused'
-    else
-      redis.call('SET', KEYS[4 + i], chosen)
-      redis.call('SADD', KEYS[1], ident)
-      redis.call('RPUSH', KEYS[4], 'link\31' .. ident .. '\31' .. ARGV[4] .. '\31' .. ARGV[2])
-      per_type[t] = (per_type[t] or 0) + 1
-      out[i] = 'linked'
-    end
-  end
-end
-redis.call('HSETNX', KEYS[2], 'created_ms', ARGV[2])
-return out
-)lua";
-
-// KEYS[1] profile, KEYS[2] timeline, KEYS[3] applied, KEYS[4] cached
-// contexts (dropped: they no longer show the latest touchpoint), KEYS[5]
-// merged_into, KEYS[6] erasure tombstone, KEYS[7] unverified claims.
-// Returns -1 when the customer was merged away meanwhile, -2 when they were
-// erased (nothing written).
-// ARGV: event id, occurred ms, channel, value, payload, cap, now ms,
-// applied window ms, claims cap, then the event's claimed identities
-// ("type:value"). Returns 1 when applied, 0 when applied before.
-constexpr char kApplyLua[] = R"lua(
-if redis.call('EXISTS', KEYS[6]) == 1 then return -2 end
-if redis.call('EXISTS', KEYS[5]) == 1 then return -1 end
-if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
-redis.call('DEL', KEYS[4])
--- Claims: deduplicated, each scored by the latest event claiming it; the
--- newest `claims cap` are kept. Never written to the identity index.
-if #ARGV > 9 then
-  local at = tonumber(ARGV[2])
-  for i = 10, #ARGV do
-    local cur = redis.call('ZSCORE', KEYS[7], ARGV[i])
-    if not cur or at > tonumber(cur) then redis.call('ZADD', KEYS[7], at, ARGV[i]) end
-  end
-  local size = redis.call('ZCARD', KEYS[7])
-  local keep = tonumber(ARGV[9])
-  if size > keep then redis.call('ZREMRANGEBYRANK', KEYS[7], 0, size - keep - 1) end
-end
-local now = tonumber(ARGV[7])
-redis.call('ZADD', KEYS[3], now, ARGV[1])
-local count = redis.call('HINCRBY', KEYS[1], 'event_count', 1)
-if count == 1 then redis.call('HSETNX', KEYS[1], 'created_ms', ARGV[7]) end
--- Applied ids older than the window go every 16th event of the customer,
--- so the set holds at most 15 ids past the window.
-if count % 16 == 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[8]))
-end
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[5])
--- The timeline holds at most one entry per applied event (merges add the
--- counts), so it can only be over the cap once the count is.
-local cap = tonumber(ARGV[6])
-if count > cap then
-  local size = redis.call('ZCARD', KEYS[2])
-  if size > cap then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, size - cap - 1) end
-end
-redis.call('HINCRBY', KEYS[1], 'ch:' .. ARGV[3], 1)
-if tonumber(ARGV[4]) ~= 0 then
-  redis.call('HINCRBYFLOAT', KEYS[1], 'ltv', ARGV[4])
-end
-local at = tonumber(ARGV[2])
-local seen = redis.call('HMGET', KEYS[1], 'first_seen_ms', 'last_seen_ms')
-local first, last = tonumber(seen[1]), tonumber(seen[2])
-if not first or at < first then redis.call('HSET', KEYS[1], 'first_seen_ms', ARGV[2]) end
-if not last or at > last then redis.call('HSET', KEYS[1], 'last_seen_ms', ARGV[2]) end
-return 1
-)lua";
-
-// The customer-level writes (consent, traits) land on the customer as it
-// is when they run: a redirect left by a merge sends them to the survivor
-// ({'MOVED', survivor}: the caller retries there), a customer without a
-// profile (never seen, or erased) gets nothing ({'GONE'}), and the cached
-// agent context, which shows both, is dropped.
-//
-// KEYS[1] current consents (hash purpose -> Consent, purpose:ms -> time,
-// purpose:granted -> 1/0, the last for merges), KEYS[2] history list,
-// KEYS[3] profile, KEYS[4] merged_into, KEYS[5] cached context, KEYS[6]
-// erasure tombstone (a customer being erased is gone already).
-// ARGV: purpose, updated_at ms, serialised Consent, granted (1/0).
-constexpr char kConsentLua[] = R"lua(
-local to = redis.call('GET', KEYS[4])
-if to then return {'MOVED', to} end
-if redis.call('EXISTS', KEYS[3]) == 0 or redis.call('EXISTS', KEYS[6]) == 1 then
-  return {'GONE'}
-end
-redis.call('RPUSH', KEYS[2], ARGV[3])
-local current = redis.call('HGET', KEYS[1], ARGV[1] .. ':ms')
-if not current or tonumber(ARGV[2]) >= tonumber(current) then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3], ARGV[1] .. ':ms', ARGV[2],
-             ARGV[1] .. ':granted', ARGV[4])
-end
-redis.call('DEL', KEYS[5])
-return {'OK'}
-)lua";
-
-// Traits hash: <name> -> serialised google.protobuf.Value, <name>:ms -> when
-// it was set. KEYS[1] traits, KEYS[2] profile, KEYS[3] merged_into,
-// KEYS[4] cached context, KEYS[5] erasure tombstone. ARGV[1] replace (1/0),
-// then name, value, name:ms, ms per trait (at most 100 traits: request
-// validation).
-constexpr char kTraitsLua[] = R"lua(
-local to = redis.call('GET', KEYS[3])
-if to then return {'MOVED', to} end
-if redis.call('EXISTS', KEYS[2]) == 0 or redis.call('EXISTS', KEYS[5]) == 1 then
-  return {'GONE'}
-end
-if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) end
-if #ARGV > 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end
-redis.call('DEL', KEYS[4])
-return {'OK'}
-)lua";
-
-// The last step of an erasure, in one script so that a retry after any
-// earlier failure still finds the customer by the reference it used.
-// KEYS: n identity owner keys, then their n tombstone keys (same order),
-// then the customer's own keys kept until now (profile, ids, merged ids,
-// cached contexts). ARGV[1] customer id, ARGV[2] tombstone TTL (s), ARGV[3]
-// n. Deletes the index entries the customer owns, sets every identity
-// tombstone, deletes the kept keys; returns how many keys it deleted.
-constexpr char kUnlinkLua[] = R"lua(
-local n = tonumber(ARGV[3])
-local deleted = 0
-for i = 1, n do
-  if redis.call('GET', KEYS[i]) == ARGV[1] then
-    redis.call('DEL', KEYS[i])
-    deleted = deleted + 1
-  end
-  redis.call('SET', KEYS[n + i], '1', 'EX', ARGV[2])
-end
-for i = 2 * n + 1, #KEYS do
-  deleted = deleted + redis.call('DEL', KEYS[i])
-end
-return deleted
-)lua";
-
-// Merges customer M into survivor S. KEYS (S then M, same kinds):
-//  1 S.profile 2 S.ids 3 S.timeline 4 S.traits 5 S.consent 6 S.consent_log
-//  7 S.applied 8 S.ctx 9 S.merged 10 S.links 11 S.merged_into
-// 12 M.profile 13 M.ids 14 M.timeline 15 M.traits 16 M.consent
-// 17 M.consent_log 18 M.applied 19 M.ctx 20 M.merged 21 M.links
-// 22 M.merged_into 23 merge log, 24 S.claims 25 M.claims, 26 S erasure
-// tombstone 27 M erasure tombstone, 28.. owner keys of M's identities.
-// ARGV: S id, M id, now ms, timeline cap, source, how many identities S
-// and M had when the caller read them, claims cap.
-// Returns {'OK'}, {'MOVED', side, target} when S or M was merged away
-// meanwhile, {'GONE'} when S or M no longer exists or is being erased, or
-// {'RETRY'} when
-// an identity was linked to S or M since the caller read their sets (the
-// owner keys passed would miss it, and the guard's count is stale).
-// Identity sets only grow until an erasure, so equal sizes mean equal sets.
-constexpr char kMergeLua[] = R"lua(
-local S, M, now = ARGV[1], ARGV[2], ARGV[3]
-local to_s = redis.call('GET', KEYS[11])
-if to_s then return {'MOVED', 'survivor', to_s} end
-local to_m = redis.call('GET', KEYS[22])
-if to_m then return {'MOVED', 'merged', to_m} end
-if redis.call('EXISTS', KEYS[12]) == 0 or redis.call('EXISTS', KEYS[1]) == 0 or
-   redis.call('EXISTS', KEYS[26]) == 1 or redis.call('EXISTS', KEYS[27]) == 1 then
-  return {'GONE'}
-end
-if redis.call('SCARD', KEYS[2]) ~= tonumber(ARGV[6]) or
-   redis.call('SCARD', KEYS[13]) ~= tonumber(ARGV[7]) then
-  return {'RETRY'}
-end
--- Counters add up; first/created take the minimum, last the maximum.
-local mp = redis.call('HGETALL', KEYS[12])
-for i = 1, #mp, 2 do
-  local f, v = mp[i], mp[i + 1]
-  if f == 'ltv' then
-    redis.call('HINCRBYFLOAT', KEYS[1], f, v)
-  elseif f == 'event_count' or string.sub(f, 1, 3) == 'ch:' then
-    redis.call('HINCRBY', KEYS[1], f, v)
-  elseif f == 'first_seen_ms' or f == 'created_ms' then
-    local cur = tonumber(redis.call('HGET', KEYS[1], f))
-    if not cur or tonumber(v) < cur then redis.call('HSET', KEYS[1], f, v) end
-  elseif f == 'last_seen_ms' then
-    local cur = tonumber(redis.call('HGET', KEYS[1], f))
-    if not cur or tonumber(v) > cur then redis.call('HSET', KEYS[1], f, v) end
-  end
-end
-redis.call('SUNIONSTORE', KEYS[2], KEYS[2], KEYS[13])
--- Timelines interleave by time (scores); keep the newest `cap`.
-redis.call('ZUNIONSTORE', KEYS[3], 2, KEYS[3], KEYS[14])
-local size = redis.call('ZCARD', KEYS[3])
-local cap = tonumber(ARGV[4])
-if size > cap then redis.call('ZREMRANGEBYRANK', KEYS[3], 0, size - cap - 1) end
--- Applied ids too, so a redelivered event of M is not counted again.
-redis.call('ZUNIONSTORE', KEYS[7], 2, KEYS[7], KEYS[18], 'AGGREGATE', 'MAX')
--- Unverified claims stay claims (the newest `claims cap`), never links.
-if redis.call('EXISTS', KEYS[25]) == 1 then
-  redis.call('ZUNIONSTORE', KEYS[24], 2, KEYS[24], KEYS[25], 'AGGREGATE', 'MAX')
-  local n = redis.call('ZCARD', KEYS[24])
-  local keep = tonumber(ARGV[8])
-  if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[24], 0, n - keep - 1) end
-end
--- Traits: the newest value of each trait wins.
-local mt = redis.call('HGETALL', KEYS[15])
-for i = 1, #mt, 2 do
-  local name = mt[i]
-  if not string.find(name, ':') then
-    local mms = tonumber(redis.call('HGET', KEYS[15], name .. ':ms')) or 0
-    local sms = tonumber(redis.call('HGET', KEYS[4], name .. ':ms'))
-    if not sms or mms > sms then
-      redis.call('HSET', KEYS[4], name, mt[i + 1], name .. ':ms', mms)
-    end
-  end
-end
--- Consents: a withdrawal on either side wins; else the newest decision.
-local mc = redis.call('HGETALL', KEYS[16])
-for i = 1, #mc, 2 do
-  local p = mc[i]
-  if not string.find(p, ':') then
-    local sg = redis.call('HGET', KEYS[5], p .. ':granted')
-    local mg = redis.call('HGET', KEYS[16], p .. ':granted')
-    local mms = tonumber(redis.call('HGET', KEYS[16], p .. ':ms')) or 0
-    local sms = tonumber(redis.call('HGET', KEYS[5], p .. ':ms'))
-    local take = false
-    if not sg then take = true
-    elseif sg == '0' then take = false
-    elseif mg == '0' then take = true
-    else take = mms > (sms or 0) end
-    if take then
-      redis.call('HSET', KEYS[5], p, mc[i + 1], p .. ':ms', mms, p .. ':granted', mg)
-    end
-  end
-end
-for _, c in ipairs(redis.call('LRANGE', KEYS[17], 0, -1)) do
-  redis.call('RPUSH', KEYS[6], c)
-end
-redis.call('SADD', KEYS[9], M)
-redis.call('SUNIONSTORE', KEYS[9], KEYS[9], KEYS[20])
--- Provenance: the merge, then M's own link records (enough to unmerge).
-redis.call('RPUSH', KEYS[10], 'merge\31' .. M .. '\31' .. ARGV[5] .. '\31' .. now)
-for _, l in ipairs(redis.call('LRANGE', KEYS[21], 0, -1)) do
-  redis.call('RPUSH', KEYS[10], l)
-end
-for i = 28, #KEYS do
-  if redis.call('GET', KEYS[i]) == M then redis.call('SET', KEYS[i], S) end
-end
-redis.call('DEL', KEYS[8], KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16],
-           KEYS[17], KEYS[18], KEYS[19], KEYS[20], KEYS[21], KEYS[25])
-redis.call('SET', KEYS[22], S)
-redis.call('XADD', KEYS[23], '*', 'survivor', S, 'merged', M, 'at', now)
-return {'OK'}
-)lua";
-
-// KEYS: 1 profile, 2 cached contexts, 3 erasure tombstone. ARGV: 1
-// signature, 2 serialised context, 3 TTL ms. Writes only while the profile
-// exists and no erasure has begun, so a write that lands during or after an
-// erasure (or after a merge moved the customer away) cannot bring their
-// data back.
-constexpr char kCacheContextLua[] = R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-return 1
-)lua";
 
 std::string RandomCustomerId() { return keys::RandomId("c_"); }
 
@@ -355,13 +65,13 @@ ProfileStore::ProfileStore(redis::Client& redis, const keys::KeyBuilder& keys,
       keys_(keys),
       options_(std::move(options)),
       directory_(redis, keys, options_.identity_secret),
-      link_script_(kLinkLua),
-      apply_script_(kApplyLua),
-      consent_script_(kConsentLua),
-      traits_script_(kTraitsLua),
-      unlink_script_(kUnlinkLua),
-      merge_script_(kMergeLua),
-      cache_context_script_(kCacheContextLua) {
+      link_script_(lua::kLinkIdentitiesLua),
+      apply_script_(lua::kApplyEventLua),
+      consent_script_(lua::kSetConsentLua),
+      traits_script_(lua::kSetTraitsLua),
+      unlink_script_(lua::kUnlinkErasedLua),
+      merge_script_(lua::kMergeCustomersLua),
+      cache_context_script_(lua::kCacheContextLua) {
   if (!options_.new_customer_id) options_.new_customer_id = RandomCustomerId;
 }
 

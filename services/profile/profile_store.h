@@ -331,8 +331,9 @@ class ProfileStore {
 
   std::string Digest(const omnicx::v1::Identity& identity) const;
 
-  // Runs a customer-level write script (kConsentLua, kTraitsLua) on
-  // `customer_id`, following merge redirects it reports.
+  // Runs a customer-level write script (lua/set_consent.lua,
+  // lua/set_traits.lua) on `customer_id`, following merge redirects it
+  // reports.
   absl::StatusOr<std::string> WriteCustomer(
       redis::Script& script, absl::string_view customer_id,
       const std::function<std::vector<std::string>(const std::string&)>& keys,

@@ -12,6 +12,11 @@
 #include "libs/redis/script.h"
 #include "libs/status/status_macros.h"
 #include "services/recommendation/catalog.h"
+#include "services/recommendation/lua/apply_catalog_lua.h"
+#include "services/recommendation/lua/merge_contact_state_lua.h"
+#include "services/recommendation/lua/record_outcome_lua.h"
+#include "services/recommendation/lua/reserve_actions_lua.h"
+#include "services/recommendation/lua/upsert_action_lua.h"
 
 namespace omnicx::recommendation {
 namespace {
@@ -20,174 +25,13 @@ using omnicx::v1::Action;
 
 constexpr absl::string_view kVersionField = "#version";
 
-const redis::Script kUpsertScript(R"lua(
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return redis.call('HINCRBY', KEYS[1], '#version', 1)
-)lua");
-
-// ARGV: digest, then (id, serialised action) pairs.
-const redis::Script kApplyCatalogScript(R"lua(
-if redis.call('HGET', KEYS[1], '#seed') == ARGV[1] then
-  return tonumber(redis.call('HGET', KEYS[1], '#version') or '0')
-end
-for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('HSET', KEYS[1], '#seed', ARGV[1])
-return redis.call('HINCRBY', KEYS[1], '#version', 1)
-)lua");
-
-// KEYS: shown, held, cool, decision, the customer's erasure tombstone
-// (nothing is written for an erased customer: {'ERASED'}).
-// ARGV: now, hold, decision ttl, max actions, global cap, decision id,
-// segment, catalog version, retention, then (action, cap, window) triples
-// in rank order (all in ms).
-const redis::Script kReserveScript(R"lua(
-if redis.call('EXISTS', KEYS[5]) == 1 then return {'ERASED'} end
-local now = tonumber(ARGV[1])
-local hold = tonumber(ARGV[2])
-local maxn = tonumber(ARGV[4])
-local gcap = tonumber(ARGV[5])
-local day = 86400000
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%.0f', now - hold))
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf',
-           '(' .. string.format('%.0f', now - tonumber(ARGV[9])))
-local times = {}
-local lastday = 0
-for k = 1, 2 do
-  local e = redis.call('ZRANGE', KEYS[k], 0, -1, 'WITHSCORES')
-  for i = 1, #e, 2 do
-    local a = string.match(e[i], '^[^|]+')
-    local t = tonumber(e[i + 1])
-    local l = times[a]
-    if not l then l = {}; times[a] = l end
-    l[#l + 1] = t
-    if t > now - day then lastday = lastday + 1 end
-  end
-end
-local cool = {}
-local c = redis.call('HGETALL', KEYS[3])
-for i = 1, #c, 2 do
-  local u = tonumber(c[i + 1])
-  if u > now then cool[c[i]] = u else redis.call('HDEL', KEYS[3], c[i]) end
-end
-local chosen, suppressed = {}, {}
-for i = 10, #ARGV, 3 do
-  if #chosen >= maxn then break end
-  local a = ARGV[i]
-  local cap = tonumber(ARGV[i + 1])
-  local win = tonumber(ARGV[i + 2])
-  local reason = false
-  local u = cool[a]
-  if u then
-    reason = 'cooldown:' .. string.format('%.0f', u)
-  else
-    if cap > 0 then
-      local n = 0
-      for _, t in ipairs(times[a] or {}) do
-        if t > now - win then n = n + 1 end
-      end
-      if n >= cap then reason = 'cap:' .. n end
-    end
-    if not reason and gcap > 0 and lastday >= gcap then
-      reason = 'global_cap:' .. lastday
-    end
-  end
-  if reason then
-    suppressed[#suppressed + 1] = a
-    suppressed[#suppressed + 1] = reason
-  else
-    chosen[#chosen + 1] = a
-    lastday = lastday + 1
-    redis.call('ZADD', KEYS[2], ARGV[1], a .. '|' .. ARGV[6])
-    redis.call('HSET', KEYS[4], 'a:' .. a, ARGV[1])
-  end
-end
-redis.call('HSET', KEYS[4], 'id', ARGV[6], 'seg', ARGV[7], 'v', ARGV[8],
-           'at', ARGV[1])
-redis.call('PEXPIRE', KEYS[4], ARGV[3])
-if #chosen > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
-return {chosen, suppressed}
-)lua");
-
-// KEYS: decision, shown, held, cool (the last three of the customer whose
-// contact state changes). ARGV: action, response, now, occurred at,
-// cool-down, retention (ms).
-const redis::Script kOutcomeScript(R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_found'} end
-local a = ARGV[1]
-local reserved = redis.call('HGET', KEYS[1], 'a:' .. a)
-if not reserved then return {'no_action'} end
-local r = ARGV[2]
-local seg = redis.call('HGET', KEYS[1], 'seg') or 'all'
-if redis.call('HSETNX', KEYS[1], 'o:' .. a .. ':' .. r, ARGV[3]) == 0 then
-  return {'duplicate', seg, 0, 0, 0}
-end
-local now = tonumber(ARGV[3])
-local imp, s, f = 0, 0, 0
-if redis.call('HSETNX', KEYS[1], 'p:' .. a, ARGV[3]) == 1 then
-  imp = 1
-  local m = a .. '|' .. redis.call('HGET', KEYS[1], 'id')
-  redis.call('ZREM', KEYS[3], m)
-  redis.call('ZADD', KEYS[2], reserved, m)
-  local ret = tonumber(ARGV[6])
-  if redis.call('PTTL', KEYS[2]) < ret then redis.call('PEXPIRE', KEYS[2], ARGV[6]) end
-end
-if r == 'ACCEPTED' or r == 'CONVERTED' then
-  if redis.call('HSETNX', KEYS[1], 's:' .. a, 1) == 1 then s = 1 end
-elseif r == 'REJECTED' or r == 'IGNORED' then
-  if redis.call('HEXISTS', KEYS[1], 's:' .. a) == 0 and
-     redis.call('HSETNX', KEYS[1], 'f:' .. a, 1) == 1 then
-    f = 1
-  end
-end
-local cd = tonumber(ARGV[5])
-if r == 'REJECTED' and cd > 0 then
-  local u = tonumber(ARGV[4]) + cd
-  if u > now then
-    local cur = tonumber(redis.call('HGET', KEYS[4], a) or '0')
-    if u > cur then redis.call('HSET', KEYS[4], a, string.format('%.0f', u)) end
-    if redis.call('PTTL', KEYS[4]) < u - now then
-      redis.call('PEXPIRE', KEYS[4], string.format('%.0f', u - now))
-    end
-  end
-end
-return {'ok', seg, imp, s, f}
-)lua");
-
-// KEYS: survivor shown, held, cool, merged set; merged shown, held, cool;
-// the survivor's merged_into redirect (the profile service's) and erasure
-// tombstone. ARGV: merged id.
-// Merge records can be handled out of order (replicas, retries): when the
-// survivor was itself merged away since, {'MOVED', its survivor} (fold
-// there); when it was erased, the merged customer's state goes too
-// ({'ERASED'}). Else {'DONE'}, or {'SEEN'} when this merge was folded before.
-const redis::Script kMergeScript(R"lua(
-if redis.call('EXISTS', KEYS[9]) == 1 then
-  redis.call('DEL', KEYS[5], KEYS[6], KEYS[7])
-  return {'ERASED'}
-end
-local to = redis.call('GET', KEYS[8])
-if to then return {'MOVED', to} end
-if redis.call('SADD', KEYS[4], ARGV[1]) == 0 then return {'SEEN'} end
-for k = 1, 3 do
-  local from, to = KEYS[k + 4], KEYS[k]
-  if k < 3 then
-    local e = redis.call('ZRANGE', from, 0, -1, 'WITHSCORES')
-    for i = 1, #e, 2 do redis.call('ZADD', to, e[i + 1], e[i]) end
-  else
-    local c = redis.call('HGETALL', from)
-    for i = 1, #c, 2 do
-      local cur = tonumber(redis.call('HGET', to, c[i]) or '0')
-      if tonumber(c[i + 1]) > cur then redis.call('HSET', to, c[i], c[i + 1]) end
-    end
-  end
-  local ttl = redis.call('PTTL', from)
-  if ttl > 0 and redis.call('PTTL', to) < ttl then
-    redis.call('PEXPIRE', to, ttl)
-  end
-  redis.call('DEL', from)
-end
-return {'DONE'}
-)lua");
+// The scripts, one per file in lua/ with their KEYS and ARGV named at the
+// top.
+const redis::Script kUpsertScript(lua::kUpsertActionLua);
+const redis::Script kApplyCatalogScript(lua::kApplyCatalogLua);
+const redis::Script kReserveScript(lua::kReserveActionsLua);
+const redis::Script kOutcomeScript(lua::kRecordOutcomeLua);
+const redis::Script kMergeScript(lua::kMergeContactStateLua);
 
 std::string Ms(absl::Time t) { return absl::StrCat(absl::ToUnixMillis(t)); }
 std::string Ms(absl::Duration d) {

@@ -1,0 +1,46 @@
+-- Writes a customer's new journey state after applying a batch of their
+-- events (JourneyStore::ApplyBatch). n event ids, t stage transitions:
+--
+-- KEYS[1]      journey hash (v = version, s = state)
+-- KEYS[2]      applied event ids
+-- KEYS[3]      cached context
+-- KEYS[4]      erased-customer tombstone
+-- KEYS[5]      merged_into redirect
+-- KEYS[6]      pain aggregates
+-- KEYS[7..6+t] the funnel day of each stage transition
+--
+-- ARGV[1]              expected version ("0" = none)
+-- ARGV[2]              new state (serialised JourneyState)
+-- ARGV[3]              now (ms)
+-- ARGV[4]              applied window (ms)
+-- ARGV[5]              funnel TTL (s)
+-- ARGV[6]              n
+-- ARGV[7..6+n]         the event ids
+-- ARGV[7+n..6+n+t]     one "from>to" field per funnel key
+-- ARGV[7+n+t..]        aggregate field, delta pairs
+--
+-- Returns {'OK'}, {'ERASED'}, {'MOVED', survivor} or {'RETRY'} when the
+-- version moved. Every script that changes the applied ids (apply, merge,
+-- forget) also changes the version, so an unchanged version means the ids
+-- the caller read as unapplied still are: no per-id check.
+if redis.call('EXISTS', KEYS[4]) == 1 then return {'ERASED'} end
+local into = redis.call('GET', KEYS[5])
+if into then return {'MOVED', into} end
+local n = tonumber(ARGV[6])
+if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then
+  return {'RETRY'}
+end
+redis.call('HSET', KEYS[1], 'v', tostring(tonumber(ARGV[1]) + 1), 's', ARGV[2])
+for i = 7, 6 + n do redis.call('ZADD', KEYS[2], ARGV[3], ARGV[i]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf',
+           '(' .. tostring(tonumber(ARGV[3]) - tonumber(ARGV[4])))
+redis.call('DEL', KEYS[3])
+local t = #KEYS - 6
+for j = 1, t do
+  redis.call('HINCRBY', KEYS[6 + j], ARGV[6 + n + j], 1)
+  redis.call('EXPIRE', KEYS[6 + j], ARGV[5])
+end
+for i = 7 + n + t, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[6], ARGV[i], ARGV[i + 1])
+end
+return {'OK'}

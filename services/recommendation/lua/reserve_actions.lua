@@ -1,0 +1,89 @@
+-- Walks the ranked actions, applies cool-downs and contact caps, and
+-- reserves the chosen ones for a decision (RecommendationStore::Reserve).
+-- Nothing is written for an erased customer.
+--
+-- KEYS[1]   the customer's shown actions (sorted set "action|decision")
+-- KEYS[2]   their held (reserved, not yet shown) actions
+-- KEYS[3]   their cool-downs (hash action -> until ms)
+-- KEYS[4]   the decision hash
+-- KEYS[5]   the customer's erasure tombstone
+--
+-- All times in ms.
+-- ARGV[1]   now
+-- ARGV[2]   hold
+-- ARGV[3]   decision TTL
+-- ARGV[4]   max actions
+-- ARGV[5]   global daily cap (0 = none)
+-- ARGV[6]   decision id
+-- ARGV[7]   segment
+-- ARGV[8]   catalog version
+-- ARGV[9]   retention
+-- ARGV[10..] (action id, cap, window) triples in rank order
+--
+-- Returns {'ERASED'} or {chosen action ids, {action, reason, ...}
+-- suppressed}.
+if redis.call('EXISTS', KEYS[5]) == 1 then return {'ERASED'} end
+local now = tonumber(ARGV[1])
+local hold = tonumber(ARGV[2])
+local maxn = tonumber(ARGV[4])
+local gcap = tonumber(ARGV[5])
+local day = 86400000
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%.0f', now - hold))
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf',
+           '(' .. string.format('%.0f', now - tonumber(ARGV[9])))
+local times = {}
+local lastday = 0
+for k = 1, 2 do
+  local e = redis.call('ZRANGE', KEYS[k], 0, -1, 'WITHSCORES')
+  for i = 1, #e, 2 do
+    local a = string.match(e[i], '^[^|]+')
+    local t = tonumber(e[i + 1])
+    local l = times[a]
+    if not l then l = {}; times[a] = l end
+    l[#l + 1] = t
+    if t > now - day then lastday = lastday + 1 end
+  end
+end
+local cool = {}
+local c = redis.call('HGETALL', KEYS[3])
+for i = 1, #c, 2 do
+  local u = tonumber(c[i + 1])
+  if u > now then cool[c[i]] = u else redis.call('HDEL', KEYS[3], c[i]) end
+end
+local chosen, suppressed = {}, {}
+for i = 10, #ARGV, 3 do
+  if #chosen >= maxn then break end
+  local a = ARGV[i]
+  local cap = tonumber(ARGV[i + 1])
+  local win = tonumber(ARGV[i + 2])
+  local reason = false
+  local u = cool[a]
+  if u then
+    reason = 'cooldown:' .. string.format('%.0f', u)
+  else
+    if cap > 0 then
+      local n = 0
+      for _, t in ipairs(times[a] or {}) do
+        if t > now - win then n = n + 1 end
+      end
+      if n >= cap then reason = 'cap:' .. n end
+    end
+    if not reason and gcap > 0 and lastday >= gcap then
+      reason = 'global_cap:' .. lastday
+    end
+  end
+  if reason then
+    suppressed[#suppressed + 1] = a
+    suppressed[#suppressed + 1] = reason
+  else
+    chosen[#chosen + 1] = a
+    lastday = lastday + 1
+    redis.call('ZADD', KEYS[2], ARGV[1], a .. '|' .. ARGV[6])
+    redis.call('HSET', KEYS[4], 'a:' .. a, ARGV[1])
+  end
+end
+redis.call('HSET', KEYS[4], 'id', ARGV[6], 'seg', ARGV[7], 'v', ARGV[8],
+           'at', ARGV[1])
+redis.call('PEXPIRE', KEYS[4], ARGV[3])
+if #chosen > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+return {chosen, suppressed}
