@@ -49,7 +49,8 @@ void InputFetcher::Store(Cache<T>& cache, const std::string& key,
 }
 
 void InputFetcher::GetProfile(const omnicx::v1::CustomerRef& customer,
-                              absl::Time deadline, ProfileDone done) {
+                              absl::Time deadline, ProfileDone done,
+                              absl::string_view caller) {
   const std::string key = customer.SerializeAsString();
   omnicx::v1::Profile cached;
   if (Lookup(profiles_, key, &cached)) {
@@ -59,7 +60,7 @@ void InputFetcher::GetProfile(const omnicx::v1::CustomerRef& customer,
   using ProfileCall =
       Call<omnicx::v1::GetProfileRequest, omnicx::v1::GetProfileResponse>;
   auto* call = new ProfileCall;
-  credential_.Attach(&call->context);
+  credential_.Attach(&call->context, caller);
   *call->request.mutable_customer() = customer;
   call->context.set_deadline(absl::ToChronoTime(
       std::min(absl::Now() + options_.profile_timeout, deadline)));
@@ -77,7 +78,8 @@ void InputFetcher::GetProfile(const omnicx::v1::CustomerRef& customer,
 }
 
 void InputFetcher::GetJourney(const std::string& customer_id,
-                              absl::Time deadline, JourneyDone done) {
+                              absl::Time deadline, JourneyDone done,
+                              absl::string_view caller) {
   omnicx::v1::JourneySummary cached;
   if (Lookup(journeys_, customer_id, &cached)) {
     done(std::move(cached));
@@ -86,7 +88,7 @@ void InputFetcher::GetJourney(const std::string& customer_id,
   using JourneyCall =
       Call<omnicx::v1::GetJourneyRequest, omnicx::v1::GetJourneyResponse>;
   auto* call = new JourneyCall;
-  credential_.Attach(&call->context);
+  credential_.Attach(&call->context, caller);
   call->request.mutable_customer()->set_customer_id(customer_id);
   call->context.set_deadline(absl::ToChronoTime(
       std::min(absl::Now() + options_.journey_timeout, deadline)));

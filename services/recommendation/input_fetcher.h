@@ -49,11 +49,12 @@ class InputFetcher {
                std::shared_ptr<grpc::Channel> journey, InputOptions options,
                auth::ServiceCredential credential = {});
 
-  // The call's deadline is min(now + timeout, `deadline`).
+  // The call's deadline is min(now + timeout, `deadline`); `caller` names
+  // the original caller for the peer's audit.
   void GetProfile(const omnicx::v1::CustomerRef& customer, absl::Time deadline,
-                  ProfileDone done);
+                  ProfileDone done, absl::string_view caller = "");
   void GetJourney(const std::string& customer_id, absl::Time deadline,
-                  JourneyDone done);
+                  JourneyDone done, absl::string_view caller = "");
 
  private:
   template <typename T>

@@ -62,7 +62,8 @@ grpc::ServerUnaryReactor* RecommendationServiceImpl::Recommend(
        response](absl::StatusOr<omnicx::v1::RecommendResponse> result) {
         if (result.ok()) *response = std::move(*result);
         reactor->Finish(status::ToGrpcStatus(result.status()));
-      });
+      },
+      who->AuditName());
   return reactor;
 }
 
@@ -70,8 +71,8 @@ grpc::ServerUnaryReactor* RecommendationServiceImpl::RecordOutcome(
     grpc::CallbackServerContext* context,
     const omnicx::v1::RecordOutcomeRequest* request,
     omnicx::v1::RecordOutcomeResponse* response) {
-  absl::StatusOr<auth::Principal> who =
-      auth_.Authorize(*context, "/omnicx.v1.RecommendationService/RecordOutcome");
+  absl::StatusOr<auth::Principal> who = auth_.Authorize(
+      *context, "/omnicx.v1.RecommendationService/RecordOutcome");
   if (!who.ok()) return Done(context, who.status());
   std::vector<status::FieldViolation> v = ValidateOutcome(*request);
   if (!v.empty()) {
@@ -84,7 +85,8 @@ grpc::ServerUnaryReactor* RecommendationServiceImpl::RecordOutcome(
        response](absl::StatusOr<omnicx::v1::RecordOutcomeResponse> result) {
         if (result.ok()) *response = std::move(*result);
         reactor->Finish(status::ToGrpcStatus(result.status()));
-      });
+      },
+      who->AuditName());
   return reactor;
 }
 
@@ -108,17 +110,17 @@ grpc::ServerUnaryReactor* RecommendationServiceImpl::UpsertAction(
     grpc::CallbackServerContext* context,
     const omnicx::v1::UpsertActionRequest* request,
     omnicx::v1::UpsertActionResponse* response) {
-  absl::StatusOr<auth::Principal> who =
-      auth_.Authorize(*context, "/omnicx.v1.RecommendationService/UpsertAction");
+  absl::StatusOr<auth::Principal> who = auth_.Authorize(
+      *context, "/omnicx.v1.RecommendationService/UpsertAction");
   if (!who.ok()) return Done(context, who.status());
   std::vector<status::FieldViolation> v = ValidateUpsert(*request);
   if (!v.empty()) {
     return Done(context, status::InvalidArgumentError("invalid action", v));
   }
   if (audit_ != nullptr) {
-    absl::Status audited =
-        audit_->Record(*who, "catalog_upsert", "",
-                       absl::StrCat("action_id=", request->action().action_id()));
+    absl::Status audited = audit_->Record(
+        *who, "catalog_upsert", "",
+        absl::StrCat("action_id=", request->action().action_id()));
     if (!audited.ok()) return Done(context, audited);
   }
   absl::StatusOr<int64_t> version = store_.UpsertAction(request->action());
@@ -134,8 +136,8 @@ grpc::ServerUnaryReactor* RecommendationServiceImpl::GetActionStats(
     grpc::CallbackServerContext* context,
     const omnicx::v1::GetActionStatsRequest* request,
     omnicx::v1::GetActionStatsResponse* response) {
-  absl::StatusOr<auth::Principal> who =
-      auth_.Authorize(*context, "/omnicx.v1.RecommendationService/GetActionStats");
+  absl::StatusOr<auth::Principal> who = auth_.Authorize(
+      *context, "/omnicx.v1.RecommendationService/GetActionStats");
   if (!who.ok()) return Done(context, who.status());
   absl::StatusOr<CatalogSnapshot> catalog = store_.LoadCatalog();
   if (!catalog.ok()) return Done(context, catalog.status());

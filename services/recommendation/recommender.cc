@@ -56,6 +56,7 @@ std::string ReasonClass(const std::string& reason) {
 // decision or the budget watchdog, whichever comes first, answers.
 struct Recommender::Call {
   std::shared_ptr<void> in_flight;
+  std::string caller;  // audit name of the original caller
   omnicx::v1::RecommendRequest request;
   RecommendDone done;
   absl::Time start;
@@ -166,8 +167,10 @@ uint64_t Recommender::NextSeed() {
 }
 
 void Recommender::Recommend(const omnicx::v1::RecommendRequest& request,
-                            absl::Time deadline, RecommendDone done) {
+                            absl::Time deadline, RecommendDone done,
+                            absl::string_view caller) {
   auto call = std::make_shared<Call>();
+  call->caller = std::string(caller);
   call->in_flight = InFlight();
   call->request = request;
   call->done = std::move(done);
@@ -203,7 +206,8 @@ void Recommender::Recommend(const omnicx::v1::RecommendRequest& request,
     // Both in parallel; the profile may still redirect a merged id.
     call->outstanding = 2;
     inputs_.GetProfile(
-        ref, call->budget_end, [this, call](absl::StatusOr<Profile> p) {
+        ref, call->budget_end,
+        [this, call](absl::StatusOr<Profile> p) {
           inputs_status_
               .WithLabels({"profile", status::StatusCodeName(
                                           static_cast<int>(p.status().code()))})
@@ -214,8 +218,10 @@ void Recommender::Recommend(const omnicx::v1::RecommendRequest& request,
             call->profile_latency = absl::Now() - call->start;
           }
           if (call->outstanding.fetch_sub(1) == 1) Decide(call);
-        });
-    inputs_.GetJourney(ref.customer_id(), call->budget_end, journey_done);
+        },
+        call->caller);
+    inputs_.GetJourney(ref.customer_id(), call->budget_end, journey_done,
+                       call->caller);
     return;
   }
   // Another handle: the canonical id comes from the profile first.
@@ -239,8 +245,9 @@ void Recommender::Recommend(const omnicx::v1::RecommendRequest& request,
           Decide(call);
           return;
         }
-        inputs_.GetJourney(cid, call->budget_end, journey_done);
-      });
+        inputs_.GetJourney(cid, call->budget_end, journey_done, call->caller);
+      },
+      call->caller);
 }
 
 void Recommender::Decide(const std::shared_ptr<Call>& call) {
@@ -454,7 +461,8 @@ void Recommender::Finish(const std::shared_ptr<Call>& call,
 }
 
 void Recommender::RecordOutcome(const omnicx::v1::RecordOutcomeRequest& request,
-                                absl::Time deadline, OutcomeDone done) {
+                                absl::Time deadline, OutcomeDone done,
+                                absl::string_view caller) {
   const absl::Time now = options_.clock();
   std::shared_ptr<const Catalog> catalog = watcher_.catalog();
   OutcomeRequest outcome;
@@ -532,7 +540,8 @@ void Recommender::RecordOutcome(const omnicx::v1::RecordOutcomeRequest& request,
               absl::Seconds(1));
         }
         done(std::move(result));
-      });
+      },
+      caller);
 }
 
 }  // namespace omnicx::recommendation

@@ -62,14 +62,17 @@ class Recommender {
   ~Recommender();
 
   // `deadline` is the caller's (absl::InfiniteFuture() when none). `done`
-  // runs exactly once, on this or another thread.
+  // runs exactly once, on this or another thread. `caller` (the credential's
+  // audit name) travels with the calls to profile and journey.
   void Recommend(const omnicx::v1::RecommendRequest& request,
-                 absl::Time deadline, RecommendDone done);
+                 absl::Time deadline, RecommendDone done,
+                 absl::string_view caller = "");
 
   // NOT_FOUND for an unknown or expired decision, or one that did not
   // recommend the action; UNAVAILABLE when the customer cannot be resolved.
   void RecordOutcome(const omnicx::v1::RecordOutcomeRequest& request,
-                     absl::Time deadline, OutcomeDone done);
+                     absl::Time deadline, OutcomeDone done,
+                     absl::string_view caller = "");
 
  private:
   struct Call;
