@@ -23,7 +23,8 @@
 #      key every 10 ms until the case shows (at most 10 s), p50 and p99.
 #
 #   bench/pipeline.sh BUILD_DIR [--populations 10000:20,1000000:1]
-#       [--ingest-seconds 4] [--step-seconds 15] [--fresh-seconds 20]
+#       [--ingest-seconds 4] [--ingest-events 200000] [--step-seconds 15]
+#       [--fresh-seconds 20]
 #       [--out FILE]
 #
 # A population is CUSTOMERS:EVENTS_PER_CUSTOMER. At a million customers one
@@ -34,11 +35,12 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="${1:?usage: pipeline.sh BUILD_DIR}"; shift
 POPULATIONS=10000:20,1000000:1; INGEST_SECONDS=4; STEP_SECONDS=15
-FRESH_SECONDS=20; OUT=""
+FRESH_SECONDS=20; OUT=""; INGEST_EVENTS=200000
 while [ $# -gt 0 ]; do
   case "$1" in
     --populations) POPULATIONS="$2"; shift 2 ;;
     --ingest-seconds) INGEST_SECONDS="$2"; shift 2 ;;
+    --ingest-events) INGEST_EVENTS="$2"; shift 2 ;;
     --step-seconds) STEP_SECONDS="$2"; shift 2 ;;
     --fresh-seconds) FRESH_SECONDS="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
@@ -50,6 +52,8 @@ source "$ROOT/bench/common.sh"
 LOAD="$BUILD/bench/pipeline_load"
 [ -x "$LOAD" ] || { echo "missing $LOAD (build the pipeline_load target)" >&2; exit 1; }
 
+# The machine's idle share over the run (others may share the cores).
+read -r _ u0 n0 s0 i0 w0 _ < /proc/stat
 KEYS="$BENCH_TMP/keys"
 bash "$ROOT/tools/api-keys/provision.sh" "$KEYS"
 
@@ -118,7 +122,7 @@ run_population() {
   stop_service profile
   stop_service journey
   "$LOAD" --mode=ingest --target="$ing" --key_file="$app" --redis="127.0.0.1:$rport" \
-    --customers="$customers" --seconds="$INGEST_SECONDS" --max_events=200000 >>"$f"
+    --customers="$customers" --seconds="$INGEST_SECONDS" --max_events="$INGEST_EVENTS" >>"$f"
   echo "[$customers] profile alone, then journey alone, draining it" >&2
   drain_alone profile "$rport" "$BENCH_TMP/d.txt"; sed 's/^/profile_/' "$BENCH_TMP/d.txt" >>"$f"
   drain_alone journey "$rport" "$BENCH_TMP/d.txt"; sed 's/^/journey_/' "$BENCH_TMP/d.txt" >>"$f"
@@ -152,7 +156,11 @@ for p in ${POPULATIONS//,/ }; do
 done
 
 # The report: each population's figures, the target beside each.
-printf '\npipeline benchmark, %s cores, %s\n' "$(nproc)" "$(date -u '+%Y-%m-%d %H:%M UTC')"
+read -r _ u1 n1 s1 i1 w1 _ < /proc/stat
+printf '\npipeline benchmark, %s cores, %s; machine idle %s%% of the run, load average %s\n' \
+  "$(nproc)" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+  "$(awk -v b=$((u1+n1+s1+i1+w1-u0-n0-s0-i0-w0)) -v i=$((i1+w1-i0-w0)) 'BEGIN {printf "%.0f", b ? 100*i/b : 0}')" \
+  "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-58s | %12s | %12s | %8s | %-16s\n' figure value "ingest alone" ratio target
 printf '%s\n' "-------------------------------------------------------------------------------------------------------------------"
 row() { # name value baseline target
@@ -178,7 +186,7 @@ for c in "${pops[@]}"; do
   row "freshness event->GetJourney p99 ms @ $(fig "$f" half_rate)/s" "$(fig "$f" fresh_p99_ms)" 0 "<= 1000"
   row "  probes / timed out (10 s) / load errors" "$(fig "$f" fresh_probes)" 0 \
     "$(fig "$f" fresh_timeouts) / $(fig "$f" fresh_load_errors)"
-  row "populate through the pipeline, events/s applied" "$(fig "$f" populate_drain_events_per_s)" 0 ""
+  row "populate: consumers' apply rate after the load, events/s" "$(fig "$f" populate_drain_events_per_s)" 0 ""
   mem() { # KEY_EXPR: bytes per customer
     awk -v a="$(fig "$f" mem1_used_memory)" -v b="$(fig "$f" mem0_used_memory)" \
       -v d="$(fig "$f" mem1_dedup_bytes)" -v s="$(fig "$f" mem1_stream_bytes)" \
@@ -186,14 +194,14 @@ for c in "${pops[@]}"; do
       -v c="$c" -v all="$1" 'BEGIN {x = a - b; if (!all) x -= (d - d0) + (s - s0); printf "%.0f", x / c}'
   }
   tgt=""; [ "$ev" = 20 ] && tgt="<= 5120"
-  row "Redis bytes/customer, $ev events: customer state" "$(mem 0)" 0 "$tgt"
-  row "Redis bytes/customer, $ev events: used_memory delta (all)" "$(mem 1)" 0 ""
+  row "Redis bytes/customer, $ev event(s): customer state" "$(mem 0)" 0 "$tgt"
+  row "Redis bytes/customer, $ev event(s): used_memory delta" "$(mem 1)" 0 ""
 done
 if [ "${#pops[@]}" -ge 2 ]; then
   s="$BENCH_TMP/p-${pops[0]}.txt"; l="$BENCH_TMP/p-${pops[-1]}.txt"
   echo "== cost per event at ${pops[-1]} vs ${pops[0]} customers"
   for k in profile:profile_drain journey:journey_drain "whole pipeline:e2e" ingestion:ingest; do
-    row "Redis us/event, ${k%%:*}: ${pops[-1]} (value) vs ${pops[0]} (baseline)" \
+    row "Redis us/event ${k%%:*}, ${pops[-1]} vs ${pops[0]} customers" \
       "$(fig "$l" "${k#*:}_redis_us_per_event")" "$(fig "$s" "${k#*:}_redis_us_per_event")" "<= 1.20x"
   done
 fi

@@ -122,7 +122,8 @@ absl::StatusOr<Ingestion> ConnectIngestion(const std::string& target,
   return out;
 }
 
-std::unique_ptr<omnicx::redis::Client> ConnectRedis(const std::string& address) {
+std::unique_ptr<omnicx::redis::Client> ConnectRedis(
+    const std::string& address) {
   omnicx::redis::ClientOptions options;
   std::pair<std::string, std::string> hp = absl::StrSplit(address, ':');
   options.host = hp.first;
@@ -478,8 +479,8 @@ StepResult Step(Sender& sender, omnicx::redis::Client& redis, double rate,
   sampler.join();
   // Lag bounded: back to zero within `bound` of the load stopping. If not,
   // wait for the rest (so the next step starts clean) and report it.
-  out.drain_s = WaitDrained(redis, f.groups, absl::Seconds(300),
-                            absl::Milliseconds(50));
+  out.drain_s =
+      WaitDrained(redis, f.groups, absl::Seconds(300), absl::Milliseconds(50));
   const double cpu = MainThreadCpu(redis) - cpu0;
   out.errors = r.errors;
   out.max_backlog = max_backlog;
@@ -542,7 +543,8 @@ int Steps(const Flags& f) {
 
 int Fresh(const Flags& f) {
   auto ingestion = ConnectIngestion(f.target, f.key_file);
-  auto agent = ServiceCredential::FromFile(f.agent_key_file, "--agent_key_file");
+  auto agent =
+      ServiceCredential::FromFile(f.agent_key_file, "--agent_key_file");
   if (!ingestion.ok() || !agent.ok()) {
     std::fprintf(stderr, "cannot read the keys\n");
     return 2;
@@ -564,7 +566,8 @@ int Fresh(const Flags& f) {
   });
   const absl::Time end = absl::Now() + absl::Seconds(f.seconds);
   absl::SleepFor(absl::Seconds(std::min(2.0, f.seconds / 4)));  // warm-up
-  const std::string run = absl::StrCat("probe", absl::ToUnixMicros(absl::Now()));
+  const std::string run =
+      absl::StrCat("probe", absl::ToUnixMicros(absl::Now()));
   std::mt19937_64 rng(11);
   omnicx::bench::LatencyRecorder fresh;
   int probes = 0, timeouts = 0;
@@ -661,8 +664,8 @@ int Memory(const Flags& f) {
   // The dedup hashes sit under the event shards' tags: cx:default:{ev:k}:dd:*.
   std::string cursor = "0";
   for (int i = 0; i < 100000; ++i) {
-    auto page = redis->Command({"SCAN", cursor, "MATCH",
-                                "cx:default:{ev:*}:dd:*", "COUNT", "20000"});
+    auto page = redis->Command(
+        {"SCAN", cursor, "MATCH", "cx:default:{ev:*}:dd:*", "COUNT", "20000"});
     if (!page.ok() || page->elements().size() != 2) break;
     cursor = page->elements()[0].str();
     for (const auto& k : page->elements()[1].elements()) {
@@ -688,26 +691,46 @@ int main(int argc, char** argv) {
     const std::string name = a.substr(0, eq);
     const std::string v = eq == std::string::npos ? "" : a.substr(eq + 1);
     bool ok = true;
-    if (name == "--mode") f.mode = v;
-    else if (name == "--target") f.target = v;
-    else if (name == "--journey") f.journey = v;
-    else if (name == "--key_file") f.key_file = v;
-    else if (name == "--agent_key_file") f.agent_key_file = v;
-    else if (name == "--redis") f.redis = v;
-    else if (name == "--groups") f.groups = absl::StrSplit(v, ',');
-    else if (name == "--customers") ok = absl::SimpleAtoi(v, &f.customers);
-    else if (name == "--events") ok = absl::SimpleAtoi(v, &f.events);
-    else if (name == "--max_events") ok = absl::SimpleAtoi(v, &f.max_events);
-    else if (name == "--probes") ok = absl::SimpleAtoi(v, &f.probes);
-    else if (name == "--max_steps") ok = absl::SimpleAtoi(v, &f.max_steps);
-    else if (name == "--seconds") ok = absl::SimpleAtod(v, &f.seconds);
-    else if (name == "--timeout") ok = absl::SimpleAtod(v, &f.timeout);
-    else if (name == "--start") ok = absl::SimpleAtod(v, &f.start);
-    else if (name == "--factor") ok = absl::SimpleAtod(v, &f.factor);
-    else if (name == "--step_seconds") ok = absl::SimpleAtod(v, &f.step_seconds);
-    else if (name == "--bound") ok = absl::SimpleAtod(v, &f.bound);
-    else if (name == "--rate") ok = absl::SimpleAtod(v, &f.rate);
-    else ok = false;
+    if (name == "--mode")
+      f.mode = v;
+    else if (name == "--target")
+      f.target = v;
+    else if (name == "--journey")
+      f.journey = v;
+    else if (name == "--key_file")
+      f.key_file = v;
+    else if (name == "--agent_key_file")
+      f.agent_key_file = v;
+    else if (name == "--redis")
+      f.redis = v;
+    else if (name == "--groups")
+      f.groups = absl::StrSplit(v, ',');
+    else if (name == "--customers")
+      ok = absl::SimpleAtoi(v, &f.customers);
+    else if (name == "--events")
+      ok = absl::SimpleAtoi(v, &f.events);
+    else if (name == "--max_events")
+      ok = absl::SimpleAtoi(v, &f.max_events);
+    else if (name == "--probes")
+      ok = absl::SimpleAtoi(v, &f.probes);
+    else if (name == "--max_steps")
+      ok = absl::SimpleAtoi(v, &f.max_steps);
+    else if (name == "--seconds")
+      ok = absl::SimpleAtod(v, &f.seconds);
+    else if (name == "--timeout")
+      ok = absl::SimpleAtod(v, &f.timeout);
+    else if (name == "--start")
+      ok = absl::SimpleAtod(v, &f.start);
+    else if (name == "--factor")
+      ok = absl::SimpleAtod(v, &f.factor);
+    else if (name == "--step_seconds")
+      ok = absl::SimpleAtod(v, &f.step_seconds);
+    else if (name == "--bound")
+      ok = absl::SimpleAtod(v, &f.bound);
+    else if (name == "--rate")
+      ok = absl::SimpleAtod(v, &f.rate);
+    else
+      ok = false;
     if (!ok) {
       std::fprintf(stderr, "bad argument %s\n", a.c_str());
       return 2;
@@ -716,11 +739,11 @@ int main(int argc, char** argv) {
   // Bounds: every loop below is limited by these.
   if (f.customers < 1 || f.customers > 9'999'999 || f.events < 0 ||
       f.events > 50'000'000 ||
-      (f.mode == "populate" && f.customers * f.events > 50'000'000) || f.seconds <= 0 ||
-      f.seconds > 600 || f.step_seconds <= 0 || f.step_seconds > 120 ||
-      f.factor <= 1.01 || f.max_steps < 1 || f.max_steps > 30 ||
-      f.timeout <= 0 || f.timeout > 3600 || f.rate <= 0 || f.start <= 0 ||
-      f.probes < 1 || f.probes > 10000) {
+      (f.mode == "populate" && f.customers * f.events > 50'000'000) ||
+      f.seconds <= 0 || f.seconds > 600 || f.step_seconds <= 0 ||
+      f.step_seconds > 120 || f.factor <= 1.01 || f.max_steps < 1 ||
+      f.max_steps > 30 || f.timeout <= 0 || f.timeout > 3600 || f.rate <= 0 ||
+      f.start <= 0 || f.probes < 1 || f.probes > 10000) {
     std::fprintf(stderr, "bad sizes\n");
     return 2;
   }
