@@ -5,16 +5,22 @@
 #   bench/security.sh BUILD_DIR [--customers N] [--events E] [--rate R]
 #                     [--seconds S] [--rounds K]
 #
-# One redis-server and the four services on free loopback ports, a seeded
-# population (N customers × E events through ingestion with the app key,
-# drained by profile and journey), then, per round:
-#   (a) plaintext + API key  and  (b) mTLS + API key (the services restarted
-#   with certificates made by openssl in a temp dir, as `./omnicx up --tls`
-#   makes them; the load generator presents a client certificate),
-# in the order a b in odd rounds and b a in even ones, each call at R calls/s
-# for S s on one reused channel (after 300 warm-up calls). The CPU of the four
-# services and Redis is read from /proc around each open loop (the load
-# generator is left out) and divided by the calls: µs of machine CPU per call.
+# One redis-server and two copies of the four services on free loopback
+# ports, both on that Redis and the same seeded population (N customers × E
+# events through ingestion with the app key, drained by profile and journey):
+#   (a) plaintext + API key, and
+#   (b) mTLS + API key (started with certificates made by openssl in a temp
+#       dir, as `./omnicx up --tls` makes them; the services call each other
+#       over mTLS and the load generator presents a client certificate).
+# Each round, for each call, one load generator per suite offers R calls/s
+# (default 250, so 500 calls/s on the machine) for S s on one reused channel
+# (after 300 warm-up calls), the two open loops starting at the same instant: the machine, shared with other work, is the
+# same for (a) and (b), which measured one after the other differed by more
+# than the effect (±8 % between rounds). The CPU of each suite's services is
+# read from /proc around its open loop and divided by its calls; Redis,
+# which both suites use alike (the transport is only between the gRPC
+# processes), is charged per call of the two together. The load generators
+# are left out. Machine CPU per call = services + Redis, in µs.
 #
 # The services cannot run without authentication (there is no switch, by
 # design), so "without auth" is DERIVED: (a) minus the cost of
@@ -26,7 +32,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="${1:?usage: security.sh BUILD_DIR [--customers N] [--events E] [--rate R] [--seconds S] [--rounds K]}"; shift
-CUSTOMERS=10000; EVENTS=5; RATE=500; SECONDS_PER=10; ROUNDS=2
+CUSTOMERS=10000; EVENTS=5; RATE=250; SECONDS_PER=10; ROUNDS=2
 while [ $# -gt 0 ]; do
   case "$1" in
     --customers) CUSTOMERS="$2"; shift 2 ;;
@@ -64,12 +70,12 @@ mkdir -p "$TLS"
      -days 1 -sha256 -extfile "$TLS/$name.ext" -out "$TLS/$name.crt" 2>/dev/null
  done)
 
-# --- redis and the services ------------------------------------------------
+# --- redis and the two suites ----------------------------------------------
 rport=$(free_port); start_redis "$rport"; RPID=${BENCH_PIDS[-1]}
-declare -A PORT MPORT SPID
+declare -A PORT MPORT SPID  # keyed "transport:service"
 # Ports below the kernel's ephemeral range (a port some outgoing connection
 # holds cannot be bound either, though nothing listens on it), no socket on
-# them, and all ten different.
+# them, and all different.
 USED=" $rport "
 EPHEMERAL_LOW=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range)
 unique_port() {
@@ -82,9 +88,11 @@ unique_port() {
     echo "$p"; return
   done
 }
-for s in "${SERVICES[@]}"; do
-  PORT[$s]=$(unique_port); USED="$USED${PORT[$s]} "
-  MPORT[$s]=$(unique_port); USED="$USED${MPORT[$s]} "
+for t in plain mtls; do
+  for s in "${SERVICES[@]}"; do
+    PORT[$t:$s]=$(unique_port); USED="$USED${PORT[$t:$s]} "
+    MPORT[$t:$s]=$(unique_port); USED="$USED${MPORT[$t:$s]} "
+  done
 done
 
 # TLS flags of the load generator and omnicx-health for a transport.
@@ -93,11 +101,11 @@ client_flags() {
   echo "--tls_ca_file=$TLS/ca.crt --tls_cert_file=$TLS/cli.crt --tls_key_file=$TLS/cli.key"
 }
 
-start_services() {  # plain|mtls
-  local s tls_env
+start_suite() {  # plain|mtls: the four services, calling each other over that transport
+  local t="$1" s tls_env cred
   for s in "${SERVICES[@]}"; do
     tls_env=()
-    if [ "$1" = mtls ]; then
+    if [ "$t" = mtls ]; then
       tls_env=(OMNICX_TLS_CERT_FILE="$TLS/$s.crt" OMNICX_TLS_KEY_FILE="$TLS/$s.key"
                OMNICX_TLS_CA_FILE="$TLS/ca.crt" OMNICX_TLS_REQUIRE_CLIENT_CERT=true)
     fi
@@ -107,34 +115,34 @@ start_services() {  # plain|mtls
     esac
     env "${tls_env[@]}" "${cred[@]}" \
       OMNICX_AUTH_API_KEYS_FILE="$KEYS/api-keys.yaml" \
-      OMNICX_REDIS_ADDRESS="127.0.0.1:$rport" OMNICX_GRPC_ADDRESS="127.0.0.1:${PORT[$s]}" \
-      OMNICX_METRICS_ADDRESS="127.0.0.1:${MPORT[$s]}" OMNICX_LOG_LEVEL=warn \
+      OMNICX_REDIS_ADDRESS="127.0.0.1:$rport" OMNICX_GRPC_ADDRESS="127.0.0.1:${PORT[$t:$s]}" \
+      OMNICX_METRICS_ADDRESS="127.0.0.1:${MPORT[$t:$s]}" OMNICX_LOG_LEVEL=warn \
       OMNICX_IDENTITY_SECRET=bench-identity-secret-0123456789 \
-      OMNICX_JOURNEY_ADDRESS="127.0.0.1:${PORT[journey]}" \
-      OMNICX_RECOMMENDATION_ADDRESS="127.0.0.1:${PORT[recommendation]}" \
-      OMNICX_PROFILE_ADDRESS="127.0.0.1:${PORT[profile]}" \
-      "$BUILD/services/$s/omnicx-$s" >>"$BENCH_TMP/$s.log" 2>&1 &
-    SPID[$s]=$!; BENCH_PIDS+=($!)
+      OMNICX_JOURNEY_ADDRESS="127.0.0.1:${PORT[$t:journey]}" \
+      OMNICX_RECOMMENDATION_ADDRESS="127.0.0.1:${PORT[$t:recommendation]}" \
+      OMNICX_PROFILE_ADDRESS="127.0.0.1:${PORT[$t:profile]}" \
+      "$BUILD/services/$s/omnicx-$s" >>"$BENCH_TMP/$t-$s.log" 2>&1 &
+    SPID[$t:$s]=$!; BENCH_PIDS+=($!)
   done
   for s in "${SERVICES[@]}"; do
     # shellcheck disable=SC2046
-    "$BUILD/tools/omnicx-health" --wait=20s $(client_flags "$1") "127.0.0.1:${PORT[$s]}" >/dev/null ||
-      { echo "omnicx-$s did not become SERVING; its log:" >&2; tail -5 "$BENCH_TMP/$s.log" >&2; exit 1; }
+    "$BUILD/tools/omnicx-health" --wait=20s $(client_flags "$t") "127.0.0.1:${PORT[$t:$s]}" >/dev/null ||
+      { echo "omnicx-$s ($t) did not become SERVING; its log:" >&2; tail -5 "$BENCH_TMP/$t-$s.log" >&2; exit 1; }
   done
 }
 
-stop_services() {
-  local s
-  for s in "${SERVICES[@]}"; do kill "${SPID[$s]}" 2>/dev/null || true; done
-  for s in "${SERVICES[@]}"; do wait "${SPID[$s]}" 2>/dev/null || true; done
+stop_suites() {
+  local k
+  for k in "${!SPID[@]}"; do kill "${SPID[$k]}" 2>/dev/null || true; done
+  for k in "${!SPID[@]}"; do wait "${SPID[$k]}" 2>/dev/null || true; done
 }
 
-# Authenticated RPCs the services completed so far, "method code count"
-# lines summed over the four services (health checks are not counted).
-handled() {
+# Authenticated RPCs a suite's services completed so far, "method code
+# count" lines (health checks are not counted).
+handled() {  # TRANSPORT
   local s
   for s in "${SERVICES[@]}"; do
-    curl -s --max-time 5 "http://127.0.0.1:${MPORT[$s]}/metrics"
+    curl -s --max-time 5 "http://127.0.0.1:${MPORT[$1:$s]}/metrics"
   done | awk '/^grpc_server_handled_total\{/ && /omnicx\.v1\./ {
       match($0, /method="[^"]*"/); m = substr($0, RSTART + 8, RLENGTH - 9)
       match($0, /code="[^"]*"/); c = substr($0, RSTART + 6, RLENGTH - 7)
@@ -142,54 +150,78 @@ handled() {
     END { for (k in n) print k, n[k] }' | sort
 }
 
+pids_of() {  # TRANSPORT: name:pid list for the load generator
+  local s out="redis:$RPID"
+  for s in "${SERVICES[@]}"; do out="$out,$s:${SPID[$1:$s]}"; done
+  echo "$out"
+}
+
 # --- seed --------------------------------------------------------------------
-start_services plain
-"$LOAD" --mode=seed --target="127.0.0.1:${PORT[ingestion]}" --key_file="$KEYS/app.key" \
+start_suite plain
+start_suite mtls
+"$LOAD" --mode=seed --target="127.0.0.1:${PORT[plain:ingestion]}" --key_file="$KEYS/app.key" \
   --customers="$CUSTOMERS" --events="$EVENTS" >"$BENCH_TMP/seed.txt"
 drain "$rport" ev profile >/dev/null
 drain "$rport" rv journey >/dev/null
 
-PIDS_ARG() {
-  echo "redis:$RPID,ingestion:${SPID[ingestion]},profile:${SPID[profile]},journey:${SPID[journey]},recommendation:${SPID[recommendation]}"
-}
-
-# measure TRANSPORT ROUND: both calls; figures in $BENCH_TMP/<call>-<transport>-<round>.txt,
-# and the authenticated calls made inside the suite per external call.
+# measure ROUND: each call against both suites at once (one load generator
+# per suite, their open loops starting at the same instant); figures in
+# $BENCH_TMP/<call>-<transport>-<round>.txt, with the authenticated calls
+# each external call made inside its suite.
 measure() {
-  local t="$1" r="$2" call key target out h0 h1
+  local r="$1" call key svc t start_at lg
   for call in recommend context; do
-    if [ "$call" = recommend ]; then key=service; target=${PORT[recommendation]}
-    else key=agent; target=${PORT[profile]}; fi
-    out="$BENCH_TMP/$call-$t-$r.txt"
-    h0="$BENCH_TMP/h0"; h1="$BENCH_TMP/h1"
-    handled >"$h0"
-    # shellcheck disable=SC2046
-    "$LOAD" --mode=call --call="$call" --target="127.0.0.1:$target" \
-      --key_file="$KEYS/$key.key" --customers="$CUSTOMERS" --rate="$RATE" \
-      --seconds="$SECONDS_PER" --pids="$(PIDS_ARG)" $(client_flags "$t") >"$out"
-    handled >"$h1"
-    # Per external call: authenticated calls served, by method ("hops_<Method>"),
-    # and any that did not end OK.
-    awk -v n="$(fig "$out" "${call}_issued")" -v c="$call" '
-      FILENAME == ARGV[1] { b[$1 " " $2] = $3; next }
-      { d = $3 - b[$1 " " $2]; if (d == 0) next
-        split($1, p, "/"); hops[p[3]] += d / n; if ($2 != "OK") bad += d }
-      END { for (m in hops) printf "%s_hops_%s=%.3f\n", c, m, hops[m]; printf "%s_not_ok=%d\n", c, bad + 0 }
-    ' "$h0" "$h1" >>"$out"
+    if [ "$call" = recommend ]; then key=service; svc=recommendation
+    else key=agent; svc=profile; fi
+    for t in plain mtls; do handled "$t" >"$BENCH_TMP/h0-$t"; done
+    # Both warm up (300 calls in sequence), then wait for the same start.
+    start_at=$(( $(date +%s%3N) + 6000 ))
+    lg=()
+    for t in plain mtls; do
+      # shellcheck disable=SC2046
+      "$LOAD" --mode=call --call="$call" --target="127.0.0.1:${PORT[$t:$svc]}" \
+        --key_file="$KEYS/$key.key" --customers="$CUSTOMERS" --rate="$RATE" \
+        --seconds="$SECONDS_PER" --start_at_ms="$start_at" \
+        --rng_seed=$([ "$t" = plain ] && echo 42 || echo 43) \
+        --pids="$(pids_of "$t")" $(client_flags "$t") >"$BENCH_TMP/$call-$t-$r.txt" &
+      lg+=($!)
+    done
+    for p in "${lg[@]}"; do wait "$p"; done
+    for t in plain mtls; do
+      handled "$t" >"$BENCH_TMP/h1-$t"
+      out="$BENCH_TMP/$call-$t-$r.txt"
+      # Per external call: authenticated calls served, by method
+      # ("hops_<Method>"), and how many did not end OK.
+      awk -v n="$(fig "$out" "${call}_issued")" -v c="$call" '
+        FILENAME == ARGV[1] { b[$1 " " $2] = $3; next }
+        { d = $3 - b[$1 " " $2]; if (d == 0) next
+          split($1, p, "/"); hops[p[3]] += d / n; if ($2 != "OK") bad += d }
+        END { for (m in hops) printf "%s_hops_%s=%.3f\n", c, m, hops[m]; printf "%s_not_ok=%d\n", c, bad + 0 }
+      ' "$BENCH_TMP/h0-$t" "$BENCH_TMP/h1-$t" >>"$out"
+    done
+    # Machine CPU per call: the suite's four services over its own calls,
+    # plus Redis (shared, serving both suites alike: the transport is between
+    # the gRPC processes only) over all the calls of the two.
+    fp="$BENCH_TMP/$call-plain-$r.txt"; fm="$BENCH_TMP/$call-mtls-$r.txt"
+    for t in plain mtls; do
+      out="$BENCH_TMP/$call-$t-$r.txt"
+      awk -F= -v c="$call" -v rp="$(fig "$fp" "${call}_cpu_s_redis")" -v rm="$(fig "$fm" "${call}_cpu_s_redis")" \
+          -v np="$(( $(fig "$fp" "${call}_ok") + $(fig "$fp" "${call}_errors") ))" \
+          -v nm="$(( $(fig "$fm" "${call}_ok") + $(fig "$fm" "${call}_errors") ))" '
+        $1 == c "_ok" || $1 == c "_errors" { n += $2 }
+        $1 ~ "^" c "_cpu_s_" && $1 != c "_cpu_s_redis" { name = substr($1, length(c "_cpu_s_") + 1); cpu[name] = $2 }
+        END {
+          redis = (rp + rm) / 2 * 1e6 / (np + nm); total = redis
+          printf "%s_cpu_us_redis=%.1f\n", c, redis
+          for (k in cpu) { us = cpu[k] * 1e6 / n; total += us; printf "%s_cpu_us_%s=%.1f\n", c, k, us }
+          printf "%s_cpu_us_per_call=%.1f\n", c, total }' "$out" >"$out.cpu"
+      cat "$out.cpu" >>"$out"
+    done
   done
 }
 
-# Odd rounds plaintext first, even rounds mTLS first (a b b a ...), so a drift
-# of the shared machine during the run does not favour either transport.
-running=plain
-for r in $(seq 1 "$ROUNDS"); do
-  order="plain mtls"; [ $((r % 2)) -eq 1 ] || order="mtls plain"
-  for t in $order; do
-    [ "$t" = "$running" ] || { stop_services; start_services "$t"; running=$t; }
-    measure "$t" "$r"
-  done
-done
-stop_services
+for r in $(seq 1 "$ROUNDS"); do measure "$r"; done
+stop_suites
 
 # --- Authorize alone -----------------------------------------------------------
 auth="$BENCH_TMP/authorize.txt"
@@ -228,6 +260,7 @@ printf '\nsecurity benchmark: %s customers × %s events, %s calls/s for %s s per
   "$CUSTOMERS" "$EVENTS" "$RATE" "$SECONDS_PER" "$ROUNDS" "$(nproc)"
 echo "machine CPU per call = the four services + Redis, from /proc (load generator excluded)"
 printf '\n%-20s %-6s | %6s %6s %6s %6s | %8s %8s | %9s | %s\n' call transport ok errors degr notOK "p50 ms" "p99 ms" "µs/call" "per process µs (redis ingestion profile journey recommendation)"
+echo "(both transports at once, $RATE calls/s each; degr = answers with a missing part or a fallback, notOK = failed calls inside the suite)"
 for r in $(seq 1 "$ROUNDS"); do
   for call in recommend context; do
     for t in plain mtls; do
@@ -239,8 +272,9 @@ for r in $(seq 1 "$ROUNDS"); do
         "$(fig "$f" "${call}_cpu_us_redis")" "$(fig "$f" "${call}_cpu_us_ingestion")" \
         "$(fig "$f" "${call}_cpu_us_profile")" "$(fig "$f" "${call}_cpu_us_journey")" \
         "$(fig "$f" "${call}_cpu_us_recommendation")"
-      printf '%-20s %-6s   authenticated calls in the suite per call: %s\n' "" "" \
-        "$(grep "^${call}_hops_" "$f" | sed "s/^${call}_hops_//" | sort | tr '\n' ' ')"
+      printf '%-20s %-6s   authenticated calls in the suite per call: %s%s\n' "" "" \
+        "$(grep "^${call}_hops_" "$f" | sed "s/^${call}_hops_//" | sort | tr '\n' ' ')" \
+        "$(awk -v l="$(fig "$f" "${call}_late_ms")" 'BEGIN {if (l > 0) printf "(warm-up overran the start by %d ms)", l}')"
     done
   done
 done
@@ -249,7 +283,7 @@ echo "Authenticator::Authorize alone (thread CPU per call, 200,000 calls, median
 sed 's/^authorize_/  /; s/_us=/ µs: /' "$auth"
 
 printf '\n%-28s | %10s | %10s | %16s | %10s | %9s | %8s | %s\n' call "plain+key" "mTLS+key" "Authorize (hops)" "no-auth*" "TLS share" "added" "target ≤ 10 %"
-printf '%s\n' "--------------------------------------------------------------------------------------------------------------------------"
+printf '%s\n' "----------------------------------------------------------------------------------------------------------------------------"
 # summary_row NAME PLAIN MTLS AUTH HOPS NOTE
 summary_row() {
   awk -v n="$1" -v a="$2" -v b="$3" -v au="$4" -v h="$5" -v note="$6" 'BEGIN {

@@ -7,13 +7,15 @@
 //       each; prints seed_events
 //   security_load --mode=call --call=recommend|context --target=ADDR
 //       --key_file=KEYS/service.key --customers=10000 --rate=500 --seconds=10
-//       --pids=redis:PID,profile:PID,... [--warmup=300] [TLS flags]
+//       --pids=redis:PID,profile:PID,... [--warmup=300] [--start_at_ms=T]
+//       [--rng_seed=42] [TLS flags]
 //       Recommend (or GetCustomerContext with recommendations) for random
 //       seeded customers on one reused channel, `authorization: Bearer` on
-//       every call: --warmup calls in sequence, then the open loop at --rate,
-//       with the CPU of --pids read from /proc around the open loop only;
-//       prints <call>_{issued,ok,errors,degraded,p50_ms,p99_ms,
-//       cpu_us_per_call,cpu_us_<name>}
+//       every call: --warmup calls in sequence, then (at unix time T ms, so
+//       that two of these run their loops side by side) the open loop at
+//       --rate, with the CPU of --pids read from /proc around the open loop
+//       only; prints <call>_{issued,ok,errors,degraded,p50_ms,p99_ms,
+//       late_ms,cpu_s_<name>}
 //   security_load --mode=authorize --keys_file=KEYS/api-keys.yaml
 //       --keys_dir=KEYS --checks=service=/omnicx.v1.RecommendationService/
 //       Recommend,... [--calls=200000]
@@ -61,7 +63,8 @@ namespace {
 
 struct Flags {
   std::string mode, call, target, key_file, keys_file, keys_dir, checks, pids;
-  int64_t customers = 10000, calls = 200000, warmup = 300;
+  int64_t customers = 10000, calls = 200000, warmup = 300, start_at_ms = 0;
+  uint64_t rng_seed = 42;
   int events = 5;
   double rate = 500, seconds = 10;
   omnicx::config::v1::TlsConfig tls;
@@ -187,7 +190,7 @@ int Run(const Flags& f) {
   const bool context_call = f.call == "context";
   const std::string bearer = absl::StrCat("Bearer ", ReadKey(f.key_file));
   const auto pids = ParsePids(f.pids);
-  std::mt19937_64 rng(42);  // the same customers in every phase
+  std::mt19937_64 rng(f.rng_seed);
 
   using RecoCall = Call<omnicx::v1::RecommendRequest,
                         omnicx::v1::RecommendResponse>;
@@ -259,6 +262,13 @@ int Run(const Flags& f) {
     finished.WaitForNotificationWithTimeout(absl::Seconds(3));
   }
   degraded = 0;
+  // Late = the warm-up overran the agreed start.
+  const absl::Time start_at = absl::FromUnixMillis(f.start_at_ms);
+  const double late_ms =
+      f.start_at_ms ? absl::ToDoubleMilliseconds(absl::Now() - start_at) : 0;
+  if (f.start_at_ms) {
+    absl::SleepFor(std::min(start_at - absl::Now(), absl::Seconds(60)));
+  }
   const std::vector<double> before = CpuOf(pids);
   omnicx::bench::LoadResult r = omnicx::bench::RunOpenLoop(
       f.rate, absl::Seconds(f.seconds), 1'000'000, issue);
@@ -266,20 +276,18 @@ int Run(const Flags& f) {
 
   const std::string& c = f.call;
   const int64_t calls = r.ok + r.errors;
-  double total = 0;
   for (size_t i = 0; i < pids.size(); ++i) {
-    const double us = calls ? (after[i] - before[i]) * 1e6 / calls : 0;
-    total += us;
-    std::printf("%s_cpu_us_%s=%.1f\n", c.c_str(), pids[i].first.c_str(), us);
+    std::printf("%s_cpu_s_%s=%.2f\n", c.c_str(), pids[i].first.c_str(),
+                after[i] - before[i]);
   }
   std::printf(
       "%s_issued=%lld\n%s_ok=%lld\n%s_errors=%lld\n%s_degraded=%lld\n"
-      "%s_qps=%.1f\n%s_p50_ms=%.3f\n%s_p99_ms=%.3f\n%s_cpu_us_per_call=%.1f\n",
+      "%s_qps=%.1f\n%s_p50_ms=%.3f\n%s_p99_ms=%.3f\n%s_late_ms=%.0f\n",
       c.c_str(), static_cast<long long>(calls + f.warmup), c.c_str(),
       static_cast<long long>(r.ok), c.c_str(),
       static_cast<long long>(r.errors), c.c_str(),
       static_cast<long long>(degraded.load()), c.c_str(), r.qps(), c.c_str(),
-      r.p50_ms(), c.c_str(), r.p99_ms(), c.c_str(), total);
+      r.p50_ms(), c.c_str(), r.p99_ms(), c.c_str(), std::max(0.0, late_ms));
   absl::MutexLock lock(&first_error_mu);
   if (!first_error.empty()) {
     std::fprintf(stderr, "%s: first failed call: %s\n", c.c_str(),
@@ -384,6 +392,8 @@ int main(int argc, char** argv) {
     else if (name == "--events") ok = absl::SimpleAtoi(v, &f.events);
     else if (name == "--calls") ok = absl::SimpleAtoi(v, &f.calls);
     else if (name == "--warmup") ok = absl::SimpleAtoi(v, &f.warmup);
+    else if (name == "--start_at_ms") ok = absl::SimpleAtoi(v, &f.start_at_ms);
+    else if (name == "--rng_seed") ok = absl::SimpleAtoi(v, &f.rng_seed);
     else if (name == "--rate") ok = absl::SimpleAtod(v, &f.rate);
     else if (name == "--seconds") ok = absl::SimpleAtod(v, &f.seconds);
     else if (name == "--tls_ca_file") f.tls.set_ca_file(v);
