@@ -223,6 +223,37 @@ measure() {
 for r in $(seq 1 "$ROUNDS"); do measure "$r"; done
 stop_suites
 
+# --- the header alone --------------------------------------------------------
+# What carrying `authorization: Bearer <key>` costs a hop, which the derived
+# figure does not subtract: two bare echo servers at once (bench/echo), one
+# called with the header and one without, 1,000 calls/s each; CPU of server
+# and client per call.
+declare -A EPID EPORT
+for h in with without; do
+  "$BUILD/bench/echo_server" --port=0 --max_seconds=120 >"$BENCH_TMP/echo-$h.out" &
+  EPID[$h]=$!; BENCH_PIDS+=($!)
+  for _ in $(seq 1 50); do grep -q PORT "$BENCH_TMP/echo-$h.out" && break; sleep 0.1; done
+  EPORT[$h]=$(awk '/PORT/ {print $2}' "$BENCH_TMP/echo-$h.out")
+done
+for r in $(seq 1 "$ROUNDS"); do
+  start_at=$(( $(date +%s%3N) + 3000 ))
+  lg=()
+  for h in with without; do
+    "$LOAD" --mode=echo --header="$h" --target="127.0.0.1:${EPORT[$h]}" --key_file="$KEYS/service.key" \
+      --rate=1000 --seconds="$SECONDS_PER" --start_at_ms="$start_at" \
+      --pids="echo:${EPID[$h]}" >"$BENCH_TMP/echo-$h-$r.txt" &
+    lg+=($!)
+  done
+  for p in "${lg[@]}"; do wait "$p"; done
+done
+for h in with without; do kill "${EPID[$h]}" 2>/dev/null || true; wait "${EPID[$h]}" 2>/dev/null || true; done
+# echo_us WITH|WITHOUT ROUND: machine CPU per echo call (server + client), µs.
+echo_us() {
+  local f="$BENCH_TMP/echo-$1-$2.txt"
+  awk -v s="$(fig "$f" echo_cpu_s_echo)" -v c="$(fig "$f" echo_cpu_s_client)" \
+      -v n="$(( $(fig "$f" echo_ok) + $(fig "$f" echo_errors) ))" 'BEGIN {printf "%.1f", (s + c) * 1e6 / n}'
+}
+
 # --- Authorize alone -----------------------------------------------------------
 auth="$BENCH_TMP/authorize.txt"
 "$LOAD" --mode=authorize --keys_file="$KEYS/api-keys.yaml" --keys_dir="$KEYS" --calls=200000 \
@@ -282,6 +313,15 @@ echo
 echo "Authenticator::Authorize alone (thread CPU per call, 200,000 calls, median of 3; $(grep -c '^  - name' "$KEYS/api-keys.yaml") keys, rate limit as configured):"
 sed 's/^authorize_/  /; s/_us=/ µs: /' "$auth"
 
+echo
+echo "The bearer header alone, bare gRPC echo at 1,000 calls/s, with and without it at once (server + client CPU per call):"
+for r in $(seq 1 "$ROUNDS"); do
+  w=$(echo_us with "$r"); wo=$(echo_us without "$r")
+  awk -v r="$r" -v w="$w" -v wo="$wo" -v e1="$(fig "$BENCH_TMP/echo-with-$r.txt" echo_errors)" \
+      -v e2="$(fig "$BENCH_TMP/echo-without-$r.txt" echo_errors)" 'BEGIN {
+    printf "  round %d: with %.1f µs, without %.1f µs, difference %+.1f µs per hop (errors %d / %d)\n", r, w, wo, w - wo, e1, e2 }'
+done
+
 printf '\n%-28s | %10s | %10s | %16s | %10s | %9s | %8s | %s\n' call "plain+key" "mTLS+key" "Authorize (hops)" "no-auth*" "TLS share" "added" "target ≤ 10 %"
 printf '%s\n' "----------------------------------------------------------------------------------------------------------------------------"
 # summary_row NAME PLAIN MTLS AUTH HOPS NOTE
@@ -317,5 +357,5 @@ done
 echo
 echo "* no-auth is DERIVED, not measured: the services have no unauthenticated mode (by design), so it is"
 echo "  plain+key minus Authorize's cost times the authenticated calls one external call makes in the suite"
-echo "  (hops, from grpc_server_handled_total). The bearer header's bytes on the wire and the client-side"
-echo "  AddMetadata are not subtracted. TLS share = mTLS+key - plain+key; added = (mTLS+key - no-auth) / no-auth."
+echo "  (hops, from grpc_server_handled_total). Carrying the header (client and server, per hop: the echo"
+echo "  difference above) is not subtracted. TLS share = mTLS+key - plain+key; added = (mTLS+key - no-auth) / no-auth."

@@ -24,9 +24,18 @@
 //       limit) for each NAME=METHOD (the key in KEYS/NAME.key); prints
 //       authorize_<NAME>_<Method>_us, thread CPU per call (median of 3)
 //
+//   security_load --mode=echo --target=ECHO_SERVER --header=with|without
+//       --key_file=KEYS/service.key --rate=1000 --seconds=10
+//       --pids=echo:PID [--start_at_ms=T]
+//       bare gRPC echo (bench/echo), with or without the same
+//       `authorization: Bearer` header: what carrying the header costs a
+//       hop, beside Authorize; prints echo_{ok,errors,late_ms,cpu_s_<name>,
+//       cpu_s_client} (client = this process)
+//
 // TLS flags: --tls_ca_file=F --tls_cert_file=F --tls_key_file=F (mTLS, as
 // omnicx-health takes them); without them, plaintext.
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -55,6 +64,7 @@
 #include "libs/config/config.h"
 #include "libs/server/service_main.h"
 #include "libs/server/tls.h"
+#include "bench/echo/echo.grpc.pb.h"
 #include "omnicx/v1/ingestion.grpc.pb.h"
 #include "omnicx/v1/profile.grpc.pb.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
@@ -63,6 +73,7 @@ namespace {
 
 struct Flags {
   std::string mode, call, target, key_file, keys_file, keys_dir, checks, pids;
+  bool header = true;
   int64_t customers = 10000, calls = 200000, warmup = 300, start_at_ms = 0;
   uint64_t rng_seed = 42;
   int events = 5;
@@ -175,6 +186,15 @@ std::vector<double> CpuOf(const std::vector<std::pair<std::string, int>>& pids) 
   return out;
 }
 
+// Sleeps until --start_at_ms (at most 60 s); how late it already was.
+double WaitForStart(const Flags& f) {
+  if (f.start_at_ms == 0) return 0;
+  const absl::Time start_at = absl::FromUnixMillis(f.start_at_ms);
+  const double late_ms = absl::ToDoubleMilliseconds(absl::Now() - start_at);
+  absl::SleepFor(std::min(start_at - absl::Now(), absl::Seconds(60)));
+  return std::max(0.0, late_ms);
+}
+
 // One call type: how to fill a request and issue it asynchronously.
 template <typename Request, typename Response>
 struct Call {
@@ -262,13 +282,7 @@ int Run(const Flags& f) {
     finished.WaitForNotificationWithTimeout(absl::Seconds(3));
   }
   degraded = 0;
-  // Late = the warm-up overran the agreed start.
-  const absl::Time start_at = absl::FromUnixMillis(f.start_at_ms);
-  const double late_ms =
-      f.start_at_ms ? absl::ToDoubleMilliseconds(absl::Now() - start_at) : 0;
-  if (f.start_at_ms) {
-    absl::SleepFor(std::min(start_at - absl::Now(), absl::Seconds(60)));
-  }
+  const double late_ms = WaitForStart(f);
   const std::vector<double> before = CpuOf(pids);
   omnicx::bench::LoadResult r = omnicx::bench::RunOpenLoop(
       f.rate, absl::Seconds(f.seconds), 1'000'000, issue);
@@ -293,6 +307,47 @@ int Run(const Flags& f) {
     std::fprintf(stderr, "%s: first failed call: %s\n", c.c_str(),
                  first_error.c_str());
   }
+  return 0;
+}
+
+int Echo(const Flags& f) {
+  auto stub = omnicx::bench::EchoService::NewStub(
+      grpc::CreateChannel(f.target, grpc::InsecureChannelCredentials()));
+  const std::string bearer = absl::StrCat("Bearer ", ReadKey(f.key_file));
+  const std::string payload(100, 'x');
+  std::vector<std::pair<std::string, int>> pids = ParsePids(f.pids);
+  pids.emplace_back("client", getpid());
+  struct EchoCall {
+    grpc::ClientContext context;
+    omnicx::bench::EchoRequest request;
+    omnicx::bench::EchoResponse response;
+  };
+  auto issue = [&](std::function<void(bool)> done) {
+    auto call = std::make_shared<EchoCall>();
+    call->request.set_payload(payload);
+    if (f.header) call->context.AddMetadata("authorization", bearer);
+    call->context.set_deadline(std::chrono::system_clock::now() +
+                               std::chrono::seconds(2));
+    stub->async()->Echo(&call->context, &call->request, &call->response,
+                        [call, done](grpc::Status s) { done(s.ok()); });
+  };
+  for (int64_t i = 0; i < f.warmup; ++i) {
+    absl::Notification finished;
+    issue([&finished](bool) { finished.Notify(); });
+    finished.WaitForNotificationWithTimeout(absl::Seconds(3));
+  }
+  const double late_ms = WaitForStart(f);
+  const std::vector<double> before = CpuOf(pids);
+  omnicx::bench::LoadResult r = omnicx::bench::RunOpenLoop(
+      f.rate, absl::Seconds(f.seconds), 1'000'000, issue);
+  const std::vector<double> after = CpuOf(pids);
+  for (size_t i = 0; i < pids.size(); ++i) {
+    std::printf("echo_cpu_s_%s=%.2f\n", pids[i].first.c_str(),
+                after[i] - before[i]);
+  }
+  std::printf("echo_ok=%lld\necho_errors=%lld\necho_late_ms=%.0f\n",
+              static_cast<long long>(r.ok), static_cast<long long>(r.errors),
+              late_ms);
   return 0;
 }
 
@@ -393,6 +448,7 @@ int main(int argc, char** argv) {
     else if (name == "--calls") ok = absl::SimpleAtoi(v, &f.calls);
     else if (name == "--warmup") ok = absl::SimpleAtoi(v, &f.warmup);
     else if (name == "--start_at_ms") ok = absl::SimpleAtoi(v, &f.start_at_ms);
+    else if (name == "--header") f.header = v != "without";
     else if (name == "--rng_seed") ok = absl::SimpleAtoi(v, &f.rng_seed);
     else if (name == "--rate") ok = absl::SimpleAtod(v, &f.rate);
     else if (name == "--seconds") ok = absl::SimpleAtod(v, &f.seconds);
@@ -415,6 +471,7 @@ int main(int argc, char** argv) {
     return Run(f);
   }
   if (f.mode == "authorize") return Authorize(f);
+  if (f.mode == "echo") return Echo(f);
   std::fprintf(stderr,
                "usage: security_load --mode=seed|call|authorize ... (see the "
                "header of bench/security/security_load.cc)\n");
