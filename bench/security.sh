@@ -177,7 +177,8 @@ measure() {
     # Both warm up (300 calls in sequence), then wait for the same start.
     start_at=$(( $(date +%s%3N) + 6000 ))
     lg=()
-    for t in plain mtls; do
+    order="plain mtls"; [ $((r % 2)) -eq 1 ] || order="mtls plain"
+    for t in $order; do
       # shellcheck disable=SC2046
       "$LOAD" --mode=call --call="$call" --target="127.0.0.1:${PORT[$t:$svc]}" \
         --key_file="$KEYS/$key.key" --customers="$CUSTOMERS" --rate="$RATE" \
