@@ -170,7 +170,7 @@ drain "$rport" rv journey >/dev/null
 # $BENCH_TMP/<call>-<transport>-<round>.txt, with the authenticated calls
 # each external call made inside its suite.
 measure() {
-  local r="$1" call key svc t start_at lg
+  local r="$1" call key svc t start_at lg out issued
   for call in recommend context; do
     if [ "$call" = recommend ]; then key=service; svc=recommendation
     else key=agent; svc=profile; fi
@@ -194,7 +194,8 @@ measure() {
       out="$BENCH_TMP/$call-$t-$r.txt"
       # Per external call: authenticated calls served, by method
       # ("hops_<Method>"), and how many did not end OK.
-      awk -v n="$(fig "$out" "${call}_issued")" -v c="$call" '
+      issued=$(fig "$out" "${call}_issued")
+      awk -v n="$issued" -v c="$call" '
         FILENAME == ARGV[1] { b[$1 " " $2] = $3; next }
         { d = $3 - b[$1 " " $2]; if (d == 0) next
           split($1, p, "/"); hops[p[3]] += d / n; if ($2 != "OK") bad += d }
@@ -366,7 +367,7 @@ for call in recommend context; do
   summary_row "$name$([ "$k" -eq 1 ] || echo ", mean")" \
     "$(awk -v x="$a" -v k="$k" 'BEGIN {print x / k}')" "$(awk -v x="$b" -v k="$k" 'BEGIN {print x / k}')" \
     "$(awk -v x="$au" -v k="$k" 'BEGIN {print x / k}')" "$(awk -v x="$hops" -v k="$k" 'BEGIN {print x / k}')" \
-    "$( [ "$k" -eq 1 ] && echo "$note" || true)"
+    "$(if [ "$k" -eq 1 ]; then echo "$note"; fi)"
 done
 echo
 echo "TLS share = mTLS+key - plain+key; added = (mTLS+key - no-auth) / no-auth."

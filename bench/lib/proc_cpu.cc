@@ -23,8 +23,8 @@ absl::StatusOr<double> ParseProcStatCpuSeconds(absl::string_view stat,
   if (close == absl::string_view::npos || ticks_per_second <= 0) {
     return absl::InvalidArgumentError("not a /proc/<pid>/stat line");
   }
-  std::vector<absl::string_view> fields = absl::StrSplit(
-      stat.substr(close + 1), ' ', absl::SkipEmpty());
+  std::vector<absl::string_view> fields =
+      absl::StrSplit(stat.substr(close + 1), ' ', absl::SkipEmpty());
   int64_t utime = 0, stime = 0;
   if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
       !absl::SimpleAtoi(fields[12], &stime)) {

@@ -20,7 +20,8 @@ TEST(ProcCpuTest, ParsesUserAndSystemTicks) {
 TEST(ProcCpuTest, RejectsOtherText) {
   EXPECT_FALSE(ParseProcStatCpuSeconds("", 100).ok());
   EXPECT_FALSE(ParseProcStatCpuSeconds("1 (x) S 1 2", 100).ok());
-  EXPECT_FALSE(ParseProcStatCpuSeconds("1 (x) S 1 2 3 4 5 6 7 8 9 a b", 100).ok());
+  EXPECT_FALSE(
+      ParseProcStatCpuSeconds("1 (x) S 1 2 3 4 5 6 7 8 9 a b", 100).ok());
 }
 
 TEST(ProcCpuTest, ReadsItsOwnProcess) {

@@ -57,6 +57,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "bench/echo/echo.grpc.pb.h"
 #include "bench/lib/load.h"
 #include "bench/lib/proc_cpu.h"
 #include "grpcpp/grpcpp.h"
@@ -64,7 +65,6 @@
 #include "libs/config/config.h"
 #include "libs/server/service_main.h"
 #include "libs/server/tls.h"
-#include "bench/echo/echo.grpc.pb.h"
 #include "omnicx/v1/ingestion.grpc.pb.h"
 #include "omnicx/v1/profile.grpc.pb.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
@@ -172,7 +172,8 @@ std::vector<std::pair<std::string, int>> ParsePids(const std::string& text) {
   return out;
 }
 
-std::vector<double> CpuOf(const std::vector<std::pair<std::string, int>>& pids) {
+std::vector<double> CpuOf(
+    const std::vector<std::pair<std::string, int>>& pids) {
   std::vector<double> out;
   for (const auto& [name, pid] : pids) {
     absl::StatusOr<double> s = omnicx::bench::ProcessCpuSeconds(pid);
@@ -212,10 +213,10 @@ int Run(const Flags& f) {
   const auto pids = ParsePids(f.pids);
   std::mt19937_64 rng(f.rng_seed);
 
-  using RecoCall = Call<omnicx::v1::RecommendRequest,
-                        omnicx::v1::RecommendResponse>;
-  using ContextCall = Call<omnicx::v1::GetCustomerContextRequest,
-                           omnicx::v1::CustomerContext>;
+  using RecoCall =
+      Call<omnicx::v1::RecommendRequest, omnicx::v1::RecommendResponse>;
+  using ContextCall =
+      Call<omnicx::v1::GetCustomerContextRequest, omnicx::v1::CustomerContext>;
   std::atomic<int64_t> degraded{0};
   absl::Mutex first_error_mu;
   std::string first_error;
@@ -298,10 +299,10 @@ int Run(const Flags& f) {
       "%s_issued=%lld\n%s_ok=%lld\n%s_errors=%lld\n%s_degraded=%lld\n"
       "%s_qps=%.1f\n%s_p50_ms=%.3f\n%s_p99_ms=%.3f\n%s_late_ms=%.0f\n",
       c.c_str(), static_cast<long long>(calls + f.warmup), c.c_str(),
-      static_cast<long long>(r.ok), c.c_str(),
-      static_cast<long long>(r.errors), c.c_str(),
-      static_cast<long long>(degraded.load()), c.c_str(), r.qps(), c.c_str(),
-      r.p50_ms(), c.c_str(), r.p99_ms(), c.c_str(), std::max(0.0, late_ms));
+      static_cast<long long>(r.ok), c.c_str(), static_cast<long long>(r.errors),
+      c.c_str(), static_cast<long long>(degraded.load()), c.c_str(), r.qps(),
+      c.c_str(), r.p50_ms(), c.c_str(), r.p99_ms(), c.c_str(),
+      std::max(0.0, late_ms));
   absl::MutexLock lock(&first_error_mu);
   if (!first_error.empty()) {
     std::fprintf(stderr, "%s: first failed call: %s\n", c.c_str(),
@@ -375,7 +376,8 @@ int Authorize(const Flags& f) {
     std::fprintf(stderr, "%s\n", std::string(cfg.status().message()).c_str());
     return 1;
   }
-  omnicx::auth::AuthenticatorOptions options = omnicx::server::AuthOptions(*cfg);
+  omnicx::auth::AuthenticatorOptions options =
+      omnicx::server::AuthOptions(*cfg);
   // The real clock, moved on 1 ms per call: every credential stays within
   // its rate limit (as at the benchmark's 500 calls/s), the limiter still
   // does its whole work, and the keys file is checked every 5,000 calls.
@@ -392,9 +394,8 @@ int Authorize(const Flags& f) {
   for (absl::string_view check :
        absl::StrSplit(f.checks, ',', absl::SkipEmpty())) {
     std::pair<std::string, std::string> nm = absl::StrSplit(check, '=');
-    const std::string bearer =
-        absl::StrCat("Bearer ", ReadKey(absl::StrCat(f.keys_dir, "/", nm.first,
-                                                     ".key")));
+    const std::string bearer = absl::StrCat(
+        "Bearer ", ReadKey(absl::StrCat(f.keys_dir, "/", nm.first, ".key")));
     // Internal calls from the profile service name the agent they serve.
     const std::string on_behalf_of =
         absl::StartsWith(nm.first, "internal-profile") ? "dev-agent" : "";
@@ -435,27 +436,48 @@ int main(int argc, char** argv) {
     const std::string name = a.substr(0, eq);
     const std::string v = eq == std::string::npos ? "" : a.substr(eq + 1);
     bool ok = true;
-    if (name == "--mode") f.mode = v;
-    else if (name == "--call") f.call = v;
-    else if (name == "--target") f.target = v;
-    else if (name == "--key_file") f.key_file = v;
-    else if (name == "--keys_file") f.keys_file = v;
-    else if (name == "--keys_dir") f.keys_dir = v;
-    else if (name == "--checks") f.checks = v;
-    else if (name == "--pids") f.pids = v;
-    else if (name == "--customers") ok = absl::SimpleAtoi(v, &f.customers);
-    else if (name == "--events") ok = absl::SimpleAtoi(v, &f.events);
-    else if (name == "--calls") ok = absl::SimpleAtoi(v, &f.calls);
-    else if (name == "--warmup") ok = absl::SimpleAtoi(v, &f.warmup);
-    else if (name == "--start_at_ms") ok = absl::SimpleAtoi(v, &f.start_at_ms);
-    else if (name == "--header") f.header = v != "without";
-    else if (name == "--rng_seed") ok = absl::SimpleAtoi(v, &f.rng_seed);
-    else if (name == "--rate") ok = absl::SimpleAtod(v, &f.rate);
-    else if (name == "--seconds") ok = absl::SimpleAtod(v, &f.seconds);
-    else if (name == "--tls_ca_file") f.tls.set_ca_file(v);
-    else if (name == "--tls_cert_file") f.tls.set_cert_file(v);
-    else if (name == "--tls_key_file") f.tls.set_key_file(v);
-    else ok = false;
+    if (name == "--mode")
+      f.mode = v;
+    else if (name == "--call")
+      f.call = v;
+    else if (name == "--target")
+      f.target = v;
+    else if (name == "--key_file")
+      f.key_file = v;
+    else if (name == "--keys_file")
+      f.keys_file = v;
+    else if (name == "--keys_dir")
+      f.keys_dir = v;
+    else if (name == "--checks")
+      f.checks = v;
+    else if (name == "--pids")
+      f.pids = v;
+    else if (name == "--customers")
+      ok = absl::SimpleAtoi(v, &f.customers);
+    else if (name == "--events")
+      ok = absl::SimpleAtoi(v, &f.events);
+    else if (name == "--calls")
+      ok = absl::SimpleAtoi(v, &f.calls);
+    else if (name == "--warmup")
+      ok = absl::SimpleAtoi(v, &f.warmup);
+    else if (name == "--start_at_ms")
+      ok = absl::SimpleAtoi(v, &f.start_at_ms);
+    else if (name == "--header")
+      f.header = v != "without";
+    else if (name == "--rng_seed")
+      ok = absl::SimpleAtoi(v, &f.rng_seed);
+    else if (name == "--rate")
+      ok = absl::SimpleAtod(v, &f.rate);
+    else if (name == "--seconds")
+      ok = absl::SimpleAtod(v, &f.seconds);
+    else if (name == "--tls_ca_file")
+      f.tls.set_ca_file(v);
+    else if (name == "--tls_cert_file")
+      f.tls.set_cert_file(v);
+    else if (name == "--tls_key_file")
+      f.tls.set_key_file(v);
+    else
+      ok = false;
     if (!ok) {
       std::fprintf(stderr, "security_load: bad flag %s\n", a.c_str());
       return 2;
