@@ -41,6 +41,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <sstream>
 #include <string>
@@ -85,11 +86,16 @@ std::string Phone(int64_t customer) {
   return absl::StrFormat("+1556%07d", customer);
 }
 
+// The plaintext key in `path`, read as every secret file is
+// (config::ReadSecretFile); a missing key ends the run.
 std::string ReadKey(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return std::string(absl::StripAsciiWhitespace(text.str()));
+  absl::StatusOr<std::string> key =
+      omnicx::config::ReadSecretFile("--key_file", path);
+  if (!key.ok()) {
+    std::cerr << key.status().message() << "\n";
+    std::exit(2);
+  }
+  return std::string(absl::StripAsciiWhitespace(*key));
 }
 
 std::shared_ptr<grpc::Channel> Dial(const Flags& f) {
