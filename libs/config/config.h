@@ -29,7 +29,8 @@ enum class Service { kIngestion, kProfile, kJourney, kRecommendation };
 // "ingestion", "profile", "journey", "recommendation".
 absl::string_view ServiceName(Service service);
 
-// Built-in defaults for `service` (its loopback ports from DESIGN.md).
+// Built-in defaults for `service` (its loopback ports: gRPC 5005x, metrics
+// 945x, as in README.md).
 Config Defaults(Service service);
 
 // Defaults < YAML (config_file) < environment < flags, then

@@ -1,5 +1,6 @@
 // Exponentially decayed sums anchored at a reference time: the arithmetic
-// behind order-independent journey state (DESIGN.md invariant 3).
+// behind order-independent journey state (the order-independence invariant,
+// docs/architecture.md).
 //
 //   DecayedSum s;                                  // empty
 //   AddDecayed(&s, /*weight=*/2.0, t_ms, absl::Hours(720));

@@ -8,11 +8,12 @@
 //   std::optional<StageTransition> moved = RefreshDerived(model, &s);
 //   JourneySummary summary = Summarize(model, s, now_ms);
 //
-// Order independence (DESIGN.md invariant 3): every stored part is a decayed
-// sum, a counter or a min/max of times, and a case's effort is booked as a
-// function of the case's contact set (re-booked exactly when it changes), so
-// any order of the same events gives the same state up to rounding, and
-// MergeState(a, b) equals replaying the union (invariant 4). Exceptions,
+// Order independence (invariant in docs/architecture.md): every stored part
+// is a decayed sum, a counter or a min/max of times, and a case's effort is
+// booked as a function of the case's contact set (re-booked exactly when it
+// changes), so any order of the same events gives the same state up to
+// rounding, and MergeState(a, b) equals replaying the union (merge equals
+// replay, docs/architecture.md). Exceptions,
 // documented in docs/journey.md: the stored stage's entry time, and the
 // trimming of drivers beyond max_drivers and cases beyond max_cases.
 //

@@ -14,7 +14,8 @@
 // Gates, in order (the first failure is the reason):
 //   disabled; channel (not deliverable on the requested channel);
 //   consent (`required_consent` needs a current granted consent — a missing
-//   profile means none; invariant 7, whatever the caller asks);
+//   profile means none; whatever the caller asks: the invariant "consent is
+//   enforced server-side", docs/architecture.md);
 //   eligibility (stage, segments, health, churn risk, open cases — an action
 //   with any journey condition is out while the journey is unknown);
 //   complaint (cross_sell and retention_offer wait while a complaint case is
