@@ -229,9 +229,9 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
       const AggregateFields delta =
           AggregateDelta(before, PainContributions(state));
       std::vector<std::string> keys = {
-          keys_.Journey(cid),    keys_.Applied(cid, "journey"),
-          keys_.Context(cid),    keys_.ErasedCustomer(cid),
-          keys_.MergedInto(cid), keys_.Analytics("pain")};
+          keys_.Journey(cid), keys_.Applied(cid, "journey"),
+          keys_.ErasedCustomer(cid), keys_.MergedInto(cid),
+          keys_.Analytics("pain")};
       std::vector<std::string> args = {
           absl::StrCat(version),
           state.SerializeAsString(),
@@ -326,8 +326,7 @@ absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
         redis_.Eval(
             merge_script_,
             {keys_.Journey(survivor), keys_.Applied(survivor, "journey"),
-             keys_.Context(survivor), keys_.Journey(merged),
-             keys_.Applied(merged, "journey"), keys_.Context(merged),
+             keys_.Journey(merged), keys_.Applied(merged, "journey"),
              keys_.Analytics("pain"),
              keys_.Analytics(absl::StrCat("funnel:", day)),
              keys_.ErasedCustomer(survivor), keys_.MergedInto(survivor)},

@@ -15,10 +15,12 @@
 // applied event ids (the effectively-once record, kept applied_window);
 // suite-wide `an:pain` hash of aggregate fields (pain_points.h) and
 // `an:funnel:<YYYY-MM-DD>` hashes of "from>to" transition counts (UTC days,
-// kept funnel_retention). Writes also drop the customer's cached agent
-// context (`ctx`), and stop at the profile service's redirect of a merged
-// customer (`merged_into`: the event goes to the survivor) and at the
-// tombstone of an erased one (the event is dropped).
+// kept funnel_retention). Every write bumps the version `v`, which is part
+// of the customer's context version (the profile service serves a cached
+// agent context only while it is current; ProfileStore::ContextReads), and
+// stops at the profile service's redirect of a merged customer
+// (`merged_into`: the event goes to the survivor) and at the tombstone of an
+// erased one (the event is dropped).
 #ifndef OMNICX_SERVICES_JOURNEY_JOURNEY_STORE_H_
 #define OMNICX_SERVICES_JOURNEY_JOURNEY_STORE_H_
 

@@ -39,6 +39,7 @@ struct Pending {
   CustomerContext context;
   std::string customer_id;
   std::string signature;
+  std::string version;  // the context version read before the parts
   absl::Time start;
   bool cacheable = true;
   std::atomic<int> outstanding{0};
@@ -113,8 +114,9 @@ void ContextAssembler::Assemble(
       absl::StrCat(limit, "|", request.channel(), "|",
                    request.include_recommendations() ? 1 : 0);
   // One round trip after the identity's owner is found reads the redirect,
-  // the cached context, the profile and the recent timeline together (a
-  // cache hit wastes the last two, which are cheap).
+  // the cached context with the current context version, the profile and
+  // the recent timeline together (a cache hit wastes the last two, which
+  // are cheap). The version is read first: what follows is never older.
   ProfileStore::TimelineRead timeline;
   redis::PipelineReplies reads;
   absl::StatusOr<std::string> cid = store_.directory().Lookup(
@@ -122,8 +124,7 @@ void ContextAssembler::Assemble(
       [&](const std::string& id) {
         timeline =
             *store_.PlanTimeline(id, limit, "", {}, std::nullopt, std::nullopt);
-        std::vector<redis::Command> c = {
-            store_.CachedContextRead(id, signature)};
+        std::vector<redis::Command> c = store_.ContextReads(id, signature);
         for (redis::Command& r : store_.ProfileReads(id))
           c.push_back(std::move(r));
         c.push_back(timeline.command);
@@ -142,15 +143,19 @@ void ContextAssembler::Assemble(
     done(cid.status());
     return;
   }
-  constexpr size_t kProfileAt = 1;
+  constexpr size_t kProfileAt = ProfileStore::kContextReads;
   constexpr size_t kTimelineAt = kProfileAt + ProfileStore::kProfileReads;
   if (reads.size() != kTimelineAt + 1) {
     done(absl::InternalError("context reads are missing replies"));
     return;
   }
-  if (reads[0].ok() && !reads[0]->is_nil()) {
+  // A cached context of the current version is served; without a version
+  // (its reads failed) the context is assembled and not cached.
+  absl::StatusOr<ProfileStore::ContextRead> cached =
+      ProfileStore::ParseContextRead(reads, 0);
+  if (cached.ok() && cached->cached.has_value()) {
     CustomerContext context;
-    if (context.ParseFromString(reads[0]->str())) {
+    if (context.ParseFromString(*cached->cached)) {
       done(std::move(context));
       return;
     }
@@ -159,6 +164,11 @@ void ContextAssembler::Assemble(
   auto pending = std::make_shared<Pending>();
   pending->customer_id = *cid;
   pending->signature = signature;
+  if (cached.ok()) {
+    pending->version = std::move(cached->version);
+  } else {
+    pending->cacheable = false;
+  }
   pending->start = start;
   pending->done = std::move(done);
   pending->outstanding = request.include_recommendations() ? 3 : 2;
@@ -180,7 +190,8 @@ void ContextAssembler::Assemble(
     pending->done(std::move(pending->context));
     if (cache) {
       (void)store_.CacheContext(pending->customer_id, pending->signature,
-                                serialized, options_.cache_ttl);
+                                pending->version, serialized,
+                                options_.cache_ttl);
       cache_writes_.fetch_sub(1);
     }
   };

@@ -11,8 +11,11 @@
 // the profile and recent timeline are read from Redis. Whatever is missing
 // comes back with a SectionStatus saying why (UNAVAILABLE, DEADLINE_EXCEEDED,
 // UNIMPLEMENTED, ...). A complete answer is cached for a short TTL, written
-// just after the answer goes out; any new event for the customer drops the
-// cache.
+// just after the answer goes out, under the customer's context version read
+// before its parts (ProfileStore::ContextReads); it is served only while
+// that version is current, so any change the context shows (an event,
+// consent, traits, a link, a merge, the journey) makes the next call fresh,
+// and a cache write racing such a change writes nothing.
 #ifndef OMNICX_SERVICES_PROFILE_CONTEXT_ASSEMBLER_H_
 #define OMNICX_SERVICES_PROFILE_CONTEXT_ASSEMBLER_H_
 

@@ -501,9 +501,8 @@ redis::Command ProfileStore::ApplyCommand(absl::string_view customer_id,
   return redis::EvalShaCommand(
       apply_script_,
       {keys_.Profile(customer_id), keys_.Timeline(customer_id),
-       keys_.Applied(customer_id, "profile"), keys_.Context(customer_id),
-       keys_.MergedInto(customer_id), keys_.ErasedCustomer(customer_id),
-       keys_.Claims(customer_id)},
+       keys_.Applied(customer_id, "profile"), keys_.MergedInto(customer_id),
+       keys_.ErasedCustomer(customer_id), keys_.Claims(customer_id)},
       args);
 }
 
@@ -574,9 +573,9 @@ absl::StatusOr<std::string> ProfileStore::UpdateTraits(
   return WriteCustomer(
       traits_script_, customer_id,
       [this](const std::string& cid) {
-        return std::vector<std::string>{
-            keys_.Traits(cid), keys_.Profile(cid), keys_.MergedInto(cid),
-            keys_.Context(cid), keys_.ErasedCustomer(cid)};
+        return std::vector<std::string>{keys_.Traits(cid), keys_.Profile(cid),
+                                        keys_.MergedInto(cid),
+                                        keys_.ErasedCustomer(cid)};
       },
       args);
 }
@@ -587,9 +586,8 @@ absl::StatusOr<std::string> ProfileStore::SetConsent(
       consent_script_, customer_id,
       [this](const std::string& cid) {
         return std::vector<std::string>{
-            keys_.Consents(cid), keys_.ConsentLog(cid),
-            keys_.Profile(cid),  keys_.MergedInto(cid),
-            keys_.Context(cid),  keys_.ErasedCustomer(cid)};
+            keys_.Consents(cid), keys_.ConsentLog(cid), keys_.Profile(cid),
+            keys_.MergedInto(cid), keys_.ErasedCustomer(cid)};
       },
       {consent.purpose(), absl::StrCat(ToMillis(consent.updated_at())),
        consent.SerializeAsString(), consent.granted() ? "1" : "0"});
@@ -608,23 +606,67 @@ absl::StatusOr<std::vector<omnicx::v1::Consent>> ProfileStore::ConsentHistory(
   return out;
 }
 
-redis::Command ProfileStore::CachedContextRead(
+std::vector<redis::Command> ProfileStore::ContextReads(
     absl::string_view customer_id, absl::string_view signature) const {
-  return {"HGET", keys_.Context(customer_id), std::string(signature)};
+  // cache_context.lua builds the version from the same fields.
+  return {{"HMGET", keys_.Context(customer_id), "v", std::string(signature)},
+          {"HMGET", keys_.Profile(customer_id), "event_count", "v"},
+          {"HGET", keys_.Journey(customer_id), "v"}};
 }
 
-absl::Status ProfileStore::CacheContext(absl::string_view customer_id,
-                                        absl::string_view signature,
-                                        const std::string& serialized,
-                                        absl::Duration ttl) {
-  if (ttl <= absl::ZeroDuration()) return absl::OkStatus();
-  return redis_
-      .Eval(cache_context_script_,
-            {keys_.Profile(customer_id), keys_.Context(customer_id),
-             keys_.ErasedCustomer(customer_id)},
-            {std::string(signature), serialized,
-             absl::StrCat(absl::ToInt64Milliseconds(ttl))})
-      .status();
+absl::StatusOr<ProfileStore::ContextRead> ProfileStore::ParseContextRead(
+    const redis::PipelineReplies& replies, size_t first) {
+  if (replies.size() < first + kContextReads) {
+    return absl::InternalError("context reads are missing replies");
+  }
+  for (size_t i = first; i < first + kContextReads; ++i) {
+    OMNICX_RETURN_IF_ERROR(replies[i].status());
+  }
+  const redis::Reply& cached = *replies[first];
+  const redis::Reply& profile = *replies[first + 1];
+  const redis::Reply& journey = *replies[first + 2];
+  if (cached.elements().size() != 2 || profile.elements().size() != 2) {
+    return absl::InternalError("context reads have unexpected replies");
+  }
+  auto part = [](const redis::Reply& r) {
+    return r.is_nil() ? std::string("0") : r.str();
+  };
+  ContextRead out;
+  out.version = absl::StrCat(part(profile.elements()[0]), ".",
+                             part(profile.elements()[1]), ".", part(journey));
+  const redis::Reply& cached_version = cached.elements()[0];
+  const redis::Reply& context = cached.elements()[1];
+  if (!cached_version.is_nil() && cached_version.str() == out.version &&
+      !context.is_nil()) {
+    out.cached = context.str();
+  }
+  return out;
+}
+
+absl::StatusOr<ProfileStore::ContextRead> ProfileStore::ReadContext(
+    absl::string_view customer_id, absl::string_view signature) {
+  OMNICX_ASSIGN_OR_RETURN(
+      redis::PipelineReplies r,
+      redis_.Pipeline(ContextReads(customer_id, signature)));
+  return ParseContextRead(r, 0);
+}
+
+absl::StatusOr<bool> ProfileStore::CacheContext(absl::string_view customer_id,
+                                                absl::string_view signature,
+                                                absl::string_view version,
+                                                const std::string& serialized,
+                                                absl::Duration ttl) {
+  if (ttl <= absl::ZeroDuration()) return false;
+  OMNICX_ASSIGN_OR_RETURN(
+      redis::Reply r,
+      redis_.Eval(
+          cache_context_script_,
+          {keys_.Profile(customer_id), keys_.Context(customer_id),
+           keys_.ErasedCustomer(customer_id), keys_.Journey(customer_id)},
+          {std::string(signature), serialized,
+           absl::StrCat(absl::ToInt64Milliseconds(ttl)),
+           std::string(version)}));
+  return r.integer() == 1;
 }
 
 absl::StatusOr<std::vector<Interaction>> ProfileStore::FullTimeline(

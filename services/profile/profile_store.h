@@ -11,7 +11,8 @@
 //
 // Layout (KeyBuilder): identity index `{id:<hmac>}:owner` → customer id;
 // per customer (tag {c:<id>}): `profile` hash (created_ms, first_seen_ms,
-// last_seen_ms, event_count, ltv, ch:<CHANNEL> counts), `ids` set of
+// last_seen_ms, event_count, ltv, ch:<CHANNEL> counts, v: writes other than
+// events, for the context version), `ids` set of
 // "type:value" (values in clear inside the value, never in key names),
 // `claims` sorted set of unverified "type:value" claims (events'
 // `claimed_identities`, the latest max_unverified_identities; never in the
@@ -20,7 +21,8 @@
 // event), `applied:profile` sorted set of applied event ids (the
 // effectively-once record, kept for applied_window), `traits` and `consent`
 // hashes, `consent_log` list, `ctx` hash of cached agent contexts (short
-// TTL, deleted by every applied event).
+// TTL; served only while the context version they were assembled from is
+// current, see ContextReads).
 //
 // Resolution is optimistic and race-free: identities are read first, then a
 // Lua script links the unowned ones to the chosen customer and re-checks
@@ -203,23 +205,53 @@ class ProfileStore {
   // purpose is the one with the latest time (a late-arriving older decision
   // is kept in the history but does not override a newer one). Like
   // UpdateTraits, follows a merge that landed meanwhile (a withdrawal is
-  // never left on a merged-away customer) and drops the cached context.
+  // never left on a merged-away customer) and changes the context version
+  // (no cached context of the earlier version is served again).
   absl::StatusOr<std::string> SetConsent(absl::string_view customer_id,
                                          const omnicx::v1::Consent& consent);
   absl::StatusOr<std::vector<omnicx::v1::Consent>> ConsentHistory(
       absl::string_view customer_id);
 
-  // The command reading the cached agent context for (customer, request
-  // signature): its reply is the serialised context, or nil when nothing is
-  // cached. Applying an event for the customer drops every cached context of
-  // theirs.
-  redis::Command CachedContextRead(absl::string_view customer_id,
-                                   absl::string_view signature) const;
-  // Caches a context while the customer's profile exists (never after an
-  // erasure or a merge away).
-  absl::Status CacheContext(absl::string_view customer_id,
-                            absl::string_view signature,
-                            const std::string& serialized, absl::Duration ttl);
+  // Cached agent contexts are validated by version instead of being
+  // deleted by every write. A customer's context version is
+  // "<event_count>.<v>.<journey v>": the profile's event count (every
+  // applied event adds one), the profile's `v` (every other write a context
+  // shows adds one: consent, traits, a link, a merge into them) and the
+  // journey state's version (every journey write adds one). None of them
+  // ever decreases while the customer exists, so a version never comes
+  // back: a context cached under the current version shows the current
+  // state.
+  //
+  // ContextReads and ParseContextRead are the read in two halves, like
+  // ProfileReads: the commands go into the round trip that reads what the
+  // context is assembled from, *before* those reads, so the data is never
+  // older than the version read (a write in between makes the cache write
+  // find the version moved). ReadContext is the two in one round trip.
+  // A signature is any string but "v" (the field holding the version).
+  static constexpr size_t kContextReads = 3;
+  std::vector<redis::Command> ContextReads(absl::string_view customer_id,
+                                           absl::string_view signature) const;
+  struct ContextRead {
+    // The current version: what a context assembled now is cached under.
+    std::string version;
+    // The serialised context cached for the signature under that version.
+    std::optional<std::string> cached;
+  };
+  // ContextReads' replies are replies[first .. first + kContextReads).
+  static absl::StatusOr<ContextRead> ParseContextRead(
+      const redis::PipelineReplies& replies, size_t first);
+  absl::StatusOr<ContextRead> ReadContext(absl::string_view customer_id,
+                                          absl::string_view signature);
+  // Caches a context assembled from `version` (ContextRead::version, read
+  // before its data) if that version is still current, the customer's
+  // profile exists and no erasure has begun (compare-and-set in one
+  // script): a write racing a change, an erasure or a merge away writes
+  // nothing. True when cached.
+  absl::StatusOr<bool> CacheContext(absl::string_view customer_id,
+                                    absl::string_view signature,
+                                    absl::string_view version,
+                                    const std::string& serialized,
+                                    absl::Duration ttl);
 
   // GDPR erasure: deletes every key of the customer (any service's: they
   // share the customer's hash tag), their identity index entries, and every

@@ -3,11 +3,10 @@
 --
 -- KEYS[1]      journey hash (v = version, s = state)
 -- KEYS[2]      applied event ids
--- KEYS[3]      cached context
--- KEYS[4]      erased-customer tombstone
--- KEYS[5]      merged_into redirect
--- KEYS[6]      pain aggregates
--- KEYS[7..6+t] the funnel day of each stage transition
+-- KEYS[3]      erased-customer tombstone
+-- KEYS[4]      merged_into redirect
+-- KEYS[5]      pain aggregates
+-- KEYS[6..5+t] the funnel day of each stage transition
 --
 -- ARGV[1]              expected version ("0" = none)
 -- ARGV[2]              new state (serialised JourneyState)
@@ -22,9 +21,11 @@
 -- Returns {'OK'}, {'ERASED'}, {'MOVED', survivor} or {'RETRY'} when the
 -- version moved. Every script that changes the applied ids (apply, merge,
 -- forget) also changes the version, so an unchanged version means the ids
--- the caller read as unapplied still are: no per-id check.
-if redis.call('EXISTS', KEYS[4]) == 1 then return {'ERASED'} end
-local into = redis.call('GET', KEYS[5])
+-- the caller read as unapplied still are: no per-id check. The version is
+-- also part of the profile service's context version, so the new one stops
+-- cached agent contexts showing the old journey (nothing here touches them).
+if redis.call('EXISTS', KEYS[3]) == 1 then return {'ERASED'} end
+local into = redis.call('GET', KEYS[4])
 if into then return {'MOVED', into} end
 local n = tonumber(ARGV[6])
 if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then
@@ -34,13 +35,12 @@ redis.call('HSET', KEYS[1], 'v', tostring(tonumber(ARGV[1]) + 1), 's', ARGV[2])
 for i = 7, 6 + n do redis.call('ZADD', KEYS[2], ARGV[3], ARGV[i]) end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf',
            '(' .. tostring(tonumber(ARGV[3]) - tonumber(ARGV[4])))
-redis.call('DEL', KEYS[3])
-local t = #KEYS - 6
+local t = #KEYS - 5
 for j = 1, t do
-  redis.call('HINCRBY', KEYS[6 + j], ARGV[6 + n + j], 1)
-  redis.call('EXPIRE', KEYS[6 + j], ARGV[5])
+  redis.call('HINCRBY', KEYS[5 + j], ARGV[6 + n + j], 1)
+  redis.call('EXPIRE', KEYS[5 + j], ARGV[5])
 end
 for i = 7 + n + t, #ARGV, 2 do
-  redis.call('HINCRBY', KEYS[6], ARGV[i], ARGV[i + 1])
+  redis.call('HINCRBY', KEYS[5], ARGV[i], ARGV[i + 1])
 end
 return {'OK'}

@@ -3,11 +3,9 @@
 -- KEYS[1]   profile hash
 -- KEYS[2]   timeline (sorted set scored by occurred ms)
 -- KEYS[3]   applied event ids (sorted set scored by apply time)
--- KEYS[4]   cached contexts (dropped: they no longer show the latest
---           touchpoint)
--- KEYS[5]   merged_into redirect
--- KEYS[6]   erasure tombstone
--- KEYS[7]   unverified identity claims
+-- KEYS[4]   merged_into redirect
+-- KEYS[5]   erasure tombstone
+-- KEYS[6]   unverified identity claims
 --
 -- ARGV[1]   event id
 -- ARGV[2]   occurred at (ms)
@@ -22,21 +20,24 @@
 --
 -- Returns 1 when applied, 0 when applied before, -1 when the customer was
 -- merged away meanwhile, -2 when they were erased (nothing written).
-if redis.call('EXISTS', KEYS[6]) == 1 then return -2 end
-if redis.call('EXISTS', KEYS[5]) == 1 then return -1 end
+--
+-- The cached agent contexts are not touched: the event_count increment
+-- below changes the customer's context version, and a cached context is
+-- served only while its version is current (cache_context.lua).
+if redis.call('EXISTS', KEYS[5]) == 1 then return -2 end
+if redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
 if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
-redis.call('DEL', KEYS[4])
 -- Claims: deduplicated, each scored by the latest event claiming it; the
 -- newest `claims cap` are kept. Never written to the identity index.
 if #ARGV > 9 then
   local at = tonumber(ARGV[2])
   for i = 10, #ARGV do
-    local cur = redis.call('ZSCORE', KEYS[7], ARGV[i])
-    if not cur or at > tonumber(cur) then redis.call('ZADD', KEYS[7], at, ARGV[i]) end
+    local cur = redis.call('ZSCORE', KEYS[6], ARGV[i])
+    if not cur or at > tonumber(cur) then redis.call('ZADD', KEYS[6], at, ARGV[i]) end
   end
-  local size = redis.call('ZCARD', KEYS[7])
+  local size = redis.call('ZCARD', KEYS[6])
   local keep = tonumber(ARGV[9])
-  if size > keep then redis.call('ZREMRANGEBYRANK', KEYS[7], 0, size - keep - 1) end
+  if size > keep then redis.call('ZREMRANGEBYRANK', KEYS[6], 0, size - keep - 1) end
 end
 local now = tonumber(ARGV[7])
 redis.call('ZADD', KEYS[3], now, ARGV[1])

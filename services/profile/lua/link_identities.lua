@@ -19,7 +19,8 @@
 -- Returns {"RETRY", owner} when the anchor was taken meanwhile, {"MOVED",
 -- target} when the chosen customer was merged away, {"ERASED"} when they
 -- were erased since the identities were read, else one status per
--- identity: owned, linked, refused, conflict:<owner>.
+-- identity: owned, linked, refused, conflict:<owner>. A link bumps the
+-- profile's context version `v` (the context shows the identities).
 local chosen = ARGV[1]
 if redis.call('EXISTS', KEYS[#KEYS]) == 1 then return {'ERASED'} end
 local moved = redis.call('GET', KEYS[3])
@@ -35,6 +36,7 @@ for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   per_type[t] = (per_type[t] or 0) + 1
 end
 local out = {}
+local linked = false
 for i = 1, n do
   local ident = ARGV[3 + 2 * i]
   local cap = tonumber(ARGV[4 + 2 * i])
@@ -53,8 +55,10 @@ for i = 1, n do
       redis.call('RPUSH', KEYS[4], 'link\31' .. ident .. '\31' .. ARGV[4] .. '\31' .. ARGV[2])
       per_type[t] = (per_type[t] or 0) + 1
       out[i] = 'linked'
+      linked = true
     end
   end
 end
+if linked then redis.call('HINCRBY', KEYS[2], 'v', 1) end
 redis.call('HSETNX', KEYS[2], 'created_ms', ARGV[2])
 return out

@@ -30,7 +30,8 @@
 -- {'RETRY'} when an identity was linked to S or M since the caller read
 -- their sets (the owner keys passed would miss it, and the guard's count is
 -- stale). Identity sets only grow until an erasure, so equal sizes mean
--- equal sets.
+-- equal sets. S's context version `v` is bumped (M's `v` is not carried
+-- over: M's profile goes, and M's id redirects to S).
 local S, M, now = ARGV[1], ARGV[2], ARGV[3]
 local to_s = redis.call('GET', KEYS[11])
 if to_s then return {'MOVED', 'survivor', to_s} end
@@ -60,6 +61,7 @@ for i = 1, #mp, 2 do
     if not cur or tonumber(v) > cur then redis.call('HSET', KEYS[1], f, v) end
   end
 end
+redis.call('HINCRBY', KEYS[1], 'v', 1)
 redis.call('SUNIONSTORE', KEYS[2], KEYS[2], KEYS[13])
 -- Timelines interleave by time (scores); keep the newest `cap`.
 redis.call('ZUNIONSTORE', KEYS[3], 2, KEYS[3], KEYS[14])

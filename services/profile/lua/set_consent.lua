@@ -2,15 +2,15 @@
 -- customer-level write it lands on the customer as it is when it runs: a
 -- redirect left by a merge sends it to the survivor ({'MOVED', survivor}:
 -- the caller retries there), a customer without a profile (never seen, or
--- erased) gets nothing ({'GONE'}), and the cached agent context is dropped.
+-- erased) gets nothing ({'GONE'}), and the profile's context version `v` is
+-- bumped (cached agent contexts of the earlier version are no longer served).
 --
 -- KEYS[1]   current consents (hash purpose -> Consent, purpose:ms -> time,
 --           purpose:granted -> 1/0, the last for merges)
 -- KEYS[2]   consent history list
 -- KEYS[3]   profile hash
 -- KEYS[4]   merged_into redirect
--- KEYS[5]   cached context
--- KEYS[6]   erasure tombstone (a customer being erased is gone already)
+-- KEYS[5]   erasure tombstone (a customer being erased is gone already)
 --
 -- ARGV[1]   purpose
 -- ARGV[2]   updated at (ms)
@@ -20,7 +20,7 @@
 -- Returns {'OK'}, {'MOVED', survivor} or {'GONE'}.
 local to = redis.call('GET', KEYS[4])
 if to then return {'MOVED', to} end
-if redis.call('EXISTS', KEYS[3]) == 0 or redis.call('EXISTS', KEYS[6]) == 1 then
+if redis.call('EXISTS', KEYS[3]) == 0 or redis.call('EXISTS', KEYS[5]) == 1 then
   return {'GONE'}
 end
 redis.call('RPUSH', KEYS[2], ARGV[3])
@@ -29,5 +29,5 @@ if not current or tonumber(ARGV[2]) >= tonumber(current) then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[3], ARGV[1] .. ':ms', ARGV[2],
              ARGV[1] .. ':granted', ARGV[4])
 end
-redis.call('DEL', KEYS[5])
+redis.call('HINCRBY', KEYS[3], 'v', 1)
 return {'OK'}

@@ -1,7 +1,10 @@
 // GetCustomerContext with real Redis and real gRPC peers standing in for the
 // journey and recommendation services: complete answers, a peer that is
 // down, slow or not implemented (partial answers with the right sections),
-// and the cache with its invalidation by new events.
+// and the cache with its validation by the customer's context version
+// (served while nothing it shows changed; never installed by an assembly
+// that raced a change).
+#include <atomic>
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -14,18 +17,22 @@
 #include "libs/testing/redis_server.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
+#include "services/journey/journey_model.h"
+#include "services/journey/journey_store.h"
 #include "services/profile/context_assembler.h"
 #include "services/profile/profile_store.h"
 
 namespace omnicx::profile {
 namespace {
 
+using ::omnicx::status::IsOkAndHolds;
 using ::omnicx::status::StatusIs;
 using ::omnicx::v1::CustomerContext;
 
 const absl::Time kNow = absl::FromUnixSeconds(1795000000);
 
-// A journey peer answering a fixed summary after `delay`.
+// A journey peer answering a summary with health `health()` (42 unless
+// set) after `delay`, so a test tells a cached answer from a fresh one.
 class JourneyPeer final : public omnicx::v1::JourneyService::CallbackService {
  public:
   explicit JourneyPeer(absl::Duration delay) : delay_(delay) {}
@@ -36,7 +43,7 @@ class JourneyPeer final : public omnicx::v1::JourneyService::CallbackService {
     auto* reactor = context->DefaultReactor();
     response->mutable_journey()->set_customer_id(
         request->customer().customer_id());
-    response->mutable_journey()->set_health(42);
+    response->mutable_journey()->set_health(health_.load());
     response->mutable_journey()->set_stage(omnicx::v1::STAGE_AT_RISK);
     std::thread([reactor, d = delay_] {
       absl::SleepFor(d);
@@ -44,9 +51,36 @@ class JourneyPeer final : public omnicx::v1::JourneyService::CallbackService {
     }).detach();
     return reactor;
   }
+  void set_health(int health) { health_ = health; }
 
  private:
   absl::Duration delay_;
+  std::atomic<int> health_{42};
+};
+
+// A journey peer that holds its one call until `release` is notified,
+// after notifying `arrived`: by then the assembly has read the context
+// version, so a test can change the customer in between, deterministically.
+class GatedJourneyPeer final
+    : public omnicx::v1::JourneyService::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* GetJourney(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::GetJourneyRequest* request,
+      omnicx::v1::GetJourneyResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    response->mutable_journey()->set_customer_id(
+        request->customer().customer_id());
+    arrived.Notify();
+    std::thread([this, reactor] {
+      release.WaitForNotification();
+      reactor->Finish(grpc::Status::OK);
+    }).detach();
+    return reactor;
+  }
+
+  absl::Notification arrived;
+  absl::Notification release;
 };
 
 class RecommendationPeer final
@@ -123,18 +157,47 @@ class ContextTest : public ::testing::Test {
     });
   }
 
-  absl::StatusOr<CustomerContext> Assemble(ContextAssembler& assembler,
-                                           bool recommendations = true) {
+  static omnicx::v1::GetCustomerContextRequest Request(
+      bool recommendations = true) {
     omnicx::v1::GetCustomerContextRequest request;
     auto* id = request.mutable_customer()->mutable_identity();
     id->set_type("phone");
     id->set_value("+1 555 123 4567");
     request.set_include_recommendations(recommendations);
+    return request;
+  }
+
+  absl::StatusOr<CustomerContext> Assemble(ContextAssembler& assembler,
+                                           bool recommendations = true) {
     absl::Notification done;
     absl::StatusOr<CustomerContext> out;
-    StartAssemble(assembler, request, done, out);
+    StartAssemble(assembler, Request(recommendations), done, out);
     done.WaitForNotification();
     return out;
+  }
+
+  // One call through an assembler of its own, returning once the cache
+  // write made after its answer is done (the destructor waits for it).
+  absl::StatusOr<CustomerContext> AssembleAndCache(
+      std::shared_ptr<grpc::Channel> journey,
+      std::shared_ptr<grpc::Channel> recommendation) {
+    ContextOptions options;  // deadlines a loaded machine cannot miss
+    options.journey_timeout = absl::Seconds(10);
+    options.recommendation_timeout = absl::Seconds(10);
+    options.total_timeout = absl::Seconds(10);
+    ContextAssembler assembler(*store_, std::move(journey),
+                               std::move(recommendation), options);
+    return Assemble(assembler);
+  }
+
+  // A new event for the customer, `at` seconds after the first.
+  omnicx::v1::Interaction Event(const std::string& id, int at) {
+    omnicx::v1::Interaction e;
+    e.set_event_id(id);
+    e.set_channel(omnicx::v1::CHANNEL_CHAT);
+    e.set_type("chat_message");
+    e.mutable_occurred_at()->set_seconds(1794990000 + at);
+    return e;
   }
 
   static int Code(const CustomerContext& c, const std::string& section) {
@@ -179,15 +242,201 @@ TEST_F(ContextTest, CompleteAnswerIsCachedUntilTheNextEvent) {
   ASSERT_OK_AND_ASSIGN(CustomerContext again, Assemble(assembler));
   EXPECT_EQ(again.SerializeAsString(), c.SerializeAsString());
 
-  omnicx::v1::Interaction next;
-  next.set_event_id("e2");
-  next.set_channel(omnicx::v1::CHANNEL_CHAT);
-  next.set_type("chat_message");
-  next.mutable_occurred_at()->set_seconds(1794990500);
-  ASSERT_TRUE(store_->Apply(cid_, next, kNow).ok());
-  EXPECT_EQ(redis_->Command({"EXISTS", keys_.Context(cid_)})->integer(), 0);
+  // The event leaves the cache alone (no write per event) but changes the
+  // context version, so the next call is assembled afresh.
+  ASSERT_TRUE(store_->Apply(cid_, Event("e2", 500), kNow).ok());
+  EXPECT_EQ(redis_->Command({"EXISTS", keys_.Context(cid_)})->integer(), 1);
   ASSERT_OK_AND_ASSIGN(CustomerContext fresh, Assemble(assembler));
   EXPECT_EQ(fresh.recent_size(), 2);
+}
+
+// A cached context is served while nothing it shows changed, and every kind
+// of change (event, consent, traits, link, merge, journey) makes the next
+// call fresh, which is then cached in turn. The journey peer's health tells
+// a cached answer (the previous health) from a fresh one (the current).
+TEST_F(ContextTest, CachedContextIsServedUntilAChangeItShows) {
+  JourneyPeer journey(absl::ZeroDuration());
+  RecommendationPeer recommendation(absl::ZeroDuration());
+  const auto journey_channel = Start(&journey);
+  const auto recommendation_channel = Start(&recommendation);
+  const journey::CompiledModel model =
+      *journey::CompileModel(journey::DefaultJourneyModel());
+  journey::JourneyStore journeys(*redis_, keys_, model);
+  std::string other;  // the customer merged into cid_
+
+  struct Change {
+    std::string name;
+    std::function<void()> make;
+    std::function<void(const CustomerContext&)> shows;
+  };
+  const std::vector<Change> changes = {
+      {"event", [&] { ASSERT_OK(store_->Apply(cid_, Event("e2", 500), kNow)); },
+       [](const CustomerContext& c) { EXPECT_EQ(c.recent_size(), 2); }},
+      {"consent",
+       [&] {
+         omnicx::v1::Consent consent;
+         consent.set_purpose("marketing");
+         consent.set_granted(true);
+         ASSERT_OK(store_->SetConsent(cid_, consent));
+       },
+       [](const CustomerContext& c) {
+         ASSERT_EQ(c.profile().consents_size(), 1);
+         EXPECT_TRUE(c.profile().consents(0).granted());
+       }},
+      {"traits",
+       [&] {
+         google::protobuf::Struct traits;
+         (*traits.mutable_fields())["tier"].set_string_value("gold");
+         ASSERT_OK(store_->UpdateTraits(cid_, traits, false, kNow));
+       },
+       [](const CustomerContext& c) {
+         EXPECT_EQ(c.profile().traits().fields().at("tier").string_value(),
+                   "gold");
+       }},
+      {"link",
+       [&] {
+         omnicx::v1::CustomerRef ref;
+         ref.set_customer_id(cid_);
+         google::protobuf::RepeatedPtrField<omnicx::v1::Identity> ids;
+         omnicx::v1::Identity* email = ids.Add();
+         email->set_type("email");
+         email->set_value("jane@example.com");
+         ASSERT_OK(store_->Resolve(ref, ids, kNow, "test"));
+       },
+       [](const CustomerContext& c) {
+         EXPECT_EQ(c.profile().identities_size(), 2);
+       }},
+      {"merge",
+       [&] {
+         omnicx::v1::CustomerRef ref;
+         ref.set_anonymous_id("other-device");
+         ASSERT_OK_AND_ASSIGN(
+             Resolution r,
+             store_->Resolve(ref, {}, kNow + absl::Hours(1), "test"));
+         other = r.customer_id;
+         ASSERT_OK(store_->Merge(cid_, other, kNow, "test"));
+       },
+       [&](const CustomerContext& c) {
+         ASSERT_EQ(c.profile().merged_ids_size(), 1);
+         EXPECT_EQ(c.profile().merged_ids(0), other);
+       }},
+      {"journey",
+       [&] {
+         omnicx::v1::Interaction e = Event("e3", 600);
+         e.set_resolved_customer_id(cid_);
+         ASSERT_OK_AND_ASSIGN(journey::ApplyResult r, journeys.Apply(e));
+         EXPECT_EQ(r, journey::ApplyResult::kApplied);
+       },
+       [](const CustomerContext&) {}},
+  };
+
+  int health = 42;
+  journey.set_health(health);
+  ASSERT_OK_AND_ASSIGN(
+      CustomerContext first,
+      AssembleAndCache(journey_channel, recommendation_channel));
+  EXPECT_EQ(first.journey().health(), health);
+  for (const Change& change : changes) {
+    SCOPED_TRACE(change.name);
+    journey.set_health(++health);
+    ASSERT_OK_AND_ASSIGN(
+        CustomerContext cached,
+        AssembleAndCache(journey_channel, recommendation_channel));
+    EXPECT_EQ(cached.journey().health(), health - 1);  // nothing changed
+    change.make();
+    ASSERT_OK_AND_ASSIGN(
+        CustomerContext fresh,
+        AssembleAndCache(journey_channel, recommendation_channel));
+    EXPECT_EQ(fresh.journey().health(), health);
+    change.shows(fresh);
+  }
+}
+
+// The race an assembly used to lose: it reads the customer, their consent
+// is withdrawn, and its cache write lands after. The write finds the
+// version moved and installs nothing, so the next call shows the
+// withdrawal. The journey peer holds the assembly between the two.
+TEST_F(ContextTest, AnAssemblyRacingAConsentWithdrawalCachesNothing) {
+  omnicx::v1::Consent consent;
+  consent.set_purpose("marketing");
+  consent.set_granted(true);
+  consent.mutable_updated_at()->set_seconds(1794990000);
+  ASSERT_OK(store_->SetConsent(cid_, consent));
+  GatedJourneyPeer gated;
+  RecommendationPeer recommendation(absl::ZeroDuration());
+  const auto recommendation_channel = Start(&recommendation);
+  ContextOptions options;
+  options.journey_timeout = absl::Seconds(30);
+  options.total_timeout = absl::Seconds(30);
+  absl::StatusOr<CustomerContext> racing;
+  {
+    ContextAssembler assembler(*store_, Start(&gated), recommendation_channel,
+                               options);
+    absl::Notification done;
+    StartAssemble(assembler, Request(), done, racing);
+    gated.arrived.WaitForNotification();  // the customer has been read
+    consent.set_granted(false);
+    consent.mutable_updated_at()->set_seconds(1794990100);
+    ASSERT_OK(store_->SetConsent(cid_, consent));
+    gated.release.Notify();
+    done.WaitForNotification();
+  }  // the assembler's cache write is done
+  ASSERT_OK(racing.status());
+  ASSERT_EQ(racing->profile().consents_size(), 1);
+  EXPECT_TRUE(racing->profile().consents(0).granted());  // read before
+  EXPECT_EQ(redis_->Command({"EXISTS", keys_.Context(cid_)})->integer(), 0);
+
+  JourneyPeer journey(absl::ZeroDuration());
+  ASSERT_OK_AND_ASSIGN(
+      CustomerContext next,
+      AssembleAndCache(Start(&journey), recommendation_channel));
+  ASSERT_EQ(next.profile().consents_size(), 1);
+  EXPECT_FALSE(next.profile().consents(0).granted());
+}
+
+// The same race on the store alone: a cache write carrying the version read
+// before a change writes nothing, whichever change it was, and a context
+// cached before a change is not served after it.
+TEST_F(ContextTest, CacheWritesCompareTheVersionTheyRead) {
+  ASSERT_OK_AND_ASSIGN(ProfileStore::ContextRead before,
+                       store_->ReadContext(cid_, "sig"));
+  EXPECT_EQ(before.cached, std::nullopt);
+  EXPECT_THAT(
+      store_->CacheContext(cid_, "sig", before.version, "v1", absl::Minutes(1)),
+      IsOkAndHolds(true));
+  ASSERT_OK_AND_ASSIGN(ProfileStore::ContextRead hit,
+                       store_->ReadContext(cid_, "sig"));
+  EXPECT_EQ(hit.version, before.version);
+  EXPECT_EQ(hit.cached, "v1");
+
+  omnicx::v1::Consent withdrawn;
+  withdrawn.set_purpose("marketing");
+  withdrawn.set_granted(false);
+  ASSERT_OK(store_->SetConsent(cid_, withdrawn));
+  ASSERT_OK_AND_ASSIGN(ProfileStore::ContextRead after,
+                       store_->ReadContext(cid_, "sig"));
+  EXPECT_NE(after.version, before.version);
+  EXPECT_EQ(after.cached, std::nullopt);  // v1 is no longer served
+  // A write assembled from the earlier version writes nothing.
+  EXPECT_THAT(store_->CacheContext(cid_, "sig", before.version, "stale",
+                                   absl::Minutes(1)),
+              IsOkAndHolds(false));
+  ASSERT_OK_AND_ASSIGN(after, store_->ReadContext(cid_, "sig"));
+  EXPECT_EQ(after.cached, std::nullopt);
+  // One assembled from the current version is cached, and replaces the
+  // contexts of the earlier version.
+  EXPECT_THAT(store_->CacheContext(cid_, "other-sig", after.version, "v2",
+                                   absl::Minutes(1)),
+              IsOkAndHolds(true));
+  EXPECT_EQ(redis_->Command({"HLEN", keys_.Context(cid_)})->integer(), 2);
+  // An unknown customer gets nothing cached.
+  ASSERT_OK_AND_ASSIGN(ProfileStore::ContextRead nobody,
+                       store_->ReadContext("c_nobody", "sig"));
+  EXPECT_THAT(store_->CacheContext("c_nobody", "sig", nobody.version, "x",
+                                   absl::Minutes(1)),
+              IsOkAndHolds(false));
+  EXPECT_EQ(redis_->Command({"EXISTS", keys_.Context("c_nobody")})->integer(),
+            0);
 }
 
 TEST_F(ContextTest, JourneyDownGivesAPartialAnswer) {

@@ -166,7 +166,8 @@ TEST_F(MergeTest, TraitsNewestWinsAndConsentWithdrawalWins) {
 
 // A consent or trait write that looked the customer up just before a merge
 // moved them lands on the survivor, never on the merged-away id; a write for
-// a customer without a profile writes nothing; both drop the cached context.
+// a customer without a profile writes nothing; both change the survivor's
+// context version, so the context cached before is no longer served.
 TEST_F(MergeTest, WritesAfterAMergeReachTheSurvivor) {
   const std::string a =
       Customer("a@example.com", kNow - absl::Hours(3), 0, 0, "a");
@@ -178,8 +179,13 @@ TEST_F(MergeTest, WritesAfterAMergeReachTheSurvivor) {
   granted.mutable_updated_at()->set_seconds(1794990000);
   ASSERT_OK(store_->SetConsent(a, granted).status());
   ASSERT_OK(store_->Merge(a, b, kNow, "call:test").status());
-  ASSERT_OK(store_->CacheContext(a, "sig", "cached", absl::Minutes(1)));
-  ASSERT_EQ(redis_->Command({"EXISTS", keys_.Context(a)})->integer(), 1);
+  ASSERT_OK_AND_ASSIGN(ProfileStore::ContextRead read,
+                       store_->ReadContext(a, "sig"));
+  ASSERT_THAT(
+      store_->CacheContext(a, "sig", read.version, "cached", absl::Minutes(1)),
+      IsOkAndHolds(true));
+  ASSERT_OK_AND_ASSIGN(read, store_->ReadContext(a, "sig"));
+  ASSERT_EQ(read.cached, "cached");
 
   omnicx::v1::Consent withdrawn = granted;
   withdrawn.set_granted(false);
@@ -192,10 +198,12 @@ TEST_F(MergeTest, WritesAfterAMergeReachTheSurvivor) {
   ASSERT_EQ(p.consents_size(), 1);
   EXPECT_FALSE(p.consents(0).granted());
   EXPECT_EQ(p.traits().fields().at("tier").string_value(), "gold");
-  for (const std::string& key : {keys_.Consents(b), keys_.ConsentLog(b),
-                                 keys_.Traits(b), keys_.Context(a)}) {
+  for (const std::string& key :
+       {keys_.Consents(b), keys_.ConsentLog(b), keys_.Traits(b)}) {
     EXPECT_EQ(redis_->Command({"EXISTS", key})->integer(), 0) << key;
   }
+  ASSERT_OK_AND_ASSIGN(read, store_->ReadContext(a, "sig"));
+  EXPECT_EQ(read.cached, std::nullopt);
 
   EXPECT_THAT(store_->SetConsent("c_nobody", granted),
               StatusIs(absl::StatusCode::kNotFound));

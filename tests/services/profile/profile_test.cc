@@ -543,8 +543,11 @@ TEST_F(ConsumerTest, EraseLeavesNothingThatReferencesTheCustomer) {
   consent.set_purpose("marketing");
   consent.set_granted(true);
   ASSERT_OK(store_->SetConsent(cid, consent));
-  ASSERT_OK(
-      store_->CacheContext(cid, "sig", "cached context", absl::Minutes(1)));
+  ASSERT_OK_AND_ASSIGN(ProfileStore::ContextRead read,
+                       store_->ReadContext(cid, "sig"));
+  ASSERT_THAT(store_->CacheContext(cid, "sig", read.version, "cached context",
+                                   absl::Minutes(1)),
+              IsOkAndHolds(true));
   // Other services' state for the customer shares their hash tag: the
   // journey service's, built from the resolved events the consumer
   // published, and the recommendation service's.
@@ -641,7 +644,15 @@ TEST_F(ConsumerTest, EraseLeavesNothingThatReferencesTheCustomer) {
       ::testing::HasSubstr("omnicx_profile_events_total{result=\"erased\"} 3"));
   // Nor does a context assembled before the erasure whose cache write (made
   // after its answer) lands after it.
-  ASSERT_OK(store_->CacheContext(cid, "sig", "late context", absl::Minutes(1)));
+  EXPECT_THAT(store_->CacheContext(cid, "sig", read.version, "late context",
+                                   absl::Minutes(1)),
+              IsOkAndHolds(false));
+  ASSERT_OK_AND_ASSIGN(ProfileStore::ContextRead after,
+                       store_->ReadContext(cid, "sig"));
+  EXPECT_EQ(after.version, "0.0.0");  // the version went with their hashes
+  EXPECT_THAT(store_->CacheContext(cid, "sig", after.version, "late context",
+                                   absl::Minutes(1)),
+              IsOkAndHolds(false));
   EXPECT_EQ(AllKeys().size(), keys_before);
 }
 
@@ -870,7 +881,11 @@ TEST_F(ConsumerTest, EraseWithTheJourneyDownIsPendingUntilARetryCompletesIt) {
               StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(store_->UpdateTraits(cid, {}, false, kNow),
               StatusIs(absl::StatusCode::kNotFound));
-  ASSERT_OK(store_->CacheContext(cid, "sig", "pending", absl::Minutes(1)));
+  ASSERT_OK_AND_ASSIGN(ProfileStore::ContextRead read,
+                       store_->ReadContext(cid, "sig"));
+  EXPECT_THAT(store_->CacheContext(cid, "sig", read.version, "pending",
+                                   absl::Minutes(1)),
+              IsOkAndHolds(false));
   EXPECT_EQ(redis_->Command({"EXISTS", keys_.Context(cid)})->integer(), 0);
   Interaction late = Event("p4", 1794990300);
   *late.mutable_customer() = pat;
@@ -1149,6 +1164,11 @@ TEST(ProfileAclTest, StoreRunsUnderTheProfileUser) {
   ASSERT_OK(
       store.GetTimeline(a.customer_id, 10, "", {}, std::nullopt, std::nullopt)
           .status());
+  ASSERT_OK_AND_ASSIGN(ProfileStore::ContextRead context,
+                       store.ReadContext(a.customer_id, "sig"));
+  EXPECT_THAT(store.CacheContext(a.customer_id, "sig", context.version, "c",
+                                 absl::Minutes(1)),
+              IsOkAndHolds(true));
   ASSERT_OK(store.Merge(a.customer_id, b.customer_id, kNow, "test").status());
   ASSERT_OK_AND_ASSIGN(std::string survivor, store.Canonical(a.customer_id));
   ASSERT_OK(store.Erase(survivor).status());
