@@ -36,6 +36,7 @@
 #include "libs/status/error_details.h"
 #include "libs/status/status_matchers.h"
 #include "libs/streams/consumer.h"
+#include "libs/testing/api_methods.h"
 #include "libs/testing/in_process_server.h"
 #include "libs/testing/redis_server.h"
 #include "libs/testing/test_credentials.h"
@@ -74,33 +75,9 @@ constexpr char kIdentitySecret[] = "authorization-test-secret-0123";
 constexpr int kShards = 4;
 constexpr absl::Duration kCallDeadline = absl::Seconds(10);
 
-constexpr const char* kServices[] = {
-    "omnicx.v1.IngestionService", "omnicx.v1.ProfileService",
-    "omnicx.v1.JourneyService", "omnicx.v1.RecommendationService"};
-
-// Every method of every omnicx.v1 service, as gRPC full names
-// ("/omnicx.v1.ProfileService/GetProfile"), from the descriptors.
+// Every method of every omnicx.v1 service, as gRPC full names.
 std::vector<std::string> AllMethods() {
-  // Touch each generated file so its descriptors are in the pool.
-  (void)omnicx::v1::TrackRequest::descriptor();
-  (void)omnicx::v1::GetProfileRequest::descriptor();
-  (void)omnicx::v1::GetJourneyRequest::descriptor();
-  (void)omnicx::v1::RecommendRequest::descriptor();
-  std::vector<std::string> out;
-  for (const char* name : kServices) {
-    const google::protobuf::ServiceDescriptor* service =
-        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
-            name);
-    if (service == nullptr) {
-      ADD_FAILURE() << "no descriptor for " << name;
-      continue;
-    }
-    for (int i = 0; i < service->method_count(); ++i) {
-      out.push_back(absl::StrCat("/", service->full_name(), "/",
-                                 service->method(i)->name()));
-    }
-  }
-  return out;
+  return omnicx::testing::AllApiMethods();
 }
 
 std::string ServiceOf(const std::string& method) {

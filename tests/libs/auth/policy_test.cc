@@ -6,13 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
 #include "libs/status/status_matchers.h"
-#include "omnicx/v1/ingestion.pb.h"
-#include "omnicx/v1/journey.pb.h"
-#include "omnicx/v1/profile.pb.h"
-#include "omnicx/v1/recommendation.pb.h"
+#include "libs/testing/api_methods.h"
 
 namespace omnicx::auth {
 namespace {
@@ -20,28 +16,8 @@ namespace {
 using ::omnicx::status::IsOk;
 using ::omnicx::status::StatusIs;
 
-constexpr const char* kServices[] = {
-    "omnicx.v1.IngestionService", "omnicx.v1.ProfileService",
-    "omnicx.v1.JourneyService", "omnicx.v1.RecommendationService"};
-
 std::vector<std::string> AllMethods() {
-  // Pull every generated file in, so the pool knows the services.
-  (void)omnicx::v1::TrackRequest::descriptor();
-  (void)omnicx::v1::GetProfileRequest::descriptor();
-  (void)omnicx::v1::GetJourneyRequest::descriptor();
-  (void)omnicx::v1::RecommendRequest::descriptor();
-  std::vector<std::string> methods;
-  for (const char* name : kServices) {
-    const google::protobuf::ServiceDescriptor* s =
-        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
-            name);
-    EXPECT_NE(s, nullptr) << name;
-    if (s == nullptr) continue;
-    for (int i = 0; i < s->method_count(); ++i) {
-      methods.push_back(absl::StrCat("/", name, "/", s->method(i)->name()));
-    }
-  }
-  return methods;
+  return omnicx::testing::AllApiMethods();
 }
 
 TEST(PolicyTest, EveryMethodOfEveryServiceIsListed) {
