@@ -86,8 +86,8 @@ std::string KeyBuilder::PartitionTag(int partition) {
 }
 
 std::string KeyBuilder::ErasedCustomer(absl::string_view customer_id) const {
-  return absl::StrCat(prefix_, "{p:", Partition(customer_id), "}:erased:",
-                      Sha256Hex(customer_id));
+  return absl::StrCat(prefix_, "{p:", Partition(customer_id),
+                      "}:erased:", Sha256Hex(customer_id));
 }
 
 std::string KeyBuilder::CustomerKeyPattern(
@@ -99,8 +99,8 @@ std::string KeyBuilder::CustomerKeyPattern(
 
 std::string KeyBuilder::CustomerKey(absl::string_view customer_id,
                                     absl::string_view kind) const {
-  return absl::StrCat(prefix_, "{p:", Partition(customer_id), "}:c:",
-                      EncodeId(customer_id), ":", kind);
+  return absl::StrCat(prefix_, "{p:", Partition(customer_id),
+                      "}:c:", EncodeId(customer_id), ":", kind);
 }
 
 }  // namespace omnicx::keys

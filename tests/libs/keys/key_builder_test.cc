@@ -108,7 +108,8 @@ TEST(KeyBuilderTest, HostileIdsNeitherEscapeNorCollide) {
     EXPECT_GE(partition, 0);
     EXPECT_LT(partition, kPartitions);
     const std::string stem = keys.CustomerKey(id, "");
-    EXPECT_EQ(stem, absl::StrCat("cx:default:{p:", partition, "}:c:", enc, ":"));
+    EXPECT_EQ(stem,
+              absl::StrCat("cx:default:{p:", partition, "}:c:", enc, ":"));
     for (const std::string& key :
          {keys.Profile(id), keys.Timeline(id), keys.Journey(id),
           keys.Consents(id), keys.Applied(id, "journey"),

@@ -45,7 +45,8 @@ class SlotTest : public ::testing::Test {
   }
 
   int Slot(const std::string& key) {
-    absl::StatusOr<redis::Reply> r = cluster_->Command({"CLUSTER", "KEYSLOT", key});
+    absl::StatusOr<redis::Reply> r =
+        cluster_->Command({"CLUSTER", "KEYSLOT", key});
     EXPECT_OK(r.status()) << key;
     return r.ok() ? static_cast<int>(r->integer()) : -1;
   }
@@ -53,16 +54,26 @@ class SlotTest : public ::testing::Test {
   // Every per-customer key kind of `cid`, and its tombstone.
   static std::vector<std::string> CustomerKeys(const KeyBuilder& k,
                                                const std::string& cid) {
-    return {k.Profile(cid),          k.Identities(cid),
-            k.Claims(cid),           k.Timeline(cid),
-            k.Traits(cid),           k.Consents(cid),
-            k.ConsentLog(cid),       k.Journey(cid),
-            k.Applied(cid, "profile"), k.Applied(cid, "journey"),
-            k.Recommendations(cid),  k.NbaShown(cid),
-            k.NbaHeld(cid),          k.NbaCooldowns(cid),
-            k.NbaDecision(cid, "d-1"), k.NbaMerged(cid),
-            k.MergedInto(cid),       k.MergedIds(cid),
-            k.Links(cid),            k.Context(cid),
+    return {k.Profile(cid),
+            k.Identities(cid),
+            k.Claims(cid),
+            k.Timeline(cid),
+            k.Traits(cid),
+            k.Consents(cid),
+            k.ConsentLog(cid),
+            k.Journey(cid),
+            k.Applied(cid, "profile"),
+            k.Applied(cid, "journey"),
+            k.Recommendations(cid),
+            k.NbaShown(cid),
+            k.NbaHeld(cid),
+            k.NbaCooldowns(cid),
+            k.NbaDecision(cid, "d-1"),
+            k.NbaMerged(cid),
+            k.MergedInto(cid),
+            k.MergedIds(cid),
+            k.Links(cid),
+            k.Context(cid),
             k.ErasedCustomer(cid)};
   }
 
@@ -81,8 +92,8 @@ TEST_F(SlotTest, EveryKeyOfACustomerAndItsTombstoneShareOneSlot) {
   for (const std::string& cid :
        {std::string("c_123"), std::string("a:b"), std::string("x}{p:1}"),
         std::string("line\nbreak"), std::string(200, 'z')}) {
-    const int slot =
-        Slot(absl::StrCat("x", KeyBuilder::PartitionTag(KeyBuilder::Partition(cid))));
+    const int slot = Slot(absl::StrCat(
+        "x", KeyBuilder::PartitionTag(KeyBuilder::Partition(cid))));
     for (const std::string& key : CustomerKeys(keys_, cid)) {
       EXPECT_EQ(Slot(key), slot) << key;
     }
@@ -146,8 +157,9 @@ TEST_F(SlotTest, ACustomersPatternMatchesOnlyTheirKeys) {
     }
   }
   for (const std::string& id : ids) {
-    ASSERT_OK_AND_ASSIGN(redis::Reply found,
-                         plain->Command({"KEYS", keys_.CustomerKeyPattern(id)}));
+    ASSERT_OK_AND_ASSIGN(
+        redis::Reply found,
+        plain->Command({"KEYS", keys_.CustomerKeyPattern(id)}));
     std::vector<std::string> names;
     for (const redis::Reply& k : found.elements()) names.push_back(k.str());
     EXPECT_THAT(names, UnorderedElementsAreArray(written[id])) << id;

@@ -417,11 +417,11 @@ TEST_F(StoreTest, EveryCustomerKeyIsUnderTheCustomersStem) {
   ASSERT_OK_AND_ASSIGN(redis::Reply all, redis_->Command({"KEYS", "*"}));
   // cx:default:{p:<partition>}:c:<encoded id>: — the partition's hash tag.
   const std::string stem = keys_.CustomerKey(cid, "");
-  EXPECT_TRUE(absl::StartsWith(
-      stem, absl::StrCat(keys_.prefix(),
-                         keys::KeyBuilder::PartitionTag(
-                             keys::KeyBuilder::Partition(cid)),
-                         ":c:")))
+  EXPECT_TRUE(
+      absl::StartsWith(stem, absl::StrCat(keys_.prefix(),
+                                          keys::KeyBuilder::PartitionTag(
+                                              keys::KeyBuilder::Partition(cid)),
+                                          ":c:")))
       << stem;
   int customer_keys = 0;
   for (const redis::Reply& k : all.elements()) {
