@@ -77,7 +77,7 @@ owner_avg=$(for k in $(redis-cli -p "$rport" --scan --pattern 'cx:default:{id:*}
 read -r sampled bytes < <(redis-cli -p "$rport" --no-raw eval "
 local sampled, bytes, cursor = 0, 0, '0'
 repeat
-  local page = redis.call('SCAN', cursor, 'MATCH', 'cx:default:{c:*}:profile', 'COUNT', 1000)
+  local page = redis.call('SCAN', cursor, 'MATCH', 'cx:default:{p:*}:c:*:profile', 'COUNT', 1000)
   cursor = page[1]
   for _, p in ipairs(page[2]) do
     if sampled < 100 and redis.call('HGET', p, 'event_count') == '20' then

@@ -77,19 +77,30 @@ std::string KeyBuilder::ErasedIdentity(absl::string_view identity_hmac) const {
   return absl::StrCat(prefix_, "{id:", EncodeId(identity_hmac), "}:erased");
 }
 
+int KeyBuilder::Partition(absl::string_view customer_id) {
+  return static_cast<int>(StableHash64(customer_id) % kPartitions);
+}
+
+std::string KeyBuilder::PartitionTag(int partition) {
+  return absl::StrCat("{p:", partition, "}");
+}
+
 std::string KeyBuilder::ErasedCustomer(absl::string_view customer_id) const {
-  return absl::StrCat(prefix_, "erased:", Sha256Hex(customer_id));
+  return absl::StrCat(prefix_, "{p:", Partition(customer_id),
+                      "}:erased:", Sha256Hex(customer_id));
 }
 
 std::string KeyBuilder::CustomerKeyPattern(
     absl::string_view customer_id) const {
-  // EncodeId emits only [A-Za-z0-9_.%-]: nothing a glob treats specially.
-  return absl::StrCat(prefix_, "{c:", EncodeId(customer_id), "}:*");
+  // EncodeId emits only [A-Za-z0-9_.%-]: nothing a glob treats specially,
+  // and no ':', so `c:<enc>:` is no other customer's prefix.
+  return CustomerKey(customer_id, "*");
 }
 
 std::string KeyBuilder::CustomerKey(absl::string_view customer_id,
                                     absl::string_view kind) const {
-  return absl::StrCat(prefix_, "{c:", EncodeId(customer_id), "}:", kind);
+  return absl::StrCat(prefix_, "{p:", Partition(customer_id),
+                      "}:c:", EncodeId(customer_id), ":", kind);
 }
 
 }  // namespace omnicx::keys

@@ -10,7 +10,7 @@
 //   absl::StatusOr<bool> moved = store.Merge(survivor_id, merged_id);
 //   absl::StatusOr<std::optional<JourneyState>> s = store.Load(customer_id);
 //
-// Layout (KeyBuilder): per customer (tag {c:<id>}) `journey` hash {v:
+// Layout (KeyBuilder): per customer (`{p:<n>}:c:<id>:`) `journey` hash {v:
 // version, s: serialised JourneyState}, `applied:journey` sorted set of
 // applied event ids (the effectively-once record, kept applied_window);
 // suite-wide `an:pain` hash of aggregate fields (pain_points.h) and

@@ -273,7 +273,7 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::EraseCustomer(
   // The journey service takes the customer's share out of its analytics
   // once the erasure has fenced them (no journey apply can add it back).
   // The recommendation service needs no such call: everything it keeps
-  // about a customer lives under their hash tag, which the erasure deletes,
+  // about a customer lives under their key stem, which the erasure deletes,
   // and its learning statistics hold no customer data. When the journey
   // cannot forget, the erasure stops before deleting anything and answers
   // UNAVAILABLE; the customer stays fenced and a retry completes it.

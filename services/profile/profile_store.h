@@ -10,9 +10,9 @@
 //   absl::StatusOr<bool> applied = store.Apply(who->customer_id, event, now);
 //
 // Layout (KeyBuilder): identity index `{id:<hmac>}:owner` → customer id;
-// per customer (tag {c:<id>}): `profile` hash (created_ms, first_seen_ms,
-// last_seen_ms, event_count, ltv, ch:<CHANNEL> counts, v: writes other than
-// events, for the context version), `ids` set of
+// per customer (`{p:<n>}:c:<id>:<kind>`): `profile` hash (created_ms,
+// first_seen_ms, last_seen_ms, event_count, ltv, ch:<CHANNEL> counts, v:
+// writes other than events, for the context version), `ids` set of
 // "type:value" (values in clear inside the value, never in key names),
 // `claims` sorted set of unverified "type:value" claims (events'
 // `claimed_identities`, the latest max_unverified_identities; never in the
@@ -254,7 +254,7 @@ class ProfileStore {
                                     absl::Duration ttl);
 
   // GDPR erasure: deletes every key of the customer (any service's: they
-  // share the customer's hash tag), their identity index entries, and every
+  // share the customer's key stem), their identity index entries, and every
   // stream entry (event log and dead letters) that names them; leaves hashed
   // tombstones so late events do not resurrect them.
   //

@@ -13,7 +13,7 @@
 //                      last applied)
 //     nba:stats        hash: "<action>|<segment>|<counter>" → count, counters
 //                      imp acc rej ign conv s f (see learning.h)
-//   per customer (tag {c:<id>}, so EraseCustomer deletes them all)
+//   per customer (`{p:<n>}:c:<id>:`, so EraseCustomer deletes them all)
 //     nba:shown        zset: "<action>|<decision>" → reservation time (ms) of
 //                      confirmed presentations, kept for the longest window
 //     nba:held         zset: same members, slots held by decisions not yet

@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/keys/digest.h"
@@ -15,6 +16,7 @@ namespace {
 
 using ::omnicx::status::StatusIs;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 // What Redis Cluster hashes: the text between the first '{' and the next
@@ -74,8 +76,16 @@ TEST(KeyBuilderTest, RejectsBadTenants) {
 
 TEST(KeyBuilderTest, ExactLayout) {
   ASSERT_OK_AND_ASSIGN(KeyBuilder keys, KeyBuilder::Create("default"));
-  EXPECT_EQ(keys.Profile("c_123"), "cx:default:{c:rc_123}:profile");
-  EXPECT_EQ(keys.Profile("a:b"), "cx:default:{c:ra%3Ab}:profile");
+  // Partition = first 8 bytes of SHA-256 of the id, big-endian, mod 1024.
+  EXPECT_EQ(KeyBuilder::Partition("c_123"), 986);
+  EXPECT_EQ(KeyBuilder::Partition("a:b"), 204);
+  EXPECT_EQ(KeyBuilder::PartitionTag(986), "{p:986}");
+  EXPECT_EQ(keys.Profile("c_123"), "cx:default:{p:986}:c:rc_123:profile");
+  EXPECT_EQ(keys.Profile("a:b"), "cx:default:{p:204}:c:ra%3Ab:profile");
+  EXPECT_EQ(keys.CustomerKeyPattern("c_123"), "cx:default:{p:986}:c:rc_123:*");
+  EXPECT_EQ(keys.ErasedCustomer("c_123"),
+            "cx:default:{p:986}:erased:"
+            "4ad5f175f12fa7da7c135d03d4760dfc350dea1fa409d0c08dcdf022a89aed55");
   EXPECT_EQ(keys.EventShard(3), "cx:default:{ev:3}:stream");
   EXPECT_EQ(keys.ResolvedShard(3), "cx:default:{rv:3}:stream");
   EXPECT_EQ(keys.DedupBucket(3, 2863), "cx:default:{ev:3}:dd:2863");
@@ -94,14 +104,25 @@ TEST(KeyBuilderTest, HostileIdsNeitherEscapeNorCollide) {
     EXPECT_EQ(enc.find_first_of(":{}\r\n\t \0"), std::string::npos)
         << "encoding leaks a separator for id of size " << id.size();
     EXPECT_LE(enc.size(), 1 + 96 * 3u);
+    const int partition = KeyBuilder::Partition(id);
+    EXPECT_GE(partition, 0);
+    EXPECT_LT(partition, kPartitions);
+    const std::string stem = keys.CustomerKey(id, "");
+    EXPECT_EQ(stem,
+              absl::StrCat("cx:default:{p:", partition, "}:c:", enc, ":"));
     for (const std::string& key :
          {keys.Profile(id), keys.Timeline(id), keys.Journey(id),
-          keys.Consents(id), keys.Applied(id, "journey")}) {
-      EXPECT_THAT(key, StartsWith("cx:default:{c:"));
+          keys.Consents(id), keys.Applied(id, "journey"),
+          keys.NbaDecision(id, "d:1}")}) {
+      EXPECT_THAT(key, StartsWith(stem));
       // Every key of the customer hashes to the same cluster slot.
-      EXPECT_EQ(ClusterHashTag(key), "c:" + enc);
+      EXPECT_EQ(ClusterHashTag(key), absl::StrCat("p:", partition));
       EXPECT_TRUE(seen.insert(key).second) << "collision on " << key;
     }
+    // The tombstone is in the slot, but outside the customer's keys.
+    EXPECT_EQ(ClusterHashTag(keys.ErasedCustomer(id)),
+              absl::StrCat("p:", partition));
+    EXPECT_THAT(keys.ErasedCustomer(id), Not(StartsWith(stem)));
     EXPECT_TRUE(seen.insert(keys.IdentityIndex(id)).second);
   }
 }

@@ -103,12 +103,12 @@ TEST_F(AclTest, EachServiceUserRunsWhatItsServiceSends) {
 
   auto profile = As("profile");
   ExpectAllowed(*profile,
-                {{"HINCRBYFLOAT", "cx:default:{c:1}:profile", "ltv", "1.5"},
-                 {"RPUSH", "cx:default:{c:1}:tl", "x"},
-                 {"ZADD", "cx:default:{c:1}:z", "1", "m"},
-                 {"SCAN", "0", "MATCH", "cx:default:{c:1}:*", "COUNT", "100"},
+                {{"HINCRBYFLOAT", "cx:default:{p:1}:c:r1:profile", "ltv", "1.5"},
+                 {"RPUSH", "cx:default:{p:1}:c:r1:tl", "x"},
+                 {"ZADD", "cx:default:{p:1}:c:r1:z", "1", "m"},
+                 {"SCAN", "0", "MATCH", "cx:default:{p:1}:c:r1:*", "COUNT", "100"},
                  {"XRANGE", "cx:default:{ev:0}:stream", "-", "+"},
-                 {"UNLINK", "cx:default:{c:1}:tl"}});
+                 {"UNLINK", "cx:default:{p:1}:c:r1:tl"}});
 
   auto journey = As("journey");
   ExpectAllowed(*journey,

@@ -5,7 +5,6 @@
 #include <set>
 #include <thread>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -75,9 +74,14 @@ class MergeTest : public ::testing::Test {
 
   int ProfileCount() {
     int n = 0;
-    const redis::Reply keys = *redis_->Command({"KEYS", "*:profile"});
+    // Profile hashes are `cx:default:{p:<n>}:c:<encoded id>:profile`; the
+    // encoded id holds no ':'.
+    const redis::Reply keys =
+        *redis_->Command({"KEYS", "cx:default:{p:*}:c:*:profile"});
     for (const auto& k : keys.elements()) {
-      n += absl::EndsWith(k.str(), "}:profile");
+      const std::string key = k.str();
+      const size_t id = key.find("}:c:") + 4;
+      n += key.find(':', id) == key.size() - std::string(":profile").size();
     }
     return n;
   }

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/status/status_matchers.h"
@@ -403,7 +404,7 @@ TEST_F(StoreTest, AMergeIntoAMergedAwaySurvivorFoldsIntoItsSurvivor) {
   }
 }
 
-TEST_F(StoreTest, EveryCustomerKeyIsUnderTheCustomersTag) {
+TEST_F(StoreTest, EveryCustomerKeyIsUnderTheCustomersStem) {
   Action a = Make("a", 2, 3600, 60);
   ASSERT_OK(store_->ApplyCatalog(DefaultCatalog()).status());
   const std::string cid = "cust:with{odd}|chars";
@@ -414,7 +415,14 @@ TEST_F(StoreTest, EveryCustomerKeyIsUnderTheCustomersTag) {
   ASSERT_OK(Reserve(cid, "d2", {&a}, kNow).status());
   ASSERT_OK(store_->MergeCustomers(cid, "other").status());
   ASSERT_OK_AND_ASSIGN(redis::Reply all, redis_->Command({"KEYS", "*"}));
+  // cx:default:{p:<partition>}:c:<encoded id>: — the partition's hash tag.
   const std::string stem = keys_.CustomerKey(cid, "");
+  EXPECT_TRUE(
+      absl::StartsWith(stem, absl::StrCat(keys_.prefix(),
+                                          keys::KeyBuilder::PartitionTag(
+                                              keys::KeyBuilder::Partition(cid)),
+                                          ":c:")))
+      << stem;
   int customer_keys = 0;
   for (const redis::Reply& k : all.elements()) {
     if (k.str() == keys_.Catalog() || k.str() == keys_.NbaStats()) continue;
