@@ -90,6 +90,15 @@ std::string KeyBuilder::ErasedCustomer(absl::string_view customer_id) const {
                       "}:erased:", Sha256Hex(customer_id));
 }
 
+std::string KeyBuilder::Outbox(int partition) const {
+  return absl::StrCat(prefix_, PartitionTag(partition), ":outbox");
+}
+
+std::string KeyBuilder::PartitionAggregate(int partition,
+                                           absl::string_view kind) const {
+  return absl::StrCat(prefix_, PartitionTag(partition), ":agg:", kind);
+}
+
 std::string KeyBuilder::CustomerKeyPattern(
     absl::string_view customer_id) const {
   // EncodeId emits only [A-Za-z0-9_.%-]: nothing a glob treats specially,

@@ -81,6 +81,12 @@ class KeyBuilder {
   // the customer's slot, hashed (it must not reference them), and outside
   // CustomerKeyPattern (erasure's SCAN + DEL must not delete it).
   std::string ErasedCustomer(absl::string_view customer_id) const;
+  // Per-partition outbox of the journey's aggregate deltas,
+  // `cx:<t>:{p:<n>}:outbox` (a stream; entries carry no customer id).
+  std::string Outbox(int partition) const;
+  // Per-partition shard of a cross-customer aggregate folded from the
+  // outbox, `cx:<t>:{p:<n>}:agg:<kind>` ("pain", "funnel:<day>", "ckpt").
+  std::string PartitionAggregate(int partition, absl::string_view kind) const;
 
   // --- per customer: `cx:<t>:{p:<n>}:c:<enc>:<kind>` ---
   // SCAN pattern matching every key of one customer

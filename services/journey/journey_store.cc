@@ -8,7 +8,8 @@
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/time_util.h"
 #include "libs/status/status_macros.h"
-#include "services/journey/lua/aggregate_units_lua.h"
+#include "services/journey/aggregate_delta.h"
+#include "services/journey/aggregator.h"
 #include "services/journey/lua/apply_events_lua.h"
 #include "services/journey/lua/forget_journey_lua.h"
 #include "services/journey/lua/merge_journeys_lua.h"
@@ -45,19 +46,7 @@ JourneyStore::JourneyStore(redis::Client& redis, const keys::KeyBuilder& keys,
       clock_(std::move(clock)),
       apply_script_(lua::kApplyEventsLua),
       merge_script_(lua::kMergeJourneysLua),
-      forget_script_(lua::kForgetJourneyLua),
-      aggregate_units_script_(lua::kAggregateUnitsLua) {}
-
-absl::Status JourneyStore::EnsureAggregateUnits() {
-  if (aggregate_units_checked_.load()) return absl::OkStatus();
-  OMNICX_RETURN_IF_ERROR(
-      redis_
-          .Eval(aggregate_units_script_,
-                {keys_.Analytics("pain"), keys_.Analytics("pain:units")}, {})
-          .status());
-  aggregate_units_checked_ = true;
-  return absl::OkStatus();
-}
+      forget_script_(lua::kForgetJourneyLua) {}
 
 absl::StatusOr<std::optional<std::pair<int64_t, JourneyState>>>
 JourneyStore::ReadState(const std::string& customer_id, bool* applied,
@@ -129,9 +118,6 @@ JourneyStore::AppliedToMergedCustomers(
 
 std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
     const std::vector<Interaction>& events) {
-  if (absl::Status units = EnsureAggregateUnits(); !units.ok()) {
-    return std::vector<absl::StatusOr<ApplyResult>>(events.size(), units);
-  }
   std::vector<absl::StatusOr<ApplyResult>> results(
       events.size(), absl::AbortedError("journey state kept changing; retry"));
   // customer id -> indices of its events, in arrival order.
@@ -228,27 +214,22 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
       if (write.applied.empty()) continue;
       const AggregateFields delta =
           AggregateDelta(before, PainContributions(state));
+      std::vector<FunnelMove> funnel;
+      for (const StageTransition& m : moves) {
+        funnel.emplace_back(FunnelDay(m.at_ms), TransitionField(m));
+      }
       std::vector<std::string> keys = {
           keys_.Journey(cid), keys_.Applied(cid, "journey"),
           keys_.ErasedCustomer(cid), keys_.MergedInto(cid),
-          keys_.Analytics("pain")};
+          keys_.Outbox(keys::KeyBuilder::Partition(cid))};
       std::vector<std::string> args = {
           absl::StrCat(version),
           state.SerializeAsString(),
           absl::StrCat(now_ms),
           absl::StrCat(absl::ToInt64Milliseconds(options_.applied_window)),
-          absl::StrCat(absl::ToInt64Seconds(options_.funnel_retention)),
+          EncodeDelta(delta, funnel),
           absl::StrCat(ids.size())};
       args.insert(args.end(), ids.begin(), ids.end());
-      for (const StageTransition& m : moves) {
-        keys.push_back(
-            keys_.Analytics(absl::StrCat("funnel:", FunnelDay(m.at_ms))));
-        args.push_back(TransitionField(m));
-      }
-      for (const auto& [field, d] : delta) {
-        args.push_back(field);
-        args.push_back(absl::StrCat(d));
-      }
       commands.push_back(redis::EvalShaCommand(apply_script_, keys, args));
       writes.push_back(std::move(write));
     }
@@ -288,7 +269,6 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
 
 absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
                                          absl::string_view merged_id) {
-  OMNICX_RETURN_IF_ERROR(EnsureAggregateUnits());
   std::string survivor(survivor_id);
   const std::string merged(merged_id);
   for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
@@ -311,24 +291,19 @@ absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
     const std::optional<StageTransition> moved = RefreshDerived(model_, &state);
     const AggregateFields delta =
         AggregateDelta(before, PainContributions(state));
-    std::vector<std::string> args = {
-        absl::StrCat(version), absl::StrCat(m->first),
-        state.SerializeAsString(), moved ? TransitionField(*moved) : "",
-        absl::StrCat(absl::ToInt64Seconds(options_.funnel_retention))};
-    for (const auto& [field, d] : delta) {
-      args.push_back(field);
-      args.push_back(absl::StrCat(d));
-    }
-    const std::string day =
-        FunnelDay(moved ? moved->at_ms : absl::ToUnixMillis(clock_()));
+    std::vector<FunnelMove> funnel;
+    if (moved) funnel.emplace_back(FunnelDay(moved->at_ms), TransitionField(*moved));
+    std::vector<std::string> args = {absl::StrCat(version),
+                                     absl::StrCat(m->first),
+                                     state.SerializeAsString(),
+                                     EncodeDelta(delta, funnel)};
     OMNICX_ASSIGN_OR_RETURN(
         redis::Reply out,
         redis_.Eval(
             merge_script_,
             {keys_.Journey(survivor), keys_.Applied(survivor, "journey"),
              keys_.Journey(merged), keys_.Applied(merged, "journey"),
-             keys_.Analytics("pain"),
-             keys_.Analytics(absl::StrCat("funnel:", day)),
+             keys_.Outbox(keys::KeyBuilder::Partition(survivor)),
              keys_.ErasedCustomer(survivor), keys_.MergedInto(survivor)},
             args));
     const std::string verdict = Verdict(out);
@@ -348,24 +323,23 @@ std::vector<redis::Command> JourneyStore::LoadCommands(
 }
 
 absl::StatusOr<bool> JourneyStore::Forget(absl::string_view customer_id) {
-  OMNICX_RETURN_IF_ERROR(EnsureAggregateUnits());
   const std::string cid(customer_id);
   for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
     OMNICX_ASSIGN_OR_RETURN(auto current, ReadState(cid, nullptr, ""));
-    std::vector<std::string> args = {
-        current.has_value() ? absl::StrCat(current->first) : "0"};
+    AggregateFields negative;
     if (current.has_value()) {
       for (const auto& [field, v] : PainContributions(current->second)) {
-        if (v == 0) continue;
-        args.push_back(field);
-        args.push_back(absl::StrCat(-v));
+        if (v != 0) negative[field] = -v;
       }
     }
+    std::vector<std::string> args = {
+        current.has_value() ? absl::StrCat(current->first) : "0",
+        EncodeDelta(negative, {})};
     OMNICX_ASSIGN_OR_RETURN(
         redis::Reply out,
         redis_.Eval(forget_script_,
                     {keys_.Journey(cid), keys_.Applied(cid, "journey"),
-                     keys_.Analytics("pain")},
+                     keys_.Outbox(keys::KeyBuilder::Partition(cid))},
                     args));
     const std::string verdict = Verdict(out);
     if (verdict == "OK") return true;
@@ -418,56 +392,38 @@ absl::StatusOr<std::optional<JourneyState>> JourneyStore::LoadFrom(
 }
 
 absl::StatusOr<std::map<std::string, double>> JourneyStore::PainAggregates() {
-  OMNICX_ASSIGN_OR_RETURN(redis::Reply r,
-                          redis_.Command({"HGETALL", keys_.Analytics("pain")}));
+  OMNICX_ASSIGN_OR_RETURN(AggregateFields merged,
+                          ReadPainShards(redis_, keys_));
   std::map<std::string, double> out;
-  const auto& e = r.elements();
-  for (size_t i = 0; i + 1 < e.size(); i += 2) {
-    double v = 0;
-    if (absl::SimpleAtod(e[i + 1].str(), &v)) out[e[i].str()] = v;
-  }
+  for (const auto& [field, v] : merged) out[field] = static_cast<double>(v);
   return out;
 }
 
 absl::StatusOr<Funnel> JourneyStore::GetFunnel(absl::Time start,
                                                absl::Time end) {
   Funnel funnel;
-  redis::Command counts = {"HMGET", keys_.Analytics("pain")};
+  OMNICX_ASSIGN_OR_RETURN(AggregateFields pain, ReadPainShards(redis_, keys_));
   for (int s = omnicx::v1::STAGE_AWARENESS; s <= omnicx::v1::STAGE_CHURNED;
        ++s) {
-    counts.push_back(PopulationField(static_cast<omnicx::v1::Stage>(s), "a"));
+    const auto stage = static_cast<omnicx::v1::Stage>(s);
+    auto it = pain.find(PopulationField(stage, "a"));
+    if (it != pain.end() && it->second > 0) funnel.stages[stage] = it->second;
   }
-  std::vector<redis::Command> reads = {counts};
+  std::vector<std::string> days;
   for (absl::Time day = start; day <= end; day += absl::Hours(24)) {
-    reads.push_back(
-        {"HGETALL", keys_.Analytics(absl::StrCat(
-                        "funnel:", FunnelDay(absl::ToUnixMillis(day))))});
+    days.push_back(FunnelDay(absl::ToUnixMillis(day)));
   }
   // The last day, when the window does not end on a day boundary.
   const std::string last = FunnelDay(absl::ToUnixMillis(end));
-  if (reads.size() == 1 ||
-      reads.back()[1] != keys_.Analytics(absl::StrCat("funnel:", last))) {
-    reads.push_back(
-        {"HGETALL", keys_.Analytics(absl::StrCat("funnel:", last))});
-  }
-  OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies r, redis_.Pipeline(reads));
-  for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
-  for (size_t i = 0; i < r[0]->elements().size(); ++i) {
-    double v = 0;
-    if (absl::SimpleAtod(r[0]->elements()[i].str(), &v) && v >= 0.5) {
-      funnel.stages[static_cast<omnicx::v1::Stage>(omnicx::v1::STAGE_AWARENESS +
-                                                   i)] = std::llround(v);
-    }
-  }
-  for (size_t d = 1; d < r.size(); ++d) {
-    const auto& e = r[d]->elements();
-    for (size_t i = 0; i + 1 < e.size(); i += 2) {
-      std::pair<std::string, std::string> ft = absl::StrSplit(e[i].str(), '>');
+  if (days.empty() || days.back() != last) days.push_back(last);
+  for (const std::string& day : days) {
+    OMNICX_ASSIGN_OR_RETURN(AggregateFields moves,
+                            ReadFunnelShards(redis_, keys_, day));
+    for (const auto& [field, n] : moves) {
+      std::pair<std::string, std::string> ft = absl::StrSplit(field, '>');
       int from = 0, to = 0;
-      int64_t n = 0;
       if (absl::SimpleAtoi(ft.first, &from) &&
-          absl::SimpleAtoi(ft.second, &to) &&
-          absl::SimpleAtoi(e[i + 1].str(), &n)) {
+          absl::SimpleAtoi(ft.second, &to)) {
         funnel.transitions[{static_cast<omnicx::v1::Stage>(from),
                             static_cast<omnicx::v1::Stage>(to)}] += n;
       }

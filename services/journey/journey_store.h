@@ -1,9 +1,10 @@
 // The journey service's storage: per-customer JourneyState in Redis,
 // updated by optimistic compare-and-set (the state is computed in C++ by
 // journey_state.h; a Lua script checks the version and writes the state,
-// the applied-event record, the pain-point aggregate deltas and the funnel
-// transition in one step), merges of two customers' states, and the reads
-// behind GetJourney, ListPainPoints and GetFunnel.
+// the applied-event record and one outbox record of the change to the
+// cross-customer aggregates in one step, all in the customer's partition
+// slot), merges of two customers' states, and the reads behind GetJourney,
+// ListPainPoints and GetFunnel.
 //
 //   JourneyStore store(redis, keys, model, {});
 //   absl::StatusOr<ApplyResult> r = store.Apply(event);   // resolved event
@@ -13,9 +14,10 @@
 // Layout (KeyBuilder): per customer (`{p:<n>}:c:<id>:`) `journey` hash {v:
 // version, s: serialised JourneyState}, `applied:journey` sorted set of
 // applied event ids (the effectively-once record, kept applied_window);
-// suite-wide `an:pain` hash of aggregate fields (pain_points.h) and
-// `an:funnel:<YYYY-MM-DD>` hashes of "from>to" transition counts (UTC days,
-// kept funnel_retention). Every write bumps the version `v`, which is part
+// per partition the `{p:<n>}:outbox` stream of aggregate deltas, folded by
+// the Aggregator (aggregator.h) into `{p:<n>}:agg:pain` (pain_points.h
+// fields) and `{p:<n>}:agg:funnel:<YYYY-MM-DD>` ("from>to" counts, UTC days,
+// kept funnel_retention); reads merge the partitions' shards. Every write bumps the version `v`, which is part
 // of the customer's context version (the profile service serves a cached
 // agent context only while it is current; ProfileStore::ContextReads), and
 // stops at the profile service's redirect of a merged customer
@@ -48,8 +50,6 @@ namespace omnicx::journey {
 struct JourneyStoreOptions {
   // How long applied event ids are remembered (redeliveries come sooner).
   absl::Duration applied_window = absl::Hours(24 * 7);
-  // How long daily funnel transition counts are kept.
-  absl::Duration funnel_retention = absl::Hours(24 * 400);
   // Compare-and-set attempts before giving up (Aborted, retried by the
   // stream consumer).
   int max_attempts = 32;
@@ -103,16 +103,10 @@ class JourneyStore {
   absl::StatusOr<std::optional<JourneyState>> LoadFrom(
       const std::string& customer_id, const redis::PipelineReplies& replies);
 
-  // The pain-point aggregate fields (pain_points.h).
+  // The pain-point aggregate fields (pain_points.h), merged over every
+  // partition's shard: what the Aggregator has folded (up to about its
+  // interval behind the commits).
   absl::StatusOr<std::map<std::string, double>> PainAggregates();
-
-  // Converts aggregates stored by an earlier version (floats in natural
-  // units) to the integer units every write now uses, once per Redis (a
-  // marker key records it) and checked once per process; ApplyBatch, Merge
-  // and Forget call it first. Stop every journey replica of the earlier
-  // version before starting this one: the two formats cannot be written at
-  // the same time.
-  absl::Status EnsureAggregateUnits();
 
   // Current customers per stage and transitions in [start, end] (UTC days).
   absl::StatusOr<Funnel> GetFunnel(absl::Time start, absl::Time end);
@@ -144,8 +138,6 @@ class JourneyStore {
   redis::Script apply_script_;
   redis::Script merge_script_;
   redis::Script forget_script_;
-  redis::Script aggregate_units_script_;
-  std::atomic<bool> aggregate_units_checked_{false};
 };
 
 // The UTC day ("2026-11-23") of a time, naming funnel buckets.

@@ -4,6 +4,7 @@
 #include "libs/server/service_main.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/consumer.h"
+#include "services/journey/aggregator.h"
 #include "services/journey/event_consumer.h"
 #include "services/journey/journey_model.h"
 #include "services/journey/journey_service.h"
@@ -60,6 +61,11 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
         return handlers->HandleMerge(e);
       }));
   for (const auto& c : consumers) c->Start();
+  // Folds the partitions' outboxes into the aggregates about once a second;
+  // every replica runs one (a fold is effectively once).
+  auto aggregator =
+      std::make_shared<Aggregator>(context.redis, context.keys);
+  aggregator->Start();
   auto trimmer = std::make_shared<ResolvedShardTrimmer>(
       context.redis, shards, context.metrics, absl::Seconds(10));
 
@@ -69,13 +75,15 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
                                            context.auth));
   bundle.service_names.push_back(
       omnicx::v1::JourneyService::service_full_name());
-  bundle.stop = [consumers, trimmer] {
+  bundle.stop = [consumers, trimmer, aggregator] {
     for (const auto& c : consumers) c->Stop();
     trimmer->Stop();
+    aggregator->Stop();
   };
   // Released in this order after the server drained.
   for (const auto& c : consumers) bundle.keep_alive.push_back(c);
   bundle.keep_alive.push_back(trimmer);
+  bundle.keep_alive.push_back(aggregator);
   bundle.keep_alive.push_back(handlers);
   bundle.keep_alive.push_back(directory);
   bundle.keep_alive.push_back(store);

@@ -1,22 +1,21 @@
 -- Writes a customer's new journey state after applying a batch of their
--- events (JourneyStore::ApplyBatch). n event ids, t stage transitions:
+-- events (JourneyStore::ApplyBatch), and appends the change to the
+-- cross-customer aggregates to the partition's outbox (folded later by the
+-- Aggregator). Every key is in the customer's partition slot. n event ids:
 --
 -- KEYS[1]      journey hash (v = version, s = state)
 -- KEYS[2]      applied event ids
 -- KEYS[3]      erased-customer tombstone
 -- KEYS[4]      merged_into redirect
--- KEYS[5]      pain aggregates
--- KEYS[6..5+t] the funnel day of each stage transition
+-- KEYS[5]      the partition's outbox
 --
 -- ARGV[1]              expected version ("0" = none)
 -- ARGV[2]              new state (serialised JourneyState)
 -- ARGV[3]              now (ms)
 -- ARGV[4]              applied window (ms)
--- ARGV[5]              funnel TTL (s)
+-- ARGV[5]              aggregate delta record ("" = no change)
 -- ARGV[6]              n
 -- ARGV[7..6+n]         the event ids
--- ARGV[7+n..6+n+t]     one "from>to" field per funnel key
--- ARGV[7+n+t..]        aggregate field, delta pairs
 --
 -- Returns {'OK'}, {'ERASED'}, {'MOVED', survivor} or {'RETRY'} when the
 -- version moved. Every script that changes the applied ids (apply, merge,
@@ -35,12 +34,5 @@ redis.call('HSET', KEYS[1], 'v', tostring(tonumber(ARGV[1]) + 1), 's', ARGV[2])
 for i = 7, 6 + n do redis.call('ZADD', KEYS[2], ARGV[3], ARGV[i]) end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf',
            '(' .. tostring(tonumber(ARGV[3]) - tonumber(ARGV[4])))
-local t = #KEYS - 5
-for j = 1, t do
-  redis.call('HINCRBY', KEYS[5 + j], ARGV[6 + n + j], 1)
-  redis.call('EXPIRE', KEYS[5 + j], ARGV[5])
-end
-for i = 7 + n + t, #ARGV, 2 do
-  redis.call('HINCRBY', KEYS[5], ARGV[i], ARGV[i + 1])
-end
+if ARGV[5] ~= '' then redis.call('XADD', KEYS[5], '*', 'd', ARGV[5]) end
 return {'OK'}

@@ -1,12 +1,13 @@
--- Deletes a customer's journey and takes it out of the pain aggregates
--- (JourneyStore::Forget).
+-- Deletes a customer's journey and appends the negative of their share of
+-- the pain aggregates to the partition's outbox (JourneyStore::Forget).
+-- Every key is in the customer's partition slot.
 --
 -- KEYS[1]   journey hash
 -- KEYS[2]   applied event ids
--- KEYS[3]   pain aggregates
+-- KEYS[3]   the partition's outbox
 --
 -- ARGV[1]   expected version ("0" = none)
--- ARGV[2..] aggregate field, delta pairs
+-- ARGV[2]   aggregate delta record ("" = none)
 --
 -- Returns {'OK'}, {'RETRY'} when the version moved, or {'NOOP'} when there
 -- was no journey.
@@ -15,7 +16,5 @@ if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then
 end
 if ARGV[1] == '0' then return {'NOOP'} end
 redis.call('DEL', KEYS[1], KEYS[2])
-for i = 2, #ARGV, 2 do
-  redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1])
-end
+if ARGV[2] ~= '' then redis.call('XADD', KEYS[3], '*', 'd', ARGV[2]) end
 return {'OK'}

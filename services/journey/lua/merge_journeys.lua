@@ -5,24 +5,21 @@
 -- KEYS[2]   survivor applied ids
 -- KEYS[3]   merged journey hash
 -- KEYS[4]   merged applied ids
--- KEYS[5]   pain aggregates
--- KEYS[6]   funnel day
--- KEYS[7]   survivor's erased tombstone
--- KEYS[8]   survivor's merged_into redirect
+-- KEYS[5]   the survivor's partition outbox
+-- KEYS[6]   survivor's erased tombstone
+-- KEYS[7]   survivor's merged_into redirect
 --
 -- ARGV[1]   survivor version ("0" = none)
 -- ARGV[2]   merged version
 -- ARGV[3]   new survivor state (serialised JourneyState)
--- ARGV[4]   stage transition field ("from>to"; "" = none)
--- ARGV[5]   funnel TTL (s)
--- ARGV[6..] aggregate field, delta pairs
+-- ARGV[4]   aggregate delta record ("" = none), appended to the outbox
 --
 -- Returns {'OK'}, {'ERASED'}, {'MOVED', survivor}, {'RETRY'} when either
 -- version moved, or {'NOOP'} when the merged customer has no journey. The
 -- survivor's new version stops cached agent contexts showing their old
 -- journey (apply_events.lua).
-if redis.call('EXISTS', KEYS[7]) == 1 then return {'ERASED'} end
-local into = redis.call('GET', KEYS[8])
+if redis.call('EXISTS', KEYS[6]) == 1 then return {'ERASED'} end
+local into = redis.call('GET', KEYS[7])
 if into then return {'MOVED', into} end
 if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then
   return {'RETRY'}
@@ -34,11 +31,5 @@ if ARGV[2] == '0' then return {'NOOP'} end
 redis.call('HSET', KEYS[1], 'v', tostring(tonumber(ARGV[1]) + 1), 's', ARGV[3])
 redis.call('ZUNIONSTORE', KEYS[2], 2, KEYS[2], KEYS[4], 'AGGREGATE', 'MAX')
 redis.call('DEL', KEYS[3], KEYS[4])
-if ARGV[4] ~= '' then
-  redis.call('HINCRBY', KEYS[6], ARGV[4], 1)
-  redis.call('EXPIRE', KEYS[6], ARGV[5])
-end
-for i = 6, #ARGV, 2 do
-  redis.call('HINCRBY', KEYS[5], ARGV[i], ARGV[i + 1])
-end
+if ARGV[4] ~= '' then redis.call('XADD', KEYS[5], '*', 'd', ARGV[4]) end
 return {'OK'}

@@ -6,6 +6,7 @@
 // methods with their validation.
 #include "services/journey/journey_store.h"
 
+#include <atomic>
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -21,6 +22,7 @@
 #include "libs/testing/in_process_server.h"
 #include "libs/testing/redis_server.h"
 #include "omnicx/v1/journey.grpc.pb.h"
+#include "services/journey/aggregator.h"
 #include "services/journey/event_consumer.h"
 #include "services/journey/journey_service.h"
 #include "services/journey/pain_points.h"
@@ -101,7 +103,25 @@ class JourneyStoreTest : public ::testing::Test {
     return s->value_or(JourneyState());
   }
 
+  // Folds every pending outbox record into the aggregates, as the
+  // aggregator's next pass would.
+  void Fold(const keys::KeyBuilder& keys) {
+    Aggregator aggregator(*redis_, keys);
+    ASSERT_OK(aggregator.FoldOnce().status());
+  }
+  void Fold() { Fold(keys_); }
+
+  // The merged funnel transitions of one day, as "from>to" -> count.
+  std::map<std::string, int64_t> Moves(const keys::KeyBuilder& keys,
+                                       const std::string& day) {
+    Fold(keys);
+    auto moves = ReadFunnelShards(*redis_, keys, day);
+    EXPECT_TRUE(moves.ok()) << moves.status();
+    return moves.value_or(AggregateFields());
+  }
+
   double Field(const std::string& field) {
+    Fold();
     auto f = store_->PainAggregates();
     EXPECT_TRUE(f.ok());
     auto it = f->find(field);
@@ -223,16 +243,10 @@ TEST_F(JourneyStoreTest, ABatchAppliesEachEventOnceAcrossCustomers) {
   EXPECT_EQ(redis_->Command({"EXISTS", keys_.Journey("old")})->integer(), 0);
   EXPECT_EQ(Customers(), 2);
   // a went UNSPECIFIED -> PURCHASE (first call), PURCHASE -> ONBOARDING.
-  const std::string day = FunnelDay(kT0);
-  const redis::Reply funnel = *redis_->Command(
-      {"HGETALL", keys_.Analytics(absl::StrCat("funnel:", day))});
-  std::map<std::string, std::string> moves;
-  for (size_t i = 0; i + 1 < funnel.elements().size(); i += 2) {
-    moves[funnel.elements()[i].str()] = funnel.elements()[i + 1].str();
-  }
-  EXPECT_EQ(moves["0>3"], "1");
-  EXPECT_EQ(moves["3>4"], "1");
-  EXPECT_EQ(moves["0>1"], "1");  // b
+  std::map<std::string, int64_t> moves = Moves(keys_, FunnelDay(kT0));
+  EXPECT_EQ(moves["0>3"], 1);
+  EXPECT_EQ(moves["3>4"], 1);
+  EXPECT_EQ(moves["0>1"], 1);  // b
 }
 
 // A batch of many customers, one erased and one merged away, leaves what
@@ -265,6 +279,8 @@ TEST_F(JourneyStoreTest, ABatchOfManyCustomersEqualsApplyingThemOneByOne) {
     EXPECT_THAT(r[i], IsOkAndHolds(want)) << i;
     EXPECT_THAT(one_by_one.Apply(batch[i]), IsOkAndHolds(want)) << i;
   }
+  Fold(keys_);
+  Fold(other);
   auto batched = store_->PainAggregates();
   auto single = one_by_one.PainAggregates();
   ASSERT_TRUE(batched.ok() && single.ok());
@@ -273,18 +289,12 @@ TEST_F(JourneyStoreTest, ABatchOfManyCustomersEqualsApplyingThemOneByOne) {
   EXPECT_EQ(Stored("c3").events(), 4);  // its own two and c90's two
   EXPECT_EQ(Stored("c149").events(), 1);
   EXPECT_EQ(Customers(), 148);  // 150, less the erased and the merged away
-  const std::string funnel = absl::StrCat("funnel:", FunnelDay(kT0 + kDay));
-  auto moves = [&](const keys::KeyBuilder& k) {
-    std::map<std::string, std::string> out;  // field order aside
-    const redis::Reply all = *redis_->Command({"HGETALL", k.Analytics(funnel)});
-    for (size_t i = 0; i + 1 < all.elements().size(); i += 2) {
-      out[all.elements()[i].str()] = all.elements()[i + 1].str();
-    }
-    return out;
-  };
-  EXPECT_FALSE(moves(keys_).empty());
-  EXPECT_EQ(moves(keys_), moves(other));
-  EXPECT_GT(redis_->Command({"TTL", keys_.Analytics(funnel)})->integer(), 0);
+  const std::string day = FunnelDay(kT0 + kDay);
+  EXPECT_FALSE(Moves(keys_, day).empty());
+  EXPECT_EQ(Moves(keys_, day), Moves(other, day));
+  const std::string shard = keys_.PartitionAggregate(
+      keys::KeyBuilder::Partition("c0"), absl::StrCat("funnel:", day));
+  EXPECT_GT(redis_->Command({"TTL", shard})->integer(), 0);
 }
 
 TEST_F(JourneyStoreTest, ErasedCustomersAreNotResurrected) {
@@ -295,7 +305,13 @@ TEST_F(JourneyStoreTest, ErasedCustomersAreNotResurrected) {
   auto gone = store_->Load("gone");
   ASSERT_TRUE(gone.ok());
   EXPECT_FALSE(gone->has_value());
-  EXPECT_EQ(redis_->Command({"EXISTS", keys_.Analytics("pain")})->integer(), 0);
+  EXPECT_EQ(
+      redis_->Command({"EXISTS", keys_.Outbox(keys::KeyBuilder::Partition("gone"))})
+          ->integer(),
+      0);
+  Fold();
+  EXPECT_THAT(store_->PainAggregates(),
+              IsOkAndHolds(std::map<std::string, double>()));
 }
 
 TEST_F(JourneyStoreTest, TheConsumerCountsARedeliveredEventOnce) {
@@ -353,34 +369,6 @@ TEST_F(JourneyStoreTest, TheConsumerCountsARedeliveredEventOnce) {
             0);
 }
 
-// Aggregates written by the float version (churn 0..1, waits in seconds)
-// are converted once to the integer units, and then kept by HINCRBY.
-TEST_F(JourneyStoreTest, FloatAggregatesOfAnEarlierVersionAreConvertedOnce) {
-  const std::string key =
-      DriverKey(omnicx::v1::CHANNEL_WEB, "payment", "checkout");
-  const std::string c = AggregateField(omnicx::v1::STAGE_PURCHASE, key, "c");
-  const std::string w = AggregateField(omnicx::v1::STAGE_PURCHASE, key, "w");
-  const std::string t = AggregateField(omnicx::v1::STAGE_PURCHASE, key, "t");
-  ASSERT_OK(redis_
-                ->Command({"HSET", keys_.Analytics("pain"), c,
-                           "0.35000000000000003", w, "12.5", t, "3"})
-                .status());
-  ASSERT_OK(store_->EnsureAggregateUnits());
-  EXPECT_EQ(Field(c), 35);
-  EXPECT_EQ(Field(w), 12500);
-  EXPECT_EQ(Field(t), 3);
-  EXPECT_EQ(redis_->Command({"GET", keys_.Analytics("pain:units")})->str(),
-            "2");
-  // Once per Redis: another process does not scale the integers again.
-  JourneyStore other(*redis_, keys_, model_, JourneyStoreOptions(),
-                     [] { return kNow; });
-  ASSERT_OK(other.EnsureAggregateUnits());
-  EXPECT_EQ(Field(c), 35);
-  // An apply now increments the converted integers.
-  ASSERT_OK(store_->Apply(CheckoutFailure("u-1", "cust-u", kT0)).status());
-  EXPECT_EQ(Field(t), 4);
-}
-
 TEST_F(JourneyStoreTest, PainPointsAndFunnelAreMaintainedIncrementally) {
   // Three customers fail at checkout, two then buy; one only browses.
   for (int c = 0; c < 3; ++c) {
@@ -399,6 +387,7 @@ TEST_F(JourneyStoreTest, PainPointsAndFunnelAreMaintainedIncrementally) {
                 ->Apply(Event("v", "browser", omnicx::v1::CHANNEL_WEB,
                               "page_view", kT0 + kDay))
                 .status());
+  Fold();
   JourneyServiceImpl service(*store_, *directory_, model_, omnicx::testing::TestCredentials::Default().authenticator(),
                              [] { return kNow; });
   auto server = testing::StartInProcess({&service});
@@ -461,6 +450,56 @@ TEST_F(JourneyStoreTest, PainPointsAndFunnelAreMaintainedIncrementally) {
   EXPECT_THAT(status::GetFieldViolations(status::FromGrpcStatus(bad)),
               ElementsAre(::testing::Field(&status::FieldViolation::field,
                                            "start_time")));
+}
+
+// The commit writes only the customer's partition: one outbox record, no
+// aggregate. A fold counts each record once: folding again, a second
+// aggregator racing the first, and a fold retried with the checkpoint read
+// before another worker's fold (a crash between reading and writing) all
+// leave the counts alone.
+TEST_F(JourneyStoreTest, AFoldCountsEachOutboxRecordOnce) {
+  const std::string touches = AggregateField(
+      omnicx::v1::STAGE_PURCHASE,
+      DriverKey(omnicx::v1::CHANNEL_WEB, "payment", "checkout"), "t");
+  ASSERT_OK(store_->Apply(CheckoutFailure("e1", "c1", kT0)).status());
+  const int p = keys::KeyBuilder::Partition("c1");
+  EXPECT_EQ(redis_->Command({"XLEN", keys_.Outbox(p)})->integer(), 1);
+  // Nothing is counted until the fold.
+  EXPECT_THAT(ReadPainShards(*redis_, keys_), IsOkAndHolds(AggregateFields()));
+
+  // What a worker read before another folded.
+  const redis::Reply range =
+      *redis_->Command({"XRANGE", keys_.Outbox(p), "-", "+"});
+  ASSERT_EQ(range.elements().size(), 1u);
+  const OutboxEntry stale{range.elements()[0].elements()[0].str(),
+                          range.elements()[0].elements()[1].elements()[1].str()};
+  Aggregator first(*redis_, keys_);
+  EXPECT_THAT(first.FoldOnce(), IsOkAndHolds(1));
+  EXPECT_EQ(redis_->Command({"XLEN", keys_.Outbox(p)})->integer(), 0);
+  EXPECT_EQ(Field(touches), 1);
+  EXPECT_THAT(first.FoldOnce(), IsOkAndHolds(0));
+  Aggregator second(*redis_, keys_);
+  EXPECT_THAT(second.FoldPartition(p, "", {stale}), IsOkAndHolds(false));
+  EXPECT_EQ(Field(touches), 1);
+
+  // Many customers while two aggregators fold at once.
+  std::atomic<bool> done{false};
+  std::vector<std::thread> folders;
+  for (Aggregator* a : {&first, &second}) {
+    folders.emplace_back([a, &done] {
+      while (!done.load()) ASSERT_OK(a->FoldOnce().status());
+    });
+  }
+  for (int c = 0; c < 200; ++c) {
+    ASSERT_OK(store_
+                  ->Apply(CheckoutFailure(absl::StrCat("r", c),
+                                          absl::StrCat("racer", c), kT0))
+                  .status());
+  }
+  done = true;
+  for (auto& t : folders) t.join();
+  EXPECT_EQ(Field(touches), 201);
+  EXPECT_EQ(Customers(), 201);
 }
 
 // The profile service resolves and merges; the journey follows through the
@@ -567,8 +606,13 @@ TEST_F(JourneyWithProfileTest, MergingCustomersEqualsReplayingTheirEvents) {
   EXPECT_THAT(got.open_cases(0).channels(),
               ElementsAre(omnicx::v1::CHANNEL_VOICE, omnicx::v1::CHANNEL_CHAT));
   EXPECT_EQ(redis_->Command({"EXISTS", keys_.Journey(gone)})->integer(), 0);
-  // One customer left in the aggregates.
+  // One customer left in the aggregates, counted as their state says.
   EXPECT_EQ(Customers(), 1);
+  std::map<std::string, double> want_fields;
+  for (const auto& [field, v] : PainContributions(merged)) {
+    if (v != 0) want_fields[field] = static_cast<double>(v);
+  }
+  EXPECT_THAT(store_->PainAggregates(), IsOkAndHolds(want_fields));
   // The merge record again (redelivery): nothing moves.
   EXPECT_THAT(store_->Merge(survivor, gone), IsOkAndHolds(false));
 
