@@ -292,11 +292,11 @@ absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
     const AggregateFields delta =
         AggregateDelta(before, PainContributions(state));
     std::vector<FunnelMove> funnel;
-    if (moved) funnel.emplace_back(FunnelDay(moved->at_ms), TransitionField(*moved));
-    std::vector<std::string> args = {absl::StrCat(version),
-                                     absl::StrCat(m->first),
-                                     state.SerializeAsString(),
-                                     EncodeDelta(delta, funnel)};
+    if (moved)
+      funnel.emplace_back(FunnelDay(moved->at_ms), TransitionField(*moved));
+    std::vector<std::string> args = {
+        absl::StrCat(version), absl::StrCat(m->first),
+        state.SerializeAsString(), EncodeDelta(delta, funnel)};
     OMNICX_ASSIGN_OR_RETURN(
         redis::Reply out,
         redis_.Eval(

@@ -16,13 +16,13 @@
 // applied event ids (the effectively-once record, kept applied_window);
 // per partition the `{p:<n>}:outbox` stream of aggregate deltas, folded by
 // the Aggregator (aggregator.h) into `{p:<n>}:agg:pain` (pain_points.h
-// fields) and `{p:<n>}:agg:funnel:<YYYY-MM-DD>` ("from>to" counts, UTC days,
-// kept funnel_retention); reads merge the partitions' shards. Every write bumps the version `v`, which is part
-// of the customer's context version (the profile service serves a cached
-// agent context only while it is current; ProfileStore::ContextReads), and
-// stops at the profile service's redirect of a merged customer
-// (`merged_into`: the event goes to the survivor) and at the tombstone of an
-// erased one (the event is dropped).
+// fields) and `{p:<n>}:agg:funnel:<YYYY-MM-DD>` ("from>to" counts, UTC
+// days); reads merge the partitions' shards. Every write bumps the version
+// `v`, which is part of the customer's context version (the profile service
+// serves a cached agent context only while it is current;
+// ProfileStore::ContextReads), and stops at the profile service's redirect
+// of a merged customer (`merged_into`: the event goes to the survivor) and
+// at the tombstone of an erased one (the event is dropped).
 #ifndef OMNICX_SERVICES_JOURNEY_JOURNEY_STORE_H_
 #define OMNICX_SERVICES_JOURNEY_JOURNEY_STORE_H_
 

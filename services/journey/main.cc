@@ -63,16 +63,14 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   for (const auto& c : consumers) c->Start();
   // Folds the partitions' outboxes into the aggregates about once a second;
   // every replica runs one (a fold is effectively once).
-  auto aggregator =
-      std::make_shared<Aggregator>(context.redis, context.keys);
+  auto aggregator = std::make_shared<Aggregator>(context.redis, context.keys);
   aggregator->Start();
   auto trimmer = std::make_shared<ResolvedShardTrimmer>(
       context.redis, shards, context.metrics, absl::Seconds(10));
 
   ServiceBundle bundle;
-  bundle.services.push_back(
-      std::make_unique<JourneyServiceImpl>(*store, *directory, *model,
-                                           context.auth));
+  bundle.services.push_back(std::make_unique<JourneyServiceImpl>(
+      *store, *directory, *model, context.auth));
   bundle.service_names.push_back(
       omnicx::v1::JourneyService::service_full_name());
   bundle.stop = [consumers, trimmer, aggregator] {

@@ -13,19 +13,27 @@ using ::omnicx::status::StatusIs;
 
 TEST(AggregateDeltaTest, RecordsSumAndOppositesCancel) {
   const std::string a =
-      EncodeDelta({{"3\x1fk\x1ft", 1}, {"3\x1f*\x1f" "a", 1}},
+      EncodeDelta({{"3\x1fk\x1ft", 1},
+                   {"3\x1f*\x1f"
+                    "a",
+                    1}},
                   {{"2026-12-05", "0>3"}, {"2026-12-05", "0>3"}});
-  const std::string b = EncodeDelta({{"3\x1fk\x1ft", 2}}, {{"2026-12-06", "3>4"}});
+  const std::string b =
+      EncodeDelta({{"3\x1fk\x1ft", 2}}, {{"2026-12-06", "3>4"}});
   const std::string erase = EncodeDelta({{"3\x1fk\x1ft", -3}}, {});
   FoldedDeltas sum;
   ASSERT_OK(AddDelta(a, &sum));
   ASSERT_OK(AddDelta(b, &sum));
   EXPECT_EQ(sum.pain, (AggregateFields{{"3\x1fk\x1ft", 3},
-                                       {"3\x1f*\x1f" "a", 1}}));
+                                       {"3\x1f*\x1f"
+                                        "a",
+                                        1}}));
   EXPECT_EQ(sum.funnel["2026-12-05"], (AggregateFields{{"0>3", 2}}));
   EXPECT_EQ(sum.funnel["2026-12-06"], (AggregateFields{{"3>4", 1}}));
   ASSERT_OK(AddDelta(erase, &sum));
-  EXPECT_EQ(sum.pain, (AggregateFields{{"3\x1f*\x1f" "a", 1}}));
+  EXPECT_EQ(sum.pain, (AggregateFields{{"3\x1f*\x1f"
+                                        "a",
+                                        1}}));
 }
 
 TEST(AggregateDeltaTest, NoChangeIsNoRecordAndCorruptIsRefused) {

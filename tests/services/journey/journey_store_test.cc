@@ -305,10 +305,11 @@ TEST_F(JourneyStoreTest, ErasedCustomersAreNotResurrected) {
   auto gone = store_->Load("gone");
   ASSERT_TRUE(gone.ok());
   EXPECT_FALSE(gone->has_value());
-  EXPECT_EQ(
-      redis_->Command({"EXISTS", keys_.Outbox(keys::KeyBuilder::Partition("gone"))})
-          ->integer(),
-      0);
+  EXPECT_EQ(redis_
+                ->Command({"EXISTS",
+                           keys_.Outbox(keys::KeyBuilder::Partition("gone"))})
+                ->integer(),
+            0);
   Fold();
   EXPECT_THAT(store_->PainAggregates(),
               IsOkAndHolds(std::map<std::string, double>()));
@@ -471,8 +472,9 @@ TEST_F(JourneyStoreTest, AFoldCountsEachOutboxRecordOnce) {
   const redis::Reply range =
       *redis_->Command({"XRANGE", keys_.Outbox(p), "-", "+"});
   ASSERT_EQ(range.elements().size(), 1u);
-  const OutboxEntry stale{range.elements()[0].elements()[0].str(),
-                          range.elements()[0].elements()[1].elements()[1].str()};
+  const OutboxEntry stale{
+      range.elements()[0].elements()[0].str(),
+      range.elements()[0].elements()[1].elements()[1].str()};
   Aggregator first(*redis_, keys_);
   EXPECT_THAT(first.FoldOnce(), IsOkAndHolds(1));
   EXPECT_EQ(redis_->Command({"XLEN", keys_.Outbox(p)})->integer(), 0);
