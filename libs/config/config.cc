@@ -197,6 +197,7 @@ Config Defaults(Service service) {
   c.set_severe_impact(15);
   c.set_severe_window("336h");
   c.set_stats_refresh_interval("1s");
+  c.set_aggregate_interval("1s");
   // --- auth (every service) ---
   c.mutable_auth()->set_jwt_leeway("60s");
   c.mutable_auth()->set_reload_interval("5s");
@@ -273,6 +274,8 @@ absl::Status Validate(const Config& c) {
                       absl::Hours(24 * 366)));
   check(CheckDuration("stats_refresh_interval", c.stats_refresh_interval(),
                       absl::Milliseconds(10), absl::Minutes(10)));
+  check(CheckDuration("aggregate_interval", c.aggregate_interval(),
+                      absl::Milliseconds(10), absl::Seconds(60)));
   check(CheckRange("global_daily_cap", c.global_daily_cap(), 0, 1000));
   check(CheckRange("prior_strength", c.prior_strength(), 1, 100000));
   check(CheckRange("high_value_threshold", c.high_value_threshold(), 0,

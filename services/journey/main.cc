@@ -63,7 +63,11 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   for (const auto& c : consumers) c->Start();
   // Folds the partitions' outboxes into the aggregates about once a second;
   // every replica runs one (a fold is effectively once).
-  auto aggregator = std::make_shared<Aggregator>(context.redis, context.keys);
+  AggregatorOptions aggregator_options;
+  aggregator_options.interval =
+      omnicx::config::DurationSetting(cfg.aggregate_interval());
+  auto aggregator = std::make_shared<Aggregator>(context.redis, context.keys,
+                                                 aggregator_options);
   aggregator->Start();
   auto trimmer = std::make_shared<ResolvedShardTrimmer>(
       context.redis, shards, context.metrics, absl::Seconds(10));
