@@ -169,14 +169,16 @@ absl::StatusOr<AggregateFields> ReadPainShards(redis::Client& redis,
   return MergeShards(redis, std::move(reads));
 }
 
-absl::StatusOr<AggregateFields> ReadFunnelShards(redis::Client& redis,
-                                                 const keys::KeyBuilder& keys,
-                                                 const std::string& day) {
+absl::StatusOr<AggregateFields> ReadFunnelShards(
+    redis::Client& redis, const keys::KeyBuilder& keys,
+    const std::vector<std::string>& days) {
   std::vector<redis::Command> reads;
-  reads.reserve(keys::kPartitions);
-  for (int p = 0; p < keys::kPartitions; ++p) {
-    reads.push_back(
-        {"HGETALL", keys.PartitionAggregate(p, absl::StrCat("funnel:", day))});
+  reads.reserve(keys::kPartitions * days.size());
+  for (const std::string& day : days) {
+    for (int p = 0; p < keys::kPartitions; ++p) {
+      reads.push_back({"HGETALL", keys.PartitionAggregate(
+                                      p, absl::StrCat("funnel:", day))});
+    }
   }
   return MergeShards(redis, std::move(reads));
 }

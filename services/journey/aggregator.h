@@ -78,10 +78,11 @@ class Aggregator {
 // The pain aggregate, merged over every partition's shard (one pipeline).
 absl::StatusOr<AggregateFields> ReadPainShards(redis::Client& redis,
                                                const keys::KeyBuilder& keys);
-// The funnel transitions of one UTC day, merged over every partition.
-absl::StatusOr<AggregateFields> ReadFunnelShards(redis::Client& redis,
-                                                 const keys::KeyBuilder& keys,
-                                                 const std::string& day);
+// The funnel transitions of the UTC `days`, summed over the days and merged
+// over every partition (one pipeline).
+absl::StatusOr<AggregateFields> ReadFunnelShards(
+    redis::Client& redis, const keys::KeyBuilder& keys,
+    const std::vector<std::string>& days);
 
 }  // namespace omnicx::journey
 

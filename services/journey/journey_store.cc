@@ -416,17 +416,14 @@ absl::StatusOr<Funnel> JourneyStore::GetFunnel(absl::Time start,
   // The last day, when the window does not end on a day boundary.
   const std::string last = FunnelDay(absl::ToUnixMillis(end));
   if (days.empty() || days.back() != last) days.push_back(last);
-  for (const std::string& day : days) {
-    OMNICX_ASSIGN_OR_RETURN(AggregateFields moves,
-                            ReadFunnelShards(redis_, keys_, day));
-    for (const auto& [field, n] : moves) {
-      std::pair<std::string, std::string> ft = absl::StrSplit(field, '>');
-      int from = 0, to = 0;
-      if (absl::SimpleAtoi(ft.first, &from) &&
-          absl::SimpleAtoi(ft.second, &to)) {
-        funnel.transitions[{static_cast<omnicx::v1::Stage>(from),
-                            static_cast<omnicx::v1::Stage>(to)}] += n;
-      }
+  OMNICX_ASSIGN_OR_RETURN(AggregateFields moves,
+                          ReadFunnelShards(redis_, keys_, days));
+  for (const auto& [field, n] : moves) {
+    std::pair<std::string, std::string> ft = absl::StrSplit(field, '>');
+    int from = 0, to = 0;
+    if (absl::SimpleAtoi(ft.first, &from) && absl::SimpleAtoi(ft.second, &to)) {
+      funnel.transitions[{static_cast<omnicx::v1::Stage>(from),
+                          static_cast<omnicx::v1::Stage>(to)}] += n;
     }
   }
   return funnel;

@@ -115,7 +115,7 @@ class JourneyStoreTest : public ::testing::Test {
   std::map<std::string, int64_t> Moves(const keys::KeyBuilder& keys,
                                        const std::string& day) {
     Fold(keys);
-    auto moves = ReadFunnelShards(*redis_, keys, day);
+    auto moves = ReadFunnelShards(*redis_, keys, {day});
     EXPECT_TRUE(moves.ok()) << moves.status();
     return moves.value_or(AggregateFields());
   }
