@@ -74,11 +74,14 @@ test('a failed delivery and a complaint: at risk, with the reasons and the open 
   const shown = await waitFor(async () => {
     pain = await unary(analytics, 'ListPainPoints', { limit: 3 });
     funnel = await unary(analytics, 'GetFunnel', {});
-    return !pain.err && !funnel.err &&
+    // Both reads: ListPainPoints answers from a read cache of its own, which
+    // may hold the merge from before the fold for up to a second more.
+    return !pain.err && !funnel.err && pain.res.pain_points.length >= 1 &&
       JSON.stringify(funnel.res.stages.map((s) => [s.stage, Number(s.customers)])) ===
         JSON.stringify([['STAGE_AT_RISK', 1]]);
   }, 8000);
-  assert.ok(shown >= 0, `aggregates not folded: ${JSON.stringify(funnel)}`);
+  assert.ok(shown >= 0,
+    `aggregates not folded: ${JSON.stringify(funnel)} ${JSON.stringify(pain)}`);
   assert.equal(pain.err, null);
   assert.ok(pain.res.pain_points.length >= 1);
   assert.ok(['last_mile', 'ivr_delivery', 'chat_delivery'].includes(pain.res.pain_points[0].touchpoint));

@@ -38,18 +38,29 @@ backlog() {
   echo "$total"
 }
 
+# unfolded REDIS_PORT: aggregate delta records the journey's aggregator has
+# not folded yet, over the 1024 partition outboxes (libs/keys/key_builder.h
+# Outbox), counted in one script rather than 1024 round trips.
+unfolded() {
+  redis-cli -h 127.0.0.1 -p "$1" eval "local n = 0
+    for p = 0, 1023 do n = n + redis.call('XLEN', 'cx:default:{p:' .. p .. '}:outbox') end
+    return n" 0
+}
+
 # wait_applied REDIS_PORT TIMEOUT_SECONDS [progress]: until the profile
-# group has acknowledged every ingested event and the journey group every
-# resolved one (twice in a row, 0.5 s apart); non-zero on timeout. With
-# "progress", what is left is shown on stderr as it goes.
+# group has acknowledged every ingested event, the journey group every
+# resolved one, and the aggregator has folded every delta into the pain
+# points and funnel (twice in a row, 0.5 s apart); non-zero on timeout.
+# With "progress", what is left is shown on stderr as it goes.
 wait_applied() {
-  local end=$(( $(date +%s) + $2 )) clean=0 p j
+  local end=$(( $(date +%s) + $2 )) clean=0 p j a
   while [ "$(date +%s)" -lt "$end" ]; do
     p=$(backlog "$1" ev profile)
     j=$(backlog "$1" rv journey)
+    a=$(unfolded "$1")
     [ "${3:-}" = progress ] &&
-      printf '\r  left to apply: profile %8d   journey %8d ' "$p" "$j" >&2
-    if [ "$p" -eq 0 ] && [ "$j" -eq 0 ]; then
+      printf '\r  left to apply: profile %8d   journey %8d   aggregates %8d ' "$p" "$j" "${a:-0}" >&2
+    if [ "$p" -eq 0 ] && [ "$j" -eq 0 ] && [ "${a:-1}" -eq 0 ]; then
       clean=$(( clean + 1 ))
       if [ "$clean" -ge 2 ]; then
         [ "${3:-}" = progress ] && printf '\n' >&2
