@@ -44,7 +44,8 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
       std::make_shared<LagMonitor>(*event_log, *intake, context.metrics);
 
   ServiceBundle bundle;
-  bundle.services.push_back(std::make_unique<IngestionServiceImpl>(*intake, context.auth));
+  bundle.services.push_back(
+      std::make_unique<IngestionServiceImpl>(*intake, context.auth));
   bundle.service_names.push_back(
       omnicx::v1::IngestionService::service_full_name());
   bundle.stop = [monitor] { monitor->Stop(); };

@@ -65,8 +65,8 @@ class ContextAssembler {
   // Fails whole only for a bad request, an unknown customer, or Redis being
   // unavailable for the profile itself.
   // `caller` names the agent for the internal calls' audit.
-  void Assemble(const omnicx::v1::GetCustomerContextRequest& request,
-                Done done, absl::string_view caller = "");
+  void Assemble(const omnicx::v1::GetCustomerContextRequest& request, Done done,
+                absl::string_view caller = "");
 
  private:
   ProfileStore& store_;

@@ -87,10 +87,10 @@ TEST(ApiKeySetTest, NamesAreUniquePerTenant) {
                         "\n    sha256: ", keys::Sha256Hex(NewApiKey()),
                         "\n    tenant: ", tenant, "\n    role: internal\n");
   };
-  absl::StatusOr<ApiKeySet> two_tenants = ApiKeySet::Parse(
-      absl::StrCat("keys:\n", entry("profile", "acme"),
-                   entry("profile", "globex")),
-      "f");
+  absl::StatusOr<ApiKeySet> two_tenants =
+      ApiKeySet::Parse(absl::StrCat("keys:\n", entry("profile", "acme"),
+                                    entry("profile", "globex")),
+                       "f");
   ASSERT_THAT(two_tenants, IsOk());
   EXPECT_EQ(two_tenants->size(), 2u);
   EXPECT_THAT(ApiKeySet::Parse(absl::StrCat("keys:\n", entry("profile", "acme"),

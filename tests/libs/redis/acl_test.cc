@@ -102,13 +102,14 @@ TEST_F(AclTest, EachServiceUserRunsWhatItsServiceSends) {
                 .status());
 
   auto profile = As("profile");
-  ExpectAllowed(*profile,
-                {{"HINCRBYFLOAT", "cx:default:{p:1}:c:r1:profile", "ltv", "1.5"},
-                 {"RPUSH", "cx:default:{p:1}:c:r1:tl", "x"},
-                 {"ZADD", "cx:default:{p:1}:c:r1:z", "1", "m"},
-                 {"SCAN", "0", "MATCH", "cx:default:{p:1}:c:r1:*", "COUNT", "100"},
-                 {"XRANGE", "cx:default:{ev:0}:stream", "-", "+"},
-                 {"UNLINK", "cx:default:{p:1}:c:r1:tl"}});
+  ExpectAllowed(
+      *profile,
+      {{"HINCRBYFLOAT", "cx:default:{p:1}:c:r1:profile", "ltv", "1.5"},
+       {"RPUSH", "cx:default:{p:1}:c:r1:tl", "x"},
+       {"ZADD", "cx:default:{p:1}:c:r1:z", "1", "m"},
+       {"SCAN", "0", "MATCH", "cx:default:{p:1}:c:r1:*", "COUNT", "100"},
+       {"XRANGE", "cx:default:{ev:0}:stream", "-", "+"},
+       {"UNLINK", "cx:default:{p:1}:c:r1:tl"}});
 
   auto journey = As("journey");
   ExpectAllowed(*journey,
