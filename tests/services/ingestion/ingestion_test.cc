@@ -56,7 +56,8 @@ struct Service {
       : log(redis, keys, log_options),
         queue(log, CommitQueueOptions()),
         intake(queue, intake_options, registry),
-        impl(intake, omnicx::testing::TestCredentials::Default().authenticator(),
+        impl(intake,
+             omnicx::testing::TestCredentials::Default().authenticator(),
              /*stream_window=*/64) {
     (void)log.EnsureConsumerGroups();
     auto started = omnicx::testing::StartInProcess({&impl});

@@ -389,8 +389,10 @@ TEST_F(JourneyStoreTest, PainPointsAndFunnelAreMaintainedIncrementally) {
                               "page_view", kT0 + kDay))
                 .status());
   Fold();
-  JourneyServiceImpl service(*store_, *directory_, model_, omnicx::testing::TestCredentials::Default().authenticator(),
-                             [] { return kNow; });
+  JourneyServiceImpl service(
+      *store_, *directory_, model_,
+      omnicx::testing::TestCredentials::Default().authenticator(),
+      [] { return kNow; });
   auto server = testing::StartInProcess({&service});
   ASSERT_TRUE(server.ok());
   auto stub = omnicx::v1::JourneyService::NewStub(testing::ChannelTo(**server));
@@ -619,9 +621,10 @@ TEST_F(JourneyWithProfileTest, MergingCustomersEqualsReplayingTheirEvents) {
   EXPECT_THAT(store_->Merge(survivor, gone), IsOkAndHolds(false));
 
   // GetJourney finds the survivor by either email.
-  JourneyServiceImpl service(*store_, *directory_, model_, omnicx::testing::TestCredentials::Default().authenticator(), [] {
-    return absl::FromUnixMillis(kT0 + 5 * kDay);
-  });
+  JourneyServiceImpl service(
+      *store_, *directory_, model_,
+      omnicx::testing::TestCredentials::Default().authenticator(),
+      [] { return absl::FromUnixMillis(kT0 + 5 * kDay); });
   auto server = testing::StartInProcess({&service});
   ASSERT_TRUE(server.ok());
   auto stub = omnicx::v1::JourneyService::NewStub(testing::ChannelTo(**server));
@@ -713,13 +716,15 @@ TEST_F(JourneyWithProfileTest, ErasureTakesTheCustomerOutOfTheAnalytics) {
       DriverKey(omnicx::v1::CHANNEL_WEB, "payment", "checkout"), "t");
   ASSERT_EQ(Field(checkout_touches), 1);
 
-  JourneyServiceImpl journey(*store_, *directory_, model_, omnicx::testing::TestCredentials::Default().authenticator(),
-                             [] { return kNow; });
+  JourneyServiceImpl journey(
+      *store_, *directory_, model_,
+      omnicx::testing::TestCredentials::Default().authenticator(),
+      [] { return kNow; });
   auto journey_server = testing::StartInProcess({&journey});
   ASSERT_TRUE(journey_server.ok());
   profile::ProfileServiceImpl profile(
-      *profile_, omnicx::testing::TestCredentials::Default().authenticator(), nullptr, [] { return kNow; },
-      testing::ChannelTo(**journey_server));
+      *profile_, omnicx::testing::TestCredentials::Default().authenticator(),
+      nullptr, [] { return kNow; }, testing::ChannelTo(**journey_server));
   auto profile_server = testing::StartInProcess({&profile});
   ASSERT_TRUE(profile_server.ok());
   auto stub =

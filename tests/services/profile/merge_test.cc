@@ -333,7 +333,8 @@ TEST_F(MergeTest, GuardRefusesMergesThatWouldChainStrangers) {
               StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(ProfileCount(), 2);
 
-  ProfileServiceImpl service(*store_, omnicx::testing::TestCredentials::Default().authenticator());
+  ProfileServiceImpl service(
+      *store_, omnicx::testing::TestCredentials::Default().authenticator());
   auto server = testing::StartInProcess({&service});
   ASSERT_TRUE(server.ok());
   auto stub = omnicx::v1::ProfileService::NewStub(testing::ChannelTo(**server));

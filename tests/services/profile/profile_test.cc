@@ -570,7 +570,8 @@ TEST_F(ConsumerTest, EraseLeavesNothingThatReferencesTheCustomer) {
   ASSERT_OK(
       redis_->Command({"SET", keys_.Recommendations(cid), "caps"}).status());
 
-  ProfileServiceImpl service(*store_, omnicx::testing::TestCredentials::Default().authenticator());
+  ProfileServiceImpl service(
+      *store_, omnicx::testing::TestCredentials::Default().authenticator());
   auto server = testing::StartInProcess({&service});
   ASSERT_TRUE(server.ok());
   auto stub = omnicx::v1::ProfileService::NewStub(testing::ChannelTo(**server));
@@ -718,7 +719,8 @@ TEST_F(ConsumerTest, UntrustedClaimsNeverLinkMergeOrServeALookup) {
               StatusIs(absl::StatusCode::kNotFound));
 
   // Reads mask the claims; the subject's export has them raw.
-  ProfileServiceImpl service(*store_, testing::TestCredentials::Default().authenticator());
+  ProfileServiceImpl service(
+      *store_, testing::TestCredentials::Default().authenticator());
   auto server = testing::StartInProcess({&service});
   ASSERT_TRUE(server.ok());
   auto stub = omnicx::v1::ProfileService::NewStub(testing::ChannelTo(**server));
@@ -840,14 +842,16 @@ TEST_F(ConsumerTest, EraseWithTheJourneyDownIsPendingUntilARetryCompletesIt) {
   // The journey is down: nothing listens on the port of a server stopped.
   std::string dead_address;
   {
-    journey::JourneyServiceImpl gone(journeys, store_->directory(), model,
-                                     testing::TestCredentials::Default().authenticator());
+    journey::JourneyServiceImpl gone(
+        journeys, store_->directory(), model,
+        testing::TestCredentials::Default().authenticator());
     auto stopped = testing::StartInProcess({&gone});
     ASSERT_TRUE(stopped.ok());
     dead_address = (*stopped)->dial_address();
   }
   ProfileServiceImpl down(
-      *store_, testing::TestCredentials::Default().authenticator(), nullptr, [] { return kNow; },
+      *store_, testing::TestCredentials::Default().authenticator(), nullptr,
+      [] { return kNow; },
       grpc::CreateChannel(dead_address, grpc::InsecureChannelCredentials()));
   auto down_server = testing::StartInProcess({&down});
   ASSERT_TRUE(down_server.ok());
@@ -894,13 +898,14 @@ TEST_F(ConsumerTest, EraseWithTheJourneyDownIsPendingUntilARetryCompletesIt) {
   EXPECT_EQ(store_->GetProfile(cid)->event_count(), 2);
 
   // The journey is back: the retry with the same reference completes it.
-  journey::JourneyServiceImpl journey_service(journeys, store_->directory(),
-                                              model, testing::TestCredentials::Default().authenticator());
+  journey::JourneyServiceImpl journey_service(
+      journeys, store_->directory(), model,
+      testing::TestCredentials::Default().authenticator());
   auto journey_server = testing::StartInProcess({&journey_service});
   ASSERT_TRUE(journey_server.ok());
   ProfileServiceImpl up(
-      *store_, testing::TestCredentials::Default().authenticator(), nullptr, [] { return kNow; },
-      testing::ChannelTo(**journey_server));
+      *store_, testing::TestCredentials::Default().authenticator(), nullptr,
+      [] { return kNow; }, testing::ChannelTo(**journey_server));
   auto up_server = testing::StartInProcess({&up});
   ASSERT_TRUE(up_server.ok());
   auto up_stub =
@@ -1016,7 +1021,8 @@ TEST_F(ProfileTest, GrpcReadsMaskIdentitiesAndMapErrors) {
                        store_->Resolve(e.customer(), e.identities(), kNow));
   ASSERT_OK(store_->Apply(r.customer_id, e, kNow).status());
 
-  ProfileServiceImpl service(*store_, omnicx::testing::TestCredentials::Default().authenticator());
+  ProfileServiceImpl service(
+      *store_, omnicx::testing::TestCredentials::Default().authenticator());
   auto server = testing::StartInProcess({&service});
   ASSERT_TRUE(server.ok());
   auto stub = omnicx::v1::ProfileService::NewStub(testing::ChannelTo(**server));
@@ -1061,8 +1067,9 @@ TEST_F(ProfileTest, TraitsMergeOrReplaceAndConsentKeepsHistory) {
   ref.set_anonymous_id("t-1");
   google::protobuf::RepeatedPtrField<omnicx::v1::Identity> none;
   ASSERT_OK_AND_ASSIGN(Resolution r, store_->Resolve(ref, none, kNow));
-  ProfileServiceImpl service(*store_, omnicx::testing::TestCredentials::Default().authenticator(), nullptr,
-                             [] { return kNow; });
+  ProfileServiceImpl service(
+      *store_, omnicx::testing::TestCredentials::Default().authenticator(),
+      nullptr, [] { return kNow; });
   auto server = testing::StartInProcess({&service});
   ASSERT_TRUE(server.ok());
   auto stub = omnicx::v1::ProfileService::NewStub(testing::ChannelTo(**server));
