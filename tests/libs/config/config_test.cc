@@ -322,12 +322,13 @@ TEST(ConfigTest, TlsAndReflectionDefaults) {
   EXPECT_TRUE(c.reflection());
 }
 
-// A file with some content in the test's temporary directory.
+// A readable file in the test's temporary directory (config only checks
+// that TLS files can be read at start-up; gRPC parses them later).
 std::string TempFile(const std::string& name) {
   const std::string path = ::testing::TempDir() + "/" + name;
   FILE* f = fopen(path.c_str(), "w");
   if (f != nullptr) {
-    fputs("-----BEGIN PLACEHOLDER-----\n", f);
+    fputs("-----BEGIN READABLE TEST FILE-----\n", f);
     fclose(f);
   }
   return path;
