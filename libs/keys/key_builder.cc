@@ -94,9 +94,9 @@ std::string KeyBuilder::Outbox(int partition) const {
   return absl::StrCat(prefix_, PartitionTag(partition), ":outbox");
 }
 
-std::string KeyBuilder::PartitionAggregate(int partition,
-                                           absl::string_view kind) const {
-  return absl::StrCat(prefix_, PartitionTag(partition), ":agg:", kind);
+std::string KeyBuilder::AggregateShard(int shard,
+                                       absl::string_view kind) const {
+  return absl::StrCat(prefix_, "{agg:", shard, "}:", kind);
 }
 
 std::string KeyBuilder::CustomerKeyPattern(

@@ -38,6 +38,14 @@ namespace omnicx::keys {
 // per-partition state (outboxes, their folders) to walk.
 inline constexpr int kPartitions = 1024;
 
+// Number of shards of the cross-customer aggregates; partition p folds into
+// shard p mod kAggregateShards, whose keys share the tag {agg:<g>}. Also
+// NEVER to change once data exists (each shard holds its partitions' fold
+// checkpoints). Few, so one fold of about a second of deltas adds up the
+// changes of many customers before it writes them: the fold's Redis work
+// grows with the distinct fields changed per shard, not with the events.
+inline constexpr int kAggregateShards = 16;
+
 // Injective, namespace-safe encoding of an identifier (see above).
 std::string EncodeId(absl::string_view id);
 
@@ -84,9 +92,14 @@ class KeyBuilder {
   // Per-partition outbox of the journey's aggregate deltas,
   // `cx:<t>:{p:<n>}:outbox` (a stream; entries carry no customer id).
   std::string Outbox(int partition) const;
-  // Per-partition shard of a cross-customer aggregate folded from the
-  // outbox, `cx:<t>:{p:<n>}:agg:<kind>` ("pain", "funnel:<day>", "ckpt").
-  std::string PartitionAggregate(int partition, absl::string_view kind) const;
+  // Shard g of a cross-customer aggregate folded from the outboxes,
+  // `cx:<t>:{agg:<g>}:<kind>` ("pain", "funnel:<day>", and "ckpt": the last
+  // folded outbox entry of each of its partitions).
+  std::string AggregateShard(int shard, absl::string_view kind) const;
+  // The aggregate shard partition p folds into.
+  static int AggregateShardOf(int partition) {
+    return partition % kAggregateShards;
+  }
 
   // --- per customer: `cx:<t>:{p:<n>}:c:<enc>:<kind>` ---
   // SCAN pattern matching every key of one customer

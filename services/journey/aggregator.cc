@@ -74,80 +74,114 @@ void Aggregator::Stop() {
 }
 
 absl::StatusOr<int64_t> Aggregator::FoldOnce() {
-  // Per partition, the checkpoint before the records: a fold by another
-  // worker between the two reads moves the checkpoint, so ours is refused.
+  // The checkpoints first, then the records after them: a fold by another
+  // worker in between moves a checkpoint, so ours is refused.
+  std::vector<redis::Command> ckpt_reads;
+  for (int g = 0; g < keys::kAggregateShards; ++g) {
+    ckpt_reads.push_back({"HGETALL", keys_.AggregateShard(g, "ckpt")});
+  }
+  OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies ckpts,
+                          redis_.Pipeline(ckpt_reads));
+  std::vector<std::string> checkpoint(keys::kPartitions);
+  for (int g = 0; g < keys::kAggregateShards; ++g) {
+    OMNICX_RETURN_IF_ERROR(ckpts[g].status());
+    const auto& e = ckpts[g]->elements();
+    for (size_t i = 0; i + 1 < e.size(); i += 2) {
+      int p = 0;
+      if (absl::SimpleAtoi(e[i].str(), &p) && p >= 0 && p < keys::kPartitions) {
+        checkpoint[p] = e[i + 1].str();
+      }
+    }
+  }
   std::vector<redis::Command> reads;
-  reads.reserve(2 * keys::kPartitions);
+  reads.reserve(keys::kPartitions);
   for (int p = 0; p < keys::kPartitions; ++p) {
-    reads.push_back({"GET", keys_.PartitionAggregate(p, "ckpt")});
-    reads.push_back({"XRANGE", keys_.Outbox(p), "-", "+", "COUNT",
-                     absl::StrCat(options_.max_entries)});
+    reads.push_back({"XRANGE", keys_.Outbox(p),
+                     checkpoint[p].empty() ? "-" : "(" + checkpoint[p], "+",
+                     "COUNT", absl::StrCat(options_.max_entries)});
   }
   OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies r, redis_.Pipeline(reads));
-  int64_t folded = 0;
+  std::vector<std::vector<PartitionRecords>> by_shard(keys::kAggregateShards);
   absl::Status first_error;
   for (int p = 0; p < keys::kPartitions; ++p) {
-    const auto& ckpt = r[2 * p];
-    const auto& range = r[2 * p + 1];
-    if (!ckpt.ok() || !range.ok()) {
-      first_error.Update(!ckpt.ok() ? ckpt.status() : range.status());
+    if (!r[p].ok()) {
+      first_error.Update(r[p].status());
       continue;
     }
-    if (range->elements().empty()) continue;
-    const std::string expected = ckpt->is_nil() ? "" : ckpt->str();
-    const auto done = ParseId(expected);
-    std::vector<OutboxEntry> entries;
-    for (const redis::Reply& e : range->elements()) {
+    if (r[p]->elements().empty()) continue;
+    PartitionRecords part{p, checkpoint[p], {}};
+    for (const redis::Reply& e : r[p]->elements()) {
       if (e.elements().size() < 2) continue;
-      const std::string& id = e.elements()[0].str();
-      if (!expected.empty() && ParseId(id) <= done) continue;
       const auto& fields = e.elements()[1].elements();
       std::string record;
       for (size_t i = 0; i + 1 < fields.size(); i += 2) {
         if (fields[i].str() == "d") record = fields[i + 1].str();
       }
-      entries.push_back({id, std::move(record)});
+      part.entries.push_back({e.elements()[0].str(), std::move(record)});
     }
-    if (entries.empty()) continue;
-    absl::StatusOr<bool> ok = FoldPartition(p, expected, entries);
+    if (part.entries.empty()) continue;
+    by_shard[keys::KeyBuilder::AggregateShardOf(p)].push_back(std::move(part));
+  }
+  int64_t folded = 0;
+  std::vector<redis::Command> trims;
+  for (int g = 0; g < keys::kAggregateShards; ++g) {
+    if (by_shard[g].empty()) continue;
+    absl::StatusOr<bool> ok = FoldShard(g, by_shard[g]);
     if (!ok.ok()) {
       first_error.Update(ok.status());
-    } else if (*ok) {
-      folded += static_cast<int64_t>(entries.size());
+      continue;
     }
+    if (!*ok) continue;
+    for (const PartitionRecords& part : by_shard[g]) {
+      folded += static_cast<int64_t>(part.entries.size());
+      const auto [ms, seq] = ParseId(part.entries.back().id);
+      trims.push_back({"XTRIM", keys_.Outbox(part.partition), "MINID",
+                       absl::StrCat(ms, "-", seq + 1)});
+    }
+  }
+  // Best effort: what a failed trim leaves is after no checkpoint, never
+  // read again, and trimmed by the partition's next fold.
+  if (!trims.empty()) {
+    absl::StatusOr<redis::PipelineReplies> trimmed = redis_.Pipeline(trims);
+    if (!trimmed.ok()) OMNICX_LOG(kWarn) << "outbox trim: " << trimmed.status();
   }
   if (!first_error.ok() && folded == 0) return first_error;
   return folded;
 }
 
-absl::StatusOr<bool> Aggregator::FoldPartition(
-    int partition, const std::string& expected_checkpoint,
-    const std::vector<OutboxEntry>& entries) {
-  if (entries.empty()) return false;
+absl::StatusOr<bool> Aggregator::FoldShard(
+    int shard, const std::vector<PartitionRecords>& parts) {
+  if (parts.empty()) return false;
   FoldedDeltas sum;
-  for (const OutboxEntry& e : entries) {
-    // A corrupt record is skipped (and logged), never blocks the partition.
-    if (absl::Status s = AddDelta(e.record, &sum); !s.ok()) {
-      OMNICX_LOG(kWarn) << "outbox " << partition << " entry " << e.id << ": "
-                        << s;
-    }
-  }
-  const std::string& last = entries.back().id;
-  const auto [ms, seq] = ParseId(last);
-  std::vector<std::string> keys = {keys_.Outbox(partition),
-                                   keys_.PartitionAggregate(partition, "ckpt"),
-                                   keys_.PartitionAggregate(partition, "pain")};
+  std::vector<std::string> keys = {keys_.AggregateShard(shard, "ckpt"),
+                                   keys_.AggregateShard(shard, "pain")};
   std::vector<std::string> args = {
-      expected_checkpoint, last, absl::StrCat(ms, "-", seq + 1),
       absl::StrCat(absl::ToInt64Seconds(options_.funnel_retention)),
-      absl::StrCat(sum.pain.size())};
+      ""};
+  int n = 0;
+  for (const PartitionRecords& part : parts) {
+    if (part.entries.empty()) continue;
+    ++n;
+    for (const OutboxEntry& e : part.entries) {
+      // A corrupt record is skipped (and logged), never blocks the partition.
+      if (absl::Status s = AddDelta(e.record, &sum); !s.ok()) {
+        OMNICX_LOG(kWarn) << "outbox " << part.partition << " entry " << e.id
+                          << ": " << s;
+      }
+    }
+    args.push_back(absl::StrCat(part.partition));
+    args.push_back(part.expected_checkpoint);
+    args.push_back(part.entries.back().id);
+  }
+  if (n == 0) return false;
+  args[1] = absl::StrCat(n);
+  args.push_back(absl::StrCat(sum.pain.size()));
   for (const auto& [field, d] : sum.pain) {
     args.push_back(field);
     args.push_back(absl::StrCat(d));
   }
   for (const auto& [day, fields] : sum.funnel) {
-    keys.push_back(
-        keys_.PartitionAggregate(partition, absl::StrCat("funnel:", day)));
+    keys.push_back(keys_.AggregateShard(shard, absl::StrCat("funnel:", day)));
     args.push_back(absl::StrCat(fields.size()));
     for (const auto& [field, d] : fields) {
       args.push_back(field);
@@ -162,9 +196,8 @@ absl::StatusOr<bool> Aggregator::FoldPartition(
 absl::StatusOr<AggregateFields> ReadPainShards(redis::Client& redis,
                                                const keys::KeyBuilder& keys) {
   std::vector<redis::Command> reads;
-  reads.reserve(keys::kPartitions);
-  for (int p = 0; p < keys::kPartitions; ++p) {
-    reads.push_back({"HGETALL", keys.PartitionAggregate(p, "pain")});
+  for (int g = 0; g < keys::kAggregateShards; ++g) {
+    reads.push_back({"HGETALL", keys.AggregateShard(g, "pain")});
   }
   return MergeShards(redis, std::move(reads));
 }
@@ -173,11 +206,10 @@ absl::StatusOr<AggregateFields> ReadFunnelShards(
     redis::Client& redis, const keys::KeyBuilder& keys,
     const std::vector<std::string>& days) {
   std::vector<redis::Command> reads;
-  reads.reserve(keys::kPartitions * days.size());
   for (const std::string& day : days) {
-    for (int p = 0; p < keys::kPartitions; ++p) {
-      reads.push_back({"HGETALL", keys.PartitionAggregate(
-                                      p, absl::StrCat("funnel:", day))});
+    for (int g = 0; g < keys::kAggregateShards; ++g) {
+      reads.push_back(
+          {"HGETALL", keys.AggregateShard(g, absl::StrCat("funnel:", day))});
     }
   }
   return MergeShards(redis, std::move(reads));

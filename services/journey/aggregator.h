@@ -1,14 +1,19 @@
 // Folds the journey's per-partition outboxes into the cross-customer
 // aggregates. Each commit appends one delta record (aggregate_delta.h) to
 // its customer's partition outbox `{p:<n>}:outbox`; every `interval` the
-// aggregator reads each partition's pending records (at most
-// `max_entries` per partition per pass), sums them in C++ and, in one
-// script in the partition's slot (lua/fold_outbox.lua), adds the sums to
-// the partition's shards `{p:<n>}:agg:pain` and `{p:<n>}:agg:funnel:<day>`,
-// moves the checkpoint `{p:<n>}:agg:ckpt` and trims the folded records.
-// The script refuses when the checkpoint moved since it was read, so
-// replicas folding at once never count a record twice. Reads merge the
-// shards (ReadPainShards, ReadFunnelShards).
+// aggregator reads every partition's records after its checkpoint (at most
+// `max_entries` per partition per pass) and, per aggregate shard
+// (partition p folds into shard p mod kAggregateShards), sums the records
+// of all its partitions in C++ and adds the sums to `{agg:<g>}:pain` and
+// `{agg:<g>}:funnel:<day>` while moving those partitions' checkpoints in
+// `{agg:<g>}:ckpt`, in one script in the shard's slot
+// (lua/fold_outbox.lua). The script refuses when a checkpoint moved since
+// it was read, so replicas folding at once never count a record twice.
+// Folded records are then trimmed from the outboxes (reads start after the
+// checkpoint, so a record left by a failed trim is never counted again).
+// Summing a whole shard's second of records first means the Redis work
+// grows with the distinct fields changed, not with the events. Reads merge
+// the kAggregateShards shards (ReadPainShards, ReadFunnelShards).
 //
 //   Aggregator aggregator(redis, keys, {});
 //   aggregator.Start();                  // or FoldOnce() in tests
@@ -55,12 +60,17 @@ class Aggregator {
   // One pass over every partition; how many records it folded.
   absl::StatusOr<int64_t> FoldOnce();
 
-  // Folds `entries` of `partition` if its checkpoint is still
-  // `expected_checkpoint` ("" = none); false when another worker folded
-  // first (nothing written).
-  absl::StatusOr<bool> FoldPartition(int partition,
-                                     const std::string& expected_checkpoint,
-                                     const std::vector<OutboxEntry>& entries);
+  // Records of one partition read after its checkpoint.
+  struct PartitionRecords {
+    int partition = 0;
+    std::string expected_checkpoint;  // "" = none
+    std::vector<OutboxEntry> entries;
+  };
+  // Folds the records of some partitions of `shard` if each checkpoint is
+  // still as expected; false when another worker folded one of them first
+  // (nothing written).
+  absl::StatusOr<bool> FoldShard(int shard,
+                                 const std::vector<PartitionRecords>& parts);
 
   // Runs FoldOnce every interval on its own thread until Stop.
   void Start();
@@ -75,11 +85,11 @@ class Aggregator {
   std::thread thread_;
 };
 
-// The pain aggregate, merged over every partition's shard (one pipeline).
+// The pain aggregate, merged over every shard (one pipeline).
 absl::StatusOr<AggregateFields> ReadPainShards(redis::Client& redis,
                                                const keys::KeyBuilder& keys);
 // The funnel transitions of the UTC `days`, summed over the days and merged
-// over every partition (one pipeline).
+// over every shard (one pipeline).
 absl::StatusOr<AggregateFields> ReadFunnelShards(
     redis::Client& redis, const keys::KeyBuilder& keys,
     const std::vector<std::string>& days);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/time_util.h"
+#include "libs/events/applied_ids.h"
 #include "services/journey/decayed_sum.h"
 #include "services/journey/pain_points.h"
 
@@ -519,6 +520,7 @@ void MergeState(const CompiledModel& model, const JourneyState& other,
     mine.set_complaint(mine.complaint() || theirs.complaint());
     RebookCase(model, &mine, into);
   }
+  events::MergeAppliedIds(other.applied(), into->mutable_applied());
   TrimDrivers(model, "", into);
   TrimCases(model, into);
 }

@@ -1,11 +1,12 @@
 #include "services/journey/journey_store.h"
 
+#include <algorithm>
 #include <cmath>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "libs/events/applied_ids.h"
 #include "google/protobuf/util/time_util.h"
 #include "libs/status/status_macros.h"
 #include "services/journey/aggregate_delta.h"
@@ -49,18 +50,11 @@ JourneyStore::JourneyStore(redis::Client& redis, const keys::KeyBuilder& keys,
       forget_script_(lua::kForgetJourneyLua) {}
 
 absl::StatusOr<std::optional<std::pair<int64_t, JourneyState>>>
-JourneyStore::ReadState(const std::string& customer_id, bool* applied,
-                        const std::string& event_id) {
-  std::vector<redis::Command> reads = {
-      {"HMGET", keys_.Journey(customer_id), "v", "s"}};
-  if (applied != nullptr) {
-    reads.push_back(
-        {"ZSCORE", keys_.Applied(customer_id, "journey"), event_id});
-  }
-  OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies r, redis_.Pipeline(reads));
-  for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
-  if (applied != nullptr) *applied = !r[1]->is_nil();
-  const auto& fields = r[0]->elements();
+JourneyStore::ReadState(const std::string& customer_id) {
+  OMNICX_ASSIGN_OR_RETURN(
+      redis::Reply r,
+      redis_.Command({"HMGET", keys_.Journey(customer_id), "v", "s"}));
+  const auto& fields = r.elements();
   if (fields.size() < 2 || fields[0].is_nil()) return std::nullopt;
   int64_t version = 0;
   JourneyState state;
@@ -76,192 +70,173 @@ absl::StatusOr<ApplyResult> JourneyStore::Apply(const Interaction& event) {
   return ApplyBatch({event}).at(0);
 }
 
-absl::StatusOr<absl::flat_hash_set<size_t>>
-JourneyStore::AppliedToMergedCustomers(
-    const std::vector<Interaction>& events,
-    const std::map<std::string, std::vector<size_t>>& pending,
-    const redis::PipelineReplies& read) {
-  // read holds three replies per pending customer; the third lists the
-  // customers merged into it.
+// One customer's part of an ApplyBatch attempt.
+struct JourneyStore::Pending {
+  std::vector<size_t> events;  // indexes, in arrival order
+  int64_t version = 0;
+  JourneyState state;
+  // The applied ids of customers merged into this one whose merge the
+  // journey has not processed yet.
+  std::vector<omnicx::events::AppliedIds> merged_applied;
+  absl::Status error;
+};
+
+absl::Status JourneyStore::ReadForApply(
+    std::map<std::string, Pending>* pending) {
   std::vector<redis::Command> reads;
+  for (const auto& [cid, p] : *pending) {
+    reads.push_back({"HMGET", keys_.Journey(cid), "v", "s"});
+    reads.push_back({"SMEMBERS", keys_.MergedIds(cid)});
+  }
+  OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies read, redis_.Pipeline(reads));
+  std::vector<redis::Command> merged_reads;
+  std::vector<Pending*> merged_owner;
   size_t r = 0;
-  for (const auto& [cid, idx] : pending) {
-    const absl::StatusOr<redis::Reply>& merged = read[r + 2];
-    r += 3;
-    if (!merged.ok()) continue;  // ApplyBatch reports it
+  for (auto& [cid, p] : *pending) {
+    const absl::StatusOr<redis::Reply>& state = read[r++];
+    const absl::StatusOr<redis::Reply>& merged = read[r++];
+    if (!state.ok() || !merged.ok()) {
+      p.error = !state.ok() ? state.status() : merged.status();
+      continue;
+    }
+    p.version = 0;
+    p.state.Clear();
+    const auto& fields = state->elements();
+    if (fields.size() >= 2 && !fields[0].is_nil() &&
+        (!absl::SimpleAtoi(fields[0].str(), &p.version) ||
+         !p.state.ParseFromString(fields[1].str()))) {
+      p.error = absl::DataLossError(
+          absl::StrCat("journey state of ", cid, " is corrupt"));
+      continue;
+    }
+    p.state.set_customer_id(cid);
     for (const redis::Reply& m : merged->elements()) {
-      redis::Command seen = {"ZMSCORE", keys_.Applied(m.str(), "journey")};
-      for (size_t i : idx) seen.push_back(events[i].event_id());
-      reads.push_back(std::move(seen));
+      merged_reads.push_back({"HGET", keys_.Journey(m.str()), "s"});
+      merged_owner.push_back(&p);
     }
   }
-  absl::flat_hash_set<size_t> applied;
-  if (reads.empty()) return applied;
-  OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies replies,
-                          redis_.Pipeline(reads));
-  size_t q = 0;
-  r = 0;
-  for (const auto& [cid, idx] : pending) {
-    const absl::StatusOr<redis::Reply>& merged = read[r + 2];
-    r += 3;
-    if (!merged.ok()) continue;
-    for (size_t m = 0; m < merged->elements().size(); ++m, ++q) {
-      OMNICX_RETURN_IF_ERROR(replies[q].status());
-      const auto& seen = replies[q]->elements();
-      for (size_t k = 0; k < idx.size() && k < seen.size(); ++k) {
-        if (!seen[k].is_nil()) applied.insert(idx[k]);
-      }
+  if (merged_reads.empty()) return absl::OkStatus();
+  OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies merged,
+                          redis_.Pipeline(merged_reads));
+  for (size_t i = 0; i < merged.size(); ++i) {
+    Pending& p = *merged_owner[i];
+    if (!merged[i].ok()) {
+      p.error = merged[i].status();
+      continue;
     }
+    if (merged[i]->is_nil()) continue;  // merged already (or no journey)
+    JourneyState other;
+    if (!other.ParseFromString(merged[i]->str())) {
+      p.error = absl::DataLossError("a merged customer's journey is corrupt");
+      continue;
+    }
+    p.merged_applied.push_back(std::move(*other.mutable_applied()));
   }
-  return applied;
+  return absl::OkStatus();
 }
 
 std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
     const std::vector<Interaction>& events) {
   std::vector<absl::StatusOr<ApplyResult>> results(
       events.size(), absl::AbortedError("journey state kept changing; retry"));
-  // customer id -> indices of its events, in arrival order.
-  std::map<std::string, std::vector<size_t>> pending;
+  std::map<std::string, Pending> pending;
   for (size_t i = 0; i < events.size(); ++i) {
     if (events[i].resolved_customer_id().empty()) {
       results[i] =
           absl::InvalidArgumentError("event has no resolved_customer_id");
       continue;
     }
-    pending[events[i].resolved_customer_id()].push_back(i);
+    pending[events[i].resolved_customer_id()].events.push_back(i);
   }
-  const int64_t now_ms = absl::ToUnixMillis(clock_());
+  const absl::Time now = clock_();
   for (int attempt = 0; attempt < options_.max_attempts && !pending.empty();
        ++attempt) {
-    // One round trip reads every customer's state, applied ids and the
-    // customers the profile service has merged into them.
-    std::vector<redis::Command> reads;
-    for (const auto& [cid, idx] : pending) {
-      reads.push_back({"HMGET", keys_.Journey(cid), "v", "s"});
-      redis::Command seen = {"ZMSCORE", keys_.Applied(cid, "journey")};
-      for (size_t i : idx) seen.push_back(events[i].event_id());
-      reads.push_back(std::move(seen));
-      reads.push_back({"SMEMBERS", keys_.MergedIds(cid)});
-    }
-    absl::StatusOr<redis::PipelineReplies> read = redis_.Pipeline(reads);
-    if (!read.ok()) {
-      for (const auto& [cid, idx] : pending) {
-        for (size_t i : idx) results[i] = read.status();
+    // One round trip reads every customer's state and the customers merged
+    // into them (a second one reads those, only when there are any).
+    if (absl::Status read = ReadForApply(&pending); !read.ok()) {
+      for (const auto& [cid, p] : pending) {
+        for (size_t i : p.events) results[i] = read;
       }
       break;
     }
-    absl::StatusOr<absl::flat_hash_set<size_t>> applied_elsewhere =
-        AppliedToMergedCustomers(events, pending, *read);
-    if (!applied_elsewhere.ok()) {
-      for (const auto& [cid, idx] : pending) {
-        for (size_t i : idx) results[i] = applied_elsewhere.status();
-      }
-      break;
-    }
-    // Compute every customer's new state; one round trip writes them all.
-    struct Write {
-      std::string cid;
-      std::vector<size_t> applied;
-    };
-    std::vector<Write> writes;
+    // Compute every customer's new state; one round trip commits them all.
+    std::vector<std::pair<std::string, std::vector<size_t>>> writes;
     std::vector<redis::Command> commands;
-    size_t r = 0;
-    for (const auto& [cid, idx] : pending) {
-      const absl::StatusOr<redis::Reply>& state_reply = (*read)[r++];
-      const absl::StatusOr<redis::Reply>& seen_reply = (*read)[r++];
-      const absl::StatusOr<redis::Reply>& merged_reply = (*read)[r++];
-      if (!state_reply.ok() || !seen_reply.ok() || !merged_reply.ok()) {
-        const absl::Status error = !state_reply.ok()  ? state_reply.status()
-                                   : !seen_reply.ok() ? seen_reply.status()
-                                                      : merged_reply.status();
-        for (size_t i : idx) results[i] = error;
+    for (auto& [cid, p] : pending) {
+      if (!p.error.ok()) {
+        for (size_t i : p.events) results[i] = p.error;
         continue;
       }
-      JourneyState state;
-      int64_t version = 0;
-      const auto& fields = state_reply->elements();
-      if (fields.size() >= 2 && !fields[0].is_nil() &&
-          (!absl::SimpleAtoi(fields[0].str(), &version) ||
-           !state.ParseFromString(fields[1].str()))) {
-        for (size_t i : idx) {
-          results[i] = absl::DataLossError(
-              absl::StrCat("journey state of ", cid, " is corrupt"));
-        }
-        continue;
-      }
-      state.set_customer_id(cid);
+      JourneyState& state = p.state;
       const AggregateFields before = PainContributions(state);
-      Write write{cid, {}};
-      std::vector<std::string> ids;
+      std::vector<size_t> applied;
       std::vector<StageTransition> moves;
-      absl::flat_hash_set<std::string> in_batch;
-      for (size_t k = 0; k < idx.size(); ++k) {
-        const Interaction& e = events[idx[k]];
-        const bool seen = k < seen_reply->elements().size() &&
-                          !seen_reply->elements()[k].is_nil();
-        if (seen || applied_elsewhere->contains(idx[k]) ||
-            !in_batch.insert(e.event_id()).second) {
-          results[idx[k]] = ApplyResult::kDuplicate;
+      for (size_t i : p.events) {
+        const Interaction& e = events[i];
+        const uint64_t fp = omnicx::events::EventFingerprint(e.event_id());
+        bool seen = omnicx::events::WasApplied(state.applied(), fp);
+        for (const auto& m : p.merged_applied) {
+          seen = seen || omnicx::events::WasApplied(m, fp);
+        }
+        if (seen) {
+          results[i] = ApplyResult::kDuplicate;
           continue;
         }
         ApplyEvent(model_, e, &state);
         if (auto moved = RefreshDerived(model_, &state)) {
           moves.push_back(*moved);
         }
-        ids.push_back(e.event_id());
-        write.applied.push_back(idx[k]);
+        omnicx::events::RecordApplied(fp, now, options_.applied_window,
+                              state.mutable_applied());
+        applied.push_back(i);
       }
-      if (write.applied.empty()) continue;
+      if (applied.empty()) continue;
       const AggregateFields delta =
           AggregateDelta(before, PainContributions(state));
       std::vector<FunnelMove> funnel;
       for (const StageTransition& m : moves) {
         funnel.emplace_back(FunnelDay(m.at_ms), TransitionField(m));
       }
-      std::vector<std::string> keys = {
-          keys_.Journey(cid), keys_.Applied(cid, "journey"),
-          keys_.ErasedCustomer(cid), keys_.MergedInto(cid),
-          keys_.Outbox(keys::KeyBuilder::Partition(cid))};
-      std::vector<std::string> args = {
-          absl::StrCat(version),
-          state.SerializeAsString(),
-          absl::StrCat(now_ms),
-          absl::StrCat(absl::ToInt64Milliseconds(options_.applied_window)),
-          EncodeDelta(delta, funnel),
-          absl::StrCat(ids.size())};
-      args.insert(args.end(), ids.begin(), ids.end());
-      commands.push_back(redis::EvalShaCommand(apply_script_, keys, args));
-      writes.push_back(std::move(write));
+      commands.push_back(redis::EvalShaCommand(
+          apply_script_,
+          {keys_.Journey(cid), keys_.ErasedCustomer(cid), keys_.MergedInto(cid),
+           keys_.Outbox(keys::KeyBuilder::Partition(cid))},
+          {absl::StrCat(p.version), state.SerializeAsString(),
+           EncodeDelta(delta, funnel)}));
+      writes.emplace_back(cid, std::move(applied));
     }
-    std::map<std::string, std::vector<size_t>> again;
+    std::map<std::string, Pending> again;
     if (!commands.empty()) {
       absl::StatusOr<redis::PipelineReplies> out =
           redis_.PipelineScripts(commands, {&apply_script_});
       for (size_t w = 0; w < writes.size(); ++w) {
-        const Write& write = writes[w];
+        const auto& [cid, applied] = writes[w];
         const absl::Status error =
             !out.ok() ? out.status() : (*out)[w].status();
         if (!error.ok()) {
-          for (size_t i : write.applied) results[i] = error;
+          for (size_t i : applied) results[i] = error;
           continue;
         }
         const redis::Reply& reply = *(*out)[w];
         const std::string verdict = Verdict(reply);
         if (verdict == "OK" || verdict == "ERASED") {
-          for (size_t i : write.applied) {
+          for (size_t i : applied) {
             results[i] =
                 verdict == "OK" ? ApplyResult::kApplied : ApplyResult::kErased;
           }
-        } else if (verdict == "MOVED" && reply.elements().size() > 1) {
-          // Merged away: the survivor takes these events.
-          auto& to = again[reply.elements()[1].str()];
-          to.insert(to.end(), write.applied.begin(), write.applied.end());
-        } else {
-          auto& to = again[write.cid];  // RETRY
-          to.insert(to.end(), write.applied.begin(), write.applied.end());
+          continue;
         }
+        // MOVED: merged away, the survivor takes these events. RETRY: the
+        // version moved; read again.
+        const std::string& to = verdict == "MOVED" && reply.elements().size() > 1
+                                    ? reply.elements()[1].str()
+                                    : cid;
+        auto& next = again[to].events;
+        next.insert(next.end(), applied.begin(), applied.end());
       }
     }
+    // Keep each customer's events in arrival order across the retries.
+    for (auto& [cid, p] : again) std::sort(p.events.begin(), p.events.end());
     pending = std::move(again);
   }
   return results;
@@ -273,8 +248,8 @@ absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
   const std::string merged(merged_id);
   for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
     if (survivor == merged) return false;
-    OMNICX_ASSIGN_OR_RETURN(auto s, ReadState(survivor, nullptr, ""));
-    OMNICX_ASSIGN_OR_RETURN(auto m, ReadState(merged, nullptr, ""));
+    OMNICX_ASSIGN_OR_RETURN(auto s, ReadState(survivor));
+    OMNICX_ASSIGN_OR_RETURN(auto m, ReadState(merged));
     if (!m.has_value()) return false;
     JourneyState state;
     int64_t version = 0;
@@ -301,8 +276,7 @@ absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
         redis::Reply out,
         redis_.Eval(
             merge_script_,
-            {keys_.Journey(survivor), keys_.Applied(survivor, "journey"),
-             keys_.Journey(merged), keys_.Applied(merged, "journey"),
+            {keys_.Journey(survivor), keys_.Journey(merged),
              keys_.Outbox(keys::KeyBuilder::Partition(survivor)),
              keys_.ErasedCustomer(survivor), keys_.MergedInto(survivor)},
             args));
@@ -325,7 +299,7 @@ std::vector<redis::Command> JourneyStore::LoadCommands(
 absl::StatusOr<bool> JourneyStore::Forget(absl::string_view customer_id) {
   const std::string cid(customer_id);
   for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
-    OMNICX_ASSIGN_OR_RETURN(auto current, ReadState(cid, nullptr, ""));
+    OMNICX_ASSIGN_OR_RETURN(auto current, ReadState(cid));
     AggregateFields negative;
     if (current.has_value()) {
       for (const auto& [field, v] : PainContributions(current->second)) {
@@ -338,8 +312,7 @@ absl::StatusOr<bool> JourneyStore::Forget(absl::string_view customer_id) {
     OMNICX_ASSIGN_OR_RETURN(
         redis::Reply out,
         redis_.Eval(forget_script_,
-                    {keys_.Journey(cid), keys_.Applied(cid, "journey"),
-                     keys_.Outbox(keys::KeyBuilder::Partition(cid))},
+                    {keys_.Journey(cid), keys_.Outbox(keys::KeyBuilder::Partition(cid))},
                     args));
     const std::string verdict = Verdict(out);
     if (verdict == "OK") return true;

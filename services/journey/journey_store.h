@@ -1,7 +1,7 @@
 // The journey service's storage: per-customer JourneyState in Redis,
 // updated by optimistic compare-and-set (the state is computed in C++ by
-// journey_state.h; a Lua script checks the version and writes the state,
-// the applied-event record and one outbox record of the change to the
+// journey_state.h; a Lua script checks the version and writes the state
+// and one outbox record of the change to the
 // cross-customer aggregates in one step, all in the customer's partition
 // slot), merges of two customers' states, and the reads behind GetJourney,
 // ListPainPoints and GetFunnel.
@@ -12,9 +12,9 @@
 //   absl::StatusOr<std::optional<JourneyState>> s = store.Load(customer_id);
 //
 // Layout (KeyBuilder): per customer (`{p:<n>}:c:<id>:`) `journey` hash {v:
-// version, s: serialised JourneyState}, `applied:journey` sorted set of
-// applied event ids (the effectively-once record, kept applied_window);
-// per partition the `{p:<n>}:outbox` stream of aggregate deltas, folded by
+// version, s: serialised JourneyState, which holds the fingerprints of the
+// event ids applied within applied_window: the effectively-once record,
+// libs/events/applied_ids.h}; per partition the `{p:<n>}:outbox` stream of aggregate deltas, folded by
 // the Aggregator (aggregator.h) into `{p:<n>}:agg:pain` (pain_points.h
 // fields) and `{p:<n>}:agg:funnel:<YYYY-MM-DD>` ("from>to" counts, UTC
 // days); reads merge the partitions' shards. Every write bumps the version
@@ -33,7 +33,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "libs/keys/key_builder.h"
@@ -72,10 +71,10 @@ class JourneyStore {
   // Applies a resolved event (resolved_customer_id set) once.
   absl::StatusOr<ApplyResult> Apply(const omnicx::v1::Interaction& event);
 
-  // Applies many events with two round trips per attempt (all states and
-  // applied ids read in one pipeline, all compare-and-set scripts written in
-  // another); one result per event, in order. Events of one customer are
-  // applied together.
+  // Applies many events with two round trips per attempt (all states read
+  // in one pipeline, all compare-and-set scripts written in another); one
+  // result per event, in order. Events of one customer are applied together
+  // and committed once.
   std::vector<absl::StatusOr<ApplyResult>> ApplyBatch(
       const std::vector<omnicx::v1::Interaction>& events);
 
@@ -85,7 +84,7 @@ class JourneyStore {
   absl::StatusOr<bool> Merge(absl::string_view survivor,
                              absl::string_view merged);
 
-  // Deletes the customer's journey and applied ids and subtracts their
+  // Deletes the customer's journey and subtracts their
   // share from the pain-point and stage aggregates (erasure). False when
   // there was no journey.
   absl::StatusOr<bool> Forget(absl::string_view customer_id);
@@ -112,23 +111,17 @@ class JourneyStore {
   absl::StatusOr<Funnel> GetFunnel(absl::Time start, absl::Time end);
 
  private:
+  struct Pending;
   absl::StatusOr<std::optional<std::pair<int64_t, JourneyState>>> ReadState(
-      const std::string& customer_id, bool* applied,
-      const std::string& event_id);
-
-  // Which of `events` (indexes) are already applied to a customer merged
-  // into theirs whose merge record the journey has not processed yet. The
-  // profile service republishes a redelivered event under the customer it
-  // resolves to now, so after a merge an event applied to the merged
-  // customer can come back under the survivor, and the merge then brings
-  // the merged customer's state, which holds it already. `read` is
-  // ApplyBatch's first pipeline: per pending customer its state, its
-  // applied ids and the customers merged into it. One more round trip, only
-  // when some customer has merges.
-  absl::StatusOr<absl::flat_hash_set<size_t>> AppliedToMergedCustomers(
-      const std::vector<omnicx::v1::Interaction>& events,
-      const std::map<std::string, std::vector<size_t>>& pending,
-      const redis::PipelineReplies& read);
+      const std::string& customer_id);
+  // ApplyBatch's reads for each pending customer: version, state and the
+  // applied ids of customers merged into them whose merge the journey has
+  // not processed yet. The profile service republishes a redelivered event
+  // under the customer it resolves to now, so after a merge an event
+  // applied to the merged customer can come back under the survivor before
+  // the merge brings that customer's state (which holds it). One round trip,
+  // and one more only when some customer has merges.
+  absl::Status ReadForApply(std::map<std::string, Pending>* pending);
 
   redis::Client& redis_;
   const keys::KeyBuilder& keys_;

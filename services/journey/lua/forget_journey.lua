@@ -1,10 +1,9 @@
--- Deletes a customer's journey and appends the negative of their share of
--- the pain aggregates to the partition's outbox (JourneyStore::Forget).
--- Every key is in the customer's partition slot.
+-- Deletes a customer's journey (with its applied ids) and appends the
+-- negative of their share of the pain aggregates to the partition's outbox
+-- (JourneyStore::Forget). Every key is in the customer's partition slot.
 --
 -- KEYS[1]   journey hash
--- KEYS[2]   applied event ids
--- KEYS[3]   the partition's outbox
+-- KEYS[2]   the partition's outbox
 --
 -- ARGV[1]   expected version ("0" = none)
 -- ARGV[2]   aggregate delta record ("" = none)
@@ -15,6 +14,6 @@ if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then
   return {'RETRY'}
 end
 if ARGV[1] == '0' then return {'NOOP'} end
-redis.call('DEL', KEYS[1], KEYS[2])
-if ARGV[2] ~= '' then redis.call('XADD', KEYS[3], '*', 'd', ARGV[2]) end
+redis.call('DEL', KEYS[1])
+if ARGV[2] ~= '' then redis.call('XADD', KEYS[2], '*', 'd', ARGV[2]) end
 return {'OK'}

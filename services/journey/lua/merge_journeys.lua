@@ -1,13 +1,11 @@
--- Folds the merged customer's journey into the survivor's
--- (JourneyStore::Merge).
+-- Folds the merged customer's journey (with its applied ids) into the
+-- survivor's (JourneyStore::Merge).
 --
 -- KEYS[1]   survivor journey hash
--- KEYS[2]   survivor applied ids
--- KEYS[3]   merged journey hash
--- KEYS[4]   merged applied ids
--- KEYS[5]   the survivor's partition outbox
--- KEYS[6]   survivor's erased tombstone
--- KEYS[7]   survivor's merged_into redirect
+-- KEYS[2]   merged journey hash
+-- KEYS[3]   the survivor's partition outbox
+-- KEYS[4]   survivor's erased tombstone
+-- KEYS[5]   survivor's merged_into redirect
 --
 -- ARGV[1]   survivor version ("0" = none)
 -- ARGV[2]   merged version
@@ -18,18 +16,17 @@
 -- version moved, or {'NOOP'} when the merged customer has no journey. The
 -- survivor's new version stops cached agent contexts showing their old
 -- journey (apply_events.lua).
-if redis.call('EXISTS', KEYS[6]) == 1 then return {'ERASED'} end
-local into = redis.call('GET', KEYS[7])
+if redis.call('EXISTS', KEYS[4]) == 1 then return {'ERASED'} end
+local into = redis.call('GET', KEYS[5])
 if into then return {'MOVED', into} end
 if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then
   return {'RETRY'}
 end
-if (redis.call('HGET', KEYS[3], 'v') or '0') ~= ARGV[2] then
+if (redis.call('HGET', KEYS[2], 'v') or '0') ~= ARGV[2] then
   return {'RETRY'}
 end
 if ARGV[2] == '0' then return {'NOOP'} end
 redis.call('HSET', KEYS[1], 'v', tostring(tonumber(ARGV[1]) + 1), 's', ARGV[3])
-redis.call('ZUNIONSTORE', KEYS[2], 2, KEYS[2], KEYS[4], 'AGGREGATE', 'MAX')
-redis.call('DEL', KEYS[3], KEYS[4])
-if ARGV[4] ~= '' then redis.call('XADD', KEYS[5], '*', 'd', ARGV[4]) end
+redis.call('DEL', KEYS[2])
+if ARGV[4] ~= '' then redis.call('XADD', KEYS[3], '*', 'd', ARGV[4]) end
 return {'OK'}

@@ -100,6 +100,17 @@ TEST_F(SlotTest, EveryKeyOfACustomerAndItsTombstoneShareOneSlot) {
   }
 }
 
+TEST_F(SlotTest, EachAggregateShardIsOneSlotOfItsOwn) {
+  std::set<int> slots;
+  for (int g = 0; g < kAggregateShards; ++g) {
+    const int slot = Slot(keys_.AggregateShard(g, "ckpt"));
+    EXPECT_EQ(Slot(keys_.AggregateShard(g, "pain")), slot);
+    EXPECT_EQ(Slot(keys_.AggregateShard(g, "funnel:2026-12-05")), slot);
+    slots.insert(slot);
+  }
+  EXPECT_EQ(slots.size(), static_cast<size_t>(kAggregateShards));
+}
+
 TEST_F(SlotTest, EveryPartitionHasItsOwnSlot) {
   std::set<int> slots;
   for (int p = 0; p < kPartitions; ++p) {

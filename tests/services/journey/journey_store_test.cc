@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "libs/events/applied_ids.h"
 #include "libs/identity/directory.h"
 #include "libs/keys/key_builder.h"
 #include "libs/metrics/registry.h"
@@ -149,9 +150,13 @@ TEST_F(JourneyStoreTest, AppliesAnEventOnce) {
   EXPECT_EQ(Field(AggregateField(omnicx::v1::STAGE_PURCHASE, key, "t")), 1);
   EXPECT_EQ(Field(AggregateField(omnicx::v1::STAGE_PURCHASE, key, "n")), 1);
   EXPECT_EQ(Field(PopulationField(omnicx::v1::STAGE_PURCHASE, "a")), 1);
-  // The applied record lives under the customer's hash tag.
+  // The applied record is part of the state: one fingerprint, no other key.
+  ASSERT_EQ(s.applied().fingerprints_size(), 1);
+  EXPECT_EQ(s.applied().fingerprints(0), events::EventFingerprint("e1"));
+  EXPECT_EQ(s.applied().applied_s(0), absl::ToUnixSeconds(kNow));
   EXPECT_EQ(
-      redis_->Command({"ZCARD", keys_.Applied("c1", "journey")})->integer(), 1);
+      redis_->Command({"EXISTS", keys_.Applied("c1", "journey")})->integer(),
+      0);
   Interaction missing = e;
   missing.clear_resolved_customer_id();
   EXPECT_THAT(store_->Apply(missing).status(),
@@ -292,8 +297,9 @@ TEST_F(JourneyStoreTest, ABatchOfManyCustomersEqualsApplyingThemOneByOne) {
   const std::string day = FunnelDay(kT0 + kDay);
   EXPECT_FALSE(Moves(keys_, day).empty());
   EXPECT_EQ(Moves(keys_, day), Moves(other, day));
-  const std::string shard = keys_.PartitionAggregate(
-      keys::KeyBuilder::Partition("c0"), absl::StrCat("funnel:", day));
+  const std::string shard = keys_.AggregateShard(
+      keys::KeyBuilder::AggregateShardOf(keys::KeyBuilder::Partition("c0")),
+      absl::StrCat("funnel:", day));
   EXPECT_GT(redis_->Command({"TTL", shard})->integer(), 0);
 }
 
@@ -483,7 +489,9 @@ TEST_F(JourneyStoreTest, AFoldCountsEachOutboxRecordOnce) {
   EXPECT_EQ(Field(touches), 1);
   EXPECT_THAT(first.FoldOnce(), IsOkAndHolds(0));
   Aggregator second(*redis_, keys_);
-  EXPECT_THAT(second.FoldPartition(p, "", {stale}), IsOkAndHolds(false));
+  EXPECT_THAT(second.FoldShard(keys::KeyBuilder::AggregateShardOf(p),
+                               {{p, "", {stale}}}),
+              IsOkAndHolds(false));
   EXPECT_EQ(Field(touches), 1);
 
   // Many customers while two aggregators fold at once.
