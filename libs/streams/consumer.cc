@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <map>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "libs/logging/log.h"
@@ -87,7 +89,8 @@ void StreamConsumer::Stop() {
 
 absl::StatusOr<int> StreamConsumer::HandleAll(
     const std::vector<StreamEntry>& entries) {
-  std::vector<redis::Command> acks;
+  // One XACK per stream, naming every entry of it that was handled.
+  std::map<std::string, redis::Command> acks;
   int handled = 0;
   if (entries.empty()) return 0;
   std::vector<absl::Status> results = handler_(entries);
@@ -97,7 +100,9 @@ absl::StatusOr<int> StreamConsumer::HandleAll(
     const StreamEntry& e = entries[i];
     const absl::Status& s = results[i];
     if (s.ok()) {
-      acks.push_back({"XACK", e.stream, options_.group, e.id});
+      redis::Command& ack = acks[e.stream];
+      if (ack.empty()) ack = {"XACK", e.stream, options_.group};
+      ack.push_back(e.id);
       stats_.applied++;
       ++handled;
     } else {
@@ -109,7 +114,10 @@ absl::StatusOr<int> StreamConsumer::HandleAll(
     }
   }
   if (!acks.empty()) {
-    OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies r, redis_.Pipeline(acks));
+    std::vector<redis::Command> commands;
+    for (auto& [stream, ack] : acks) commands.push_back(std::move(ack));
+    OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies r,
+                            redis_.Pipeline(commands));
     for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
   }
   return handled;

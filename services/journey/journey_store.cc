@@ -47,7 +47,8 @@ JourneyStore::JourneyStore(redis::Client& redis, const keys::KeyBuilder& keys,
       clock_(std::move(clock)),
       apply_script_(lua::kApplyEventsLua),
       merge_script_(lua::kMergeJourneysLua),
-      forget_script_(lua::kForgetJourneyLua) {}
+      forget_script_(lua::kForgetJourneyLua),
+      cache_(options_.state_cache_entries) {}
 
 absl::StatusOr<std::optional<std::pair<int64_t, JourneyState>>>
 JourneyStore::ReadState(const std::string& customer_id) {
@@ -73,43 +74,73 @@ absl::StatusOr<ApplyResult> JourneyStore::Apply(const Interaction& event) {
 // One customer's part of an ApplyBatch attempt.
 struct JourneyStore::Pending {
   std::vector<size_t> events;  // indexes, in arrival order
-  int64_t version = 0;
-  JourneyState state;
-  // The applied ids of customers merged into this one whose merge the
-  // journey has not processed yet.
-  std::vector<omnicx::events::AppliedIds> merged_applied;
+  // What the commit is checked against: the state's version and the number
+  // of customers merged into this one.
+  CachedState read;
   absl::Status error;
 };
+
+std::optional<JourneyStore::CachedState> JourneyStore::StateCache::Get(
+    const std::string& cid) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(cid);
+  if (it == entries_.end()) return std::nullopt;
+  return it->second;
+}
+
+void JourneyStore::StateCache::Put(const std::string& cid, CachedState state) {
+  if (capacity_ <= 0) return;
+  absl::MutexLock lock(&mu_);
+  if (entries_.size() >= static_cast<size_t>(capacity_) &&
+      !entries_.contains(cid)) {
+    entries_.erase(entries_.begin());  // any one: no recency kept
+  }
+  entries_[cid] = std::move(state);
+}
+
+void JourneyStore::StateCache::Drop(const std::string& cid) {
+  absl::MutexLock lock(&mu_);
+  entries_.erase(cid);
+}
 
 absl::Status JourneyStore::ReadForApply(
     std::map<std::string, Pending>* pending) {
   std::vector<redis::Command> reads;
-  for (const auto& [cid, p] : *pending) {
+  std::vector<std::pair<const std::string*, Pending*>> to_read;
+  for (auto& [cid, p] : *pending) {
+    if (std::optional<CachedState> cached = cache_.Get(cid)) {
+      p.read = std::move(*cached);
+      continue;
+    }
     reads.push_back({"HMGET", keys_.Journey(cid), "v", "s"});
     reads.push_back({"SMEMBERS", keys_.MergedIds(cid)});
+    to_read.emplace_back(&cid, &p);
   }
+  if (reads.empty()) return absl::OkStatus();
   OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies read, redis_.Pipeline(reads));
   std::vector<redis::Command> merged_reads;
   std::vector<Pending*> merged_owner;
   size_t r = 0;
-  for (auto& [cid, p] : *pending) {
+  for (auto& [cid_ptr, p_ptr] : to_read) {
+    const std::string& cid = *cid_ptr;
+    Pending& p = *p_ptr;
     const absl::StatusOr<redis::Reply>& state = read[r++];
     const absl::StatusOr<redis::Reply>& merged = read[r++];
     if (!state.ok() || !merged.ok()) {
       p.error = !state.ok() ? state.status() : merged.status();
       continue;
     }
-    p.version = 0;
-    p.state.Clear();
+    p.read = CachedState();
     const auto& fields = state->elements();
     if (fields.size() >= 2 && !fields[0].is_nil() &&
-        (!absl::SimpleAtoi(fields[0].str(), &p.version) ||
-         !p.state.ParseFromString(fields[1].str()))) {
+        (!absl::SimpleAtoi(fields[0].str(), &p.read.version) ||
+         !p.read.state.ParseFromString(fields[1].str()))) {
       p.error = absl::DataLossError(
           absl::StrCat("journey state of ", cid, " is corrupt"));
       continue;
     }
-    p.state.set_customer_id(cid);
+    p.read.state.set_customer_id(cid);
+    p.read.merged = static_cast<int64_t>(merged->elements().size());
     for (const redis::Reply& m : merged->elements()) {
       merged_reads.push_back({"HGET", keys_.Journey(m.str()), "s"});
       merged_owner.push_back(&p);
@@ -130,7 +161,7 @@ absl::Status JourneyStore::ReadForApply(
       p.error = absl::DataLossError("a merged customer's journey is corrupt");
       continue;
     }
-    p.merged_applied.push_back(std::move(*other.mutable_applied()));
+    p.read.merged_applied.push_back(std::move(*other.mutable_applied()));
   }
   return absl::OkStatus();
 }
@@ -160,14 +191,19 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
       break;
     }
     // Compute every customer's new state; one round trip commits them all.
-    std::vector<std::pair<std::string, std::vector<size_t>>> writes;
+    struct Write {
+      std::string cid;
+      std::vector<size_t> applied;
+      Pending* pending;
+    };
+    std::vector<Write> writes;
     std::vector<redis::Command> commands;
     for (auto& [cid, p] : pending) {
       if (!p.error.ok()) {
         for (size_t i : p.events) results[i] = p.error;
         continue;
       }
-      JourneyState& state = p.state;
+      JourneyState& state = p.read.state;
       const AggregateFields before = PainContributions(state);
       std::vector<size_t> applied;
       std::vector<StageTransition> moves;
@@ -175,7 +211,7 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
         const Interaction& e = events[i];
         const uint64_t fp = omnicx::events::EventFingerprint(e.event_id());
         bool seen = omnicx::events::WasApplied(state.applied(), fp);
-        for (const auto& m : p.merged_applied) {
+        for (const auto& m : p.read.merged_applied) {
           seen = seen || omnicx::events::WasApplied(m, fp);
         }
         if (seen) {
@@ -190,7 +226,10 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
                               state.mutable_applied());
         applied.push_back(i);
       }
-      if (applied.empty()) continue;
+      if (applied.empty()) {
+        cache_.Put(cid, std::move(p.read));
+        continue;
+      }
       const AggregateFields delta =
           AggregateDelta(before, PainContributions(state));
       std::vector<FunnelMove> funnel;
@@ -200,25 +239,32 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
       commands.push_back(redis::EvalShaCommand(
           apply_script_,
           {keys_.Journey(cid), keys_.ErasedCustomer(cid), keys_.MergedInto(cid),
-           keys_.Outbox(keys::KeyBuilder::Partition(cid))},
-          {absl::StrCat(p.version), state.SerializeAsString(),
-           EncodeDelta(delta, funnel)}));
-      writes.emplace_back(cid, std::move(applied));
+           keys_.Outbox(keys::KeyBuilder::Partition(cid)),
+           keys_.MergedIds(cid)},
+          {absl::StrCat(p.read.version), state.SerializeAsString(),
+           EncodeDelta(delta, funnel), absl::StrCat(p.read.merged)}));
+      writes.push_back({cid, std::move(applied), &p});
     }
     std::map<std::string, Pending> again;
     if (!commands.empty()) {
       absl::StatusOr<redis::PipelineReplies> out =
           redis_.PipelineScripts(commands, {&apply_script_});
       for (size_t w = 0; w < writes.size(); ++w) {
-        const auto& [cid, applied] = writes[w];
+        const auto& [cid, applied, p] = writes[w];
         const absl::Status error =
             !out.ok() ? out.status() : (*out)[w].status();
+        const std::string verdict = error.ok() ? Verdict(*(*out)[w]) : "";
+        if (verdict == "OK") {
+          p->read.version += 1;
+          cache_.Put(cid, std::move(p->read));
+        } else {
+          cache_.Drop(cid);
+        }
         if (!error.ok()) {
           for (size_t i : applied) results[i] = error;
           continue;
         }
         const redis::Reply& reply = *(*out)[w];
-        const std::string verdict = Verdict(reply);
         if (verdict == "OK" || verdict == "ERASED") {
           for (size_t i : applied) {
             results[i] =
@@ -248,6 +294,8 @@ absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
   const std::string merged(merged_id);
   for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
     if (survivor == merged) return false;
+    cache_.Drop(survivor);
+    cache_.Drop(merged);
     OMNICX_ASSIGN_OR_RETURN(auto s, ReadState(survivor));
     OMNICX_ASSIGN_OR_RETURN(auto m, ReadState(merged));
     if (!m.has_value()) return false;
@@ -299,6 +347,7 @@ std::vector<redis::Command> JourneyStore::LoadCommands(
 absl::StatusOr<bool> JourneyStore::Forget(absl::string_view customer_id) {
   const std::string cid(customer_id);
   for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
+    cache_.Drop(cid);
     OMNICX_ASSIGN_OR_RETURN(auto current, ReadState(cid));
     AggregateFields negative;
     if (current.has_value()) {

@@ -33,8 +33,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "libs/events/applied_ids.h"
 #include "libs/keys/key_builder.h"
 #include "libs/redis/client.h"
 #include "libs/redis/script.h"
@@ -52,6 +55,12 @@ struct JourneyStoreOptions {
   // Compare-and-set attempts before giving up (Aborted, retried by the
   // stream consumer).
   int max_attempts = 32;
+  // Customers whose state ApplyBatch keeps in memory after committing it, so
+  // their next events skip the read (0 = none). A cached state is only a
+  // guess: the commit still checks the version, and a customer changed
+  // elsewhere (another replica, a merge, an erasure) is read again. About
+  // 3 KB each.
+  int state_cache_entries = 50000;
 };
 
 enum class ApplyResult { kApplied, kDuplicate, kErased };
@@ -112,6 +121,28 @@ class JourneyStore {
 
  private:
   struct Pending;
+  // What an apply computes from and commits against: the version and state,
+  // how many customers the profile service has merged into this one, and
+  // the applied ids of those whose merge the journey has not processed yet.
+  struct CachedState {
+    int64_t version = 0;
+    JourneyState state;
+    int64_t merged = 0;
+    std::vector<omnicx::events::AppliedIds> merged_applied;
+  };
+  class StateCache {
+   public:
+    explicit StateCache(int capacity) : capacity_(capacity) {}
+    std::optional<CachedState> Get(const std::string& cid);
+    void Put(const std::string& cid, CachedState state);
+    void Drop(const std::string& cid);
+
+   private:
+    const int capacity_;
+    absl::Mutex mu_;
+    absl::flat_hash_map<std::string, CachedState> entries_
+        ABSL_GUARDED_BY(mu_);
+  };
   absl::StatusOr<std::optional<std::pair<int64_t, JourneyState>>> ReadState(
       const std::string& customer_id);
   // ApplyBatch's reads for each pending customer: version, state and the
@@ -131,6 +162,7 @@ class JourneyStore {
   redis::Script apply_script_;
   redis::Script merge_script_;
   redis::Script forget_script_;
+  StateCache cache_;
 };
 
 // The UTC day ("2026-11-23") of a time, naming funnel buckets.

@@ -7,20 +7,25 @@
 -- KEYS[2]   erased-customer tombstone
 -- KEYS[3]   merged_into redirect
 -- KEYS[4]   the partition's outbox
+-- KEYS[5]   the customers the profile service merged into this one
 --
 -- ARGV[1]   expected version ("0" = none)
 -- ARGV[2]   new state (serialised JourneyState)
 -- ARGV[3]   aggregate delta record ("" = no change)
+-- ARGV[4]   how many merged customers the caller checked the ids against
 --
 -- Returns {'OK'}, {'ERASED'}, {'MOVED', survivor} or {'RETRY'} when the
--- version moved. The applied ids live in the state, so an unchanged version
--- means the ids the caller read as unapplied still are. The version is also
--- part of the profile service's context version, so the new one stops
--- cached agent contexts showing the old journey (nothing here touches them).
+-- version moved or a customer was merged into this one since the caller
+-- read (whose applied ids it has not checked). The applied ids live in the
+-- state, so an unchanged version means the ids the caller took as
+-- unapplied still are. The version is also part of the profile service's
+-- context version, so the new one stops cached agent contexts showing the
+-- old journey (nothing here touches them).
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'ERASED'} end
 local into = redis.call('GET', KEYS[3])
 if into then return {'MOVED', into} end
-if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then
+if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] or
+   redis.call('SCARD', KEYS[5]) ~= tonumber(ARGV[4]) then
   return {'RETRY'}
 end
 redis.call('HSET', KEYS[1], 'v', tostring(tonumber(ARGV[1]) + 1), 's', ARGV[2])
