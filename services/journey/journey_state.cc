@@ -806,30 +806,96 @@ omnicx::v1::JourneySummary Summarize(const CompiledModel& model,
   return out;
 }
 
-AggregateFields PainContributions(const JourneyState& state) {
-  AggregateFields out;
+namespace {
+
+constexpr const char* kPainMetricNames[kPainMetrics] = {"a",  "t", "n", "w",
+                                                        "wn", "r", "c"};
+
+}  // namespace
+
+PainSnapshot SnapshotPain(const JourneyState& state) {
+  PainSnapshot out;
   if (state.events() == 0) return out;
+  out.empty = false;
+  out.stage = state.stage();
   absl::flat_hash_set<std::string> repeat;
   for (const auto& [id, c] : state.cases()) {
     if (c.contacts() >= 2) repeat.insert(c.first_driver());
   }
   // Churn risk in whole percentage points: the aggregates move when it moves
   // by a point, not on every page view (error at most half a point).
-  const int64_t churn = std::llround(state.churn_at_last() * 100);
+  out.churn = std::llround(state.churn_at_last() * 100);
+  out.drivers.reserve(state.drivers_size());
   for (const auto& [key, d] : state.drivers()) {
-    auto field = [&](const char* metric) -> int64_t& {
-      return out[AggregateField(state.stage(), key, metric)];
-    };
-    field("a") = 1;
-    field("t") = d.count();
-    field("n") = d.negatives();
-    field("w") = std::llround(d.wait_seconds() * 1000);
-    field("wn") = d.waits();
-    field("r") = repeat.contains(key) ? 1 : 0;
-    field("c") = churn;
+    out.drivers[key] = {1,
+                        d.count(),
+                        d.negatives(),
+                        std::llround(d.wait_seconds() * 1000),
+                        d.waits(),
+                        repeat.contains(key) ? 1 : 0,
+                        out.churn};
   }
-  out[PopulationField(state.stage(), "a")] = 1;
-  out[PopulationField(state.stage(), "c")] = churn;
+  return out;
+}
+
+AggregateFields PainContributions(const JourneyState& state) {
+  const PainSnapshot snapshot = SnapshotPain(state);
+  AggregateFields out;
+  if (snapshot.empty) return out;
+  for (const auto& [key, values] : snapshot.drivers) {
+    for (int m = 0; m < kPainMetrics; ++m) {
+      out[AggregateField(snapshot.stage, key, kPainMetricNames[m])] =
+          values[m];
+    }
+  }
+  out[PopulationField(snapshot.stage, "a")] = 1;
+  out[PopulationField(snapshot.stage, "c")] = snapshot.churn;
+  return out;
+}
+
+AggregateFields PainDelta(const PainSnapshot& before,
+                          const PainSnapshot& after) {
+  AggregateFields out;
+  auto add_all = [&out](const PainSnapshot& s, int64_t sign) {
+    if (s.empty) return;
+    for (const auto& [key, values] : s.drivers) {
+      for (int m = 0; m < kPainMetrics; ++m) {
+        if (values[m] != 0) {
+          out[AggregateField(s.stage, key, kPainMetricNames[m])] +=
+              sign * values[m];
+        }
+      }
+    }
+    out[PopulationField(s.stage, "a")] += sign;
+    if (s.churn != 0) out[PopulationField(s.stage, "c")] += sign * s.churn;
+  };
+  if (before.empty || after.empty || before.stage != after.stage) {
+    // Different fields entirely: all of before out, all of after in.
+    add_all(before, -1);
+    add_all(after, 1);
+    return out;
+  }
+  static const std::array<int64_t, kPainMetrics> kNone = {};
+  auto add_changes = [&](const std::string& key,
+                         const std::array<int64_t, kPainMetrics>& was,
+                         const std::array<int64_t, kPainMetrics>& is) {
+    for (int m = 0; m < kPainMetrics; ++m) {
+      if (is[m] != was[m]) {
+        out[AggregateField(after.stage, key, kPainMetricNames[m])] =
+            is[m] - was[m];
+      }
+    }
+  };
+  for (const auto& [key, is] : after.drivers) {
+    auto it = before.drivers.find(key);
+    add_changes(key, it == before.drivers.end() ? kNone : it->second, is);
+  }
+  for (const auto& [key, was] : before.drivers) {
+    if (!after.drivers.contains(key)) add_changes(key, was, kNone);
+  }
+  if (after.churn != before.churn) {
+    out[PopulationField(after.stage, "c")] = after.churn - before.churn;
+  }
   return out;
 }
 

@@ -21,11 +21,13 @@
 #ifndef OMNICX_SERVICES_JOURNEY_JOURNEY_STATE_H_
 #define OMNICX_SERVICES_JOURNEY_JOURNEY_STATE_H_
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "omnicx/journey/v1/state.pb.h"
 #include "omnicx/v1/common.pb.h"
 #include "omnicx/v1/journey.pb.h"
@@ -123,6 +125,21 @@ AggregateFields PainContributions(const JourneyState& state);
 // after − before, without zero entries.
 AggregateFields AggregateDelta(const AggregateFields& before,
                                const AggregateFields& after);
+
+// The same contributions in numbers, cheap to take before and after each
+// apply: PainDelta(SnapshotPain(a), SnapshotPain(b)) equals
+// AggregateDelta(PainContributions(a), PainContributions(b)), but builds a
+// field name only for the amounts that changed.
+inline constexpr int kPainMetrics = 7;  // a, t, n, w, wn, r, c
+struct PainSnapshot {
+  bool empty = true;  // no events: contributes nothing
+  omnicx::v1::Stage stage = omnicx::v1::STAGE_UNSPECIFIED;
+  int64_t churn = 0;
+  absl::flat_hash_map<std::string, std::array<int64_t, kPainMetrics>> drivers;
+};
+PainSnapshot SnapshotPain(const JourneyState& state);
+AggregateFields PainDelta(const PainSnapshot& before,
+                          const PainSnapshot& after);
 
 }  // namespace omnicx::journey
 

@@ -204,7 +204,7 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
         continue;
       }
       JourneyState& state = p.read.state;
-      const AggregateFields before = PainContributions(state);
+      const PainSnapshot before = SnapshotPain(state);
       std::vector<size_t> applied;
       std::vector<StageTransition> moves;
       for (size_t i : p.events) {
@@ -230,8 +230,7 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
         cache_.Put(cid, std::move(p.read));
         continue;
       }
-      const AggregateFields delta =
-          AggregateDelta(before, PainContributions(state));
+      const AggregateFields delta = PainDelta(before, SnapshotPain(state));
       std::vector<FunnelMove> funnel;
       for (const StageTransition& m : moves) {
         funnel.emplace_back(FunnelDay(m.at_ms), TransitionField(m));

@@ -481,5 +481,26 @@ TEST(JourneyAggregateTest, ContributionsMoveWithTheStage) {
   EXPECT_EQ(delta.at(absl::StrCat("4\x1f", key, "\x1f", "n")), 1);
 }
 
+// The apply path's cheap delta equals the difference of the full
+// contributions, across random journeys, stage moves and trimmed drivers.
+TEST(JourneyAggregateTest, SnapshotDeltaEqualsTheContributionsDelta) {
+  std::mt19937_64 rng(29);
+  for (int round = 0; round < 200; ++round) {
+    std::vector<Interaction> events = RandomEvents(rng, 1 + rng() % 40);
+    JourneyState s;
+    for (const Interaction& e : events) {
+      const AggregateFields full_before = PainContributions(s);
+      const PainSnapshot before = SnapshotPain(s);
+      ApplyEvent(Model(), e, &s);
+      RefreshDerived(Model(), &s);
+      SCOPED_TRACE(absl::StrCat("round ", round, " event ", e.event_id()));
+      ASSERT_EQ(PainDelta(before, SnapshotPain(s)),
+                AggregateDelta(full_before, PainContributions(s)));
+    }
+    ASSERT_EQ(PainDelta(SnapshotPain(s), PainSnapshot()),
+              AggregateDelta(PainContributions(s), AggregateFields()));
+  }
+}
+
 }  // namespace
 }  // namespace omnicx::journey
