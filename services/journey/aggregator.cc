@@ -156,8 +156,7 @@ absl::StatusOr<bool> Aggregator::FoldShard(
   std::vector<std::string> keys = {keys_.AggregateShard(shard, "ckpt"),
                                    keys_.AggregateShard(shard, "pain")};
   std::vector<std::string> args = {
-      absl::StrCat(absl::ToInt64Seconds(options_.funnel_retention)),
-      ""};
+      absl::StrCat(absl::ToInt64Seconds(options_.funnel_retention)), ""};
   int n = 0;
   for (const PartitionRecords& part : parts) {
     if (part.entries.empty()) continue;

@@ -844,8 +844,7 @@ AggregateFields PainContributions(const JourneyState& state) {
   if (snapshot.empty) return out;
   for (const auto& [key, values] : snapshot.drivers) {
     for (int m = 0; m < kPainMetrics; ++m) {
-      out[AggregateField(snapshot.stage, key, kPainMetricNames[m])] =
-          values[m];
+      out[AggregateField(snapshot.stage, key, kPainMetricNames[m])] = values[m];
     }
   }
   out[PopulationField(snapshot.stage, "a")] = 1;

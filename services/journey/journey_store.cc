@@ -6,8 +6,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "libs/events/applied_ids.h"
 #include "google/protobuf/util/time_util.h"
+#include "libs/events/applied_ids.h"
 #include "libs/status/status_macros.h"
 #include "services/journey/aggregate_delta.h"
 #include "services/journey/aggregator.h"
@@ -223,7 +223,7 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
           moves.push_back(*moved);
         }
         omnicx::events::RecordApplied(fp, now, options_.applied_window,
-                              state.mutable_applied());
+                                      state.mutable_applied());
         applied.push_back(i);
       }
       if (applied.empty()) {
@@ -273,9 +273,10 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
         }
         // MOVED: merged away, the survivor takes these events. RETRY: the
         // version moved; read again.
-        const std::string& to = verdict == "MOVED" && reply.elements().size() > 1
-                                    ? reply.elements()[1].str()
-                                    : cid;
+        const std::string& to =
+            verdict == "MOVED" && reply.elements().size() > 1
+                ? reply.elements()[1].str()
+                : cid;
         auto& next = again[to].events;
         next.insert(next.end(), applied.begin(), applied.end());
       }
@@ -360,7 +361,8 @@ absl::StatusOr<bool> JourneyStore::Forget(absl::string_view customer_id) {
     OMNICX_ASSIGN_OR_RETURN(
         redis::Reply out,
         redis_.Eval(forget_script_,
-                    {keys_.Journey(cid), keys_.Outbox(keys::KeyBuilder::Partition(cid))},
+                    {keys_.Journey(cid),
+                     keys_.Outbox(keys::KeyBuilder::Partition(cid))},
                     args));
     const std::string verdict = Verdict(out);
     if (verdict == "OK") return true;

@@ -14,15 +14,16 @@
 // Layout (KeyBuilder): per customer (`{p:<n>}:c:<id>:`) `journey` hash {v:
 // version, s: serialised JourneyState, which holds the fingerprints of the
 // event ids applied within applied_window: the effectively-once record,
-// libs/events/applied_ids.h}; per partition the `{p:<n>}:outbox` stream of aggregate deltas, folded by
-// the Aggregator (aggregator.h) into `{p:<n>}:agg:pain` (pain_points.h
-// fields) and `{p:<n>}:agg:funnel:<YYYY-MM-DD>` ("from>to" counts, UTC
-// days); reads merge the partitions' shards. Every write bumps the version
-// `v`, which is part of the customer's context version (the profile service
-// serves a cached agent context only while it is current;
-// ProfileStore::ContextReads), and stops at the profile service's redirect
-// of a merged customer (`merged_into`: the event goes to the survivor) and
-// at the tombstone of an erased one (the event is dropped).
+// libs/events/applied_ids.h}; per partition the `{p:<n>}:outbox` stream of
+// aggregate deltas, folded by the Aggregator (aggregator.h) into
+// `{p:<n>}:agg:pain` (pain_points.h fields) and
+// `{p:<n>}:agg:funnel:<YYYY-MM-DD>` ("from>to" counts, UTC days); reads merge
+// the partitions' shards. Every write bumps the version `v`, which is part of
+// the customer's context version (the profile service serves a cached agent
+// context only while it is current; ProfileStore::ContextReads), and stops at
+// the profile service's redirect of a merged customer (`merged_into`: the event
+// goes to the survivor) and at the tombstone of an erased one (the event is
+// dropped).
 #ifndef OMNICX_SERVICES_JOURNEY_JOURNEY_STORE_H_
 #define OMNICX_SERVICES_JOURNEY_JOURNEY_STORE_H_
 
@@ -140,8 +141,7 @@ class JourneyStore {
    private:
     const int capacity_;
     absl::Mutex mu_;
-    absl::flat_hash_map<std::string, CachedState> entries_
-        ABSL_GUARDED_BY(mu_);
+    absl::flat_hash_map<std::string, CachedState> entries_ ABSL_GUARDED_BY(mu_);
   };
   absl::StatusOr<std::optional<std::pair<int64_t, JourneyState>>> ReadState(
       const std::string& customer_id);
