@@ -113,8 +113,8 @@ TEST_F(AclTest, EachServiceUserRunsWhatItsServiceSends) {
 
   auto journey = As("journey");
   ExpectAllowed(*journey,
-                {{"ZADD", "cx:default:pain", "1", "t"},
-                 {"ZMSCORE", "cx:default:pain", "t"},
+                {{"HINCRBY", "cx:default:pain", "t", "1"},
+                 {"SCARD", "cx:default:merged"},
                  {"EXPIRE", "cx:default:pain", "60"},
                  {"XINFO", "GROUPS", "cx:default:{ev:0}:stream"},
                  {"XTRIM", "cx:default:{ev:0}:stream", "MINID", "~", "0"}});
@@ -182,6 +182,9 @@ TEST_F(AclTest, CommandsOfOtherServicesAreNotGranted) {
   // Least privilege per service, not one shared list: a sample of commands
   // only one service sends.
   EXPECT_THAT(As("journey")->Command({"CONFIG", "GET", "appendfsync"}),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("NOPERM")));
+  // Its applied ids live in its state: no sorted sets.
+  EXPECT_THAT(As("journey")->Command({"ZADD", "cx:default:x", "1", "a"}),
               StatusIs(absl::StatusCode::kInternal, HasSubstr("NOPERM")));
   EXPECT_THAT(As("recommendation")->Command({"SCAN", "0"}),
               StatusIs(absl::StatusCode::kInternal, HasSubstr("NOPERM")));
