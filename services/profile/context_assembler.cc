@@ -68,7 +68,9 @@ ContextAssembler::ContextAssembler(
       credential_(std::move(credential)) {}
 
 ContextAssembler::~ContextAssembler() {
-  while (cache_writes_.load() > 0) absl::SleepFor(absl::Milliseconds(1));
+  absl::MutexLock lock(&cache_writes_mu_);
+  cache_writes_mu_.Await(absl::Condition(
+      +[](int* writes) { return *writes == 0; }, &cache_writes_));
 }
 
 void ContextAssembler::Assemble(
@@ -185,14 +187,16 @@ void ContextAssembler::Assemble(
     std::string serialized;
     if (cache) {
       serialized = pending->context.SerializeAsString();
-      cache_writes_.fetch_add(1);
+      absl::MutexLock lock(&cache_writes_mu_);
+      ++cache_writes_;
     }
     pending->done(std::move(pending->context));
     if (cache) {
       (void)store_.CacheContext(pending->customer_id, pending->signature,
                                 pending->version, serialized,
                                 options_.cache_ttl);
-      cache_writes_.fetch_sub(1);
+      absl::MutexLock lock(&cache_writes_mu_);
+      --cache_writes_;
     }
   };
 

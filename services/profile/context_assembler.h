@@ -24,6 +24,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "libs/auth/authenticator.h"
@@ -75,7 +76,10 @@ class ContextAssembler {
   ContextOptions options_;
   const auth::ServiceCredential credential_;
   std::atomic<int> in_flight_{0};
-  std::atomic<int> cache_writes_{0};  // started after their call's answer
+  // Cache writes started after their call's answer; the destructor waits
+  // for them.
+  absl::Mutex cache_writes_mu_;
+  int cache_writes_ ABSL_GUARDED_BY(cache_writes_mu_) = 0;
 };
 
 }  // namespace omnicx::profile

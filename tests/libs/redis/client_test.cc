@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "libs/status/status_matchers.h"
 #include "libs/testing/redis_server.h"
+#include "libs/testing/wait.h"
 
 namespace omnicx::redis {
 namespace {
@@ -151,17 +152,13 @@ TEST_F(ClientTest, AWriteOnAReplicaIsUnavailable) {
 
 TEST_F(ClientTest, TimeoutIsUnavailableAndThePoolRecovers) {
   auto other = Client::Create(Options());
-  std::thread sleeper([&] {
-    // Blocks the single-threaded server for 1 s.
-    (void)other->Command({"DEBUG", "SLEEP", "1"}, absl::Seconds(3));
-  });
-  absl::SleepFor(absl::Milliseconds(100));
+  // The server holds every client's commands for 1 s.
+  ASSERT_OK(other->Command({"CLIENT", "PAUSE", "1000", "ALL"}).status());
   const absl::Time start = absl::Now();
   EXPECT_THAT(client_->Command({"PING"}),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("timeout")));
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(800));
-  sleeper.join();
-  EXPECT_OK(client_->Ping());
+  EXPECT_TRUE(testing::WaitUntil([&] { return client_->Ping().ok(); }));
 }
 
 TEST_F(ClientTest, RedisDownIsUnavailableFastAndReconnectsAfterRestart) {
@@ -203,7 +200,13 @@ TEST_F(ClientTest, PoolExhaustionIsUnavailableWithinTheTimeout) {
   std::thread blocker([&] {
     (void)client->Command({"BLPOP", "never", "1"}, absl::Seconds(2));
   });
-  absl::SleepFor(absl::Milliseconds(100));
+  // Until the BLPOP holds the pool's one connection.
+  auto observer = Client::Create(Options());
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    absl::StatusOr<Reply> info = observer->Command({"INFO", "clients"});
+    return info.ok() &&
+           info->str().find("blocked_clients:1") != std::string::npos;
+  }));
   EXPECT_THAT(client->Ping(),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("busy")));
   blocker.join();

@@ -22,6 +22,7 @@
 #include "libs/streams/consumer.h"
 #include "libs/testing/in_process_server.h"
 #include "libs/testing/redis_server.h"
+#include "libs/testing/wait.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "services/journey/aggregator.h"
 #include "services/journey/event_consumer.h"
@@ -368,7 +369,9 @@ TEST_F(JourneyStoreTest, TheConsumerCountsARedeliveredEventOnce) {
   ASSERT_OK(cleaner.RecoverPending().status());
   ResolvedShardTrimmer trimmer(*redis_, {keys_.ResolvedShard(0)}, registry,
                                absl::Milliseconds(10));
-  absl::SleepFor(absl::Milliseconds(100));
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    return redis_->Command({"XLEN", keys_.ResolvedShard(0)})->integer() == 0;
+  }));
   trimmer.Stop();
   EXPECT_EQ(redis_->Command({"XPENDING", keys_.ResolvedShard(0), "journey"})
                 ->elements()[0]

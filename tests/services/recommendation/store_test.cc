@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "libs/status/status_matchers.h"
 #include "libs/testing/redis_server.h"
+#include "libs/testing/wait.h"
 #include "services/recommendation/catalog.h"
 #include "services/recommendation/merge_handler.h"
 #include "services/recommendation/recommendation_store.h"
@@ -325,7 +326,11 @@ TEST_F(StoreTest, UnknownExpiredOrForeignDecisionsAreNotFound) {
   EXPECT_THAT(
       Outcome("c2", "d1", "a", omnicx::v1::ACTION_RESPONSE_ACCEPTED, kNow),
       StatusIs(absl::StatusCode::kNotFound));
-  absl::SleepFor(absl::Milliseconds(300));
+  // Redis expires the decision after decision_ttl (Redis time).
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    return redis_->Command({"EXISTS", keys_.NbaDecision("c1", "d1")})
+               ->integer() == 0;
+  }));
   EXPECT_THAT(
       Outcome("c1", "d1", "a", omnicx::v1::ACTION_RESPONSE_ACCEPTED, kNow),
       StatusIs(absl::StatusCode::kNotFound));
