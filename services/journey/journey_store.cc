@@ -50,12 +50,13 @@ JourneyStore::JourneyStore(redis::Client& redis, const keys::KeyBuilder& keys,
       forget_script_(lua::kForgetJourneyLua),
       cache_(options_.state_cache_entries) {}
 
-absl::StatusOr<std::optional<std::pair<int64_t, JourneyState>>>
-JourneyStore::ReadState(const std::string& customer_id) {
-  OMNICX_ASSIGN_OR_RETURN(
-      redis::Reply r,
-      redis_.Command({"HMGET", keys_.Journey(customer_id), "v", "s"}));
-  const auto& fields = r.elements();
+namespace {
+
+// The reply to HMGET <journey> v s: the version and state, nullopt when the
+// customer has none.
+absl::StatusOr<std::optional<std::pair<int64_t, JourneyState>>> ParseStateReply(
+    const std::string& customer_id, const redis::Reply& reply) {
+  const auto& fields = reply.elements();
   if (fields.size() < 2 || fields[0].is_nil()) return std::nullopt;
   int64_t version = 0;
   JourneyState state;
@@ -65,6 +66,16 @@ JourneyStore::ReadState(const std::string& customer_id) {
         absl::StrCat("journey state of ", customer_id, " is corrupt"));
   }
   return std::make_pair(version, std::move(state));
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<std::pair<int64_t, JourneyState>>>
+JourneyStore::ReadState(const std::string& customer_id) {
+  OMNICX_ASSIGN_OR_RETURN(
+      redis::Reply r,
+      redis_.Command({"HMGET", keys_.Journey(customer_id), "v", "s"}));
+  return ParseStateReply(customer_id, r);
 }
 
 absl::StatusOr<ApplyResult> JourneyStore::Apply(const Interaction& event) {
@@ -131,13 +142,14 @@ absl::Status JourneyStore::ReadForApply(
       continue;
     }
     p.read = CachedState();
-    const auto& fields = state->elements();
-    if (fields.size() >= 2 && !fields[0].is_nil() &&
-        (!absl::SimpleAtoi(fields[0].str(), &p.read.version) ||
-         !p.read.state.ParseFromString(fields[1].str()))) {
-      p.error = absl::DataLossError(
-          absl::StrCat("journey state of ", cid, " is corrupt"));
+    auto parsed = ParseStateReply(cid, *state);
+    if (!parsed.ok()) {
+      p.error = parsed.status();
       continue;
+    }
+    if (parsed->has_value()) {
+      p.read.version = (*parsed)->first;
+      p.read.state = std::move((*parsed)->second);
     }
     p.read.state.set_customer_id(cid);
     p.read.merged = static_cast<int64_t>(merged->elements().size());
