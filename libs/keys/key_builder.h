@@ -136,9 +136,6 @@ class KeyBuilder {
   std::string Journey(absl::string_view cid) const {
     return CustomerKey(cid, "journey");
   }
-  std::string Applied(absl::string_view cid, absl::string_view group) const {
-    return CustomerKey(cid, std::string("applied:") + EncodeId(group));
-  }
   std::string Recommendations(absl::string_view cid) const {
     return CustomerKey(cid, "nba");
   }

@@ -91,29 +91,6 @@ struct JourneyStore::Pending {
   absl::Status error;
 };
 
-std::optional<JourneyStore::CachedState> JourneyStore::StateCache::Get(
-    const std::string& cid) {
-  absl::MutexLock lock(&mu_);
-  auto it = entries_.find(cid);
-  if (it == entries_.end()) return std::nullopt;
-  return it->second;
-}
-
-void JourneyStore::StateCache::Put(const std::string& cid, CachedState state) {
-  if (capacity_ <= 0) return;
-  absl::MutexLock lock(&mu_);
-  if (entries_.size() >= static_cast<size_t>(capacity_) &&
-      !entries_.contains(cid)) {
-    entries_.erase(entries_.begin());  // any one: no recency kept
-  }
-  entries_[cid] = std::move(state);
-}
-
-void JourneyStore::StateCache::Drop(const std::string& cid) {
-  absl::MutexLock lock(&mu_);
-  entries_.erase(cid);
-}
-
 absl::Status JourneyStore::ReadForApply(
     std::map<std::string, Pending>* pending) {
   std::vector<redis::Command> reads;

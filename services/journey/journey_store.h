@@ -34,14 +34,13 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/events/applied_ids.h"
 #include "libs/keys/key_builder.h"
 #include "libs/redis/client.h"
 #include "libs/redis/script.h"
+#include "libs/redis/state_cache.h"
 #include "omnicx/journey/v1/state.pb.h"
 #include "omnicx/v1/common.pb.h"
 #include "omnicx/v1/journey.pb.h"
@@ -131,18 +130,6 @@ class JourneyStore {
     int64_t merged = 0;
     std::vector<omnicx::events::AppliedIds> merged_applied;
   };
-  class StateCache {
-   public:
-    explicit StateCache(int capacity) : capacity_(capacity) {}
-    std::optional<CachedState> Get(const std::string& cid);
-    void Put(const std::string& cid, CachedState state);
-    void Drop(const std::string& cid);
-
-   private:
-    const int capacity_;
-    absl::Mutex mu_;
-    absl::flat_hash_map<std::string, CachedState> entries_ ABSL_GUARDED_BY(mu_);
-  };
   absl::StatusOr<std::optional<std::pair<int64_t, JourneyState>>> ReadState(
       const std::string& customer_id);
   // ApplyBatch's reads for each pending customer: version, state and the
@@ -162,7 +149,7 @@ class JourneyStore {
   redis::Script apply_script_;
   redis::Script merge_script_;
   redis::Script forget_script_;
-  StateCache cache_;
+  redis::StateCache<CachedState> cache_;
 };
 
 // The UTC day ("2026-11-23") of a time, naming funnel buckets.

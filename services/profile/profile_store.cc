@@ -14,7 +14,7 @@
 #include "libs/keys/random_id.h"
 #include "libs/status/error_details.h"
 #include "libs/status/status_macros.h"
-#include "services/profile/lua/apply_event_lua.h"
+#include "services/profile/lua/apply_events_lua.h"
 #include "services/profile/lua/cache_context_lua.h"
 #include "services/profile/lua/link_identities_lua.h"
 #include "services/profile/lua/merge_customers_lua.h"
@@ -66,12 +66,13 @@ ProfileStore::ProfileStore(redis::Client& redis, const keys::KeyBuilder& keys,
       options_(std::move(options)),
       directory_(redis, keys, options_.identity_secret),
       link_script_(lua::kLinkIdentitiesLua),
-      apply_script_(lua::kApplyEventLua),
+      apply_script_(lua::kApplyEventsLua),
       consent_script_(lua::kSetConsentLua),
       traits_script_(lua::kSetTraitsLua),
       unlink_script_(lua::kUnlinkErasedLua),
       merge_script_(lua::kMergeCustomersLua),
-      cache_context_script_(lua::kCacheContextLua) {
+      cache_context_script_(lua::kCacheContextLua),
+      cache_(options_.state_cache_entries) {
   if (!options_.new_customer_id) options_.new_customer_id = RandomCustomerId;
 }
 
@@ -378,7 +379,9 @@ absl::StatusOr<MergeResult> ProfileStore::Merge(absl::string_view a,
         redis_.Pipeline({{"HGET", keys_.Profile(ca), "created_ms"},
                          {"HGET", keys_.Profile(cb), "created_ms"},
                          {"SMEMBERS", keys_.Identities(ca)},
-                         {"SMEMBERS", keys_.Identities(cb)}}));
+                         {"SMEMBERS", keys_.Identities(cb)},
+                         {"HMGET", keys_.Profile(ca), "v", "s"},
+                         {"HMGET", keys_.Profile(cb), "v", "s"}}));
     for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
     int64_t created_a = 0, created_b = 0;
     (void)absl::SimpleAtoi(r[0]->str(), &created_a);
@@ -390,6 +393,15 @@ absl::StatusOr<MergeResult> ProfileStore::Merge(absl::string_view a,
     const auto& merged_ids = (a_survives ? r[3] : r[2])->elements();
     const size_t survivor_identities =
         (a_survives ? r[2] : r[3])->elements().size();
+    // The survivor's counters take the merged customer's in (merge equals
+    // replay), committed only if neither version moved meanwhile.
+    OMNICX_ASSIGN_OR_RETURN(CachedProfile survivor_state,
+                            ParseState(survivor, *(a_survives ? r[4] : r[5])));
+    OMNICX_ASSIGN_OR_RETURN(CachedProfile merged_state,
+                            ParseState(merged, *(a_survives ? r[5] : r[4])));
+    MergeProfileState(merged_state.state, &survivor_state.state);
+    cache_.Drop(survivor);
+    cache_.Drop(merged);
 
     // The shared-device guard holds for merges too.
     std::map<std::string, int> per_type;
@@ -414,13 +426,11 @@ absl::StatusOr<MergeResult> ProfileStore::Merge(absl::string_view a,
       for (const std::string& k :
            {keys_.Profile(cid), keys_.Identities(cid), keys_.Timeline(cid),
             keys_.Traits(cid), keys_.Consents(cid), keys_.ConsentLog(cid),
-            keys_.Applied(cid, "profile"), keys_.Context(cid),
-            keys_.MergedIds(cid), keys_.Links(cid), keys_.MergedInto(cid)}) {
+            keys_.Context(cid), keys_.MergedIds(cid), keys_.Links(cid),
+            keys_.MergedInto(cid)}) {
         keys.push_back(k);
       }
     }
-    keys.erase(keys.begin() + 10);  // the survivor's merged_into is KEYS[11]
-    keys.insert(keys.begin() + 10, keys_.MergedInto(survivor));
     keys.push_back(keys_.MergeLog());
     keys.push_back(keys_.Claims(survivor));
     keys.push_back(keys_.Claims(merged));
@@ -441,14 +451,18 @@ absl::StatusOr<MergeResult> ProfileStore::Merge(absl::string_view a,
             {survivor, merged, absl::StrCat(absl::ToUnixMillis(now)),
              absl::StrCat(options_.timeline_cap), std::string(source),
              absl::StrCat(survivor_identities), absl::StrCat(merged_ids.size()),
-             absl::StrCat(options_.max_unverified_identities)}));
+             absl::StrCat(options_.max_unverified_identities),
+             absl::StrCat(survivor_state.version),
+             absl::StrCat(merged_state.version),
+             survivor_state.state.SerializeAsString()}));
     const std::string verdict =
         out.elements().empty() ? "" : out.elements()[0].str();
     if (verdict == "OK") return MergeResult{survivor, merged};
     if (verdict == "GONE")
       return absl::NotFoundError("customer no longer exists");
     // MOVED: a concurrent merge got there first; follow it and try again.
-    // RETRY: an identity was linked meanwhile; read the sets again.
+    // RETRY: an identity was linked, or either profile written, meanwhile;
+    // read again.
   }
   return absl::AbortedError("merge kept racing with other writers; retry");
 }
@@ -479,56 +493,140 @@ std::vector<absl::Status> ProfileStore::PublishResolvedBatch(
   return out;
 }
 
-redis::Command ProfileStore::ApplyCommand(absl::string_view customer_id,
-                                          const Interaction& event,
-                                          absl::Time now) const {
-  Interaction stored = event;
-  stored.set_resolved_customer_id(std::string(customer_id));
-  const std::string channel = omnicx::v1::Channel_IsValid(event.channel())
-                                  ? omnicx::v1::Channel_Name(event.channel())
-                                  : "CHANNEL_UNSPECIFIED";
-  std::vector<std::string> args = {
-      event.event_id(), absl::StrCat(ToMillis(event.occurred_at())), channel,
-      // StrCat would keep 6 significant digits; %.17g round-trips.
-      absl::StrFormat("%.17g", event.value()), stored.SerializeAsString(),
-      absl::StrCat(options_.timeline_cap),
-      absl::StrCat(absl::ToUnixMillis(now)),
-      absl::StrCat(absl::ToInt64Milliseconds(options_.applied_window)),
-      absl::StrCat(options_.max_unverified_identities)};
-  for (const Identity& claim : event.claimed_identities()) {
-    args.push_back(IdentityString(claim));
+absl::StatusOr<ProfileStore::CachedProfile> ProfileStore::ParseState(
+    absl::string_view customer_id, const redis::Reply& reply) {
+  CachedProfile out;
+  const auto& fields = reply.elements();
+  if (fields.size() < 2) return out;
+  if ((!fields[0].is_nil() &&
+       !absl::SimpleAtoi(fields[0].str(), &out.version)) ||
+      (!fields[1].is_nil() && !out.state.ParseFromString(fields[1].str()))) {
+    return absl::DataLossError(
+        absl::StrCat("profile state of ", customer_id, " is corrupt"));
   }
-  return redis::EvalShaCommand(
-      apply_script_,
-      {keys_.Profile(customer_id), keys_.Timeline(customer_id),
-       keys_.Applied(customer_id, "profile"), keys_.MergedInto(customer_id),
-       keys_.ErasedCustomer(customer_id), keys_.Claims(customer_id)},
-      args);
+  return out;
 }
 
 std::vector<absl::StatusOr<bool>> ProfileStore::ApplyBatch(
     const std::vector<CustomerEvent>& items, absl::Time now) {
-  std::vector<absl::StatusOr<bool>> out(items.size(), false);
-  if (items.empty()) return out;
-  std::vector<redis::Command> commands;
-  for (const auto& [customer_id, event] : items) {
-    commands.push_back(ApplyCommand(customer_id, *event, now));
-  }
-  absl::StatusOr<redis::PipelineReplies> replies =
-      redis_.PipelineScripts(commands, {&apply_script_});
+  std::vector<absl::StatusOr<bool>> out(
+      items.size(), absl::AbortedError("profile kept changing; retry"));
+  // customer id -> indexes of its events, in arrival order.
+  std::map<std::string, std::vector<size_t>> pending;
   for (size_t i = 0; i < items.size(); ++i) {
-    if (!replies.ok()) {
-      out[i] = replies.status();
-    } else if (!(*replies)[i].ok()) {
-      out[i] = (*replies)[i].status();
-    } else if ((*replies)[i]->integer() == -1) {
-      out[i] =
-          absl::AbortedError("customer was merged meanwhile; resolve again");
-    } else if ((*replies)[i]->integer() == -2) {
-      out[i] = ErasedError();
-    } else {
-      out[i] = (*replies)[i]->integer() == 1;
+    pending[items[i].first].push_back(i);
+  }
+  for (int attempt = 0; attempt < 16 && !pending.empty(); ++attempt) {
+    // Every customer's counters: from the cache, else one pipeline.
+    std::map<std::string, CachedProfile> read;
+    std::vector<redis::Command> reads;
+    std::vector<std::string> to_read;
+    for (const auto& [cid, idx] : pending) {
+      if (std::optional<CachedProfile> cached = cache_.Get(cid)) {
+        read[cid] = std::move(*cached);
+      } else {
+        reads.push_back({"HMGET", keys_.Profile(cid), "v", "s"});
+        to_read.push_back(cid);
+      }
     }
+    if (!reads.empty()) {
+      absl::StatusOr<redis::PipelineReplies> r = redis_.Pipeline(reads);
+      for (size_t k = 0; k < to_read.size(); ++k) {
+        absl::StatusOr<CachedProfile> parsed =
+            !r.ok()         ? absl::StatusOr<CachedProfile>(r.status())
+            : !(*r)[k].ok() ? absl::StatusOr<CachedProfile>((*r)[k].status())
+                            : ParseState(to_read[k], *(*r)[k]);
+        if (!parsed.ok()) {
+          for (size_t i : pending[to_read[k]]) out[i] = parsed.status();
+          pending.erase(to_read[k]);
+          continue;
+        }
+        read[to_read[k]] = std::move(*parsed);
+      }
+    }
+    // Each customer's new counters, timeline entries and claims; one
+    // pipeline commits them all.
+    std::vector<redis::Command> commands;
+    std::vector<std::string> committing;
+    std::map<std::string, std::vector<bool>> applied_by;
+    for (const auto& [cid, idx] : pending) {
+      CachedProfile& current = read[cid];
+      const bool first = current.state.event_count() == 0;
+      std::vector<bool>& applied = applied_by[cid];
+      std::vector<std::string> timeline, claims;
+      for (size_t i : idx) {
+        const Interaction& event = *items[i].second;
+        applied.push_back(ApplyToProfile(event, now, options_.applied_window,
+                                         &current.state));
+        if (!applied.back()) continue;
+        Interaction stored = event;
+        stored.set_resolved_customer_id(cid);
+        const std::string at = absl::StrCat(ToMillis(event.occurred_at()));
+        timeline.push_back(at);
+        timeline.push_back(stored.SerializeAsString());
+        for (const Identity& claim : event.claimed_identities()) {
+          claims.push_back(at);
+          claims.push_back(IdentityString(claim));
+        }
+      }
+      if (timeline.empty()) {  // all applied before: nothing to write
+        for (size_t i : idx) out[i] = false;
+        cache_.Put(cid, std::move(current));
+        continue;
+      }
+      std::vector<std::string> args = {
+          absl::StrCat(current.version),
+          current.state.SerializeAsString(),
+          first ? absl::StrCat(absl::ToUnixMillis(now)) : "",
+          current.state.event_count() > options_.timeline_cap
+              ? absl::StrCat(options_.timeline_cap)
+              : "",
+          absl::StrCat(options_.max_unverified_identities),
+          absl::StrCat(timeline.size() / 2)};
+      args.insert(args.end(), timeline.begin(), timeline.end());
+      args.insert(args.end(), claims.begin(), claims.end());
+      commands.push_back(redis::EvalShaCommand(
+          apply_script_,
+          {keys_.Profile(cid), keys_.Timeline(cid), keys_.MergedInto(cid),
+           keys_.ErasedCustomer(cid), keys_.Claims(cid)},
+          args));
+      committing.push_back(cid);
+    }
+    std::map<std::string, std::vector<size_t>> again;
+    if (!commands.empty()) {
+      absl::StatusOr<redis::PipelineReplies> r =
+          redis_.PipelineScripts(commands, {&apply_script_});
+      for (size_t k = 0; k < committing.size(); ++k) {
+        const std::string& cid = committing[k];
+        const std::vector<size_t>& idx = pending[cid];
+        const absl::Status error = !r.ok() ? r.status() : (*r)[k].status();
+        const auto& reply =
+            error.ok() ? (*r)[k]->elements() : std::vector<redis::Reply>();
+        const std::string verdict = reply.empty() ? "" : reply[0].str();
+        if (verdict == "OK") {
+          for (size_t j = 0; j < idx.size(); ++j) {
+            out[idx[j]] = static_cast<bool>(applied_by[cid][j]);
+          }
+          read[cid].version += 1;
+          cache_.Put(cid, std::move(read[cid]));
+          continue;
+        }
+        cache_.Drop(cid);
+        if (!error.ok()) {
+          for (size_t i : idx) out[i] = error;
+        } else if (verdict == "ERASED") {
+          for (size_t i : idx) out[i] = ErasedError();
+        } else if (verdict == "MOVED") {
+          for (size_t i : idx) {
+            out[i] = absl::AbortedError(
+                "customer was merged meanwhile; resolve again");
+          }
+        } else {
+          again[cid] = idx;  // RETRY: read again
+        }
+      }
+    }
+    pending = std::move(again);
   }
   return out;
 }
@@ -610,7 +708,7 @@ std::vector<redis::Command> ProfileStore::ContextReads(
     absl::string_view customer_id, absl::string_view signature) const {
   // cache_context.lua builds the version from the same fields.
   return {{"HMGET", keys_.Context(customer_id), "v", std::string(signature)},
-          {"HMGET", keys_.Profile(customer_id), "event_count", "v"},
+          {"HGET", keys_.Profile(customer_id), "v"},
           {"HGET", keys_.Journey(customer_id), "v"}};
 }
 
@@ -625,15 +723,14 @@ absl::StatusOr<ProfileStore::ContextRead> ProfileStore::ParseContextRead(
   const redis::Reply& cached = *replies[first];
   const redis::Reply& profile = *replies[first + 1];
   const redis::Reply& journey = *replies[first + 2];
-  if (cached.elements().size() != 2 || profile.elements().size() != 2) {
+  if (cached.elements().size() != 2) {
     return absl::InternalError("context reads have unexpected replies");
   }
   auto part = [](const redis::Reply& r) {
     return r.is_nil() ? std::string("0") : r.str();
   };
   ContextRead out;
-  out.version = absl::StrCat(part(profile.elements()[0]), ".",
-                             part(profile.elements()[1]), ".", part(journey));
+  out.version = absl::StrCat(part(profile), ".", part(journey));
   const redis::Reply& cached_version = cached.elements()[0];
   const redis::Reply& context = cached.elements()[1];
   if (!cached_version.is_nil() && cached_version.str() == out.version &&
@@ -915,21 +1012,13 @@ absl::StatusOr<omnicx::v1::Profile> ProfileStore::ParseProfile(
   profile.set_customer_id(std::string(customer_id));
   const auto& fields = r[0]->elements();
   for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-    const std::string& name = fields[i].str();
-    const std::string& value = fields[i + 1].str();
-    int64_t n = 0;
-    double d = 0;
-    if (name == "first_seen_ms" && absl::SimpleAtoi(value, &n)) {
-      *profile.mutable_first_seen() = FromMillis(n);
-    } else if (name == "last_seen_ms" && absl::SimpleAtoi(value, &n)) {
-      *profile.mutable_last_seen() = FromMillis(n);
-    } else if (name == "event_count" && absl::SimpleAtoi(value, &n)) {
-      profile.set_event_count(n);
-    } else if (name == "ltv" && absl::SimpleAtod(value, &d)) {
-      profile.set_lifetime_value(d);
-    } else if (absl::StartsWith(name, "ch:") && absl::SimpleAtoi(value, &n)) {
-      (*profile.mutable_channel_counts())[name.substr(3)] = n;
+    if (fields[i].str() != "s") continue;
+    ProfileState state;
+    if (!state.ParseFromString(fields[i + 1].str())) {
+      return absl::DataLossError(
+          absl::StrCat("profile state of ", customer_id, " is corrupt"));
     }
+    FillProfileCounters(state, &profile);
   }
   const auto& traits = r[2]->elements();
   for (size_t i = 0; i + 1 < traits.size(); i += 2) {

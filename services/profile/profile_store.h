@@ -10,16 +10,18 @@
 //   absl::StatusOr<bool> applied = store.Apply(who->customer_id, event, now);
 //
 // Layout (KeyBuilder): identity index `{id:<hmac>}:owner` → customer id;
-// per customer (`{p:<n>}:c:<id>:<kind>`): `profile` hash (created_ms,
-// first_seen_ms, last_seen_ms, event_count, ltv, ch:<CHANNEL> counts, v:
-// writes other than events, for the context version), `ids` set of
+// per customer (`{p:<n>}:c:<id>:<kind>`): `profile` hash (created_ms; s:
+// the serialised ProfileState — event count, first and last seen, lifetime
+// value, per-channel counts and the fingerprints of the event ids applied
+// within applied_window, the effectively-once record; v: the version every
+// write bumps, checked by the apply commit and part of the context
+// version), `ids` set of
 // "type:value" (values in clear inside the value, never in key names),
 // `claims` sorted set of unverified "type:value" claims (events'
 // `claimed_identities`, the latest max_unverified_identities; never in the
 // identity index, never linked or merged on),
 // `timeline` sorted set (score = occurred_at ms, member = serialised
-// event), `applied:profile` sorted set of applied event ids (the
-// effectively-once record, kept for applied_window), `traits` and `consent`
+// event), `traits` and `consent`
 // hashes, `consent_log` list, `ctx` hash of cached agent contexts (short
 // TTL; served only while the context version they were assembled from is
 // current, see ContextReads).
@@ -47,8 +49,10 @@
 #include "libs/keys/key_builder.h"
 #include "libs/redis/client.h"
 #include "libs/redis/script.h"
+#include "libs/redis/state_cache.h"
 #include "omnicx/v1/common.pb.h"
 #include "omnicx/v1/profile.pb.h"
+#include "services/profile/profile_state.h"
 
 namespace omnicx::profile {
 
@@ -65,6 +69,11 @@ struct ProfileStoreOptions {
   absl::Duration tombstone_ttl = absl::Hours(24 * 366);
   // Unverified identity claims kept per profile (the latest by event time).
   int max_unverified_identities = 10;
+  // Customers whose counters ApplyBatch keeps in memory after committing
+  // them, so their next events skip the read (0 = none); the commit checks
+  // the version, so a stale entry only costs a retry. A few hundred bytes
+  // each.
+  int state_cache_entries = 50000;
   // New customer ids; injectable for tests.
   std::function<std::string()> new_customer_id;
 };
@@ -214,10 +223,9 @@ class ProfileStore {
 
   // Cached agent contexts are validated by version instead of being
   // deleted by every write. A customer's context version is
-  // "<event_count>.<v>.<journey v>": the profile's event count (every
-  // applied event adds one), the profile's `v` (every other write a context
-  // shows adds one: consent, traits, a link, a merge into them) and the
-  // journey state's version (every journey write adds one). None of them
+  // "<v>.<journey v>": the profile's `v` (every write a context shows adds
+  // one: events, consent, traits, a link, a merge into them) and the
+  // journey state's version (every journey write adds one). Neither of them
   // ever decreases while the customer exists, so a version never comes
   // back: a context cached under the current version shows the current
   // state.
@@ -355,9 +363,15 @@ class ProfileStore {
                                             const redis::Reply& reply,
                                             Resolution& out,
                                             std::string& moved_to);
-  redis::Command ApplyCommand(absl::string_view customer_id,
-                              const omnicx::v1::Interaction& event,
-                              absl::Time now) const;
+  // What an apply computes from and commits against: the profile hash's
+  // version and the counters (ProfileState).
+  struct CachedProfile {
+    int64_t version = 0;
+    ProfileState state;
+  };
+  // The reply to HMGET <profile> v s.
+  static absl::StatusOr<CachedProfile> ParseState(absl::string_view customer_id,
+                                                  const redis::Reply& reply);
   redis::Command PublishCommand(absl::string_view customer_id,
                                 const omnicx::v1::Interaction& event) const;
 
@@ -382,6 +396,7 @@ class ProfileStore {
   redis::Script unlink_script_;
   redis::Script merge_script_;
   redis::Script cache_context_script_;
+  redis::StateCache<CachedProfile> cache_;
 };
 
 }  // namespace omnicx::profile

@@ -7,10 +7,12 @@
 -- that lands during or after an erasure (or after a merge moved the
 -- customer away) cannot bring their data back.
 --
--- The context version is "<event_count>.<v>.<journey v>" (ProfileStore::
--- ContextReads builds it the same way); none of the three ever decreases.
+-- The context version is "<v>.<journey v>" (ProfileStore::ContextReads
+-- builds it the same way): the versions of the profile hash (every event,
+-- link, trait, consent and merge bumps it) and of the journey; neither ever
+-- decreases.
 --
--- KEYS[1]   profile hash (event_count, v)
+-- KEYS[1]   profile hash (v)
 -- KEYS[2]   cached contexts (hash: v -> their version, signature -> context)
 -- KEYS[3]   erasure tombstone
 -- KEYS[4]   journey hash (the journey service's state; v -> its version)
@@ -23,8 +25,7 @@
 -- Returns 1 when cached, 0 when not.
 if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local p = redis.call('HMGET', KEYS[1], 'event_count', 'v')
-local version = (p[1] or '0') .. '.' .. (p[2] or '0') .. '.' ..
+local version = (redis.call('HGET', KEYS[1], 'v') or '0') .. '.' ..
                 (redis.call('HGET', KEYS[4], 'v') or '0')
 if version ~= ARGV[4] then return 0 end
 -- Contexts of an earlier version would never be served again.

@@ -1,20 +1,20 @@
--- Merges customer M into survivor S (ProfileStore::Merge).
+-- Merges customer M into survivor S (ProfileService::Merge via
+-- ProfileStore::Merge).
 --
--- KEYS[1]   S profile           KEYS[12]  M profile
--- KEYS[2]   S identities        KEYS[13]  M identities
--- KEYS[3]   S timeline          KEYS[14]  M timeline
--- KEYS[4]   S traits            KEYS[15]  M traits
--- KEYS[5]   S consents          KEYS[16]  M consents
--- KEYS[6]   S consent history   KEYS[17]  M consent history
--- KEYS[7]   S applied ids       KEYS[18]  M applied ids
--- KEYS[8]   S cached context    KEYS[19]  M cached context
--- KEYS[9]   S merged ids        KEYS[20]  M merged ids
--- KEYS[10]  S link records      KEYS[21]  M link records
--- KEYS[11]  S merged_into       KEYS[22]  M merged_into
--- KEYS[23]  merge log (stream)
--- KEYS[24]  S claims            KEYS[25]  M claims
--- KEYS[26]  S erasure tombstone KEYS[27]  M erasure tombstone
--- KEYS[28..] the identity index (owner) keys of M's identities
+-- KEYS[1]   S profile           KEYS[11]  M profile
+-- KEYS[2]   S identities        KEYS[12]  M identities
+-- KEYS[3]   S timeline          KEYS[13]  M timeline
+-- KEYS[4]   S traits            KEYS[14]  M traits
+-- KEYS[5]   S consents          KEYS[15]  M consents
+-- KEYS[6]   S consent history   KEYS[16]  M consent history
+-- KEYS[7]   S cached context    KEYS[17]  M cached context
+-- KEYS[8]   S merged ids        KEYS[18]  M merged ids
+-- KEYS[9]   S link records      KEYS[19]  M link records
+-- KEYS[10]  S merged_into       KEYS[20]  M merged_into
+-- KEYS[21]  merge log (stream)
+-- KEYS[22]  S claims            KEYS[23]  M claims
+-- KEYS[24]  S erasure tombstone KEYS[25]  M erasure tombstone
+-- KEYS[26..] the identity index (owner) keys of M's identities
 --
 -- ARGV[1]   S id
 -- ARGV[2]   M id
@@ -24,65 +24,63 @@
 -- ARGV[6]   how many identities S had when the caller read them
 -- ARGV[7]   how many identities M had when the caller read them
 -- ARGV[8]   claims cap
+-- ARGV[9]   S's profile version when the caller read it ("0" = none)
+-- ARGV[10]  M's profile version when the caller read it
+-- ARGV[11]  S's new counters: both customers' ProfileStates merged in C++
+--           (with both sets of applied event ids)
 --
 -- Returns {'OK'}, {'MOVED', side, target} when S or M was merged away
 -- meanwhile, {'GONE'} when S or M no longer exists or is being erased, or
 -- {'RETRY'} when an identity was linked to S or M since the caller read
 -- their sets (the owner keys passed would miss it, and the guard's count is
--- stale). Identity sets only grow until an erasure, so equal sizes mean
--- equal sets. S's context version `v` is bumped (M's `v` is not carried
--- over: M's profile goes, and M's id redirects to S).
+-- stale), or either profile was written since (the counters passed would
+-- miss it). Identity sets only grow until an erasure, so equal sizes mean
+-- equal sets. S's version `v` is bumped (M's is not carried over: M's
+-- profile goes, and M's id redirects to S).
 local S, M, now = ARGV[1], ARGV[2], ARGV[3]
-local to_s = redis.call('GET', KEYS[11])
+local to_s = redis.call('GET', KEYS[10])
 if to_s then return {'MOVED', 'survivor', to_s} end
-local to_m = redis.call('GET', KEYS[22])
+local to_m = redis.call('GET', KEYS[20])
 if to_m then return {'MOVED', 'merged', to_m} end
-if redis.call('EXISTS', KEYS[12]) == 0 or redis.call('EXISTS', KEYS[1]) == 0 or
-   redis.call('EXISTS', KEYS[26]) == 1 or redis.call('EXISTS', KEYS[27]) == 1 then
+if redis.call('EXISTS', KEYS[11]) == 0 or redis.call('EXISTS', KEYS[1]) == 0 or
+   redis.call('EXISTS', KEYS[24]) == 1 or redis.call('EXISTS', KEYS[25]) == 1 then
   return {'GONE'}
 end
 if redis.call('SCARD', KEYS[2]) ~= tonumber(ARGV[6]) or
-   redis.call('SCARD', KEYS[13]) ~= tonumber(ARGV[7]) then
+   redis.call('SCARD', KEYS[12]) ~= tonumber(ARGV[7]) then
   return {'RETRY'}
 end
--- Counters add up; first/created take the minimum, last the maximum.
-local mp = redis.call('HGETALL', KEYS[12])
-for i = 1, #mp, 2 do
-  local f, v = mp[i], mp[i + 1]
-  if f == 'ltv' then
-    redis.call('HINCRBYFLOAT', KEYS[1], f, v)
-  elseif f == 'event_count' or string.sub(f, 1, 3) == 'ch:' then
-    redis.call('HINCRBY', KEYS[1], f, v)
-  elseif f == 'first_seen_ms' or f == 'created_ms' then
-    local cur = tonumber(redis.call('HGET', KEYS[1], f))
-    if not cur or tonumber(v) < cur then redis.call('HSET', KEYS[1], f, v) end
-  elseif f == 'last_seen_ms' then
-    local cur = tonumber(redis.call('HGET', KEYS[1], f))
-    if not cur or tonumber(v) > cur then redis.call('HSET', KEYS[1], f, v) end
-  end
+if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[9] or
+   (redis.call('HGET', KEYS[11], 'v') or '0') ~= ARGV[10] then
+  return {'RETRY'}
+end
+-- Counters: merged by the caller. The earlier creation time survives.
+redis.call('HSET', KEYS[1], 's', ARGV[11])
+local created = tonumber(redis.call('HGET', KEYS[11], 'created_ms'))
+local mine = tonumber(redis.call('HGET', KEYS[1], 'created_ms'))
+if created and (not mine or created < mine) then
+  redis.call('HSET', KEYS[1], 'created_ms', created)
 end
 redis.call('HINCRBY', KEYS[1], 'v', 1)
-redis.call('SUNIONSTORE', KEYS[2], KEYS[2], KEYS[13])
+redis.call('SUNIONSTORE', KEYS[2], KEYS[2], KEYS[12])
 -- Timelines interleave by time (scores); keep the newest `cap`.
-redis.call('ZUNIONSTORE', KEYS[3], 2, KEYS[3], KEYS[14])
+redis.call('ZUNIONSTORE', KEYS[3], 2, KEYS[3], KEYS[13])
 local size = redis.call('ZCARD', KEYS[3])
 local cap = tonumber(ARGV[4])
 if size > cap then redis.call('ZREMRANGEBYRANK', KEYS[3], 0, size - cap - 1) end
--- Applied ids too, so a redelivered event of M is not counted again.
-redis.call('ZUNIONSTORE', KEYS[7], 2, KEYS[7], KEYS[18], 'AGGREGATE', 'MAX')
 -- Unverified claims stay claims (the newest `claims cap`), never links.
-if redis.call('EXISTS', KEYS[25]) == 1 then
-  redis.call('ZUNIONSTORE', KEYS[24], 2, KEYS[24], KEYS[25], 'AGGREGATE', 'MAX')
-  local n = redis.call('ZCARD', KEYS[24])
+if redis.call('EXISTS', KEYS[23]) == 1 then
+  redis.call('ZUNIONSTORE', KEYS[22], 2, KEYS[22], KEYS[23], 'AGGREGATE', 'MAX')
+  local n = redis.call('ZCARD', KEYS[22])
   local keep = tonumber(ARGV[8])
-  if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[24], 0, n - keep - 1) end
+  if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[22], 0, n - keep - 1) end
 end
 -- Traits: the newest value of each trait wins.
-local mt = redis.call('HGETALL', KEYS[15])
+local mt = redis.call('HGETALL', KEYS[14])
 for i = 1, #mt, 2 do
   local name = mt[i]
   if not string.find(name, ':') then
-    local mms = tonumber(redis.call('HGET', KEYS[15], name .. ':ms')) or 0
+    local mms = tonumber(redis.call('HGET', KEYS[14], name .. ':ms')) or 0
     local sms = tonumber(redis.call('HGET', KEYS[4], name .. ':ms'))
     if not sms or mms > sms then
       redis.call('HSET', KEYS[4], name, mt[i + 1], name .. ':ms', mms)
@@ -90,13 +88,13 @@ for i = 1, #mt, 2 do
   end
 end
 -- Consents: a withdrawal on either side wins; else the newest decision.
-local mc = redis.call('HGETALL', KEYS[16])
+local mc = redis.call('HGETALL', KEYS[15])
 for i = 1, #mc, 2 do
   local p = mc[i]
   if not string.find(p, ':') then
     local sg = redis.call('HGET', KEYS[5], p .. ':granted')
-    local mg = redis.call('HGET', KEYS[16], p .. ':granted')
-    local mms = tonumber(redis.call('HGET', KEYS[16], p .. ':ms')) or 0
+    local mg = redis.call('HGET', KEYS[15], p .. ':granted')
+    local mms = tonumber(redis.call('HGET', KEYS[15], p .. ':ms')) or 0
     local sms = tonumber(redis.call('HGET', KEYS[5], p .. ':ms'))
     local take
     if not sg then take = true
@@ -108,21 +106,21 @@ for i = 1, #mc, 2 do
     end
   end
 end
-for _, c in ipairs(redis.call('LRANGE', KEYS[17], 0, -1)) do
+for _, c in ipairs(redis.call('LRANGE', KEYS[16], 0, -1)) do
   redis.call('RPUSH', KEYS[6], c)
 end
-redis.call('SADD', KEYS[9], M)
-redis.call('SUNIONSTORE', KEYS[9], KEYS[9], KEYS[20])
+redis.call('SADD', KEYS[8], M)
+redis.call('SUNIONSTORE', KEYS[8], KEYS[8], KEYS[18])
 -- Provenance: the merge, then M's own link records (enough to unmerge).
-redis.call('RPUSH', KEYS[10], 'merge\31' .. M .. '\31' .. ARGV[5] .. '\31' .. now)
-for _, l in ipairs(redis.call('LRANGE', KEYS[21], 0, -1)) do
-  redis.call('RPUSH', KEYS[10], l)
+redis.call('RPUSH', KEYS[9], 'merge\31' .. M .. '\31' .. ARGV[5] .. '\31' .. now)
+for _, l in ipairs(redis.call('LRANGE', KEYS[19], 0, -1)) do
+  redis.call('RPUSH', KEYS[9], l)
 end
-for i = 28, #KEYS do
+for i = 26, #KEYS do
   if redis.call('GET', KEYS[i]) == M then redis.call('SET', KEYS[i], S) end
 end
-redis.call('DEL', KEYS[8], KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16],
-           KEYS[17], KEYS[18], KEYS[19], KEYS[20], KEYS[21], KEYS[25])
-redis.call('SET', KEYS[22], S)
-redis.call('XADD', KEYS[23], '*', 'survivor', S, 'merged', M, 'at', now)
+redis.call('DEL', KEYS[7], KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15],
+           KEYS[16], KEYS[17], KEYS[18], KEYS[19], KEYS[23])
+redis.call('SET', KEYS[20], S)
+redis.call('XADD', KEYS[21], '*', 'survivor', S, 'merged', M, 'at', now)
 return {'OK'}

@@ -112,7 +112,7 @@ TEST(KeyBuilderTest, HostileIdsNeitherEscapeNorCollide) {
               absl::StrCat("cx:default:{p:", partition, "}:c:", enc, ":"));
     for (const std::string& key :
          {keys.Profile(id), keys.Timeline(id), keys.Journey(id),
-          keys.Consents(id), keys.Applied(id, "journey"),
+          keys.Consents(id), keys.ConsentLog(id),
           keys.NbaDecision(id, "d:1}")}) {
       EXPECT_THAT(key, StartsWith(stem));
       // Every key of the customer hashes to the same cluster slot.

@@ -62,8 +62,6 @@ class SlotTest : public ::testing::Test {
             k.Consents(cid),
             k.ConsentLog(cid),
             k.Journey(cid),
-            k.Applied(cid, "profile"),
-            k.Applied(cid, "journey"),
             k.Recommendations(cid),
             k.NbaShown(cid),
             k.NbaHeld(cid),

@@ -155,9 +155,10 @@ TEST_F(JourneyStoreTest, AppliesAnEventOnce) {
   ASSERT_EQ(s.applied().fingerprints_size(), 1);
   EXPECT_EQ(s.applied().fingerprints(0), events::EventFingerprint("e1"));
   EXPECT_EQ(s.applied().applied_s(0), absl::ToUnixSeconds(kNow));
-  EXPECT_EQ(
-      redis_->Command({"EXISTS", keys_.Applied("c1", "journey")})->integer(),
-      0);
+  const redis::Reply c1_keys =
+      *redis_->Command({"KEYS", keys_.CustomerKeyPattern("c1")});
+  ASSERT_EQ(c1_keys.elements().size(), 1u);
+  EXPECT_EQ(c1_keys.elements()[0].str(), keys_.Journey("c1"));
   Interaction missing = e;
   missing.clear_resolved_customer_id();
   EXPECT_THAT(store_->Apply(missing).status(),

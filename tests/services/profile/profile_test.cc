@@ -650,7 +650,7 @@ TEST_F(ConsumerTest, EraseLeavesNothingThatReferencesTheCustomer) {
               IsOkAndHolds(false));
   ASSERT_OK_AND_ASSIGN(ProfileStore::ContextRead after,
                        store_->ReadContext(cid, "sig"));
-  EXPECT_EQ(after.version, "0.0.0");  // the version went with their hashes
+  EXPECT_EQ(after.version, "0.0");  // the version went with their hashes
   EXPECT_THAT(store_->CacheContext(cid, "sig", after.version, "late context",
                                    absl::Minutes(1)),
               IsOkAndHolds(false));
@@ -913,7 +913,7 @@ TEST_F(ConsumerTest, EraseWithTheJourneyDownIsPendingUntilARetryCompletesIt) {
   grpc::ClientContext c2;
   s = up_stub->EraseCustomer(&c2, erase, &erased);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_GE(erased.keys_deleted(), 8);
+  EXPECT_GE(erased.keys_deleted(), 7);  // applied ids live in the state
   // p1, p3 and the late p4 in the event log; p1, p3 resolved for the
   // journey.
   EXPECT_EQ(erased.stream_entries_deleted(), 5);
