@@ -21,9 +21,11 @@
 -- unapplied still are. The version is also part of the profile service's
 -- context version, so the new one stops cached agent contexts showing the
 -- old journey (nothing here touches them).
-if redis.call('EXISTS', KEYS[2]) == 1 then return {'ERASED'} end
-local into = redis.call('GET', KEYS[3])
-if into then return {'MOVED', into} end
+-- One call for both in the common case: neither erased nor merged away.
+if redis.call('EXISTS', KEYS[2], KEYS[3]) > 0 then
+  if redis.call('EXISTS', KEYS[2]) == 1 then return {'ERASED'} end
+  return {'MOVED', redis.call('GET', KEYS[3])}
+end
 if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] or
    redis.call('SCARD', KEYS[5]) ~= tonumber(ARGV[4]) then
   return {'RETRY'}

@@ -23,9 +23,11 @@
 -- since the caller read). The applied event ids live in the state, so an
 -- unchanged version means the ids the caller took as unapplied still are.
 -- The new version also retires cached agent contexts (cache_context.lua).
-if redis.call('EXISTS', KEYS[4]) == 1 then return {'ERASED'} end
-local into = redis.call('GET', KEYS[3])
-if into then return {'MOVED', into} end
+-- One call for both in the common case: neither erased nor merged away.
+if redis.call('EXISTS', KEYS[4], KEYS[3]) > 0 then
+  if redis.call('EXISTS', KEYS[4]) == 1 then return {'ERASED'} end
+  return {'MOVED', redis.call('GET', KEYS[3])}
+end
 if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then
   return {'RETRY'}
 end
