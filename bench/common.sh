@@ -18,13 +18,15 @@ free_port() {
 }
 
 # start_redis PORT [extra redis-server args...]: configured as `./omnicx up` and
-# the chart run it (AOF everysec, no RDB snapshots, lazy expiry), data in a
+# the chart run it (AOF everysec, no RDB snapshots, lazy expiry, compact
+# timelines), data in a
 # temp dir.
 start_redis() {
   local port="$1"; shift
   mkdir -p "$BENCH_TMP/redis-$port"
   redis-server --bind 127.0.0.1 --port "$port" --dir "$BENCH_TMP/redis-$port" \
     --appendonly yes --appendfsync everysec --save "" --lazyfree-lazy-expire yes \
+    --zset-max-listpack-value 512 \
     "$@" >"$BENCH_TMP/redis-$port.log" 2>&1 &
   BENCH_PIDS+=($!)
   for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.1; done

@@ -275,9 +275,6 @@ void TrimCases(const CompiledModel& model, JourneyState* state) {
 
 void MergeDriver(const CompiledModel& model, const DriverState& other,
                  DriverState* into) {
-  into->set_channel(other.channel());
-  into->set_type(other.type());
-  into->set_touchpoint(other.touchpoint());
   MergeSigned(model, other.health(), into->mutable_health());
   into->set_count(into->count() + other.count());
   into->set_negatives(into->negatives() + other.negatives());
@@ -319,6 +316,16 @@ std::string DriverKey(Channel channel, const std::string& type,
                       const std::string& touchpoint) {
   return absl::StrCat(static_cast<int>(channel), "\x1f", type, "\x1f",
                       touchpoint);
+}
+
+std::optional<DriverParts> ParseDriverKey(absl::string_view key) {
+  std::vector<absl::string_view> parts = absl::StrSplit(key, '\x1f');
+  int channel = 0;
+  if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &channel)) {
+    return std::nullopt;
+  }
+  return DriverParts{static_cast<Channel>(channel), std::string(parts[1]),
+                     std::string(parts[2])};
 }
 
 EventScore ScoreEvent(const CompiledModel& model, const Interaction& event) {
@@ -402,9 +409,6 @@ void ApplyEvent(const CompiledModel& model, const Interaction& event,
   const std::string key =
       DriverKey(event.channel(), event.type(), event.touchpoint());
   DriverState& d = (*state->mutable_drivers())[key];
-  d.set_channel(event.channel());
-  d.set_type(event.type());
-  d.set_touchpoint(event.touchpoint());
   double hpos = 0, hneg = 0;
   for (int s = 0; s < kSignals; ++s) {
     hpos += Coefficients(health, s).positive() * score.positive[s];
@@ -744,11 +748,10 @@ omnicx::v1::JourneySummary Summarize(const CompiledModel& model,
     for (int ch : c->channels()) {
       oc->add_channels(static_cast<omnicx::v1::Channel>(ch));
     }
-    auto d = state.drivers().find(c->first_driver());
-    if (d != state.drivers().end()) {
-      oc->set_touchpoint(d->second.touchpoint().empty()
-                             ? d->second.type()
-                             : d->second.touchpoint());
+    if (state.drivers().contains(c->first_driver())) {
+      if (auto parts = ParseDriverKey(c->first_driver())) {
+        oc->set_touchpoint(parts->name());
+      }
     }
   }
 
@@ -776,10 +779,12 @@ omnicx::v1::JourneySummary Summarize(const CompiledModel& model,
   });
   for (int i = 0; i < static_cast<int>(ranked.size()) && i < max_drivers; ++i) {
     const DriverState& d = *ranked[i].d;
+    const std::optional<DriverParts> parts = ParseDriverKey(ranked[i].key);
+    if (!parts.has_value()) continue;
     auto* driver = out.add_drivers();
-    driver->set_touchpoint(d.touchpoint().empty() ? d.type() : d.touchpoint());
-    driver->set_channel(d.channel());
-    driver->set_type(d.type());
+    driver->set_touchpoint(parts->name());
+    driver->set_channel(parts->channel);
+    driver->set_type(parts->type);
     driver->set_impact(ranked[i].impact);
     driver->set_count(static_cast<int32_t>(d.count()));
     *driver->mutable_last_at() = Timestamp(d.last_ms());

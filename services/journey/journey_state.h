@@ -28,6 +28,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 #include "omnicx/journey/v1/state.pb.h"
 #include "omnicx/v1/common.pb.h"
 #include "omnicx/v1/journey.pb.h"
@@ -59,6 +60,17 @@ EventScore ScoreEvent(const CompiledModel& model,
 // channel \x1f type \x1f touchpoint (touchpoints hold no control characters).
 std::string DriverKey(omnicx::v1::Channel channel, const std::string& type,
                       const std::string& touchpoint);
+// The parts of a DriverKey; nullopt when `key` is not one.
+struct DriverParts {
+  omnicx::v1::Channel channel = omnicx::v1::CHANNEL_UNSPECIFIED;
+  std::string type;
+  std::string touchpoint;
+  // What a driver or pain point is called: the touchpoint, else the type.
+  const std::string& name() const {
+    return touchpoint.empty() ? type : touchpoint;
+  }
+};
+std::optional<DriverParts> ParseDriverKey(absl::string_view key);
 
 void ApplyEvent(const CompiledModel& model,
                 const omnicx::v1::Interaction& event, JourneyState* state);

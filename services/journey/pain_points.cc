@@ -1,11 +1,13 @@
 #include "services/journey/pain_points.h"
 
 #include <algorithm>
+#include <optional>
 #include <tuple>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "services/journey/journey_state.h"
 
 namespace omnicx::journey {
 namespace {
@@ -76,17 +78,16 @@ std::vector<omnicx::v1::PainPoint> RankPainPoints(
   std::vector<omnicx::v1::PainPoint> out;
   for (const auto& [key, t] : touchpoints) {
     if (t.a < 0.5) continue;  // nobody left (merged or erased)
-    std::vector<std::string> parts = absl::StrSplit(key, '\x1f');
-    int channel = 0;
-    if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &channel)) continue;
+    const std::optional<DriverParts> parts = ParseDriverKey(key);
+    if (!parts.has_value()) continue;
     if (query.channel != omnicx::v1::CHANNEL_UNSPECIFIED &&
-        channel != query.channel) {
+        parts->channel != query.channel) {
       continue;
     }
     omnicx::v1::PainPoint p;
-    p.set_touchpoint(parts[2].empty() ? parts[1] : parts[2]);
-    p.set_channel(static_cast<omnicx::v1::Channel>(channel));
-    p.set_type(parts[1]);
+    p.set_touchpoint(parts->name());
+    p.set_channel(parts->channel);
+    p.set_type(parts->type);
     const double affected = std::round(t.a);
     p.set_customers_affected(static_cast<int64_t>(affected));
     p.set_negative_rate(t.t > 0 ? std::clamp(t.n / t.t, 0.0, 1.0) : 0);

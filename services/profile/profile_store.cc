@@ -559,8 +559,9 @@ std::vector<absl::StatusOr<bool>> ProfileStore::ApplyBatch(
         applied.push_back(ApplyToProfile(event, now, options_.applied_window,
                                          &current.state));
         if (!applied.back()) continue;
+        // The owner is the key: readers set resolved_customer_id back.
         Interaction stored = event;
-        stored.set_resolved_customer_id(cid);
+        stored.clear_resolved_customer_id();
         const std::string at = absl::StrCat(ToMillis(event.occurred_at()));
         timeline.push_back(at);
         timeline.push_back(stored.SerializeAsString());
@@ -774,7 +775,9 @@ absl::StatusOr<std::vector<Interaction>> ProfileStore::FullTimeline(
   std::vector<Interaction> out;
   for (const auto& item : items.elements()) {
     Interaction e;
-    if (e.ParseFromString(item.str())) out.push_back(std::move(e));
+    if (!e.ParseFromString(item.str())) continue;
+    e.set_resolved_customer_id(std::string(customer_id));
+    out.push_back(std::move(e));
   }
   return out;
 }
@@ -1079,6 +1082,7 @@ absl::StatusOr<ProfileStore::TimelineRead> ProfileStore::PlanTimeline(
     const std::vector<omnicx::v1::Channel>& channels,
     std::optional<absl::Time> start, std::optional<absl::Time> end) const {
   TimelineRead read;
+  read.customer_id = std::string(customer_id);
   read.page_size = page_size;
   read.channels = channels;
   // The token is "<score>:<event id>" of the last item returned, so paging
@@ -1124,6 +1128,7 @@ TimelinePage ProfileStore::ParseTimeline(const TimelineRead& read,
   for (size_t i = 0; i + 1 < e.size(); i += 2) {
     Interaction event;
     if (!event.ParseFromString(e[i].str())) continue;
+    event.set_resolved_customer_id(read.customer_id);
     if (skipping) {
       if (event.event_id() == read.after_id) skipping = false;
       continue;

@@ -317,6 +317,7 @@ class ProfileStore {
       size_t first) const;
   struct TimelineRead {
     redis::Command command;
+    std::string customer_id;  // the owner, set on every entry read
     int page_size = 0;
     std::string after_id;  // from the page token
     std::vector<omnicx::v1::Channel> channels;
