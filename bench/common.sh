@@ -26,7 +26,7 @@ start_redis() {
   mkdir -p "$BENCH_TMP/redis-$port"
   redis-server --bind 127.0.0.1 --port "$port" --dir "$BENCH_TMP/redis-$port" \
     --appendonly yes --appendfsync everysec --save "" --lazyfree-lazy-expire yes \
-    --zset-max-listpack-value 512 \
+    --zset-max-listpack-value 512 --hash-max-listpack-value 4096 \
     "$@" >"$BENCH_TMP/redis-$port.log" 2>&1 &
   BENCH_PIDS+=($!)
   for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.1; done

@@ -68,6 +68,16 @@ absl::StatusOr<std::optional<std::pair<int64_t, JourneyState>>> ParseStateReply(
   return std::make_pair(version, std::move(state));
 }
 
+// The state as stored: without the customer id, which is the key's (every
+// read sets it back).
+std::string StoredBytes(JourneyState* state) {
+  std::string cid = std::move(*state->mutable_customer_id());
+  state->clear_customer_id();
+  std::string bytes = state->SerializeAsString();
+  state->set_customer_id(std::move(cid));
+  return bytes;
+}
+
 }  // namespace
 
 absl::StatusOr<std::optional<std::pair<int64_t, JourneyState>>>
@@ -229,7 +239,7 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
           {keys_.Journey(cid), keys_.ErasedCustomer(cid), keys_.MergedInto(cid),
            keys_.Outbox(keys::KeyBuilder::Partition(cid)),
            keys_.MergedIds(cid)},
-          {absl::StrCat(p.read.version), state.SerializeAsString(),
+          {absl::StrCat(p.read.version), StoredBytes(&state),
            EncodeDelta(delta, funnel), absl::StrCat(p.read.merged)}));
       writes.push_back({cid, std::move(applied), &p});
     }
@@ -307,8 +317,8 @@ absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
     if (moved)
       funnel.emplace_back(FunnelDay(moved->at_ms), TransitionField(*moved));
     std::vector<std::string> args = {
-        absl::StrCat(version), absl::StrCat(m->first),
-        state.SerializeAsString(), EncodeDelta(delta, funnel)};
+        absl::StrCat(version), absl::StrCat(m->first), StoredBytes(&state),
+        EncodeDelta(delta, funnel)};
     OMNICX_ASSIGN_OR_RETURN(
         redis::Reply out,
         redis_.Eval(
