@@ -5,9 +5,9 @@
 // evicted or missing — is safe.
 //
 //   StateCache<Snapshot> cache(50000);
-//   std::optional<Snapshot> s = cache.Get(cid);   // else read from Redis
+//   std::optional<Snapshot> s = cache.Take(cid);  // else read from Redis
 //   ... commit with s->version; on success:
-//   cache.Put(cid, std::move(next));               // on conflict: Drop(cid)
+//   cache.Put(cid, std::move(next));               // on conflict: nothing
 //
 // When full, Put evicts an arbitrary entry (no recency is kept).
 #ifndef OMNICX_LIBS_REDIS_STATE_CACHE_H_
@@ -28,11 +28,16 @@ class StateCache {
   // capacity 0 caches nothing.
   explicit StateCache(int capacity) : capacity_(capacity) {}
 
-  std::optional<T> Get(const std::string& key) {
+  // Removes and returns the entry (no copy): the caller puts its next
+  // value back after committing it. Meanwhile another caller finds none
+  // and reads from Redis.
+  std::optional<T> Take(const std::string& key) {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(key);
     if (it == entries_.end()) return std::nullopt;
-    return it->second;
+    std::optional<T> out(std::move(it->second));
+    entries_.erase(it);
+    return out;
   }
 
   void Put(const std::string& key, T value) {

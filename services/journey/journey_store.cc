@@ -106,7 +106,7 @@ absl::Status JourneyStore::ReadForApply(
   std::vector<redis::Command> reads;
   std::vector<std::pair<const std::string*, Pending*>> to_read;
   for (auto& [cid, p] : *pending) {
-    if (std::optional<CachedState> cached = cache_.Get(cid)) {
+    if (std::optional<CachedState> cached = cache_.Take(cid)) {
       p.read = std::move(*cached);
       continue;
     }

@@ -522,7 +522,7 @@ std::vector<absl::StatusOr<bool>> ProfileStore::ApplyBatch(
     std::vector<redis::Command> reads;
     std::vector<std::string> to_read;
     for (const auto& [cid, idx] : pending) {
-      if (std::optional<CachedProfile> cached = cache_.Get(cid)) {
+      if (std::optional<CachedProfile> cached = cache_.Take(cid)) {
         read[cid] = std::move(*cached);
       } else {
         reads.push_back({"HMGET", keys_.Profile(cid), "v", "s"});

@@ -5,23 +5,25 @@
 namespace omnicx::redis {
 namespace {
 
-TEST(StateCacheTest, GetPutDropAndACapacity) {
+TEST(StateCacheTest, TakePutDropAndACapacity) {
   StateCache<int> cache(2);
-  EXPECT_FALSE(cache.Get("a").has_value());
+  EXPECT_FALSE(cache.Take("a").has_value());
   cache.Put("a", 1);
   cache.Put("a", 2);  // replaces, no eviction
   cache.Put("b", 3);
-  EXPECT_EQ(cache.Get("a"), 2);
-  EXPECT_EQ(cache.Get("b"), 3);
+  EXPECT_EQ(cache.Take("a"), 2);
+  EXPECT_FALSE(cache.Take("a").has_value());  // taken
+  cache.Put("a", 2);
   cache.Put("c", 4);  // full: one of a, b goes
-  EXPECT_EQ(cache.Get("c"), 4);
-  EXPECT_EQ(cache.Get("a").has_value() + cache.Get("b").has_value(), 1);
-  cache.Drop("c");
-  EXPECT_FALSE(cache.Get("c").has_value());
+  EXPECT_EQ(cache.Take("c"), 4);
+  EXPECT_EQ(cache.Take("a").has_value() + cache.Take("b").has_value(), 1);
+  cache.Put("d", 5);
+  cache.Drop("d");
+  EXPECT_FALSE(cache.Take("d").has_value());
 
   StateCache<int> none(0);
   none.Put("a", 1);
-  EXPECT_FALSE(none.Get("a").has_value());
+  EXPECT_FALSE(none.Take("a").has_value());
 }
 
 }  // namespace
