@@ -163,6 +163,14 @@ absl::Status RedisServer::Launch() {
     args.push_back("--aclfile");
     args.push_back(path);
   }
+  if (options_.cluster) {
+    if (cluster_port_ == 0) cluster_port_ = PickFreePort();
+    for (std::string arg :
+         {std::string("--cluster-enabled"), std::string("yes"),
+          std::string("--cluster-port"), absl::StrCat(cluster_port_)}) {
+      args.push_back(std::move(arg));
+    }
+  }
   args.insert(args.end(), options_.extra_args.begin(),
               options_.extra_args.end());
   pid_t pid = fork();

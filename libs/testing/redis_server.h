@@ -51,6 +51,10 @@ class RedisServer {
     // User -> password: run with the rendered ACL template (see above).
     std::map<std::string, std::string> acl_passwords;
     std::vector<std::string> extra_args;
+    // Cluster mode (cluster-enabled, the bus on a free port; it defaults to
+    // port + 10000, past 65535 for many ports). The node owns no slots
+    // until given them; CLUSTER KEYSLOT answers at once.
+    bool cluster = false;
   };
 
   static absl::StatusOr<std::unique_ptr<RedisServer>> Start(Options options);
@@ -80,6 +84,7 @@ class RedisServer {
 
   Options options_;
   int port_;
+  int cluster_port_ = 0;  // the cluster bus, when Options::cluster
   std::string dir_;
   pid_t pid_ = -1;
 };

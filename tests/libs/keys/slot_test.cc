@@ -35,9 +35,7 @@ class SlotTest : public ::testing::Test {
 
   void SetUp() override {
     testing::RedisServer::Options cluster;
-    // The cluster bus defaults to port + 10000, past 65535 for many ports.
-    cluster.extra_args = {"--cluster-enabled", "yes", "--cluster-port",
-                          absl::StrCat(testing::PickFreePort())};
+    cluster.cluster = true;
     auto server = testing::RedisServer::Start(cluster);
     ASSERT_OK(server.status());
     cluster_server_ = std::move(*server);

@@ -1,0 +1,237 @@
+// ProfileStore: the reads behind GetProfile, GetTimeline, ExportCustomer
+// and the consent history (profile_store.h).
+#include <algorithm>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "libs/status/status_macros.h"
+#include "services/profile/profile_store.h"
+#include "services/profile/profile_store_internal.h"
+
+namespace omnicx::profile {
+namespace {
+
+using omnicx::v1::Identity;
+using omnicx::v1::Interaction;
+
+google::protobuf::Timestamp FromMillis(int64_t ms) {
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(ms / 1000);
+  ts.set_nanos(static_cast<int32_t>((ms % 1000) * 1000000));
+  return ts;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<omnicx::v1::Consent>> ProfileStore::ConsentHistory(
+    absl::string_view customer_id) {
+  OMNICX_ASSIGN_OR_RETURN(
+      redis::Reply r,
+      redis_.Command({"LRANGE", keys_.ConsentLog(customer_id), "0", "-1"}));
+  std::vector<omnicx::v1::Consent> out;
+  for (const auto& e : r.elements()) {
+    omnicx::v1::Consent c;
+    if (c.ParseFromString(e.str())) out.push_back(std::move(c));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Interaction>> ProfileStore::FullTimeline(
+    absl::string_view customer_id) {
+  OMNICX_ASSIGN_OR_RETURN(
+      redis::Reply items,
+      redis_.Command({"ZREVRANGE", keys_.Timeline(customer_id), "0", "-1"}));
+  std::vector<Interaction> out;
+  for (const auto& item : items.elements()) {
+    Interaction e;
+    if (!e.ParseFromString(item.str())) continue;
+    e.set_resolved_customer_id(std::string(customer_id));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::vector<redis::Command> ProfileStore::ProfileReads(
+    absl::string_view customer_id) const {
+  return {{"HGETALL", keys_.Profile(customer_id)},
+          {"SMEMBERS", keys_.Identities(customer_id)},
+          {"HGETALL", keys_.Traits(customer_id)},
+          {"HGETALL", keys_.Consents(customer_id)},
+          {"SMEMBERS", keys_.MergedIds(customer_id)},
+          {"LRANGE", keys_.Links(customer_id), "0", "-1"},
+          {"ZREVRANGE", keys_.Claims(customer_id), "0", "-1"}};
+}
+
+absl::StatusOr<omnicx::v1::Profile> ProfileStore::GetProfile(
+    absl::string_view customer_id) {
+  OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies r,
+                          redis_.Pipeline(ProfileReads(customer_id)));
+  return ParseProfile(customer_id, r, 0);
+}
+
+absl::StatusOr<omnicx::v1::Profile> ProfileStore::ParseProfile(
+    absl::string_view customer_id, const redis::PipelineReplies& replies,
+    size_t first) const {
+  if (replies.size() < first + kProfileReads) {
+    return absl::InternalError("profile reads are missing replies");
+  }
+  std::vector<const redis::Reply*> r;
+  for (size_t i = first; i < first + kProfileReads; ++i) {
+    OMNICX_RETURN_IF_ERROR(replies[i].status());
+    r.push_back(&*replies[i]);
+  }
+  if (r[0]->elements().empty()) {
+    return absl::NotFoundError("no such customer");
+  }
+  omnicx::v1::Profile profile;
+  profile.set_customer_id(std::string(customer_id));
+  const auto& fields = r[0]->elements();
+  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+    if (fields[i].str() != "s") continue;
+    ProfileState state;
+    if (!state.ParseFromString(fields[i + 1].str())) {
+      return absl::DataLossError(
+          absl::StrCat("profile state of ", customer_id, " is corrupt"));
+    }
+    FillProfileCounters(state, &profile);
+  }
+  const auto& traits = r[2]->elements();
+  for (size_t i = 0; i + 1 < traits.size(); i += 2) {
+    if (absl::EndsWith(traits[i].str(), ":ms")) continue;
+    google::protobuf::Value value;
+    if (value.ParseFromString(traits[i + 1].str())) {
+      (*profile.mutable_traits()->mutable_fields())[traits[i].str()] = value;
+    }
+  }
+  std::map<std::string, omnicx::v1::Consent> consents;  // sorted by purpose
+  const auto& cs = r[3]->elements();
+  for (size_t i = 0; i + 1 < cs.size(); i += 2) {
+    if (cs[i].str().find(':') != std::string::npos) continue;
+    omnicx::v1::Consent c;
+    if (c.ParseFromString(cs[i + 1].str())) consents[cs[i].str()] = c;
+  }
+  for (auto& [purpose, c] : consents) *profile.add_consents() = std::move(c);
+  std::vector<std::string> merged;
+  for (const auto& m : r[4]->elements()) merged.push_back(m.str());
+  std::sort(merged.begin(), merged.end());
+  for (const std::string& m : merged) profile.add_merged_ids(m);
+  // Link records: "link" 0x1F type:value 0x1F source 0x1F ms (merges are
+  // recorded too; they carry no identity).
+  for (const auto& l : r[5]->elements()) {
+    std::vector<std::string> f = absl::StrSplit(l.str(), '\x1f');
+    if (f.size() != 4 || f[0] != "link") continue;
+    omnicx::v1::IdentityLink* link = profile.add_links();
+    const size_t colon = f[1].find(':');
+    link->mutable_identity()->set_type(f[1].substr(0, colon));
+    link->mutable_identity()->set_value(f[1].substr(colon + 1));
+    link->set_source(f[2]);
+    int64_t ms = 0;
+    if (absl::SimpleAtoi(f[3], &ms))
+      *link->mutable_linked_at() = FromMillis(ms);
+  }
+  std::vector<std::string> ids;
+  for (const auto& m : r[1]->elements()) ids.push_back(m.str());
+  std::sort(ids.begin(), ids.end());
+  for (const std::string& id : ids) {
+    const size_t colon = id.find(':');
+    Identity* out = profile.add_identities();
+    out->set_type(id.substr(0, colon));
+    out->set_value(id.substr(colon + 1));
+  }
+  for (const auto& m : r[6]->elements()) {  // newest claim first
+    const std::string& claim = m.str();
+    const size_t colon = claim.find(':');
+    if (colon == std::string::npos) continue;
+    Identity* out = profile.add_unverified_identities();
+    out->set_type(claim.substr(0, colon));
+    out->set_value(claim.substr(colon + 1));
+  }
+  return profile;
+}
+
+absl::StatusOr<ProfileStore::TimelineRead> ProfileStore::PlanTimeline(
+    absl::string_view customer_id, int page_size, absl::string_view page_token,
+    const std::vector<omnicx::v1::Channel>& channels,
+    std::optional<absl::Time> start, std::optional<absl::Time> end) const {
+  TimelineRead read;
+  read.customer_id = std::string(customer_id);
+  read.page_size = page_size;
+  read.channels = channels;
+  // The token is "<score>:<event id>" of the last item returned, so paging
+  // is stable while new events arrive.
+  std::string max = end.has_value()
+                        ? absl::StrCat("(", absl::ToUnixMillis(*end))
+                        : std::string("+inf");
+  if (!page_token.empty()) {
+    std::string decoded;
+    int64_t score = 0;
+    if (!absl::WebSafeBase64Unescape(page_token, &decoded)) {
+      return absl::InvalidArgumentError("page_token is not valid");
+    }
+    const size_t colon = decoded.find(':');
+    if (colon == std::string::npos ||
+        !absl::SimpleAtoi(decoded.substr(0, colon), &score)) {
+      return absl::InvalidArgumentError("page_token is not valid");
+    }
+    max = absl::StrCat(score);
+    read.after_id = decoded.substr(colon + 1);
+  }
+  const std::string min = start.has_value()
+                              ? absl::StrCat(absl::ToUnixMillis(*start))
+                              : std::string("-inf");
+  read.command = {"ZREVRANGEBYSCORE", keys_.Timeline(customer_id), max, min,
+                  "WITHSCORES"};
+  // A first page without a channel filter is the newest page_size entries
+  // (one more tells whether a next page exists); otherwise entries are
+  // skipped or filtered here, so the whole range is read.
+  if (read.after_id.empty() && channels.empty()) {
+    read.command.insert(read.command.end(),
+                        {"LIMIT", "0", absl::StrCat(page_size + 1)});
+  }
+  return read;
+}
+
+TimelinePage ProfileStore::ParseTimeline(const TimelineRead& read,
+                                         const redis::Reply& items) {
+  TimelinePage page;
+  bool skipping = !read.after_id.empty();
+  std::string last_token;
+  const auto& e = items.elements();
+  for (size_t i = 0; i + 1 < e.size(); i += 2) {
+    Interaction event;
+    if (!event.ParseFromString(e[i].str())) continue;
+    event.set_resolved_customer_id(read.customer_id);
+    if (skipping) {
+      if (event.event_id() == read.after_id) skipping = false;
+      continue;
+    }
+    if (!read.channels.empty() &&
+        std::find(read.channels.begin(), read.channels.end(),
+                  event.channel()) == read.channels.end()) {
+      continue;
+    }
+    if (static_cast<int>(page.interactions.size()) == read.page_size) {
+      page.next_page_token = absl::WebSafeBase64Escape(last_token);
+      break;
+    }
+    last_token = absl::StrCat(e[i + 1].str(), ":", event.event_id());
+    page.interactions.push_back(std::move(event));
+  }
+  return page;
+}
+
+absl::StatusOr<TimelinePage> ProfileStore::GetTimeline(
+    absl::string_view customer_id, int page_size, absl::string_view page_token,
+    const std::vector<omnicx::v1::Channel>& channels,
+    std::optional<absl::Time> start, std::optional<absl::Time> end) {
+  OMNICX_ASSIGN_OR_RETURN(
+      TimelineRead read,
+      PlanTimeline(customer_id, page_size, page_token, channels, start, end));
+  OMNICX_ASSIGN_OR_RETURN(redis::Reply items, redis_.Command(read.command));
+  return ParseTimeline(read, items);
+}
+
+}  // namespace omnicx::profile
