@@ -275,4 +275,12 @@ void StreamConsumer::Run() {
   }
 }
 
+std::vector<int> ShardsOfConsumer(int consumer, int consumers, int shards) {
+  std::vector<int> out;
+  if (consumers <= 0 || shards <= 0) return out;
+  if (consumers > shards) return {consumer % shards};
+  for (int s = consumer; s < shards; s += consumers) out.push_back(s);
+  return out;
+}
+
 }  // namespace omnicx::streams

@@ -57,6 +57,14 @@ struct StreamEntry {
 // for several consumers per process.
 std::string DefaultConsumerName();
 
+// The stream shards consumer i of a process's n reads: shard s when
+// s mod n == i (with more consumers than shards, shard i mod shards). Each
+// shard is then read by one consumer of the process, so the entries of one
+// customer in one shard are applied by one thread, in order, and its
+// commits do not race each other (other replicas in the group still share
+// the shard).
+std::vector<int> ShardsOfConsumer(int consumer, int consumers, int shards);
+
 struct ConsumerOptions {
   std::string group;
   std::string consumer;

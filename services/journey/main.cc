@@ -33,15 +33,20 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   for (int shard = 0; shard < cfg.stream_shards(); ++shard) {
     shards.push_back(context.keys.ResolvedShard(shard));
   }
-  // Several consumers share the resolved shards (applying is order-
-  // independent and compare-and-set); one follows the merge log.
+  // Several consumers share the resolved shards, each its own subset
+  // (ShardsOfConsumer: a customer's events are in one shard, so one thread
+  // of the process commits them; applying is order-independent and
+  // compare-and-set, so this only avoids retries); one follows the merge log.
   std::vector<std::shared_ptr<omnicx::streams::StreamConsumer>> consumers;
   for (int i = 0; i < cfg.consumers(); ++i) {
     omnicx::streams::ConsumerOptions options;
     options.group = "journey";
     options.consumer =
         absl::StrCat(omnicx::streams::DefaultConsumerName(), "-", i);
-    options.streams = shards;
+    for (int shard : omnicx::streams::ShardsOfConsumer(i, cfg.consumers(),
+                                                       cfg.stream_shards())) {
+      options.streams.push_back(shards[shard]);
+    }
     options.dead_letter = context.keys.DeadLetter("journey");
     consumers.push_back(std::make_shared<omnicx::streams::StreamConsumer>(
         context.redis, options, omnicx::streams::StreamConsumer::Batched{},

@@ -30,15 +30,18 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
                                               store_options);
   auto applier = std::make_shared<EventApplier>(*store, context.metrics);
 
-  // Several consumers in the group share the shards: applying is
-  // order-independent and idempotent, so they need no coordination.
+  // Several consumers share the shards (each reads its own subset:
+  // ShardsOfConsumer): applying is order-independent and idempotent, so
+  // they need no coordination; disjoint shards only make commits on one
+  // customer race less.
   std::vector<std::shared_ptr<omnicx::streams::StreamConsumer>> consumers;
   for (int i = 0; i < cfg.consumers(); ++i) {
     omnicx::streams::ConsumerOptions consumer_options;
     consumer_options.group = "profile";
     consumer_options.consumer =
         absl::StrCat(omnicx::streams::DefaultConsumerName(), "-", i);
-    for (int shard = 0; shard < cfg.stream_shards(); ++shard) {
+    for (int shard : omnicx::streams::ShardsOfConsumer(i, cfg.consumers(),
+                                                       cfg.stream_shards())) {
       consumer_options.streams.push_back(context.keys.EventShard(shard));
     }
     consumer_options.dead_letter = context.keys.DeadLetter("profile");
