@@ -50,6 +50,28 @@ class StateCache {
     entries_[key] = std::move(value);
   }
 
+  // A copy of the entry, left in place (for small values shared by many
+  // callers).
+  std::optional<T> Get(const std::string& key) {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // Drops every entry whose value matches (a scan: for rare events).
+  template <typename Pred>
+  void DropWhere(Pred pred) {
+    absl::MutexLock lock(&mu_);
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if (pred(it->second)) {
+        entries_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+  }
+
   void Drop(const std::string& key) {
     absl::MutexLock lock(&mu_);
     entries_.erase(key);

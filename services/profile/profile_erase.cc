@@ -32,6 +32,7 @@ absl::StatusOr<EraseResult> ProfileStore::Erase(
   std::vector<std::string> fenced_ids = {std::string(customer_id)};
   fenced_ids.insert(fenced_ids.end(), profile.merged_ids().begin(),
                     profile.merged_ids().end());
+  for (const std::string& id : fenced_ids) ForgetOwner(id);
   std::vector<redis::Command> fence;
   for (const std::string& id : fenced_ids) {
     fence.push_back(

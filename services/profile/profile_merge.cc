@@ -104,7 +104,10 @@ absl::StatusOr<MergeResult> ProfileStore::Merge(absl::string_view a,
              survivor_state.state.SerializeAsString()}));
     const std::string verdict =
         out.elements().empty() ? "" : out.elements()[0].str();
-    if (verdict == "OK") return MergeResult{survivor, merged};
+    if (verdict == "OK") {
+      ForgetOwner(merged);
+      return MergeResult{survivor, merged};
+    }
     if (verdict == "GONE")
       return absl::NotFoundError("customer no longer exists");
     // MOVED: a concurrent merge got there first; follow it and try again.

@@ -184,6 +184,32 @@ absl::StatusOr<Resolution> ProfileStore::Resolve(
   return absl::AbortedError("identity resolution kept racing; retry");
 }
 
+std::optional<Resolution> ProfileStore::CachedResolution(
+    const ResolvePlan& plan, const CustomerRef& ref, size_t claims) {
+  if (claims > 0) return std::nullopt;  // claims need the tombstone reads
+  std::optional<std::string> customer;
+  if (!plan.anchored) {
+    customer = owners_.Get(keys_.Profile(ref.customer_id()));
+    if (!customer.has_value()) return std::nullopt;
+  }
+  for (const std::string& key : plan.owner_keys) {
+    std::optional<std::string> owner = owners_.Get(key);
+    if (!owner.has_value() || (customer.has_value() && *owner != *customer)) {
+      return std::nullopt;
+    }
+    customer = std::move(owner);
+  }
+  if (!customer.has_value()) return std::nullopt;
+  Resolution out;
+  out.customer_id = std::move(*customer);
+  return out;
+}
+
+void ProfileStore::ForgetOwner(const std::string& customer_id) {
+  owners_.DropWhere(
+      [&](const std::string& owner) { return owner == customer_id; });
+}
+
 std::vector<absl::StatusOr<Resolution>> ProfileStore::ResolveBatch(
     const std::vector<ResolveInput>& inputs, absl::Time now) {
   std::vector<absl::StatusOr<Resolution>> out(
@@ -198,13 +224,22 @@ std::vector<absl::StatusOr<Resolution>> ProfileStore::ResolveBatch(
       out[i] = plan.status();
       continue;
     }
+    const size_t claims = inputs[i].claims ? inputs[i].claims->size() : 0;
+    if (std::optional<Resolution> known =
+            CachedResolution(*plan, *inputs[i].ref, claims)) {
+      out[i] = std::move(*known);
+      continue;
+    }
     first_read[i] = reads.size();
     reads.insert(reads.end(), plan->reads.begin(), plan->reads.end());
     plans[i] = std::move(*plan);
   }
+  if (reads.empty()) return out;  // every event known
   absl::StatusOr<redis::PipelineReplies> read = redis_.Pipeline(reads);
   if (!read.ok()) {
-    for (auto& o : out) o = read.status();
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (plans[i].has_value()) out[i] = read.status();
+    }
     return out;
   }
 
@@ -232,7 +267,17 @@ std::vector<absl::StatusOr<Resolution>> ProfileStore::ResolveBatch(
       const redis::Reply& owner = *(*read)[first_read[i] + 2 * k];
       all_owned = !owner.is_nil() && owner.str() == out[i]->customer_id;
     }
-    if (all_owned) continue;
+    if (all_owned) {
+      if (plan.claims == 0) {
+        for (const std::string& key : plan.owner_keys) {
+          owners_.Put(key, out[i]->customer_id);
+        }
+        if (!plan.anchored) {
+          owners_.Put(keys_.Profile(out[i]->customer_id), out[i]->customer_id);
+        }
+      }
+      continue;
+    }
     links.push_back(
         LinkCommand(plan, *out[i], now, inputs[i].source, plan.anchored));
     linked_input.push_back(i);

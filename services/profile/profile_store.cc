@@ -44,7 +44,8 @@ ProfileStore::ProfileStore(redis::Client& redis, const keys::KeyBuilder& keys,
       unlink_script_(lua::kUnlinkErasedLua),
       merge_script_(lua::kMergeCustomersLua),
       cache_context_script_(lua::kCacheContextLua),
-      cache_(options_.state_cache_entries) {
+      cache_(options_.state_cache_entries),
+      owners_(options_.owner_cache_entries) {
   if (!options_.new_customer_id) options_.new_customer_id = RandomCustomerId;
 }
 
@@ -206,8 +207,10 @@ std::vector<absl::StatusOr<bool>> ProfileStore::ApplyBatch(
         if (!error.ok()) {
           for (size_t i : idx) out[i] = error;
         } else if (verdict == "ERASED") {
+          ForgetOwner(cid);
           for (size_t i : idx) out[i] = ErasedError();
         } else if (verdict == "MOVED") {
+          ForgetOwner(cid);
           for (size_t i : idx) {
             out[i] = absl::AbortedError(
                 "customer was merged meanwhile; resolve again");

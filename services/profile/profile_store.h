@@ -74,6 +74,8 @@ struct ProfileStoreOptions {
   // the version, so a stale entry only costs a retry. A few hundred bytes
   // each.
   int state_cache_entries = 50000;
+  // Identities whose customer ResolveBatch remembers (0 = none).
+  int owner_cache_entries = 200000;
   // New customer ids; injectable for tests.
   std::function<std::string()> new_customer_id;
 };
@@ -398,6 +400,19 @@ class ProfileStore {
   redis::Script merge_script_;
   redis::Script cache_context_script_;
   redis::StateCache<CachedProfile> cache_;
+  // Identity index key (or profile key, for a customer-id reference) ->
+  // the customer it gave, for events whose identities are all known: they
+  // skip the resolve reads. Safe without validation: an owner changes only
+  // by a merge or an erasure, and the apply commit refuses a merged-away
+  // (MOVED: resolved again) or erased customer; those drop their entries.
+  redis::StateCache<std::string> owners_;
+  // The resolution of an event all of whose identities owners_ knows, with
+  // one customer; nullopt otherwise.
+  std::optional<Resolution> CachedResolution(const ResolvePlan& plan,
+                                             const omnicx::v1::CustomerRef& ref,
+                                             size_t claims);
+  // Forgets every cached identity of a merged-away or erased customer.
+  void ForgetOwner(const std::string& customer_id);
 };
 
 }  // namespace omnicx::profile

@@ -21,6 +21,14 @@ TEST(StateCacheTest, TakePutDropAndACapacity) {
   cache.Drop("d");
   EXPECT_FALSE(cache.Take("d").has_value());
 
+  cache.Put("x", 7);
+  cache.Put("y", 8);
+  EXPECT_EQ(cache.Get("x"), 7);
+  EXPECT_EQ(cache.Get("x"), 7);  // still there
+  cache.DropWhere([](int v) { return v == 7; });
+  EXPECT_FALSE(cache.Get("x").has_value());
+  EXPECT_EQ(cache.Get("y"), 8);
+
   StateCache<int> none(0);
   none.Put("a", 1);
   EXPECT_FALSE(none.Take("a").has_value());

@@ -92,6 +92,61 @@ class MergeTest : public ::testing::Test {
   std::unique_ptr<ProfileStore> store_;
 };
 
+// A replica remembers which customer an identity gave (skipping the resolve
+// reads). Another replica merging that customer away, or erasing the
+// survivor, is still honoured: the commit refuses the stale customer, and
+// the event goes to the survivor, or is dropped.
+TEST_F(MergeTest, AReplicasRememberedIdentityFollowsAMergeAndAnErasure) {
+  ProfileStoreOptions options;
+  options.identity_secret = "test-secret-0123456789";
+  ProfileStore replica(*redis_, keys_, options);
+  const std::string survivor =
+      Customer("s@example.com", kNow - absl::Hours(3), 1, 1794000000, "s");
+  const std::string merged =
+      Customer("m@example.com", kNow - absl::Hours(2), 1, 1794000000, "m");
+  omnicx::v1::CustomerRef ref;
+  *ref.mutable_identity() = Id("email", "m@example.com");
+  google::protobuf::RepeatedPtrField<omnicx::v1::Identity> none;
+  const ProfileStore::ResolveInput input{&ref, &none, "event:test"};
+  auto resolve = [&] {
+    std::vector<absl::StatusOr<Resolution>> r =
+        replica.ResolveBatch({input}, kNow);
+    EXPECT_TRUE(r[0].ok()) << r[0].status();
+    return r[0].ok() ? r[0]->customer_id : "";
+  };
+  EXPECT_EQ(resolve(), merged);  // read, and remembered
+  ASSERT_OK(redis_->Command({"CONFIG", "RESETSTAT"}).status());
+  EXPECT_EQ(resolve(), merged);  // from memory: no read
+  EXPECT_EQ(
+      redis_->Command({"INFO", "commandstats"})->str().find("cmdstat_get"),
+      std::string::npos);
+
+  ASSERT_OK(store_->Merge(survivor, merged, kNow, "call:test").status());
+  EXPECT_EQ(resolve(), merged);  // stale, until the commit says otherwise
+  Interaction e;
+  e.set_event_id("after-merge");
+  e.set_channel(omnicx::v1::CHANNEL_WEB);
+  e.set_type("page_view");
+  e.mutable_occurred_at()->set_seconds(1794000600);
+  *e.mutable_customer() = ref;
+  EXPECT_THAT(replica.Apply(merged, e, kNow),
+              StatusIs(absl::StatusCode::kAborted));
+  EXPECT_EQ(resolve(), survivor);  // forgotten, read again
+  ASSERT_OK_AND_ASSIGN(bool applied, replica.Apply(survivor, e, kNow));
+  EXPECT_TRUE(applied);
+  EXPECT_EQ(resolve(), survivor);  // remembered again
+
+  ASSERT_OK(store_
+                ->Erase(survivor,
+                        [](const std::vector<std::string>&) {
+                          return absl::OkStatus();
+                        })
+                .status());
+  e.set_event_id("after-erase");
+  EXPECT_THAT(replica.Apply(resolve(), e, kNow),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
 TEST_F(MergeTest, ChainKeepsAllHistoryAndTheOldestSurvives) {
   const std::string a =
       Customer("a@example.com", kNow - absl::Hours(3), 2, 1794000000, "a");
