@@ -185,19 +185,24 @@ absl::StatusOr<Resolution> ProfileStore::Resolve(
 }
 
 std::optional<Resolution> ProfileStore::CachedResolution(
-    const ResolvePlan& plan, const CustomerRef& ref, size_t claims) {
+    const ResolvePlan& plan, const CustomerRef& ref, size_t claims,
+    absl::Time now) {
   if (claims > 0) return std::nullopt;  // claims need the tombstone reads
   std::optional<std::string> customer;
-  if (!plan.anchored) {
-    customer = owners_.Get(keys_.Profile(ref.customer_id()));
-    if (!customer.has_value()) return std::nullopt;
+  auto known = [&](const std::string& key) {
+    std::optional<Owner> owner = owners_.Get(key);
+    if (!owner.has_value() || now - owner->at > kOwnerMemory ||
+        (customer.has_value() && owner->customer_id != *customer)) {
+      return false;
+    }
+    customer = std::move(owner->customer_id);
+    return true;
+  };
+  if (!plan.anchored && !known(keys_.Profile(ref.customer_id()))) {
+    return std::nullopt;
   }
   for (const std::string& key : plan.owner_keys) {
-    std::optional<std::string> owner = owners_.Get(key);
-    if (!owner.has_value() || (customer.has_value() && *owner != *customer)) {
-      return std::nullopt;
-    }
-    customer = std::move(owner);
+    if (!known(key)) return std::nullopt;
   }
   if (!customer.has_value()) return std::nullopt;
   Resolution out;
@@ -207,7 +212,7 @@ std::optional<Resolution> ProfileStore::CachedResolution(
 
 void ProfileStore::ForgetOwner(const std::string& customer_id) {
   owners_.DropWhere(
-      [&](const std::string& owner) { return owner == customer_id; });
+      [&](const Owner& owner) { return owner.customer_id == customer_id; });
 }
 
 std::vector<absl::StatusOr<Resolution>> ProfileStore::ResolveBatch(
@@ -226,7 +231,7 @@ std::vector<absl::StatusOr<Resolution>> ProfileStore::ResolveBatch(
     }
     const size_t claims = inputs[i].claims ? inputs[i].claims->size() : 0;
     if (std::optional<Resolution> known =
-            CachedResolution(*plan, *inputs[i].ref, claims)) {
+            CachedResolution(*plan, *inputs[i].ref, claims, now)) {
       out[i] = std::move(*known);
       continue;
     }
@@ -270,10 +275,11 @@ std::vector<absl::StatusOr<Resolution>> ProfileStore::ResolveBatch(
     if (all_owned) {
       if (plan.claims == 0) {
         for (const std::string& key : plan.owner_keys) {
-          owners_.Put(key, out[i]->customer_id);
+          owners_.Put(key, Owner{out[i]->customer_id, now});
         }
         if (!plan.anchored) {
-          owners_.Put(keys_.Profile(out[i]->customer_id), out[i]->customer_id);
+          owners_.Put(keys_.Profile(out[i]->customer_id),
+                      Owner{out[i]->customer_id, now});
         }
       }
       continue;

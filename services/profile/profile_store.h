@@ -405,12 +405,22 @@ class ProfileStore {
   // skip the resolve reads. Safe without validation: an owner changes only
   // by a merge or an erasure, and the apply commit refuses a merged-away
   // (MOVED: resolved again) or erased customer; those drop their entries.
-  redis::StateCache<std::string> owners_;
+  // Entries are used for at most kOwnerMemory, far less than the erasure
+  // tombstones last, so a remembered customer that was erased always still
+  // has its tombstone (the event is dropped, as the identity's tombstone
+  // would have it), never an expired one (where the event would start a new
+  // customer).
+  static constexpr absl::Duration kOwnerMemory = absl::Hours(1);
+  struct Owner {
+    std::string customer_id;
+    absl::Time at;
+  };
+  redis::StateCache<Owner> owners_;
   // The resolution of an event all of whose identities owners_ knows, with
   // one customer; nullopt otherwise.
   std::optional<Resolution> CachedResolution(const ResolvePlan& plan,
                                              const omnicx::v1::CustomerRef& ref,
-                                             size_t claims);
+                                             size_t claims, absl::Time now);
   // Forgets every cached identity of a merged-away or erased customer.
   void ForgetOwner(const std::string& customer_id);
 };

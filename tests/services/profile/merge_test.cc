@@ -108,9 +108,9 @@ TEST_F(MergeTest, AReplicasRememberedIdentityFollowsAMergeAndAnErasure) {
   *ref.mutable_identity() = Id("email", "m@example.com");
   google::protobuf::RepeatedPtrField<omnicx::v1::Identity> none;
   const ProfileStore::ResolveInput input{&ref, &none, "event:test"};
-  auto resolve = [&] {
+  auto resolve = [&](absl::Time at = kNow) {
     std::vector<absl::StatusOr<Resolution>> r =
-        replica.ResolveBatch({input}, kNow);
+        replica.ResolveBatch({input}, at);
     EXPECT_TRUE(r[0].ok()) << r[0].status();
     return r[0].ok() ? r[0]->customer_id : "";
   };
@@ -118,6 +118,11 @@ TEST_F(MergeTest, AReplicasRememberedIdentityFollowsAMergeAndAnErasure) {
   ASSERT_OK(redis_->Command({"CONFIG", "RESETSTAT"}).status());
   EXPECT_EQ(resolve(), merged);  // from memory: no read
   EXPECT_EQ(
+      redis_->Command({"INFO", "commandstats"})->str().find("cmdstat_get"),
+      std::string::npos);
+  // Remembered for an hour only (erasure tombstones outlive it by far).
+  EXPECT_EQ(resolve(kNow + absl::Minutes(61)), merged);
+  EXPECT_NE(
       redis_->Command({"INFO", "commandstats"})->str().find("cmdstat_get"),
       std::string::npos);
 
