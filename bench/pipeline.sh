@@ -85,7 +85,9 @@ start_consumer() { # name redis_port
   fi
 }
 # drain_alone NAME REDIS_PORT OUTFILE: starts the consumer with the drain
-# watcher already counting, so the watcher sees the whole backlog.
+# watcher already counting, so the watcher sees the whole backlog. Also
+# records the consumer process's own CPU over its life (started for this
+# drain, so start-up is included: a slight overestimate), µs per event.
 drain_alone() {
   local group="$1"
   "$LOAD" --mode=drain --redis="127.0.0.1:$2" --groups="$group" --timeout=900 >"$3" &
@@ -93,6 +95,9 @@ drain_alone() {
   sleep 0.3
   start_consumer "$1" "$2"
   wait "$watcher"
+  awk -v tck="$(getconf CLK_TCK)" -v n="$(fig "$3" drain_events)" \
+    '{ printf "drain_service_us_per_event=%.2f\n", ($14 + $15) / tck * 1e6 / (n > 0 ? n : 1) }' \
+    "/proc/${SPID[$1]}/stat" >>"$3"
 }
 
 # run_population CUSTOMERS EVENTS: every figure into $BENCH_TMP/p-CUSTOMERS.txt.
@@ -181,6 +186,8 @@ for c in "${pops[@]}"; do
   row "Redis main-thread us/event: ingestion" "$(fig "$f" ingest_redis_us_per_event)" 0 ""
   row "Redis main-thread us/event: profile" "$(fig "$f" profile_drain_redis_us_per_event)" 0 "<= 12"
   row "Redis main-thread us/event: journey" "$(fig "$f" journey_drain_redis_us_per_event)" 0 "<= 12"
+  row "service CPU us/event (all threads): profile" "$(fig "$f" profile_drain_service_us_per_event)" 0 ""
+  row "service CPU us/event (all threads): journey" "$(fig "$f" journey_drain_service_us_per_event)" 0 ""
   row "Redis main-thread us/event: whole pipeline at e2e rate" "$(fig "$f" e2e_redis_us_per_event)" 0 ""
   row "freshness event->GetJourney p50 ms @ $(fig "$f" half_rate)/s" "$(fig "$f" fresh_p50_ms)" 0 ""
   row "freshness event->GetJourney p99 ms @ $(fig "$f" half_rate)/s" "$(fig "$f" fresh_p99_ms)" 0 "<= 1000"
