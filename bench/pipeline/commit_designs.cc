@@ -33,8 +33,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -151,8 +151,8 @@ class Redis {
       double v = 0;
       if (at != std::string::npos) {
         size_t end = info.find('\r', at);
-        absl::SimpleAtod(info.substr(at + strlen(name), end - at - strlen(name)),
-                         &v);
+        absl::SimpleAtod(
+            info.substr(at + strlen(name), end - at - strlen(name)), &v);
       }
       return v;
     };
@@ -175,8 +175,9 @@ std::string Key(int customer, const char* kind) {
                       customer, ":", kind);
 }
 std::string Tombstone(int customer) {
-  return absl::StrCat("cx:bench:{p:", customer % kPartitions, "}:erased:",
-                      std::string(64, '0' + customer % 10), customer);
+  return absl::StrCat("cx:bench:{p:", customer % kPartitions,
+                      "}:erased:", std::string(64, '0' + customer % 10),
+                      customer);
 }
 
 std::string ReadFile(const std::string& path) {
