@@ -42,6 +42,11 @@ std::vector<MethodPolicy> BuildPolicies() {
       {"/omnicx.v1.RecommendationService/ListActions", {analyst}, {}},
       {"/omnicx.v1.RecommendationService/GetActionStats", {analyst}, {}},
       {"/omnicx.v1.RecommendationService/UpsertAction", {}, {}},
+      // --- every consumer service (profile, journey, recommendation) ---
+      {"/omnicx.v1.DeadLetterService/ListDeadLetters", {}, {}},
+      {"/omnicx.v1.DeadLetterService/GetDeadLetter", {}, {}},
+      {"/omnicx.v1.DeadLetterService/ReplayDeadLetter", {}, {}},
+      {"/omnicx.v1.DeadLetterService/DropDeadLetter", {}, {}},
   };
 }
 

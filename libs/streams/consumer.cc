@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 
 #include "absl/container/flat_hash_map.h"
@@ -151,6 +152,18 @@ absl::StatusOr<int> StreamConsumer::RecoverPending() {
     total += n;
   }
   return total;
+}
+
+bool StreamConsumer::Reads(absl::string_view stream) const {
+  return std::find(options_.streams.begin(), options_.streams.end(), stream) !=
+         options_.streams.end();
+}
+
+absl::Status StreamConsumer::Replay(const StreamEntry& entry) {
+  std::vector<absl::Status> one = handler_({entry});
+  if (one.empty()) return absl::InternalError("handler returned no result");
+  if (one[0].ok()) stats_.applied++;
+  return one[0];
 }
 
 absl::StatusOr<int> StreamConsumer::ClaimIdle() {

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "libs/redis/client.h"
@@ -111,6 +112,13 @@ class StreamConsumer {
   absl::StatusOr<int> RecoverPending();
   // Entries idle in other (dead) consumers, and dead-lettering.
   absl::StatusOr<int> ClaimIdle();
+
+  // Whether this consumer reads `stream` (one of options.streams).
+  bool Reads(absl::string_view stream) const;
+  // Applies one entry with this consumer's handler, outside any read: how
+  // an operator replays a dead-lettered entry (DeadLetterQueue::Replay).
+  // Nothing is acknowledged; handlers are idempotent.
+  absl::Status Replay(const StreamEntry& entry);
 
   const ConsumerStats& stats() const { return stats_; }
 

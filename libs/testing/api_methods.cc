@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
+#include "omnicx/v1/dead_letters.pb.h"
 #include "omnicx/v1/ingestion.pb.h"
 #include "omnicx/v1/journey.pb.h"
 #include "omnicx/v1/profile.pb.h"
@@ -18,6 +19,7 @@ std::vector<std::string> AllApiMethods() {
   (void)omnicx::v1::GetProfileRequest::descriptor();
   (void)omnicx::v1::GetJourneyRequest::descriptor();
   (void)omnicx::v1::RecommendRequest::descriptor();
+  (void)omnicx::v1::DeadLetterRef::descriptor();
   std::vector<std::string> out;
   for (const char* name : kApiServices) {
     const google::protobuf::ServiceDescriptor* service =

@@ -15,7 +15,8 @@ namespace omnicx::testing {
 // The four services, in a stable order.
 inline constexpr const char* kApiServices[] = {
     "omnicx.v1.IngestionService", "omnicx.v1.ProfileService",
-    "omnicx.v1.JourneyService", "omnicx.v1.RecommendationService"};
+    "omnicx.v1.JourneyService", "omnicx.v1.RecommendationService",
+    "omnicx.v1.DeadLetterService"};
 
 // Aborts if a service's descriptor is missing (a build problem, not a test
 // outcome).

@@ -1,6 +1,7 @@
 // omnicx-journey: wiring only (see libs/server/service_main.h).
 #include "absl/strings/str_cat.h"
 #include "libs/identity/directory.h"
+#include "libs/server/dead_letter_service.h"
 #include "libs/server/service_main.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/consumer.h"
@@ -82,6 +83,9 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
       *store, *directory, *model, context.auth));
   bundle.service_names.push_back(
       omnicx::v1::JourneyService::service_full_name());
+  std::vector<omnicx::streams::StreamConsumer*> replayers;
+  for (const auto& c : consumers) replayers.push_back(c.get());
+  omnicx::server::AddDeadLetterService(context, "journey", replayers, bundle);
   bundle.stop = [consumers, trimmer, aggregator] {
     for (const auto& c : consumers) c->Stop();
     trimmer->Stop();

@@ -1,5 +1,6 @@
 // omnicx-profile: wiring only (see libs/server/service_main.h).
 #include "absl/strings/str_cat.h"
+#include "libs/server/dead_letter_service.h"
 #include "libs/server/service_main.h"
 #include "libs/server/tls.h"
 #include "libs/status/error_details.h"
@@ -85,6 +86,9 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
       context.credential, audit.get()));
   bundle.service_names.push_back(
       omnicx::v1::ProfileService::service_full_name());
+  std::vector<omnicx::streams::StreamConsumer*> replayers;
+  for (const auto& c : consumers) replayers.push_back(c.get());
+  omnicx::server::AddDeadLetterService(context, "profile", replayers, bundle);
   bundle.stop = [consumers] {
     for (const auto& c : consumers) c->Stop();
   };

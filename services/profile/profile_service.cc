@@ -4,18 +4,15 @@
 #include "libs/identity/normalize.h"
 #include "libs/identity/read_mask.h"
 #include "libs/logging/log.h"
+#include "libs/server/reactor.h"
 #include "libs/status/error_details.h"
 #include "services/profile/request_validation.h"
 
 namespace omnicx::profile {
-namespace {
 
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
-                               const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(status::ToGrpcStatus(status));
-  return reactor;
-}
+using ::omnicx::server::FinishWith;
+
+namespace {
 
 // The customer a request names; bad references become field violations.
 absl::StatusOr<std::string> Find(ProfileStore& store,
@@ -38,19 +35,19 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::GetProfile(
     omnicx::v1::GetProfileResponse* response) {
   absl::StatusOr<auth::Principal> who =
       auth_.Authorize(*context, "/omnicx.v1.ProfileService/GetProfile");
-  if (!who.ok()) return Done(context, who.status());
+  if (!who.ok()) return FinishWith(context, who.status());
   // The profile is read in the round trip that finds the customer.
   redis::PipelineReplies reads;
   absl::StatusOr<std::string> cid = store_.directory().LookupRequest(
       request->customer(),
       [this](const std::string& id) { return store_.ProfileReads(id); },
       &reads);
-  if (!cid.ok()) return Done(context, cid.status());
+  if (!cid.ok()) return FinishWith(context, cid.status());
   absl::StatusOr<omnicx::v1::Profile> profile =
       store_.ParseProfile(*cid, reads, 0);
-  if (!profile.ok()) return Done(context, profile.status());
+  if (!profile.ok()) return FinishWith(context, profile.status());
   *response->mutable_profile() = Masked(std::move(*profile));
-  return Done(context, absl::OkStatus());
+  return FinishWith(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* ProfileServiceImpl::UpdateTraits(
@@ -59,20 +56,21 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::UpdateTraits(
     omnicx::v1::UpdateTraitsResponse* response) {
   absl::StatusOr<auth::Principal> who =
       auth_.Authorize(*context, "/omnicx.v1.ProfileService/UpdateTraits");
-  if (!who.ok()) return Done(context, who.status());
+  if (!who.ok()) return FinishWith(context, who.status());
   std::vector<status::FieldViolation> v = ValidateTraits(request->traits());
   if (!v.empty()) {
-    return Done(context, status::InvalidArgumentError("invalid traits", v));
+    return FinishWith(context,
+                      status::InvalidArgumentError("invalid traits", v));
   }
   absl::StatusOr<std::string> cid = Find(store_, request->customer());
-  if (!cid.ok()) return Done(context, cid.status());
+  if (!cid.ok()) return FinishWith(context, cid.status());
   absl::StatusOr<std::string> written = store_.UpdateTraits(
       *cid, request->traits(), request->replace(), clock_());
-  if (!written.ok()) return Done(context, written.status());
+  if (!written.ok()) return FinishWith(context, written.status());
   absl::StatusOr<omnicx::v1::Profile> profile = store_.GetProfile(*written);
-  if (!profile.ok()) return Done(context, profile.status());
+  if (!profile.ok()) return FinishWith(context, profile.status());
   *response->mutable_profile() = Masked(std::move(*profile));
-  return Done(context, absl::OkStatus());
+  return FinishWith(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* ProfileServiceImpl::SetConsent(
@@ -81,18 +79,19 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::SetConsent(
     omnicx::v1::SetConsentResponse* response) {
   absl::StatusOr<auth::Principal> who =
       auth_.Authorize(*context, "/omnicx.v1.ProfileService/SetConsent");
-  if (!who.ok()) return Done(context, who.status());
+  if (!who.ok()) return FinishWith(context, who.status());
   std::vector<status::FieldViolation> v = ValidateConsent(*request, clock_());
   if (!v.empty()) {
-    return Done(context, status::InvalidArgumentError("invalid consent", v));
+    return FinishWith(context,
+                      status::InvalidArgumentError("invalid consent", v));
   }
   absl::StatusOr<std::string> cid = Find(store_, request->customer());
-  if (!cid.ok()) return Done(context, cid.status());
+  if (!cid.ok()) return FinishWith(context, cid.status());
   absl::Status audited =
       Audit(*who, "consent", *cid,
             absl::StrCat("purpose=", request->purpose(),
                          " granted=", request->granted() ? "true" : "false"));
-  if (!audited.ok()) return Done(context, audited);
+  if (!audited.ok()) return FinishWith(context, audited);
   omnicx::v1::Consent consent;
   consent.set_purpose(request->purpose());
   consent.set_granted(request->granted());
@@ -111,14 +110,14 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::SetConsent(
                                             1000000);
   }
   absl::StatusOr<std::string> written = store_.SetConsent(*cid, consent);
-  if (!written.ok()) return Done(context, written.status());
+  if (!written.ok()) return FinishWith(context, written.status());
   absl::StatusOr<omnicx::v1::Profile> profile = store_.GetProfile(*written);
-  if (!profile.ok()) return Done(context, profile.status());
+  if (!profile.ok()) return FinishWith(context, profile.status());
   for (auto& c : *profile->mutable_consents()) {
     identity::MaskConsentForRead(&c);
     *response->add_consents() = std::move(c);
   }
-  return Done(context, absl::OkStatus());
+  return FinishWith(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* ProfileServiceImpl::GetCustomerContext(
@@ -127,9 +126,10 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::GetCustomerContext(
     omnicx::v1::CustomerContext* response) {
   absl::StatusOr<auth::Principal> who =
       auth_.Authorize(*context, "/omnicx.v1.ProfileService/GetCustomerContext");
-  if (!who.ok()) return Done(context, who.status());
+  if (!who.ok()) return FinishWith(context, who.status());
   if (assembler_ == nullptr) {
-    return Done(context, absl::UnimplementedError("no context assembler"));
+    return FinishWith(context,
+                      absl::UnimplementedError("no context assembler"));
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   assembler_->Assemble(
@@ -148,7 +148,7 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::LinkIdentities(
     omnicx::v1::LinkIdentitiesResponse* response) {
   absl::StatusOr<auth::Principal> who =
       auth_.Authorize(*context, "/omnicx.v1.ProfileService/LinkIdentities");
-  if (!who.ok()) return Done(context, who.status());
+  if (!who.ok()) return FinishWith(context, who.status());
   // Identities are normalised exactly as at ingestion; bad ones are named.
   google::protobuf::RepeatedPtrField<omnicx::v1::Identity> identities;
   std::vector<status::FieldViolation> violations;
@@ -172,11 +172,11 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::LinkIdentities(
     out->set_value(*value);
   }
   if (!violations.empty()) {
-    return Done(context,
-                status::InvalidArgumentError("invalid identities", violations));
+    return FinishWith(context, status::InvalidArgumentError(
+                                   "invalid identities", violations));
   }
   absl::StatusOr<std::string> cid = Find(store_, request->customer());
-  if (!cid.ok()) return Done(context, cid.status());
+  if (!cid.ok()) return FinishWith(context, cid.status());
   std::string types;
   for (const auto& id : identities) {
     absl::StrAppend(&types, types.empty() ? "" : ",", id.type());
@@ -184,12 +184,12 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::LinkIdentities(
   absl::Status audited =
       Audit(*who, "link", *cid,
             absl::StrCat("types=", types, " count=", identities.size()));
-  if (!audited.ok()) return Done(context, audited);
+  if (!audited.ok()) return FinishWith(context, audited);
   omnicx::v1::CustomerRef ref;
   ref.set_customer_id(*cid);
   absl::StatusOr<Resolution> linked =
       store_.ResolveAndMerge(ref, identities, clock_(), "call:LinkIdentities");
-  if (!linked.ok()) return Done(context, linked.status());
+  if (!linked.ok()) return FinishWith(context, linked.status());
   response->set_customer_id(linked->customer_id);
   for (const auto& m : linked->merged) response->add_merged_ids(m);
   for (const auto& t : linked->refused) {
@@ -200,7 +200,7 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::LinkIdentities(
     response->add_refused(absl::StrCat(
         "merge with ", m, ": shared-device guard would be exceeded"));
   }
-  return Done(context, absl::OkStatus());
+  return FinishWith(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* ProfileServiceImpl::MergeProfiles(
@@ -209,21 +209,21 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::MergeProfiles(
     omnicx::v1::MergeProfilesResponse* response) {
   absl::StatusOr<auth::Principal> who =
       auth_.Authorize(*context, "/omnicx.v1.ProfileService/MergeProfiles");
-  if (!who.ok()) return Done(context, who.status());
+  if (!who.ok()) return FinishWith(context, who.status());
   absl::StatusOr<std::string> a = Find(store_, request->a());
-  if (!a.ok()) return Done(context, a.status());
+  if (!a.ok()) return FinishWith(context, a.status());
   absl::StatusOr<std::string> b = Find(store_, request->b());
-  if (!b.ok()) return Done(context, b.status());
+  if (!b.ok()) return FinishWith(context, b.status());
   absl::Status audited =
       Audit(*who, "merge", *a,
             absl::StrCat("with=", audit_ ? audit_->CustomerHash(*b) : ""));
-  if (!audited.ok()) return Done(context, audited);
+  if (!audited.ok()) return FinishWith(context, audited);
   absl::StatusOr<MergeResult> merged =
       store_.Merge(*a, *b, clock_(), "call:MergeProfiles");
-  if (!merged.ok()) return Done(context, merged.status());
+  if (!merged.ok()) return FinishWith(context, merged.status());
   response->set_survivor_id(merged->survivor_id);
   response->set_merged_id(merged->merged_id);
-  return Done(context, absl::OkStatus());
+  return FinishWith(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* ProfileServiceImpl::ExportCustomer(
@@ -232,24 +232,24 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::ExportCustomer(
     omnicx::v1::ExportCustomerResponse* response) {
   absl::StatusOr<auth::Principal> who =
       auth_.Authorize(*context, "/omnicx.v1.ProfileService/ExportCustomer");
-  if (!who.ok()) return Done(context, who.status());
+  if (!who.ok()) return FinishWith(context, who.status());
   absl::StatusOr<std::string> cid = Find(store_, request->customer());
-  if (!cid.ok()) return Done(context, cid.status());
+  if (!cid.ok()) return FinishWith(context, cid.status());
   absl::Status audited = Audit(*who, "export", *cid);
-  if (!audited.ok()) return Done(context, audited);
+  if (!audited.ok()) return FinishWith(context, audited);
   // Everything held, unmasked: this is the data subject's own copy.
   absl::StatusOr<omnicx::v1::Profile> profile = store_.GetProfile(*cid);
-  if (!profile.ok()) return Done(context, profile.status());
+  if (!profile.ok()) return FinishWith(context, profile.status());
   absl::StatusOr<std::vector<omnicx::v1::Interaction>> timeline =
       store_.FullTimeline(*cid);
-  if (!timeline.ok()) return Done(context, timeline.status());
+  if (!timeline.ok()) return FinishWith(context, timeline.status());
   absl::StatusOr<std::vector<omnicx::v1::Consent>> history =
       store_.ConsentHistory(*cid);
-  if (!history.ok()) return Done(context, history.status());
+  if (!history.ok()) return FinishWith(context, history.status());
   *response->mutable_profile() = std::move(*profile);
   for (auto& e : *timeline) *response->add_timeline() = std::move(e);
   for (auto& c : *history) *response->add_consent_history() = std::move(c);
-  return Done(context, absl::OkStatus());
+  return FinishWith(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* ProfileServiceImpl::EraseCustomer(
@@ -258,18 +258,18 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::EraseCustomer(
     omnicx::v1::EraseCustomerResponse* response) {
   absl::StatusOr<auth::Principal> who =
       auth_.Authorize(*context, "/omnicx.v1.ProfileService/EraseCustomer");
-  if (!who.ok()) return Done(context, who.status());
+  if (!who.ok()) return FinishWith(context, who.status());
   absl::StatusOr<std::string> cid = Find(store_, request->customer());
   if (absl::IsNotFound(cid.status())) {
     // A retry whose first attempt completed (its answer was lost): the
     // reference's tombstone says so, and erasing again is done already.
     absl::StatusOr<bool> erased = store_.WasErased(request->customer());
-    if (!erased.ok()) return Done(context, erased.status());
-    if (*erased) return Done(context, absl::OkStatus());
+    if (!erased.ok()) return FinishWith(context, erased.status());
+    if (*erased) return FinishWith(context, absl::OkStatus());
   }
-  if (!cid.ok()) return Done(context, cid.status());
+  if (!cid.ok()) return FinishWith(context, cid.status());
   absl::Status audited = Audit(*who, "erase", *cid);
-  if (!audited.ok()) return Done(context, audited);
+  if (!audited.ok()) return FinishWith(context, audited);
   // The journey service takes the customer's share out of its analytics
   // once the erasure has fenced them (no journey apply can add it back).
   // The recommendation service needs no such call: everything it keeps
@@ -302,10 +302,10 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::EraseCustomer(
     return absl::OkStatus();
   };
   absl::StatusOr<EraseResult> erased = store_.Erase(*cid, forget);
-  if (!erased.ok()) return Done(context, erased.status());
+  if (!erased.ok()) return FinishWith(context, erased.status());
   response->set_keys_deleted(erased->keys_deleted);
   response->set_stream_entries_deleted(erased->stream_entries_deleted);
-  return Done(context, absl::OkStatus());
+  return FinishWith(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* ProfileServiceImpl::GetTimeline(
@@ -314,14 +314,15 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::GetTimeline(
     omnicx::v1::GetTimelineResponse* response) {
   absl::StatusOr<auth::Principal> who =
       auth_.Authorize(*context, "/omnicx.v1.ProfileService/GetTimeline");
-  if (!who.ok()) return Done(context, who.status());
+  if (!who.ok()) return FinishWith(context, who.status());
   if (request->page_size() < 0 || request->page_size() > 500) {
-    return Done(context, status::InvalidArgumentError(
-                             "invalid page size",
-                             {{"page_size", "must be between 0 and 500"}}));
+    return FinishWith(
+        context,
+        status::InvalidArgumentError(
+            "invalid page size", {{"page_size", "must be between 0 and 500"}}));
   }
   absl::StatusOr<std::string> cid = Find(store_, request->customer());
-  if (!cid.ok()) return Done(context, cid.status());
+  if (!cid.ok()) return FinishWith(context, cid.status());
   std::vector<omnicx::v1::Channel> channels;
   for (int c : request->channels()) {
     channels.push_back(static_cast<omnicx::v1::Channel>(c));
@@ -340,12 +341,12 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::GetTimeline(
           : std::nullopt);
   if (!page.ok()) {
     if (absl::IsInvalidArgument(page.status())) {
-      return Done(context,
-                  status::InvalidArgumentError(
-                      "invalid page token",
-                      {{"page_token", std::string(page.status().message())}}));
+      return FinishWith(
+          context, status::InvalidArgumentError(
+                       "invalid page token",
+                       {{"page_token", std::string(page.status().message())}}));
     }
-    return Done(context, page.status());
+    return FinishWith(context, page.status());
   }
   for (auto& e : page->interactions) {
     // Identity values are masked in every read but ExportCustomer.
@@ -353,7 +354,7 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::GetTimeline(
     *response->add_interactions() = std::move(e);
   }
   response->set_next_page_token(page->next_page_token);
-  return Done(context, absl::OkStatus());
+  return FinishWith(context, absl::OkStatus());
 }
 
 }  // namespace omnicx::profile

@@ -1,5 +1,6 @@
 // omnicx-recommendation: wiring only (see libs/server/service_main.h).
 #include "absl/strings/str_cat.h"
+#include "libs/server/dead_letter_service.h"
 #include "libs/server/service_main.h"
 #include "libs/server/tls.h"
 #include "libs/streams/consumer.h"
@@ -98,6 +99,8 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
       audit.get()));
   bundle.service_names.push_back(
       omnicx::v1::RecommendationService::service_full_name());
+  omnicx::server::AddDeadLetterService(context, "recommendation",
+                                       {merges.get()}, bundle);
   bundle.stop = [watcher, merges] {
     merges->Stop();
     watcher->Stop();

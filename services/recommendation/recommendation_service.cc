@@ -1,19 +1,16 @@
 #include "services/recommendation/recommendation_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "libs/server/reactor.h"
 #include "libs/status/error_details.h"
 #include "services/recommendation/learning.h"
 #include "services/recommendation/request_validation.h"
 
 namespace omnicx::recommendation {
-namespace {
 
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
-                               const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(status::ToGrpcStatus(status));
-  return reactor;
-}
+using ::omnicx::server::FinishWith;
+
+namespace {
 
 absl::Time Deadline(const grpc::CallbackServerContext* context) {
   const auto deadline = context->deadline();
@@ -49,11 +46,11 @@ grpc::ServerUnaryReactor* RecommendationServiceImpl::Recommend(
     omnicx::v1::RecommendResponse* response) {
   absl::StatusOr<auth::Principal> who =
       auth_.Authorize(*context, "/omnicx.v1.RecommendationService/Recommend");
-  if (!who.ok()) return Done(context, who.status());
+  if (!who.ok()) return FinishWith(context, who.status());
   std::vector<status::FieldViolation> v = ValidateRecommend(*request);
   if (!v.empty()) {
-    return Done(context,
-                status::InvalidArgumentError("invalid recommend request", v));
+    return FinishWith(
+        context, status::InvalidArgumentError("invalid recommend request", v));
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   recommender_.Recommend(
@@ -73,10 +70,11 @@ grpc::ServerUnaryReactor* RecommendationServiceImpl::RecordOutcome(
     omnicx::v1::RecordOutcomeResponse* response) {
   absl::StatusOr<auth::Principal> who = auth_.Authorize(
       *context, "/omnicx.v1.RecommendationService/RecordOutcome");
-  if (!who.ok()) return Done(context, who.status());
+  if (!who.ok()) return FinishWith(context, who.status());
   std::vector<status::FieldViolation> v = ValidateOutcome(*request);
   if (!v.empty()) {
-    return Done(context, status::InvalidArgumentError("invalid outcome", v));
+    return FinishWith(context,
+                      status::InvalidArgumentError("invalid outcome", v));
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   recommender_.RecordOutcome(
@@ -96,14 +94,14 @@ grpc::ServerUnaryReactor* RecommendationServiceImpl::ListActions(
     omnicx::v1::ListActionsResponse* response) {
   absl::StatusOr<auth::Principal> who =
       auth_.Authorize(*context, "/omnicx.v1.RecommendationService/ListActions");
-  if (!who.ok()) return Done(context, who.status());
+  if (!who.ok()) return FinishWith(context, who.status());
   absl::StatusOr<CatalogSnapshot> snapshot = store_.LoadCatalog();
-  if (!snapshot.ok()) return Done(context, snapshot.status());
+  if (!snapshot.ok()) return FinishWith(context, snapshot.status());
   response->set_version(snapshot->version);
   for (omnicx::v1::Action& a : snapshot->actions) {
     *response->add_actions() = std::move(a);
   }
-  return Done(context, absl::OkStatus());
+  return FinishWith(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* RecommendationServiceImpl::UpsertAction(
@@ -112,24 +110,25 @@ grpc::ServerUnaryReactor* RecommendationServiceImpl::UpsertAction(
     omnicx::v1::UpsertActionResponse* response) {
   absl::StatusOr<auth::Principal> who = auth_.Authorize(
       *context, "/omnicx.v1.RecommendationService/UpsertAction");
-  if (!who.ok()) return Done(context, who.status());
+  if (!who.ok()) return FinishWith(context, who.status());
   std::vector<status::FieldViolation> v = ValidateUpsert(*request);
   if (!v.empty()) {
-    return Done(context, status::InvalidArgumentError("invalid action", v));
+    return FinishWith(context,
+                      status::InvalidArgumentError("invalid action", v));
   }
   if (audit_ != nullptr) {
     absl::Status audited = audit_->Record(
         *who, "catalog_upsert", "",
         absl::StrCat("action_id=", request->action().action_id()));
-    if (!audited.ok()) return Done(context, audited);
+    if (!audited.ok()) return FinishWith(context, audited);
   }
   absl::StatusOr<int64_t> version = store_.UpsertAction(request->action());
-  if (!version.ok()) return Done(context, version.status());
+  if (!version.ok()) return FinishWith(context, version.status());
   response->set_version(*version);
   // This replica serves it at once; the others within their refresh
   // interval.
   (void)watcher_.RefreshCatalog();
-  return Done(context, absl::OkStatus());
+  return FinishWith(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* RecommendationServiceImpl::GetActionStats(
@@ -138,19 +137,19 @@ grpc::ServerUnaryReactor* RecommendationServiceImpl::GetActionStats(
     omnicx::v1::GetActionStatsResponse* response) {
   absl::StatusOr<auth::Principal> who = auth_.Authorize(
       *context, "/omnicx.v1.RecommendationService/GetActionStats");
-  if (!who.ok()) return Done(context, who.status());
+  if (!who.ok()) return FinishWith(context, who.status());
   absl::StatusOr<CatalogSnapshot> catalog = store_.LoadCatalog();
-  if (!catalog.ok()) return Done(context, catalog.status());
+  if (!catalog.ok()) return FinishWith(context, catalog.status());
   bool known = request->action_id().empty();
   for (const auto& a : catalog->actions) {
     known = known || a.action_id() == request->action_id();
   }
   if (!known) {
-    return Done(context, absl::NotFoundError(
-                             absl::StrCat("no action ", request->action_id())));
+    return FinishWith(context, absl::NotFoundError(absl::StrCat(
+                                   "no action ", request->action_id())));
   }
   absl::StatusOr<StatsTable> stats = store_.LoadStats();
-  if (!stats.ok()) return Done(context, stats.status());
+  if (!stats.ok()) return FinishWith(context, stats.status());
   std::vector<StatsTable::Row> rows = stats->Rows();
   size_t next = 0;
   for (const omnicx::v1::Action& a : catalog->actions) {
@@ -170,7 +169,7 @@ grpc::ServerUnaryReactor* RecommendationServiceImpl::GetActionStats(
                 response->add_stats());
     }
   }
-  return Done(context, absl::OkStatus());
+  return FinishWith(context, absl::OkStatus());
 }
 
 }  // namespace omnicx::recommendation

@@ -33,9 +33,11 @@
 #include "libs/keys/key_builder.h"
 #include "libs/metrics/registry.h"
 #include "libs/redis/client.h"
+#include "libs/server/dead_letter_service.h"
 #include "libs/status/error_details.h"
 #include "libs/status/status_matchers.h"
 #include "libs/streams/consumer.h"
+#include "libs/streams/dead_letters.h"
 #include "libs/testing/api_methods.h"
 #include "libs/testing/in_process_server.h"
 #include "libs/testing/redis_server.h"
@@ -166,7 +168,7 @@ class Suite {
         *queue_, ingestion::IntakeOptions(), registry_);
     ingestion_ =
         std::make_unique<ingestion::IngestionServiceImpl>(*intake_, auth);
-    ingestion_server_ = Start(ingestion_.get());
+    ingestion_server_ = Start({ingestion_.get()});
 
     // --- journey ---
     journey_model_ = std::make_unique<journey::CompiledModel>(
@@ -198,7 +200,17 @@ class Suite {
         });
     journey_ = std::make_unique<journey::JourneyServiceImpl>(
         *journey_store_, *journey_directory_, *journey_model_, auth);
-    journey_server_ = Start(journey_.get());
+    // Every consumer service serves its dead letters; the journey's stand
+    // for all three here.
+    journey_dead_letters_ = std::make_unique<streams::DeadLetterQueue>(
+        *redis_, keys_.DeadLetter("journey"),
+        std::vector<streams::StreamConsumer*>{journey_events_.get(),
+                                              journey_merges_.get()});
+    journey_dead_letter_service_ =
+        std::make_unique<server::DeadLetterServiceImpl>(*journey_dead_letters_,
+                                                        auth);
+    journey_server_ =
+        Start({journey_.get(), journey_dead_letter_service_.get()});
 
     // Profile and recommendation call each other: the profile server's
     // port is chosen before either starts.
@@ -246,7 +258,7 @@ class Suite {
         std::make_unique<recommendation::RecommendationServiceImpl>(
             *recommender_, *recommendation_store_, *watcher_, 10, auth,
             recommendation_audit_.get());
-    recommendation_server_ = Start(recommendation_.get());
+    recommendation_server_ = Start({recommendation_.get()});
 
     // --- profile ---
     profile::ProfileStoreOptions store_options;
@@ -288,7 +300,7 @@ class Suite {
     profile_ = std::make_unique<profile::ProfileServiceImpl>(
         *profile_store_, auth, assembler_.get(), absl::Now, journey_channel,
         profile_credential, profile_audit_.get());
-    profile_server_ = Start(profile_.get(), profile_address);
+    profile_server_ = Start({profile_.get()}, profile_address);
 
     for (streams::StreamConsumer* c :
          {journey_events_.get(), journey_merges_.get(),
@@ -333,7 +345,10 @@ class Suite {
     const std::string service = ServiceOf(method);
     if (service == "omnicx.v1.IngestionService") return *ingestion_server_;
     if (service == "omnicx.v1.ProfileService") return *profile_server_;
-    if (service == "omnicx.v1.JourneyService") return *journey_server_;
+    if (service == "omnicx.v1.JourneyService" ||
+        service == "omnicx.v1.DeadLetterService") {
+      return *journey_server_;
+    }
     return *recommendation_server_;
   }
 
@@ -361,13 +376,13 @@ class Suite {
   }
 
  private:
-  std::unique_ptr<server::Server> Start(grpc::Service* service,
+  std::unique_ptr<server::Server> Start(std::vector<grpc::Service*> services,
                                         std::string address = "127.0.0.1:0") {
     server::ServerOptions options;
     options.address = std::move(address);
     options.shutdown_grace = absl::Seconds(1);
     absl::StatusOr<std::unique_ptr<server::Server>> started =
-        server::Server::Start(std::move(options), {service});
+        server::Server::Start(std::move(options), std::move(services));
     EXPECT_TRUE(started.ok()) << started.status();
     return started.ok() ? std::move(*started) : nullptr;
   }
@@ -388,6 +403,8 @@ class Suite {
   std::unique_ptr<streams::StreamConsumer> journey_events_;
   std::unique_ptr<streams::StreamConsumer> journey_merges_;
   std::unique_ptr<journey::JourneyServiceImpl> journey_;
+  std::unique_ptr<streams::DeadLetterQueue> journey_dead_letters_;
+  std::unique_ptr<server::DeadLetterServiceImpl> journey_dead_letter_service_;
 
   std::unique_ptr<recommendation::RecommendationStore> recommendation_store_;
   std::unique_ptr<recommendation::CatalogWatcher> watcher_;
