@@ -1,0 +1,196 @@
+// The HTTP tracking API under test: a real redis-server, the ingestion
+// service with its HTTP port on and the profile service (from
+// tests/e2e/harness.mjs), read back through the profile service's
+// GetTimeline with an agent key — the customer's timeline as any client
+// sees it. Plus the test-side pieces: a proxy that stores a request and
+// then answers 500, and a static server for the browser's page.
+//
+//   const omnicx = new Omnicx();
+//   await omnicx.start();
+//   // ... point an SDK at omnicx.httpBase with omnicx.writeKey ...
+//   await omnicx.settled({ userId: 'u1' });     // every earlier event is in
+//   const ids = await omnicx.timelineIds({ userId: 'u1' });
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { Suite, unary, waitFor, freePort } from '../e2e/harness.mjs';
+
+export { freePort };
+
+// What the ingestion service needs to serve the HTTP API on `port`.
+export function httpEnv(port) {
+  return { OMNICX_HTTP_ADDRESS: `127.0.0.1:${port}` };
+}
+
+// The timeline's event id for a Segment `messageId`.
+export const eventIdOf = (messageId) => messageId;
+
+export class Omnicx {
+  async start() {
+    // Profile first; ingestion then with the HTTP port, which only it binds.
+    this.suite = new Suite(['profile']);
+    await this.suite.start();
+    this.httpPort = await freePort();
+    Object.assign(this.suite.services.ingestion.env, httpEnv(this.httpPort));
+    await this.suite.startService('ingestion');
+    const up = await waitFor(() => new Promise((resolve) => {
+      const s = net.connect(this.httpPort, '127.0.0.1');
+      s.on('connect', () => { s.end(); resolve(true); });
+      s.on('error', () => resolve(false));
+    }), 5000);
+    if (up < 0) throw new Error(`ingestion's HTTP port is closed:\n${this.suite.services.ingestion.log}`);
+    this.httpBase = `http://127.0.0.1:${this.httpPort}`;
+    // The untrusted app key `./omnicx up` provisions as the dev write key.
+    this.writeKey = this.suite.key('write');
+    this.profile = this.suite.client('profile', 'agent');
+  }
+
+  async stop() {
+    if (this.profile) this.profile.close();
+    if (this.suite) await this.suite.stop();
+  }
+
+  // A Segment subject as the profile service's customer reference.
+  static ref({ userId, anonymousId }) {
+    return userId ? { customer_id: userId } : { anonymous_id: anonymousId };
+  }
+
+  // Every event id in the subject's timeline, newest first, all pages; []
+  // while the customer is unknown.
+  async timelineIds(subject) {
+    const found = await unary(this.profile, 'GetProfile', { customer: Omnicx.ref(subject) });
+    if (found.err) return [];
+    const ids = [];
+    let page_token = '';
+    do {
+      const { err, res } = await unary(this.profile, 'GetTimeline', {
+        customer: { customer_id: found.res.profile.customer_id }, page_size: 500, page_token,
+      });
+      if (err) throw new Error(`GetTimeline: ${err.message}`);
+      ids.push(...res.interactions.map((e) => e.event_id));
+      page_token = res.next_page_token;
+    } while (page_token);
+    return ids;
+  }
+
+  // Sends one more event for `subject` straight to /v1/track and waits until
+  // it is in the timeline: the subject's events go through one ordered
+  // stream shard, so everything stored before it is in too. Returns the
+  // timeline's event ids.
+  async settled(subject, timeoutMs = 10000) {
+    const messageId = `settle-${process.hrtime.bigint()}`;
+    const res = await post(`${this.httpBase}/v1/track`, {
+      ...subject, event: 'Settled', messageId, writeKey: this.writeKey,
+    });
+    if (res.status !== 200) throw new Error(`settle event: ${res.status} ${res.body}`);
+    let ids = [];
+    const ms = await waitFor(async () => {
+      ids = await this.timelineIds(subject);
+      return ids.includes(eventIdOf(messageId));
+    }, timeoutMs);
+    if (ms < 0) throw new Error(`the settle event never reached the timeline: ${JSON.stringify(ids)}`);
+    return ids.filter((id) => id !== eventIdOf(messageId));
+  }
+}
+
+// POST `body` as JSON; resolves { status, headers, body }.
+export function post(url, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const data = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    const req = http.request(url, {
+      method: 'POST', timeout: 5000,
+      headers: { 'content-type': 'application/json', 'content-length': data.length, ...headers },
+    }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+// How many times each of `ids` occurs in `timeline`.
+export function occurrences(timeline, ids) {
+  return Object.fromEntries(ids.map((m) => [m, timeline.filter((e) => e === eventIdOf(m)).length]));
+}
+
+// An HTTP proxy in front of omnicx on 127.0.0.1: the first `failures` POSTs
+// are forwarded and stored by omnicx, then answered 500 to the client, so
+// the SDK retries data that is already in. Later requests pass through.
+export class FailOnceProxy {
+  constructor(target, failures = 1) {
+    this.target = new URL(target);
+    this.failures = failures;
+    this.requests = [];          // { path, upstream, answered }
+  }
+  async start() {
+    this.server = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const headers = { ...req.headers, host: this.target.host };
+        const up = http.request({
+          host: this.target.hostname, port: this.target.port, path: req.url,
+          method: req.method, headers, timeout: 5000,
+        }, (upRes) => {
+          const upChunks = [];
+          upRes.on('data', (c) => upChunks.push(c));
+          upRes.on('end', () => {
+            const fail = req.method === 'POST' && this.failures > 0;
+            if (fail) this.failures -= 1;
+            const answered = fail ? 500 : upRes.statusCode;
+            this.requests.push({ path: req.url, upstream: upRes.statusCode, answered });
+            if (fail) {
+              res.writeHead(500, { 'content-type': 'application/json' });
+              res.end('{"error":"injected by the test proxy"}');
+            } else {
+              res.writeHead(upRes.statusCode, upRes.headers);
+              res.end(Buffer.concat(upChunks));
+            }
+          });
+        });
+        up.on('error', () => { res.writeHead(502); res.end(); });
+        up.end(body);
+      });
+    });
+    await new Promise((r) => this.server.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${this.server.address().port}`;
+  }
+  async stop() {
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server.close(r));
+  }
+}
+
+// A static server on 127.0.0.1 (another origin than omnicx's port): `/` is
+// `html`, `/analytics-next/bundles/<file>.js` comes from `bundleDir`.
+export class StaticServer {
+  constructor(html, bundleDir) { this.html = html; this.bundleDir = bundleDir; this.paths = []; }
+  async start() {
+    this.server = http.createServer((req, res) => {
+      this.paths.push(req.url);
+      if (req.url === '/') {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        res.end(typeof this.html === 'function' ? this.html() : this.html);
+        return;
+      }
+      const m = /^\/analytics-next\/bundles\/([\w.-]+\.js)$/.exec(req.url);
+      const file = m && `${this.bundleDir}/${m[1]}`;
+      if (file && fs.existsSync(file)) {
+        res.writeHead(200, { 'content-type': 'text/javascript' });
+        res.end(fs.readFileSync(file));
+        return;
+      }
+      res.writeHead(404);
+      res.end();
+    });
+    await new Promise((r) => this.server.listen(0, '127.0.0.1', r));
+    this.origin = `http://127.0.0.1:${this.server.address().port}`;
+  }
+  async stop() {
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server.close(r));
+  }
+}
