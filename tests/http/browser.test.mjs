@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { Omnicx, StaticServer, occurrences, eventIdOf } from './omnicx.mjs';
+import { Omnicx, StaticServer, occurrences, eventIdOf, freePort } from './omnicx.mjs';
 import { waitFor } from '../e2e/harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -17,9 +17,13 @@ const chromiumPath = process.env.OMNICX_CHROMIUM || '/usr/bin/chromium';
 
 const omnicx = new Omnicx();
 let site;
+let sitePort;
 let browser;
 before(async () => {
-  await omnicx.start();
+  // The page's origin is known before omnicx starts: its write key allows
+  // exactly that origin.
+  sitePort = await freePort();
+  await omnicx.start({ origins: [`http://127.0.0.1:${sitePort}`] });
   browser = await chromium.launch({
     executablePath: chromiumPath,
     // --no-sandbox: the suite may run as root, where Chromium's sandbox refuses to start.
@@ -79,7 +83,7 @@ test('analytics-next in Chromium: page view, event and unload beacon each land o
   const beaconId = `beacon-${Date.now()}`;
   site = new StaticServer(pageHtml({
     writeKey: omnicx.writeKey, apiHost: `127.0.0.1:${omnicx.httpPort}/v1`, beaconId,
-  }), bundleDir);
+  }), bundleDir, sitePort);
   await site.start();
   assert.notEqual(new URL(site.origin).port, String(omnicx.httpPort));
 
@@ -121,10 +125,10 @@ test('analytics-next in Chromium: page view, event and unload beacon each land o
   assert.deepEqual(occurrences(ids, expected), Object.fromEntries(expected.map((m) => [m, 1])));
 
   // The SDK's own requests: each answered 200 with CORS for the page's
-  // origin (or *); nothing left loopback.
+  // origin, the one its write key allows; nothing left loopback.
   const posts = apiResponses.filter(([method]) => method === 'POST');
   assert.deepEqual(posts.map(([, p, status]) => [p, status]), [['/v1/p', 200], ['/v1/t', 200]]);
-  for (const [, , , allow] of posts) assert.ok(allow === site.origin || allow === '*', `CORS: ${allow}`);
+  for (const [, , , allow] of posts) assert.equal(allow, site.origin);
   assert.deepEqual(consoleErrors, []);
   const outside = requests.filter((r) => !/^\w+ (http:\/\/127\.0\.0\.1:\d+\/|about:blank|data:)/.test(r));
   assert.deepEqual(outside, []);

@@ -10,28 +10,55 @@
 //   // ... point an SDK at omnicx.httpBase with omnicx.writeKey ...
 //   await omnicx.settled({ userId: 'u1' });     // every earlier event is in
 //   const ids = await omnicx.timelineIds({ userId: 'u1' });
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
 import { Suite, unary, waitFor, freePort } from '../e2e/harness.mjs';
 
 export { freePort };
 
-// What the ingestion service needs to serve the HTTP API on `port`.
-export function httpEnv(port) {
-  return { OMNICX_HTTP_ADDRESS: `127.0.0.1:${port}` };
+// The write key's source: the dedupe scope of messageIds.
+export const SOURCE = 'sdk-tests';
+
+// What the ingestion service needs to serve the HTTP API on `port` with the
+// write keys of `writeKeysFile`.
+export function httpEnv(port, writeKeysFile) {
+  return { OMNICX_HTTP_ADDRESS: `127.0.0.1:${port}`, OMNICX_WRITE_KEYS_FILE: writeKeysFile };
+}
+
+// The write keys file (docs/http-api.md): `key` for tenant default, an
+// untrusted browser source, allowed from `origins`.
+export function writeKeysYaml(key, origins) {
+  const sha = crypto.createHash('sha256').update(key).digest('hex');
+  return `write_keys:
+  - name: sdk-tests
+    sha256: ${sha}
+    tenant: default
+    source: ${SOURCE}
+    default_channel: web
+    allowed_origins: ${JSON.stringify(origins)}
+    trusted_identities: false
+`;
 }
 
 // The timeline's event id for a Segment `messageId`.
-export const eventIdOf = (messageId) => messageId;
+export const eventIdOf = (messageId) => `${SOURCE}:${messageId}`;
 
 export class Omnicx {
-  async start() {
+  // `origins`: the browser origins the write key allows.
+  async start({ origins = [] } = {}) {
     // Profile first; ingestion then with the HTTP port, which only it binds.
     this.suite = new Suite(['profile']);
     await this.suite.start();
+    this.profile = this.suite.client('profile', 'agent');
     this.httpPort = await freePort();
-    Object.assign(this.suite.services.ingestion.env, httpEnv(this.httpPort));
+    // The untrusted app key `./omnicx up` provisions as the dev write key.
+    this.writeKey = this.suite.key('write');
+    const writeKeysFile = path.join(this.suite.dir, 'write-keys.yaml');
+    fs.writeFileSync(writeKeysFile, writeKeysYaml(this.writeKey, origins), { mode: 0o600 });
+    Object.assign(this.suite.services.ingestion.env, httpEnv(this.httpPort, writeKeysFile));
     await this.suite.startService('ingestion');
     const up = await waitFor(() => new Promise((resolve) => {
       const s = net.connect(this.httpPort, '127.0.0.1');
@@ -40,9 +67,6 @@ export class Omnicx {
     }), 5000);
     if (up < 0) throw new Error(`ingestion's HTTP port is closed:\n${this.suite.services.ingestion.log}`);
     this.httpBase = `http://127.0.0.1:${this.httpPort}`;
-    // The untrusted app key `./omnicx up` provisions as the dev write key.
-    this.writeKey = this.suite.key('write');
-    this.profile = this.suite.client('profile', 'agent');
   }
 
   async stop() {
@@ -164,10 +188,12 @@ export class FailOnceProxy {
   }
 }
 
-// A static server on 127.0.0.1 (another origin than omnicx's port): `/` is
-// `html`, `/analytics-next/bundles/<file>.js` comes from `bundleDir`.
+// A static server on 127.0.0.1:`port` (another origin than omnicx's port):
+// `/` is `html`, `/analytics-next/bundles/<file>.js` comes from `bundleDir`.
 export class StaticServer {
-  constructor(html, bundleDir) { this.html = html; this.bundleDir = bundleDir; this.paths = []; }
+  constructor(html, bundleDir, port = 0) {
+    this.html = html; this.bundleDir = bundleDir; this.port = port; this.paths = [];
+  }
   async start() {
     this.server = http.createServer((req, res) => {
       this.paths.push(req.url);
@@ -186,7 +212,7 @@ export class StaticServer {
       res.writeHead(404);
       res.end();
     });
-    await new Promise((r) => this.server.listen(0, '127.0.0.1', r));
+    await new Promise((r) => this.server.listen(this.port, '127.0.0.1', r));
     this.origin = `http://127.0.0.1:${this.server.address().port}`;
   }
   async stop() {
