@@ -23,7 +23,7 @@ gport=$(free_port)  # after redis is bound, so the two cannot collide
 # stored event; past the default max_consumer_lag (1,000,000) the service
 # would answer RESOURCE_EXHAUSTED, which is back-pressure, not throughput.
 OMNICX_REDIS_ADDRESS="127.0.0.1:$rport" OMNICX_GRPC_ADDRESS="127.0.0.1:$gport" \
-OMNICX_METRICS_ADDRESS="" OMNICX_LOG_LEVEL=warn OMNICX_MAX_CONSUMER_LAG=1000000000 \
+OMNICX_METRICS_ADDRESS="" OMNICX_HTTP_ADDRESS="" OMNICX_LOG_LEVEL=warn OMNICX_MAX_CONSUMER_LAG=1000000000 \
   "$BUILD/services/ingestion/omnicx-ingestion" >"$BENCH_TMP/ingestion.log" 2>&1 &
 BENCH_PIDS+=($!)
 "$BUILD/tools/omnicx-health" --wait=10s "127.0.0.1:$gport" >/dev/null
