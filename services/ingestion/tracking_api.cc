@@ -15,8 +15,21 @@
 namespace omnicx::ingestion {
 namespace {
 
-constexpr const char* kEndpoints[] = {"track", "identify", "page",  "screen",
-                                      "group", "alias",    "batch", "import"};
+// Each path under /v1/ and the call it is. Segment's browser SDK
+// (analytics.js, @segment/analytics-next) posts an event to the first letter
+// of its type and a batch to /v1/b (docs/http-api-clients.md).
+struct Endpoint {
+  const char* path;
+  const char* call;
+};
+constexpr Endpoint kEndpoints[] = {{"track", "track"}, {"identify", "identify"},
+                                   {"page", "page"},   {"screen", "screen"},
+                                   {"group", "group"}, {"alias", "alias"},
+                                   {"batch", "batch"}, {"import", "import"},
+                                   {"t", "track"},     {"i", "identify"},
+                                   {"p", "page"},      {"s", "screen"},
+                                   {"g", "group"},     {"a", "alias"},
+                                   {"b", "batch"}};
 
 // The write key from "Authorization: Basic base64(key:password)"; the
 // password is ignored and the colon optional. nullopt when the header is
@@ -76,10 +89,10 @@ http::ServerOptions TrackingApi::ServerOptions(const std::string& address) {
 
 http::Router TrackingApi::Routes() {
   http::Router router;
-  for (const char* name : kEndpoints) {
-    const CallType type = *ParseCallType(name);
-    const std::string path = absl::StrCat("/v1/", name);
-    const std::string endpoint = name;
+  for (const Endpoint& e : kEndpoints) {
+    const CallType type = *ParseCallType(e.call);
+    const std::string path = absl::StrCat("/v1/", e.path);
+    const std::string endpoint = e.path;
     router.Handle("POST", path,
                   [this, type, endpoint](http::Request& r, http::Respond d) {
                     Handle(type, endpoint, r, std::move(d));

@@ -5,7 +5,9 @@
 #include "services/ingestion/tracking_api.h"
 
 #include <map>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -280,6 +282,51 @@ TEST_F(TrackingApiTest, Cors) {
   EXPECT_EQ(unauth.status, 401);
   EXPECT_EQ(unauth.Header("access-control-allow-origin"),
             "https://app.example");
+}
+
+// Segment's browser SDK posts each event to the first letter of its type,
+// and a batch to /v1/b, with a CORS preflight on each.
+TEST_F(TrackingApiTest, BrowserSdkShortPaths) {
+  const std::vector<std::pair<std::string, std::string>> calls = {
+      {"/v1/t",
+       R"({"anonymousId":"a","userId":null,"event":"Clicked","messageId":"s-t"})"},
+      {"/v1/p",
+       R"({"anonymousId":"a","userId":null,"name":"Home","messageId":"s-p"})"},
+      {"/v1/i",
+       R"({"anonymousId":"a","traits":{"plan":"pro"},"messageId":"s-i"})"},
+      {"/v1/s", R"({"anonymousId":"a","name":"Main","messageId":"s-s"})"},
+      {"/v1/g", R"({"anonymousId":"a","groupId":"g1","messageId":"s-g"})"},
+      {"/v1/a", R"({"userId":"u","previousId":"a","messageId":"s-a"})"},
+      {"/v1/b",
+       R"({"batch":[{"type":"track","anonymousId":"a","event":"E","messageId":"s-b"}]})"}};
+  for (const auto& [path, body] : calls) {
+    HttpReply pre = client_->Send(
+        "OPTIONS", path,
+        {"Origin: https://shop.example", "Access-Control-Request-Method: POST",
+         "Access-Control-Request-Headers: authorization"});
+    EXPECT_EQ(pre.status, 204) << path;
+    EXPECT_EQ(pre.Header("access-control-allow-origin"), "https://shop.example")
+        << path;
+    HttpReply r = Post(path, body,
+                       {Basic("wk-web:"), "Content-Type: text/plain",
+                        "Origin: https://shop.example"});
+    EXPECT_EQ(r.status, 200) << path << ": " << r.body;
+  }
+  auto stored = Stored();
+  std::map<std::string, std::string> types;
+  for (const auto& [id, copies] : stored) {
+    ASSERT_EQ(copies.size(), 1u) << id;
+    types[id] = copies[0].type();
+  }
+  EXPECT_EQ(types,
+            (std::map<std::string, std::string>{{"web:s-t", "x-clicked"},
+                                                {"web:s-p", "page_view"},
+                                                {"web:s-i", "x-identify"},
+                                                {"web:s-s", "page_view"},
+                                                {"web:s-g", "x-group"},
+                                                {"web:s-a", "x-alias"},
+                                                {"web:s-b", "x-e"}}));
+  EXPECT_EQ(stored["web:s-t"][0].customer().anonymous_id(), "a");
 }
 
 TEST_F(TrackingApiTest, BadEventsAreRejectedAloneCountedAndDeadLettered) {
