@@ -123,6 +123,9 @@ test('analytics-next in Chromium: page view, event and unload beacon each land o
   assert.ok(ms >= 0, `not all in the visitor's timeline: ${JSON.stringify({ ids, requests, failed })}`);
   ids = await omnicx.settled(subject);
   assert.deepEqual(occurrences(ids, expected), Object.fromEntries(expected.map((m) => [m, 1])));
+  const byId = new Map((await omnicx.timeline(subject)).map((e) => [e.event_id, e]));
+  assert.deepEqual(expected.map((m) => [byId.get(eventIdOf(m)).type, byId.get(eventIdOf(m)).channel]), [
+    ['page_view', 'CHANNEL_WEB'], ['product_view', 'CHANNEL_WEB'], ['x-page_left', 'CHANNEL_WEB']]);
 
   // The SDK's own requests: each answered 200 with CORS for the page's
   // origin, the one its write key allows; nothing left loopback.

@@ -22,12 +22,6 @@ export { freePort };
 // The write key's source: the dedupe scope of messageIds.
 export const SOURCE = 'sdk-tests';
 
-// What the ingestion service needs to serve the HTTP API on `port` with the
-// write keys of `writeKeysFile`.
-export function httpEnv(port, writeKeysFile) {
-  return { OMNICX_HTTP_ADDRESS: `127.0.0.1:${port}`, OMNICX_WRITE_KEYS_FILE: writeKeysFile };
-}
-
 // The write keys file (docs/http-api.md): `key` for tenant default, an
 // untrusted browser source, allowed from `origins`.
 export function writeKeysYaml(key, origins) {
@@ -49,23 +43,26 @@ export const eventIdOf = (messageId) => `${SOURCE}:${messageId}`;
 export class Omnicx {
   // `origins`: the browser origins the write key allows.
   async start({ origins = [] } = {}) {
-    // Profile first; ingestion then with the HTTP port, which only it binds.
+    // The suite's keys exist once it started (profile); ingestion then
+    // starts with a write keys file of the test's own.
     this.suite = new Suite(['profile']);
     await this.suite.start();
     this.profile = this.suite.client('profile', 'agent');
-    this.httpPort = await freePort();
     // The untrusted app key `./omnicx up` provisions as the dev write key.
     this.writeKey = this.suite.key('write');
     const writeKeysFile = path.join(this.suite.dir, 'write-keys.yaml');
     fs.writeFileSync(writeKeysFile, writeKeysYaml(this.writeKey, origins), { mode: 0o600 });
-    Object.assign(this.suite.services.ingestion.env, httpEnv(this.httpPort, writeKeysFile));
+    const ingestion = this.suite.services.ingestion;
+    ingestion.env.OMNICX_WRITE_KEYS_FILE = writeKeysFile;
     await this.suite.startService('ingestion');
+    // The harness gave it a free loopback HTTP port (OMNICX_HTTP_ADDRESS).
+    this.httpPort = ingestion.httpPort;
     const up = await waitFor(() => new Promise((resolve) => {
       const s = net.connect(this.httpPort, '127.0.0.1');
       s.on('connect', () => { s.end(); resolve(true); });
       s.on('error', () => resolve(false));
     }), 5000);
-    if (up < 0) throw new Error(`ingestion's HTTP port is closed:\n${this.suite.services.ingestion.log}`);
+    if (up < 0) throw new Error(`ingestion's HTTP port is closed:\n${ingestion.log}`);
     this.httpBase = `http://127.0.0.1:${this.httpPort}`;
   }
 
@@ -79,22 +76,27 @@ export class Omnicx {
     return userId ? { customer_id: userId } : { anonymous_id: anonymousId };
   }
 
-  // Every event id in the subject's timeline, newest first, all pages; []
+  // The subject's timeline (Interactions, newest first, all pages); []
   // while the customer is unknown.
-  async timelineIds(subject) {
+  async timeline(subject) {
     const found = await unary(this.profile, 'GetProfile', { customer: Omnicx.ref(subject) });
     if (found.err) return [];
-    const ids = [];
+    const events = [];
     let page_token = '';
     do {
       const { err, res } = await unary(this.profile, 'GetTimeline', {
         customer: { customer_id: found.res.profile.customer_id }, page_size: 500, page_token,
       });
       if (err) throw new Error(`GetTimeline: ${err.message}`);
-      ids.push(...res.interactions.map((e) => e.event_id));
+      events.push(...res.interactions);
       page_token = res.next_page_token;
     } while (page_token);
-    return ids;
+    return events;
+  }
+
+  // The event ids of the subject's timeline.
+  async timelineIds(subject) {
+    return (await this.timeline(subject)).map((e) => e.event_id);
   }
 
   // Sends one more event for `subject` straight to /v1/track and waits until

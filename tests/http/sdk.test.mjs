@@ -27,8 +27,14 @@ function sendSix(analytics, userId, tag) {
   return ['track', 'identify', 'page', 'screen', 'group', 'alias'].map(id);
 }
 
+// The omnicx type of each call (docs/http-api.md): Order Completed is a
+// purchase, page and screen are page views, the rest custom types.
+const TYPES = { track: 'purchase', identify: 'x-identify', page: 'page_view',
+  screen: 'page_view', group: 'x-group', alias: 'x-alias' };
+
 // Waits until every messageId is in the timeline, then (after a later event
-// of the same customer is in) checks that each is there exactly once.
+// of the same customer is in) checks that each is there exactly once, with
+// its call's type; the track's total is the purchase's value.
 async function assertOnceInTimeline(userId, messageIds) {
   let ids = [];
   const ms = await waitFor(async () => {
@@ -38,7 +44,11 @@ async function assertOnceInTimeline(userId, messageIds) {
   assert.ok(ms >= 0, `not all in ${userId}'s timeline: ${JSON.stringify(ids)}`);
   ids = await omnicx.settled({ userId });
   assert.deepEqual(occurrences(ids, messageIds), Object.fromEntries(messageIds.map((m) => [m, 1])));
-  console.log(`# ${userId}: ${messageIds.length} messageIds each once in the timeline`);
+  const byId = new Map((await omnicx.timeline({ userId })).map((e) => [e.event_id, e]));
+  const call = (m) => m.slice(m.lastIndexOf('-') + 1);
+  assert.deepEqual(Object.fromEntries(messageIds.map((m) => [call(m), byId.get(eventIdOf(m)).type])), TYPES);
+  assert.equal(byId.get(eventIdOf(messageIds[0])).value, 42.5);
+  console.log(`# ${userId}: ${messageIds.length} messageIds each once in the timeline, types ${JSON.stringify(TYPES)}`);
 }
 
 // The SDKs as they ship: only the host option.
