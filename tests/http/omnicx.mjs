@@ -2,8 +2,9 @@
 // service with its HTTP port on and the profile service (from
 // tests/e2e/harness.mjs), read back through the profile service's
 // GetTimeline with an agent key — the customer's timeline as any client
-// sees it. Plus the test-side pieces: a proxy that stores a request and
-// then answers 500, and a static server for the browser's page.
+// sees it. Plus the test-side pieces: a proxy that records what an SDK
+// sent (and can answer 500 to a request omnicx stored), and a static server
+// for the browser's page.
 //
 //   const omnicx = new Omnicx();
 //   await omnicx.start();
@@ -15,6 +16,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { Suite, unary, waitFor, freePort } from '../e2e/harness.mjs';
 
 export { freePort };
@@ -141,14 +143,28 @@ export function occurrences(timeline, ids) {
   return Object.fromEntries(ids.map((m) => [m, timeline.filter((e) => e === eventIdOf(m)).length]));
 }
 
-// An HTTP proxy in front of omnicx on 127.0.0.1: the first `failures` POSTs
-// are forwarded and stored by omnicx, then answered 500 to the client, so
-// the SDK retries data that is already in. Later requests pass through.
-export class FailOnceProxy {
-  constructor(target, failures = 1) {
+// An HTTP proxy in front of omnicx on 127.0.0.1 that records what the SDK
+// sent; with `failures`, the first that many POSTs are forwarded and stored
+// by omnicx, then answered 500 to the client, so the SDK retries data that
+// is already in. Later requests pass through.
+export class RecordingProxy {
+  constructor(target, { failures = 0 } = {}) {
     this.target = new URL(target);
     this.failures = failures;
-    this.requests = [];          // { path, upstream, answered }
+    // { path, upstream, answered, sha256 (of the body as sent), sentAt,
+    //   events: [{ type, messageId }] }
+    this.requests = [];
+  }
+  // Each messageId sent, once, by the call type that sent it.
+  messageIds() {
+    const out = {};
+    for (const r of this.requests) {
+      for (const e of r.events) {
+        if (out[e.type] && out[e.type] !== e.messageId) throw new Error(`two ${e.type} calls`);
+        out[e.type] = e.messageId;
+      }
+    }
+    return out;
   }
   async start() {
     this.server = http.createServer((req, res) => {
@@ -156,18 +172,25 @@ export class FailOnceProxy {
       req.on('data', (c) => chunks.push(c));
       req.on('end', () => {
         const body = Buffer.concat(chunks);
-        const headers = { ...req.headers, host: this.target.host };
+        const record = { path: req.url, sha256: crypto.createHash('sha256').update(body).digest('hex') };
+        if (req.method === 'POST') {
+          const json = JSON.parse((req.headers['content-encoding'] === 'gzip'
+            ? zlib.gunzipSync(body) : body).toString());
+          record.sentAt = json.sentAt;
+          record.events = (json.batch || [json]).map((e) => ({ type: e.type, messageId: e.messageId }));
+        }
         const up = http.request({
           host: this.target.hostname, port: this.target.port, path: req.url,
-          method: req.method, headers, timeout: 5000,
+          method: req.method, headers: { ...req.headers, host: this.target.host }, timeout: 5000,
         }, (upRes) => {
           const upChunks = [];
           upRes.on('data', (c) => upChunks.push(c));
           upRes.on('end', () => {
             const fail = req.method === 'POST' && this.failures > 0;
             if (fail) this.failures -= 1;
-            const answered = fail ? 500 : upRes.statusCode;
-            this.requests.push({ path: req.url, upstream: upRes.statusCode, answered });
+            if (req.method === 'POST') {
+              this.requests.push({ ...record, upstream: upRes.statusCode, answered: fail ? 500 : upRes.statusCode });
+            }
             if (fail) {
               res.writeHead(500, { 'content-type': 'application/json' });
               res.end('{"error":"injected by the test proxy"}');
