@@ -263,9 +263,10 @@ TEST(ConfigTest, TrackingApiSettings) {
   EXPECT_EQ(c.http_address(), "127.0.0.1:9080");
   EXPECT_EQ(c.write_keys_file(), "");
   ASSERT_OK_AND_ASSIGN(
-      c, LoadConfig(Service::kIngestion, {},
-                    FakeEnv({{"OMNICX_HTTP_ADDRESS", ""},
-                             {"OMNICX_WRITE_KEYS_FILE", "/k/write-keys.yaml"}})));
+      c,
+      LoadConfig(Service::kIngestion, {},
+                 FakeEnv({{"OMNICX_HTTP_ADDRESS", ""},
+                          {"OMNICX_WRITE_KEYS_FILE", "/k/write-keys.yaml"}})));
   EXPECT_EQ(c.http_address(), "");
   EXPECT_EQ(c.write_keys_file(), "/k/write-keys.yaml");
   EXPECT_THAT(
