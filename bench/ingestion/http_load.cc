@@ -42,20 +42,20 @@ const char* const kEvents[] = {"Page Viewed",     "Product Viewed",
 class PreparedBody {
  public:
   PreparedBody(int worker, uint32_t run) {
-    const std::string ts = absl::FormatTime(
-        absl::RFC3339_full, absl::Now() - absl::Seconds(5),
-        absl::UTCTimeZone());
+    const std::string ts =
+        absl::FormatTime(absl::RFC3339_full, absl::Now() - absl::Seconds(5),
+                         absl::UTCTimeZone());
     body_ = R"({"batch":[)";
     for (int k = 0; k < kBatchEvents; ++k) {
       const int n = worker * 131 + k;
       const std::string id =
           absl::StrFormat("%08x-%04x-4%03x-8%03x-%012x", run, worker, 0, 0, 0);
-      absl::StrAppend(
-          &body_, k ? "," : "", R"({"type":"track","messageId":")", id,
-          R"(","anonymousId":"anon-)", n % 10000, R"(","event":")",
-          kEvents[n % 6], R"(","properties":{"page":"/products/espresso-machine")",
-          n % 6 == 3 ? R"(,"revenue":49.9)" : "", R"(},"timestamp":")", ts,
-          "\"}");
+      absl::StrAppend(&body_, k ? "," : "", R"({"type":"track","messageId":")",
+                      id, R"(","anonymousId":"anon-)", n % 10000,
+                      R"(","event":")", kEvents[n % 6],
+                      R"(","properties":{"page":"/products/espresso-machine")",
+                      n % 6 == 3 ? R"(,"revenue":49.9)" : "",
+                      R"(},"timestamp":")", ts, "\"}");
       digits_.push_back(body_.rfind(id) + id.size() - kDigits);
     }
     absl::StrAppend(&body_, R"(],"sentAt":")", ts, "\"}");
@@ -91,7 +91,8 @@ int main(int argc, char** argv) {
     if (absl::StartsWith(a, "--target=")) target = a.substr(9);
     if (absl::StartsWith(a, "--seconds="))
       (void)absl::SimpleAtod(a.substr(10), &seconds);
-    if (absl::StartsWith(a, "--many=")) (void)absl::SimpleAtoi(a.substr(7), &many);
+    if (absl::StartsWith(a, "--many="))
+      (void)absl::SimpleAtoi(a.substr(7), &many);
     if (absl::StartsWith(a, "--key_file=")) key_file = a.substr(11);
   }
   std::ifstream in(key_file);

@@ -82,8 +82,8 @@ void Queue(MHD_Connection* connection, const Response& response) {
 }
 
 Response Plain(int status, std::string body) {
-  return {status, {{"Content-Type", "text/plain; charset=utf-8"}},
-          std::move(body)};
+  return {
+      status, {{"Content-Type", "text/plain; charset=utf-8"}}, std::move(body)};
 }
 
 MHD_Result CollectHeader(void* cls, MHD_ValueKind kind, const char* key,
@@ -141,8 +141,8 @@ struct ServerCallbacks {
     return MHD_YES;
   }
 
-  static void OnCompleted(void* cls, MHD_Connection* connection,
-                          void** context, MHD_RequestTerminationCode why) {
+  static void OnCompleted(void* cls, MHD_Connection* connection, void** context,
+                          MHD_RequestTerminationCode why) {
     delete static_cast<Server::Connection*>(*context);
     *context = nullptr;
   }
@@ -153,8 +153,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
   const size_t colon = options.address.rfind(':');
   int port = 0;
   if (colon == std::string::npos ||
-      !absl::SimpleAtoi(options.address.substr(colon + 1), &port) ||
-      port < 0 || port > 65535) {
+      !absl::SimpleAtoi(options.address.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat(
         options.name, " address \"", options.address, "\" is not host:port"));
   }
@@ -186,8 +186,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
       static_cast<unsigned>(
           std::max<int64_t>(1, absl::ToInt64Seconds(o.connection_timeout))),
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, o.header_buffer_bytes,
-      MHD_OPTION_NOTIFY_COMPLETED, &ServerCallbacks::OnCompleted,
-      server.get(), MHD_OPTION_END);
+      MHD_OPTION_NOTIFY_COMPLETED, &ServerCallbacks::OnCompleted, server.get(),
+      MHD_OPTION_END);
   if (server->daemon_ == nullptr) {
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on ", server->options_.address, " for ",
@@ -217,8 +217,8 @@ void Server::Dispatch(MHD_Connection* connection, Connection* state) {
   const Handler* handler =
       router_.Find(request.method, request.path, &status, &allow);
   if (handler == nullptr) {
-    Response r = Plain(status, status == 404 ? "not found\n"
-                                             : "method not allowed\n");
+    Response r =
+        Plain(status, status == 404 ? "not found\n" : "method not allowed\n");
     if (!allow.empty()) r.headers.emplace_back("Allow", allow);
     Queue(connection, r);
     return;
@@ -256,13 +256,11 @@ void Server::Stop(absl::Duration grace) {
   const MHD_socket listen_fd = MHD_quiesce_daemon(daemon_);
   {
     absl::MutexLock lock(&gate->mu);
-    gate->mu.AwaitWithTimeout(
-        absl::Condition(
-            +[](Gate* g) ABSL_EXCLUSIVE_LOCKS_REQUIRED(g->mu) {
-              return g->pending == 0;
-            },
-            gate.get()),
-        grace);
+    gate->mu.AwaitWithTimeout(absl::Condition(
+                                  +[](Gate* g) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                                       g->mu) { return g->pending == 0; },
+                                  gate.get()),
+                              grace);
     // Past the grace: answer what is left, so no connection stays
     // suspended (libmicrohttpd cannot stop with suspended connections).
     for (auto& [raw, call] : gate->calls) {

@@ -7,13 +7,12 @@ namespace omnicx::metrics {
 absl::StatusOr<std::unique_ptr<http::Server>> StartEndpoint(
     const std::string& address, Registry* registry) {
   http::Router router;
-  router.Handle("GET", "/metrics",
-                [registry](http::Request&, http::Respond respond) {
-                  respond({200,
-                           {{"Content-Type",
-                             "text/plain; version=0.0.4; charset=utf-8"}},
-                           registry->Render()});
-                });
+  router.Handle(
+      "GET", "/metrics", [registry](http::Request&, http::Respond respond) {
+        respond({200,
+                 {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}},
+                 registry->Render()});
+      });
   http::ServerOptions options;
   options.address = address;
   options.threads = 1;

@@ -58,13 +58,15 @@ HttpReply HttpClient::Send(absl::string_view method, absl::string_view path,
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, m.c_str());
   }
   if (!body.empty() || m == "POST") {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE,
+                     static_cast<long>(body.size()));
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
   }
   curl_slist* list = nullptr;
   // libcurl would otherwise send "Expect: 100-continue" for large bodies.
   list = curl_slist_append(list, "Expect:");
-  for (const std::string& h : headers) list = curl_slist_append(list, h.c_str());
+  for (const std::string& h : headers)
+    list = curl_slist_append(list, h.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &AppendBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);

@@ -34,7 +34,8 @@ class DeadLetters {
               metrics::Registry& registry, DeadLetterOptions options = {});
   ~DeadLetters();  // writes what is queued, then stops
 
-  void Add(const WriteKeyGrant& grant, const std::vector<RejectedEvent>& events);
+  void Add(const WriteKeyGrant& grant,
+           const std::vector<RejectedEvent>& events);
   // Blocks until everything added so far was written or dropped (tests).
   void Flush();
 

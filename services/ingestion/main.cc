@@ -1,9 +1,9 @@
 // omnicx-ingestion: wiring only (see libs/server/service_main.h).
 #include "absl/strings/str_split.h"
 #include "libs/config/config.h"
+#include "libs/http/server.h"
 #include "libs/logging/log.h"
 #include "libs/server/service_main.h"
-#include "libs/http/server.h"
 #include "services/ingestion/dead_letters.h"
 #include "services/ingestion/event_log.h"
 #include "services/ingestion/ingestion_service.h"
@@ -89,8 +89,8 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   };
   // Released in this order after the server drained: users before what
   // they use.
-  bundle.keep_alive = {http,    tracking, dead_letters, monitor,
-                       intake,  queue,    event_log};
+  bundle.keep_alive = {http,   tracking, dead_letters, monitor,
+                       intake, queue,    event_log};
   return bundle;
 }
 

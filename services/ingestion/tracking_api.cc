@@ -37,7 +37,8 @@ constexpr Endpoint kEndpoints[] = {{"track", "track"}, {"identify", "identify"},
 std::optional<std::string> BasicUser(absl::string_view header) {
   if (header.empty()) return std::nullopt;
   absl::string_view value = absl::StripAsciiWhitespace(header);
-  if (value.size() < 6 || !absl::EqualsIgnoreCase(value.substr(0, 6), "basic ")) {
+  if (value.size() < 6 ||
+      !absl::EqualsIgnoreCase(value.substr(0, 6), "basic ")) {
     return std::string();
   }
   std::string decoded;
@@ -56,8 +57,7 @@ std::string JsonMessage(absl::string_view text) {
 }  // namespace
 
 TrackingApi::TrackingApi(Intake& intake, WriteKeySet write_keys,
-                         DeadLetters* dead_letters,
-                         metrics::Registry& registry,
+                         DeadLetters* dead_letters, metrics::Registry& registry,
                          TrackingApiOptions options,
                          std::function<absl::Time()> clock)
     : intake_(intake),
@@ -110,11 +110,12 @@ void TrackingApi::Preflight(http::Request& request, http::Respond respond) {
   const std::string origin(request.Header("origin"));
   http::Response r{204, {}, ""};
   if (!origin.empty() && write_keys_.AnyAllows(origin)) {
-    r.headers = {{"Access-Control-Allow-Origin", origin},
-                 {"Access-Control-Allow-Methods", "POST"},
-                 {"Access-Control-Allow-Headers", "content-type, authorization"},
-                 {"Access-Control-Max-Age", "86400"},
-                 {"Vary", "Origin"}};
+    r.headers = {
+        {"Access-Control-Allow-Origin", origin},
+        {"Access-Control-Allow-Methods", "POST"},
+        {"Access-Control-Allow-Headers", "content-type, authorization"},
+        {"Access-Control-Max-Age", "86400"},
+        {"Vary", "Origin"}};
   }
   requests_.WithLabels({"preflight", absl::StrCat(r.status)}).Increment();
   respond(std::move(r));
@@ -155,9 +156,8 @@ void TrackingApi::Handle(CallType type, const std::string& endpoint,
     }
   }
 
-  const std::string encoding =
-      absl::AsciiStrToLower(absl::StripAsciiWhitespace(
-          request.Header("content-encoding")));
+  const std::string encoding = absl::AsciiStrToLower(
+      absl::StripAsciiWhitespace(request.Header("content-encoding")));
   if (!encoding.empty() && encoding != "gzip" && encoding != "identity") {
     respond(Answer(endpoint, 415, "unsupported content-encoding", origin,
                    header_grant));
@@ -184,8 +184,8 @@ void TrackingApi::Handle(CallType type, const std::string& endpoint,
     }
     return *g;
   };
-  absl::StatusOr<TrackingRequest> mapped = MapTrackingRequest(
-      type, *json, resolve, received_at, options_.limits);
+  absl::StatusOr<TrackingRequest> mapped =
+      MapTrackingRequest(type, *json, resolve, received_at, options_.limits);
   if (!mapped.ok()) {
     const bool unauthenticated = absl::IsUnauthenticated(mapped.status());
     respond(Answer(endpoint, unauthenticated ? 401 : 400,
@@ -221,11 +221,10 @@ void TrackingApi::Handle(CallType type, const std::string& endpoint,
           if (status != 500) {
             const absl::Duration delay =
                 status::GetRetryDelay(s).value_or(options_.retry_after);
-            r.headers.emplace_back(
-                "Retry-After",
-                absl::StrCat(std::max<int64_t>(
-                    1, static_cast<int64_t>(
-                           std::ceil(absl::ToDoubleSeconds(delay))))));
+            r.headers.emplace_back("Retry-After",
+                                   absl::StrCat(std::max<int64_t>(
+                                       1, static_cast<int64_t>(std::ceil(
+                                              absl::ToDoubleSeconds(delay))))));
           }
           respond(std::move(r));
           return;

@@ -40,9 +40,8 @@ constexpr size_t kMaxRawBodyBytes = 512 * 1024;
 
 class TrackingApi {
  public:
-  TrackingApi(Intake& intake, WriteKeySet write_keys,
-              DeadLetters* dead_letters, metrics::Registry& registry,
-              TrackingApiOptions options,
+  TrackingApi(Intake& intake, WriteKeySet write_keys, DeadLetters* dead_letters,
+              metrics::Registry& registry, TrackingApiOptions options,
               std::function<absl::Time()> clock = absl::Now);
 
   // The routes, for http::Server::Start (this must outlive the server).

@@ -129,12 +129,10 @@ bool ToValue(const element& e, int depth, google::protobuf::Value* out) {
       out->set_string_value(std::string(e.get_string().value_unsafe()));
       return true;
     case element_type::INT64:
-      out->set_number_value(
-          static_cast<double>(e.get_int64().value_unsafe()));
+      out->set_number_value(static_cast<double>(e.get_int64().value_unsafe()));
       return true;
     case element_type::UINT64:
-      out->set_number_value(
-          static_cast<double>(e.get_uint64().value_unsafe()));
+      out->set_number_value(static_cast<double>(e.get_uint64().value_unsafe()));
       return true;
     case element_type::DOUBLE:
       out->set_number_value(e.get_double().value_unsafe());
@@ -239,10 +237,9 @@ std::optional<Rejection> MapEvent(
   std::string message_id;
   if (auto m = IdField(e, "messageId")) {
     if (m->size() > limits.max_message_id_chars) {
-      return Rejection{"message_id",
-                       absl::StrCat("messageId must be at most ",
-                                    limits.max_message_id_chars,
-                                    " characters")};
+      return Rejection{"message_id", absl::StrCat("messageId must be at most ",
+                                                  limits.max_message_id_chars,
+                                                  " characters")};
     }
     message_id = *std::move(m);
   } else {
@@ -290,12 +287,12 @@ std::optional<Rejection> MapEvent(
       if (auto traits = ObjectField(e, "traits")) {
         nested_ok = ToStruct(*traits, depth, out->mutable_properties());
         if (type == CallType::kIdentify) {
-          if (auto email = StringField(*traits, "email"); email &&
-                                                          !email->empty()) {
+          if (auto email = StringField(*traits, "email");
+              email && !email->empty()) {
             AddIdentity(out, "email", std::string(*email));
           }
-          if (auto phone = StringField(*traits, "phone"); phone &&
-                                                          !phone->empty()) {
+          if (auto phone = StringField(*traits, "phone");
+              phone && !phone->empty()) {
             AddIdentity(out, "phone", std::string(*phone));
           }
         }
@@ -319,8 +316,8 @@ std::optional<Rejection> MapEvent(
       return Rejection{"type", "unknown event type"};
   }
   if (!nested_ok) {
-    return Rejection{"too_deep", absl::StrCat("nested deeper than ", depth,
-                                              " levels")};
+    return Rejection{"too_deep",
+                     absl::StrCat("nested deeper than ", depth, " levels")};
   }
   // value: revenue, else value, else total.
   for (const char* key : {"revenue", "value", "total"}) {
@@ -341,8 +338,8 @@ std::optional<Rejection> MapEvent(
     if (auto text = StringField(e, key)) {
       client_time = ParseTimestamp(*text);
       if (!client_time.has_value()) {
-        return Rejection{"timestamp", absl::StrCat("`", key,
-                                                   "` is not RFC 3339")};
+        return Rejection{"timestamp",
+                         absl::StrCat("`", key, "` is not RFC 3339")};
       }
       break;
     }
@@ -356,13 +353,13 @@ std::optional<Rejection> MapEvent(
   }
   absl::Time occurred = received_at;
   if (client_time.has_value()) {
-    occurred = sent_at.has_value()
-                   ? received_at - (*sent_at - *client_time)
-                   : *client_time;
+    occurred = sent_at.has_value() ? received_at - (*sent_at - *client_time)
+                                   : *client_time;
     if (sent_at.has_value() && occurred > received_at) occurred = received_at;
   }
-  *out->mutable_occurred_at() = google::protobuf::util::TimeUtil::
-      NanosecondsToTimestamp(absl::ToUnixNanos(occurred));
+  *out->mutable_occurred_at() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+          absl::ToUnixNanos(occurred));
   return std::nullopt;
 }
 
@@ -478,8 +475,8 @@ absl::StatusOr<TrackingRequest> MapTrackingRequest(
       rejection = Rejection{"not_an_object", "an event must be an object"};
     } else if (payload.size() > limits.max_event_bytes) {
       rejection = Rejection{
-          "too_large", absl::StrCat("event is over ", limits.max_event_bytes,
-                                    " bytes")};
+          "too_large",
+          absl::StrCat("event is over ", limits.max_event_bytes, " bytes")};
     } else {
       rejection = MapEvent(t, e, batch_context, batch_sent_at, request.grant,
                            received_at, limits, new_id, &event);

@@ -10,7 +10,7 @@
 //   // r->events go to Intake::ProcessAsync; r->rejected are dead-lettered.
 //
 // The rules (docs/http-api.md is the operator's version):
-//   - userId -> customer.customer_id, else anonymousId -> customer.anonymous_id;
+//   - userId -> customer.customer_id, else anonymousId -> anonymous_id;
 //     with both, anonymousId is also an `anonymous_id` identity. identify's
 //     traits.email / traits.phone and alias's previousId (as anonymous_id)
 //     are identities too; Intake trusts them only for a trusted write key.
@@ -68,7 +68,15 @@ struct TrackingLimits {
   int max_depth = 32;
 };
 
-enum class CallType { kTrack, kIdentify, kPage, kScreen, kGroup, kAlias, kBatch };
+enum class CallType {
+  kTrack,
+  kIdentify,
+  kPage,
+  kScreen,
+  kGroup,
+  kAlias,
+  kBatch
+};
 
 // "track", ..., "batch"; "import" is kBatch. nullopt for anything else.
 std::optional<CallType> ParseCallType(absl::string_view name);

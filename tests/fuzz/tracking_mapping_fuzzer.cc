@@ -52,9 +52,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const WriteKeyResolver resolve =
       [&](absl::string_view) -> absl::StatusOr<WriteKeyGrant> { return grant; };
   int ids = 0;
-  absl::StatusOr<TrackingRequest> r = MapTrackingRequest(
-      type, *json, resolve, kNow, limits,
-      [&ids] { return "gen-" + std::to_string(++ids); });
+  absl::StatusOr<TrackingRequest> r =
+      MapTrackingRequest(type, *json, resolve, kNow, limits,
+                         [&ids] { return "gen-" + std::to_string(++ids); });
   if (!r.ok()) return 0;
   Check(r->events.size() == r->event_index.size());
   Check(r->events.size() == r->payloads.size());
@@ -75,9 +75,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(event.event_id().size() <= 3 + limits.max_message_id_chars);
     Check(event.has_customer());
     Check(event.channel() != omnicx::v1::CHANNEL_UNSPECIFIED);
-    for (const auto& v : ValidateInteraction(kNow, options, "interactions[0]",
-                                             &event,
-                                             /*trusted_identities=*/false)) {
+    for (const auto& v :
+         ValidateInteraction(kNow, options, "interactions[0]", &event,
+                             /*trusted_identities=*/false)) {
       Check(absl::StartsWith(v.field, "interactions[0]"));
     }
   }

@@ -39,8 +39,8 @@ Router Echo() {
 TEST(HttpServerTest, RoutesByMethodAndPath) {
   auto server = StartOrDie(Echo());
   HttpClient client(server->port());
-  HttpReply ok = client.Send("POST", "/echo?x=1", {"Content-Type: text/plain"},
-                             "hello");
+  HttpReply ok =
+      client.Send("POST", "/echo?x=1", {"Content-Type: text/plain"}, "hello");
   EXPECT_EQ(ok.status, 201);
   EXPECT_EQ(ok.body, "hello");
   EXPECT_EQ(ok.Header("x-method"), "POST");
@@ -85,11 +85,10 @@ TEST(HttpServerTest, OversizedHeadersAre431) {
   options.header_buffer_bytes = 8192;
   auto server = StartOrDie(Echo(), options);
   HttpClient client(server->port());
-  EXPECT_EQ(client
-                .Send("POST", "/echo", {"X-Big: " + std::string(10000, 'a')},
-                      "x")
-                .status,
-            431);
+  EXPECT_EQ(
+      client.Send("POST", "/echo", {"X-Big: " + std::string(10000, 'a')}, "x")
+          .status,
+      431);
 }
 
 // Handlers answer later from another thread; while they wait, other

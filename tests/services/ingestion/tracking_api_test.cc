@@ -39,12 +39,11 @@ using ::testing::UnorderedElementsAre;
 std::string KeyEntry(const std::string& key, const std::string& tenant,
                      const std::string& source, const std::string& origins,
                      bool trusted = false) {
-  return absl::StrCat("  - name: ", source, "-", tenant, "\n    sha256: ",
-                      keys::Sha256Hex(key), "\n    tenant: ", tenant,
-                      "\n    source: ", source,
-                      "\n    allowed_origins: ", origins,
-                      "\n    trusted_identities: ", trusted ? "true" : "false",
-                      "\n");
+  return absl::StrCat(
+      "  - name: ", source, "-", tenant, "\n    sha256: ", keys::Sha256Hex(key),
+      "\n    tenant: ", tenant, "\n    source: ", source,
+      "\n    allowed_origins: ", origins,
+      "\n    trusted_identities: ", trusted ? "true" : "false", "\n");
 }
 
 std::string Basic(const std::string& credentials) {
@@ -101,8 +100,9 @@ class TrackingApiTest : public ::testing::Test {
 
   std::string Track(const std::string& message_id,
                     const std::string& extra = "") {
-    return absl::StrCat(R"({"anonymousId":"a-1","event":"Clicked","messageId":")",
-                        message_id, "\"", extra, "}");
+    return absl::StrCat(
+        R"({"anonymousId":"a-1","event":"Clicked","messageId":")", message_id,
+        "\"", extra, "}");
   }
 
   // event_id -> stored copies, over all shards.
@@ -162,14 +162,20 @@ TEST_F(TrackingApiTest, WriteKeyForms) {
       {"basic key:", {Basic("wk-web:")}, body, 200},
       {"basic key:x", {Basic("wk-web:x")}, body, 200},
       {"basic key without colon", {Basic("wk-web")}, body, 200},
-      {"writeKey in body", {},
-       R"({"writeKey":"wk-web","anonymousId":"a","event":"e"})", 200},
-      {"header wins over body", {Basic("wk-web:")},
-       R"({"writeKey":"nope","anonymousId":"a","event":"e"})", 200},
+      {"writeKey in body",
+       {},
+       R"({"writeKey":"wk-web","anonymousId":"a","event":"e"})",
+       200},
+      {"header wins over body",
+       {Basic("wk-web:")},
+       R"({"writeKey":"nope","anonymousId":"a","event":"e"})",
+       200},
       {"missing", {}, body, 401},
       {"unknown", {Basic("wk-nope:")}, body, 401},
-      {"unknown in body", {},
-       R"({"writeKey":"wk-nope","anonymousId":"a","event":"e"})", 401},
+      {"unknown in body",
+       {},
+       R"({"writeKey":"wk-nope","anonymousId":"a","event":"e"})",
+       401},
       {"another tenant's key", {Basic("wk-other:")}, body, 401},
       {"bearer is not basic", {"Authorization: Bearer wk-web"}, body, 401},
       {"malformed basic", {"Authorization: Basic %%%"}, body, 401},
@@ -194,19 +200,28 @@ TEST_F(TrackingApiTest, BodiesAreJsonWhateverTheContentTypeAndMayBeGzipped) {
   const std::string auth = Basic("wk-web:");
   const std::vector<Case> cases = {
       {"json", {auth, "Content-Type: application/json"}, Track("c1"), 200},
-      {"text/plain (sendBeacon)", {auth, "Content-Type: text/plain"},
-       Track("c2"), 200},
+      {"text/plain (sendBeacon)",
+       {auth, "Content-Type: text/plain"},
+       Track("c2"),
+       200},
       {"none", {auth, "Content-Type:"}, Track("c3"), 200},
       {"gzip labelled form (RudderStack)",
        {auth, "Content-Type: application/x-www-form-urlencoded",
         "Content-Encoding: gzip"},
-       testing::Gzip(Track("c4")), 200},
-      {"gzip json", {auth, "Content-Encoding: GZIP"},
-       testing::Gzip(Track("c5")), 200},
-      {"gzip header, plain body", {auth, "Content-Encoding: gzip"},
-       Track("c6"), 400},
-      {"truncated gzip", {auth, "Content-Encoding: gzip"},
-       testing::Gzip(Track("c7")).substr(0, 20), 400},
+       testing::Gzip(Track("c4")),
+       200},
+      {"gzip json",
+       {auth, "Content-Encoding: GZIP"},
+       testing::Gzip(Track("c5")),
+       200},
+      {"gzip header, plain body",
+       {auth, "Content-Encoding: gzip"},
+       Track("c6"),
+       400},
+      {"truncated gzip",
+       {auth, "Content-Encoding: gzip"},
+       testing::Gzip(Track("c7")).substr(0, 20),
+       400},
       {"malformed json", {auth}, "{\"event\":", 400},
       {"not an object", {auth}, "[]", 400},
       {"unknown encoding", {auth, "Content-Encoding: br"}, Track("c8"), 415},
@@ -224,9 +239,9 @@ TEST_F(TrackingApiTest, BodiesAreJsonWhateverTheContentTypeAndMayBeGzipped) {
 
 TEST_F(TrackingApiTest, SizeLimits) {
   // 500 KB after decompression: a compressed body that inflates past it.
-  const std::string big = absl::StrCat(
-      R"({"anonymousId":"a","event":"e","properties":{"p":")",
-      std::string(501 * 1024, 'x'), "\"}}");
+  const std::string big =
+      absl::StrCat(R"({"anonymousId":"a","event":"e","properties":{"p":")",
+                   std::string(501 * 1024, 'x'), "\"}}");
   HttpReply gz = Post("/v1/track", testing::Gzip(big),
                       {Basic("wk-web:"), "Content-Encoding: gzip"});
   EXPECT_EQ(gz.status, 413) << gz.body;
@@ -245,9 +260,9 @@ TEST_F(TrackingApiTest, SizeLimits) {
   EXPECT_EQ(Stored().size(), 20u);
   // More than 2,500 events: the request is refused whole.
   std::vector<std::string> many(2501, R"({"type":"page","anonymousId":"a"})");
-  HttpReply over = Post("/v1/batch", absl::StrCat(R"({"batch":[)",
-                                                  absl::StrJoin(many, ","),
-                                                  "]}"));
+  HttpReply over =
+      Post("/v1/batch",
+           absl::StrCat(R"({"batch":[)", absl::StrJoin(many, ","), "]}"));
   EXPECT_EQ(over.status, 400);
   EXPECT_THAT(over.body, HasSubstr("at most 2500"));
 }
@@ -263,8 +278,8 @@ TEST_F(TrackingApiTest, Cors) {
   EXPECT_EQ(pre.Header("access-control-allow-methods"), "POST");
   EXPECT_EQ(pre.Header("access-control-allow-headers"),
             "content-type, authorization");
-  HttpReply stranger = client_->Send("OPTIONS", "/v1/batch",
-                                     {"Origin: https://evil.example"});
+  HttpReply stranger =
+      client_->Send("OPTIONS", "/v1/batch", {"Origin: https://evil.example"});
   EXPECT_EQ(stranger.status, 204);
   EXPECT_EQ(stranger.Header("access-control-allow-origin"), "");
   // Responses: the key's own origins.
@@ -352,10 +367,12 @@ TEST_F(TrackingApiTest, BadEventsAreRejectedAloneCountedAndDeadLettered) {
                                         {"missing_id", 1},
                                         {"too_large", 1}}));
   const std::string metrics = registry_.Render();
-  EXPECT_THAT(metrics, HasSubstr(
-      "omnicx_http_events_rejected_total{reason=\"missing_id\"} 1"));
-  EXPECT_THAT(metrics,
-              HasSubstr("omnicx_http_events_rejected_total{reason=\"invalid\"} 1"));
+  EXPECT_THAT(
+      metrics,
+      HasSubstr("omnicx_http_events_rejected_total{reason=\"missing_id\"} 1"));
+  EXPECT_THAT(
+      metrics,
+      HasSubstr("omnicx_http_events_rejected_total{reason=\"invalid\"} 1"));
   // A single call with a bad event still answers 200.
   EXPECT_EQ(Post("/v1/track", R"({"event":"no ids"})").status, 200);
 }
@@ -363,16 +380,16 @@ TEST_F(TrackingApiTest, BadEventsAreRejectedAloneCountedAndDeadLettered) {
 TEST_F(TrackingApiTest, TimestampsAreSkewCorrected) {
   // The device's clock is an hour fast.
   const absl::Time device = now_ + absl::Hours(1);
-  HttpReply r = Post(
-      "/v1/batch",
-      absl::StrCat(R"({"sentAt":")", Rfc3339(device), R"(","batch":[
+  HttpReply r =
+      Post("/v1/batch",
+           absl::StrCat(R"({"sentAt":")", Rfc3339(device), R"(","batch":[
         {"type":"track","anonymousId":"a","event":"e","messageId":"t1",
          "originalTimestamp":")",
-                   Rfc3339(device - absl::Seconds(30)), R"("},
+                        Rfc3339(device - absl::Seconds(30)), R"("},
         {"type":"track","anonymousId":"a","event":"e","messageId":"t2",
          "timestamp":")",
-                   Rfc3339(now_ - absl::Hours(2)), R"(","sentAt":")",
-                   Rfc3339(now_ - absl::Hours(2)), R"("}]})"));
+                        Rfc3339(now_ - absl::Hours(2)), R"(","sentAt":")",
+                        Rfc3339(now_ - absl::Hours(2)), R"("}]})"));
   ASSERT_EQ(r.status, 200) << r.body;
   auto stored = Stored();
   ASSERT_EQ(stored["web:t1"].size(), 1u);
@@ -382,23 +399,23 @@ TEST_F(TrackingApiTest, TimestampsAreSkewCorrected) {
   EXPECT_EQ(TimeUtil::TimestampToSeconds(stored["web:t2"][0].occurred_at()),
             absl::ToUnixSeconds(now_));
   // An explicit timestamp without any sentAt is taken as is.
-  ASSERT_EQ(Post("/v1/track",
-                 Track("t3", absl::StrCat(R"(,"timestamp":")",
-                                          Rfc3339(now_ - absl::Hours(5)),
-                                          "\"")))
-                .status,
-            200);
+  ASSERT_EQ(
+      Post("/v1/track",
+           Track("t3", absl::StrCat(R"(,"timestamp":")",
+                                    Rfc3339(now_ - absl::Hours(5)), "\"")))
+          .status,
+      200);
   EXPECT_EQ(TimeUtil::TimestampToSeconds(Stored()["web:t3"][0].occurred_at()),
             absl::ToUnixSeconds(now_ - absl::Hours(5)));
 }
 
 TEST_F(TrackingApiTest, RetriedAndResentBatchesStoreEachEventOnce) {
   auto batch = [this](absl::Duration sent_later) {
-    return absl::StrCat(
-        R"({"sentAt":")", Rfc3339(now_ + sent_later), R"(","batch":[
+    return absl::StrCat(R"({"sentAt":")", Rfc3339(now_ + sent_later),
+                        R"(","batch":[
           {"type":"track","anonymousId":"a","event":"e","messageId":"d1",
            "timestamp":")",
-        Rfc3339(now_ - absl::Seconds(5)), R"("},
+                        Rfc3339(now_ - absl::Seconds(5)), R"("},
           {"type":"page","userId":"u","messageId":"d2"}]})");
   };
   const std::string first = batch(absl::ZeroDuration());

@@ -106,8 +106,8 @@ TEST(TrackingMappingTest, CallTypesFromPathAndBatch) {
   EXPECT_EQ(ParseCallType("import"), CallType::kBatch);
   EXPECT_EQ(ParseCallType("screen"), CallType::kScreen);
   EXPECT_FALSE(ParseCallType("delete").has_value());
-  Interaction page = One(CallType::kPage,
-                         R"({"anonymousId":"a","name":"Home","messageId":"p"})");
+  Interaction page = One(
+      CallType::kPage, R"({"anonymousId":"a","name":"Home","messageId":"p"})");
   EXPECT_EQ(page.type(), "page_view");
   EXPECT_EQ(page.touchpoint(), "Home");
   EXPECT_EQ(page.customer().anonymous_id(), "a");
@@ -255,9 +255,9 @@ TEST(TrackingMappingTest, WholeRequestErrors) {
               status::StatusIs(absl::StatusCode::kInvalidArgument,
                                HasSubstr("at most 2500")));
   events.pop_back();
-  absl::StatusOr<TrackingRequest> full = Map(
-      CallType::kBatch,
-      absl::StrCat(R"({"batch":[)", absl::StrJoin(events, ","), "]}"));
+  absl::StatusOr<TrackingRequest> full =
+      Map(CallType::kBatch,
+          absl::StrCat(R"({"batch":[)", absl::StrJoin(events, ","), "]}"));
   ASSERT_TRUE(full.ok());
   EXPECT_EQ(full->events.size(), 2500u);
 }
@@ -269,10 +269,10 @@ TEST(TrackingMappingTest, TheResolverSeesTheBodyKeyAndItsErrorStands) {
     seen = std::string(key);
     return absl::UnauthenticatedError("unknown write key");
   };
-  EXPECT_THAT(MapTrackingRequest(CallType::kTrack,
-                                 R"({"writeKey":"wk","userId":"u"})", resolve,
-                                 kReceived, {}),
-              status::StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(
+      MapTrackingRequest(CallType::kTrack, R"({"writeKey":"wk","userId":"u"})",
+                         resolve, kReceived, {}),
+      status::StatusIs(absl::StatusCode::kUnauthenticated));
   EXPECT_EQ(seen, "wk");
   (void)MapTrackingRequest(CallType::kTrack, R"({"userId":"u"})", resolve,
                            kReceived, {});
@@ -286,9 +286,9 @@ TEST(TrackingMappingTest, DecodeBodyBoundsGzip) {
   ASSERT_OK_AND_ASSIGN(std::string plain,
                        DecodeBody(testing::Gzip(json), true, limits));
   EXPECT_EQ(plain, json);
-  ASSERT_OK_AND_ASSIGN(std::string exact,
-                       DecodeBody(testing::Gzip(std::string(1000, ' ')), true,
-                                  limits));
+  ASSERT_OK_AND_ASSIGN(
+      std::string exact,
+      DecodeBody(testing::Gzip(std::string(1000, ' ')), true, limits));
   EXPECT_EQ(exact.size(), 1000u);
   EXPECT_THAT(DecodeBody(testing::Gzip(std::string(1001, ' ')), true, limits),
               status::StatusIs(absl::StatusCode::kOutOfRange));

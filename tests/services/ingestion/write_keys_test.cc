@@ -19,13 +19,14 @@ std::string Entry(const std::string& key, const std::string& extra = "") {
 TEST(WriteKeysTest, ParsesAndFindsByHash) {
   ASSERT_OK_AND_ASSIGN(
       WriteKeySet set,
-      WriteKeySet::Parse("write_keys:\n" +
-                             Entry("k1",
-                                   "    default_channel: mobile_app\n"
-                                   "    allowed_origins: [\"https://a.example\"]\n"
-                                   "    trusted_identities: true\n") +
-                             Entry("k2", "    allowed_origins: [\"*\"]\n"),
-                         "keys.yaml"));
+      WriteKeySet::Parse(
+          "write_keys:\n" +
+              Entry("k1",
+                    "    default_channel: mobile_app\n"
+                    "    allowed_origins: [\"https://a.example\"]\n"
+                    "    trusted_identities: true\n") +
+              Entry("k2", "    allowed_origins: [\"*\"]\n"),
+          "keys.yaml"));
   EXPECT_EQ(set.size(), 2u);
   const WriteKeyGrant* g = set.Find("k1");
   ASSERT_NE(g, nullptr);
@@ -46,9 +47,10 @@ TEST(WriteKeysTest, ErrorsNameTheEntry) {
   auto error = [](const std::string& yaml) {
     return WriteKeySet::Parse(yaml, "keys.yaml").status();
   };
-  EXPECT_THAT(error("write_keys:\n" + Entry("k", "    colour: red\n")),
-              status::StatusIs(absl::StatusCode::kInvalidArgument,
-                               HasSubstr("write_keys[0]: unknown field `colour`")));
+  EXPECT_THAT(
+      error("write_keys:\n" + Entry("k", "    colour: red\n")),
+      status::StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("write_keys[0]: unknown field `colour`")));
   EXPECT_THAT(error("write_keys:\n  - name: x\n    sha256: abc\n"),
               status::StatusIs(absl::StatusCode::kInvalidArgument,
                                HasSubstr("`sha256` must be 64")));
