@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ingestion throughput and latency against Redis with AOF everysec, printed
 # beside the baselines measured in the same run (bench/baseline.sh), plus
-# Redis memory per dedup entry and per stream entry.
+# Redis memory per dedup entry and per stream entry, and the HTTP tracking
+# API's /v1/batch beside TrackBatch from the same rounds.
 #
 #   bench/ingestion.sh BUILD_DIR [--seconds N]
 set -euo pipefail
@@ -19,11 +20,13 @@ bash "$ROOT/bench/baseline.sh" "$BUILD" --out "$base" --seconds 3 --rates 1000 >
 rport=$(free_port)
 start_redis "$rport"
 gport=$(free_port)  # after redis is bound, so the two cannot collide
+hport=$(free_port)
 # No consumer runs here, so the profile group's backlog grows with every
 # stored event; past the default max_consumer_lag (1,000,000) the service
 # would answer RESOURCE_EXHAUSTED, which is back-pressure, not throughput.
 OMNICX_REDIS_ADDRESS="127.0.0.1:$rport" OMNICX_GRPC_ADDRESS="127.0.0.1:$gport" \
 OMNICX_METRICS_ADDRESS="" OMNICX_LOG_LEVEL=warn OMNICX_MAX_CONSUMER_LAG=1000000000 \
+OMNICX_HTTP_ADDRESS="127.0.0.1:$hport" OMNICX_WRITE_KEYS_FILE="$BENCH_KEYS/write-keys.yaml" \
   "$BUILD/services/ingestion/omnicx-ingestion" >"$BENCH_TMP/ingestion.log" 2>&1 &
 BENCH_PIDS+=($!)
 "$BUILD/tools/omnicx-health" --wait=10s "127.0.0.1:$gport" >/dev/null
@@ -54,11 +57,17 @@ for round in 1 2 3; do
   seconds=$SECONDS_PER; [ "$round" = 3 ] && seconds=$((SECONDS_PER * 4))
   "$BUILD/bench/ingestion_load" --target="127.0.0.1:$gport" --key_file="$BENCH_KEYS/app.key" --seconds="$seconds" \
     --scenarios=batch >"$BENCH_TMP/batch-$round.txt"
+  # The HTTP tracking API (POST /v1/batch, 100 events, keep-alive) at 4
+  # and 16 connections, right after TrackBatch in the same round.
+  "$BUILD/bench/http_load" --target="127.0.0.1:$hport" --key_file="$BENCH_KEYS/write.key" \
+    --seconds="$seconds" >"$BENCH_TMP/http-$round.txt"
   echo_after=$(echo_stream)
-  # round, events/s (4 callers), events/s (16), echo mean, batch p99 ms
+  # round, events/s (4 callers), events/s (16), echo mean, HTTP events/s (4), (16)
   echo "$round $(fig "$BENCH_TMP/batch-$round.txt" ingest_batch_events_per_s)" \
     "$(fig "$BENCH_TMP/batch-$round.txt" ingest_batch_many_events_per_s)" \
-    "$(awk -v a="$echo_before" -v b="$echo_after" 'BEGIN {print (a+b)/2}')" >>"$rounds"
+    "$(awk -v a="$echo_before" -v b="$echo_after" 'BEGIN {print (a+b)/2}')" \
+    "$(fig "$BENCH_TMP/http-$round.txt" http_batch_events_per_s)" \
+    "$(fig "$BENCH_TMP/http-$round.txt" http_batch_many_events_per_s)" >>"$rounds"
   echo_before="$echo_after"
   # Consumers that keep up trim what they acknowledged (TrimAcknowledged);
   # none runs here, so empty the streams between rounds, or every round
@@ -72,11 +81,13 @@ done
 last_round() { awk -v c="$1" 'END {print $c, $4}' "$rounds"; }
 read -r batch4 echo4 <<<"$(last_round 2)"
 read -r batch16 echo16 <<<"$(last_round 3)"
+http4=$(awk 'END {print $5}' "$rounds")
+http16=$(awk 'END {print $6}' "$rounds")
 
 run="$BENCH_TMP/run.txt"
 "$BUILD/bench/ingestion_load" --target="127.0.0.1:$gport" --key_file="$BENCH_KEYS/app.key" --seconds="$SECONDS_PER" \
   --scenarios=stream,track >"$run"
-cat "$BENCH_TMP"/batch-*.txt >>"$run"
+cat "$BENCH_TMP"/batch-*.txt "$BENCH_TMP"/http-*.txt >>"$run"
 
 # Memory: exact MEMORY USAGE of one full stream shard and of every dedup hash.
 shard=$(redis-cli -p "$rport" --scan --pattern 'cx:default:{ev:*}:stream' | head -1)
@@ -101,17 +112,21 @@ row() { # name metric value baseline
 }
 row "TrackBatch x100 (4 callers)" "events/s" "$batch4" "$echo4"
 row "TrackBatch x100 (16 callers)" "events/s" "$batch16" "$echo16"
+row "HTTP /v1/batch x100 (4 conns)" "events/s" "$http4" "$batch4"
+row "HTTP /v1/batch x100 (16 conns)" "events/s" "$http16" "$batch16"
 row "TrackStream (4 streams)" "events/s" "$(fig "$run" ingest_stream_events_per_s)" "$(fig "$base" echo_stream_msgs_per_s)"
 row "TrackBatch (16) vs raw XADD -P32" "events/s" "$batch16" "$(fig "$base" redis_xadd_p32_rps)"
 row "Track c16" "calls/s" "$(fig "$run" ingest_track_c16_qps)" "$(fig "$base" echo_unary_c16_qps)"
 row "Track c16" "p50 ms" "$(fig "$run" ingest_track_c16_p50_ms)" "$(fig "$base" echo_unary_c16_p50_ms)"
 row "Track c16" "p99 ms" "$(fig "$run" ingest_track_c16_p99_ms)" "$(fig "$base" echo_unary_c16_p99_ms)"
 row "errors (all scenarios)" "calls" "$(awk -F= '/_errors=/ {t+=$2} END {print t+0}' "$run")" 0
+# HTTP answers 200 even for events refused alone; those are dead-lettered.
+row "HTTP events dead-lettered" "events" "$(redis-cli -p "$rport" xlen cx:default:dlq:http)" 0
 row "Redis memory per stream entry" "bytes" "$per_entry" 0
 row "Redis memory per dedup entry" "bytes" "$per_dd" 0
-echo "(baseline for events/s: bare gRPC client-streaming messages/s; target >= 0.40x)"
+echo "(baseline for events/s: bare gRPC client-streaming messages/s; target >= 0.40x; HTTP rows: against TrackBatch at the same concurrency in the same round, target >= 0.70x)"
 echo "(TrackBatch rows: the last of 3 rounds (largest dedup set, $((SECONDS_PER * 4)) s per caller count, the others $SECONDS_PER s), each round against the mean of the echo runs just before and after it:"
-awk '{printf "  round %d: 4 callers %.1f, 16 callers %.1f events/s, echo %.1f msgs/s -> %.2fx, %.2fx\n", $1, $2, $3, $4, $2/$4, $3/$4}' "$rounds"
+awk '{printf "  round %d: 4 callers %.1f, 16 callers %.1f events/s, echo %.1f msgs/s -> %.2fx, %.2fx; HTTP 4 conns %.1f (%.2fx TrackBatch), 16 conns %.1f (%.2fx)\n", $1, $2, $3, $4, $2/$4, $3/$4, $5, ($2>0? $5/$2 : 0), $6, ($3>0? $6/$3 : 0)}' "$rounds"
 echo " TrackStream and Track rows: against the baseline measured before the rounds)"
 # What Redis's persistence did meanwhile: its AOF rewrites fork it, and a
 # slow fork or fsync stalls every command (docs/deploy.md#sizing).

@@ -35,7 +35,7 @@ for _ in $(seq 1 "$ROUNDS"); do
     rport=$(free_port); start_redis "$rport"; rpid=${BENCH_PIDS[-1]}
     gport=$(free_port)
     OMNICX_REDIS_ADDRESS="127.0.0.1:$rport" OMNICX_GRPC_ADDRESS="127.0.0.1:$gport" \
-    OMNICX_METRICS_ADDRESS="" OMNICX_LOG_LEVEL=warn OMNICX_MAX_CONSUMER_LAG=1000000000 \
+    OMNICX_METRICS_ADDRESS="" OMNICX_HTTP_ADDRESS="" OMNICX_LOG_LEVEL=warn OMNICX_MAX_CONSUMER_LAG=1000000000 \
       "$bin" >"$BENCH_TMP/ingestion.log" 2>&1 &
     spid=$!; BENCH_PIDS+=("$spid")
     "$BUILD/tools/omnicx-health" --wait=10s "127.0.0.1:$gport" >/dev/null

@@ -39,7 +39,7 @@ start_service() { # name redis_port [log suffix]
   local name="$1" rport="$2" tag="${3:-}"
   PORT[$name$tag]=$(free_port)
   OMNICX_REDIS_ADDRESS="127.0.0.1:$rport" OMNICX_GRPC_ADDRESS="127.0.0.1:${PORT[$name$tag]}" \
-  OMNICX_METRICS_ADDRESS="" OMNICX_LOG_LEVEL=warn \
+  OMNICX_METRICS_ADDRESS="" OMNICX_HTTP_ADDRESS="" OMNICX_LOG_LEVEL=warn \
   OMNICX_IDENTITY_SECRET=bench-identity-secret-0123456789 \
   OMNICX_AUTH_CREDENTIAL_FILE="$(bench_credential "$name")" \
     "$BUILD/services/$name/omnicx-$name" >"$BENCH_TMP/$name$tag.log" 2>&1 &

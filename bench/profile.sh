@@ -33,7 +33,7 @@ for s in ingestion profile journey recommendation; do
 done
 start_service() { # name
   OMNICX_REDIS_ADDRESS="127.0.0.1:$rport" OMNICX_GRPC_ADDRESS="127.0.0.1:${PORT[$1]}" \
-  OMNICX_METRICS_ADDRESS="" OMNICX_LOG_LEVEL=warn \
+  OMNICX_METRICS_ADDRESS="" OMNICX_HTTP_ADDRESS="" OMNICX_LOG_LEVEL=warn \
   OMNICX_IDENTITY_SECRET=bench-identity-secret-0123456789 \
   OMNICX_JOURNEY_ADDRESS="127.0.0.1:${PORT[journey]}" \
   OMNICX_RECOMMENDATION_ADDRESS="127.0.0.1:${PORT[recommendation]}" \

@@ -44,7 +44,7 @@ start_service() { # name redis_port
   local name="$1"
   PORT[$name]=$(free_port)
   OMNICX_REDIS_ADDRESS="127.0.0.1:$2" OMNICX_GRPC_ADDRESS="127.0.0.1:${PORT[$name]}" \
-  OMNICX_METRICS_ADDRESS="" OMNICX_LOG_LEVEL=warn \
+  OMNICX_METRICS_ADDRESS="" OMNICX_HTTP_ADDRESS="" OMNICX_LOG_LEVEL=warn \
   OMNICX_IDENTITY_SECRET=quality-identity-secret-0123456789 \
   OMNICX_AUTH_CREDENTIAL_FILE="$(bench_credential "$name")" \
     "$BUILD/services/$name/omnicx-$name" >"$BENCH_TMP/$name.log" 2>&1 &

@@ -117,7 +117,7 @@ start_suite() {  # plain|mtls: the four services, calling each other over that t
     env "${tls_env[@]}" "${cred[@]}" \
       OMNICX_AUTH_API_KEYS_FILE="$KEYS/api-keys.yaml" \
       OMNICX_REDIS_ADDRESS="127.0.0.1:$rport" OMNICX_GRPC_ADDRESS="127.0.0.1:${PORT[$t:$s]}" \
-      OMNICX_METRICS_ADDRESS="127.0.0.1:${MPORT[$t:$s]}" OMNICX_LOG_LEVEL=warn \
+      OMNICX_METRICS_ADDRESS="127.0.0.1:${MPORT[$t:$s]}" OMNICX_HTTP_ADDRESS="" OMNICX_LOG_LEVEL=warn \
       OMNICX_IDENTITY_SECRET=bench-identity-secret-0123456789 \
       OMNICX_JOURNEY_ADDRESS="127.0.0.1:${PORT[$t:journey]}" \
       OMNICX_RECOMMENDATION_ADDRESS="127.0.0.1:${PORT[$t:recommendation]}" \

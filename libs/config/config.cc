@@ -173,6 +173,7 @@ Config Defaults(Service service) {
   c.set_max_consumer_lag(1000000);
   c.set_strict_replicas(0);
   c.set_consumer_groups("profile");
+  c.set_http_address("127.0.0.1:9080");
   c.set_journey_address("127.0.0.1:50053");
   c.set_recommendation_address("127.0.0.1:50054");
   c.set_profile_address("127.0.0.1:50052");
@@ -214,6 +215,7 @@ absl::Status Validate(const Config& c) {
   check(CheckAddress("grpc_address", c.grpc_address(), false));
   check(CheckAddress("metrics_address", c.metrics_address(), true));
   check(CheckAddress("health_address", c.health_address(), true));
+  check(CheckAddress("http_address", c.http_address(), true));
   check(CheckAddress("redis.address", c.redis().address(), false));
   check(CheckAddress("journey_address", c.journey_address(), true));
   check(

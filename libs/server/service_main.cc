@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "libs/logging/log.h"
-#include "libs/metrics/http_server.h"
+#include "libs/metrics/endpoint.h"
 #include "libs/metrics/process_metrics.h"
 #include "libs/server/server.h"
 #include "libs/server/server_metrics.h"
@@ -101,10 +101,9 @@ int ServiceMain(config::Service service, int argc, char** argv,
   std::unique_ptr<redis::Client> redis =
       redis::Client::Create(*std::move(redis_options));
 
-  std::unique_ptr<metrics::MetricsHttpServer> metrics_http;
+  std::unique_ptr<http::Server> metrics_http;
   if (!cfg.metrics_address().empty()) {
-    auto started =
-        metrics::MetricsHttpServer::Start(cfg.metrics_address(), &registry);
+    auto started = metrics::StartEndpoint(cfg.metrics_address(), &registry);
     if (!started.ok()) return Fatal(service, started.status());
     metrics_http = std::move(*started);
   }

@@ -134,6 +134,8 @@ export class Service {
   constructor(name, env) { this.name = name; this.env = env; this.proc = null; this.log = ''; }
   get address() { return this.env.OMNICX_GRPC_ADDRESS; }
   get metricsPort() { return Number(this.env.OMNICX_METRICS_ADDRESS.split(':')[1]); }
+  // The HTTP tracking API's port (ingestion only; docs/http-api.md).
+  get httpPort() { return Number(this.env.OMNICX_HTTP_ADDRESS.split(':')[1]); }
   // Starts the process (again, on the same ports, after a terminate).
   start() {
     const bin = path.join(buildDir, 'services', this.name, `omnicx-${this.name}`);
@@ -211,7 +213,9 @@ export class Suite {
     // Every service gets a port, so an absent peer is a closed port here and
     // never a suite that `./omnicx up` may be running on the default ports.
     const ports = {};
-    for (const n of Object.keys(SERVICES)) ports[n] = { grpc: await freePort(), metrics: await freePort() };
+    for (const n of Object.keys(SERVICES)) {
+      ports[n] = { grpc: await freePort(), metrics: await freePort(), http: await freePort() };
+    }
     // Every service gets an environment; `names` are started, the others
     // may be by startService.
     for (const n of Object.keys(SERVICES)) {
@@ -230,6 +234,9 @@ export class Suite {
         OMNICX_PROFILE_ADDRESS: `127.0.0.1:${ports.profile.grpc}`,
         OMNICX_RECOMMENDATION_ADDRESS: `127.0.0.1:${ports.recommendation.grpc}`,
         OMNICX_AUTH_API_KEYS_FILE: this.apiKeysFile,
+        // The tracking API (ingestion): the dev write key of `default`.
+        OMNICX_HTTP_ADDRESS: `127.0.0.1:${ports[n].http}`,
+        OMNICX_WRITE_KEYS_FILE: path.join(this.keysDir(), 'write-keys.yaml'),
         ...(['profile', 'recommendation'].includes(n)
           ? { OMNICX_AUTH_CREDENTIAL_FILE: path.join(this.keysDir(), `internal-${n}.key`) } : {}),
         ...extraEnv,

@@ -5,9 +5,8 @@
 # ports, driven by an independent client (@grpc/grpc-js, Node's test runner).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+source "$ROOT/tests/suites/lib/node.sh"
+npm_ci_if_needed "$ROOT/tests/e2e"
 cd "$ROOT/tests/e2e"
-if [ ! -d node_modules/@grpc/grpc-js ]; then
-  npm ci --no-audit --no-fund --loglevel=error >/dev/null
-fi
 export OMNICX_BUILD_DIR="${OMNICX_BUILD_DIR:-$ROOT/build}"
 node --test --test-concurrency=1 ./*.test.mjs

@@ -257,6 +257,25 @@ TEST(ConfigTest, HealthAddressIsOffByDefaultAndMustBeAnAddress) {
                          "is not host:port")));
 }
 
+TEST(ConfigTest, TrackingApiSettings) {
+  ASSERT_OK_AND_ASSIGN(Config c,
+                       LoadConfig(Service::kIngestion, {}, FakeEnv({})));
+  EXPECT_EQ(c.http_address(), "127.0.0.1:9080");
+  EXPECT_EQ(c.write_keys_file(), "");
+  ASSERT_OK_AND_ASSIGN(
+      c,
+      LoadConfig(Service::kIngestion, {},
+                 FakeEnv({{"OMNICX_HTTP_ADDRESS", ""},
+                          {"OMNICX_WRITE_KEYS_FILE", "/k/write-keys.yaml"}})));
+  EXPECT_EQ(c.http_address(), "");
+  EXPECT_EQ(c.write_keys_file(), "/k/write-keys.yaml");
+  EXPECT_THAT(
+      LoadConfig(Service::kIngestion, {"--http_address=9080"}, FakeEnv({})),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("http_address (OMNICX_HTTP_ADDRESS): \"9080\" "
+                         "is not host:port")));
+}
+
 TEST(ProtoLoaderTest, YamlErrorsCarryLineAndPath) {
   Config c;
   EXPECT_THAT(

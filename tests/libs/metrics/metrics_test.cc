@@ -1,8 +1,3 @@
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cmath>
 #include <limits>
 #include <thread>
@@ -10,10 +5,11 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "libs/metrics/http_server.h"
+#include "libs/metrics/endpoint.h"
 #include "libs/metrics/process_metrics.h"
 #include "libs/metrics/registry.h"
 #include "libs/status/status_matchers.h"
+#include "libs/testing/http_client.h"
 
 namespace omnicx::metrics {
 namespace {
@@ -98,49 +94,30 @@ TEST(ProcessMetricsTest, PresentAndPlausible) {
   EXPECT_THAT(text, ContainsRegex("process_threads [1-9]"));
 }
 
-std::string Http(int port, const std::string& request) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "connect failed";
-  }
-  send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, n);
-  close(fd);
-  return out;
-}
-
-TEST(MetricsHttpServerTest, ServesMetricsAndRejectsTheRest) {
+TEST(MetricsEndpointTest, ServesMetricsAndRejectsTheRest) {
   Registry r;
   r.Counter("hits_total", "Hits.", {}).WithLabels({}).Increment();
-  ASSERT_OK_AND_ASSIGN(auto server,
-                       MetricsHttpServer::Start("127.0.0.1:0", &r));
+  ASSERT_OK_AND_ASSIGN(auto server, StartEndpoint("127.0.0.1:0", &r));
   const int port = server->port();
-  const std::string ok = Http(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-  EXPECT_THAT(ok, StartsWith("HTTP/1.1 200 OK\r\n"));
-  EXPECT_THAT(
-      ok,
-      HasSubstr("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
-  EXPECT_THAT(ok, HasSubstr("\r\n\r\n# HELP hits_total Hits.\n"));
-  EXPECT_THAT(Http(port, "GET /other HTTP/1.1\r\n\r\n"),
-              StartsWith("HTTP/1.1 404"));
-  EXPECT_THAT(Http(port, "POST /metrics HTTP/1.1\r\n\r\n"),
-              StartsWith("HTTP/1.1 405"));
-  EXPECT_THAT(
-      Http(port, "GET /metrics HTTP/1.1\r\nX: " + std::string(10000, 'a')),
-      StartsWith("HTTP/1.1 431"));
-  EXPECT_THAT(MetricsHttpServer::Start(absl::StrCat("127.0.0.1:", port), &r),
+  testing::HttpClient client(port);
+  testing::HttpReply ok = client.Send("GET", "/metrics");
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.Header("content-type"),
+            "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_THAT(ok.body, StartsWith("# HELP hits_total Hits.\n"));
+  testing::HttpReply head = client.Send("HEAD", "/metrics");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.body, "");
+  EXPECT_EQ(client.Send("GET", "/other").status, 404);
+  EXPECT_EQ(client.Send("POST", "/metrics", {}, "x").status, 405);
+  EXPECT_EQ(
+      client.Send("GET", "/metrics", {"X: " + std::string(10000, 'a')}).status,
+      431);
+  EXPECT_THAT(StartEndpoint(absl::StrCat("127.0.0.1:", port), &r),
               status::StatusIs(absl::StatusCode::kUnavailable));
   server->Stop();
   server->Stop();
-  EXPECT_EQ(Http(port, "GET /metrics HTTP/1.1\r\n\r\n"), "connect failed");
+  EXPECT_EQ(testing::HttpClient(port).Send("GET", "/metrics").status, 0);
 }
 
 }  // namespace
