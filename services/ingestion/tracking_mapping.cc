@@ -363,6 +363,45 @@ std::optional<Rejection> MapEvent(
   return std::nullopt;
 }
 
+void AppendJsonString(std::string_view text, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (unsigned char c : text) {
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(static_cast<char>(c));
+    } else if (c < 0x20) {
+      absl::StrAppend(out, "\\u00", std::string(1, kHex[c >> 4]),
+                      std::string(1, kHex[c & 15]));
+    } else {
+      out->push_back(static_cast<char>(c));
+    }
+  }
+  out->push_back('"');
+}
+
+// The event's JSON for a dead letter, without any `writeKey` (a single
+// call's event is the whole body, which may carry it): keys are never
+// stored.
+std::string DeadLetterPayload(const element& item) {
+  object o;
+  element probe;
+  if (item.get_object().get(o) != simdjson::SUCCESS ||
+      o.at_key("writeKey").get(probe) != simdjson::SUCCESS) {
+    return simdjson::minify(item);
+  }
+  std::string out = "{";
+  for (auto [key, value] : o) {
+    if (key == "writeKey") continue;
+    if (out.size() > 1) out.push_back(',');
+    AppendJsonString(key, &out);
+    out.push_back(':');
+    out += simdjson::minify(value);
+  }
+  out.push_back('}');
+  return out;
+}
+
 std::string Cut(std::string s, size_t n) {
   if (s.size() > n) s.resize(n);
   return s;
@@ -467,7 +506,7 @@ absl::StatusOr<TrackingRequest> MapTrackingRequest(
   auto map_one = [&](CallType t, const element& item, size_t index,
                      const std::optional<object>& batch_context,
                      std::optional<absl::Time> batch_sent_at) {
-    std::string payload = simdjson::minify(item);
+    std::string payload = DeadLetterPayload(item);
     object e;
     std::optional<Rejection> rejection;
     Interaction event;
@@ -527,7 +566,7 @@ absl::StatusOr<TrackingRequest> MapTrackingRequest(
            bad_sent_at ? "the batch's `sentAt` is not RFC 3339"
                        : "`type` must be track, identify, page, screen, "
                          "group or alias",
-           Cut(simdjson::minify(item), limits.max_event_bytes)});
+           Cut(DeadLetterPayload(item), limits.max_event_bytes)});
     } else {
       map_one(t.value_or(CallType::kTrack), item, index, batch_context,
               batch_sent_at);

@@ -241,6 +241,14 @@ TEST(TrackingMappingTest, BadEventsAreRejectedAlone) {
   EXPECT_EQ(r->rejected[2].payload, "7");
 }
 
+TEST(TrackingMappingTest, DeadLetterPayloadsNeverHoldTheWriteKey) {
+  absl::StatusOr<TrackingRequest> r =
+      Map(CallType::kTrack, R"({"writeKey":"secret","event":"e","a\"b":1})");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->rejected.size(), 1u);
+  EXPECT_EQ(r->rejected[0].payload, R"({"event":"e","a\"b":1})");
+}
+
 TEST(TrackingMappingTest, WholeRequestErrors) {
   EXPECT_THAT(Map(CallType::kTrack, "{not json"),
               status::StatusIs(absl::StatusCode::kInvalidArgument));
