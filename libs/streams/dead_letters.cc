@@ -8,10 +8,14 @@
 namespace omnicx::streams {
 namespace {
 
-// The fields StreamConsumer::ClaimIdle puts before the original ones.
+// The fields StreamConsumer::ClaimIdle puts before the original ones, and
+// the reason and detail of the ingestion's HTTP dead letters (events the
+// tracking API refused alone; nothing consumes them, so they are listed and
+// dropped, never replayed).
 bool IsMetaField(absl::string_view name) {
   return name == "stream" || name == "id" || name == "group" ||
-         name == "deliveries" || name == "error";
+         name == "deliveries" || name == "error" || name == "reason" ||
+         name == "detail";
 }
 
 // One XRANGE entry [id, [field, value, ...]] -> entry (fields kept when
@@ -32,8 +36,12 @@ DeadLetterEntry ParseEntry(const redis::Reply& entry, bool with_fields) {
       out.group = value;
     } else if (name == "deliveries") {
       out.deliveries = std::strtoll(value.c_str(), nullptr, 10);
-    } else if (name == "error") {
-      out.error = value;
+    } else if (name == "error" || name == "reason") {
+      out.error =
+          out.error.empty() ? value : absl::StrCat(value, ": ", out.error);
+    } else if (name == "detail") {
+      out.error =
+          out.error.empty() ? value : absl::StrCat(out.error, ": ", value);
     }
     if (IsMetaField(name)) continue;
     out.payload_bytes += static_cast<int64_t>(name.size() + value.size());

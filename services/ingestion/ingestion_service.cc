@@ -7,22 +7,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "libs/server/reactor.h"
 #include "libs/status/error_details.h"
 
 namespace omnicx::ingestion {
+
+using ::omnicx::server::FinishWith;
+
 namespace {
 
 using omnicx::v1::EventResult;
 using omnicx::v1::Interaction;
 using omnicx::v1::TrackRequest;
 using omnicx::v1::TrackResponse;
-
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
-                               const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(status::ToGrpcStatus(status));
-  return reactor;
-}
 
 // Validation normalises events in place. A unary callback handler receives
 // its request as const, but the object is the call's own message (TrackBatch:
@@ -219,11 +216,11 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::Track(
     grpc::CallbackServerContext* context, const TrackRequest* request,
     TrackResponse* response) {
   absl::StatusOr<auth::Principal> who = auth_.Authorize(*context, kTrack);
-  if (!who.ok()) return Done(context, who.status());
+  if (!who.ok()) return FinishWith(context, who.status());
   if (!request->has_interaction()) {
-    return Done(context,
-                status::InvalidArgumentError("invalid event",
-                                             {{"interaction", "is required"}}));
+    return FinishWith(context,
+                      status::InvalidArgumentError(
+                          "invalid event", {{"interaction", "is required"}}));
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   intake_.ProcessAsync(
@@ -249,12 +246,12 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::TrackBatch(
     const omnicx::v1::TrackBatchRequest* request,
     omnicx::v1::TrackBatchResponse* response) {
   absl::StatusOr<auth::Principal> who = auth_.Authorize(*context, kTrackBatch);
-  if (!who.ok()) return Done(context, who.status());
+  if (!who.ok()) return FinishWith(context, who.status());
   std::vector<status::FieldViolation> limits =
       ValidateBatchLimits(intake_.options().validation, *request);
   if (!limits.empty()) {
-    return Done(context,
-                status::InvalidArgumentError("batch too large", limits));
+    return FinishWith(context,
+                      status::InvalidArgumentError("batch too large", limits));
   }
   std::vector<Interaction*> events;
   events.reserve(request->interactions_size());

@@ -3,6 +3,7 @@
 #include "libs/config/config.h"
 #include "libs/http/server.h"
 #include "libs/logging/log.h"
+#include "libs/server/dead_letter_service.h"
 #include "libs/server/service_main.h"
 #include "services/ingestion/dead_letters.h"
 #include "services/ingestion/event_log.h"
@@ -91,6 +92,9 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   // they use.
   bundle.keep_alive = {http,   tracking, dead_letters, monitor,
                        intake, queue,    event_log};
+  // The tracking API's refused events: listed and dropped by an admin
+  // (nothing consumes them, so there is nothing to replay them through).
+  omnicx::server::AddDeadLetterService(context, "http", {}, bundle);
   return bundle;
 }
 
