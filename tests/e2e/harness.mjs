@@ -93,8 +93,10 @@ function exited(child) {
 // rendered by tools/redis-acl/render.sh): services connect as their own
 // user, `cli` as the operator, and nobody anonymously.
 export class Redis {
-  constructor(port, dir) {
-    this.port = port; this.dir = dir; this.proc = null;
+  // `extraArgs` follow the defaults, so they override them
+  // (`['--appendfsync', 'always']` for strict durability).
+  constructor(port, dir, extraArgs = []) {
+    this.port = port; this.dir = dir; this.proc = null; this.extraArgs = extraArgs;
     this.keysDir = path.join(dir, 'keys');
   }
   passwordFile(user) {
@@ -112,7 +114,7 @@ export class Redis {
       execFileSync(path.join(repoRoot, 'tools/redis-acl/render.sh'), [this.keysDir]), { mode: 0o600 });
     this.proc = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(this.port),
       '--dir', this.dir, '--aclfile', aclFile,
-      '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''],
+      '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', ...this.extraArgs],
       { stdio: 'ignore' });
     const ok = await waitFor(() => new Promise((resolve) => {
       const s = net.connect(this.port, '127.0.0.1');
@@ -121,10 +123,12 @@ export class Redis {
     }), 5000);
     if (ok < 0) throw new Error('redis-server did not start');
   }
-  async stop() {
+  // SIGTERM (Redis saves nothing more: no RDB; the AOF is as fsynced), or
+  // SIGKILL for a crash.
+  async stop(signal = 'SIGTERM') {
     if (!this.proc) return;
     const done = exited(this.proc);
-    this.proc.kill('SIGTERM');
+    this.proc.kill(signal);
     await done;
     this.proc = null;
   }
@@ -177,8 +181,10 @@ export function bearer(key) {
 // credentials are known to every service — which serves only its own
 // tenant (`default`).
 export class Suite {
-  constructor(names = Object.keys(SERVICES), { otherTenants = [] } = {}) {
-    this.names = names; this.otherTenants = otherTenants; this.services = {};
+  // `redisArgs`: extra redis-server arguments (see Redis).
+  constructor(names = Object.keys(SERVICES), { otherTenants = [], redisArgs = [] } = {}) {
+    this.names = names; this.otherTenants = otherTenants; this.redisArgs = redisArgs;
+    this.services = {};
   }
   keysDir(tenant = 'default') { return path.join(this.dir, `keys-${tenant}`); }
   // The key of `role` (app agent service analyst admin write) of `tenant`.
@@ -196,7 +202,7 @@ export class Suite {
   }
   async start(extraEnv = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'omnicx-e2e-'));
-    this.redis = new Redis(await freePort(), this.dir);
+    this.redis = new Redis(await freePort(), this.dir, this.redisArgs);
     await this.redis.start();
     const keyEntries = [];
     for (const tenant of ['default', ...this.otherTenants]) {

@@ -1,0 +1,320 @@
+// Faults under load, checked against a ledger: every event id that
+// ingestion acknowledged (ACCEPTED or DUPLICATE), with when.
+//
+// The load follows the documented client retry policy (docs/guarantees.md,
+// "Retrying"): a batch answered UNAVAILABLE, RESOURCE_EXHAUSTED,
+// DEADLINE_EXCEEDED or CANCELLED is sent again, same event ids, after a
+// short backoff; any other failure fails the test. Faults fire at points of progress (so many events
+// acknowledged), never after a fixed time. Ingestion creates an extra
+// consumer group `ledger` that reads nothing, so no stream entry is trimmed
+// and the test can count each id in the streams.
+//
+// Each scenario prints its figures (`# faults:` lines).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Suite, unary, grpc, waitFor, sleep } from './harness.mjs';
+
+const SHARDS = 16;  // stream_shards default
+const CUSTOMERS = 30;
+const EVENTS = 3000;
+const BATCH = 20;
+const RETRYABLE = new Set([grpc.status.UNAVAILABLE, grpc.status.RESOURCE_EXHAUSTED,
+  grpc.status.DEADLINE_EXCEEDED, grpc.status.CANCELLED]);
+const BASE_S = Math.floor(Date.now() / 1000) - 3600;
+const SERVICES = ['ingestion', 'profile', 'journey'];
+const ENV = { OMNICX_CONSUMER_GROUPS: 'profile,ledger' };
+
+// Event i of run `run`: ids of fixed width, so one never contains another.
+function makeEvents(run) {
+  const kinds = [
+    { type: 'product_view', channel: 'CHANNEL_WEB' },
+    { type: 'add_to_cart', channel: 'CHANNEL_WEB' },
+    { type: 'purchase', channel: 'CHANNEL_WEB', value: 20, outcome: 'OUTCOME_SUCCESS' },
+    { type: 'delivery', channel: 'CHANNEL_EMAIL', touchpoint: 'last_mile', outcome: 'OUTCOME_FAILURE' },
+    { type: 'support_contact', channel: 'CHANNEL_VOICE', touchpoint: 'ivr', wait: { seconds: '120' } },
+  ];
+  return Array.from({ length: EVENTS }, (_, i) => ({
+    event_id: `${run}-${String(i).padStart(6, '0')}`,
+    customer: { customer_id: `${run}-c${i % CUSTOMERS}` },
+    occurred_at: { seconds: String(BASE_S + i), nanos: 0 },
+    ...kinds[i % kinds.length],
+  }));
+}
+
+function batchesOf(events) {
+  const out = [];
+  for (let i = 0; i < events.length; i += BATCH) out.push(events.slice(i, i + BATCH));
+  return out;
+}
+
+// Sends every batch with 4 workers under the retry policy. `onProgress(n)`
+// runs after each acknowledged batch with the ledger's size; the faults it
+// starts are awaited before this returns.
+async function drive(ingestion, batches, onProgress = () => null) {
+  const ledger = new Map();
+  const retries = {};
+  const failures = [];
+  const faults = [];
+  let next = 0;
+  const started = Date.now();
+  const worker = async () => {
+    while (next < batches.length) {
+      const batch = batches[next++];
+      for (;;) {
+        if (Date.now() - started > 60000) { failures.push('batch not acknowledged within 60 s'); return; }
+        const { err, res } = await unary(ingestion, 'TrackBatch', { interactions: batch }, 3000);
+        if (err && RETRYABLE.has(err.code)) {
+          retries[grpc.status[err.code]] = (retries[grpc.status[err.code]] || 0) + 1;
+          await sleep(50);  // the client's backoff, not a wait for the test
+          continue;
+        }
+        if (err) { failures.push(`${grpc.status[err.code]}: ${err.details}`); break; }
+        const now = Date.now();
+        res.results.forEach((r, i) => {
+          if (r.status === 'EVENT_STATUS_ACCEPTED' || r.status === 'EVENT_STATUS_DUPLICATE') {
+            if (!ledger.has(batch[i].event_id)) ledger.set(batch[i].event_id, now);
+          } else {
+            failures.push(`${batch[i].event_id}: ${r.status}`);
+          }
+        });
+        const fault = onProgress(ledger.size);
+        if (fault) faults.push(fault);
+        break;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+  await Promise.all(faults);
+  return { ledger, retries, failures };
+}
+
+// How many stream entries hold each id of `run`.
+function streamCounts(suite, run) {
+  const counts = new Map();
+  const re = new RegExp(`${run}-\\d{6}`, 'g');
+  for (let k = 0; k < SHARDS; k++) {
+    const out = suite.redis.cli(['--raw', 'XRANGE', `cx:default:{ev:${k}}:stream`, '-', '+']);
+    for (const m of out.matchAll(re)) counts.set(m[0], (counts.get(m[0]) || 0) + 1);
+  }
+  return counts;
+}
+
+// Every customer's timeline ids, once the profile and the journey have
+// applied `expected` (id -> customer) — bounded wait.
+async function applied(suite, expected) {
+  const profile = suite.client('profile', 'agent');
+  const journey = suite.client('journey', 'agent');
+  const perCustomer = new Map();
+  for (const [id, customer] of expected) {
+    if (!perCustomer.has(customer)) perCustomer.set(customer, []);
+    perCustomer.get(customer).push(id);
+  }
+  const timelines = new Map();
+  const journeys = new Map();
+  try {
+    for (const [customer, ids] of perCustomer) {
+      let last = '';
+      const ms = await waitFor(async () => {
+        const ref = { customer_id: customer };
+        const j = await unary(journey, 'GetJourney', { customer: ref });
+        if (j.err || Number(j.res.journey.event_count) < ids.length) {
+          last = j.err ? j.err.details : `journey ${j.res.journey.event_count}`;
+          return false;
+        }
+        const seen = [];
+        let token = '';
+        do {
+          const t = await unary(profile, 'GetTimeline', { customer: ref, page_size: 500, page_token: token });
+          if (t.err) { last = t.err.details; return false; }
+          seen.push(...t.res.interactions.map((e) => e.event_id));
+          token = t.res.next_page_token;
+        } while (token);
+        last = `timeline ${seen.length}`;
+        if (seen.length < ids.length) return false;
+        timelines.set(customer, seen);
+        journeys.set(customer, j.res.journey);
+        return true;
+      }, 30000, 100);
+      assert.ok(ms >= 0, `${customer}: ${ids.length} events not applied in 30 s (${last})`);
+    }
+  } finally {
+    profile.close();
+    journey.close();
+  }
+  return { timelines, journeys };
+}
+
+// Each id of `expected` exactly once in its customer's timeline, nothing
+// else there, and the journey counted each once.
+function assertAppliedOnce(expected, { timelines, journeys }) {
+  const want = new Map();
+  for (const [id, customer] of expected) {
+    if (!want.has(customer)) want.set(customer, []);
+    want.get(customer).push(id);
+  }
+  for (const [customer, ids] of want) {
+    assert.deepEqual([...timelines.get(customer)].sort(), [...ids].sort(), `${customer}'s timeline`);
+    assert.equal(Number(journeys.get(customer).event_count), ids.length, `${customer}'s journey count`);
+  }
+}
+
+function customerOf(events) {
+  return new Map(events.map((e) => [e.event_id, e.customer.customer_id]));
+}
+
+async function withSuite(options, env, body) {
+  const suite = new Suite(SERVICES, options);
+  await suite.start({ ...ENV, ...env });
+  const ingestion = suite.client('ingestion', 'app');
+  try {
+    await body(suite, ingestion);
+  } finally {
+    ingestion.close();
+    await suite.stop();
+  }
+}
+
+// SIGKILL and restart of Redis once `at` events are acknowledged.
+function killRedisAt(suite, at, record) {
+  let fired = false;
+  return (n) => {
+    if (fired || n < at) return null;
+    fired = true;
+    record.killedAt = Date.now();
+    return (async () => {
+      await suite.redis.stop('SIGKILL');
+      await suite.redis.start();
+      record.restartedAt = Date.now();
+    })();
+  };
+}
+
+test('Redis killed and restarted under load, strict: every acknowledged event stored and applied exactly once', async () => {
+  await withSuite({ redisArgs: ['--appendfsync', 'always'] }, { OMNICX_DURABILITY: 'strict' },
+    async (suite, ingestion) => {
+      const events = makeEvents('fs');
+      const record = {};
+      const { ledger, retries, failures } = await drive(ingestion, batchesOf(events),
+        killRedisAt(suite, EVENTS / 3, record));
+      assert.deepEqual(failures, []);
+      assert.ok(record.killedAt, 'Redis was killed');
+      assert.equal(ledger.size, EVENTS);
+      const counts = streamCounts(suite, 'fs');
+      const missing = [...ledger.keys()].filter((id) => !counts.has(id));
+      const doubled = [...counts].filter(([, c]) => c > 1);
+      assert.deepEqual(missing, [], 'acknowledged but not in the streams');
+      assert.deepEqual(doubled, [], 'stored twice');
+      assertAppliedOnce(customerOf(events), await applied(suite, customerOf(events)));
+      console.log(`# faults: strict Redis SIGKILL: ${ledger.size} acknowledged, 0 lost, 0 doubled; ` +
+        `retried batches ${JSON.stringify(retries)}; Redis back in ${record.restartedAt - record.killedAt} ms`);
+    });
+});
+
+test('Redis killed and restarted under load, fast: any loss is within the AOF fsync window, nothing doubled', async () => {
+  await withSuite({}, {}, async (suite, ingestion) => {
+    const events = makeEvents('ff');
+    const record = {};
+    const { ledger, retries, failures } = await drive(ingestion, batchesOf(events),
+      killRedisAt(suite, EVENTS / 3, record));
+    assert.deepEqual(failures, []);
+    assert.equal(ledger.size, EVENTS);
+    const counts = streamCounts(suite, 'ff');
+    const doubled = [...counts].filter(([, c]) => c > 1);
+    assert.deepEqual(doubled, [], 'stored twice');
+    const lost = [...ledger].filter(([id]) => !counts.has(id));
+    // appendfsync everysec: what Redis had not yet written to disk, at most
+    // about a second (2 s when an fsync runs late), acknowledged before the
+    // kill.
+    for (const [id, ackedAt] of lost) {
+      assert.ok(ackedAt <= record.killedAt + 50 && record.killedAt - ackedAt <= 2000,
+        `${id} lost, acknowledged ${record.killedAt - ackedAt} ms before the kill`);
+    }
+    const stored = new Map([...customerOf(events)].filter(([id]) => counts.has(id)));
+    assertAppliedOnce(stored, await applied(suite, stored));
+    const oldest = lost.length ? Math.max(...lost.map(([, t]) => record.killedAt - t)) : 0;
+    console.log(`# faults: fast Redis SIGKILL: ${ledger.size} acknowledged, ${lost.length} lost ` +
+      `(acknowledged at most ${oldest} ms before the kill), 0 doubled; retried batches ${JSON.stringify(retries)}`);
+  });
+});
+
+// The same events into a fresh suite with no faults: the journey of each
+// customer must be the same (counts exactly; decayed sums to the precision
+// the time between the two reads allows).
+async function assertEqualsCleanReplay(events, journeys) {
+  await withSuite({}, {}, async (clean, ingestion) => {
+    const { failures } = await drive(ingestion, batchesOf(events));
+    assert.deepEqual(failures, []);
+    const replay = await applied(clean, customerOf(events));
+    for (const [customer, j] of journeys) {
+      const r = replay.journeys.get(customer);
+      assert.equal(j.event_count, r.event_count, customer);
+      assert.equal(j.stage, r.stage, customer);
+      assert.ok(Math.abs(j.health - r.health) < 0.01, `${customer} health ${j.health} vs ${r.health}`);
+      assert.ok(Math.abs(j.churn_risk - r.churn_risk) < 1e-3, `${customer} churn ${j.churn_risk} vs ${r.churn_risk}`);
+      assert.deepEqual(Object.keys(j.signals).sort(), Object.keys(r.signals).sort());
+      for (const k of Object.keys(j.signals)) {
+        assert.ok(Math.abs(j.signals[k] - r.signals[k]) <= 1e-3 * Math.max(1, Math.abs(r.signals[k])),
+          `${customer} signal ${k}: ${j.signals[k]} vs ${r.signals[k]}`);
+      }
+      assert.deepEqual(j.drivers.map((d) => [d.touchpoint, d.type, d.count]),
+        r.drivers.map((d) => [d.touchpoint, d.type, d.count]), customer);
+    }
+  });
+}
+
+test('consumers SIGKILLed at points through the load: nothing lost, nothing applied twice, same as a clean replay', async () => {
+  await withSuite({}, {}, async (suite, ingestion) => {
+    const events = makeEvents('fc');
+    // Kill points: after these many acknowledged events, the named
+    // consumer is killed (wherever it is: reading, committing, between a
+    // commit and its XACK) and started again.
+    const plan = [[400, 'profile'], [900, 'journey'], [1400, 'profile'], [1900, 'journey'],
+      [2300, 'profile'], [2700, 'journey']];
+    let step = 0;
+    let busy = Promise.resolve();
+    const { ledger, failures } = await drive(ingestion, batchesOf(events), (n) => {
+      if (step >= plan.length || n < plan[step][0]) return null;
+      const name = plan[step++][1];
+      busy = busy.then(async () => {
+        await suite.services[name].terminate('SIGKILL');
+        await suite.startService(name);
+      });
+      return busy;
+    });
+    assert.deepEqual(failures, []);
+    assert.equal(step, plan.length);
+    assert.equal(ledger.size, EVENTS);
+    const result = await applied(suite, customerOf(events));
+    assertAppliedOnce(customerOf(events), result);
+    await assertEqualsCleanReplay(events, result.journeys);
+    console.log(`# faults: consumers SIGKILLed ${plan.length} times: ${ledger.size} acknowledged, ` +
+      'each applied once by profile and journey, journeys equal a clean replay');
+  });
+});
+
+test('every service restarted with SIGTERM under load: only retryable failures, nothing lost', async () => {
+  await withSuite({}, {}, async (suite, ingestion) => {
+    const events = makeEvents('ft');
+    const plan = [[600, 'ingestion'], [1400, 'profile'], [2200, 'journey']];
+    const exits = [];
+    let step = 0;
+    let busy = Promise.resolve();
+    const { ledger, retries, failures } = await drive(ingestion, batchesOf(events), (n) => {
+      if (step >= plan.length || n < plan[step][0]) return null;
+      const name = plan[step++][1];
+      busy = busy.then(async () => {
+        exits.push([name, await suite.services[name].terminate('SIGTERM')]);
+        await suite.startService(name);
+      });
+      return busy;
+    });
+    assert.deepEqual(failures, []);
+    assert.deepEqual(exits, plan.map(([, name]) => [name, 0]));
+    assert.equal(ledger.size, EVENTS);
+    const counts = streamCounts(suite, 'ft');
+    assert.deepEqual([...ledger.keys()].filter((id) => counts.get(id) !== 1), []);
+    assertAppliedOnce(customerOf(events), await applied(suite, customerOf(events)));
+    console.log(`# faults: SIGTERM restarts of ${plan.map(([, s]) => s).join(', ')}: ${ledger.size} acknowledged, ` +
+      `0 lost; retried batches ${JSON.stringify(retries)}`);
+  });
+});
