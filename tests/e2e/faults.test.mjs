@@ -11,6 +11,7 @@
 //
 // Each scenario prints its figures (`# faults:` lines).
 import { test } from 'node:test';
+import net from 'node:net';
 import assert from 'node:assert/strict';
 import { Suite, unary, grpc, waitFor, sleep } from './harness.mjs';
 
@@ -317,4 +318,139 @@ test('every service restarted with SIGTERM under load: only retryable failures, 
     console.log(`# faults: SIGTERM restarts of ${plan.map(([, s]) => s).join(', ')}: ${ledger.size} acknowledged, ` +
       `0 lost; retried batches ${JSON.stringify(retries)}`);
   });
+});
+
+// A TCP proxy in front of Redis: every chunk delayed `latencyMs` each way
+// (in order), and `breakAll()` resets every connection through it, as a
+// flaky network would.
+class FlakyProxy {
+  constructor(targetPort, latencyMs) {
+    this.targetPort = targetPort; this.latencyMs = latencyMs; this.sockets = new Set();
+    this.breaks = 0;
+  }
+  start() {
+    this.server = net.createServer((client) => {
+      const upstream = net.connect(this.targetPort, '127.0.0.1');
+      for (const [from, to] of [[client, upstream], [upstream, client]]) {
+        this.sockets.add(from);
+        from.on('data', (chunk) => setTimeout(() => { if (!to.destroyed) to.write(chunk); }, this.latencyMs));
+        from.on('error', () => to.destroy());
+        from.on('close', () => { this.sockets.delete(from); setTimeout(() => to.destroy(), this.latencyMs); });
+      }
+    });
+    return new Promise((resolve) => this.server.listen(0, '127.0.0.1', () => resolve(this.server.address().port)));
+  }
+  breakAll() {
+    this.breaks++;
+    for (const s of this.sockets) s.resetAndDestroy();
+  }
+  stop() {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+test('slow and broken network to Redis: only retryable failures, every event stored and applied once', async () => {
+  const suite = new Suite([]);
+  await suite.start(ENV);
+  const proxy = new FlakyProxy(suite.redis.port, 3);
+  const proxyPort = await proxy.start();
+  let ingestion;
+  try {
+    for (const name of SERVICES) {
+      suite.services[name].env.OMNICX_REDIS_ADDRESS = `127.0.0.1:${proxyPort}`;
+      await suite.startService(name);
+    }
+    ingestion = suite.client('ingestion', 'app');
+    const events = makeEvents('fn');
+    const breakAt = [700, 1500, 2300];
+    const { ledger, retries, failures } = await drive(ingestion, batchesOf(events), (n) => {
+      if (proxy.breaks < breakAt.length && n >= breakAt[proxy.breaks]) proxy.breakAll();
+      return null;
+    });
+    assert.deepEqual(failures, []);
+    assert.equal(proxy.breaks, breakAt.length);
+    assert.equal(ledger.size, EVENTS);
+    const counts = streamCounts(suite, 'fn');
+    assert.deepEqual([...ledger.keys()].filter((id) => counts.get(id) !== 1), []);
+    assertAppliedOnce(customerOf(events), await applied(suite, customerOf(events)));
+    console.log(`# faults: Redis behind +${2 * proxy.latencyMs} ms per round trip, every connection reset ` +
+      `${proxy.breaks} times: ${ledger.size} acknowledged, 0 lost, 0 doubled; retried batches ${JSON.stringify(retries)}`);
+  } finally {
+    if (ingestion) ingestion.close();
+    await suite.stop();
+    await proxy.stop();
+  }
+});
+
+test('Redis outage: writes answer UNAVAILABLE at once, and succeed again within 5 s of Redis returning, without a restart', async () => {
+  await withSuite({}, {}, async (suite, ingestion) => {
+    const pids = SERVICES.map((n) => suite.services[n].proc.pid);
+    const [first, second] = batchesOf(makeEvents('fo'));
+    assert.equal((await unary(ingestion, 'TrackBatch', { interactions: first })).err, null);
+    await suite.redis.stop('SIGKILL');
+    const t0 = Date.now();
+    const down = await unary(ingestion, 'TrackBatch', { interactions: second }, 5000);
+    const refusedMs = Date.now() - t0;
+    assert.equal(down.err && grpc.status[down.err.code], 'UNAVAILABLE');
+    assert.ok(refusedMs < 2000, `refused after ${refusedMs} ms`);
+    await suite.redis.start();
+    const back = Date.now();
+    const ms = await waitFor(async () => !(await unary(ingestion, 'TrackBatch', { interactions: second })).err, 5000);
+    assert.ok(ms >= 0, 'TrackBatch still failing 5 s after Redis returned');
+    const recoveredMs = Date.now() - back;
+    assert.deepEqual(SERVICES.map((n) => suite.services[n].proc.pid), pids);
+    const stored = new Map([...customerOf([...first, ...second])]);
+    assertAppliedOnce(stored, await applied(suite, stored));
+    console.log(`# faults: Redis down: TrackBatch refused UNAVAILABLE in ${refusedMs} ms; ` +
+      `accepted again ${recoveredMs} ms after Redis returned; no service restarted`);
+  });
+});
+
+test('overload: a lagging pipeline refuses at once, RESOURCE_EXHAUSTED over gRPC and 429 with Retry-After over HTTP, storing nothing refused', async () => {
+  // Only ingestion runs: the profile group falls behind by every event.
+  const suite = new Suite(['ingestion']);
+  await suite.start({ ...ENV, OMNICX_MAX_CONSUMER_LAG: '200' });
+  const ingestion = suite.client('ingestion', 'app');
+  try {
+    const batches = batchesOf(makeEvents('fv'));
+    let sent = 0;
+    let refusal;
+    // The lag is sampled about once a second: send until refused (bounded).
+    const ms = await waitFor(async () => {
+      const r = await unary(ingestion, 'TrackBatch', { interactions: batches[sent % batches.length] });
+      if (r.err) { refusal = r.err; return true; }
+      sent++;
+      return false;
+    }, 10000, 20);
+    assert.ok(ms >= 0, 'never refused');
+    assert.equal(grpc.status[refusal.code], 'RESOURCE_EXHAUSTED');
+    // Refusals are immediate and store nothing.
+    const probe = batches[batches.length - 1];
+    const latencies = [];
+    for (let i = 0; i < 50; i++) {
+      const t0 = process.hrtime.bigint();
+      const r = await unary(ingestion, 'TrackBatch', { interactions: probe });
+      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      assert.equal(r.err && grpc.status[r.err.code], 'RESOURCE_EXHAUSTED');
+    }
+    latencies.sort((a, b) => a - b);
+    const p99 = latencies[Math.floor(latencies.length * 0.99) - 1];
+    assert.ok(p99 < 100, `refusal p99 ${p99} ms`);
+    assert.equal(streamCounts(suite, 'fv').get(probe[0].event_id), undefined);
+    // The HTTP tracking API says the same as 429 with Retry-After.
+    const http = await fetch(`http://127.0.0.1:${suite.services.ingestion.httpPort}/v1/track`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${suite.key('write')}:`).toString('base64')}`,
+        'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 'fv-http', event: 'Overloaded', messageId: 'fv-http-1' }),
+    });
+    assert.equal(http.status, 429);
+    assert.ok(Number(http.headers.get('retry-after')) >= 1);
+    console.log(`# faults: overload after ${sent} batches: RESOURCE_EXHAUSTED p50 ` +
+      `${latencies[24].toFixed(2)} ms, p99 ${p99.toFixed(2)} ms; HTTP 429 Retry-After ${http.headers.get('retry-after')}`);
+  } finally {
+    ingestion.close();
+    await suite.stop();
+  }
 });
