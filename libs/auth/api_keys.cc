@@ -7,59 +7,29 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "libs/auth/key_file.h"
 #include "libs/keys/digest.h"
 #include "yaml-cpp/yaml.h"
 
 namespace omnicx::auth {
 namespace {
 
-bool IsLowerHex64(absl::string_view s) {
-  if (s.size() != 64) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
 absl::Status EntryError(absl::string_view source, size_t index,
                         absl::string_view why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(source, ": keys[", index, "]: ", why));
+  return KeyFileEntryError(source, "keys", index, why);
 }
 
 }  // namespace
 
 absl::StatusOr<ApiKeySet> ApiKeySet::Parse(absl::string_view yaml,
                                            absl::string_view source) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": not valid YAML (line ", e.mark.line + 1, ")"));
-  }
+  absl::StatusOr<std::vector<YAML::Node>> entries =
+      KeyFileEntries(yaml, source, "keys");
+  if (!entries.ok()) return entries.status();
   ApiKeySet set;
-  if (!root || root.IsNull()) return set;
-  if (!root.IsMap()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": expected a map with a `keys` list"));
-  }
-  for (const auto& kv : root) {
-    if (kv.first.as<std::string>() != "keys") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          source, ": unknown field `", kv.first.as<std::string>(), "`"));
-    }
-  }
-  const YAML::Node keys = root["keys"];
-  if (!keys || keys.IsNull()) return set;
-  if (!keys.IsSequence()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": `keys` must be a list"));
-  }
   absl::flat_hash_set<std::string> names;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    const YAML::Node entry = keys[i];
-    if (!entry.IsMap()) return EntryError(source, i, "must be a map");
+  for (size_t i = 0; i < entries->size(); ++i) {
+    const YAML::Node& entry = (*entries)[i];
     ApiKey key;
     std::string role;
     try {

@@ -6,19 +6,12 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "libs/auth/key_file.h"
 #include "libs/keys/digest.h"
 #include "yaml-cpp/yaml.h"
 
 namespace omnicx::ingestion {
 namespace {
-
-bool IsLowerHex64(absl::string_view s) {
-  if (s.size() != 64) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
 
 bool IsSourceName(absl::string_view s) {
   if (s.empty() || s.size() > 27) return false;
@@ -33,8 +26,7 @@ bool IsSourceName(absl::string_view s) {
 
 absl::Status EntryError(absl::string_view source, size_t index,
                         absl::string_view why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(source, ": write_keys[", index, "]: ", why));
+  return auth::KeyFileEntryError(source, "write_keys", index, why);
 }
 
 }  // namespace
@@ -48,35 +40,13 @@ bool OriginAllowed(const WriteKeyGrant& grant, absl::string_view origin) {
 
 absl::StatusOr<WriteKeySet> WriteKeySet::Parse(absl::string_view yaml,
                                                absl::string_view source) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": not valid YAML (line ", e.mark.line + 1, ")"));
-  }
+  absl::StatusOr<std::vector<YAML::Node>> entries =
+      auth::KeyFileEntries(yaml, source, "write_keys");
+  if (!entries.ok()) return entries.status();
   WriteKeySet set;
-  if (!root || root.IsNull()) return set;
-  if (!root.IsMap()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": expected a map with a `write_keys` list"));
-  }
-  for (const auto& kv : root) {
-    if (kv.first.as<std::string>() != "write_keys") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          source, ": unknown field `", kv.first.as<std::string>(), "`"));
-    }
-  }
-  const YAML::Node keys = root["write_keys"];
-  if (!keys || keys.IsNull()) return set;
-  if (!keys.IsSequence()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": `write_keys` must be a list"));
-  }
   absl::flat_hash_set<std::string> names;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    const YAML::Node entry = keys[i];
-    if (!entry.IsMap()) return EntryError(source, i, "must be a map");
+  for (size_t i = 0; i < entries->size(); ++i) {
+    const YAML::Node& entry = (*entries)[i];
     WriteKeyGrant grant;
     std::string sha256;
     std::string channel = "web";
@@ -111,7 +81,7 @@ absl::StatusOr<WriteKeySet> WriteKeySet::Parse(absl::string_view yaml,
       return EntryError(source, i, "a field has the wrong type");
     }
     if (grant.name.empty()) return EntryError(source, i, "`name` is required");
-    if (!IsLowerHex64(sha256)) {
+    if (!auth::IsLowerHex64(sha256)) {
       return EntryError(source, i,
                         "`sha256` must be 64 lower-case hex digits (the "
                         "SHA-256 of the key, never the key itself)");
