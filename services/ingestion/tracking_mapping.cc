@@ -11,6 +11,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/time_util.h"
 #include "libs/keys/random_id.h"
+#include "services/ingestion/validation.h"
 
 namespace omnicx::ingestion {
 
@@ -46,24 +47,6 @@ const size_t kTrackEventTypesSize =
 namespace {
 
 constexpr size_t kMaxSourceIdChars = 27;  // + ':' + 100 <= 128
-
-bool IsVocabularyWord(absl::string_view s) {
-  // The table's targets are the vocabulary words a track event may name
-  // directly ("purchase"); the rest of the vocabulary passes through
-  // validation as any other x- slug would not.
-  static const char* const kWords[] = {
-      "page_view",      "product_view",   "search",          "add_to_cart",
-      "checkout_start", "purchase",       "payment",         "delivery",
-      "return",         "login",          "signup",          "app_open",
-      "email_open",     "email_click",    "sms_click",       "support_contact",
-      "complaint",      "issue_resolved", "survey_response", "review",
-      "referral",       "renewal",        "cancellation",    "store_visit",
-      "branch_visit",   "callback",       "chat_message"};
-  for (const char* w : kWords) {
-    if (s == w) return true;
-  }
-  return false;
-}
 
 // Debian's Abseil has its own string_view; simdjson uses std's.
 absl::string_view Sv(std::string_view s) { return {s.data(), s.size()}; }
@@ -424,7 +407,8 @@ std::string TrackEventToType(absl::string_view event) {
   for (size_t i = 0; i < kTrackEventTypesSize; ++i) {
     if (event == kTrackEventTypes[i].event) return kTrackEventTypes[i].type;
   }
-  if (IsVocabularyWord(event)) return std::string(event);
+  // A vocabulary word is taken as it is.
+  if (IsBuiltInEventType(event)) return std::string(event);
   std::string slug = "x-";
   bool gap = false;
   for (unsigned char c : event) {

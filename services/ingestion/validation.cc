@@ -167,7 +167,11 @@ void CheckFeedback(Checker& check, const omnicx::v1::Feedback& feedback) {
 }  // namespace
 
 bool IsKnownEventType(absl::string_view type) {
-  return Vocabulary().contains(type) || IsCustomType(type);
+  return IsBuiltInEventType(type) || IsCustomType(type);
+}
+
+bool IsBuiltInEventType(absl::string_view type) {
+  return Vocabulary().contains(type);
 }
 
 std::vector<FieldViolation> ValidateInteraction(

@@ -39,6 +39,8 @@ struct ValidationOptions {
 
 // The documented event-type vocabulary; `x-` custom types are accepted too.
 bool IsKnownEventType(absl::string_view type);
+// Only the vocabulary's words (`purchase`), not `x-` custom types.
+bool IsBuiltInEventType(absl::string_view type);
 
 // Validates `interaction` and, when valid, normalises it in place (identity
 // values, `received_at`; `resolved_customer_id` is cleared since it is the
