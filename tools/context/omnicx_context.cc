@@ -23,10 +23,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
-#include "libs/auth/authenticator.h"
-#include "libs/server/tls.h"
 #include "libs/status/error_details.h"
 #include "omnicx/v1/profile.grpc.pb.h"
+#include "tools/lib/tool_client.h"
 
 namespace {
 
@@ -154,13 +153,12 @@ void Print(const omnicx::v1::CustomerContext& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string address = "127.0.0.1:50052";
-  std::string key_file;
-  omnicx::config::v1::TlsConfig tls;
+  omnicx::tools::ToolClient client("omnicx-context", "127.0.0.1:50052");
   omnicx::v1::GetCustomerContextRequest request;
   request.set_include_recommendations(true);
   request.set_timeline_limit(10);
   for (int i = 1; i < argc; ++i) {
+    if (client.ParseFlag(argc, argv, i)) continue;
     std::string a = argv[i];
     auto value = [&](const std::string& flag) -> std::optional<std::string> {
       if (absl::StartsWith(a, flag + "=")) return a.substr(flag.size() + 1);
@@ -177,16 +175,6 @@ int main(int argc, char** argv) {
       request.mutable_customer()->set_customer_id(*v);
     } else if (auto v = value("--anonymous-id")) {
       request.mutable_customer()->set_anonymous_id(*v);
-    } else if (auto v = value("--key_file")) {
-      key_file = *v;
-    } else if (auto v = value("--address")) {
-      address = *v;
-    } else if (auto v = value("--tls_ca_file")) {
-      tls.set_ca_file(*v);
-    } else if (auto v = value("--tls_cert_file")) {
-      tls.set_cert_file(*v);
-    } else if (auto v = value("--tls_key_file")) {
-      tls.set_key_file(*v);
     } else if (auto v = value("--channel")) {
       omnicx::v1::Channel channel;
       if (!omnicx::v1::Channel_Parse(*v, &channel)) {
@@ -214,31 +202,13 @@ int main(int argc, char** argv) {
                  "--anonymous-id\n";
     return 2;
   }
-  if (tls.cert_file().empty() != tls.key_file().empty()) {
-    std::cerr << "omnicx-context: --tls_cert_file and --tls_key_file go "
-                 "together\n";
-    return 2;
-  }
-  absl::StatusOr<omnicx::auth::ServiceCredential> key =
-      omnicx::auth::ServiceCredential::FromKeyFile(key_file);
-  if (!key.ok()) {
-    std::cerr << "omnicx-context: " << key.status().message() << "\n";
-    return 2;
-  }
-  auto stub = omnicx::v1::ProfileService::NewStub(
-      omnicx::server::DialService(address, tls));
+  if (!client.Connect().ok()) return 2;
+  auto stub = omnicx::v1::ProfileService::NewStub(client.channel());
   grpc::ClientContext context;
-  key->Attach(&context);
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(3));
+  client.Prepare(context, absl::Seconds(3));
   omnicx::v1::CustomerContext response;
   grpc::Status status = stub->GetCustomerContext(&context, request, &response);
-  if (!status.ok()) {
-    std::cerr << "omnicx-context: "
-              << omnicx::status::StatusCodeName(status.error_code()) << ": "
-              << status.error_message() << "\n";
-    return status.error_code() == grpc::StatusCode::NOT_FOUND ? 3 : 1;
-  }
+  if (!status.ok()) return client.Fail(status);
   Print(response);
   return 0;
 }

@@ -5,12 +5,11 @@
 //   omnicx-dlq ... show 1733370000000-0     (with the entry's fields)
 //   omnicx-dlq ... replay 1733370000000-0   (applies it once, then removes)
 //   omnicx-dlq ... drop 1733370000000-0
-//   [--tls_ca_file F [--tls_cert_file F --tls_key_file F]] [--limit 100]
+//   [--tls_ca_file F [--tls_cert_file F --tls_key_file F]] [--limit=100]
 //
 // `--key_file` holds an admin API key. `./omnicx dlq` runs this for each
 // consumer service (profile, journey, recommendation) or one (--service).
 // Exit status: 0 done, 1 the call failed, 2 bad usage, 3 no such entry.
-#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -21,10 +20,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
-#include "libs/auth/authenticator.h"
-#include "libs/server/tls.h"
-#include "libs/status/error_details.h"
 #include "omnicx/v1/dead_letters.grpc.pb.h"
+#include "tools/lib/tool_client.h"
 
 namespace {
 
@@ -55,40 +52,17 @@ std::string Escaped(const std::string& bytes) {
   return out;
 }
 
-int Fail(const grpc::Status& status) {
-  std::cerr << "omnicx-dlq: "
-            << omnicx::status::StatusCodeName(status.error_code()) << ": "
-            << status.error_message() << "\n";
-  return status.error_code() == grpc::StatusCode::NOT_FOUND ? 3 : 1;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string address = "127.0.0.1:50053";
-  std::string key_file;
-  omnicx::config::v1::TlsConfig tls;
+  omnicx::tools::ToolClient client("omnicx-dlq", "127.0.0.1:50053");
   int limit = 100;
   std::vector<std::string> words;
   for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](const std::string& flag) -> std::optional<std::string> {
-      if (absl::StartsWith(a, flag + "=")) return a.substr(flag.size() + 1);
-      if (a == flag && i + 1 < argc) return std::string(argv[++i]);
-      return std::nullopt;
-    };
-    if (auto v = value("--key_file")) {
-      key_file = *v;
-    } else if (auto v = value("--address")) {
-      address = *v;
-    } else if (auto v = value("--tls_ca_file")) {
-      tls.set_ca_file(*v);
-    } else if (auto v = value("--tls_cert_file")) {
-      tls.set_cert_file(*v);
-    } else if (auto v = value("--tls_key_file")) {
-      tls.set_key_file(*v);
-    } else if (auto v = value("--limit")) {
-      if (!absl::SimpleAtoi(*v, &limit)) return 2;
+    if (client.ParseFlag(argc, argv, i)) continue;
+    const std::string a = argv[i];
+    if (absl::StartsWith(a, "--limit=")) {
+      if (!absl::SimpleAtoi(a.substr(8), &limit)) return 2;
     } else if (!absl::StartsWith(a, "--")) {
       words.push_back(a);
     } else {
@@ -100,23 +74,14 @@ int main(int argc, char** argv) {
   const bool needs_id = verb == "show" || verb == "replay" || verb == "drop";
   if (!(verb == "list" && words.size() == 1) &&
       !(needs_id && words.size() == 2)) {
-    std::cerr << "usage: omnicx-dlq --key_file F [--address 127.0.0.1:50053] "
-                 "[--limit 100] [--tls_ca_file F [--tls_cert_file F "
-                 "--tls_key_file F]] (list | show ID | replay ID | drop ID)\n";
+    std::cerr << "usage: omnicx-dlq " << omnicx::tools::ToolClient::kFlagsUsage
+              << " [--limit=100] (list | show ID | replay ID | drop ID)\n";
     return 2;
   }
-  absl::StatusOr<omnicx::auth::ServiceCredential> key =
-      omnicx::auth::ServiceCredential::FromKeyFile(key_file);
-  if (!key.ok()) {
-    std::cerr << "omnicx-dlq: " << key.status().message() << "\n";
-    return 2;
-  }
-  auto stub = omnicx::v1::DeadLetterService::NewStub(
-      omnicx::server::DialService(address, tls));
+  if (!client.Connect().ok()) return 2;
+  auto stub = omnicx::v1::DeadLetterService::NewStub(client.channel());
   grpc::ClientContext context;
-  key->Attach(&context);
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(10));
+  client.Prepare(context, absl::Seconds(10));
   omnicx::v1::DeadLetterRef ref;
   if (needs_id) ref.set_id(words[1]);
 
@@ -125,7 +90,7 @@ int main(int argc, char** argv) {
     request.set_limit(limit);
     omnicx::v1::ListDeadLettersResponse response;
     grpc::Status status = stub->ListDeadLetters(&context, request, &response);
-    if (!status.ok()) return Fail(status);
+    if (!status.ok()) return client.Fail(status);
     std::printf(
         "%lld dead letter(s)%s\n", static_cast<long long>(response.depth()),
         response.depth() > response.entries_size()
@@ -138,7 +103,7 @@ int main(int argc, char** argv) {
   if (verb == "show") {
     omnicx::v1::DeadLetter response;
     grpc::Status status = stub->GetDeadLetter(&context, ref, &response);
-    if (!status.ok()) return Fail(status);
+    if (!status.ok()) return client.Fail(status);
     PrintEntry(response);
     for (const auto& [name, value] : response.fields()) {
       std::printf("  %s: %s\n", name.c_str(), Escaped(value).c_str());
@@ -148,13 +113,13 @@ int main(int argc, char** argv) {
   if (verb == "replay") {
     omnicx::v1::ReplayDeadLetterResponse response;
     grpc::Status status = stub->ReplayDeadLetter(&context, ref, &response);
-    if (!status.ok()) return Fail(status);
+    if (!status.ok()) return client.Fail(status);
     std::printf("replayed %s\n", ref.id().c_str());
     return 0;
   }
   omnicx::v1::DropDeadLetterResponse response;
   grpc::Status status = stub->DropDeadLetter(&context, ref, &response);
-  if (!status.ok()) return Fail(status);
+  if (!status.ok()) return client.Fail(status);
   std::printf("dropped %s\n", ref.id().c_str());
   return 0;
 }
