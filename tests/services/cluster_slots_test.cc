@@ -17,7 +17,7 @@
 #include "libs/keys/key_builder.h"
 #include "libs/redis/client.h"
 #include "libs/status/status_matchers.h"
-#include "libs/testing/redis_server.h"
+#include "libs/testing/redis_test.h"
 #include "libs/testing/wait.h"
 #include "services/ingestion/event_log.h"
 #include "services/journey/aggregator.h"
@@ -31,17 +31,13 @@ using omnicx::v1::Interaction;
 
 const absl::Time kNow = absl::FromUnixSeconds(1795000000);
 
-class ClusterSlotsTest : public ::testing::Test {
+class ClusterSlotsTest : public testing::RedisTest {
  protected:
+  ClusterSlotsTest() : RedisTest({.cluster = true}) {}
+
   void SetUp() override {
-    testing::RedisServer::Options cluster;
-    cluster.cluster = true;
-    auto server = testing::RedisServer::Start(cluster);
-    ASSERT_OK(server.status());
-    server_ = std::move(*server);
-    redis::ClientOptions o;
-    o.port = server_->port();
-    redis_ = redis::Client::Create(o);
+    RedisTest::SetUp();
+    if (HasFatalFailure()) return;
     ASSERT_OK(
         redis_->Command({"CLUSTER", "ADDSLOTSRANGE", "0", "16383"}).status());
     ASSERT_TRUE(testing::WaitUntil([&] {
@@ -66,8 +62,6 @@ class ClusterSlotsTest : public ::testing::Test {
   }
 
   keys::KeyBuilder keys_ = *keys::KeyBuilder::Create("default");
-  std::unique_ptr<testing::RedisServer> server_;
-  std::unique_ptr<redis::Client> redis_;
 };
 
 TEST_F(ClusterSlotsTest, ThePerEventPathStaysInOneSlotPerCommand) {

@@ -10,13 +10,12 @@
 #include "gtest/gtest.h"
 #include "libs/keys/digest.h"
 #include "libs/status/status_matchers.h"
-#include "libs/testing/redis_server.h"
+#include "libs/testing/redis_test.h"
 
 namespace omnicx::audit {
 namespace {
 
 using ::omnicx::status::StatusIs;
-using ::omnicx::testing::RedisServer;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -29,18 +28,11 @@ auth::Principal Admin(std::string tenant = "default") {
           .name = "ops-anna"};
 }
 
-class AuditLogTest : public ::testing::Test {
+class AuditLogTest : public testing::RedisTest {
  protected:
-  void SetUp() override {
-    // Small stream nodes so that approximate trimming lands close to N.
-    auto server =
-        RedisServer::Start({.extra_args = {"--stream-node-max-entries", "10"}});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    redis::ClientOptions o;
-    o.port = server_->port();
-    client_ = redis::Client::Create(o);
-  }
+  // Small stream nodes so that approximate trimming lands close to N.
+  AuditLogTest()
+      : RedisTest({.extra_args = {"--stream-node-max-entries", "10"}}) {}
 
   std::unique_ptr<AuditLog> Log(absl::string_view tenant,
                                 int64_t max_entries = 1000,
@@ -48,7 +40,7 @@ class AuditLogTest : public ::testing::Test {
     absl::StatusOr<keys::KeyBuilder> keys = keys::KeyBuilder::Create(tenant);
     EXPECT_OK(keys);
     absl::StatusOr<std::unique_ptr<AuditLog>> log =
-        AuditLog::Create(client_.get(), *keys,
+        AuditLog::Create(redis_.get(), *keys,
                          {.max_entries = max_entries,
                           .customer_secret = std::move(secret),
                           .clock = [this] { return now_; }});
@@ -60,8 +52,7 @@ class AuditLogTest : public ::testing::Test {
   std::vector<std::map<std::string, std::string>> Entries(
       const std::string& key) {
     std::vector<std::map<std::string, std::string>> out;
-    absl::StatusOr<redis::Reply> r =
-        client_->Command({"XRANGE", key, "-", "+"});
+    absl::StatusOr<redis::Reply> r = redis_->Command({"XRANGE", key, "-", "+"});
     EXPECT_OK(r);
     for (const redis::Reply& e : r->elements()) {
       std::map<std::string, std::string> fields;
@@ -78,11 +69,11 @@ class AuditLogTest : public ::testing::Test {
   // the stream's fields, to look for a raw id anywhere.
   std::string EverythingStored() {
     std::string all;
-    absl::StatusOr<redis::Reply> keys = client_->Command({"KEYS", "*"});
+    absl::StatusOr<redis::Reply> keys = redis_->Command({"KEYS", "*"});
     EXPECT_OK(keys);
     for (const redis::Reply& k : keys->elements()) {
       absl::StrAppend(&all, k.str(), "\n");
-      absl::StatusOr<redis::Reply> dump = client_->Command({"DUMP", k.str()});
+      absl::StatusOr<redis::Reply> dump = redis_->Command({"DUMP", k.str()});
       EXPECT_OK(dump);
       absl::StrAppend(&all, dump->str(), "\n");
       for (const auto& entry : Entries(k.str())) {
@@ -95,8 +86,6 @@ class AuditLogTest : public ::testing::Test {
   }
 
   absl::Time now_ = absl::FromUnixMillis(1796428800123);  // 2026-12-05
-  std::unique_ptr<RedisServer> server_;
-  std::unique_ptr<redis::Client> client_;
 };
 
 TEST_F(AuditLogTest, WritesTheExactFields) {
@@ -172,7 +161,7 @@ TEST_F(AuditLogTest, RetentionTrimsToAboutMaxEntries) {
     ASSERT_OK(log->Record(Admin(), "export", absl::StrCat("c", i)));
   }
   absl::StatusOr<redis::Reply> len =
-      client_->Command({"XLEN", log->stream_key()});
+      redis_->Command({"XLEN", log->stream_key()});
   ASSERT_OK(len);
   // MAXLEN ~ keeps at least 50 and trims whole nodes (10 entries here).
   EXPECT_GE(len->integer(), 50);
@@ -210,12 +199,12 @@ TEST_F(AuditLogTest, FailsClosedWhenTheRecordCannotBeWritten) {
   std::unique_ptr<AuditLog> log = Log("default");
   // A Redis error reply (here: the key holds another type) is UNAVAILABLE,
   // like a connection failure, so handlers return Record's status as it is.
-  ASSERT_OK(client_->Command({"SET", log->stream_key(), "x"}).status());
+  ASSERT_OK(redis_->Command({"SET", log->stream_key(), "x"}).status());
   EXPECT_THAT(log->Record(Admin(), "erase", kCustomer),
               StatusIs(absl::StatusCode::kUnavailable,
                        HasSubstr("audit: record not written")));
-  ASSERT_OK(client_->Command({"DEL", log->stream_key()}).status());
-  ASSERT_OK(server_->Stop());
+  ASSERT_OK(redis_->Command({"DEL", log->stream_key()}).status());
+  ASSERT_OK(redis_server_->Stop());
   EXPECT_THAT(log->Record(Admin(), "erase", kCustomer),
               StatusIs(absl::StatusCode::kUnavailable,
                        HasSubstr("audit: record not written")));
@@ -233,11 +222,11 @@ TEST_F(AuditLogTest, WithoutASecretOnlyRecordsAboutNoCustomer) {
 TEST_F(AuditLogTest, RefusesBadOptionsAndActions) {
   ASSERT_OK_AND_ASSIGN(keys::KeyBuilder keys,
                        keys::KeyBuilder::Create("default"));
-  EXPECT_THAT(AuditLog::Create(client_.get(), keys, {.max_entries = 0}),
+  EXPECT_THAT(AuditLog::Create(redis_.get(), keys, {.max_entries = 0}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("auth.audit_max_entries")));
   EXPECT_THAT(
-      AuditLog::Create(client_.get(), keys, {.customer_secret = "short"}),
+      AuditLog::Create(redis_.get(), keys, {.customer_secret = "short"}),
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr("identity_secret")));
   std::unique_ptr<AuditLog> log = Log("default");

@@ -12,7 +12,7 @@
 #include "libs/redis/client.h"
 #include "libs/status/status_matchers.h"
 #include "libs/streams/consumer.h"
-#include "libs/testing/redis_server.h"
+#include "libs/testing/redis_test.h"
 
 namespace omnicx::streams {
 namespace {
@@ -25,15 +25,11 @@ using ::testing::Pair;
 constexpr char kStream[] = "cx:t:{ev:0}:stream";
 constexpr char kDead[] = "cx:t:dlq:test";
 
-class DeadLettersTest : public ::testing::Test {
+class DeadLettersTest : public testing::RedisTest {
  protected:
   void SetUp() override {
-    auto server = testing::RedisServer::Start({});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    redis::ClientOptions o;
-    o.port = server_->port();
-    redis_ = redis::Client::Create(o);
+    RedisTest::SetUp();
+    if (HasFatalFailure()) return;
     ConsumerOptions options;
     options.group = "test";
     options.consumer = "c-1";
@@ -69,8 +65,6 @@ class DeadLettersTest : public ::testing::Test {
     return depth.ok() ? *depth : -1;
   }
 
-  std::unique_ptr<testing::RedisServer> server_;
-  std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<StreamConsumer> consumer_;
   std::unique_ptr<DeadLetterQueue> queue_;
   bool broken_ = true;

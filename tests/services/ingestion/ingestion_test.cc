@@ -21,7 +21,7 @@
 #include "libs/status/status_matchers.h"
 #include "libs/streams/retention.h"
 #include "libs/testing/in_process_server.h"
-#include "libs/testing/redis_server.h"
+#include "libs/testing/redis_test.h"
 #include "omnicx/v1/ingestion.grpc.pb.h"
 #include "services/ingestion/event_log.h"
 #include "services/ingestion/ingestion_service.h"
@@ -75,18 +75,14 @@ struct Service {
   std::unique_ptr<omnicx::v1::IngestionService::Stub> stub;
 };
 
-class IngestionTest : public ::testing::Test {
+class IngestionTest : public testing::RedisTest {
  protected:
+  IngestionTest()
+      : RedisTest({.appendonly = true, .appendfsync = "always"}, FailFast()) {}
+
   void SetUp() override {
-    auto server =
-        RedisServer::Start({.appendonly = true, .appendfsync = "always"});
-    ASSERT_TRUE(server.ok()) << server.status();
-    redis_server_ = std::move(*server);
-    redis::ClientOptions o;
-    o.port = redis_server_->port();
-    o.command_timeout = absl::Milliseconds(300);
-    o.reconnect_backoff_max = absl::Milliseconds(100);
-    redis_ = redis::Client::Create(o);
+    RedisTest::SetUp();
+    if (HasFatalFailure()) return;
     service_ = std::make_unique<Service>(*redis_, keys_);
   }
 
@@ -125,8 +121,6 @@ class IngestionTest : public ::testing::Test {
   }
 
   keys::KeyBuilder keys_ = *keys::KeyBuilder::Create("default");
-  std::unique_ptr<RedisServer> redis_server_;
-  std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<Service> service_;
 };
 
@@ -610,9 +604,7 @@ TEST_F(IngestionTest, TrimmingNeverOvertakesALaggingGroup) {
       redis_->Command({"XGROUP", "CREATE", stream, "a-lag", "0"}).status());
   ASSERT_OK(
       redis_->Command({"XGROUP", "CREATE", stream, "zz-fast", "$"}).status());
-  redis::ClientOptions o;
-  o.port = redis_server_->port();
-  std::unique_ptr<redis::Client> reader = redis::Client::Create(o);
+  std::unique_ptr<redis::Client> reader = NewClient();
   std::atomic<bool> stop{false};
   std::atomic<int64_t> skipped{0};
   std::thread lagging([&] {

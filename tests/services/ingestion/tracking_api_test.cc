@@ -21,7 +21,7 @@
 #include "libs/metrics/registry.h"
 #include "libs/redis/client.h"
 #include "libs/testing/http_client.h"
-#include "libs/testing/redis_server.h"
+#include "libs/testing/redis_test.h"
 #include "services/ingestion/commit_queue.h"
 #include "services/ingestion/event_log.h"
 #include "services/ingestion/intake.h"
@@ -54,17 +54,13 @@ std::string Rfc3339(absl::Time t) {
   return absl::FormatTime(absl::RFC3339_full, t, absl::UTCTimeZone());
 }
 
-class TrackingApiTest : public ::testing::Test {
+class TrackingApiTest : public testing::RedisTest {
  protected:
+  TrackingApiTest() : RedisTest({}, FailFast()) {}
+
   void SetUp() override {
-    auto server = testing::RedisServer::Start({});
-    ASSERT_TRUE(server.ok()) << server.status();
-    redis_server_ = std::move(*server);
-    redis::ClientOptions o;
-    o.port = redis_server_->port();
-    o.command_timeout = absl::Milliseconds(300);
-    o.reconnect_backoff_max = absl::Milliseconds(100);
-    redis_ = redis::Client::Create(o);
+    RedisTest::SetUp();
+    if (HasFatalFailure()) return;
     log_ = std::make_unique<EventLog>(*redis_, keys_, EventLogOptions());
     queue_ = std::make_unique<CommitQueue>(*log_, CommitQueueOptions());
     intake_ = std::make_unique<Intake>(*queue_, IntakeOptions(), registry_);
@@ -139,8 +135,6 @@ class TrackingApiTest : public ::testing::Test {
   absl::Time now_ = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
   keys::KeyBuilder keys_ = *keys::KeyBuilder::Create("default");
   metrics::Registry registry_;
-  std::unique_ptr<testing::RedisServer> redis_server_;
-  std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<EventLog> log_;
   std::unique_ptr<CommitQueue> queue_;
   std::unique_ptr<Intake> intake_;

@@ -13,7 +13,7 @@
 #include "libs/redis/client.h"
 #include "libs/status/status_matchers.h"
 #include "libs/testing/in_process_server.h"
-#include "libs/testing/redis_server.h"
+#include "libs/testing/redis_test.h"
 #include "omnicx/v1/profile.grpc.pb.h"
 #include "services/profile/profile_service.h"
 #include "services/profile/profile_store.h"
@@ -36,15 +36,11 @@ omnicx::v1::Identity Id(const std::string& type, const std::string& value) {
   return i;
 }
 
-class MergeTest : public ::testing::Test {
+class MergeTest : public testing::RedisTest {
  protected:
   void SetUp() override {
-    auto server = testing::RedisServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    redis_server_ = std::move(*server);
-    redis::ClientOptions o;
-    o.port = redis_server_->port();
-    redis_ = redis::Client::Create(o);
+    RedisTest::SetUp();
+    if (HasFatalFailure()) return;
     ProfileStoreOptions options;
     options.identity_secret = "test-secret-0123456789";
     store_ = std::make_unique<ProfileStore>(*redis_, keys_, options);
@@ -87,8 +83,6 @@ class MergeTest : public ::testing::Test {
   }
 
   keys::KeyBuilder keys_ = *keys::KeyBuilder::Create("default");
-  std::unique_ptr<testing::RedisServer> redis_server_;
-  std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<ProfileStore> store_;
 };
 

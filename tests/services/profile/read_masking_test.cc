@@ -18,7 +18,7 @@
 #include "libs/status/error_details.h"
 #include "libs/status/status_matchers.h"
 #include "libs/testing/in_process_server.h"
-#include "libs/testing/redis_server.h"
+#include "libs/testing/redis_test.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/profile.grpc.pb.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
@@ -105,15 +105,11 @@ std::string Seen(const grpc::Status& s, const Response& response) {
                       response.SerializeAsString());
 }
 
-class ReadMaskingFixture : public ::testing::Test {
+class ReadMaskingFixture : public testing::RedisTest {
  protected:
   void SetUp() override {
-    auto server = testing::RedisServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    redis_server_ = std::move(*server);
-    redis::ClientOptions o;
-    o.port = redis_server_->port();
-    redis_ = redis::Client::Create(o);
+    RedisTest::SetUp();
+    if (HasFatalFailure()) return;
     ProfileStoreOptions options;
     options.identity_secret = "test-secret-0123456789";
     store_ = std::make_unique<ProfileStore>(*redis_, keys_, options);
@@ -177,8 +173,6 @@ class ReadMaskingFixture : public ::testing::Test {
   }
 
   keys::KeyBuilder keys_ = *keys::KeyBuilder::Create("default");
-  std::unique_ptr<testing::RedisServer> redis_server_;
-  std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<ProfileStore> store_;
   JourneyPeer journey_;
   RecommendationPeer recommendation_;
