@@ -302,18 +302,18 @@ int Run(const Flags& f) {
   const std::vector<double> before = CpuOf(pids);
   omnicx::bench::LoadResult r =
       f.concurrency > 0
-          ? omnicx::bench::RunClosedLoop(
-                f.concurrency, absl::Seconds(f.seconds), 1'000'000,
-                [&issue](int) {
-                  absl::Notification finished;
-                  bool ok = false;
-                  issue([&](bool o) {
-                    ok = o;
-                    finished.Notify();
-                  });
-                  finished.WaitForNotification();
-                  return ok;
-                })
+          ? omnicx::bench::RunClosedLoop(f.concurrency,
+                                         absl::Seconds(f.seconds), 1'000'000,
+                                         [&issue](int) {
+                                           absl::Notification finished;
+                                           bool ok = false;
+                                           issue([&](bool o) {
+                                             ok = o;
+                                             finished.Notify();
+                                           });
+                                           finished.WaitForNotification();
+                                           return ok;
+                                         })
           : omnicx::bench::RunOpenLoop(f.rate, absl::Seconds(f.seconds),
                                        1'000'000, issue);
   const std::vector<double> after = CpuOf(pids);

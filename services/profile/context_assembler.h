@@ -5,10 +5,15 @@
 //                              options);
 //   assembler.Assemble(request, [](absl::StatusOr<CustomerContext> c) {...});
 //
-// The journey (JourneyService.GetJourney) and recommendations
-// (RecommendationService.Recommend) are requested in parallel, each under its
-// own deadline (clipped to what is left of the whole call's budget), while
-// the profile and recent timeline are read from Redis. Whatever is missing
+// The context makes one internal call. With recommendations it is
+// RecommendationService.DecideForContext, which gets what was read here of
+// the profile (id, granted consents, lifetime value; the recommendation
+// service does not read the profile again, and checks consent against the
+// stored consents when it reserves) and answers with the decision and the
+// journey it read for it; without recommendations, or if that call fails,
+// JourneyService.GetJourney. Each is under its own deadline (clipped to
+// what is left of the whole call's budget); the profile and recent timeline
+// are read from Redis in one round trip. Whatever is missing
 // comes back with a SectionStatus saying why (UNAVAILABLE, DEADLINE_EXCEEDED,
 // UNIMPLEMENTED, ...). A complete answer is cached for a short TTL, written
 // just after the answer goes out, under the customer's context version read

@@ -161,6 +161,7 @@ absl::StatusOr<Reservation> RecommendationStore::Reserve(
     args.push_back(a->action_id());
     args.push_back(absl::StrCat(a->policy().max_per_window()));
     args.push_back(absl::StrCat(EffectiveWindowSeconds(*a) * 1000));
+    args.push_back(a->required_consent());
     by_id[a->action_id()] = a;
   }
   OMNICX_ASSIGN_OR_RETURN(
@@ -168,7 +169,8 @@ absl::StatusOr<Reservation> RecommendationStore::Reserve(
                                   {keys_.NbaShown(cid), keys_.NbaHeld(cid),
                                    keys_.NbaCooldowns(cid),
                                    keys_.NbaDecision(cid, request.decision_id),
-                                   keys_.ErasedCustomer(cid)},
+                                   keys_.ErasedCustomer(cid),
+                                   keys_.Consents(cid)},
                                   args));
   if (r.elements().size() == 1 && r.elements()[0].str() == "ERASED") {
     return absl::NotFoundError("the customer was erased");

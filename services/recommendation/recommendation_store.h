@@ -25,7 +25,9 @@
 //                      expires after decision_ttl
 //     nba:merged       set of merged-away ids already folded in
 //
-// Reserve checks cool-downs, per-action caps (presentations and holds in the
+// Reserve checks each candidate's required consent against the customer's
+// stored consents (the profile service's `consent` hash, read inside the
+// script: callers' inputs only order the candidates), cool-downs, per-action caps (presentations and holds in the
 // action's window) and the global cap (all actions, last 24 h) and takes the
 // slots of the first max_actions candidates that pass, in one script, so
 // concurrent decisions for one customer cannot exceed a cap.
@@ -77,8 +79,8 @@ struct ReserveRequest {
 struct Reservation {
   // Action ids taken, in rank order.
   std::vector<std::string> chosen;
-  // Candidates examined and refused, with the reason (cap, cool-down,
-  // global cap).
+  // Candidates examined and refused, with the reason (consent, cap,
+  // cool-down, global cap).
   std::vector<Suppression> suppressed;
 };
 

@@ -166,15 +166,8 @@ uint64_t Recommender::NextSeed() {
   return rng_();
 }
 
-void Recommender::Recommend(const omnicx::v1::RecommendRequest& request,
-                            absl::Time deadline, RecommendDone done,
-                            absl::string_view caller) {
-  auto call = std::make_shared<Call>();
-  call->caller = std::string(caller);
-  call->in_flight = InFlight();
-  call->request = request;
-  call->done = std::move(done);
-  call->start = absl::Now();
+void Recommender::StartBudget(const std::shared_ptr<Call>& call,
+                              absl::Time deadline) {
   // Leave part of the caller's deadline for the answer to travel and for a
   // busy machine to schedule the watchdog.
   const absl::Duration left = deadline - call->start;
@@ -188,19 +181,88 @@ void Recommender::Recommend(const omnicx::v1::RecommendRequest& request,
                           absl::FormatDuration(call->budget_end - call->start),
                           " budget"));
   });
+}
+
+void Recommender::JourneyArrived(const std::shared_ptr<Call>& call,
+                                 absl::StatusOr<JourneySummary> j) {
+  inputs_status_
+      .WithLabels({"journey",
+                   status::StatusCodeName(static_cast<int>(j.status().code()))})
+      .Increment();
+  {
+    absl::MutexLock lock(&call->mu);
+    call->journey = std::move(j);
+    call->journey_latency = absl::Now() - call->start;
+  }
+  if (call->outstanding.fetch_sub(1) == 1) Decide(call);
+}
+
+void Recommender::DecideForContext(
+    const omnicx::v1::DecideForContextRequest& request, absl::Time deadline,
+    ContextDone done, absl::string_view caller) {
+  auto call = std::make_shared<Call>();
+  call->caller = std::string(caller);
+  call->in_flight = InFlight();
+  call->request = request.request();
+  call->start = absl::Now();
+  // The answer carries the journey the decision used. `c` is alive while
+  // Finish runs `done` (Finish holds the call).
+  call->done = [c = call.get(),
+                done = std::move(done)](absl::StatusOr<RecommendResponse> r) {
+    if (!r.ok()) {
+      done(r.status());
+      return;
+    }
+    omnicx::v1::DecideForContextResponse out;
+    for (const SectionStatus& s : r->sections()) {
+      if (s.section() == "journey") *out.mutable_journey_section() = s;
+    }
+    {
+      absl::MutexLock lock(&c->mu);
+      if (c->journey.has_value() && c->journey->ok()) {
+        *out.mutable_journey() = **c->journey;
+      }
+    }
+    *out.mutable_decision() = std::move(*r);
+    done(std::move(out));
+  };
+  Profile profile;
+  profile.set_customer_id(request.profile().customer_id());
+  profile.set_lifetime_value(request.profile().lifetime_value());
+  for (const std::string& purpose : request.profile().consented_purposes()) {
+    omnicx::v1::Consent* c = profile.add_consents();
+    c->set_purpose(purpose);
+    c->set_granted(true);
+  }
+  {
+    absl::MutexLock lock(&call->mu);
+    call->profile = std::move(profile);
+    call->profile_latency = absl::ZeroDuration();
+  }
+  call->outstanding = 1;
+  StartBudget(call, deadline);
+  inputs_.GetJourney(
+      request.profile().customer_id(), call->budget_end,
+      [this, call](absl::StatusOr<JourneySummary> j) {
+        JourneyArrived(call, std::move(j));
+      },
+      call->caller);
+}
+
+void Recommender::Recommend(const omnicx::v1::RecommendRequest& request,
+                            absl::Time deadline, RecommendDone done,
+                            absl::string_view caller) {
+  auto call = std::make_shared<Call>();
+  call->caller = std::string(caller);
+  call->in_flight = InFlight();
+  call->request = request;
+  call->done = std::move(done);
+  call->start = absl::Now();
+  StartBudget(call, deadline);
 
   const omnicx::v1::CustomerRef& ref = request.customer();
   auto journey_done = [this, call](absl::StatusOr<JourneySummary> j) {
-    inputs_status_
-        .WithLabels({"journey", status::StatusCodeName(
-                                    static_cast<int>(j.status().code()))})
-        .Increment();
-    {
-      absl::MutexLock lock(&call->mu);
-      call->journey = std::move(j);
-      call->journey_latency = absl::Now() - call->start;
-    }
-    if (call->outstanding.fetch_sub(1) == 1) Decide(call);
+    JourneyArrived(call, std::move(j));
   };
   if (ref.has_customer_id()) {
     // Both in parallel; the profile may still redirect a merged id.

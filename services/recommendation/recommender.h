@@ -51,6 +51,8 @@ class Recommender {
  public:
   using RecommendDone =
       std::function<void(absl::StatusOr<omnicx::v1::RecommendResponse>)>;
+  using ContextDone =
+      std::function<void(absl::StatusOr<omnicx::v1::DecideForContextResponse>)>;
   using OutcomeDone =
       std::function<void(absl::StatusOr<omnicx::v1::RecordOutcomeResponse>)>;
 
@@ -68,6 +70,15 @@ class Recommender {
                  absl::Time deadline, RecommendDone done,
                  absl::string_view caller = "");
 
+  // A decision for the profile service's agent context: the profile comes
+  // with the request (the caller is trusted to have read it; its consents
+  // only order the candidates, the reservation checks the stored consent),
+  // only the journey is fetched, and it is returned with the decision.
+  // Requests must have been validated (ValidateDecideForContext).
+  void DecideForContext(const omnicx::v1::DecideForContextRequest& request,
+                        absl::Time deadline, ContextDone done,
+                        absl::string_view caller = "");
+
   // NOT_FOUND for an unknown or expired decision, or one that did not
   // recommend the action; UNAVAILABLE when the customer cannot be resolved.
   void RecordOutcome(const omnicx::v1::RecordOutcomeRequest& request,
@@ -76,6 +87,11 @@ class Recommender {
 
  private:
   struct Call;
+  // Starts the budget watchdog of a call whose request and start are set.
+  void StartBudget(const std::shared_ptr<Call>& call, absl::Time deadline);
+  // Records a fetched journey; the last input to arrive decides.
+  void JourneyArrived(const std::shared_ptr<Call>& call,
+                      absl::StatusOr<omnicx::v1::JourneySummary> journey);
   void Decide(const std::shared_ptr<Call>& call);
   void Fallback(const std::shared_ptr<Call>& call, absl::StatusCode code,
                 const std::string& why);

@@ -1,12 +1,16 @@
--- Walks the ranked actions, applies cool-downs and contact caps, and
--- reserves the chosen ones for a decision (RecommendationStore::Reserve).
--- Nothing is written for an erased customer.
+-- Walks the ranked actions, applies consent, cool-downs and contact caps,
+-- and reserves the chosen ones for a decision (RecommendationStore::Reserve).
+-- Nothing is written for an erased customer. Consent is read here, from the
+-- customer's stored consents (the profile service's hash, same slot), in the
+-- step that reserves: whatever profile the caller handed in, an action whose
+-- purpose is not granted now is never reserved.
 --
 -- KEYS[1]   the customer's shown actions (sorted set "action|decision")
 -- KEYS[2]   their held (reserved, not yet shown) actions
 -- KEYS[3]   their cool-downs (hash action -> until ms)
 -- KEYS[4]   the decision hash
 -- KEYS[5]   the customer's erasure tombstone
+-- KEYS[6]   the customer's consents (hash, field "<purpose>:granted" = 1/0)
 --
 -- All times in ms.
 -- ARGV[1]   now
@@ -18,7 +22,8 @@
 -- ARGV[7]   segment
 -- ARGV[8]   catalog version
 -- ARGV[9]   retention
--- ARGV[10..] (action id, cap, window) triples in rank order
+-- ARGV[10..] (action id, cap, window, required consent purpose or '')
+--           quadruples in rank order
 --
 -- Returns {'ERASED'} or {chosen action ids, {action, reason, ...}
 -- suppressed}.
@@ -50,15 +55,26 @@ for i = 1, #c, 2 do
   local u = tonumber(c[i + 1])
   if u > now then cool[c[i]] = u else redis.call('HDEL', KEYS[3], c[i]) end
 end
+local granted = {}
 local chosen, suppressed = {}, {}
-for i = 10, #ARGV, 3 do
+for i = 10, #ARGV, 4 do
   if #chosen >= maxn then break end
   local a = ARGV[i]
   local cap = tonumber(ARGV[i + 1])
   local win = tonumber(ARGV[i + 2])
+  local purpose = ARGV[i + 3]
   local reason = false
   local u = cool[a]
-  if u then
+  if purpose ~= '' then
+    local g = granted[purpose]
+    if g == nil then
+      g = redis.call('HGET', KEYS[6], purpose .. ':granted') == '1'
+      granted[purpose] = g
+    end
+    if not g then reason = 'consent:' .. purpose .. ' missing' end
+  end
+  if reason then
+  elseif u then
     reason = 'cooldown:' .. string.format('%.0f', u)
   else
     if cap > 0 then

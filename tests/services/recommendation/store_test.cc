@@ -182,6 +182,36 @@ TEST_F(StoreTest, NothingIsReservedForAnErasedCustomer) {
   EXPECT_EQ(left.elements().size(), 0u);
 }
 
+// Consent is read inside the reservation from the customer's stored
+// consents (the profile service's hash): an action whose purpose is not
+// granted now is never reserved, whatever ranked it; a granted one is.
+TEST_F(StoreTest, TheReservationTakesOnlyConsentedActions) {
+  Action mail = Make("mail", 0, 0), plain = Make("plain", 0, 0),
+         sms = Make("sms", 0, 0);
+  mail.set_required_consent("marketing");
+  sms.set_required_consent("sms");
+  ASSERT_OK_AND_ASSIGN(Reservation none,
+                       Reserve("c1", "d1", {&mail, &sms, &plain}, kNow));
+  EXPECT_THAT(none.chosen, ElementsAre("plain"));
+  ASSERT_EQ(none.suppressed.size(), 2u);
+  EXPECT_EQ(none.suppressed[0].action_id, "mail");
+  EXPECT_EQ(none.suppressed[0].reason, "consent:marketing missing");
+  EXPECT_EQ(none.suppressed[1].reason, "consent:sms missing");
+
+  ASSERT_OK(redis_
+                ->Command({"HSET", keys_.Consents("c1"), "marketing:granted",
+                           "1", "sms:granted", "0"})
+                .status());
+  ASSERT_OK_AND_ASSIGN(Reservation some,
+                       Reserve("c1", "d2", {&mail, &sms, &plain}, kNow));
+  EXPECT_THAT(some.chosen, ElementsAre("mail", "plain"));
+  ASSERT_EQ(some.suppressed.size(), 1u);
+  EXPECT_EQ(some.suppressed[0].reason, "consent:sms missing");
+  // Another customer's consent is not this one's.
+  ASSERT_OK_AND_ASSIGN(Reservation other, Reserve("c2", "d3", {&mail}, kNow));
+  EXPECT_TRUE(other.chosen.empty());
+}
+
 TEST_F(StoreTest, MaxActionsStopsTheWalk) {
   Action a = Make("a", 0, 0), b = Make("b", 0, 0), c = Make("c", 0, 0);
   ASSERT_OK_AND_ASSIGN(Reservation r,
