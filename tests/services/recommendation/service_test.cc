@@ -101,6 +101,7 @@ class JourneyPeer final : public omnicx::v1::JourneyService::CallbackService {
       grpc::CallbackServerContext* context,
       const omnicx::v1::GetJourneyRequest* request,
       omnicx::v1::GetJourneyResponse* response) override {
+    calls++;
     auto* reactor = context->DefaultReactor();
     absl::MutexLock lock(&mu_);
     auto it = journeys_.find(request->customer().customer_id());
@@ -112,6 +113,8 @@ class JourneyPeer final : public omnicx::v1::JourneyService::CallbackService {
     }
     return reactor;
   }
+
+  std::atomic<int> calls{0};
 
  private:
   absl::Mutex mu_;
@@ -720,6 +723,35 @@ TEST_F(ServiceTest, DecideForContextNeverDeliversAClaimedConsent) {
   }
   EXPECT_TRUE(delivered) << consented.DebugString();
   EXPECT_EQ(profile_.calls.load(), 0);
+}
+
+// The input cache keeps the most recently used entries when full, instead
+// of clearing itself.
+TEST_F(ServiceTest, TheInputCacheEvictsTheLeastRecentlyUsed) {
+  for (const char* c : {"a", "b", "c"}) journey_.Put(c, Happy(c));
+  InputOptions options;
+  options.cache_ttl = absl::Hours(1);
+  options.max_cache_entries = 2;
+  InputFetcher inputs(Down(), testing::ChannelTo(*journey_server_), options);
+  auto get = [&](const std::string& cid) {
+    absl::Notification done;
+    absl::StatusOr<omnicx::v1::JourneySummary> out;
+    inputs.GetJourney(cid, absl::Now() + absl::Seconds(5),
+                      [&](absl::StatusOr<omnicx::v1::JourneySummary> j) {
+                        out = std::move(j);
+                        done.Notify();
+                      });
+    done.WaitForNotification();
+    EXPECT_OK(out.status());
+    return journey_.calls.load();
+  };
+  EXPECT_EQ(get("a"), 1);
+  EXPECT_EQ(get("b"), 2);
+  EXPECT_EQ(get("a"), 2);  // cached; now the most recent
+  EXPECT_EQ(get("c"), 3);  // evicts b, the least recently used
+  EXPECT_EQ(get("a"), 3);  // still cached
+  EXPECT_EQ(get("c"), 3);
+  EXPECT_EQ(get("b"), 4);  // was evicted
 }
 
 TEST_F(ServiceTest, SameSeedSameDecisions) {
