@@ -95,6 +95,28 @@ void ContextAssembler::Assemble(
     if (result.ok()) identity::MaskContextForRead(&*result);
     done(std::move(result));
   };
+  if (options_.redis_work == nullptr) {
+    AssembleNow(request, std::move(done), caller, start);
+    return;
+  }
+  // The Redis reads and the cache write block: they run on the executor's
+  // threads, not on this gRPC callback thread.
+  auto shared_done = std::make_shared<Done>(std::move(done));
+  if (!options_.redis_work->Submit(
+          [this, request, shared_done, caller = std::string(caller), start] {
+            AssembleNow(request, std::move(*shared_done), caller, start);
+          })) {
+    (*shared_done)(status::WithRetryDelay(
+        absl::ResourceExhaustedError(
+            "the profile service has too much Redis work queued; retry "
+            "shortly"),
+        absl::Milliseconds(100)));
+  }
+}
+
+void ContextAssembler::AssembleNow(
+    const omnicx::v1::GetCustomerContextRequest& request, Done done,
+    absl::string_view caller, absl::Time start) {
   if (request.timeline_limit() < 0 ||
       request.timeline_limit() > options_.max_timeline_limit) {
     done(status::InvalidArgumentError(
@@ -191,10 +213,19 @@ void ContextAssembler::Assemble(
       ++cache_writes_;
     }
     pending->done(std::move(pending->context));
-    if (cache) {
+    if (!cache) return;
+    auto write = [this, pending, serialized = std::move(serialized)] {
       (void)store_.CacheContext(pending->customer_id, pending->signature,
                                 pending->version, serialized,
                                 options_.cache_ttl);
+      absl::MutexLock lock(&cache_writes_mu_);
+      --cache_writes_;
+    };
+    // Off the gRPC callback thread this may run on; a full queue skips the
+    // write (the next call assembles afresh).
+    if (options_.redis_work == nullptr) {
+      write();
+    } else if (!options_.redis_work->Submit(write)) {
       absl::MutexLock lock(&cache_writes_mu_);
       --cache_writes_;
     }

@@ -33,6 +33,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "libs/auth/authenticator.h"
+#include "libs/server/blocking_executor.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/profile.pb.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
@@ -51,6 +52,9 @@ struct ContextOptions {
   // with RESOURCE_EXHAUSTED and a retry hint, so an overloaded service
   // answers fast instead of queueing every caller past its deadline.
   int max_in_flight = 64;
+  // Where the Redis reads and the cache write run, off the gRPC callback
+  // threads; null runs them on the calling thread (tests).
+  server::BlockingExecutor* redis_work = nullptr;
 };
 
 class ContextAssembler {
@@ -75,6 +79,11 @@ class ContextAssembler {
                 absl::string_view caller = "");
 
  private:
+  // Assemble after the in-flight check, on the thread that does the Redis
+  // work.
+  void AssembleNow(const omnicx::v1::GetCustomerContextRequest& request,
+                   Done done, absl::string_view caller, absl::Time start);
+
   ProfileStore& store_;
   std::unique_ptr<omnicx::v1::JourneyService::Stub> journey_;
   std::unique_ptr<omnicx::v1::RecommendationService::Stub> recommendation_;

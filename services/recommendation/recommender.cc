@@ -194,7 +194,19 @@ void Recommender::JourneyArrived(const std::shared_ptr<Call>& call,
     call->journey = std::move(j);
     call->journey_latency = absl::Now() - call->start;
   }
-  if (call->outstanding.fetch_sub(1) == 1) Decide(call);
+  if (call->outstanding.fetch_sub(1) == 1) DecideOffThread(call);
+}
+
+void Recommender::DecideOffThread(const std::shared_ptr<Call>& call) {
+  if (options_.redis_work == nullptr) {
+    Decide(call);
+    return;
+  }
+  if (!options_.redis_work->Submit([this, call] { Decide(call); })) {
+    fallbacks_.WithLabels({"busy"}).Increment();
+    Fallback(call, absl::StatusCode::kResourceExhausted,
+             "too many decisions waiting for Redis");
+  }
 }
 
 void Recommender::DecideForContext(
@@ -279,7 +291,7 @@ void Recommender::Recommend(const omnicx::v1::RecommendRequest& request,
             call->profile = std::move(p);
             call->profile_latency = absl::Now() - call->start;
           }
-          if (call->outstanding.fetch_sub(1) == 1) Decide(call);
+          if (call->outstanding.fetch_sub(1) == 1) DecideOffThread(call);
         },
         call->caller);
     inputs_.GetJourney(ref.customer_id(), call->budget_end, journey_done,
@@ -304,7 +316,7 @@ void Recommender::Recommend(const omnicx::v1::RecommendRequest& request,
           if (cid.empty()) call->journey_skipped = true;
         }
         if (cid.empty() || call->finished.load()) {
-          Decide(call);
+          DecideOffThread(call);
           return;
         }
         inputs_.GetJourney(cid, call->budget_end, journey_done, call->caller);
@@ -558,9 +570,8 @@ void Recommender::RecordOutcome(const omnicx::v1::RecordOutcomeRequest& request,
     out.set_recorded(r->recorded);
     return out;
   };
-  inputs_.GetProfile(
-      request.customer(), deadline,
-      [outcome, record, done = std::move(done), in_flight = InFlight(),
+  auto with_profile =
+      [outcome, record, done, in_flight = InFlight(),
        ref = request.customer()](absl::StatusOr<Profile> p) mutable {
         std::vector<std::string> owners;
         if (p.ok()) {
@@ -602,6 +613,26 @@ void Recommender::RecordOutcome(const omnicx::v1::RecordOutcomeRequest& request,
               absl::Seconds(1));
         }
         done(std::move(result));
+      };
+  // The outcome script blocks: it runs on options_.redis_work, off the gRPC
+  // thread the profile arrives on.
+  inputs_.GetProfile(
+      request.customer(), deadline,
+      [this, with_profile, done](absl::StatusOr<Profile> p) {
+        if (options_.redis_work == nullptr) {
+          auto run = with_profile;
+          run(std::move(p));
+          return;
+        }
+        if (!options_.redis_work->Submit(
+                [with_profile, p = std::move(p)]() mutable {
+                  with_profile(std::move(p));
+                })) {
+          done(status::WithRetryDelay(
+              absl::ResourceExhaustedError(
+                  "too many outcomes waiting for Redis; retry shortly"),
+              absl::Milliseconds(100)));
+        }
       },
       caller);
 }

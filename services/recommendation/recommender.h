@@ -26,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/metrics/registry.h"
+#include "libs/server/blocking_executor.h"
 #include "omnicx/v1/recommendation.pb.h"
 #include "services/recommendation/arbiter.h"
 #include "services/recommendation/catalog_watcher.h"
@@ -45,6 +46,10 @@ struct RecommenderOptions {
   uint64_t seed = 0;
   // Business time (caps, windows, severe-experience recency); injectable.
   std::function<absl::Time()> clock = absl::Now;
+  // Where the decision's reservation and an outcome's Redis script run, off
+  // the gRPC threads the inputs arrive on; null runs them on those threads
+  // (tests).
+  server::BlockingExecutor* redis_work = nullptr;
 };
 
 class Recommender {
@@ -93,6 +98,8 @@ class Recommender {
   void JourneyArrived(const std::shared_ptr<Call>& call,
                       absl::StatusOr<omnicx::v1::JourneySummary> journey);
   void Decide(const std::shared_ptr<Call>& call);
+  // Decide on options_.redis_work (the fallback when its queue is full).
+  void DecideOffThread(const std::shared_ptr<Call>& call);
   void Fallback(const std::shared_ptr<Call>& call, absl::StatusCode code,
                 const std::string& why);
   void Finish(const std::shared_ptr<Call>& call,

@@ -15,6 +15,7 @@
 #include "libs/status/status_matchers.h"
 #include "libs/testing/in_process_server.h"
 #include "libs/testing/redis_server.h"
+#include "libs/testing/wait.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
 #include "services/journey/journey_model.h"
@@ -499,6 +500,39 @@ TEST_F(ContextTest, RecommendationDownFallsBackToTheJourney) {
   EXPECT_EQ(c.journey().health(), 42);
   EXPECT_EQ(journey.calls.load(), 1);
   EXPECT_EQ(redis_->Command({"EXISTS", keys_.Context(cid_)})->integer(), 0);
+}
+
+// The Redis reads run on the executor, not on the caller's thread; a full
+// executor refuses at once with a retry hint.
+TEST_F(ContextTest, RedisWorkRunsOnTheExecutorAndAFullOneRefuses) {
+  JourneyPeer journey(absl::ZeroDuration());
+  RecommendationPeer recommendation(absl::ZeroDuration(), &journey);
+  server::BlockingExecutor redis_work(1, 1);
+  ContextOptions options;
+  options.redis_work = &redis_work;
+  {
+    ContextAssembler assembler(*store_, Start(&journey), Start(&recommendation),
+                               options);
+    ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler));
+    EXPECT_EQ(c.profile().customer_id(), cid_);
+    EXPECT_EQ(Code(c, "recommendations"), 0);
+    // Its cache write, queued after the answer, has run.
+    ASSERT_TRUE(testing::WaitUntil([&] {
+      return redis_->Command({"EXISTS", keys_.Context(cid_)})->integer() == 1;
+    }));
+
+    absl::Notification busy, release;
+    ASSERT_TRUE(redis_work.Submit([&] {
+      busy.Notify();
+      release.WaitForNotification();
+    }));
+    busy.WaitForNotification();
+    ASSERT_TRUE(redis_work.Submit([] {}));  // the queue is full
+    absl::StatusOr<CustomerContext> refused = Assemble(assembler);
+    EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted));
+    EXPECT_EQ(status::GetRetryDelay(refused.status()), absl::Milliseconds(100));
+    release.Notify();
+  }  // the assembler waits for its cache writes, run by the executor
 }
 
 TEST_F(ContextTest, SlowRecommendationsAreCutAtTheirDeadline) {

@@ -18,6 +18,7 @@
 #include "libs/testing/in_process_server.h"
 #include "libs/testing/redis_server.h"
 #include "libs/testing/test_credentials.h"
+#include "libs/testing/wait.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/profile.grpc.pb.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
@@ -752,6 +753,38 @@ TEST_F(ServiceTest, TheInputCacheEvictsTheLeastRecentlyUsed) {
   EXPECT_EQ(get("a"), 3);  // still cached
   EXPECT_EQ(get("c"), 3);
   EXPECT_EQ(get("b"), 4);  // was evicted
+}
+
+// The reservation runs on the Redis executor, not on the gRPC thread the
+// inputs arrive on; when its queue is full the answer is the fallback at
+// once, and decisions resume as it drains.
+TEST_F(ServiceTest, DecisionsRunOnTheRedisExecutor) {
+  PutProfile("c1", MakeProfile("c1", {"marketing"}));
+  journey_.Put("c1", Happy("c1"));
+  server::BlockingExecutor redis_work(1, 1);
+  recommender_options_.redis_work = &redis_work;
+  Replica& r = AddReplica();
+  ASSERT_OK_AND_ASSIGN(RecommendResponse decided, Recommend(r, For("c1")));
+  EXPECT_FALSE(decided.fallback());
+  EXPECT_FALSE(decided.actions().empty());
+
+  absl::Notification busy, release;
+  ASSERT_TRUE(redis_work.Submit([&] {
+    busy.Notify();
+    release.WaitForNotification();
+  }));
+  busy.WaitForNotification();
+  ASSERT_TRUE(redis_work.Submit([] {}));  // the queue is full
+  ASSERT_OK_AND_ASSIGN(RecommendResponse refused, Recommend(r, For("c1")));
+  EXPECT_TRUE(refused.fallback());
+  EXPECT_EQ(Code(refused, "decision"),
+            static_cast<int>(absl::StatusCode::kResourceExhausted));
+  release.Notify();
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    absl::StatusOr<RecommendResponse> again = Recommend(r, For("c1"));
+    return again.ok() && !again->fallback();
+  }));
+  replicas_.clear();  // before the executor they use
 }
 
 TEST_F(ServiceTest, SameSeedSameDecisions) {
