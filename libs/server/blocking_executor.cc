@@ -16,6 +16,7 @@ BlockingExecutor::~BlockingExecutor() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    work_.SignalAll();
   }
   for (std::thread& t : threads_) t.join();
 }
@@ -24,6 +25,7 @@ bool BlockingExecutor::Submit(std::function<void()> task) {
   absl::MutexLock lock(&mu_);
   if (queue_.size() >= max_queued_) return false;
   queue_.push_back(std::move(task));
+  work_.Signal();
   return true;
 }
 
@@ -32,11 +34,7 @@ void BlockingExecutor::Work() {
     std::function<void()> task;
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](BlockingExecutor* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
-            return e->stopping_ || !e->queue_.empty();
-          },
-          this));
+      while (!stopping_ && queue_.empty()) work_.Wait(&mu_);
       if (queue_.empty()) return;  // stopping, and nothing left to run
       task = std::move(queue_.front());
       queue_.pop_front();

@@ -37,6 +37,9 @@ class BlockingExecutor {
 
   const size_t max_queued_;
   absl::Mutex mu_;
+  // Signalled once per task submitted (one waiting thread wakes), and for
+  // all at stop.
+  absl::CondVar work_;
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
