@@ -268,13 +268,14 @@ HDR_CLIENT=$(for r in $(seq 1 "$ROUNDS"); do echo "$(echo_us with "$r" client) $
 # --- Authorize alone -----------------------------------------------------------
 auth="$BENCH_TMP/authorize.txt"
 "$LOAD" --mode=authorize --keys_file="$KEYS/api-keys.yaml" --keys_dir="$KEYS" --calls=200000 \
-  --checks=service=/omnicx.v1.RecommendationService/Recommend,agent=/omnicx.v1.ProfileService/GetCustomerContext,internal-recommendation=/omnicx.v1.ProfileService/GetProfile,internal-recommendation=/omnicx.v1.JourneyService/GetJourney,internal-profile=/omnicx.v1.RecommendationService/Recommend,internal-profile=/omnicx.v1.JourneyService/GetJourney \
+  --checks=service=/omnicx.v1.RecommendationService/Recommend,agent=/omnicx.v1.ProfileService/GetCustomerContext,internal-recommendation=/omnicx.v1.ProfileService/GetProfile,internal-recommendation=/omnicx.v1.JourneyService/GetJourney,internal-profile=/omnicx.v1.RecommendationService/DecideForContext,internal-profile=/omnicx.v1.JourneyService/GetJourney \
   >"$auth"
 
 # Authorize µs per external call: each hop at the cost of its credential
 # (in the Recommend run, GetProfile and GetJourney come from the
-# recommendation service; in the context run, Recommend and GetJourney from
-# the profile service, GetProfile from the recommendation service).
+# recommendation service; in the context run, DecideForContext from the
+# profile service and GetJourney from the recommendation service, or from
+# the profile service when the decision failed; both cost alike).
 auth_per_call() {  # CALL FILE
   local f="$2"
   if [ "$1" = recommend ]; then
@@ -285,10 +286,10 @@ auth_per_call() {  # CALL FILE
         -v cc="$(fig "$auth" authorize_internal-recommendation_GetJourney_us)" \
         'BEGIN {printf "%.3f", a * ca + b * cb + c * cc}'
   else
-    awk -v a="$(fig "$f" context_hops_GetCustomerContext)" -v b="$(fig "$f" context_hops_Recommend)" \
+    awk -v a="$(fig "$f" context_hops_GetCustomerContext)" -v b="$(fig "$f" context_hops_DecideForContext)" \
         -v c="$(fig "$f" context_hops_GetProfile)" -v d="$(fig "$f" context_hops_GetJourney)" \
         -v ca="$(fig "$auth" authorize_agent_GetCustomerContext_us)" \
-        -v cb="$(fig "$auth" authorize_internal-profile_Recommend_us)" \
+        -v cb="$(fig "$auth" authorize_internal-profile_DecideForContext_us)" \
         -v cc="$(fig "$auth" authorize_internal-recommendation_GetProfile_us)" \
         -v cd="$(fig "$auth" authorize_internal-profile_GetJourney_us)" \
         'BEGIN {printf "%.3f", a * ca + b * cb + c * cc + d * cd}'

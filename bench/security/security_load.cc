@@ -15,7 +15,9 @@
 //       that two of these run their loops side by side) the open loop at
 //       --rate, with the CPU of --pids read from /proc around the open loop
 //       only; prints <call>_{issued,ok,errors,degraded,p50_ms,p99_ms,
-//       late_ms,cpu_s_<name>}
+//       late_ms,cpu_s_<name>}; with --concurrency=C (and no --rate) the
+//       loop is closed instead: C callers back to back for --seconds
+//       (bench/cost.sh's Recommend at concurrency 16), same figures
 //   security_load --mode=authorize --keys_file=KEYS/api-keys.yaml
 //       --keys_dir=KEYS --checks=service=/omnicx.v1.RecommendationService/
 //       Recommend,... [--calls=200000]
@@ -76,6 +78,7 @@ struct Flags {
   std::string mode, call, target, key_file, keys_file, keys_dir, checks, pids;
   bool header = true;
   int64_t customers = 10000, calls = 200000, warmup = 300, start_at_ms = 0;
+  int concurrency = 0;
   uint64_t rng_seed = 42;
   int events = 5;
   double rate = 500, seconds = 10;
@@ -218,6 +221,7 @@ int Run(const Flags& f) {
   const std::string bearer = absl::StrCat("Bearer ", ReadKey(f.key_file));
   const auto pids = ParsePids(f.pids);
   std::mt19937_64 rng(f.rng_seed);
+  absl::Mutex rng_mu;  // closed-loop callers pick customers concurrently
 
   using RecoCall =
       Call<omnicx::v1::RecommendRequest, omnicx::v1::RecommendResponse>;
@@ -243,7 +247,12 @@ int Run(const Flags& f) {
   };
   // Starts one call; `done(ok)` when it completes.
   auto issue = [&](std::function<void(bool)> done) {
-    const std::string phone = Phone(static_cast<int64_t>(rng() % f.customers));
+    int64_t customer;
+    {
+      absl::MutexLock lock(&rng_mu);
+      customer = static_cast<int64_t>(rng() % f.customers);
+    }
+    const std::string phone = Phone(customer);
     if (context_call) {
       auto call = std::make_shared<ContextCall>();
       auto* id = call->request.mutable_customer()->mutable_identity();
@@ -291,8 +300,22 @@ int Run(const Flags& f) {
   degraded = 0;
   const double late_ms = WaitForStart(f);
   const std::vector<double> before = CpuOf(pids);
-  omnicx::bench::LoadResult r = omnicx::bench::RunOpenLoop(
-      f.rate, absl::Seconds(f.seconds), 1'000'000, issue);
+  omnicx::bench::LoadResult r =
+      f.concurrency > 0
+          ? omnicx::bench::RunClosedLoop(f.concurrency,
+                                         absl::Seconds(f.seconds), 1'000'000,
+                                         [&issue](int) {
+                                           absl::Notification finished;
+                                           bool ok = false;
+                                           issue([&](bool o) {
+                                             ok = o;
+                                             finished.Notify();
+                                           });
+                                           finished.WaitForNotification();
+                                           return ok;
+                                         })
+          : omnicx::bench::RunOpenLoop(f.rate, absl::Seconds(f.seconds),
+                                       1'000'000, issue);
   const std::vector<double> after = CpuOf(pids);
 
   const std::string& c = f.call;
@@ -464,6 +487,8 @@ int main(int argc, char** argv) {
       ok = absl::SimpleAtoi(v, &f.events);
     else if (name == "--calls")
       ok = absl::SimpleAtoi(v, &f.calls);
+    else if (name == "--concurrency")
+      ok = absl::SimpleAtoi(v, &f.concurrency);
     else if (name == "--warmup")
       ok = absl::SimpleAtoi(v, &f.warmup);
     else if (name == "--start_at_ms")
@@ -494,6 +519,7 @@ int main(int argc, char** argv) {
   f.calls = std::min<int64_t>(std::max<int64_t>(f.calls, 1), 5'000'000);
   f.warmup = std::min<int64_t>(f.warmup, 5000);
   f.customers = std::max<int64_t>(f.customers, 1);
+  f.concurrency = std::clamp(f.concurrency, 0, 256);
   if (f.mode == "seed") return Seed(f);
   if (f.mode == "call" && (f.call == "recommend" || f.call == "context")) {
     return Run(f);

@@ -141,7 +141,8 @@ class KeyBuilder {
   }
   // Next-best-action state of one customer (recommendation service):
   // confirmed presentations, slots held by recent decisions, cool-downs,
-  // one key per decision, and merged ids already folded in.
+  // the decision records (fields of one hash), and merged ids already
+  // folded in.
   std::string NbaShown(absl::string_view cid) const {
     return CustomerKey(cid, "nba:shown");
   }
@@ -151,9 +152,8 @@ class KeyBuilder {
   std::string NbaCooldowns(absl::string_view cid) const {
     return CustomerKey(cid, "nba:cool");
   }
-  std::string NbaDecision(absl::string_view cid,
-                          absl::string_view decision_id) const {
-    return CustomerKey(cid, std::string("nba:d:") + EncodeId(decision_id));
+  std::string NbaDecisions(absl::string_view cid) const {
+    return CustomerKey(cid, "nba:decisions");
   }
   std::string NbaMerged(absl::string_view cid) const {
     return CustomerKey(cid, "nba:merged");

@@ -76,14 +76,24 @@ absl::Status ErrorReplyStatus(absl::string_view message) {
 // One hiredis connection; owned by the pool or by one call at a time.
 class Client::Connection {
  public:
-  explicit Connection(redisContext* context) : context_(context) {}
+  // `timeout` is the socket timeout already set on `context`.
+  Connection(redisContext* context, absl::Duration timeout)
+      : context_(context), timeout_(timeout) {}
   ~Connection() { redisFree(context_); }
   redisContext* get() { return context_; }
   bool healthy() const { return healthy_ && context_->err == 0; }
   void set_broken() { healthy_ = false; }
+  // Sets the socket timeout only when it changes (two setsockopt calls),
+  // so calls at the usual timeout cost no system call for it.
+  void SetTimeout(absl::Duration timeout) {
+    if (timeout == timeout_) return;
+    redisSetTimeout(context_, SocketTimeout(timeout));
+    timeout_ = timeout;
+  }
 
  private:
   redisContext* context_;
+  absl::Duration timeout_;
   bool healthy_ = true;
 };
 
@@ -190,7 +200,7 @@ absl::StatusOr<std::unique_ptr<Client::Connection>> Client::Acquire() {
   }
   backoff_ = options_.reconnect_backoff_min;
   next_connect_ = absl::InfinitePast();
-  return std::make_unique<Connection>(ctx);
+  return std::make_unique<Connection>(ctx, options_.command_timeout);
 }
 
 void Client::Release(std::unique_ptr<Connection> connection) {
@@ -227,7 +237,7 @@ absl::StatusOr<PipelineReplies> Client::RoundTrip(
   }
   std::unique_ptr<Connection> conn = std::move(*acquired);
   redisContext* ctx = conn->get();
-  redisSetTimeout(ctx, SocketTimeout(timeout));
+  conn->SetTimeout(timeout);
 
   std::vector<const char*> argv;
   std::vector<size_t> lens;
@@ -267,9 +277,6 @@ absl::StatusOr<PipelineReplies> Client::RoundTrip(
                          "redis: READONLY")) {
       conn->set_broken();
     }
-  }
-  if (timeout != options_.command_timeout) {
-    redisSetTimeout(ctx, SocketTimeout(options_.command_timeout));
   }
   Release(std::move(conn));
   observe(true);

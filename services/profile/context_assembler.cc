@@ -48,9 +48,9 @@ struct Pending {
   grpc::ClientContext journey_call;
   omnicx::v1::GetJourneyRequest journey_request;
   omnicx::v1::GetJourneyResponse journey_response;
-  grpc::ClientContext recommend_call;
-  omnicx::v1::RecommendRequest recommend_request;
-  omnicx::v1::RecommendResponse recommend_response;
+  grpc::ClientContext decide_call;
+  omnicx::v1::DecideForContextRequest decide_request;
+  omnicx::v1::DecideForContextResponse decide_response;
   absl::Mutex mu;  // guards context.sections appends from callbacks
 };
 
@@ -95,6 +95,28 @@ void ContextAssembler::Assemble(
     if (result.ok()) identity::MaskContextForRead(&*result);
     done(std::move(result));
   };
+  if (options_.redis_work == nullptr) {
+    AssembleNow(request, std::move(done), caller, start);
+    return;
+  }
+  // The Redis reads and the cache write block: they run on the executor's
+  // threads, not on this gRPC callback thread.
+  auto shared_done = std::make_shared<Done>(std::move(done));
+  if (!options_.redis_work->Submit(
+          [this, request, shared_done, caller = std::string(caller), start] {
+            AssembleNow(request, std::move(*shared_done), caller, start);
+          })) {
+    (*shared_done)(status::WithRetryDelay(
+        absl::ResourceExhaustedError(
+            "the profile service has too much Redis work queued; retry "
+            "shortly"),
+        absl::Milliseconds(100)));
+  }
+}
+
+void ContextAssembler::AssembleNow(
+    const omnicx::v1::GetCustomerContextRequest& request, Done done,
+    absl::string_view caller, absl::Time start) {
   if (request.timeline_limit() < 0 ||
       request.timeline_limit() > options_.max_timeline_limit) {
     done(status::InvalidArgumentError(
@@ -173,9 +195,9 @@ void ContextAssembler::Assemble(
   }
   pending->start = start;
   pending->done = std::move(done);
-  pending->outstanding = request.include_recommendations() ? 3 : 2;
+  pending->outstanding = 2;  // the local parts, the remote ones
   credential_.Attach(&pending->journey_call, caller);
-  credential_.Attach(&pending->recommend_call, caller);
+  credential_.Attach(&pending->decide_call, caller);
   const absl::Time deadline = start + options_.total_timeout;
 
   // Answers first and caches after: the agent does not wait for the cache
@@ -191,69 +213,124 @@ void ContextAssembler::Assemble(
       ++cache_writes_;
     }
     pending->done(std::move(pending->context));
-    if (cache) {
+    if (!cache) return;
+    auto write = [this, pending, serialized = std::move(serialized)] {
       (void)store_.CacheContext(pending->customer_id, pending->signature,
                                 pending->version, serialized,
                                 options_.cache_ttl);
       absl::MutexLock lock(&cache_writes_mu_);
       --cache_writes_;
+    };
+    // Off the gRPC callback thread this may run on; a full queue skips the
+    // write (the next call assembles afresh).
+    if (options_.redis_work == nullptr) {
+      write();
+    } else if (!options_.redis_work->Submit(write)) {
+      absl::MutexLock lock(&cache_writes_mu_);
+      --cache_writes_;
     }
   };
 
-  // Remote parts first, so they run while the local parts are parsed.
-  pending->journey_request.mutable_customer()->set_customer_id(*cid);
-  pending->journey_call.set_deadline(
-      absl::ToChronoTime(std::min(start + options_.journey_timeout, deadline)));
-  journey_->async()->GetJourney(
-      &pending->journey_call, &pending->journey_request,
-      &pending->journey_response, [pending, finish](grpc::Status s) {
-        {
-          absl::MutexLock lock(&pending->mu);
-          const absl::Status status = status::FromGrpcStatus(s);
-          *pending->context.add_sections() =
-              Section("journey", status, absl::Now() - pending->start);
-          if (s.ok()) {
-            *pending->context.mutable_journey() =
-                std::move(*pending->journey_response.mutable_journey());
-          } else {
-            pending->cacheable = false;
-          }
-        }
-        finish();
-      });
-  if (request.include_recommendations()) {
-    auto& rr = pending->recommend_request;
-    rr.mutable_customer()->set_customer_id(*cid);
-    rr.set_channel(request.channel());
-    rr.set_max_actions(3);
-    rr.set_intent("agent_console");
-    pending->recommend_call.set_deadline(absl::ToChronoTime(
-        std::min(start + options_.recommendation_timeout, deadline)));
-    recommendation_->async()->Recommend(
-        &pending->recommend_call, &pending->recommend_request,
-        &pending->recommend_response, [pending, finish](grpc::Status s) {
+  // The journey alone: when no decision is asked for, or the decision (which
+  // brings the journey with it) failed.
+  auto fetch_journey = [this, pending, finish, deadline] {
+    pending->journey_request.mutable_customer()->set_customer_id(
+        pending->customer_id);
+    pending->journey_call.set_deadline(absl::ToChronoTime(
+        std::min(absl::Now() + options_.journey_timeout, deadline)));
+    journey_->async()->GetJourney(
+        &pending->journey_call, &pending->journey_request,
+        &pending->journey_response, [pending, finish](grpc::Status s) {
           {
             absl::MutexLock lock(&pending->mu);
             const absl::Status status = status::FromGrpcStatus(s);
-            *pending->context.add_sections() = Section(
-                "recommendations", status, absl::Now() - pending->start);
+            *pending->context.add_sections() =
+                Section("journey", status, absl::Now() - pending->start);
             if (s.ok()) {
-              for (auto& a : *pending->recommend_response.mutable_actions()) {
-                *pending->context.add_next_best_actions() = std::move(a);
-              }
-              pending->context.set_decision_id(
-                  pending->recommend_response.decision_id());
+              *pending->context.mutable_journey() =
+                  std::move(*pending->journey_response.mutable_journey());
             } else {
               pending->cacheable = false;
             }
           }
           finish();
         });
-  }
+  };
 
-  // Local parts, read above: profile and recent timeline.
+  // Local parts, read above: profile and recent timeline. The profile goes
+  // with the decision, so it is parsed before the remote part starts.
   absl::StatusOr<omnicx::v1::Profile> profile =
       store_.ParseProfile(*cid, reads, kProfileAt);
+
+  // Remote part: one call. With recommendations, DecideForContext gets what
+  // was read of the profile and answers with the journey it used; without,
+  // or without a profile to hand over, GetJourney.
+  if (request.include_recommendations() && profile.ok()) {
+    auto& dr = pending->decide_request;
+    auto& rr = *dr.mutable_request();
+    rr.mutable_customer()->set_customer_id(*cid);
+    rr.set_channel(request.channel());
+    rr.set_max_actions(3);
+    rr.set_intent("agent_console");
+    omnicx::v1::ContextProfile& cp = *dr.mutable_profile();
+    cp.set_customer_id(*cid);
+    cp.set_lifetime_value(profile->lifetime_value());
+    for (const omnicx::v1::Consent& c : profile->consents()) {
+      if (c.granted()) cp.add_consented_purposes(c.purpose());
+    }
+    pending->decide_call.set_deadline(absl::ToChronoTime(
+        std::min(start + options_.recommendation_timeout, deadline)));
+    recommendation_->async()->DecideForContext(
+        &pending->decide_call, &pending->decide_request,
+        &pending->decide_response,
+        [pending, finish, fetch_journey](grpc::Status s) {
+          {
+            absl::MutexLock lock(&pending->mu);
+            const absl::Status status = status::FromGrpcStatus(s);
+            *pending->context.add_sections() = Section(
+                "recommendations", status, absl::Now() - pending->start);
+            if (!s.ok()) {
+              pending->cacheable = false;
+            } else {
+              omnicx::v1::DecideForContextResponse& r =
+                  pending->decide_response;
+              for (auto& a : *r.mutable_decision()->mutable_actions()) {
+                *pending->context.add_next_best_actions() = std::move(a);
+              }
+              pending->context.set_decision_id(r.decision().decision_id());
+              omnicx::v1::SectionStatus journey = r.journey_section();
+              journey.set_section("journey");
+              if (journey.code() == 0 && r.has_journey()) {
+                *pending->context.mutable_journey() =
+                    std::move(*r.mutable_journey());
+              } else {
+                if (journey.code() == 0) {
+                  journey.set_code(
+                      static_cast<int>(absl::StatusCode::kUnknown));
+                }
+                pending->cacheable = false;
+              }
+              *pending->context.add_sections() = std::move(journey);
+            }
+          }
+          if (s.ok()) {
+            finish();
+          } else {
+            fetch_journey();  // calls finish
+          }
+        });
+  } else {
+    if (request.include_recommendations()) {
+      absl::MutexLock lock(&pending->mu);
+      *pending->context.add_sections() =
+          Section("recommendations",
+                  absl::FailedPreconditionError(
+                      "not requested: the profile could not be read"),
+                  absl::ZeroDuration());
+    }
+    fetch_journey();
+  }
+
   absl::StatusOr<TimelinePage> recent =
       !profile.ok() ? absl::StatusOr<TimelinePage>(profile.status())
       : !reads[kTimelineAt].ok()

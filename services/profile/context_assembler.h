@@ -5,10 +5,15 @@
 //                              options);
 //   assembler.Assemble(request, [](absl::StatusOr<CustomerContext> c) {...});
 //
-// The journey (JourneyService.GetJourney) and recommendations
-// (RecommendationService.Recommend) are requested in parallel, each under its
-// own deadline (clipped to what is left of the whole call's budget), while
-// the profile and recent timeline are read from Redis. Whatever is missing
+// The context makes one internal call. With recommendations it is
+// RecommendationService.DecideForContext, which gets what was read here of
+// the profile (id, granted consents, lifetime value; the recommendation
+// service does not read the profile again, and checks consent against the
+// stored consents when it reserves) and answers with the decision and the
+// journey it read for it; without recommendations, or if that call fails,
+// JourneyService.GetJourney. Each is under its own deadline (clipped to
+// what is left of the whole call's budget); the profile and recent timeline
+// are read from Redis in one round trip. Whatever is missing
 // comes back with a SectionStatus saying why (UNAVAILABLE, DEADLINE_EXCEEDED,
 // UNIMPLEMENTED, ...). A complete answer is cached for a short TTL, written
 // just after the answer goes out, under the customer's context version read
@@ -28,6 +33,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "libs/auth/authenticator.h"
+#include "libs/server/blocking_executor.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/profile.pb.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
@@ -46,6 +52,9 @@ struct ContextOptions {
   // with RESOURCE_EXHAUSTED and a retry hint, so an overloaded service
   // answers fast instead of queueing every caller past its deadline.
   int max_in_flight = 64;
+  // Where the Redis reads and the cache write run, off the gRPC callback
+  // threads; null runs them on the calling thread (tests).
+  server::BlockingExecutor* redis_work = nullptr;
 };
 
 class ContextAssembler {
@@ -70,6 +79,11 @@ class ContextAssembler {
                 absl::string_view caller = "");
 
  private:
+  // Assemble after the in-flight check, on the thread that does the Redis
+  // work.
+  void AssembleNow(const omnicx::v1::GetCustomerContextRequest& request,
+                   Done done, absl::string_view caller, absl::Time start);
+
   ProfileStore& store_;
   std::unique_ptr<omnicx::v1::JourneyService::Stub> journey_;
   std::unique_ptr<omnicx::v1::RecommendationService::Stub> recommendation_;

@@ -1,4 +1,6 @@
 // omnicx-profile: wiring only (see libs/server/service_main.h).
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "libs/server/dead_letter_service.h"
 #include "libs/server/service_main.h"
@@ -65,6 +67,13 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   context_options.cache_ttl =
       omnicx::config::DurationSetting(cfg.context_cache_ttl());
   context_options.max_in_flight = cfg.context_max_in_flight();
+  // The context's Redis reads and cache writes run here, off the gRPC
+  // callback threads: one thread per context that may be in flight, up to
+  // the Redis pool's 16 connections.
+  auto redis_work = std::make_shared<omnicx::server::BlockingExecutor>(
+      std::min(16, std::max(1, cfg.context_max_in_flight())),
+      static_cast<size_t>(std::max(1, cfg.context_max_in_flight())) * 4);
+  context_options.redis_work = redis_work.get();
   auto journey = omnicx::server::DialService(cfg.journey_address(), cfg);
   auto assembler = std::make_shared<ContextAssembler>(
       *store, journey,
@@ -95,7 +104,8 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   // Released in this order after the server drained.
   for (const auto& c : consumers) bundle.keep_alive.push_back(c);
   bundle.keep_alive.push_back(applier);
-  bundle.keep_alive.push_back(assembler);
+  bundle.keep_alive.push_back(assembler);   // waits for its cache writes
+  bundle.keep_alive.push_back(redis_work);  // runs what is queued, joins
   bundle.keep_alive.push_back(store);
   bundle.keep_alive.push_back(audit);
   return bundle;

@@ -1,5 +1,7 @@
 #include "services/recommendation/input_fetcher.h"
 
+#include <algorithm>
+
 #include "libs/status/error_details.h"
 
 namespace omnicx::recommendation {
@@ -29,11 +31,13 @@ bool InputFetcher::Lookup(Cache<T>& cache, const std::string& key, T* out) {
   absl::MutexLock lock(&cache.mu);
   auto it = cache.entries.find(key);
   if (it == cache.entries.end()) return false;
-  if (it->second.first < absl::Now()) {
+  if (it->second.expires < absl::Now()) {
+    cache.uses.erase(it->second.use);
     cache.entries.erase(it);
     return false;
   }
-  *out = it->second.second;
+  cache.uses.splice(cache.uses.begin(), cache.uses, it->second.use);
+  *out = it->second.value;
   return true;
 }
 
@@ -41,11 +45,24 @@ template <typename T>
 void InputFetcher::Store(Cache<T>& cache, const std::string& key,
                          const T& value) {
   if (options_.cache_ttl <= absl::ZeroDuration()) return;
+  const absl::Time expires = absl::Now() + options_.cache_ttl;
   absl::MutexLock lock(&cache.mu);
-  if (cache.entries.size() >= options_.max_cache_entries) {
-    cache.entries.clear();
+  auto it = cache.entries.find(key);
+  if (it != cache.entries.end()) {
+    it->second.expires = expires;
+    it->second.value = value;
+    cache.uses.splice(cache.uses.begin(), cache.uses, it->second.use);
+    return;
   }
-  cache.entries[key] = {absl::Now() + options_.cache_ttl, value};
+  while (!cache.uses.empty() &&
+         cache.entries.size() >=
+             std::max<size_t>(1, options_.max_cache_entries)) {
+    cache.entries.erase(cache.uses.back());
+    cache.uses.pop_back();
+  }
+  cache.uses.push_front(key);
+  cache.entries.emplace(
+      key, typename Cache<T>::Entry{expires, value, cache.uses.begin()});
 }
 
 void InputFetcher::GetProfile(const omnicx::v1::CustomerRef& customer,

@@ -9,11 +9,13 @@
 //
 // `done` runs exactly once: at once on a cache hit, else on a gRPC client
 // thread. Errors keep their gRPC code (UNAVAILABLE, DEADLINE_EXCEEDED,
-// NOT_FOUND, ...). Consent changes reach decisions within cache_ttl.
+// NOT_FOUND, ...). A cached profile only ranks: consent is checked against
+// the stored consents when a decision reserves (reserve_actions.lua).
 #ifndef OMNICX_SERVICES_RECOMMENDATION_INPUT_FETCHER_H_
 #define OMNICX_SERVICES_RECOMMENDATION_INPUT_FETCHER_H_
 
 #include <functional>
+#include <list>
 #include <memory>
 #include <string>
 
@@ -33,7 +35,8 @@ struct InputOptions {
   absl::Duration journey_timeout = absl::Milliseconds(40);
   // 0 disables the cache.
   absl::Duration cache_ttl = absl::Seconds(1);
-  // Each cache is cleared when it reaches this many entries.
+  // Each cache holds at most this many entries; a new one then evicts the
+  // least recently used.
   size_t max_cache_entries = 200000;
 };
 
@@ -59,9 +62,15 @@ class InputFetcher {
  private:
   template <typename T>
   struct Cache {
+    struct Entry {
+      absl::Time expires;
+      T value;
+      std::list<std::string>::iterator use;  // its place in `uses`
+    };
     absl::Mutex mu;
-    absl::flat_hash_map<std::string, std::pair<absl::Time, T>> entries
-        ABSL_GUARDED_BY(mu);
+    // Keys, most recently used first.
+    std::list<std::string> uses ABSL_GUARDED_BY(mu);
+    absl::flat_hash_map<std::string, Entry> entries ABSL_GUARDED_BY(mu);
   };
   template <typename T>
   bool Lookup(Cache<T>& cache, const std::string& key, T* out);

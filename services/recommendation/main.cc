@@ -67,6 +67,11 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   options.features.severe_impact = cfg.severe_impact();
   options.features.severe_window = DurationSetting(cfg.severe_window());
   options.seed = static_cast<uint64_t>(cfg.thompson_seed());
+  // Reservations and outcome scripts run here, off the gRPC callback
+  // threads; a full queue answers with the fallback (Recommend) or
+  // RESOURCE_EXHAUSTED (RecordOutcome).
+  auto redis_work = std::make_shared<omnicx::server::BlockingExecutor>(8, 1024);
+  options.redis_work = redis_work.get();
   auto timer = std::make_shared<DeadlineTimer>();
   auto recommender = std::make_shared<Recommender>(
       *store, *watcher, *inputs, *timer, context.metrics, options);
@@ -109,6 +114,7 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   bundle.keep_alive.push_back(merges);
   bundle.keep_alive.push_back(timer);        // no more watchdogs
   bundle.keep_alive.push_back(recommender);  // waits for peer callbacks
+  bundle.keep_alive.push_back(redis_work);   // runs what is queued, joins
   bundle.keep_alive.push_back(inputs);
   bundle.keep_alive.push_back(audit);
   bundle.keep_alive.push_back(watcher);

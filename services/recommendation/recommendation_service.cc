@@ -64,6 +64,30 @@ grpc::ServerUnaryReactor* RecommendationServiceImpl::Recommend(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* RecommendationServiceImpl::DecideForContext(
+    grpc::CallbackServerContext* context,
+    const omnicx::v1::DecideForContextRequest* request,
+    omnicx::v1::DecideForContextResponse* response) {
+  absl::StatusOr<auth::Principal> who = auth_.Authorize(
+      *context, "/omnicx.v1.RecommendationService/DecideForContext");
+  if (!who.ok()) return FinishWith(context, who.status());
+  std::vector<status::FieldViolation> v = ValidateDecideForContext(*request);
+  if (!v.empty()) {
+    return FinishWith(context, status::InvalidArgumentError(
+                                   "invalid decide-for-context request", v));
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  recommender_.DecideForContext(
+      *request, Deadline(context),
+      [reactor,
+       response](absl::StatusOr<omnicx::v1::DecideForContextResponse> result) {
+        if (result.ok()) *response = std::move(*result);
+        reactor->Finish(status::ToGrpcStatus(result.status()));
+      },
+      who->AuditName());
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* RecommendationServiceImpl::RecordOutcome(
     grpc::CallbackServerContext* context,
     const omnicx::v1::RecordOutcomeRequest* request,

@@ -35,6 +35,12 @@ class RecommendationServiceImpl final
       const omnicx::v1::RecommendRequest* request,
       omnicx::v1::RecommendResponse* response) override;
 
+  // Internal: only the profile service's identity (policy.cc).
+  grpc::ServerUnaryReactor* DecideForContext(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::DecideForContextRequest* request,
+      omnicx::v1::DecideForContextResponse* response) override;
+
   grpc::ServerUnaryReactor* RecordOutcome(
       grpc::CallbackServerContext* context,
       const omnicx::v1::RecordOutcomeRequest* request,

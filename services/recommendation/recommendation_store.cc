@@ -161,15 +161,16 @@ absl::StatusOr<Reservation> RecommendationStore::Reserve(
     args.push_back(a->action_id());
     args.push_back(absl::StrCat(a->policy().max_per_window()));
     args.push_back(absl::StrCat(EffectiveWindowSeconds(*a) * 1000));
+    args.push_back(a->required_consent());
     by_id[a->action_id()] = a;
   }
   OMNICX_ASSIGN_OR_RETURN(
-      redis::Reply r, redis_.Eval(kReserveScript,
-                                  {keys_.NbaShown(cid), keys_.NbaHeld(cid),
-                                   keys_.NbaCooldowns(cid),
-                                   keys_.NbaDecision(cid, request.decision_id),
-                                   keys_.ErasedCustomer(cid)},
-                                  args));
+      redis::Reply r,
+      redis_.Eval(kReserveScript,
+                  {keys_.NbaShown(cid), keys_.NbaHeld(cid),
+                   keys_.NbaCooldowns(cid), keys_.NbaDecisions(cid),
+                   keys_.ErasedCustomer(cid), keys_.Consents(cid)},
+                  args));
   if (r.elements().size() == 1 && r.elements()[0].str() == "ERASED") {
     return absl::NotFoundError("the customer was erased");
   }
@@ -195,15 +196,22 @@ absl::StatusOr<OutcomeResult> RecommendationStore::RecordOutcome(
     const OutcomeRequest& request) {
   const std::string& cid = request.customer_id;
   const std::string response = ResponseName(request.response);
+  // Decision ids this service makes never hold '|', the separator of the
+  // record's fields; one that does names no decision.
+  if (absl::StrContains(request.decision_id, '|')) {
+    return absl::NotFoundError(
+        absl::StrCat("decision ", request.decision_id,
+                     " is unknown or expired for this customer"));
+  }
   OMNICX_ASSIGN_OR_RETURN(
       redis::Reply r,
       redis_.Eval(
           kOutcomeScript,
-          {keys_.NbaDecision(request.decision_customer_id, request.decision_id),
+          {keys_.NbaDecisions(request.decision_customer_id),
            keys_.NbaShown(cid), keys_.NbaHeld(cid), keys_.NbaCooldowns(cid)},
           {request.action_id, response, Ms(request.now),
-           Ms(request.occurred_at), Ms(request.cooldown),
-           Ms(request.retention)}));
+           Ms(request.occurred_at), Ms(request.cooldown), Ms(request.retention),
+           request.decision_id, Ms(options_.decision_ttl)}));
   const auto& e = r.elements();
   if (e.empty()) return absl::InternalError("outcome script: empty reply");
   const std::string& verdict = e[0].str();

@@ -19,16 +19,24 @@
 //     nba:held         zset: same members, slots held by decisions not yet
 //                      PRESENTED; dropped after hold_ttl
 //     nba:cool         hash: action → cool-down end (ms) after REJECTED
-//     nba:d:<decision> hash: id, seg, v (catalog version), at, a:<action> →
-//                      reservation time, o:<action>:<RESPONSE> (idempotency),
-//                      p:/s:/f:<action> (impression, success, failure seen);
-//                      expires after decision_ttl
+//     nba:decisions    hash of the recent decisions (one key per customer,
+//                      not per decision): "<decision>" → "<at>|<segment>|
+//                      <catalog version>"; "<decision>|" prefixes
+//                      a:<action> → reservation time, o:<action>:<RESPONSE>
+//                      (idempotency), p:/s:/f:<action> (impression, success,
+//                      failure seen). A record answers for decision_ttl; the
+//                      hash expires decision_ttl after the last decision,
+//                      and older records are dropped once it holds more than
+//                      256 fields
 //     nba:merged       set of merged-away ids already folded in
 //
-// Reserve checks cool-downs, per-action caps (presentations and holds in the
-// action's window) and the global cap (all actions, last 24 h) and takes the
-// slots of the first max_actions candidates that pass, in one script, so
-// concurrent decisions for one customer cannot exceed a cap.
+// Reserve checks each candidate's required consent against the customer's
+// stored consents (the profile service's `consent` hash, read inside the
+// script: callers' inputs only order the candidates), cool-downs,
+// per-action caps (presentations and holds in the action's window) and the
+// global cap (all actions, last 24 h) and takes the slots of the first
+// max_actions candidates that pass, in one script, so concurrent decisions
+// for one customer cannot exceed a cap.
 #ifndef OMNICX_SERVICES_RECOMMENDATION_RECOMMENDATION_STORE_H_
 #define OMNICX_SERVICES_RECOMMENDATION_RECOMMENDATION_STORE_H_
 
@@ -77,8 +85,8 @@ struct ReserveRequest {
 struct Reservation {
   // Action ids taken, in rank order.
   std::vector<std::string> chosen;
-  // Candidates examined and refused, with the reason (cap, cool-down,
-  // global cap).
+  // Candidates examined and refused, with the reason (consent, cap,
+  // cool-down, global cap).
   std::vector<Suppression> suppressed;
 };
 

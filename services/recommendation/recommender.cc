@@ -166,15 +166,8 @@ uint64_t Recommender::NextSeed() {
   return rng_();
 }
 
-void Recommender::Recommend(const omnicx::v1::RecommendRequest& request,
-                            absl::Time deadline, RecommendDone done,
-                            absl::string_view caller) {
-  auto call = std::make_shared<Call>();
-  call->caller = std::string(caller);
-  call->in_flight = InFlight();
-  call->request = request;
-  call->done = std::move(done);
-  call->start = absl::Now();
+void Recommender::StartBudget(const std::shared_ptr<Call>& call,
+                              absl::Time deadline) {
   // Leave part of the caller's deadline for the answer to travel and for a
   // busy machine to schedule the watchdog.
   const absl::Duration left = deadline - call->start;
@@ -188,19 +181,100 @@ void Recommender::Recommend(const omnicx::v1::RecommendRequest& request,
                           absl::FormatDuration(call->budget_end - call->start),
                           " budget"));
   });
+}
+
+void Recommender::JourneyArrived(const std::shared_ptr<Call>& call,
+                                 absl::StatusOr<JourneySummary> j) {
+  inputs_status_
+      .WithLabels({"journey",
+                   status::StatusCodeName(static_cast<int>(j.status().code()))})
+      .Increment();
+  {
+    absl::MutexLock lock(&call->mu);
+    call->journey = std::move(j);
+    call->journey_latency = absl::Now() - call->start;
+  }
+  if (call->outstanding.fetch_sub(1) == 1) DecideOffThread(call);
+}
+
+void Recommender::DecideOffThread(const std::shared_ptr<Call>& call) {
+  if (options_.redis_work == nullptr) {
+    Decide(call);
+    return;
+  }
+  if (!options_.redis_work->Submit([this, call] { Decide(call); })) {
+    fallbacks_.WithLabels({"busy"}).Increment();
+    Fallback(call, absl::StatusCode::kResourceExhausted,
+             "too many decisions waiting for Redis");
+  }
+}
+
+void Recommender::DecideForContext(
+    const omnicx::v1::DecideForContextRequest& request, absl::Time deadline,
+    ContextDone done, absl::string_view caller) {
+  auto call = std::make_shared<Call>();
+  call->caller = std::string(caller);
+  call->in_flight = InFlight();
+  call->request = request.request();
+  call->start = absl::Now();
+  // The answer carries the journey the decision used. `c` is alive while
+  // Finish runs `done` (Finish holds the call).
+  call->done = [c = call.get(),
+                done = std::move(done)](absl::StatusOr<RecommendResponse> r) {
+    if (!r.ok()) {
+      done(r.status());
+      return;
+    }
+    omnicx::v1::DecideForContextResponse out;
+    for (const SectionStatus& s : r->sections()) {
+      if (s.section() == "journey") *out.mutable_journey_section() = s;
+    }
+    {
+      absl::MutexLock lock(&c->mu);
+      if (c->journey.has_value() && c->journey->ok()) {
+        *out.mutable_journey() = **c->journey;
+      }
+    }
+    *out.mutable_decision() = std::move(*r);
+    done(std::move(out));
+  };
+  Profile profile;
+  profile.set_customer_id(request.profile().customer_id());
+  profile.set_lifetime_value(request.profile().lifetime_value());
+  for (const std::string& purpose : request.profile().consented_purposes()) {
+    omnicx::v1::Consent* c = profile.add_consents();
+    c->set_purpose(purpose);
+    c->set_granted(true);
+  }
+  {
+    absl::MutexLock lock(&call->mu);
+    call->profile = std::move(profile);
+    call->profile_latency = absl::ZeroDuration();
+  }
+  call->outstanding = 1;
+  StartBudget(call, deadline);
+  inputs_.GetJourney(
+      request.profile().customer_id(), call->budget_end,
+      [this, call](absl::StatusOr<JourneySummary> j) {
+        JourneyArrived(call, std::move(j));
+      },
+      call->caller);
+}
+
+void Recommender::Recommend(const omnicx::v1::RecommendRequest& request,
+                            absl::Time deadline, RecommendDone done,
+                            absl::string_view caller) {
+  auto call = std::make_shared<Call>();
+  call->caller = std::string(caller);
+  call->in_flight = InFlight();
+  call->request = request;
+  call->done = std::move(done);
+  call->start = absl::Now();
+  StartBudget(call, deadline);
 
   const omnicx::v1::CustomerRef& ref = request.customer();
   auto journey_done = [this, call](absl::StatusOr<JourneySummary> j) {
-    inputs_status_
-        .WithLabels({"journey", status::StatusCodeName(
-                                    static_cast<int>(j.status().code()))})
-        .Increment();
-    {
-      absl::MutexLock lock(&call->mu);
-      call->journey = std::move(j);
-      call->journey_latency = absl::Now() - call->start;
-    }
-    if (call->outstanding.fetch_sub(1) == 1) Decide(call);
+    JourneyArrived(call, std::move(j));
   };
   if (ref.has_customer_id()) {
     // Both in parallel; the profile may still redirect a merged id.
@@ -217,7 +291,7 @@ void Recommender::Recommend(const omnicx::v1::RecommendRequest& request,
             call->profile = std::move(p);
             call->profile_latency = absl::Now() - call->start;
           }
-          if (call->outstanding.fetch_sub(1) == 1) Decide(call);
+          if (call->outstanding.fetch_sub(1) == 1) DecideOffThread(call);
         },
         call->caller);
     inputs_.GetJourney(ref.customer_id(), call->budget_end, journey_done,
@@ -242,7 +316,7 @@ void Recommender::Recommend(const omnicx::v1::RecommendRequest& request,
           if (cid.empty()) call->journey_skipped = true;
         }
         if (cid.empty() || call->finished.load()) {
-          Decide(call);
+          DecideOffThread(call);
           return;
         }
         inputs_.GetJourney(cid, call->budget_end, journey_done, call->caller);
@@ -496,9 +570,8 @@ void Recommender::RecordOutcome(const omnicx::v1::RecordOutcomeRequest& request,
     out.set_recorded(r->recorded);
     return out;
   };
-  inputs_.GetProfile(
-      request.customer(), deadline,
-      [outcome, record, done = std::move(done), in_flight = InFlight(),
+  auto with_profile =
+      [outcome, record, done, in_flight = InFlight(),
        ref = request.customer()](absl::StatusOr<Profile> p) mutable {
         std::vector<std::string> owners;
         if (p.ok()) {
@@ -540,6 +613,26 @@ void Recommender::RecordOutcome(const omnicx::v1::RecordOutcomeRequest& request,
               absl::Seconds(1));
         }
         done(std::move(result));
+      };
+  // The outcome script blocks: it runs on options_.redis_work, off the gRPC
+  // thread the profile arrives on.
+  inputs_.GetProfile(
+      request.customer(), deadline,
+      [this, with_profile, done](absl::StatusOr<Profile> p) {
+        if (options_.redis_work == nullptr) {
+          auto run = with_profile;
+          run(std::move(p));
+          return;
+        }
+        if (!options_.redis_work->Submit(
+                [with_profile, p = std::move(p)]() mutable {
+                  with_profile(std::move(p));
+                })) {
+          done(status::WithRetryDelay(
+              absl::ResourceExhaustedError(
+                  "too many outcomes waiting for Redis; retry shortly"),
+              absl::Milliseconds(100)));
+        }
       },
       caller);
 }

@@ -26,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/metrics/registry.h"
+#include "libs/server/blocking_executor.h"
 #include "omnicx/v1/recommendation.pb.h"
 #include "services/recommendation/arbiter.h"
 #include "services/recommendation/catalog_watcher.h"
@@ -45,12 +46,18 @@ struct RecommenderOptions {
   uint64_t seed = 0;
   // Business time (caps, windows, severe-experience recency); injectable.
   std::function<absl::Time()> clock = absl::Now;
+  // Where the decision's reservation and an outcome's Redis script run, off
+  // the gRPC threads the inputs arrive on; null runs them on those threads
+  // (tests).
+  server::BlockingExecutor* redis_work = nullptr;
 };
 
 class Recommender {
  public:
   using RecommendDone =
       std::function<void(absl::StatusOr<omnicx::v1::RecommendResponse>)>;
+  using ContextDone =
+      std::function<void(absl::StatusOr<omnicx::v1::DecideForContextResponse>)>;
   using OutcomeDone =
       std::function<void(absl::StatusOr<omnicx::v1::RecordOutcomeResponse>)>;
 
@@ -68,6 +75,15 @@ class Recommender {
                  absl::Time deadline, RecommendDone done,
                  absl::string_view caller = "");
 
+  // A decision for the profile service's agent context: the profile comes
+  // with the request (the caller is trusted to have read it; its consents
+  // only order the candidates, the reservation checks the stored consent),
+  // only the journey is fetched, and it is returned with the decision.
+  // Requests must have been validated (ValidateDecideForContext).
+  void DecideForContext(const omnicx::v1::DecideForContextRequest& request,
+                        absl::Time deadline, ContextDone done,
+                        absl::string_view caller = "");
+
   // NOT_FOUND for an unknown or expired decision, or one that did not
   // recommend the action; UNAVAILABLE when the customer cannot be resolved.
   void RecordOutcome(const omnicx::v1::RecordOutcomeRequest& request,
@@ -76,7 +92,14 @@ class Recommender {
 
  private:
   struct Call;
+  // Starts the budget watchdog of a call whose request and start are set.
+  void StartBudget(const std::shared_ptr<Call>& call, absl::Time deadline);
+  // Records a fetched journey; the last input to arrive decides.
+  void JourneyArrived(const std::shared_ptr<Call>& call,
+                      absl::StatusOr<omnicx::v1::JourneySummary> journey);
   void Decide(const std::shared_ptr<Call>& call);
+  // Decide on options_.redis_work (the fallback when its queue is full).
+  void DecideOffThread(const std::shared_ptr<Call>& call);
   void Fallback(const std::shared_ptr<Call>& call, absl::StatusCode code,
                 const std::string& why);
   void Finish(const std::shared_ptr<Call>& call,

@@ -57,6 +57,25 @@ std::vector<FieldViolation> ValidateRecommend(
   return out;
 }
 
+std::vector<FieldViolation> ValidateDecideForContext(
+    const omnicx::v1::DecideForContextRequest& request) {
+  std::vector<FieldViolation> out = ValidateRecommend(request.request());
+  for (FieldViolation& v : out) v.field = absl::StrCat("request.", v.field);
+  const std::string& cid = request.profile().customer_id();
+  if (cid.empty() || cid.size() > 256) {
+    out.push_back({"profile.customer_id", "must be 1-256 bytes"});
+  }
+  if (!request.request().customer().has_customer_id() ||
+      request.request().customer().customer_id() != cid) {
+    out.push_back(
+        {"request.customer.customer_id", "must be profile.customer_id"});
+  }
+  if (request.profile().consented_purposes_size() > 64) {
+    out.push_back({"profile.consented_purposes", "at most 64 purposes"});
+  }
+  return out;
+}
+
 std::vector<FieldViolation> ValidateOutcome(
     const omnicx::v1::RecordOutcomeRequest& request) {
   std::vector<FieldViolation> out;

@@ -20,6 +20,11 @@ inline constexpr int kMaxActionsPerDecision = 20;
 std::vector<status::FieldViolation> ValidateRecommend(
     const omnicx::v1::RecommendRequest& request);
 
+// request as ValidateRecommend (paths under "request"), by customer_id
+// equal to profile.customer_id (1–256 bytes); at most 64 consented purposes.
+std::vector<status::FieldViolation> ValidateDecideForContext(
+    const omnicx::v1::DecideForContextRequest& request);
+
 // decision_id 1–128 bytes; action_id a catalog id; customer required;
 // response specified; occurred_at a valid time if set.
 std::vector<status::FieldViolation> ValidateOutcome(

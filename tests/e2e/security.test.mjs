@@ -62,6 +62,8 @@ function requestFor(method, cid) {
     GetFunnel: {},
     ForgetCustomer: { customer_id: cid },
     Recommend: { customer, channel: 'CHANNEL_EMAIL' },
+    DecideForContext: { request: { customer, channel: 'CHANNEL_EMAIL' },
+      profile: { customer_id: cid, consented_purposes: ['marketing'] } },
     RecordOutcome: { decision_id: 'd_0', action_id: 'a', customer, response: 'ACTION_RESPONSE_ACCEPTED' },
     ListActions: {},
     UpsertAction: { action: { action_id: 'intruder_offer', kind: 'ACTION_KIND_OFFER', name: 'x' } },
@@ -141,6 +143,11 @@ test('roles: each credential may call only its methods', async () => {
   await denied('profile', 'service', 'GetTimeline', { customer });
   await denied('journey', 'agent', 'GetFunnel', {});
   await denied('recommendation', 'analyst', 'Recommend', { customer });
+  // Only the profile service's own identity may hand a profile in.
+  for (const role of ['agent', 'service']) {
+    await denied('recommendation', role, 'DecideForContext',
+      { request: { customer }, profile: { customer_id: cid, consented_purposes: ['marketing'] } });
+  }
   await denied('recommendation', 'agent', 'UpsertAction', { action: { action_id: 'x' } });
 
   assert.equal((await unary(as('journey', 'analyst'), 'GetFunnel', {})).err, null);

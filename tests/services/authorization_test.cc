@@ -110,7 +110,8 @@ const std::map<std::string, std::set<std::string>>& ExpectedAllowed() {
       {"service", {"Recommend", "RecordOutcome", "GetJourney", "GetProfile"}},
       {"analyst",
        {"ListPainPoints", "GetFunnel", "GetActionStats", "ListActions"}},
-      {"internal-profile", {"GetJourney", "ForgetCustomer", "Recommend"}},
+      {"internal-profile",
+       {"GetJourney", "ForgetCustomer", "Recommend", "DecideForContext"}},
       {"internal-recommendation", {"GetProfile", "GetJourney"}},
       // Journey calls no other service.
       {"internal-journey", {}},

@@ -1,7 +1,8 @@
 -- Records the customer's response to a recommended action
 -- (RecommendationStore::RecordOutcome).
 --
--- KEYS[1]   the decision hash
+-- KEYS[1]   the decision records of the customer the decision was made for
+--           (hash; see reserve_actions.lua)
 -- KEYS[2]   shown actions  } of the customer whose contact state
 -- KEYS[3]   held actions   } changes
 -- KEYS[4]   cool-downs     }
@@ -13,33 +14,42 @@
 -- ARGV[4]   occurred at
 -- ARGV[5]   cool-down
 -- ARGV[6]   retention
+-- ARGV[7]   decision id
+-- ARGV[8]   decision TTL (a record older than this is expired)
 --
 -- Returns {'not_found'}, {'no_action'}, {'duplicate', segment, 0, 0, 0}
 -- or {'ok', segment, impression, success, failure} (each 0/1).
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_found'} end
+local d = ARGV[7]
+local head = redis.call('HGET', KEYS[1], d)
+if not head then return {'not_found'} end
+local at = tonumber(string.match(head, '^%d+'))
+if not at or at + tonumber(ARGV[8]) <= tonumber(ARGV[3]) then
+  return {'not_found'}
+end
 local a = ARGV[1]
-local reserved = redis.call('HGET', KEYS[1], 'a:' .. a)
+local reserved = redis.call('HGET', KEYS[1], d .. '|a:' .. a)
 if not reserved then return {'no_action'} end
 local r = ARGV[2]
-local seg = redis.call('HGET', KEYS[1], 'seg') or 'all'
-if redis.call('HSETNX', KEYS[1], 'o:' .. a .. ':' .. r, ARGV[3]) == 0 then
+local seg = string.match(head, '^%d+|(.*)|[^|]*$') or 'all'
+if seg == '' then seg = 'all' end
+if redis.call('HSETNX', KEYS[1], d .. '|o:' .. a .. ':' .. r, ARGV[3]) == 0 then
   return {'duplicate', seg, 0, 0, 0}
 end
 local now = tonumber(ARGV[3])
 local imp, s, f = 0, 0, 0
-if redis.call('HSETNX', KEYS[1], 'p:' .. a, ARGV[3]) == 1 then
+if redis.call('HSETNX', KEYS[1], d .. '|p:' .. a, ARGV[3]) == 1 then
   imp = 1
-  local m = a .. '|' .. redis.call('HGET', KEYS[1], 'id')
+  local m = a .. '|' .. d
   redis.call('ZREM', KEYS[3], m)
   redis.call('ZADD', KEYS[2], reserved, m)
   local ret = tonumber(ARGV[6])
   if redis.call('PTTL', KEYS[2]) < ret then redis.call('PEXPIRE', KEYS[2], ARGV[6]) end
 end
 if r == 'ACCEPTED' or r == 'CONVERTED' then
-  if redis.call('HSETNX', KEYS[1], 's:' .. a, 1) == 1 then s = 1 end
+  if redis.call('HSETNX', KEYS[1], d .. '|s:' .. a, 1) == 1 then s = 1 end
 elseif r == 'REJECTED' or r == 'IGNORED' then
-  if redis.call('HEXISTS', KEYS[1], 's:' .. a) == 0 and
-     redis.call('HSETNX', KEYS[1], 'f:' .. a, 1) == 1 then
+  if redis.call('HEXISTS', KEYS[1], d .. '|s:' .. a) == 0 and
+     redis.call('HSETNX', KEYS[1], d .. '|f:' .. a, 1) == 1 then
     f = 1
   end
 end

@@ -79,6 +79,13 @@ TEST(PolicyTest, InternalCallersAreNamedPerMethod) {
   EXPECT_THAT(
       CheckAllowed(profile, "/omnicx.v1.RecommendationService/Recommend"),
       IsOk());
+  const std::string decide =
+      "/omnicx.v1.RecommendationService/DecideForContext";
+  EXPECT_THAT(CheckAllowed(profile, decide), IsOk());
+  EXPECT_THAT(CheckAllowed(reco, decide),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(CheckAllowed(other, decide),
+              StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(CheckAllowed(other, "/omnicx.v1.JourneyService/GetJourney"),
               StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(CheckAllowed(profile, "/omnicx.v1.ProfileService/EraseCustomer"),

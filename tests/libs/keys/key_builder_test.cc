@@ -113,7 +113,7 @@ TEST(KeyBuilderTest, HostileIdsNeitherEscapeNorCollide) {
     for (const std::string& key :
          {keys.Profile(id), keys.Timeline(id), keys.Journey(id),
           keys.Consents(id), keys.ConsentLog(id),
-          keys.NbaDecision(id, "d:1}")}) {
+          keys.NbaDecisions(id)}) {
       EXPECT_THAT(key, StartsWith(stem));
       // Every key of the customer hashes to the same cluster slot.
       EXPECT_EQ(ClusterHashTag(key), absl::StrCat("p:", partition));

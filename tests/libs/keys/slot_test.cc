@@ -64,7 +64,7 @@ class SlotTest : public ::testing::Test {
             k.NbaShown(cid),
             k.NbaHeld(cid),
             k.NbaCooldowns(cid),
-            k.NbaDecision(cid, "d-1"),
+            k.NbaDecisions(cid),
             k.NbaMerged(cid),
             k.MergedInto(cid),
             k.MergedIds(cid),

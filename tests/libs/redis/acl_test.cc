@@ -125,7 +125,11 @@ TEST_F(AclTest, EachServiceUserRunsWhatItsServiceSends) {
                                   {"HDEL", "cx:default:catalog", "a"},
                                   {"SADD", "cx:default:hold", "a"},
                                   {"PEXPIRE", "cx:default:hold", "60000"},
-                                  {"PTTL", "cx:default:hold"}});
+                                  {"PTTL", "cx:default:hold"},
+                                  {"HLEN", "cx:default:catalog"},
+                                  {"ZCOUNT", "cx:default:held", "0", "+inf"},
+                                  {"ZRANGEBYSCORE", "cx:default:held", "0",
+                                   "+inf", "WITHSCORES"}});
 }
 
 TEST_F(AclTest, DangerousCommandsAndKeysOutsideCxAreRefused) {

@@ -161,6 +161,29 @@ TEST_F(ClientTest, TimeoutIsUnavailableAndThePoolRecovers) {
   EXPECT_TRUE(testing::WaitUntil([&] { return client_->Ping().ok(); }));
 }
 
+// A connection's socket timeout is set when a call needs another one than
+// it has, not on every call: a call with a longer timeout waits that long
+// on the one connection of the pool, and the next call at the usual timeout
+// on that same connection times out at the usual one again.
+TEST_F(ClientTest, APerCallTimeoutAppliesToThatCallOnly) {
+  ClientOptions o = Options();
+  o.pool_size = 1;
+  auto client = Client::Create(o);
+  ASSERT_OK(client->Command({"PING"}).status());
+  // BLPOP blocks 0.6 s, longer than the usual 0.3 s timeout.
+  const absl::Time start = absl::Now();
+  ASSERT_OK_AND_ASSIGN(
+      Reply r, client->Command({"BLPOP", "nothing", "0.6"}, absl::Seconds(2)));
+  EXPECT_TRUE(r.is_nil());
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(550));
+  auto other = Client::Create(Options());
+  ASSERT_OK(other->Command({"CLIENT", "PAUSE", "1500", "ALL"}).status());
+  const absl::Time paused = absl::Now();
+  EXPECT_THAT(client->Command({"PING"}),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("timeout")));
+  EXPECT_LT(absl::Now() - paused, absl::Milliseconds(1000));
+}
+
 TEST_F(ClientTest, RedisDownIsUnavailableFastAndReconnectsAfterRestart) {
   ASSERT_OK(client_->Command({"SET", "persisted", "1"}).status());
   ASSERT_OK(server_->Stop());

@@ -15,6 +15,7 @@
 #include "libs/status/status_matchers.h"
 #include "libs/testing/in_process_server.h"
 #include "libs/testing/redis_server.h"
+#include "libs/testing/wait.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
 #include "services/journey/journey_model.h"
@@ -40,6 +41,7 @@ class JourneyPeer final : public omnicx::v1::JourneyService::CallbackService {
       grpc::CallbackServerContext* context,
       const omnicx::v1::GetJourneyRequest* request,
       omnicx::v1::GetJourneyResponse* response) override {
+    calls++;
     auto* reactor = context->DefaultReactor();
     response->mutable_journey()->set_customer_id(
         request->customer().customer_id());
@@ -52,57 +54,78 @@ class JourneyPeer final : public omnicx::v1::JourneyService::CallbackService {
     return reactor;
   }
   void set_health(int health) { health_ = health; }
+  int health() const { return health_.load(); }
+  std::atomic<int> calls{0};
 
  private:
   absl::Duration delay_;
   std::atomic<int> health_{42};
 };
 
-// A journey peer that holds its one call until `release` is notified,
-// after notifying `arrived`: by then the assembly has read the context
-// version, so a test can change the customer in between, deterministically.
-class GatedJourneyPeer final
-    : public omnicx::v1::JourneyService::CallbackService {
- public:
-  grpc::ServerUnaryReactor* GetJourney(
-      grpc::CallbackServerContext* context,
-      const omnicx::v1::GetJourneyRequest* request,
-      omnicx::v1::GetJourneyResponse* response) override {
-    auto* reactor = context->DefaultReactor();
-    response->mutable_journey()->set_customer_id(
-        request->customer().customer_id());
-    arrived.Notify();
-    std::thread([this, reactor] {
-      release.WaitForNotification();
-      reactor->Finish(grpc::Status::OK);
-    }).detach();
-    return reactor;
-  }
-
-  absl::Notification arrived;
-  absl::Notification release;
-};
-
+// Stands in for the recommendation service's DecideForContext: a decision
+// after `delay`, with the journey `journey` would answer (health and all),
+// or, without one, a journey section saying it was unavailable. Keeps the
+// last request, so a test sees what the profile handed over.
 class RecommendationPeer final
     : public omnicx::v1::RecommendationService::CallbackService {
  public:
-  explicit RecommendationPeer(absl::Duration delay) : delay_(delay) {}
-  grpc::ServerUnaryReactor* Recommend(
+  explicit RecommendationPeer(absl::Duration delay,
+                              JourneyPeer* journey = nullptr)
+      : delay_(delay), journey_(journey) {}
+  grpc::ServerUnaryReactor* DecideForContext(
       grpc::CallbackServerContext* context,
-      const omnicx::v1::RecommendRequest* request,
-      omnicx::v1::RecommendResponse* response) override {
+      const omnicx::v1::DecideForContextRequest* request,
+      omnicx::v1::DecideForContextResponse* response) override {
     auto* reactor = context->DefaultReactor();
-    response->set_decision_id("d-1");
-    response->add_actions()->set_action_id("callback_senior_agent");
-    std::thread([reactor, d = delay_] {
+    {
+      absl::MutexLock lock(&mu_);
+      last_ = *request;
+    }
+    Answer(*request, response, journey_);
+    if (arrived_ != nullptr) arrived_->Notify();
+    std::thread([this, reactor, d = delay_] {
+      if (release_ != nullptr) release_->WaitForNotification();
       absl::SleepFor(d);
       reactor->Finish(grpc::Status::OK);
     }).detach();
     return reactor;
   }
+  static void Answer(const omnicx::v1::DecideForContextRequest& request,
+                     omnicx::v1::DecideForContextResponse* response,
+                     JourneyPeer* journey) {
+    response->mutable_decision()->set_decision_id("d-1");
+    response->mutable_decision()->add_actions()->set_action_id(
+        "callback_senior_agent");
+    response->mutable_journey_section()->set_section("journey");
+    if (journey == nullptr) {
+      response->mutable_journey_section()->set_code(
+          static_cast<int>(absl::StatusCode::kUnavailable));
+      return;
+    }
+    response->mutable_journey()->set_customer_id(
+        request.profile().customer_id());
+    response->mutable_journey()->set_health(journey->health());
+    response->mutable_journey()->set_stage(omnicx::v1::STAGE_AT_RISK);
+  }
+  // Holds each call after notifying `arrived` until `release` is notified:
+  // by then the assembly has read the context version, so a test can
+  // change the customer in between, deterministically.
+  void Gate(absl::Notification* arrived, absl::Notification* release) {
+    arrived_ = arrived;
+    release_ = release;
+  }
+  omnicx::v1::DecideForContextRequest last() {
+    absl::MutexLock lock(&mu_);
+    return last_;
+  }
 
  private:
   absl::Duration delay_;
+  JourneyPeer* journey_;
+  absl::Notification* arrived_ = nullptr;
+  absl::Notification* release_ = nullptr;
+  absl::Mutex mu_;
+  omnicx::v1::DecideForContextRequest last_;
 };
 
 class ContextTest : public ::testing::Test {
@@ -217,7 +240,7 @@ class ContextTest : public ::testing::Test {
 
 TEST_F(ContextTest, CompleteAnswerIsCachedUntilTheNextEvent) {
   JourneyPeer journey(absl::ZeroDuration());
-  RecommendationPeer recommendation(absl::ZeroDuration());
+  RecommendationPeer recommendation(absl::ZeroDuration(), &journey);
   ContextAssembler assembler(*store_, Start(&journey), Start(&recommendation),
                              {});
   ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler));
@@ -232,6 +255,12 @@ TEST_F(ContextTest, CompleteAnswerIsCachedUntilTheNextEvent) {
   for (const char* s : {"profile", "timeline", "journey", "recommendations"}) {
     EXPECT_EQ(Code(c, s), 0) << s;
   }
+  // One internal call: the journey came with the decision, and the decision
+  // got the profile as read here.
+  EXPECT_EQ(journey.calls.load(), 0);
+  EXPECT_EQ(recommendation.last().profile().customer_id(), cid_);
+  EXPECT_EQ(recommendation.last().request().customer().customer_id(), cid_);
+  EXPECT_EQ(recommendation.last().request().intent(), "agent_console");
   // The cache is written just after the answer goes out.
   const absl::Time deadline = absl::Now() + absl::Seconds(2);
   while (redis_->Command({"EXISTS", keys_.Context(cid_)})->integer() != 1 &&
@@ -256,7 +285,7 @@ TEST_F(ContextTest, CompleteAnswerIsCachedUntilTheNextEvent) {
 // a cached answer (the previous health) from a fresh one (the current).
 TEST_F(ContextTest, CachedContextIsServedUntilAChangeItShows) {
   JourneyPeer journey(absl::ZeroDuration());
-  RecommendationPeer recommendation(absl::ZeroDuration());
+  RecommendationPeer recommendation(absl::ZeroDuration(), &journey);
   const auto journey_channel = Start(&journey);
   const auto recommendation_channel = Start(&recommendation);
   const journey::CompiledModel model =
@@ -355,43 +384,48 @@ TEST_F(ContextTest, CachedContextIsServedUntilAChangeItShows) {
 // The race an assembly used to lose: it reads the customer, their consent
 // is withdrawn, and its cache write lands after. The write finds the
 // version moved and installs nothing, so the next call shows the
-// withdrawal. The journey peer holds the assembly between the two.
+// withdrawal. The recommendation peer holds the assembly between the two.
 TEST_F(ContextTest, AnAssemblyRacingAConsentWithdrawalCachesNothing) {
   omnicx::v1::Consent consent;
   consent.set_purpose("marketing");
   consent.set_granted(true);
   consent.mutable_updated_at()->set_seconds(1794990000);
   ASSERT_OK(store_->SetConsent(cid_, consent));
-  GatedJourneyPeer gated;
-  RecommendationPeer recommendation(absl::ZeroDuration());
-  const auto recommendation_channel = Start(&recommendation);
+  JourneyPeer journey(absl::ZeroDuration());
+  absl::Notification arrived, release;
+  RecommendationPeer gated(absl::ZeroDuration(), &journey);
+  gated.Gate(&arrived, &release);
   ContextOptions options;
-  options.journey_timeout = absl::Seconds(30);
+  options.recommendation_timeout = absl::Seconds(30);
   options.total_timeout = absl::Seconds(30);
   absl::StatusOr<CustomerContext> racing;
   {
-    ContextAssembler assembler(*store_, Start(&gated), recommendation_channel,
+    ContextAssembler assembler(*store_, Start(&journey), Start(&gated),
                                options);
     absl::Notification done;
     StartAssemble(assembler, Request(), done, racing);
-    gated.arrived.WaitForNotification();  // the customer has been read
+    arrived.WaitForNotification();  // the customer has been read
     consent.set_granted(false);
     consent.mutable_updated_at()->set_seconds(1794990100);
     ASSERT_OK(store_->SetConsent(cid_, consent));
-    gated.release.Notify();
+    release.Notify();
     done.WaitForNotification();
   }  // the assembler's cache write is done
+  // The decision was handed the consent as read before the withdrawal
+  // (the recommendation service checks the stored one when it reserves).
+  ASSERT_EQ(gated.last().profile().consented_purposes_size(), 1);
+  EXPECT_EQ(gated.last().profile().consented_purposes(0), "marketing");
   ASSERT_OK(racing.status());
   ASSERT_EQ(racing->profile().consents_size(), 1);
   EXPECT_TRUE(racing->profile().consents(0).granted());  // read before
   EXPECT_EQ(redis_->Command({"EXISTS", keys_.Context(cid_)})->integer(), 0);
 
-  JourneyPeer journey(absl::ZeroDuration());
-  ASSERT_OK_AND_ASSIGN(
-      CustomerContext next,
-      AssembleAndCache(Start(&journey), recommendation_channel));
+  RecommendationPeer recommendation(absl::ZeroDuration(), &journey);
+  ASSERT_OK_AND_ASSIGN(CustomerContext next,
+                       AssembleAndCache(Down(), Start(&recommendation)));
   ASSERT_EQ(next.profile().consents_size(), 1);
   EXPECT_FALSE(next.profile().consents(0).granted());
+  EXPECT_EQ(recommendation.last().profile().consented_purposes_size(), 0);
 }
 
 // The same race on the store alone: a cache write carrying the version read
@@ -451,6 +485,54 @@ TEST_F(ContextTest, JourneyDownGivesAPartialAnswer) {
   EXPECT_EQ(c.profile().customer_id(), cid_);
   // Partial answers are not cached.
   EXPECT_EQ(redis_->Command({"EXISTS", keys_.Context(cid_)})->integer(), 0);
+}
+
+// Without the decision (the recommendation service down) the journey is
+// still shown: the context asks the journey service itself.
+TEST_F(ContextTest, RecommendationDownFallsBackToTheJourney) {
+  JourneyPeer journey(absl::ZeroDuration());
+  ContextAssembler assembler(*store_, Start(&journey), Down(), {});
+  ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler));
+  EXPECT_EQ(Code(c, "recommendations"),
+            static_cast<int>(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(c.next_best_actions_size(), 0);
+  EXPECT_EQ(Code(c, "journey"), 0);
+  EXPECT_EQ(c.journey().health(), 42);
+  EXPECT_EQ(journey.calls.load(), 1);
+  EXPECT_EQ(redis_->Command({"EXISTS", keys_.Context(cid_)})->integer(), 0);
+}
+
+// The Redis reads run on the executor, not on the caller's thread; a full
+// executor refuses at once with a retry hint.
+TEST_F(ContextTest, RedisWorkRunsOnTheExecutorAndAFullOneRefuses) {
+  JourneyPeer journey(absl::ZeroDuration());
+  RecommendationPeer recommendation(absl::ZeroDuration(), &journey);
+  server::BlockingExecutor redis_work(1, 1);
+  ContextOptions options;
+  options.redis_work = &redis_work;
+  {
+    ContextAssembler assembler(*store_, Start(&journey), Start(&recommendation),
+                               options);
+    ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler));
+    EXPECT_EQ(c.profile().customer_id(), cid_);
+    EXPECT_EQ(Code(c, "recommendations"), 0);
+    // Its cache write, queued after the answer, has run.
+    ASSERT_TRUE(testing::WaitUntil([&] {
+      return redis_->Command({"EXISTS", keys_.Context(cid_)})->integer() == 1;
+    }));
+
+    absl::Notification busy, release;
+    ASSERT_TRUE(redis_work.Submit([&] {
+      busy.Notify();
+      release.WaitForNotification();
+    }));
+    busy.WaitForNotification();
+    ASSERT_TRUE(redis_work.Submit([] {}));  // the queue is full
+    absl::StatusOr<CustomerContext> refused = Assemble(assembler);
+    EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted));
+    EXPECT_EQ(status::GetRetryDelay(refused.status()), absl::Milliseconds(100));
+    release.Notify();
+  }  // the assembler waits for its cache writes, run by the executor
 }
 
 TEST_F(ContextTest, SlowRecommendationsAreCutAtTheirDeadline) {

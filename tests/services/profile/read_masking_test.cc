@@ -63,6 +63,21 @@ class RecommendationPeer final
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
+  grpc::ServerUnaryReactor* DecideForContext(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::DecideForContextRequest* request,
+      omnicx::v1::DecideForContextResponse* response) override {
+    response->mutable_decision()->set_decision_id("d_1");
+    response->mutable_decision()->add_actions()->set_action_id(
+        "callback_senior_agent");
+    response->mutable_journey()->set_customer_id(
+        request->profile().customer_id());
+    response->mutable_journey()->set_health(42);
+    response->mutable_journey_section()->set_section("journey");
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
 };
 
 // One identity type, a raw value of it as a caller writes it, and the

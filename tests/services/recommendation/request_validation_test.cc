@@ -34,6 +34,32 @@ TEST(ValidateRecommendTest, Rules) {
               ::testing::ElementsAre("customer.customer_id"));
 }
 
+TEST(ValidateDecideForContextTest, Rules) {
+  omnicx::v1::DecideForContextRequest r;
+  EXPECT_THAT(Fields(ValidateDecideForContext(r)),
+              ::testing::ElementsAre("request.customer", "profile.customer_id",
+                                     "request.customer.customer_id"));
+  r.mutable_request()->mutable_customer()->set_customer_id("c1");
+  r.mutable_profile()->set_customer_id("c1");
+  EXPECT_TRUE(ValidateDecideForContext(r).empty());
+  // The decision is for the customer whose profile was handed in.
+  r.mutable_profile()->set_customer_id("c2");
+  EXPECT_THAT(Fields(ValidateDecideForContext(r)),
+              ::testing::ElementsAre("request.customer.customer_id"));
+  r.mutable_profile()->set_customer_id("c1");
+  r.mutable_request()->set_max_actions(21);
+  for (int i = 0; i < 65; ++i) r.mutable_profile()->add_consented_purposes("p");
+  EXPECT_THAT(Fields(ValidateDecideForContext(r)),
+              ::testing::ElementsAre("request.max_actions",
+                                     "profile.consented_purposes"));
+  // Not by identity: the profile service resolved the customer already.
+  r = {};
+  r.mutable_request()->mutable_customer()->set_anonymous_id("a1");
+  r.mutable_profile()->set_customer_id("a1");
+  EXPECT_THAT(Fields(ValidateDecideForContext(r)),
+              ::testing::ElementsAre("request.customer.customer_id"));
+}
+
 TEST(ValidateOutcomeTest, Rules) {
   omnicx::v1::RecordOutcomeRequest r;
   EXPECT_THAT(Fields(ValidateOutcome(r)),

@@ -17,6 +17,8 @@
 #include "libs/status/status_matchers.h"
 #include "libs/testing/in_process_server.h"
 #include "libs/testing/redis_server.h"
+#include "libs/testing/test_credentials.h"
+#include "libs/testing/wait.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/profile.grpc.pb.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
@@ -100,6 +102,7 @@ class JourneyPeer final : public omnicx::v1::JourneyService::CallbackService {
       grpc::CallbackServerContext* context,
       const omnicx::v1::GetJourneyRequest* request,
       omnicx::v1::GetJourneyResponse* response) override {
+    calls++;
     auto* reactor = context->DefaultReactor();
     absl::MutexLock lock(&mu_);
     auto it = journeys_.find(request->customer().customer_id());
@@ -111,6 +114,8 @@ class JourneyPeer final : public omnicx::v1::JourneyService::CallbackService {
     }
     return reactor;
   }
+
+  std::atomic<int> calls{0};
 
  private:
   absl::Mutex mu_;
@@ -206,6 +211,19 @@ class ServiceTest : public ::testing::Test {
     return *replicas_.back();
   }
 
+  // The profile peer answers `p` for `key`, and the customer's consents are
+  // stored as the profile service stores them (the reservation reads them).
+  void PutProfile(const std::string& key, const omnicx::v1::Profile& p) {
+    profile_.Put(key, p);
+    for (const omnicx::v1::Consent& c : p.consents()) {
+      ASSERT_OK(
+          redis_
+              ->Command({"HSET", keys_.Consents(p.customer_id()),
+                         c.purpose() + ":granted", c.granted() ? "1" : "0"})
+              .status());
+    }
+  }
+
   std::shared_ptr<grpc::Channel> Down() {
     return grpc::CreateChannel(
         absl::StrCat("127.0.0.1:", testing::PickFreePort()),
@@ -287,7 +305,7 @@ class ServiceTest : public ::testing::Test {
 };
 
 TEST_F(ServiceTest, ConsentedEligibleActionsWithReasonsAndExplanations) {
-  profile_.Put("c1", MakeProfile("c1", {"marketing"}));
+  PutProfile("c1", MakeProfile("c1", {"marketing"}));
   journey_.Put("c1", Happy("c1"));
   Replica& r = AddReplica();
   RecommendRequest request = For("c1");
@@ -327,7 +345,7 @@ TEST_F(ServiceTest, ConsentedEligibleActionsWithReasonsAndExplanations) {
 }
 
 TEST_F(ServiceTest, ConsentIsEnforcedWhateverTheCallerAsks) {
-  profile_.Put("c1", MakeProfile("c1", {}));
+  PutProfile("c1", MakeProfile("c1", {}));
   journey_.Put("c1", Happy("c1"));
   Replica& r = AddReplica();
   for (int channel = 0; channel <= 12; ++channel) {
@@ -385,7 +403,7 @@ TEST_F(ServiceTest, AnErasedCustomerGetsFallbackActionsAndNothingWritten) {
 }
 
 TEST_F(ServiceTest, StoppedJourneyServiceGivesRuleBasedDecisionsThatSaySo) {
-  profile_.Put("c1", MakeProfile("c1", {"marketing"}));
+  PutProfile("c1", MakeProfile("c1", {"marketing"}));
   journey_.Put("c1", Happy("c1"));
   input_options_.cache_ttl = absl::ZeroDuration();
   Replica& r = AddReplica();
@@ -413,7 +431,7 @@ TEST_F(ServiceTest, StoppedJourneyServiceGivesRuleBasedDecisionsThatSaySo) {
 
 TEST_F(ServiceTest, SlowProfileGivesTheFallbackWithinTheBudget) {
   omnicx::v1::Profile p = MakeProfile("c1", {"marketing"});
-  profile_.Put("jane@example.com", p);
+  PutProfile("jane@example.com", p);
   profile_.set_delay(absl::Milliseconds(800));
   recommender_options_.budget = absl::Milliseconds(60);
   input_options_.profile_timeout = absl::Seconds(2);  // the budget cuts first
@@ -452,7 +470,7 @@ TEST_F(ServiceTest, SlowProfileGivesTheFallbackWithinTheBudget) {
 }
 
 TEST_F(ServiceTest, RedisDownGivesTheFallback) {
-  profile_.Put("c1", MakeProfile("c1", {"marketing"}));
+  PutProfile("c1", MakeProfile("c1", {"marketing"}));
   journey_.Put("c1", Happy("c1"));
   Replica& r = AddReplica();
   ASSERT_OK(redis_server_->Stop());
@@ -477,7 +495,7 @@ TEST_F(ServiceTest, SixteenConcurrentRecommendAndPresentedNeverExceedACap) {
     a->mutable_policy()->set_window_seconds(86400);
   }
   store_options_.global_daily_cap = 0;
-  profile_.Put("c1", MakeProfile("c1", {}));
+  PutProfile("c1", MakeProfile("c1", {}));
   journey_.Put("c1", Happy("c1"));
   Replica& r = AddReplica(catalog);
   absl::flat_hash_map<std::string, int> shown;
@@ -508,7 +526,7 @@ TEST_F(ServiceTest, SixteenConcurrentRecommendAndPresentedNeverExceedACap) {
 }
 
 TEST_F(ServiceTest, OutcomesAreIdempotentAndFeedStatistics) {
-  profile_.Put("c1", MakeProfile("c1", {"marketing"}));
+  PutProfile("c1", MakeProfile("c1", {"marketing"}));
   journey_.Put("c1", Happy("c1"));
   Replica& r = AddReplica();
   ASSERT_OK_AND_ASSIGN(RecommendResponse resp, Recommend(r, For("c1")));
@@ -580,7 +598,7 @@ TEST_F(ServiceTest, BadInputIsInvalidArgumentWithFieldViolations) {
 }
 
 TEST_F(ServiceTest, UpsertIsServedByEveryReplicaWithinFiveSeconds) {
-  profile_.Put("c1", MakeProfile("c1", {}));
+  PutProfile("c1", MakeProfile("c1", {}));
   journey_.Put("c1", Happy("c1"));
   store_options_.global_daily_cap = 0;
   Replica& a = AddReplica();
@@ -615,8 +633,162 @@ TEST_F(ServiceTest, UpsertIsServedByEveryReplicaWithinFiveSeconds) {
   EXPECT_EQ(list.actions_size(), DefaultCatalog().actions_size() + 1);
 }
 
+omnicx::v1::DecideForContextRequest ForContext(
+    const std::string& cid, std::vector<std::string> claimed) {
+  omnicx::v1::DecideForContextRequest request;
+  request.mutable_request()->mutable_customer()->set_customer_id(cid);
+  request.mutable_request()->set_channel(omnicx::v1::CHANNEL_EMAIL);
+  request.mutable_request()->set_max_actions(20);
+  request.mutable_request()->set_explain(true);
+  request.mutable_profile()->set_customer_id(cid);
+  request.mutable_profile()->set_lifetime_value(100);
+  for (std::string& c : claimed) {
+    request.mutable_profile()->add_consented_purposes(std::move(c));
+  }
+  return request;
+}
+
+absl::StatusOr<omnicx::v1::DecideForContextResponse> DecideForContext(
+    Replica& r, const std::string& key,
+    const omnicx::v1::DecideForContextRequest& request) {
+  auto stub = omnicx::v1::RecommendationService::NewStub(
+      testing::ChannelTo(*r.server, key));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  omnicx::v1::DecideForContextResponse response;
+  grpc::Status s = stub->DecideForContext(&ctx, request, &response);
+  if (!s.ok()) return status::FromGrpcStatus(s);
+  return response;
+}
+
+// Only the profile service's own identity may hand a profile in.
+TEST_F(ServiceTest, DecideForContextIsOnlyForTheProfileService) {
+  journey_.Put("c1", Happy("c1"));
+  Replica& r = AddReplica();
+  const auto& creds = omnicx::testing::TestCredentials::Default();
+  for (const std::string& key :
+       {creds.key(auth::Role::kAgent), creds.key(auth::Role::kService),
+        creds.key(auth::Role::kApp), creds.internal_key("recommendation")}) {
+    EXPECT_THAT(DecideForContext(r, key, ForContext("c1", {})),
+                StatusIs(absl::StatusCode::kPermissionDenied));
+  }
+  EXPECT_OK(
+      DecideForContext(r, creds.internal_key("profile"), ForContext("c1", {}))
+          .status());
+  // The customer handed in must be the one asked about.
+  omnicx::v1::DecideForContextRequest mismatched = ForContext("c1", {});
+  mismatched.mutable_profile()->set_customer_id("c2");
+  EXPECT_THAT(DecideForContext(r, creds.internal_key("profile"), mismatched),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// The context's decision: the profile is not read again, the journey is
+// read once and comes back with the decision, and consents the caller
+// claims reorder candidates but never deliver an action the customer did
+// not consent to (the reservation reads the stored consent).
+TEST_F(ServiceTest, DecideForContextNeverDeliversAClaimedConsent) {
+  journey_.Put("c1", Happy("c1"));
+  journey_.Put("c2", Happy("c2"));
+  store_options_.global_daily_cap = 0;
+  Replica& r = AddReplica();
+  const std::string key =
+      omnicx::testing::TestCredentials::Default().internal_key("profile");
+  ASSERT_OK_AND_ASSIGN(
+      omnicx::v1::DecideForContextResponse claimed,
+      DecideForContext(r, key, ForContext("c1", {"marketing", "research"})));
+  EXPECT_EQ(profile_.calls.load(), 0);
+  EXPECT_EQ(claimed.journey().customer_id(), "c1");
+  EXPECT_EQ(claimed.journey().health(), 85);
+  EXPECT_EQ(claimed.journey_section().section(), "journey");
+  EXPECT_EQ(claimed.journey_section().code(), 0);
+  const RecommendResponse& d = claimed.decision();
+  EXPECT_FALSE(d.fallback());
+  EXPECT_FALSE(d.actions().empty());
+  for (const auto& a : d.actions()) {
+    EXPECT_EQ(r.watcher->catalog()->Find(a.action_id())->required_consent(), "")
+        << a.action_id();
+  }
+  EXPECT_EQ(Reason(d, "cross_sell_premium_upgrade"),
+            "consent:marketing missing");
+
+  // A customer who consented gets it from the same request.
+  ASSERT_OK(
+      redis_->Command({"HSET", keys_.Consents("c2"), "marketing:granted", "1"})
+          .status());
+  ASSERT_OK_AND_ASSIGN(
+      omnicx::v1::DecideForContextResponse consented,
+      DecideForContext(r, key, ForContext("c2", {"marketing"})));
+  bool delivered = false;
+  for (const auto& a : consented.decision().actions()) {
+    delivered |= a.action_id() == "cross_sell_premium_upgrade";
+  }
+  EXPECT_TRUE(delivered) << consented.DebugString();
+  EXPECT_EQ(profile_.calls.load(), 0);
+}
+
+// The input cache keeps the most recently used entries when full, instead
+// of clearing itself.
+TEST_F(ServiceTest, TheInputCacheEvictsTheLeastRecentlyUsed) {
+  for (const char* c : {"a", "b", "c"}) journey_.Put(c, Happy(c));
+  InputOptions options;
+  options.cache_ttl = absl::Hours(1);
+  options.max_cache_entries = 2;
+  InputFetcher inputs(Down(), testing::ChannelTo(*journey_server_), options);
+  auto get = [&](const std::string& cid) {
+    absl::Notification done;
+    absl::StatusOr<omnicx::v1::JourneySummary> out;
+    inputs.GetJourney(cid, absl::Now() + absl::Seconds(5),
+                      [&](absl::StatusOr<omnicx::v1::JourneySummary> j) {
+                        out = std::move(j);
+                        done.Notify();
+                      });
+    done.WaitForNotification();
+    EXPECT_OK(out.status());
+    return journey_.calls.load();
+  };
+  EXPECT_EQ(get("a"), 1);
+  EXPECT_EQ(get("b"), 2);
+  EXPECT_EQ(get("a"), 2);  // cached; now the most recent
+  EXPECT_EQ(get("c"), 3);  // evicts b, the least recently used
+  EXPECT_EQ(get("a"), 3);  // still cached
+  EXPECT_EQ(get("c"), 3);
+  EXPECT_EQ(get("b"), 4);  // was evicted
+}
+
+// The reservation runs on the Redis executor, not on the gRPC thread the
+// inputs arrive on; when its queue is full the answer is the fallback at
+// once, and decisions resume as it drains.
+TEST_F(ServiceTest, DecisionsRunOnTheRedisExecutor) {
+  PutProfile("c1", MakeProfile("c1", {"marketing"}));
+  journey_.Put("c1", Happy("c1"));
+  server::BlockingExecutor redis_work(1, 1);
+  recommender_options_.redis_work = &redis_work;
+  Replica& r = AddReplica();
+  ASSERT_OK_AND_ASSIGN(RecommendResponse decided, Recommend(r, For("c1")));
+  EXPECT_FALSE(decided.fallback());
+  EXPECT_FALSE(decided.actions().empty());
+
+  absl::Notification busy, release;
+  ASSERT_TRUE(redis_work.Submit([&] {
+    busy.Notify();
+    release.WaitForNotification();
+  }));
+  busy.WaitForNotification();
+  ASSERT_TRUE(redis_work.Submit([] {}));  // the queue is full
+  ASSERT_OK_AND_ASSIGN(RecommendResponse refused, Recommend(r, For("c1")));
+  EXPECT_TRUE(refused.fallback());
+  EXPECT_EQ(Code(refused, "decision"),
+            static_cast<int>(absl::StatusCode::kResourceExhausted));
+  release.Notify();
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    absl::StatusOr<RecommendResponse> again = Recommend(r, For("c1"));
+    return again.ok() && !again->fallback();
+  }));
+  replicas_.clear();  // before the executor they use
+}
+
 TEST_F(ServiceTest, SameSeedSameDecisions) {
-  profile_.Put("c1", MakeProfile("c1", {"marketing"}));
+  PutProfile("c1", MakeProfile("c1", {"marketing"}));
   journey_.Put("c1", Happy("c1"));
   store_options_.global_daily_cap = 0;
   auto run = [&](uint64_t seed) {
@@ -640,7 +812,7 @@ TEST_F(ServiceTest, SameSeedSameDecisions) {
 }
 
 TEST_F(ServiceTest, HumanTouchForHighValueAfterASevereExperience) {
-  profile_.Put("vip", MakeProfile("vip", {"marketing"}, 4800));
+  PutProfile("vip", MakeProfile("vip", {"marketing"}, 4800));
   omnicx::v1::JourneySummary j;
   j.set_customer_id("vip");
   j.set_stage(omnicx::v1::STAGE_AT_RISK);
@@ -736,15 +908,15 @@ namespace {
 // the survivor.
 TEST_F(ServiceTest, OutcomeForADecisionMadeBeforeAMerge) {
   input_options_.cache_ttl = absl::ZeroDuration();
-  profile_.Put("m", MakeProfile("m", {}));
+  PutProfile("m", MakeProfile("m", {}));
   journey_.Put("m", Happy("m"));
   Replica& r = AddReplica();
   ASSERT_OK_AND_ASSIGN(RecommendResponse resp, Recommend(r, For("m", false)));
   ASSERT_GT(resp.actions_size(), 0);
   omnicx::v1::Profile survivor = MakeProfile("s", {});
   survivor.add_merged_ids("m");
-  profile_.Put("m", survivor);  // the id now redirects
-  profile_.Put("s", survivor);
+  PutProfile("m", survivor);  // the id now redirects
+  PutProfile("s", survivor);
   const std::string action = resp.actions(0).action_id();
   EXPECT_EQ(Recorded(Outcome(r, "m", resp.decision_id(), action,
                              omnicx::v1::ACTION_RESPONSE_PRESENTED)),

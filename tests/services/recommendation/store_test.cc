@@ -182,6 +182,36 @@ TEST_F(StoreTest, NothingIsReservedForAnErasedCustomer) {
   EXPECT_EQ(left.elements().size(), 0u);
 }
 
+// Consent is read inside the reservation from the customer's stored
+// consents (the profile service's hash): an action whose purpose is not
+// granted now is never reserved, whatever ranked it; a granted one is.
+TEST_F(StoreTest, TheReservationTakesOnlyConsentedActions) {
+  Action mail = Make("mail", 0, 0), plain = Make("plain", 0, 0),
+         sms = Make("sms", 0, 0);
+  mail.set_required_consent("marketing");
+  sms.set_required_consent("sms");
+  ASSERT_OK_AND_ASSIGN(Reservation none,
+                       Reserve("c1", "d1", {&mail, &sms, &plain}, kNow));
+  EXPECT_THAT(none.chosen, ElementsAre("plain"));
+  ASSERT_EQ(none.suppressed.size(), 2u);
+  EXPECT_EQ(none.suppressed[0].action_id, "mail");
+  EXPECT_EQ(none.suppressed[0].reason, "consent:marketing missing");
+  EXPECT_EQ(none.suppressed[1].reason, "consent:sms missing");
+
+  ASSERT_OK(redis_
+                ->Command({"HSET", keys_.Consents("c1"), "marketing:granted",
+                           "1", "sms:granted", "0"})
+                .status());
+  ASSERT_OK_AND_ASSIGN(Reservation some,
+                       Reserve("c1", "d2", {&mail, &sms, &plain}, kNow));
+  EXPECT_THAT(some.chosen, ElementsAre("mail", "plain"));
+  ASSERT_EQ(some.suppressed.size(), 1u);
+  EXPECT_EQ(some.suppressed[0].reason, "consent:sms missing");
+  // Another customer's consent is not this one's.
+  ASSERT_OK_AND_ASSIGN(Reservation other, Reserve("c2", "d3", {&mail}, kNow));
+  EXPECT_TRUE(other.chosen.empty());
+}
+
 TEST_F(StoreTest, MaxActionsStopsTheWalk) {
   Action a = Make("a", 0, 0), b = Make("b", 0, 0), c = Make("c", 0, 0);
   ASSERT_OK_AND_ASSIGN(Reservation r,
@@ -328,8 +358,8 @@ TEST_F(StoreTest, UnknownExpiredOrForeignDecisionsAreNotFound) {
       StatusIs(absl::StatusCode::kNotFound));
   // Redis expires the decision after decision_ttl (Redis time).
   ASSERT_TRUE(testing::WaitUntil([&] {
-    return redis_->Command({"EXISTS", keys_.NbaDecision("c1", "d1")})
-               ->integer() == 0;
+    return redis_->Command({"EXISTS", keys_.NbaDecisions("c1")})->integer() ==
+           0;
   }));
   EXPECT_THAT(
       Outcome("c1", "d1", "a", omnicx::v1::ACTION_RESPONSE_ACCEPTED, kNow),
@@ -404,7 +434,7 @@ TEST_F(StoreTest, AMergeIntoAMergedAwaySurvivorFoldsIntoItsSurvivor) {
     // Its contact state is gone; the decision record d2 is the erasure's to
     // delete (it scans every id merged into the customer), not the fold's.
     for (const redis::Reply& k : left.elements()) {
-      EXPECT_THAT(k.str(), HasSubstr(":nba:d:")) << k.str();
+      EXPECT_THAT(k.str(), HasSubstr(":nba:decisions")) << k.str();
     }
   }
 }
@@ -434,8 +464,52 @@ TEST_F(StoreTest, EveryCustomerKeyIsUnderTheCustomersStem) {
     EXPECT_TRUE(absl::StartsWith(k.str(), stem)) << k.str();
     ++customer_keys;
   }
-  // shown, cool, two decisions, merged (d2 was cooling down: no hold).
-  EXPECT_EQ(customer_keys, 5);
+  // shown, cool, the decisions, merged (d2 was cooling down: no hold).
+  EXPECT_EQ(customer_keys, 4);
+}
+
+// Decision records are fields of one hash per customer with a TTL, not a
+// key per decision: a record answers for decision_ttl of business time
+// even while the hash lives on, and old records are dropped as it grows.
+TEST_F(StoreTest, DecisionsAreFieldsOfOneHashWithATtl) {
+  options_.decision_ttl = absl::Hours(24);
+  Reopen();
+  Action a = Make("a", 0, 0);
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_OK(
+        Reserve("c1", absl::StrCat("d", i), {&a}, kNow + absl::Minutes(10 * i))
+            .status());
+  }
+  ASSERT_OK_AND_ASSIGN(
+      redis::Reply keys,
+      redis_->Command({"KEYS", keys_.CustomerKeyPattern("c1")}));
+  EXPECT_EQ(keys.elements().size(), 2u);  // the decisions, the holds
+  ASSERT_OK_AND_ASSIGN(redis::Reply ttl,
+                       redis_->Command({"PTTL", keys_.NbaDecisions("c1")}));
+  EXPECT_GT(ttl.integer(), 0);
+  EXPECT_LE(ttl.integer(), 24 * 3600 * 1000);
+  // 300 decisions of two fields each over 50 h: those older than 24 h are
+  // dropped once the hash passes 256 fields.
+  ASSERT_OK_AND_ASSIGN(redis::Reply len,
+                       redis_->Command({"HLEN", keys_.NbaDecisions("c1")}));
+  EXPECT_LE(len.integer(), 2 * 146 + 2);
+  const absl::Time last = kNow + absl::Minutes(10 * 299);
+  EXPECT_THAT(
+      Outcome("c1", "d0", "a", omnicx::v1::ACTION_RESPONSE_ACCEPTED, last),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("unknown or expired")));
+  ASSERT_OK_AND_ASSIGN(
+      OutcomeResult recent,
+      Outcome("c1", "d299", "a", omnicx::v1::ACTION_RESPONSE_PRESENTED, last));
+  EXPECT_TRUE(recent.recorded);
+  EXPECT_EQ(recent.segment, "detractor");
+  // Past the TTL of business time, a record still in the hash is expired.
+  EXPECT_THAT(Outcome("c1", "d299", "a", omnicx::v1::ACTION_RESPONSE_ACCEPTED,
+                      last + absl::Hours(25)),
+              StatusIs(absl::StatusCode::kNotFound));
+  // A decision id holding the fields' separator names no decision.
+  EXPECT_THAT(Outcome("c1", "d299|a:a", "a",
+                      omnicx::v1::ACTION_RESPONSE_ACCEPTED, last),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 }  // namespace

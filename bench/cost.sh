@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Cost benchmark (#22): machine CPU per GetCustomerContext and per Recommend
+# decision through the whole suite, with the load generator left out.
+#
+#   bench/cost.sh BUILD_DIR [--customers N] [--events E] [--seconds S]
+#                 [--rates R1,R2,...] [--concurrency C]
+#
+# One redis-server and the four services (plaintext, API keys, no rate
+# limit) on free loopback ports; N customers (default 100,000) × E events
+# (default 3) sent through ingestion with the app key and drained by profile
+# and journey. Then, each for S seconds (default 10) after 300 warm-up calls
+# on one reused channel (bench/security/security_load --mode=call):
+#   - GetCustomerContext (agent key, with recommendations) in an open loop at
+#     each rate (default 500, 1,000 and 2,000 calls/s): p50, p99, calls that
+#     failed (shed: RESOURCE_EXHAUSTED, or late) and answers with a missing
+#     section;
+#   - Recommend (service key) in a closed loop at concurrency C (default 16):
+#     decisions/s.
+# Machine CPU per call = the CPU of the four services and Redis, read from
+# /proc around each loop (bench/lib/proc_cpu.h), divided by its calls.
+# Targets (#22): context and Recommend at most half of the figures measured
+# before it on this machine; context p99 <= 4 ms at 1,000/s, no shedding at
+# 2,000/s.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BUILD="${1:?usage: cost.sh BUILD_DIR [--customers N] [--events E] [--seconds S] [--rates R,...] [--concurrency C]}"; shift
+CUSTOMERS=100000; EVENTS=3; SECONDS_PER=10; RATES=500,1000,2000; CONCURRENCY=16
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --customers) CUSTOMERS="$2"; shift 2 ;;
+    --events) EVENTS="$2"; shift 2 ;;
+    --seconds) SECONDS_PER="$2"; shift 2 ;;
+    --rates) RATES="$2"; shift 2 ;;
+    --concurrency) CONCURRENCY="$2"; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
+bench_keys
+LOAD="$BUILD/bench/security_load"
+SERVICES=(ingestion profile journey recommendation)
+
+rport=$(free_port); start_redis "$rport"; RPID=${BENCH_PIDS[-1]}
+declare -A PORT SPID
+for s in "${SERVICES[@]}"; do PORT[$s]=$(free_port); done
+for s in "${SERVICES[@]}"; do
+  cred=()
+  [ -z "$(bench_credential "$s")" ] || cred=(OMNICX_AUTH_CREDENTIAL_FILE="$(bench_credential "$s")")
+  env "${cred[@]}" \
+    OMNICX_REDIS_ADDRESS="127.0.0.1:$rport" OMNICX_GRPC_ADDRESS="127.0.0.1:${PORT[$s]}" \
+    OMNICX_METRICS_ADDRESS="" OMNICX_LOG_LEVEL=warn \
+    OMNICX_IDENTITY_SECRET=bench-identity-secret-0123456789 \
+    OMNICX_JOURNEY_ADDRESS="127.0.0.1:${PORT[journey]}" \
+    OMNICX_RECOMMENDATION_ADDRESS="127.0.0.1:${PORT[recommendation]}" \
+    OMNICX_PROFILE_ADDRESS="127.0.0.1:${PORT[profile]}" \
+    "$BUILD/services/$s/omnicx-$s" >>"$BENCH_TMP/$s.log" 2>&1 &
+  SPID[$s]=$!; BENCH_PIDS+=($!)
+done
+for s in "${SERVICES[@]}"; do
+  "$BUILD/tools/omnicx-health" --wait=20s "127.0.0.1:${PORT[$s]}" >/dev/null ||
+    { echo "omnicx-$s did not become SERVING; its log:" >&2; tail -5 "$BENCH_TMP/$s.log" >&2; exit 1; }
+done
+PIDS="redis:$RPID"
+for s in "${SERVICES[@]}"; do PIDS="$PIDS,$s:${SPID[$s]}"; done
+
+seed_start=$(date +%s)
+"$LOAD" --mode=seed --target="127.0.0.1:${PORT[ingestion]}" --key_file="$BENCH_KEYS/app.key" \
+  --customers="$CUSTOMERS" --events="$EVENTS" >"$BENCH_TMP/seed.txt"
+drain "$rport" ev profile >/dev/null
+drain "$rport" rv journey >/dev/null
+echo "seeded $(fig "$BENCH_TMP/seed.txt" seed_events) events for $CUSTOMERS customers in $(( $(date +%s) - seed_start )) s"
+
+# cpu_us FILE CALL: machine CPU per call (µs) of the services and Redis,
+# and each process's share.
+cpu_us() {
+  awk -F= -v c="$2" '
+    $1 == c "_ok" || $1 == c "_errors" { n += $2 }
+    $1 ~ "^" c "_cpu_s_" { cpu[substr($1, length(c "_cpu_s_") + 1)] = $2 }
+    END { t = 0; parts = ""
+      for (k in cpu) { us = cpu[k] * 1e6 / n; t += us; parts = parts sprintf(" %s %.0f", k, us) }
+      printf "%.0f  (%s )", t, parts }' "$1"
+}
+
+printf '\ncost benchmark: %s customers × %s events, %s cores, %s s per figure\n' \
+  "$CUSTOMERS" "$EVENTS" "$(nproc)" "$SECONDS_PER"
+printf '%-30s | %9s | %8s | %8s | %7s | %8s | %s\n' call "calls/s" "p50 ms" "p99 ms" errors degraded "machine CPU µs per call (services + Redis)"
+printf '%s\n' "-------------------------------------------------------------------------------------------------------------------------"
+for r in ${RATES//,/ }; do
+  out="$BENCH_TMP/context-$r.txt"
+  "$LOAD" --mode=call --call=context --target="127.0.0.1:${PORT[profile]}" \
+    --key_file="$BENCH_KEYS/agent.key" --customers="$CUSTOMERS" --rate="$r" \
+    --seconds="$SECONDS_PER" --pids="$PIDS" >"$out" 2>"$out.err" || true
+  printf '%-30s | %9.1f | %8.2f | %8.2f | %7d | %8d | %s\n' "GetCustomerContext @ $r/s" \
+    "$(fig "$out" context_qps)" "$(fig "$out" context_p50_ms)" "$(fig "$out" context_p99_ms)" \
+    "$(fig "$out" context_errors)" "$(fig "$out" context_degraded)" "$(cpu_us "$out" context)"
+  [ ! -s "$out.err" ] || sed 's/^/    /' "$out.err"
+done
+out="$BENCH_TMP/recommend.txt"
+"$LOAD" --mode=call --call=recommend --target="127.0.0.1:${PORT[recommendation]}" \
+  --key_file="$BENCH_KEYS/service.key" --customers="$CUSTOMERS" --concurrency="$CONCURRENCY" \
+  --seconds="$SECONDS_PER" --pids="$PIDS" >"$out" 2>"$out.err" || true
+printf '%-30s | %9.1f | %8.2f | %8.2f | %7d | %8d | %s\n' "Recommend c$CONCURRENCY" \
+  "$(fig "$out" recommend_qps)" "$(fig "$out" recommend_p50_ms)" "$(fig "$out" recommend_p99_ms)" \
+  "$(fig "$out" recommend_errors)" "$(fig "$out" recommend_degraded)" "$(cpu_us "$out" recommend)"
+[ ! -s "$out.err" ] || sed 's/^/    /' "$out.err"
+echo "(degraded: a context with a section missing, or a Recommend answered by its fallback)"
+echo "(targets, #22: CPU per context and per decision at most half of the run before it; context p99 <= 4 ms at 1,000/s; no errors at 2,000/s)"
