@@ -100,10 +100,9 @@ for i = 10, #ARGV, 4 do
     end
     if not g then reason = 'consent:' .. purpose .. ' missing' end
   end
-  if reason then
-  elseif u then
+  if not reason and u then
     reason = 'cooldown:' .. string.format('%.0f', u)
-  else
+  elseif not reason then
     if cap > 0 then
       if not times then load_times() end
       local n = 0
