@@ -202,6 +202,12 @@ JourneyModel DefaultJourneyModel() {
   m.set_max_cases(32);
   m.set_repeat_contact_effort(1.0);
   m.set_channel_switch_effort(1.0);
+  for (const char* label :
+       {"churned", "account_closed", "subscription_cancelled"}) {
+    m.add_churn_labels(label);
+  }
+  m.mutable_learning()->set_learning_rate(0.1);
+  m.mutable_learning()->set_shrinkage(0.02);
   return m;
 }
 
@@ -378,6 +384,23 @@ absl::StatusOr<CompiledModel> CompileModel(JourneyModel model) {
       CheckNonNegative("repeat_contact_effort", model.repeat_contact_effort()));
   OMNICX_RETURN_IF_ERROR(
       CheckNonNegative("channel_switch_effort", model.channel_switch_effort()));
+  for (int i = 0; i < model.churn_labels_size(); ++i) {
+    const std::string& label = model.churn_labels(i);
+    if (label.empty() || label.size() > 66) {
+      return Bad(absl::StrCat("churn_labels[", i, "]"),
+                 "must be an event type of 1-66 characters");
+    }
+    out.churn_labels_.insert(label);
+  }
+  const auto& l = model.learning();
+  if (!(l.learning_rate() > 0 && l.learning_rate() <= 10)) {
+    return Bad("learning.learning_rate",
+               absl::StrCat(l.learning_rate(), " must be in (0, 10]"));
+  }
+  if (!(l.shrinkage() >= 0 && l.shrinkage() <= 100)) {
+    return Bad("learning.shrinkage",
+               absl::StrCat(l.shrinkage(), " must be in [0, 100]"));
+  }
   out.proto_ = std::move(model);
   return out;
 }
@@ -408,6 +431,10 @@ absl::StatusOr<CompiledModel> LoadJourneyModelFromYaml(
     if (!replaced) *segments.Add() = model.segments(i);
   }
   *model.mutable_segments() = std::move(segments);
+  // A file's label list replaces the default one.
+  if (file.churn_labels_size() > 0) {
+    *model.mutable_churn_labels() = file.churn_labels();
+  }
   absl::StatusOr<CompiledModel> compiled = CompileModel(std::move(model));
   if (!compiled.ok()) return fail(compiled.status());
   return compiled;

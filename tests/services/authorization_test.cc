@@ -107,7 +107,8 @@ const std::map<std::string, std::set<std::string>>& ExpectedAllowed() {
         "Recommend", "RecordOutcome", "SetConsent"}},
       {"service", {"Recommend", "RecordOutcome", "GetJourney", "GetProfile"}},
       {"analyst",
-       {"ListPainPoints", "GetFunnel", "GetActionStats", "ListActions"}},
+       {"ListPainPoints", "GetFunnel", "GetChurnModel", "GetActionStats",
+        "ListActions"}},
       {"internal-profile", {"GetJourney", "ForgetCustomer", "Recommend"}},
       {"internal-recommendation", {"GetProfile", "GetJourney"}},
       // Journey calls no other service.

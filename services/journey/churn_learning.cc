@@ -1,0 +1,249 @@
+#include "services/journey/churn_learning.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "services/journey/decayed_sum.h"
+#include "services/journey/journey_state.h"
+
+namespace omnicx::journey {
+namespace {
+
+using omnicx::journey::v1::JourneyState;
+
+constexpr char kBias[] = "bias";
+constexpr char kPrior[] = "prior";
+
+double Sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+// A driver key's parts without copying: channel, type, touchpoint.
+struct KeyParts {
+  int channel = 0;
+  absl::string_view type, touchpoint;
+};
+std::optional<KeyParts> SplitKey(absl::string_view key) {
+  const size_t a = key.find('\x1f');
+  if (a == absl::string_view::npos) return std::nullopt;
+  const size_t b = key.find('\x1f', a + 1);
+  if (b == absl::string_view::npos) return std::nullopt;
+  KeyParts out;
+  if (!absl::SimpleAtoi(key.substr(0, a), &out.channel)) return std::nullopt;
+  out.type = key.substr(a + 1, b - a - 1);
+  out.touchpoint = key.substr(b + 1);
+  return out;
+}
+
+std::string ChannelFeatureName(int channel) {
+  return omnicx::v1::Channel_IsValid(channel)
+             ? omnicx::v1::Channel_Name(static_cast<omnicx::v1::Channel>(channel))
+             : absl::StrCat(channel);
+}
+
+// Calls f(name, value) for every touchpoint feature of `state` at `at_ms`:
+// "n:<level>:<name>" with the decayed negative churn contribution and
+// "p:<level>:<name>" with minus the positive one (so every feature adds
+// θ·value to the logit).
+template <typename F>
+void ForEachTouchpointFeature(const CompiledModel& model,
+                              const JourneyState& state, int64_t at_ms,
+                              F&& f) {
+  std::string name;
+  for (const auto& [key, d] : state.drivers()) {
+    const std::optional<KeyParts> parts = SplitKey(key);
+    if (!parts.has_value()) continue;
+    const double n = std::max(
+        0.0, DecayedValueAt(d.churn().negative(), at_ms,
+                            model.negative_half_life()));
+    const double p = std::max(
+        0.0, DecayedValueAt(d.churn().positive(), at_ms,
+                            model.positive_half_life()));
+    for (const auto& [sign, value] : {std::make_pair('n', n),
+                                      std::make_pair('p', -p)}) {
+      if (value == 0) continue;
+      if (!parts->touchpoint.empty()) {
+        name.assign(1, sign);
+        name.append(":t:");
+        name.append(parts->touchpoint.data(), parts->touchpoint.size());
+        f(name, value);
+      }
+      name.assign(1, sign);
+      name.append(":y:");
+      name.append(parts->type.data(), parts->type.size());
+      f(name, value);
+      name.assign(1, sign);
+      name.append(":c:");
+      name.append(ChannelFeatureName(parts->channel));
+      f(name, value);
+    }
+  }
+}
+
+double Logit(const LearnedChurnModel& learned, const ChurnExample& example) {
+  double z = example.prior_logit();
+  auto value = [&learned](const std::string& f) {
+    auto it = learned.weights().find(f);
+    return it == learned.weights().end() ? 0.0 : it->second.value();
+  };
+  z += value(kBias);
+  for (const auto& [f, x] : example.features()) z += value(f) * x;
+  return z;
+}
+
+void Step(const std::string& feature, double x, double error, bool churned,
+          const omnicx::journey::v1::ChurnLearning& options,
+          LearnedChurnModel* learned) {
+  auto& w = (*learned->mutable_weights())[feature];
+  const double gradient = error * x + options.shrinkage() * w.value();
+  w.set_gradient_squares(w.gradient_squares() + gradient * gradient);
+  if (w.gradient_squares() > 0) {
+    w.set_value(w.value() - options.learning_rate() * gradient /
+                                std::sqrt(w.gradient_squares()));
+  }
+  w.set_support(w.support() + 1);
+  if (churned) w.set_positives(w.positives() + 1);
+}
+
+}  // namespace
+
+double ClampRisk(double p) {
+  if (!(p >= kMinChurnRisk)) return kMinChurnRisk;  // also NaN
+  return std::min(p, kMaxChurnRisk);
+}
+
+LearnedChurn::LearnedChurn(LearnedChurnModel model) : proto_(std::move(model)) {
+  for (const auto& [f, w] : proto_.weights()) {
+    if (w.value() != 0) values_[f] = w.value();
+  }
+}
+
+double LearnedChurn::Value(const std::string& feature) const {
+  auto it = values_.find(feature);
+  return it == values_.end() ? 0.0 : it->second;
+}
+
+double LearnedChurn::Adjustment(const CompiledModel& model,
+                                const JourneyState& state, int64_t at_ms,
+                                double prior_logit) const {
+  if (values_.empty()) return 0;
+  double z = Value(kBias) +
+             Value(kPrior) * (prior_logit - model.proto().churn().intercept());
+  ForEachTouchpointFeature(model, state, at_ms,
+                           [&](const std::string& name, double x) {
+                             auto it = values_.find(name);
+                             if (it != values_.end()) z += it->second * x;
+                           });
+  return z;
+}
+
+ChurnExample MakeChurnExample(const CompiledModel& model,
+                              const JourneyState& state, bool churned) {
+  ChurnExample out;
+  const Features f = ComputeFeatures(model, state, state.last_ms());
+  out.set_prior_logit(f.churn_prior_logit);
+  out.set_churned(churned);
+  auto& x = *out.mutable_features();
+  x[kPrior] = f.churn_prior_logit - model.proto().churn().intercept();
+  ForEachTouchpointFeature(model, state, state.last_ms(),
+                           [&x](const std::string& name, double v) {
+                             x[name] += v;
+                           });
+  return out;
+}
+
+std::optional<ChurnExample> ExampleForCommit(const CompiledModel& model,
+                                             int64_t before_last_ms,
+                                             int64_t before_events,
+                                             int64_t before_churned_ms,
+                                             const JourneyState& after) {
+  if (after.events() == 0) return std::nullopt;  // only a label so far
+  if (after.churned_ms() != 0) {
+    // The first label, or the first touchpoints of a customer labelled
+    // before any of them arrived.
+    if (before_churned_ms == 0 || before_events == 0) {
+      return MakeChurnExample(model, after, true);
+    }
+    return std::nullopt;
+  }
+  if (before_events == 0) return std::nullopt;
+  if (after.last_ms() / kExamplePeriodMs > before_last_ms / kExamplePeriodMs) {
+    return MakeChurnExample(model, after, false);
+  }
+  return std::nullopt;
+}
+
+double PredictExample(const LearnedChurnModel& learned,
+                      const ChurnExample& example) {
+  return ClampRisk(Sigmoid(Logit(learned, example)));
+}
+
+void Learn(const CompiledModel& model, const ChurnExample& example,
+           LearnedChurnModel* learned) {
+  const double p = Sigmoid(Logit(*learned, example));
+  const double error = p - (example.churned() ? 1.0 : 0.0);
+  const auto& options = model.proto().learning();
+  Step(kBias, 1.0, error, example.churned(), options, learned);
+  for (const auto& [f, x] : example.features()) {
+    if (x != 0) Step(f, x, error, example.churned(), options, learned);
+  }
+  learned->set_examples(learned->examples() + 1);
+  if (example.churned()) learned->set_positives(learned->positives() + 1);
+}
+
+omnicx::v1::GetChurnModelResponse DescribeChurnModel(
+    const LearnedChurnModel& learned, int limit) {
+  omnicx::v1::GetChurnModelResponse out;
+  out.set_version(learned.version());
+  out.set_examples(learned.examples());
+  out.set_positives(learned.positives());
+  auto value = [&learned](const std::string& f) {
+    auto it = learned.weights().find(f);
+    return it == learned.weights().end() ? 0.0 : it->second.value();
+  };
+  out.set_intercept_shift(value(kBias));
+  out.set_prior_slope(1 + value(kPrior));
+  // "<level>:<name>" -> importance, from the n: and p: features.
+  std::map<std::string, omnicx::v1::LearnedImportance> by_name;
+  for (const auto& [f, w] : learned.weights()) {
+    if (f.size() < 4 || f[1] != ':' || f[3] != ':' ||
+        (f[0] != 'n' && f[0] != 'p')) {
+      continue;
+    }
+    const std::string id = f.substr(2);
+    auto& imp = by_name[id];
+    if (imp.kind().empty()) {
+      imp.set_kind(f[2] == 't' ? "touchpoint"
+                   : f[2] == 'y' ? "type"
+                                 : "channel");
+      imp.set_name(f.substr(4));
+      imp.set_negative_multiplier(1);
+      imp.set_positive_multiplier(1);
+    }
+    if (f[0] == 'n') {
+      imp.set_negative_multiplier(1 + w.value());
+      imp.set_support(w.support());
+      imp.set_positives(w.positives());
+    } else {
+      imp.set_positive_multiplier(1 + w.value());
+      if (imp.support() < w.support()) {
+        imp.set_support(w.support());
+        imp.set_positives(w.positives());
+      }
+    }
+  }
+  std::vector<omnicx::v1::LearnedImportance> all;
+  for (auto& [id, imp] : by_name) all.push_back(std::move(imp));
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    if (a.support() != b.support()) return a.support() > b.support();
+    if (a.kind() != b.kind()) return a.kind() < b.kind();
+    return a.name() < b.name();
+  });
+  for (int i = 0; i < static_cast<int>(all.size()) && i < limit; ++i) {
+    *out.add_importances() = std::move(all[i]);
+  }
+  return out;
+}
+
+}  // namespace omnicx::journey
