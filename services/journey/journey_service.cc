@@ -6,6 +6,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "libs/identity/normalize.h"
 #include "libs/status/error_details.h"
+#include "services/journey/churn_learner.h"
 #include "services/journey/pain_points.h"
 
 namespace omnicx::journey {
@@ -15,6 +16,8 @@ using google::protobuf::util::TimeUtil;
 
 constexpr int kDefaultPainPoints = 10;
 constexpr int kMaxPainPoints = 100;
+constexpr int kDefaultImportances = 50;
+constexpr int kMaxImportances = 500;
 constexpr absl::Duration kDefaultFunnelWindow = absl::Hours(24 * 30);
 constexpr absl::Duration kMaxFunnelWindow = absl::Hours(24 * 400);
 constexpr absl::Duration kAggregatesMaxAge = absl::Seconds(1);
@@ -54,8 +57,31 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::GetJourney(
   // gets the neutral journey (event_count 0 says so).
   JourneyState s = state->value_or(JourneyState());
   s.set_customer_id(*cid);
-  *response->mutable_journey() =
-      Summarize(model_, s, absl::ToUnixMillis(clock_()));
+  *response->mutable_journey() = Summarize(
+      model_, s, absl::ToUnixMillis(clock_()), 10, store_.Learned().get());
+  return Done(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* JourneyServiceImpl::GetChurnModel(
+    grpc::CallbackServerContext* context,
+    const omnicx::v1::GetChurnModelRequest* request,
+    omnicx::v1::GetChurnModelResponse* response) {
+  absl::StatusOr<auth::Principal> who =
+      auth_.Authorize(*context, "/omnicx.v1.JourneyService/GetChurnModel");
+  if (!who.ok()) return Done(context, who.status());
+  if (request->limit() < 0 || request->limit() > kMaxImportances) {
+    return Done(context,
+                status::InvalidArgumentError(
+                    "invalid churn model query",
+                    {{"limit", absl::StrCat("must be between 0 and ",
+                                            kMaxImportances, " (0 = ",
+                                            kDefaultImportances, ")")}}));
+  }
+  absl::Status refreshed = store_.RefreshLearned();
+  if (!refreshed.ok()) return Done(context, refreshed);
+  *response = DescribeChurnModel(
+      store_.Learned()->proto(),
+      request->limit() == 0 ? kDefaultImportances : request->limit());
   return Done(context, absl::OkStatus());
 }
 
