@@ -40,7 +40,7 @@ class ChurnLearner {
                const CompiledModel& model, ChurnLearnerOptions options = {});
   ~ChurnLearner();
 
-  // One pass; how many examples it learned (0 also when another replica
+  // One pass; how many examples it consumed (0 also when another replica
   // stored first).
   absl::StatusOr<int64_t> LearnOnce();
 

@@ -81,6 +81,32 @@ void ForEachTouchpointFeature(const CompiledModel& model,
   }
 }
 
+// Calls f(name, value) for the customer-level features at `at_ms`: "idle"
+// (months since the latest touchpoint, at most 6), "tenure" (years, at most
+// 1), "activity" (log of 1 + touchpoints per month) and "mix:<channel>"
+// (share of touchpoints on the channel).
+template <typename F>
+void ForEachCustomerFeature(const JourneyState& state, int64_t at_ms, F&& f) {
+  if (state.events() == 0) return;
+  constexpr double kMonthMs = 30.0 * 86400000;
+  const double idle =
+      std::max(0.0, static_cast<double>(at_ms - state.last_ms()) / kMonthMs);
+  const double tenure =
+      std::max(0.0, static_cast<double>(at_ms - state.first_ms()) / kMonthMs);
+  std::string name = "idle";
+  if (idle > 0) f(name, std::min(idle, 6.0));
+  name = "tenure";
+  if (tenure > 0) f(name, std::min(tenure / 12, 1.0));
+  name = "activity";
+  f(name, std::log1p(static_cast<double>(state.events()) /
+                     std::max(tenure, 1.0)));
+  for (const auto& [channel, n] : state.channel_counts()) {
+    name = "mix:";
+    name.append(ChannelFeatureName(channel));
+    f(name, static_cast<double>(n) / static_cast<double>(state.events()));
+  }
+}
+
 double Logit(const LearnedChurnModel& learned, const ChurnExample& example) {
   double z = example.prior_logit();
   auto value = [&learned](const std::string& f) {
@@ -108,9 +134,9 @@ void Step(const std::string& feature, double x, double error, bool churned,
 
 }  // namespace
 
-double ClampRisk(double p) {
-  if (!(p >= kMinChurnRisk)) return kMinChurnRisk;  // also NaN
-  return std::min(p, kMaxChurnRisk);
+double BoundRisk(double p) {
+  if (!(p >= 0)) return kMinChurnRisk;  // also NaN
+  return kMinChurnRisk + (kMaxChurnRisk - kMinChurnRisk) * std::min(p, 1.0);
 }
 
 LearnedChurn::LearnedChurn(LearnedChurnModel model) : proto_(std::move(model)) {
@@ -130,59 +156,68 @@ double LearnedChurn::Adjustment(const CompiledModel& model,
   if (values_.empty()) return 0;
   double z = Value(kBias) +
              Value(kPrior) * (prior_logit - model.proto().churn().intercept());
-  ForEachTouchpointFeature(model, state, at_ms,
-                           [&](const std::string& name, double x) {
-                             auto it = values_.find(name);
-                             if (it != values_.end()) z += it->second * x;
-                           });
+  auto add = [&](const std::string& name, double x) {
+    auto it = values_.find(name);
+    if (it != values_.end()) z += it->second * x;
+  };
+  ForEachTouchpointFeature(model, state, at_ms, add);
+  ForEachCustomerFeature(state, at_ms, add);
   return z;
 }
 
 ChurnExample MakeChurnExample(const CompiledModel& model,
-                              const JourneyState& state, bool churned) {
+                              const JourneyState& state, int64_t at_ms,
+                              bool churned) {
   ChurnExample out;
-  const Features f = ComputeFeatures(model, state, state.last_ms());
+  const Features f = ComputeFeatures(model, state, at_ms);
   out.set_prior_logit(f.churn_prior_logit);
   out.set_churned(churned);
   auto& x = *out.mutable_features();
   x[kPrior] = f.churn_prior_logit - model.proto().churn().intercept();
-  ForEachTouchpointFeature(model, state, state.last_ms(),
-                           [&x](const std::string& name, double v) {
-                             x[name] += v;
-                           });
+  auto add = [&x](const std::string& name, double v) { x[name] += v; };
+  ForEachTouchpointFeature(model, state, at_ms, add);
+  ForEachCustomerFeature(state, at_ms, add);
   return out;
 }
 
-std::optional<ChurnExample> ExampleForCommit(const CompiledModel& model,
-                                             int64_t before_last_ms,
-                                             int64_t before_events,
-                                             int64_t before_churned_ms,
-                                             const JourneyState& after) {
-  if (after.events() == 0) return std::nullopt;  // only a label so far
-  if (after.churned_ms() != 0) {
-    // The first label, or the first touchpoints of a customer labelled
-    // before any of them arrived.
-    if (before_churned_ms == 0 || before_events == 0) {
-      return MakeChurnExample(model, after, true);
-    }
+std::optional<ChurnExample> StayedExample(const CompiledModel& model,
+                                          const JourneyState& before,
+                                          int64_t latest_new_ms) {
+  if (before.events() == 0 || before.churned_ms() != 0) return std::nullopt;
+  if (latest_new_ms / kExamplePeriodMs <= before.last_ms() / kExamplePeriodMs) {
     return std::nullopt;
   }
-  if (before_events == 0) return std::nullopt;
-  if (after.last_ms() / kExamplePeriodMs > before_last_ms / kExamplePeriodMs) {
-    return MakeChurnExample(model, after, false);
-  }
-  return std::nullopt;
+  return MakeChurnExample(model, before, latest_new_ms, false);
+}
+
+std::optional<ChurnExample> LeftExample(const CompiledModel& model,
+                                        int64_t before_churned_ms,
+                                        int64_t before_events,
+                                        const JourneyState& after) {
+  if (after.events() == 0 || after.churned_ms() == 0) return std::nullopt;
+  // The first label, or the first touchpoints of a customer labelled
+  // before any of them arrived.
+  if (before_churned_ms != 0 && before_events != 0) return std::nullopt;
+  return MakeChurnExample(model, after,
+                          std::max(after.churned_ms(), after.last_ms()), true);
 }
 
 double PredictExample(const LearnedChurnModel& learned,
                       const ChurnExample& example) {
-  return ClampRisk(Sigmoid(Logit(learned, example)));
+  return BoundRisk(Sigmoid(Logit(learned, example)));
 }
 
-void Learn(const CompiledModel& model, const ChurnExample& example,
+bool Learn(const CompiledModel& model, const ChurnExample& example,
            LearnedChurnModel* learned) {
-  const double p = Sigmoid(Logit(*learned, example));
-  const double error = p - (example.churned() ? 1.0 : 0.0);
+  // Customers who stayed teach nothing before anyone is known to have
+  // left: alone they would only push every risk down.
+  if (!example.churned() && learned->positives() == 0) return false;
+  // Log loss of the bounded probability q = a + b·σ(z):
+  // dL/dz = (q − y) / (q (1 − q)) · b·σ(z)(1 − σ(z)).
+  const double s = Sigmoid(Logit(*learned, example));
+  const double q = BoundRisk(s);
+  const double error = (q - (example.churned() ? 1.0 : 0.0)) / (q * (1 - q)) *
+                       (kMaxChurnRisk - kMinChurnRisk) * s * (1 - s);
   const auto& options = model.proto().learning();
   Step(kBias, 1.0, error, example.churned(), options, learned);
   for (const auto& [f, x] : example.features()) {
@@ -190,6 +225,7 @@ void Learn(const CompiledModel& model, const ChurnExample& example,
   }
   learned->set_examples(learned->examples() + 1);
   if (example.churned()) learned->set_positives(learned->positives() + 1);
+  return true;
 }
 
 omnicx::v1::GetChurnModelResponse DescribeChurnModel(

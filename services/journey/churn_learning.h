@@ -1,13 +1,16 @@
 // Churn risk that learns from who actually leaves: the pure half of the
 // churn learner. A customer's labelled example is their features as of
-// their latest touchpoint before a churn label (an event whose type is in
-// the model's churn_labels) — positive — or, for customers still there, at
-// their first touchpoint of each new 30-day period — negative. The learner
+// the time they left (a churn label: an event whose type is in the model's
+// churn_labels), from what happened before it — positive — or, for
+// customers still there, at their first touchpoint of each new 30-day
+// period, from what happened before that — negative. The learner
 // fits logistic corrections on top of the configured (prior) churn logit:
 //
 //   z = prior_logit + bias + prior_slope·(prior_logit − intercept)
 //       + Σ_touchpoints n·(θn_touchpoint + θn_type + θn_channel)
 //       − Σ_touchpoints p·(θp_touchpoint + θp_type + θp_channel)
+//       + θ_idle·idle months + θ_tenure·tenure + θ_activity·activity
+//       + Σ_channels θ_mix·share of touchpoints on the channel
 //
 // where n and p are the touchpoint's decayed negative and positive
 // contributions to the prior churn logit (its configured weight included),
@@ -17,7 +20,7 @@
 // example, churn risk is the prior's. Online AdaGrad, one step per example.
 //
 //   LearnedChurnModel m;
-//   Learn(model, MakeChurnExample(model, state, /*churned=*/true), &m);
+//   Learn(model, MakeChurnExample(model, state, left_ms, true), &m);
 //   LearnedChurn learned(m);           // read side: cheap lookups
 //   Features f = ComputeFeatures(model, state, now_ms, &learned);
 //
@@ -40,10 +43,13 @@ namespace omnicx::journey {
 using omnicx::journey::v1::ChurnExample;
 using omnicx::journey::v1::LearnedChurnModel;
 
-// Churn risk is a probability that is never certain either way.
+// Churn risk is a probability that is never certain either way: the
+// logistic probability p maps to 1% + 98%·p, strictly increasing (so it
+// keeps ranking customers below 1% or above 99%), and the learner fits
+// this bounded probability, so it is what is calibrated.
 inline constexpr double kMinChurnRisk = 0.01;
 inline constexpr double kMaxChurnRisk = 0.99;
-double ClampRisk(double p);
+double BoundRisk(double p);
 
 // Customers still there give at most one negative example per period.
 inline constexpr int64_t kExamplePeriodMs = int64_t{30} * 86400000;
@@ -71,25 +77,35 @@ class LearnedChurn {
   absl::flat_hash_map<std::string, double> values_;
 };
 
-// The example of `state` as of its latest touchpoint.
+// The example of `state` as seen at `at_ms` (its touchpoints decayed to
+// then, idle since its latest one).
 ChurnExample MakeChurnExample(const CompiledModel& model,
                               const omnicx::journey::v1::JourneyState& state,
-                              bool churned);
+                              int64_t at_ms, bool churned);
 
-// What a commit that moved a customer from `before` (its last_ms, events
-// and churned_ms) to `after` teaches: a positive example when it brought
-// the customer's first churn label, a negative one when a customer without
-// a label reached a new 30-day period; otherwise none.
-std::optional<ChurnExample> ExampleForCommit(
-    const CompiledModel& model, int64_t before_last_ms, int64_t before_events,
-    int64_t before_churned_ms, const omnicx::journey::v1::JourneyState& after);
+// Before a commit applies new touchpoints (the latest at `latest_new_ms`;
+// labels and duplicates left out) to a customer without a label: when they
+// reach a new 30-day period, they were still there then — a negative
+// example of `before` as seen at that time.
+std::optional<ChurnExample> StayedExample(
+    const CompiledModel& model, const omnicx::journey::v1::JourneyState& before,
+    int64_t latest_new_ms);
 
-// The model's churn probability for an example (clamped).
+// After a commit: when it brought the customer's first churn label (or the
+// first touchpoints of a customer labelled before), the positive example of
+// what happened before the label, as seen when they left.
+std::optional<ChurnExample> LeftExample(
+    const CompiledModel& model, int64_t before_churned_ms,
+    int64_t before_events, const omnicx::journey::v1::JourneyState& after);
+
+// The model's churn probability for an example (bounded).
 double PredictExample(const LearnedChurnModel& learned,
                       const ChurnExample& example);
 
-// One online step on `example` (AdaGrad with shrinkage toward 0).
-void Learn(const CompiledModel& model, const ChurnExample& example,
+// One online step on `example` (AdaGrad with shrinkage toward 0). False
+// when it teaches nothing: a customer who stayed, before the first label
+// (without labels the model stays the prior).
+bool Learn(const CompiledModel& model, const ChurnExample& example,
            LearnedChurnModel* learned);
 
 // GetChurnModel's answer: the most supported importances first (at most

@@ -159,7 +159,8 @@ JourneyModel DefaultJourneyModel() {
   SetCoefficients(h->mutable_value(), 0.1, 0.15);
 
   ChurnModel* c = m.mutable_churn();
-  c->set_intercept(-2.944);  // logit(0.05): baseline 5% churn risk
+  // Baseline 5% churn risk after the bound (1% + 98%·σ): σ = 0.04/0.98.
+  c->set_intercept(-3.157);
   SetCoefficients(c->mutable_experience(), 0.1, 0.14);
   SetCoefficients(c->mutable_effort(), 0.02, 0.12);
   SetCoefficients(c->mutable_engagement(), 0.03, 0.4);

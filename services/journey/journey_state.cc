@@ -592,8 +592,8 @@ Features ComputeFeatures(const CompiledModel& model, const JourneyState& state,
     f.health_logit += Coefficients(h, s).positive() * pos[s] -
                       Coefficients(h, s).negative() * neg[s];
   }
-  // Like churn risk, never certain: 1–99.
-  f.health = std::clamp(100.0 * Sigmoid(f.health_logit), 1.0, 99.0);
+  // Like churn risk, never certain: 1–99, strictly increasing.
+  f.health = 100.0 * BoundRisk(Sigmoid(f.health_logit));
 
   const auto& c = model.proto().churn();
   const double lapse = c.experience().negative() * neg[kExperience];
@@ -608,7 +608,7 @@ Features ComputeFeatures(const CompiledModel& model, const JourneyState& state,
   z += c.idle_month() * std::min(f.idle_days / 30.0, 6.0);
   f.churn_prior_logit = z;
   if (learned != nullptr) z += learned->Adjustment(model, state, at_ms, z);
-  f.churn_risk = ClampRisk(Sigmoid(z));
+  f.churn_risk = BoundRisk(Sigmoid(z));
 
   int64_t digital = 0, assisted = 0, physical = 0;
   for (const auto& [ch, n] : state.channel_counts()) {

@@ -207,9 +207,27 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
       }
       JourneyState& state = p.read.state;
       const PainSnapshot before = SnapshotPain(state);
-      const int64_t before_last_ms = state.last_ms();
       const int64_t before_events = state.events();
       const int64_t before_churned_ms = state.churned_ms();
+      // A customer still there reaching a new period: the example is of
+      // the state before these touchpoints.
+      int64_t latest_new_ms = 0;
+      for (size_t i : p.events) {
+        const Interaction& e = events[i];
+        if (model_.IsChurnLabel(e.type())) continue;
+        const uint64_t fp = omnicx::events::EventFingerprint(e.event_id());
+        bool seen = omnicx::events::WasApplied(state.applied(), fp);
+        for (const auto& m : p.read.merged_applied) {
+          seen = seen || omnicx::events::WasApplied(m, fp);
+        }
+        if (!seen) {
+          latest_new_ms = std::max<int64_t>(
+              latest_new_ms, e.occurred_at().seconds() * 1000 +
+                                 e.occurred_at().nanos() / 1000000);
+        }
+      }
+      std::optional<ChurnExample> example =
+          StayedExample(model_, state, latest_new_ms);
       std::vector<size_t> applied;
       std::vector<StageTransition> moves;
       for (size_t i : p.events) {
@@ -236,8 +254,10 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
         continue;
       }
       const AggregateFields delta = PainDelta(before, SnapshotPain(state));
-      const std::optional<ChurnExample> example = ExampleForCommit(
-          model_, before_last_ms, before_events, before_churned_ms, state);
+      if (auto left =
+              LeftExample(model_, before_churned_ms, before_events, state)) {
+        example = std::move(left);
+      }
       std::vector<FunnelMove> funnel;
       for (const StageTransition& m : moves) {
         funnel.emplace_back(FunnelDay(m.at_ms), TransitionField(m));

@@ -106,47 +106,50 @@ TEST(ChurnLabelTest, MarksTheCustomerLeftAndChangesNothingElse) {
 TEST(ChurnLabelTest, TheExampleHoldsOnlyWhatHappenedBeforeTheLabel) {
   std::vector<Interaction> events = Lapse();
   const JourneyState before = Replay(events);
-  events.push_back(Event("l", "churned", "", kT0 + 40 * kDay));
+  const int64_t left = kT0 + 40 * kDay;
+  events.push_back(Event("l", "churned", "", left));
   const JourneyState after = Replay(events);
-  const std::optional<ChurnExample> example = ExampleForCommit(
-      Model(), before.last_ms(), before.events(), 0, after);
+  const std::optional<ChurnExample> example =
+      LeftExample(Model(), 0, before.events(), after);
   ASSERT_TRUE(example.has_value());
   EXPECT_TRUE(example->churned());
-  const ChurnExample unlabelled = MakeChurnExample(Model(), before, true);
+  // The same as the state without the label, seen when they left.
+  const ChurnExample unlabelled = MakeChurnExample(Model(), before, left, true);
   EXPECT_TRUE(
       google::protobuf::util::MessageDifferencer::Equals(*example, unlabelled));
-  // As of the latest touchpoint: the prior logit there, not 38 idle days on.
   EXPECT_DOUBLE_EQ(example->prior_logit(),
-                   ComputeFeatures(Model(), before, before.last_ms())
-                       .churn_prior_logit);
+                   ComputeFeatures(Model(), before, left).churn_prior_logit);
   EXPECT_FALSE(example->features().contains("n:y:churned"));
   EXPECT_GT(example->features().at("n:t:delivery"), 0);
   EXPECT_LT(example->features().at("p:t:checkout"), 0);
+  EXPECT_NEAR(example->features().at("idle"), 38.0 / 30, 1e-9);
+  EXPECT_DOUBLE_EQ(example->features().at("mix:CHANNEL_WEB"), 1.0);
   // Once: a second label teaches nothing more.
-  EXPECT_FALSE(ExampleForCommit(Model(), after.last_ms(), after.events(),
-                                after.churned_ms(), after)
+  EXPECT_FALSE(LeftExample(Model(), after.churned_ms(), after.events(), after)
                    .has_value());
+  // Labelled before any touchpoint arrived: the touchpoints bring it.
+  EXPECT_TRUE(LeftExample(Model(), after.churned_ms(), 0, after).has_value());
 }
 
 TEST(ChurnLabelTest, CustomersStillThereGiveOneNegativePerPeriod) {
-  const JourneyState first = Replay(Lapse());
-  std::vector<Interaction> events = Lapse();
-  events.push_back(Event("x", "page_view", "home", kT0 + 3 * kDay));
-  const JourneyState same_period = Replay(events);
-  const int64_t period_now = first.last_ms() / kExamplePeriodMs;
-  const int64_t period_then = same_period.last_ms() / kExamplePeriodMs;
-  EXPECT_EQ(ExampleForCommit(Model(), first.last_ms(), first.events(), 0,
-                             same_period)
-                .has_value(),
-            period_then > period_now);
-  events.push_back(Event("y", "page_view", "home", kT0 + 45 * kDay));
-  const JourneyState later = Replay(events);
-  auto negative = ExampleForCommit(Model(), same_period.last_ms(),
-                                   same_period.events(), 0, later);
-  ASSERT_TRUE(negative.has_value());
-  EXPECT_FALSE(negative->churned());
-  // A brand-new customer's first events are no evidence of staying.
-  EXPECT_FALSE(ExampleForCommit(Model(), 0, 0, 0, later).has_value());
+  const JourneyState s = Replay(Lapse());
+  const int64_t period_end =
+      (s.last_ms() / kExamplePeriodMs + 1) * kExamplePeriodMs;
+  EXPECT_FALSE(StayedExample(Model(), s, period_end - 1).has_value());
+  const std::optional<ChurnExample> stayed =
+      StayedExample(Model(), s, period_end + kDay);
+  ASSERT_TRUE(stayed.has_value());
+  EXPECT_FALSE(stayed->churned());
+  // The state before the new touchpoints, seen when they came.
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+      *stayed, MakeChurnExample(Model(), s, period_end + kDay, false)));
+  // A brand-new customer's first touchpoints are no evidence of staying,
+  // nor is anything after a label.
+  EXPECT_FALSE(StayedExample(Model(), JourneyState(), period_end + kDay)
+                   .has_value());
+  JourneyState labelled = s;
+  labelled.set_churned_ms(s.last_ms());
+  EXPECT_FALSE(StayedExample(Model(), labelled, period_end + kDay).has_value());
 }
 
 // --- the prior, shrinkage and calibration bounds ------------------------------
@@ -159,7 +162,7 @@ TEST(ChurnLearningTest, WithoutLabelsChurnRiskIsThePrior) {
   EXPECT_DOUBLE_EQ(ComputeFeatures(Model(), s, now, &empty).churn_risk,
                    prior.churn_risk);
   EXPECT_DOUBLE_EQ(prior.churn_risk,
-                   1 / (1 + std::exp(-prior.churn_prior_logit)));
+                   0.01 + 0.98 / (1 + std::exp(-prior.churn_prior_logit)));
   // A model that learned about other touchpoints leaves this one's
   // importance as configured: only the shared bias moves it.
   LearnedChurnModel m;
@@ -170,9 +173,26 @@ TEST(ChurnLearningTest, WithoutLabelsChurnRiskIsThePrior) {
               1e-12);
 }
 
+TEST(ChurnLearningTest, CustomersWhoStayedTeachNothingBeforeTheFirstLabel) {
+  const JourneyState s = Replay(Lapse());
+  LearnedChurnModel m;
+  EXPECT_FALSE(Learn(Model(), MakeChurnExample(Model(), s, s.last_ms(), false),
+                     &m));
+  EXPECT_EQ(m.examples(), 0);
+  EXPECT_TRUE(LearnedChurn(m).empty());
+  EXPECT_TRUE(
+      Learn(Model(), MakeChurnExample(Model(), s, s.last_ms(), true), &m));
+  EXPECT_TRUE(
+      Learn(Model(), MakeChurnExample(Model(), s, s.last_ms(), false), &m));
+  EXPECT_EQ(m.examples(), 2);
+  EXPECT_EQ(m.positives(), 1);
+}
+
 TEST(ChurnLearningTest, ShrinkageKeepsAFewLabelsCloseToThePrior) {
   LearnedChurnModel m;
-  const ChurnExample e = MakeChurnExample(Model(), Replay(Lapse()), true);
+  const JourneyState lapse = Replay(Lapse());
+  const ChurnExample e =
+      MakeChurnExample(Model(), lapse, lapse.last_ms(), true);
   for (int i = 0; i < 3; ++i) Learn(Model(), e, &m);
   const LearnedChurn learned(m);
   EXPECT_GT(learned.Value("n:t:delivery"), 0);
@@ -186,6 +206,7 @@ TEST(ChurnLearningTest, ShrinkageKeepsAFewLabelsCloseToThePrior) {
   ChurnExample nothing;
   nothing.set_prior_logit(0);
   (*nothing.mutable_features())["n:t:delivery"] = 1e-9;
+  nothing.set_churned(true);
   for (int i = 0; i < 2000; ++i) Learn(shrinking, nothing, &m);
   EXPECT_NEAR(m.weights().at("n:t:delivery").value(), 0, 0.05);
 }
@@ -204,15 +225,13 @@ TEST(ChurnLearningTest, RiskAndHealthAreNeverCertain) {
   LearnedChurnModel m;
   (*m.mutable_weights())["bias"].set_value(50);
   const LearnedChurn extreme(m);
-  EXPECT_DOUBLE_EQ(
-      ComputeFeatures(Model(), s, kT0 + 2 * kDay, &extreme).churn_risk,
-      kMaxChurnRisk);
-  (*m.mutable_weights())["bias"].set_value(-50);
-  EXPECT_DOUBLE_EQ(ComputeFeatures(Model(), Replay({}), kT0, nullptr)
-                           .churn_risk >= kMinChurnRisk,
-                   true);
-  EXPECT_DOUBLE_EQ(ClampRisk(0), kMinChurnRisk);
-  EXPECT_DOUBLE_EQ(ClampRisk(std::nan("")), kMinChurnRisk);
+  EXPECT_NEAR(ComputeFeatures(Model(), s, kT0 + 2 * kDay, &extreme).churn_risk,
+              kMaxChurnRisk, 1e-12);
+  EXPECT_DOUBLE_EQ(BoundRisk(0), kMinChurnRisk);
+  EXPECT_DOUBLE_EQ(BoundRisk(1), kMaxChurnRisk);
+  EXPECT_DOUBLE_EQ(BoundRisk(std::nan("")), kMinChurnRisk);
+  // Strictly increasing: customers below 1% still rank.
+  EXPECT_LT(BoundRisk(0.001), BoundRisk(0.002));
 }
 
 // --- learning on a known world -------------------------------------------------
@@ -239,7 +258,8 @@ World Draw(std::mt19937_64& rng, int n) {
     }
     const double risk = 1 / (1 + std::exp(-(-3.2 + 1.3 * a + 0.0 * b)));
     const bool y = u(rng) < risk;
-    w.examples.push_back(MakeChurnExample(Model(), Replay(events), y));
+    const JourneyState s = Replay(events);
+    w.examples.push_back(MakeChurnExample(Model(), s, s.last_ms(), y));
     w.churned.push_back(y);
     w.true_risk.push_back(risk);
   }
@@ -297,7 +317,8 @@ TEST(ChurnLearningTest, LearnsWhichTouchpointsMatterAndIsCalibrated) {
       << auc_prior << " " << auc_learned << " " << auc_truth;
   EXPECT_LE(ExpectedCalibrationError(after, test.churned), 0.05);
   const auto described = DescribeChurnModel(m, 100);
-  EXPECT_EQ(described.examples(), 12000);
+  EXPECT_EQ(described.examples(), m.examples());
+  EXPECT_GT(described.examples(), 11900);  // all but those before the first label
   bool found = false;
   for (const auto& imp : described.importances()) {
     if (imp.kind() == "touchpoint" && imp.name() == "alpha") {
