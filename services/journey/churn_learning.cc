@@ -53,7 +53,10 @@ void ForEachTouchpointFeature(const CompiledModel& model,
   std::string name;
   for (const auto& [key, d] : state.drivers()) {
     const std::optional<KeyParts> parts = SplitKey(key);
-    if (!parts.has_value()) continue;
+    // A cancellation is the leaving itself (a completed one makes the
+    // stage CHURNED), not a sign of it: learning from it would teach that
+    // customers leave when they leave.
+    if (!parts.has_value() || parts->type == "cancellation") continue;
     const double n = std::max(
         0.0, DecayedValueAt(d.churn().negative(), at_ms,
                             model.negative_half_life()));
@@ -107,6 +110,22 @@ void ForEachCustomerFeature(const JourneyState& state, int64_t at_ms, F&& f) {
   }
 }
 
+// What cancellations add to the prior churn logit at `at_ms`: left out of
+// what the learner sees (ForEachTouchpointFeature says why).
+double CancellationLogit(const CompiledModel& model, const JourneyState& state,
+                         int64_t at_ms) {
+  double z = 0;
+  for (const auto& [key, d] : state.drivers()) {
+    const std::optional<KeyParts> parts = SplitKey(key);
+    if (!parts.has_value() || parts->type != "cancellation") continue;
+    z += DecayedValueAt(d.churn().negative(), at_ms,
+                        model.negative_half_life()) -
+         DecayedValueAt(d.churn().positive(), at_ms,
+                        model.positive_half_life());
+  }
+  return z;
+}
+
 double Logit(const LearnedChurnModel& learned, const ChurnExample& example) {
   double z = example.prior_logit();
   auto value = [&learned](const std::string& f) {
@@ -155,7 +174,8 @@ double LearnedChurn::Adjustment(const CompiledModel& model,
                                 double prior_logit) const {
   if (values_.empty()) return 0;
   double z = Value(kBias) +
-             Value(kPrior) * (prior_logit - model.proto().churn().intercept());
+             Value(kPrior) * (prior_logit - model.proto().churn().intercept() -
+                              CancellationLogit(model, state, at_ms));
   auto add = [&](const std::string& name, double x) {
     auto it = values_.find(name);
     if (it != values_.end()) z += it->second * x;
@@ -170,10 +190,12 @@ ChurnExample MakeChurnExample(const CompiledModel& model,
                               bool churned) {
   ChurnExample out;
   const Features f = ComputeFeatures(model, state, at_ms);
-  out.set_prior_logit(f.churn_prior_logit);
+  const double prior =
+      f.churn_prior_logit - CancellationLogit(model, state, at_ms);
+  out.set_prior_logit(prior);
   out.set_churned(churned);
   auto& x = *out.mutable_features();
-  x[kPrior] = f.churn_prior_logit - model.proto().churn().intercept();
+  x[kPrior] = prior - model.proto().churn().intercept();
   auto add = [&x](const std::string& name, double v) { x[name] += v; };
   ForEachTouchpointFeature(model, state, at_ms, add);
   ForEachCustomerFeature(state, at_ms, add);
@@ -184,10 +206,13 @@ std::optional<ChurnExample> StayedExample(const CompiledModel& model,
                                           const JourneyState& before,
                                           int64_t latest_new_ms) {
   if (before.events() == 0 || before.churned_ms() != 0) return std::nullopt;
-  if (latest_new_ms / kExamplePeriodMs <= before.last_ms() / kExamplePeriodMs) {
-    return std::nullopt;
-  }
-  return MakeChurnExample(model, before, latest_new_ms, false);
+  const int64_t period = before.last_ms() / kExamplePeriodMs;
+  if (latest_new_ms / kExamplePeriodMs <= period) return std::nullopt;
+  // Seen at the first period boundary after their latest touchpoint (the
+  // state then is `before`): idle as it is at a time that does not depend
+  // on the customer's coming back, like the time risk is read at.
+  return MakeChurnExample(model, before, (period + 1) * kExamplePeriodMs,
+                          false);
 }
 
 std::optional<ChurnExample> LeftExample(const CompiledModel& model,
@@ -198,6 +223,9 @@ std::optional<ChurnExample> LeftExample(const CompiledModel& model,
   // The first label, or the first touchpoints of a customer labelled
   // before any of them arrived.
   if (before_churned_ms != 0 && before_events != 0) return std::nullopt;
+  // Seen when they left, a time that does not depend on their touchpoints
+  // (like the period boundaries of the negatives and the time risk is read
+  // at), so idle means the same in both.
   return MakeChurnExample(model, after,
                           std::max(after.churned_ms(), after.last_ms()), true);
 }
@@ -245,6 +273,7 @@ omnicx::v1::GetChurnModelResponse DescribeChurnModel(
   for (const auto& [f, w] : learned.weights()) {
     if (f.size() < 4 || f[1] != ':' || f[3] != ':' ||
         (f[0] != 'n' && f[0] != 'p')) {
+      if (f != kBias && f != kPrior) (*out.mutable_coefficients())[f] = w.value();
       continue;
     }
     const std::string id = f.substr(2);

@@ -1,9 +1,11 @@
 // Churn risk that learns from who actually leaves: the pure half of the
 // churn learner. A customer's labelled example is their features as of
 // the time they left (a churn label: an event whose type is in the model's
-// churn_labels), from what happened before it — positive — or, for
-// customers still there, at their first touchpoint of each new 30-day
-// period, from what happened before that — negative. The learner
+// churn_labels), from what happened before the label — positive — or, for
+// customers still there, at the first 30-day period boundary after a
+// touchpoint, once they are seen after it — negative: both at times that do
+// not depend on the customer's touchpoints, like the time risk is read at.
+// The learner
 // fits logistic corrections on top of the configured (prior) churn logit:
 //
 //   z = prior_logit + bias + prior_slope·(prior_logit − intercept)
@@ -85,8 +87,9 @@ ChurnExample MakeChurnExample(const CompiledModel& model,
 
 // Before a commit applies new touchpoints (the latest at `latest_new_ms`;
 // labels and duplicates left out) to a customer without a label: when they
-// reach a new 30-day period, they were still there then — a negative
-// example of `before` as seen at that time.
+// reach a new 30-day period, they were still there at the first period
+// boundary after their latest touchpoint — a negative example of `before`
+// as seen then.
 std::optional<ChurnExample> StayedExample(
     const CompiledModel& model, const omnicx::journey::v1::JourneyState& before,
     int64_t latest_new_ms);

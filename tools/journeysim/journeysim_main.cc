@@ -354,6 +354,13 @@ void PrintChurnModel(omnicx::v1::JourneyService::Stub& stub,
       static_cast<long long>(m.version()), static_cast<long long>(m.examples()),
       static_cast<long long>(m.positives()), m.intercept_shift(),
       m.prior_slope());
+  std::map<std::string, double> sorted(m.coefficients().begin(),
+                                       m.coefficients().end());
+  std::printf("  coefficients:");
+  for (const auto& [name, v] : sorted) {
+    std::printf(" %s %+.2f", name.c_str(), v);
+  }
+  std::printf("\n");
   int shown = 0;
   for (const auto& imp : m.importances()) {
     if (imp.kind() != "touchpoint" || shown++ >= limit) continue;
@@ -467,7 +474,7 @@ int Quality(const Flags& f) {
       100 * GapClosed(*auc, baseline, truth_auc), CalibrationError(risk, label),
       Mean(risk), risk.empty() ? 0.0 : 1.0 * positives / risk.size(),
       static_cast<long long>(trained));
-  PrintChurnModel(*stub, keys->analyst, 8);
+  PrintChurnModel(*stub, keys->analyst, 12);
   auto points = PainPoints(*stub, keys->analyst, std::max(top, 10));
   if (!points.ok()) {
     std::cerr << "omnicx-journeysim: ListPainPoints: " << points.status()

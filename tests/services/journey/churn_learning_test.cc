@@ -114,15 +114,18 @@ TEST(ChurnLabelTest, TheExampleHoldsOnlyWhatHappenedBeforeTheLabel) {
   ASSERT_TRUE(example.has_value());
   EXPECT_TRUE(example->churned());
   // The same as the state without the label, seen when they left.
-  const ChurnExample unlabelled = MakeChurnExample(Model(), before, left, true);
+  const int64_t seen = left;
+  const ChurnExample unlabelled = MakeChurnExample(Model(), before, seen, true);
   EXPECT_TRUE(
       google::protobuf::util::MessageDifferencer::Equals(*example, unlabelled));
   EXPECT_DOUBLE_EQ(example->prior_logit(),
-                   ComputeFeatures(Model(), before, left).churn_prior_logit);
+                   ComputeFeatures(Model(), before, seen).churn_prior_logit);
   EXPECT_FALSE(example->features().contains("n:y:churned"));
   EXPECT_GT(example->features().at("n:t:delivery"), 0);
   EXPECT_LT(example->features().at("p:t:checkout"), 0);
-  EXPECT_NEAR(example->features().at("idle"), 38.0 / 30, 1e-9);
+  EXPECT_NEAR(example->features().at("idle"),
+              static_cast<double>(seen - before.last_ms()) / (30 * kDay),
+              1e-9);
   EXPECT_DOUBLE_EQ(example->features().at("mix:CHANNEL_WEB"), 1.0);
   // Once: a second label teaches nothing more.
   EXPECT_FALSE(LeftExample(Model(), after.churned_ms(), after.events(), after)
@@ -140,9 +143,10 @@ TEST(ChurnLabelTest, CustomersStillThereGiveOneNegativePerPeriod) {
       StayedExample(Model(), s, period_end + kDay);
   ASSERT_TRUE(stayed.has_value());
   EXPECT_FALSE(stayed->churned());
-  // The state before the new touchpoints, seen when they came.
+  // The state before the new touchpoints, seen at the first boundary after
+  // its latest one.
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      *stayed, MakeChurnExample(Model(), s, period_end + kDay, false)));
+      *stayed, MakeChurnExample(Model(), s, period_end, false)));
   // A brand-new customer's first touchpoints are no evidence of staying,
   // nor is anything after a label.
   EXPECT_FALSE(StayedExample(Model(), JourneyState(), period_end + kDay)
