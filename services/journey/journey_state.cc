@@ -304,6 +304,10 @@ google::protobuf::Timestamp Timestamp(int64_t ms) {
 
 }  // namespace
 
+bool IsFeedback(absl::string_view type) {
+  return type == "survey_response" || type == "review";
+}
+
 const char* SignalName(int signal) {
   switch (signal) {
     case kExperience:
@@ -414,9 +418,12 @@ void ApplyEvent(const CompiledModel& model, const Interaction& event,
     }
   }
 
-  // The touchpoint's driver.
+  // The touchpoint's driver; feedback goes to the touchpoint it is about.
+  const bool feedback = IsFeedback(event.type());
   const std::string key =
-      DriverKey(event.channel(), event.type(), event.touchpoint());
+      feedback && !event.touchpoint().empty()
+          ? DriverKey(omnicx::v1::CHANNEL_UNSPECIFIED, "", event.touchpoint())
+          : DriverKey(event.channel(), event.type(), event.touchpoint());
   DriverState& d = (*state->mutable_drivers())[key];
   double hpos = 0, hneg = 0;
   for (int s = 0; s < kSignals; ++s) {
@@ -460,8 +467,8 @@ void ApplyEvent(const CompiledModel& model, const Interaction& event,
         s, d.signal_amounts(s) + score.positive[s] + score.negative[s]);
   }
 
-  // The case it belongs to.
-  if (!event.case_id().empty()) {
+  // The case it belongs to (feedback on a case is no contact about it).
+  if (!event.case_id().empty() && !feedback) {
     CaseState& c = (*state->mutable_cases())[event.case_id()];
     if (event.type() == "issue_resolved") {
       c.set_resolved_ms(std::max(c.resolved_ms(), t));

@@ -58,6 +58,10 @@ struct EventScore {
 EventScore ScoreEvent(const CompiledModel& model,
                       const omnicx::v1::Interaction& event);
 
+// Feedback (survey_response, review): the customer's verdict on the
+// touchpoint it names, not a touchpoint of its own.
+bool IsFeedback(absl::string_view type);
+
 // channel \x1f type \x1f touchpoint (touchpoints hold no control characters).
 std::string DriverKey(omnicx::v1::Channel channel, const std::string& type,
                       const std::string& touchpoint);
@@ -75,7 +79,9 @@ std::optional<DriverParts> ParseDriverKey(absl::string_view key);
 
 // A churn label (model.IsChurnLabel) only sets churned_ms (the earliest
 // label): it is not a touchpoint, so nothing learned from the customer
-// includes it.
+// includes it. Feedback with a touchpoint counts toward that touchpoint
+// (driver key: any channel, no type, the touchpoint) and is no contact on
+// its case.
 void ApplyEvent(const CompiledModel& model,
                 const omnicx::v1::Interaction& event, JourneyState* state);
 

@@ -62,6 +62,8 @@ std::vector<omnicx::v1::PainPoint> RankPainPoints(
     if (parts.size() == 3 && parts[1] == "*") {
       population.Add(parts[2], value);
     } else if (parts.size() == 5) {
+      // Feedback is a verdict on a touchpoint, not a pain point itself.
+      if (IsFeedback(parts[2])) continue;
       touchpoints[absl::StrCat(parts[1], "\x1f", parts[2], "\x1f", parts[3])]
           .Add(parts[4], value);
     }

@@ -408,7 +408,7 @@ class CustomerSimulator {
       } else if (Chance(0.06)) {
         Interaction& s =
             Add(delivered + Hours(2, 48), omnicx::v1::CHANNEL_EMAIL,
-                "survey_response", "post_purchase_survey");
+                "survey_response", "delivery");  // about the delivery
         s.mutable_feedback()->set_nps(
             std::uniform_int_distribution<int>(7, 10)(rng_));
         if (Chance(0.15)) {
@@ -542,8 +542,9 @@ class CustomerSimulator {
         added *= 1 - kRecoveryShare;
       }
       if (Chance(profile_.survey_rate)) {
+        // About the touchpoint that failed (its touchpoint field).
         Interaction& s = Add(tc + Hours(50, 100), omnicx::v1::CHANNEL_EMAIL,
-                             "survey_response", "post_contact_survey");
+                             "survey_response", touchpoint);
         s.set_case_id(case_id);
         auto* f = s.mutable_feedback();
         f->set_nps(resolved ? std::uniform_int_distribution<int>(4, 8)(rng_)

@@ -13,6 +13,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "services/journey/journey_model.h"
 #include "services/journey/journey_state.h"
+#include "services/journey/pain_points.h"
 
 namespace omnicx::journey {
 namespace {
@@ -332,6 +333,55 @@ TEST(ChurnLearningTest, LearnsWhichTouchpointsMatterAndIsCalibrated) {
     }
   }
   EXPECT_TRUE(found);
+}
+
+// --- analytics corrections -----------------------------------------------------
+
+TEST(FeedbackTest, CountsTowardTheTouchpointItIsAboutAndIsNoPainPoint) {
+  Interaction contact = Event("c", "support_contact", "delivery", kT0,
+                              omnicx::v1::OUTCOME_UNSPECIFIED);
+  contact.set_case_id("case-1");
+  Interaction survey = Event("s", "survey_response", "delivery", kT0 + kDay,
+                             omnicx::v1::OUTCOME_UNSPECIFIED);
+  survey.set_channel(omnicx::v1::CHANNEL_EMAIL);
+  survey.set_case_id("case-1");
+  survey.mutable_feedback()->set_nps(1);
+  const JourneyState s = Replay({contact, survey});
+  const std::string about =
+      DriverKey(omnicx::v1::CHANNEL_UNSPECIFIED, "", "delivery");
+  ASSERT_TRUE(s.drivers().contains(about));
+  EXPECT_EQ(s.drivers().at(about).negatives(), 1);
+  EXPECT_FALSE(s.drivers().contains(
+      DriverKey(omnicx::v1::CHANNEL_EMAIL, "survey_response", "delivery")));
+  // Not a second contact on the case: no repeat contact.
+  EXPECT_EQ(s.cases().at("case-1").contacts(), 1);
+  // Feedback naming no touchpoint keeps its own key, and is never ranked.
+  Interaction loose = Event("l", "survey_response", "", kT0 + 2 * kDay,
+                            omnicx::v1::OUTCOME_UNSPECIFIED);
+  loose.mutable_feedback()->set_nps(0);
+  const JourneyState t = Replay({contact, survey, loose});
+  std::map<std::string, double> fields;
+  for (const auto& [f, v] : PainContributions(t)) fields[f] = v;
+  PainPointQuery query;
+  query.limit = 10;
+  for (const auto& p : RankPainPoints(Model(), fields, query)) {
+    EXPECT_FALSE(IsFeedback(p.type())) << p.type();
+  }
+}
+
+TEST(DriverTest, ZeroImpactEntriesAreLeftOut) {
+  std::vector<Interaction> events = Lapse();
+  for (int i = 0; i < 3; ++i) {
+    events.push_back(Event(absl::StrCat("v", i), "page_view",
+                           absl::StrCat("p", i), kT0 - 400 * kDay));
+  }
+  const JourneyState s = Replay(events);
+  const omnicx::v1::JourneySummary summary =
+      Summarize(Model(), s, kT0 + 3 * kDay);
+  EXPECT_GT(summary.drivers_size(), 0);
+  for (const auto& d : summary.drivers()) {
+    EXPECT_GE(std::abs(d.impact()), 0.05) << d.touchpoint();
+  }
 }
 
 }  // namespace
