@@ -233,6 +233,29 @@ double CompiledModel::Weight(omnicx::v1::Channel channel,
   return weight;
 }
 
+const std::string& CompiledModel::Owner(omnicx::v1::Channel channel,
+                                        absl::string_view type,
+                                        absl::string_view touchpoint) const {
+  static const std::string* none = new std::string();
+  int best = -1;
+  const std::string* team = none;
+  for (const auto& o : proto_.owners()) {
+    if (o.channel() != omnicx::v1::CHANNEL_UNSPECIFIED &&
+        o.channel() != channel) {
+      continue;
+    }
+    if (!o.type().empty() && o.type() != type) continue;
+    if (!o.touchpoint().empty() && o.touchpoint() != touchpoint) continue;
+    const int s = (o.touchpoint().empty() ? 0 : 4) + (o.type().empty() ? 0 : 2) +
+                  (o.channel() == omnicx::v1::CHANNEL_UNSPECIFIED ? 0 : 1);
+    if (s >= best) {
+      best = s;
+      team = &o.team();
+    }
+  }
+  return *team;
+}
+
 absl::Status ValidateWeights(
     const google::protobuf::RepeatedPtrField<TouchpointWeight>& weights) {
   for (int i = 0; i < weights.size(); ++i) {
@@ -392,6 +415,17 @@ absl::StatusOr<CompiledModel> CompileModel(JourneyModel model) {
                  "must be an event type of 1-66 characters");
     }
     out.churn_labels_.insert(label);
+  }
+  for (int i = 0; i < model.owners_size(); ++i) {
+    const auto& o = model.owners(i);
+    const std::string path = absl::StrCat("owners[", i, "]");
+    if (o.team().empty() || o.team().size() > 64) {
+      return Bad(absl::StrCat(path, ".team"), "must be 1-64 characters");
+    }
+    if (o.touchpoint().empty() && o.type().empty() &&
+        o.channel() == omnicx::v1::CHANNEL_UNSPECIFIED) {
+      return Bad(path, "needs a touchpoint, type or channel");
+    }
   }
   const auto& l = model.learning();
   if (!(l.learning_rate() > 0 && l.learning_rate() <= 10)) {

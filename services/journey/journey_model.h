@@ -44,6 +44,11 @@ class CompiledModel {
   double Weight(omnicx::v1::Channel channel, absl::string_view type,
                 absl::string_view touchpoint) const;
 
+  // The team owning a touchpoint: the most specific matching owners entry
+  // (touchpoint 4, type 2, channel 1; ties: the later entry), else "".
+  const std::string& Owner(omnicx::v1::Channel channel, absl::string_view type,
+                           absl::string_view touchpoint) const;
+
   // Whether events of `type` mark the customer as having left (churn_labels).
   bool IsChurnLabel(absl::string_view type) const {
     return churn_labels_.contains(type);

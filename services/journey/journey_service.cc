@@ -104,6 +104,9 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::ListPainPoints(
   if (!omnicx::v1::Stage_IsValid(request->stage())) {
     violations.push_back({"stage", "unknown stage"});
   }
+  if (request->owner().size() > 64) {
+    violations.push_back({"owner", "at most 64 characters"});
+  }
   if (!violations.empty()) {
     return Done(context, status::InvalidArgumentError(
                              "invalid pain-point query", violations));
@@ -115,6 +118,7 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::ListPainPoints(
   query.channel = request->channel();
   query.stage = request->stage();
   query.limit = request->limit() == 0 ? kDefaultPainPoints : request->limit();
+  query.owner = request->owner();
   for (omnicx::v1::PainPoint& p : RankPainPoints(model_, **fields, query)) {
     *response->add_pain_points() = std::move(p);
   }

@@ -86,7 +86,11 @@ std::vector<omnicx::v1::PainPoint> RankPainPoints(
         parts->channel != query.channel) {
       continue;
     }
+    const std::string& owner =
+        model.Owner(parts->channel, parts->type, parts->touchpoint);
+    if (!query.owner.empty() && owner != query.owner) continue;
     omnicx::v1::PainPoint p;
+    p.set_owner(owner);
     p.set_touchpoint(parts->name());
     p.set_channel(parts->channel);
     p.set_type(parts->type);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <set>
 
 #include "gtest/gtest.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -367,6 +368,46 @@ TEST(FeedbackTest, CountsTowardTheTouchpointItIsAboutAndIsNoPainPoint) {
   for (const auto& p : RankPainPoints(Model(), fields, query)) {
     EXPECT_FALSE(IsFeedback(p.type())) << p.type();
   }
+}
+
+TEST(OwnerTest, PainPointsNameTheirOwnerAndFilterByIt) {
+  auto model = LoadJourneyModelFromYaml(
+      "owners:\n"
+      "  - {touchpoint: delivery, team: logistics}\n"
+      "  - {type: payment, team: billing}\n"
+      "  - {channel: CHANNEL_VOICE, team: contact_centre}\n"
+      "  - {channel: CHANNEL_VOICE, touchpoint: delivery, team: logistics_calls}\n",
+      "t");
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->Owner(omnicx::v1::CHANNEL_WEB, "delivery", "delivery"),
+            "logistics");
+  EXPECT_EQ(model->Owner(omnicx::v1::CHANNEL_VOICE, "support_contact",
+                         "delivery"),
+            "logistics_calls");
+  EXPECT_EQ(model->Owner(omnicx::v1::CHANNEL_WEB, "payment", "checkout"),
+            "billing");
+  EXPECT_EQ(model->Owner(omnicx::v1::CHANNEL_VOICE, "login", "login"),
+            "contact_centre");
+  EXPECT_EQ(model->Owner(omnicx::v1::CHANNEL_WEB, "login", "login"), "");
+  auto bad = LoadJourneyModelFromYaml("owners:\n  - {team: x}\n", "t");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("owners[0]"), std::string::npos);
+
+  const JourneyState s = Replay(Lapse());
+  std::map<std::string, double> fields;
+  for (const auto& [f, v] : PainContributions(s)) fields[f] = v;
+  PainPointQuery all;
+  std::set<std::string> owners;
+  for (const auto& p : RankPainPoints(*model, fields, all)) {
+    owners.insert(p.owner());
+    if (p.touchpoint() == "delivery") EXPECT_EQ(p.owner(), "logistics");
+  }
+  EXPECT_EQ(owners.count("logistics"), 1u);
+  PainPointQuery logistics;
+  logistics.owner = "logistics";
+  const auto mine = RankPainPoints(*model, fields, logistics);
+  ASSERT_FALSE(mine.empty());
+  for (const auto& p : mine) EXPECT_EQ(p.owner(), "logistics");
 }
 
 TEST(DriverTest, ZeroImpactEntriesAreLeftOut) {
