@@ -33,6 +33,7 @@ std::vector<MethodPolicy> BuildPolicies() {
        {"profile", "recommendation"}},
       {"/omnicx.v1.JourneyService/ListPainPoints", {analyst}, {}},
       {"/omnicx.v1.JourneyService/GetFunnel", {analyst}, {}},
+      {"/omnicx.v1.JourneyService/GetChurnModel", {analyst}, {}},
       {"/omnicx.v1.JourneyService/ForgetCustomer", {internal}, {"profile"}},
       // --- recommendation ---
       {"/omnicx.v1.RecommendationService/Recommend",

@@ -94,6 +94,14 @@ std::string KeyBuilder::Outbox(int partition) const {
   return absl::StrCat(prefix_, PartitionTag(partition), ":outbox");
 }
 
+std::string KeyBuilder::ChurnExamples(int partition) const {
+  return absl::StrCat(prefix_, PartitionTag(partition), ":examples");
+}
+
+std::string KeyBuilder::ChurnModel() const {
+  return absl::StrCat(prefix_, "{model}:churn");
+}
+
 std::string KeyBuilder::AggregateShard(int shard,
                                        absl::string_view kind) const {
   return absl::StrCat(prefix_, "{agg:", shard, "}:", kind);

@@ -92,6 +92,12 @@ class KeyBuilder {
   // Per-partition outbox of the journey's aggregate deltas,
   // `cx:<t>:{p:<n>}:outbox` (a stream; entries carry no customer id).
   std::string Outbox(int partition) const;
+  // Per-partition stream of the churn learner's labelled examples,
+  // `cx:<t>:{p:<n>}:examples` (entries carry no customer id).
+  std::string ChurnExamples(int partition) const;
+  // The learned churn model with the learner's checkpoints,
+  // `cx:<t>:{model}:churn` (one key, its own slot).
+  std::string ChurnModel() const;
   // Shard g of a cross-customer aggregate folded from the outboxes,
   // `cx:<t>:{agg:<g>}:<kind>` ("pain", "funnel:<day>", and "ckpt": the last
   // folded outbox entry of each of its partitions).

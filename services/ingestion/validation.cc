@@ -22,13 +22,16 @@ constexpr int64_t kMaxTimestampSeconds = 253402300799;
 
 const absl::flat_hash_set<std::string>& Vocabulary() {
   static const auto* types = new absl::flat_hash_set<std::string>{
-      "page_view",      "product_view",   "search",          "add_to_cart",
-      "checkout_start", "purchase",       "payment",         "delivery",
-      "return",         "login",          "signup",          "app_open",
-      "email_open",     "email_click",    "sms_click",       "support_contact",
-      "complaint",      "issue_resolved", "survey_response", "review",
-      "referral",       "renewal",        "cancellation",    "store_visit",
-      "branch_visit",   "callback",       "chat_message"};
+      "page_view",       "product_view",   "search",
+      "add_to_cart",     "checkout_start", "purchase",
+      "payment",         "delivery",       "return",
+      "login",           "signup",         "app_open",
+      "email_open",      "email_click",    "sms_click",
+      "support_contact", "complaint",      "issue_resolved",
+      "survey_response", "review",         "referral",
+      "renewal",         "cancellation",   "store_visit",
+      "branch_visit",    "callback",       "chat_message",
+      "churned",         "account_closed", "subscription_cancelled"};
   return *types;
 }
 

@@ -159,7 +159,8 @@ JourneyModel DefaultJourneyModel() {
   SetCoefficients(h->mutable_value(), 0.1, 0.15);
 
   ChurnModel* c = m.mutable_churn();
-  c->set_intercept(-2.944);  // logit(0.05): baseline 5% churn risk
+  // Baseline 5% churn risk after the bound (1% + 98%·σ): σ = 0.04/0.98.
+  c->set_intercept(-3.157);
   SetCoefficients(c->mutable_experience(), 0.1, 0.14);
   SetCoefficients(c->mutable_effort(), 0.02, 0.12);
   SetCoefficients(c->mutable_engagement(), 0.03, 0.4);
@@ -202,6 +203,12 @@ JourneyModel DefaultJourneyModel() {
   m.set_max_cases(32);
   m.set_repeat_contact_effort(1.0);
   m.set_channel_switch_effort(1.0);
+  for (const char* label :
+       {"churned", "account_closed", "subscription_cancelled"}) {
+    m.add_churn_labels(label);
+  }
+  m.mutable_learning()->set_learning_rate(0.1);
+  m.mutable_learning()->set_shrinkage(0.02);
   return m;
 }
 
@@ -224,6 +231,29 @@ double CompiledModel::Weight(omnicx::v1::Channel channel,
     }
   }
   return weight;
+}
+
+const std::string& CompiledModel::Owner(omnicx::v1::Channel channel,
+                                        absl::string_view type,
+                                        absl::string_view touchpoint) const {
+  static const std::string* none = new std::string();
+  int best = -1;
+  const std::string* team = none;
+  for (const auto& o : proto_.owners()) {
+    if (o.channel() != omnicx::v1::CHANNEL_UNSPECIFIED &&
+        o.channel() != channel) {
+      continue;
+    }
+    if (!o.type().empty() && o.type() != type) continue;
+    if (!o.touchpoint().empty() && o.touchpoint() != touchpoint) continue;
+    const int s = (o.touchpoint().empty() ? 0 : 4) + (o.type().empty() ? 0 : 2) +
+                  (o.channel() == omnicx::v1::CHANNEL_UNSPECIFIED ? 0 : 1);
+    if (s >= best) {
+      best = s;
+      team = &o.team();
+    }
+  }
+  return *team;
 }
 
 absl::Status ValidateWeights(
@@ -378,6 +408,34 @@ absl::StatusOr<CompiledModel> CompileModel(JourneyModel model) {
       CheckNonNegative("repeat_contact_effort", model.repeat_contact_effort()));
   OMNICX_RETURN_IF_ERROR(
       CheckNonNegative("channel_switch_effort", model.channel_switch_effort()));
+  for (int i = 0; i < model.churn_labels_size(); ++i) {
+    const std::string& label = model.churn_labels(i);
+    if (label.empty() || label.size() > 66) {
+      return Bad(absl::StrCat("churn_labels[", i, "]"),
+                 "must be an event type of 1-66 characters");
+    }
+    out.churn_labels_.insert(label);
+  }
+  for (int i = 0; i < model.owners_size(); ++i) {
+    const auto& o = model.owners(i);
+    const std::string path = absl::StrCat("owners[", i, "]");
+    if (o.team().empty() || o.team().size() > 64) {
+      return Bad(absl::StrCat(path, ".team"), "must be 1-64 characters");
+    }
+    if (o.touchpoint().empty() && o.type().empty() &&
+        o.channel() == omnicx::v1::CHANNEL_UNSPECIFIED) {
+      return Bad(path, "needs a touchpoint, type or channel");
+    }
+  }
+  const auto& l = model.learning();
+  if (!(l.learning_rate() > 0 && l.learning_rate() <= 10)) {
+    return Bad("learning.learning_rate",
+               absl::StrCat(l.learning_rate(), " must be in (0, 10]"));
+  }
+  if (!(l.shrinkage() >= 0 && l.shrinkage() <= 100)) {
+    return Bad("learning.shrinkage",
+               absl::StrCat(l.shrinkage(), " must be in [0, 100]"));
+  }
   out.proto_ = std::move(model);
   return out;
 }
@@ -408,6 +466,10 @@ absl::StatusOr<CompiledModel> LoadJourneyModelFromYaml(
     if (!replaced) *segments.Add() = model.segments(i);
   }
   *model.mutable_segments() = std::move(segments);
+  // A file's label list replaces the default one.
+  if (file.churn_labels_size() > 0) {
+    *model.mutable_churn_labels() = file.churn_labels();
+  }
   absl::StatusOr<CompiledModel> compiled = CompileModel(std::move(model));
   if (!compiled.ok()) return fail(compiled.status());
   return compiled;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -43,6 +44,16 @@ class CompiledModel {
   double Weight(omnicx::v1::Channel channel, absl::string_view type,
                 absl::string_view touchpoint) const;
 
+  // The team owning a touchpoint: the most specific matching owners entry
+  // (touchpoint 4, type 2, channel 1; ties: the later entry), else "".
+  const std::string& Owner(omnicx::v1::Channel channel, absl::string_view type,
+                           absl::string_view touchpoint) const;
+
+  // Whether events of `type` mark the customer as having left (churn_labels).
+  bool IsChurnLabel(absl::string_view type) const {
+    return churn_labels_.contains(type);
+  }
+
  private:
   friend absl::StatusOr<CompiledModel> CompileModel(JourneyModel model);
   JourneyModel proto_;
@@ -51,6 +62,7 @@ class CompiledModel {
   absl::Duration churned_after_idle_;
   absl::Duration onboarding_period_;
   absl::Duration pain_wait_full_;
+  absl::flat_hash_set<std::string> churn_labels_;
 };
 
 // Validates `model`; errors name the entry (`weights[3].weight: ...`).

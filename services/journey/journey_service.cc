@@ -5,26 +5,26 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "libs/identity/normalize.h"
+#include "libs/server/reactor.h"
 #include "libs/status/error_details.h"
+#include "services/journey/churn_learner.h"
 #include "services/journey/pain_points.h"
 
 namespace omnicx::journey {
+
+using ::omnicx::server::FinishWith;
+
 namespace {
 
 using google::protobuf::util::TimeUtil;
 
 constexpr int kDefaultPainPoints = 10;
 constexpr int kMaxPainPoints = 100;
+constexpr int kDefaultImportances = 50;
+constexpr int kMaxImportances = 500;
 constexpr absl::Duration kDefaultFunnelWindow = absl::Hours(24 * 30);
 constexpr absl::Duration kMaxFunnelWindow = absl::Hours(24 * 400);
 constexpr absl::Duration kAggregatesMaxAge = absl::Seconds(1);
-
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
-                               const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(status::ToGrpcStatus(status));
-  return reactor;
-}
 
 absl::Time ToTime(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
@@ -38,7 +38,7 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::GetJourney(
     omnicx::v1::GetJourneyResponse* response) {
   absl::StatusOr<auth::Principal> who =
       auth_.Authorize(*context, "/omnicx.v1.JourneyService/GetJourney");
-  if (!who.ok()) return Done(context, who.status());
+  if (!who.ok()) return FinishWith(context, who.status());
   // The journey's keys are read in the round trip that confirms the
   // customer (no merge redirect).
   redis::PipelineReplies replies;
@@ -46,17 +46,40 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::GetJourney(
       request->customer(),
       [this](const std::string& id) { return store_.LoadCommands(id); },
       &replies);
-  if (!cid.ok()) return Done(context, cid.status());
+  if (!cid.ok()) return FinishWith(context, cid.status());
   absl::StatusOr<std::optional<JourneyState>> state =
       store_.LoadFrom(*cid, replies);
-  if (!state.ok()) return Done(context, state.status());
+  if (!state.ok()) return FinishWith(context, state.status());
   // A known customer whose touchpoints have not reached the journey yet
   // gets the neutral journey (event_count 0 says so).
   JourneyState s = state->value_or(JourneyState());
   s.set_customer_id(*cid);
-  *response->mutable_journey() =
-      Summarize(model_, s, absl::ToUnixMillis(clock_()));
-  return Done(context, absl::OkStatus());
+  *response->mutable_journey() = Summarize(
+      model_, s, absl::ToUnixMillis(clock_()), 10, store_.Learned().get());
+  return FinishWith(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* JourneyServiceImpl::GetChurnModel(
+    grpc::CallbackServerContext* context,
+    const omnicx::v1::GetChurnModelRequest* request,
+    omnicx::v1::GetChurnModelResponse* response) {
+  absl::StatusOr<auth::Principal> who =
+      auth_.Authorize(*context, "/omnicx.v1.JourneyService/GetChurnModel");
+  if (!who.ok()) return FinishWith(context, who.status());
+  if (request->limit() < 0 || request->limit() > kMaxImportances) {
+    return FinishWith(
+        context,
+        status::InvalidArgumentError(
+            "invalid churn model query",
+            {{"limit", absl::StrCat("must be between 0 and ", kMaxImportances,
+                                    " (0 = ", kDefaultImportances, ")")}}));
+  }
+  absl::Status refreshed = store_.RefreshLearned();
+  if (!refreshed.ok()) return FinishWith(context, refreshed);
+  *response = DescribeChurnModel(
+      store_.Learned()->proto(),
+      request->limit() == 0 ? kDefaultImportances : request->limit());
+  return FinishWith(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* JourneyServiceImpl::ListPainPoints(
@@ -65,7 +88,7 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::ListPainPoints(
     omnicx::v1::ListPainPointsResponse* response) {
   absl::StatusOr<auth::Principal> who =
       auth_.Authorize(*context, "/omnicx.v1.JourneyService/ListPainPoints");
-  if (!who.ok()) return Done(context, who.status());
+  if (!who.ok()) return FinishWith(context, who.status());
   std::vector<status::FieldViolation> violations;
   if (request->limit() < 0 || request->limit() > kMaxPainPoints) {
     violations.push_back(
@@ -78,21 +101,25 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::ListPainPoints(
   if (!omnicx::v1::Stage_IsValid(request->stage())) {
     violations.push_back({"stage", "unknown stage"});
   }
+  if (request->owner().size() > 64) {
+    violations.push_back({"owner", "at most 64 characters"});
+  }
   if (!violations.empty()) {
-    return Done(context, status::InvalidArgumentError(
-                             "invalid pain-point query", violations));
+    return FinishWith(context, status::InvalidArgumentError(
+                                   "invalid pain-point query", violations));
   }
   absl::StatusOr<std::shared_ptr<const std::map<std::string, double>>> fields =
       Aggregates();
-  if (!fields.ok()) return Done(context, fields.status());
+  if (!fields.ok()) return FinishWith(context, fields.status());
   PainPointQuery query;
   query.channel = request->channel();
   query.stage = request->stage();
   query.limit = request->limit() == 0 ? kDefaultPainPoints : request->limit();
+  query.owner = request->owner();
   for (omnicx::v1::PainPoint& p : RankPainPoints(model_, **fields, query)) {
     *response->add_pain_points() = std::move(p);
   }
-  return Done(context, absl::OkStatus());
+  return FinishWith(context, absl::OkStatus());
 }
 
 absl::StatusOr<std::shared_ptr<const std::map<std::string, double>>>
@@ -121,7 +148,7 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::GetFunnel(
     omnicx::v1::GetFunnelResponse* response) {
   absl::StatusOr<auth::Principal> who =
       auth_.Authorize(*context, "/omnicx.v1.JourneyService/GetFunnel");
-  if (!who.ok()) return Done(context, who.status());
+  if (!who.ok()) return FinishWith(context, who.status());
   std::vector<status::FieldViolation> violations;
   for (const auto& [name, t] :
        {std::make_pair("start_time", &request->start_time()),
@@ -133,8 +160,8 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::GetFunnel(
     }
   }
   if (!violations.empty()) {
-    return Done(context,
-                status::InvalidArgumentError("invalid window", violations));
+    return FinishWith(
+        context, status::InvalidArgumentError("invalid window", violations));
   }
   const absl::Time end =
       request->has_end_time() ? ToTime(request->end_time()) : clock_();
@@ -147,11 +174,11 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::GetFunnel(
     violations.push_back({"start_time", "the window is at most 400 days"});
   }
   if (!violations.empty()) {
-    return Done(context,
-                status::InvalidArgumentError("invalid window", violations));
+    return FinishWith(
+        context, status::InvalidArgumentError("invalid window", violations));
   }
   absl::StatusOr<Funnel> funnel = store_.GetFunnel(start, end);
-  if (!funnel.ok()) return Done(context, funnel.status());
+  if (!funnel.ok()) return FinishWith(context, funnel.status());
   for (const auto& [stage, n] : funnel->stages) {
     auto* s = response->add_stages();
     s->set_stage(stage);
@@ -163,7 +190,7 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::GetFunnel(
     t->set_to_stage(edge.second);
     t->set_customers(n);
   }
-  return Done(context, absl::OkStatus());
+  return FinishWith(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* JourneyServiceImpl::ForgetCustomer(
@@ -172,20 +199,20 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::ForgetCustomer(
     omnicx::v1::ForgetCustomerResponse* response) {
   absl::StatusOr<auth::Principal> who =
       auth_.Authorize(*context, "/omnicx.v1.JourneyService/ForgetCustomer");
-  if (!who.ok()) return Done(context, who.status());
+  if (!who.ok()) return FinishWith(context, who.status());
   // By id only: the profile service calls this while the identity index
   // still names the customer, and an id is all an erasure needs.
   if (!identity::IsVisibleAsciiId(request->customer_id(), 128)) {
-    return Done(context,
-                status::InvalidArgumentError("invalid customer id",
-                                             {{"customer_id",
-                                               "must be 1-128 visible ASCII "
-                                               "characters"}}));
+    return FinishWith(
+        context, status::InvalidArgumentError("invalid customer id",
+                                              {{"customer_id",
+                                                "must be 1-128 visible ASCII "
+                                                "characters"}}));
   }
   absl::StatusOr<bool> forgotten = store_.Forget(request->customer_id());
-  if (!forgotten.ok()) return Done(context, forgotten.status());
+  if (!forgotten.ok()) return FinishWith(context, forgotten.status());
   response->set_forgotten(*forgotten);
-  return Done(context, absl::OkStatus());
+  return FinishWith(context, absl::OkStatus());
 }
 
 }  // namespace omnicx::journey

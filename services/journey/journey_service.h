@@ -53,6 +53,11 @@ class JourneyServiceImpl final
       const omnicx::v1::GetFunnelRequest* request,
       omnicx::v1::GetFunnelResponse* response) override;
 
+  grpc::ServerUnaryReactor* GetChurnModel(
+      grpc::CallbackServerContext* context,
+      const omnicx::v1::GetChurnModelRequest* request,
+      omnicx::v1::GetChurnModelResponse* response) override;
+
   grpc::ServerUnaryReactor* ForgetCustomer(
       grpc::CallbackServerContext* context,
       const omnicx::v1::ForgetCustomerRequest* request,

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/time_util.h"
 #include "libs/events/applied_ids.h"
+#include "services/journey/churn_learning.h"
 #include "services/journey/decayed_sum.h"
 #include "services/journey/pain_points.h"
 
@@ -200,6 +201,9 @@ void BookCaseEffort(const CompiledModel& model, double effort, int64_t at_ms,
   AddDecayed(it->second.mutable_health()->mutable_negative(),
              effort * model.proto().health().effort().negative(), at_ms,
              model.negative_half_life());
+  AddDecayed(it->second.mutable_churn()->mutable_negative(),
+             effort * model.proto().churn().effort().negative(), at_ms,
+             model.negative_half_life());
 }
 
 // Re-books a case's effort after its contacts changed.
@@ -276,6 +280,7 @@ void TrimCases(const CompiledModel& model, JourneyState* state) {
 void MergeDriver(const CompiledModel& model, const DriverState& other,
                  DriverState* into) {
   MergeSigned(model, other.health(), into->mutable_health());
+  MergeSigned(model, other.churn(), into->mutable_churn());
   into->set_count(into->count() + other.count());
   into->set_negatives(into->negatives() + other.negatives());
   into->set_last_ms(std::max(into->last_ms(), other.last_ms()));
@@ -298,6 +303,10 @@ google::protobuf::Timestamp Timestamp(int64_t ms) {
 }
 
 }  // namespace
+
+bool IsFeedback(absl::string_view type) {
+  return type == "survey_response" || type == "review";
+}
 
 const char* SignalName(int signal) {
   switch (signal) {
@@ -351,6 +360,10 @@ EventScore ScoreEvent(const CompiledModel& model, const Interaction& event) {
 void ApplyEvent(const CompiledModel& model, const Interaction& event,
                 JourneyState* state) {
   const int64_t t = TimeMs(event);
+  if (model.IsChurnLabel(event.type())) {
+    state->set_churned_ms(MinSet(state->churned_ms(), t));
+    return;
+  }
   const EventScore score = ScoreEvent(model, event);
   const auto& health = model.proto().health();
 
@@ -405,9 +418,12 @@ void ApplyEvent(const CompiledModel& model, const Interaction& event,
     }
   }
 
-  // The touchpoint's driver.
+  // The touchpoint's driver; feedback goes to the touchpoint it is about.
+  const bool feedback = IsFeedback(event.type());
   const std::string key =
-      DriverKey(event.channel(), event.type(), event.touchpoint());
+      feedback && !event.touchpoint().empty()
+          ? DriverKey(omnicx::v1::CHANNEL_UNSPECIFIED, "", event.touchpoint())
+          : DriverKey(event.channel(), event.type(), event.touchpoint());
   DriverState& d = (*state->mutable_drivers())[key];
   double hpos = 0, hneg = 0;
   for (int s = 0; s < kSignals; ++s) {
@@ -420,6 +436,22 @@ void ApplyEvent(const CompiledModel& model, const Interaction& event,
   }
   if (hneg > 0) {
     AddDecayed(d.mutable_health()->mutable_negative(), hneg, t,
+               model.negative_half_life());
+  }
+  // Its share of the prior churn logit, for the learner.
+  double cpos = 0, cneg = 0;
+  for (int s = 0; s < kSignals; ++s) {
+    cpos += Coefficients(model.proto().churn(), s).positive() *
+            score.positive[s];
+    cneg += Coefficients(model.proto().churn(), s).negative() *
+            score.negative[s];
+  }
+  if (cpos > 0) {
+    AddDecayed(d.mutable_churn()->mutable_positive(), cpos, t,
+               model.positive_half_life());
+  }
+  if (cneg > 0) {
+    AddDecayed(d.mutable_churn()->mutable_negative(), cneg, t,
                model.negative_half_life());
   }
   d.set_count(d.count() + 1);
@@ -435,8 +467,8 @@ void ApplyEvent(const CompiledModel& model, const Interaction& event,
         s, d.signal_amounts(s) + score.positive[s] + score.negative[s]);
   }
 
-  // The case it belongs to.
-  if (!event.case_id().empty()) {
+  // The case it belongs to (feedback on a case is no contact about it).
+  if (!event.case_id().empty() && !feedback) {
     CaseState& c = (*state->mutable_cases())[event.case_id()];
     if (event.type() == "issue_resolved") {
       c.set_resolved_ms(std::max(c.resolved_ms(), t));
@@ -472,6 +504,7 @@ void MergeState(const CompiledModel& model, const JourneyState& other,
       std::max(into->last_purchase_ms(), other.last_purchase_ms()));
   into->set_last_cancel_ms(
       std::max(into->last_cancel_ms(), other.last_cancel_ms()));
+  into->set_churned_ms(MinSet(into->churned_ms(), other.churned_ms()));
   into->set_last_intent_ms(
       std::max(into->last_intent_ms(), other.last_intent_ms()));
   into->set_last_consider_ms(
@@ -530,7 +563,7 @@ void MergeState(const CompiledModel& model, const JourneyState& other,
 }
 
 Features ComputeFeatures(const CompiledModel& model, const JourneyState& state,
-                         int64_t at_ms) {
+                         int64_t at_ms, const LearnedChurn* learned) {
   Features f;
   const absl::Duration hp = model.positive_half_life();
   const absl::Duration hn = model.negative_half_life();
@@ -566,7 +599,8 @@ Features ComputeFeatures(const CompiledModel& model, const JourneyState& state,
     f.health_logit += Coefficients(h, s).positive() * pos[s] -
                       Coefficients(h, s).negative() * neg[s];
   }
-  f.health = 100.0 * Sigmoid(f.health_logit);
+  // Like churn risk, never certain: 1–99, strictly increasing.
+  f.health = 100.0 * BoundRisk(Sigmoid(f.health_logit));
 
   const auto& c = model.proto().churn();
   const double lapse = c.experience().negative() * neg[kExperience];
@@ -579,7 +613,9 @@ Features ComputeFeatures(const CompiledModel& model, const JourneyState& state,
   }
   z += c.open_case() * f.open_cases;
   z += c.idle_month() * std::min(f.idle_days / 30.0, 6.0);
-  f.churn_risk = Sigmoid(z);
+  f.churn_prior_logit = z;
+  if (learned != nullptr) z += learned->Adjustment(model, state, at_ms, z);
+  f.churn_risk = BoundRisk(Sigmoid(z));
 
   int64_t digital = 0, assisted = 0, physical = 0;
   for (const auto& [ch, n] : state.channel_counts()) {
@@ -644,6 +680,11 @@ StageAt ComputeStage(const CompiledModel& model, const JourneyState& state,
                      const Features& f, int64_t at_ms) {
   using omnicx::v1::Stage;
   const auto& rules = model.proto().stages();
+  // A churn label, unless the customer bought again after it.
+  if (state.churned_ms() != 0 &&
+      state.churned_ms() >= state.last_purchase_ms()) {
+    return {omnicx::v1::STAGE_CHURNED, state.churned_ms()};
+  }
   if (state.events() == 0) return {};
   if (state.last_cancel_ms() != 0 &&
       state.last_cancel_ms() >= state.last_purchase_ms()) {
@@ -689,9 +730,10 @@ StageAt ComputeStage(const CompiledModel& model, const JourneyState& state,
 }
 
 std::optional<StageTransition> RefreshDerived(const CompiledModel& model,
-                                              JourneyState* state) {
-  const int64_t at = state->last_ms();
-  const Features f = ComputeFeatures(model, *state, at);
+                                              JourneyState* state,
+                                              const LearnedChurn* learned) {
+  const int64_t at = std::max(state->last_ms(), state->churned_ms());
+  const Features f = ComputeFeatures(model, *state, at, learned);
   state->set_churn_at_last(f.churn_risk);
   const StageAt now = ComputeStage(model, *state, f, at);
   if (now.stage == state->stage()) return std::nullopt;
@@ -703,10 +745,11 @@ std::optional<StageTransition> RefreshDerived(const CompiledModel& model,
 
 omnicx::v1::JourneySummary Summarize(const CompiledModel& model,
                                      const JourneyState& state, int64_t now_ms,
-                                     int max_drivers) {
+                                     int max_drivers,
+                                     const LearnedChurn* learned) {
   omnicx::v1::JourneySummary out;
   out.set_customer_id(state.customer_id());
-  const Features f = ComputeFeatures(model, state, now_ms);
+  const Features f = ComputeFeatures(model, state, now_ms, learned);
   const StageAt stage = ComputeStage(model, state, f, now_ms);
   out.set_stage(stage.stage);
   const int64_t entered = stage.stage == state.stage()
@@ -767,8 +810,10 @@ omnicx::v1::JourneySummary Summarize(const CompiledModel& model,
                                       model.positive_half_life()) -
                        DecayedValueAt(d.health().negative(), now_ms,
                                       model.negative_half_life());
-    const double impact = f.health - 100.0 * Sigmoid(f.health_logit - net);
-    if (std::abs(impact) < 0.01) continue;
+    const double impact = 100.0 * (Sigmoid(f.health_logit) -
+                                   Sigmoid(f.health_logit - net));
+    // Below what a one-decimal display shows: no "+0.0" lines.
+    if (std::abs(impact) < 0.05) continue;
     ranked.push_back({&d, impact, key});
   }
   std::sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) {

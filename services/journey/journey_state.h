@@ -37,6 +37,7 @@
 namespace omnicx::journey {
 
 using omnicx::journey::v1::JourneyState;
+class LearnedChurn;  // churn_learning.h
 
 // The signals, in the order of DriverState.signal_amounts.
 enum Signal { kExperience = 0, kEffort = 1, kEngagement = 2, kValue = 3 };
@@ -57,6 +58,10 @@ struct EventScore {
 EventScore ScoreEvent(const CompiledModel& model,
                       const omnicx::v1::Interaction& event);
 
+// Feedback (survey_response, review): the customer's verdict on the
+// touchpoint it names, not a touchpoint of its own.
+bool IsFeedback(absl::string_view type);
+
 // channel \x1f type \x1f touchpoint (touchpoints hold no control characters).
 std::string DriverKey(omnicx::v1::Channel channel, const std::string& type,
                       const std::string& touchpoint);
@@ -72,6 +77,11 @@ struct DriverParts {
 };
 std::optional<DriverParts> ParseDriverKey(absl::string_view key);
 
+// A churn label (model.IsChurnLabel) only sets churned_ms (the earliest
+// label): it is not a touchpoint, so nothing learned from the customer
+// includes it. Feedback with a touchpoint counts toward that touchpoint
+// (driver key: any channel, no type, the touchpoint) and is no contact on
+// its case.
 void ApplyEvent(const CompiledModel& model,
                 const omnicx::v1::Interaction& event, JourneyState* state);
 
@@ -87,8 +97,10 @@ struct Features {
   double engagement_positive = 0, engagement_negative = 0;
   double value_positive = 0, value_negative = 0;
   double health_logit = 0;
-  double health = 0;      // 0–100
-  double churn_risk = 0;  // 0–1
+  double health = 0;      // 1–99
+  double churn_risk = 0;  // 0.01–0.99, with what was learned
+  // The configured model's churn logit (before learned corrections).
+  double churn_prior_logit = 0;
   int open_cases = 0;
   double idle_days = 0;
   double tenure_days = 0;
@@ -96,8 +108,9 @@ struct Features {
   double events = 0, purchases = 0, lifetime_value = 0;
   double last_nps = -1;  // -1: never answered
 };
+// `learned` (may be null or empty: the prior alone) moves churn risk.
 Features ComputeFeatures(const CompiledModel& model, const JourneyState& state,
-                         int64_t at_ms);
+                         int64_t at_ms, const LearnedChurn* learned = nullptr);
 // The features by SegmentFeatures() name (built only where rules need it).
 std::map<std::string, double> NamedFeatures(const Features& f);
 
@@ -116,13 +129,15 @@ struct StageTransition {
 };
 // Updates the stored stage (as of the latest touchpoint) and churn risk;
 // returns the transition when the stage changed.
-std::optional<StageTransition> RefreshDerived(const CompiledModel& model,
-                                              JourneyState* state);
+std::optional<StageTransition> RefreshDerived(
+    const CompiledModel& model, JourneyState* state,
+    const LearnedChurn* learned = nullptr);
 
 // GetJourney's answer at `now_ms` (at most `max_drivers` drivers).
 omnicx::v1::JourneySummary Summarize(const CompiledModel& model,
                                      const JourneyState& state, int64_t now_ms,
-                                     int max_drivers = 10);
+                                     int max_drivers = 10,
+                                     const LearnedChurn* learned = nullptr);
 
 // The customer's share of the pain-point aggregates: field
 // "<stage>\x1f<driver key>\x1f<metric>" → amount (metrics: a affected, t

@@ -8,9 +8,11 @@
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/time_util.h"
 #include "libs/events/applied_ids.h"
+#include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
 #include "services/journey/aggregate_delta.h"
 #include "services/journey/aggregator.h"
+#include "services/journey/churn_learner.h"
 #include "services/journey/lua/apply_events_lua.h"
 #include "services/journey/lua/forget_journey_lua.h"
 #include "services/journey/lua/merge_journeys_lua.h"
@@ -179,6 +181,7 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
     pending[events[i].resolved_customer_id()].events.push_back(i);
   }
   const absl::Time now = clock_();
+  const std::shared_ptr<const LearnedChurn> learned = Learned();
   for (int attempt = 0; attempt < options_.max_attempts && !pending.empty();
        ++attempt) {
     // One round trip reads every customer's state and the customers merged
@@ -204,6 +207,27 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
       }
       JourneyState& state = p.read.state;
       const PainSnapshot before = SnapshotPain(state);
+      const int64_t before_events = state.events();
+      const int64_t before_churned_ms = state.churned_ms();
+      // A customer still there reaching a new period: the example is of
+      // the state before these touchpoints.
+      int64_t latest_new_ms = 0;
+      for (size_t i : p.events) {
+        const Interaction& e = events[i];
+        if (model_.IsChurnLabel(e.type())) continue;
+        const uint64_t fp = omnicx::events::EventFingerprint(e.event_id());
+        bool seen = omnicx::events::WasApplied(state.applied(), fp);
+        for (const auto& m : p.read.merged_applied) {
+          seen = seen || omnicx::events::WasApplied(m, fp);
+        }
+        if (!seen) {
+          latest_new_ms = std::max<int64_t>(
+              latest_new_ms, e.occurred_at().seconds() * 1000 +
+                                 e.occurred_at().nanos() / 1000000);
+        }
+      }
+      std::optional<ChurnExample> example =
+          StayedExample(model_, state, latest_new_ms);
       std::vector<size_t> applied;
       std::vector<StageTransition> moves;
       for (size_t i : p.events) {
@@ -218,7 +242,7 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
           continue;
         }
         ApplyEvent(model_, e, &state);
-        if (auto moved = RefreshDerived(model_, &state)) {
+        if (auto moved = RefreshDerived(model_, &state, learned.get())) {
           moves.push_back(*moved);
         }
         omnicx::events::RecordApplied(fp, now, options_.applied_window,
@@ -230,6 +254,10 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
         continue;
       }
       const AggregateFields delta = PainDelta(before, SnapshotPain(state));
+      if (auto left =
+              LeftExample(model_, before_churned_ms, before_events, state)) {
+        example = std::move(left);
+      }
       std::vector<FunnelMove> funnel;
       for (const StageTransition& m : moves) {
         funnel.emplace_back(FunnelDay(m.at_ms), TransitionField(m));
@@ -238,9 +266,11 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
           apply_script_,
           {keys_.Journey(cid), keys_.ErasedCustomer(cid), keys_.MergedInto(cid),
            keys_.Outbox(keys::KeyBuilder::Partition(cid)),
-           keys_.MergedIds(cid)},
+           keys_.MergedIds(cid),
+           keys_.ChurnExamples(keys::KeyBuilder::Partition(cid))},
           {absl::StrCat(p.read.version), StoredBytes(&state),
-           EncodeDelta(delta, funnel), absl::StrCat(p.read.merged)}));
+           EncodeDelta(delta, funnel), absl::StrCat(p.read.merged),
+           example.has_value() ? example->SerializeAsString() : ""}));
       writes.push_back({cid, std::move(applied), &p});
     }
     std::map<std::string, Pending> again;
@@ -310,7 +340,8 @@ absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
       before[field] += v;
     }
     MergeState(model_, m->second, &state);
-    const std::optional<StageTransition> moved = RefreshDerived(model_, &state);
+    const std::optional<StageTransition> moved =
+        RefreshDerived(model_, &state, Learned().get());
     const AggregateFields delta =
         AggregateDelta(before, PainContributions(state));
     std::vector<FunnelMove> funnel;
@@ -408,9 +439,47 @@ absl::StatusOr<std::optional<JourneyState>> JourneyStore::LoadFrom(
   }
   if (state.has_value()) {
     state->set_customer_id(cid);
-    if (!pending.empty()) RefreshDerived(model_, &*state);
+    if (!pending.empty()) RefreshDerived(model_, &*state, Learned().get());
   }
   return state;
+}
+
+std::shared_ptr<const LearnedChurn> JourneyStore::Learned() {
+  bool refresh = false;
+  std::shared_ptr<const LearnedChurn> current;
+  {
+    absl::MutexLock lock(&learned_mu_);
+    current = learned_;
+    const absl::Time now = clock_();
+    if (now - learned_at_ >= options_.learned_refresh ||
+        learned_at_ == absl::InfinitePast()) {
+      learned_at_ = now;  // one caller refreshes; the others go on
+      refresh = true;
+    }
+  }
+  if (!refresh) return current;
+  // The version alone first: the model is read only when it moved.
+  absl::StatusOr<redis::Reply> v =
+      redis_.Command({"HGET", keys_.ChurnModel(), "v"});
+  int64_t version = 0;
+  if (!v.ok() || (!v->is_nil() && !absl::SimpleAtoi(v->str(), &version)) ||
+      version == current->version()) {
+    return current;
+  }
+  if (absl::Status s = RefreshLearned(); !s.ok()) {
+    OMNICX_LOG(kWarn) << "learned churn model: " << s;
+  }
+  absl::MutexLock lock(&learned_mu_);
+  return learned_;
+}
+
+absl::Status JourneyStore::RefreshLearned() {
+  OMNICX_ASSIGN_OR_RETURN(LearnedChurnModel m, ReadChurnModel(redis_, keys_));
+  auto fresh = std::make_shared<const LearnedChurn>(std::move(m));
+  absl::MutexLock lock(&learned_mu_);
+  if (fresh->version() >= learned_->version()) learned_ = std::move(fresh);
+  learned_at_ = clock_();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::map<std::string, double>> JourneyStore::PainAggregates() {

@@ -18,7 +18,9 @@
 // aggregate deltas, folded by the Aggregator (aggregator.h) into
 // `{p:<n>}:agg:pain` (pain_points.h fields) and
 // `{p:<n>}:agg:funnel:<YYYY-MM-DD>` ("from>to" counts, UTC days); reads merge
-// the partitions' shards. Every write bumps the version `v`, which is part of
+// the partitions' shards. A commit that brings a churn label, or a new
+// 30-day period of a customer without one, also appends a labelled example
+// to the partition's `{p:<n>}:examples` stream for the ChurnLearner. Every write bumps the version `v`, which is part of
 // the customer's context version (the profile service serves a cached agent
 // context only while it is current; ProfileStore::ContextReads), and stops at
 // the profile service's redirect of a merged customer (`merged_into`: the event
@@ -35,6 +37,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/events/applied_ids.h"
 #include "libs/keys/key_builder.h"
@@ -44,6 +47,7 @@
 #include "omnicx/journey/v1/state.pb.h"
 #include "omnicx/v1/common.pb.h"
 #include "omnicx/v1/journey.pb.h"
+#include "services/journey/churn_learning.h"
 #include "services/journey/journey_model.h"
 #include "services/journey/journey_state.h"
 
@@ -61,6 +65,8 @@ struct JourneyStoreOptions {
   // elsewhere (another replica, a merge, an erasure) is read again. About
   // 3 KB each.
   int state_cache_entries = 50000;
+  // How often Learned() checks for a newer learned churn model.
+  absl::Duration learned_refresh = absl::Seconds(1);
 };
 
 enum class ApplyResult { kApplied, kDuplicate, kErased };
@@ -119,6 +125,15 @@ class JourneyStore {
   // Current customers per stage and transitions in [start, end] (UTC days).
   absl::StatusOr<Funnel> GetFunnel(absl::Time start, absl::Time end);
 
+  // The learned churn model (ChurnLearner), checked for a newer version at
+  // most every learned_refresh (one HGET; the model itself only when its
+  // version moved); never null (empty: the prior alone). Applied when churn
+  // risk is read and when a commit stores the stage, so customers' risk
+  // moves as soon as the model learns.
+  std::shared_ptr<const LearnedChurn> Learned();
+  // Reads the stored model now.
+  absl::Status RefreshLearned();
+
  private:
   struct Pending;
   // What an apply computes from and commits against: the version and state,
@@ -150,6 +165,10 @@ class JourneyStore {
   redis::Script merge_script_;
   redis::Script forget_script_;
   redis::StateCache<CachedState> cache_;
+  absl::Mutex learned_mu_;
+  std::shared_ptr<const LearnedChurn> learned_ ABSL_GUARDED_BY(learned_mu_) =
+      std::make_shared<const LearnedChurn>();
+  absl::Time learned_at_ ABSL_GUARDED_BY(learned_mu_) = absl::InfinitePast();
 };
 
 // The UTC day ("2026-11-23") of a time, naming funnel buckets.

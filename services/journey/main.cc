@@ -6,6 +6,7 @@
 #include "libs/status/status_macros.h"
 #include "libs/streams/consumer.h"
 #include "services/journey/aggregator.h"
+#include "services/journey/churn_learner.h"
 #include "services/journey/event_consumer.h"
 #include "services/journey/journey_model.h"
 #include "services/journey/journey_service.h"
@@ -75,6 +76,11 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   auto aggregator = std::make_shared<Aggregator>(context.redis, context.keys,
                                                  aggregator_options);
   aggregator->Start();
+  // Learns churn from the labelled examples the commits append; every
+  // replica runs one (a store is refused when another replica stored first).
+  auto learner =
+      std::make_shared<ChurnLearner>(context.redis, context.keys, *model);
+  learner->Start();
   auto trimmer = std::make_shared<ResolvedShardTrimmer>(
       context.redis, shards, context.metrics, absl::Seconds(10));
 
@@ -86,15 +92,17 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   std::vector<omnicx::streams::StreamConsumer*> replayers;
   for (const auto& c : consumers) replayers.push_back(c.get());
   omnicx::server::AddDeadLetterService(context, "journey", replayers, bundle);
-  bundle.stop = [consumers, trimmer, aggregator] {
+  bundle.stop = [consumers, trimmer, aggregator, learner] {
     for (const auto& c : consumers) c->Stop();
     trimmer->Stop();
     aggregator->Stop();
+    learner->Stop();
   };
   // Released in this order after the server drained.
   for (const auto& c : consumers) bundle.keep_alive.push_back(c);
   bundle.keep_alive.push_back(trimmer);
   bundle.keep_alive.push_back(aggregator);
+  bundle.keep_alive.push_back(learner);
   bundle.keep_alive.push_back(handlers);
   bundle.keep_alive.push_back(directory);
   bundle.keep_alive.push_back(store);

@@ -62,6 +62,8 @@ std::vector<omnicx::v1::PainPoint> RankPainPoints(
     if (parts.size() == 3 && parts[1] == "*") {
       population.Add(parts[2], value);
     } else if (parts.size() == 5) {
+      // Feedback is a verdict on a touchpoint, not a pain point itself.
+      if (IsFeedback(parts[2])) continue;
       touchpoints[absl::StrCat(parts[1], "\x1f", parts[2], "\x1f", parts[3])]
           .Add(parts[4], value);
     }
@@ -84,7 +86,11 @@ std::vector<omnicx::v1::PainPoint> RankPainPoints(
         parts->channel != query.channel) {
       continue;
     }
+    const std::string& owner =
+        model.Owner(parts->channel, parts->type, parts->touchpoint);
+    if (!query.owner.empty() && owner != query.owner) continue;
     omnicx::v1::PainPoint p;
+    p.set_owner(owner);
     p.set_touchpoint(parts->name());
     p.set_channel(parts->channel);
     p.set_type(parts->type);

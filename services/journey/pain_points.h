@@ -32,6 +32,8 @@ struct PainPointQuery {
   omnicx::v1::Channel channel = omnicx::v1::CHANNEL_UNSPECIFIED;
   omnicx::v1::Stage stage = omnicx::v1::STAGE_UNSPECIFIED;
   int limit = 10;
+  // Only pain points this team owns (model owners); empty: all.
+  std::string owner;
 };
 
 // `fields` is the aggregate hash as stored (integer units of

@@ -5,18 +5,23 @@
 //       [--customers=5000] [--events=200000] [--seed=1] [--now=<unix s>]
 //       [--horizon-days=30] [--history-days=300] [--phone-base=2000000]
 //       [--plant=touchpoint=delivery[,rate=0.25]]... [--rate=0] [--progress]
-//       [--dry-run]
+//       [--label-share=0] [--redraw-touchpoints] [--dry-run]
 //     Simulates the population (deterministic for --seed and --now), writes
 //     the ground truth, sends the observed events with TrackBatch (≤500 per
 //     call; --rate events/s, 0 = as fast as possible) and prints events/s.
 //     A progress bar goes to stderr when it is a terminal or with --progress.
+//     --label-share=0.5 reports the churn of that share of the customers as
+//     `churned` events (the training half); --redraw-touchpoints renames
+//     every touchpoint and draws its importance anew from --seed.
 //   omnicx-journeysim quality --truth=truth.tsv --journey=127.0.0.1:50053
-//       [--min-auc=0.75] [--top=3]
+//       [--min-auc=0.75] [--top=3] [--min-gap-closed=0] [--max-ece=1]
 //     Churn-risk ROC AUC (GetJourney by phone, customers still active at the
-//     end of the observation window; positive = churns within the held-out
-//     horizon) and whether each planted pain point is in the top --top of
-//     ListPainPoints. Exit 1 when the AUC is below --min-auc or a planted
-//     pain point is missing.
+//     end of the observation window and not in the labelled share; positive
+//     = churns within the held-out horizon), the share of the gap between
+//     the naive failure count's AUC and the AUC of the simulator's true hazard
+//     it closes, its expected calibration error (10 bins), and whether each
+//     planted pain point is in the top --top of ListPainPoints. Exit 1 when
+//     a bound is missed.
 //   omnicx-journeysim report --journey=127.0.0.1:50053 [--top=10]
 //     The top pain points table and the stage funnel (last 30 days).
 //   omnicx-journeysim pick --truth=truth.tsv --journey=127.0.0.1:50053
@@ -46,6 +51,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -184,6 +190,11 @@ int Send(const Flags& f) {
       !Number(f, "concurrency", &options.concurrency)) {
     return 2;
   }
+  if (!Number(f, "label-share", &config.label_share)) return 2;
+  if (!(config.label_share >= 0 && config.label_share <= 1)) {
+    std::cerr << "omnicx-journeysim: --label-share in [0, 1]\n";
+    return 2;
+  }
   if (config.customers < 1 || config.customers > 1'000'000 ||
       config.events < 0 || config.events > 50'000'000 || horizon_days < 1 ||
       history_days < 30 || history_days > 360 || config.phone_base < 0) {
@@ -213,6 +224,15 @@ int Send(const Flags& f) {
   config.horizon = absl::Hours(24 * horizon_days);
   config.history = absl::Hours(24 * history_days);
   config.run_id = absl::StrCat("sim", seed, "-", now_s);
+  if (f.Has("redraw-touchpoints")) {
+    omnicx::journeysim::RedrawTouchpoints(seed, &config);
+    if (f.Has("show-touchpoints")) {
+      for (const auto& [name, sent] : config.touchpoints) {
+        std::fprintf(stderr, "  %-20s -> %s importance %.2f\n", name.c_str(),
+                     sent.first.c_str(), sent.second);
+      }
+    }
+  }
   std::mt19937_64 rng(seed);
   const absl::Time t0 = absl::Now();
   Population population = omnicx::journeysim::Simulate(config, rng);
@@ -314,10 +334,79 @@ void PrintPainPoints(const std::vector<omnicx::v1::PainPoint>& points) {
   }
 }
 
+// What the churn model learned (GetChurnModel), its `limit` best-supported
+// touchpoints.
+void PrintChurnModel(omnicx::v1::JourneyService::Stub& stub,
+                     const ServiceCredential& key, int limit) {
+  omnicx::v1::GetChurnModelRequest request;
+  request.set_limit(100);
+  omnicx::v1::GetChurnModelResponse m;
+  grpc::ClientContext context;
+  Prepare(&context, key);
+  grpc::Status s = stub.GetChurnModel(&context, request, &m);
+  if (!s.ok()) {
+    std::printf("\nGetChurnModel failed: %s\n", s.error_message().c_str());
+    return;
+  }
+  std::printf(
+      "\nlearned churn model (GetChurnModel): version %lld, %lld examples, "
+      "%lld churned; intercept shift %+.2f, prior slope %.2f\n",
+      static_cast<long long>(m.version()), static_cast<long long>(m.examples()),
+      static_cast<long long>(m.positives()), m.intercept_shift(),
+      m.prior_slope());
+  std::map<std::string, double> sorted(m.coefficients().begin(),
+                                       m.coefficients().end());
+  std::printf("  coefficients:");
+  for (const auto& [name, v] : sorted) {
+    std::printf(" %s %+.2f", name.c_str(), v);
+  }
+  std::printf("\n");
+  int shown = 0;
+  for (const auto& imp : m.importances()) {
+    if (imp.kind() != "touchpoint" || shown++ >= limit) continue;
+    std::printf("  %-10s %-20s bad x%.2f  good x%.2f  support %lld (%lld churned)\n",
+                imp.kind().c_str(), imp.name().c_str(),
+                imp.negative_multiplier(), imp.positive_multiplier(),
+                static_cast<long long>(imp.support()),
+                static_cast<long long>(imp.positives()));
+  }
+}
+
+// Expected calibration error over 10 equal-width bins of the predictions.
+double CalibrationError(const std::vector<double>& p,
+                        const std::vector<bool>& y) {
+  double sum_p[10] = {}, sum_y[10] = {};
+  for (size_t i = 0; i < p.size(); ++i) {
+    const int bin = std::clamp(static_cast<int>(p[i] * 10), 0, 9);
+    sum_p[bin] += p[i];
+    sum_y[bin] += y[i] ? 1 : 0;
+  }
+  double ece = 0;
+  for (int b = 0; b < 10; ++b) ece += std::abs(sum_p[b] - sum_y[b]);
+  return p.empty() ? 0 : ece / static_cast<double>(p.size());
+}
+
+double Mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? 0 : s / static_cast<double>(v.size());
+}
+
+// (auc − naive) / (reference − naive): 1 closes the whole gap.
+double GapClosed(double auc, const absl::StatusOr<double>& naive,
+                 const absl::StatusOr<double>& reference) {
+  if (!naive.ok() || !reference.ok() || *reference <= *naive) return 0;
+  return (auc - *naive) / (*reference - *naive);
+}
+
 int Quality(const Flags& f) {
-  double min_auc = 0;
+  double min_auc = 0, min_gap_closed = -1e9, max_ece = 1;
   int top = 3;
-  if (!Number(f, "min-auc", &min_auc) || !Number(f, "top", &top)) return 2;
+  if (!Number(f, "min-auc", &min_auc) || !Number(f, "top", &top) ||
+      !Number(f, "min-gap-closed", &min_gap_closed) ||
+      !Number(f, "max-ece", &max_ece)) {
+    return 2;
+  }
   auto truth = LoadTruth(f);
   if (!truth.ok()) {
     std::cerr << "omnicx-journeysim: " << truth.status() << "\n";
@@ -327,11 +416,15 @@ int Quality(const Flags& f) {
   if (!keys.ok()) return KeyError(keys.status());
   auto stub = omnicx::v1::JourneyService::NewStub(Channel(f, "journey"));
   const absl::Time end = truth->now + truth->horizon;
-  std::vector<double> risk, damage;
+  std::vector<double> risk, damage, naive, hazard;
   std::vector<bool> label;
-  int64_t missing = 0;
+  int64_t missing = 0, trained = 0;
   for (const auto& c : truth->customers) {
     if (c.ChurnedBy(truth->now)) continue;  // left during the observed window
+    if (c.labelled) {  // the training half: never measured
+      ++trained;
+      continue;
+    }
     auto j = Journey(*stub, keys->caller, c.phone);
     if (!j.ok()) {
       if (j.status().code() != absl::StatusCode::kNotFound) {
@@ -344,11 +437,15 @@ int Quality(const Flags& f) {
     }
     risk.push_back(j->churn_risk());
     damage.push_back(c.damage_at_now);
+    naive.push_back(c.failures);
+    hazard.push_back(c.hazard_at_now);
     label.push_back(c.ChurnedBy(end));
   }
   const int64_t positives = std::count(label.begin(), label.end(), true);
   auto auc = omnicx::journeysim::RocAuc(risk, label);
   auto oracle = omnicx::journeysim::RocAuc(damage, label);
+  auto baseline = omnicx::journeysim::RocAuc(naive, label);
+  auto truth_auc = omnicx::journeysim::RocAuc(hazard, label);
   if (!auc.ok()) {
     std::cerr << "omnicx-journeysim: " << auc.status() << "\n";
     return 1;
@@ -361,11 +458,23 @@ int Quality(const Flags& f) {
       "(%.1f%%)\n"
       "  ROC AUC of journey churn_risk      %.3f\n"
       "  ROC AUC of the simulator's damage  %.3f  (reference: its own hidden "
-      "state at the end of the window)\n",
+      "state at the end of the window)\n"
+      "  ROC AUC of the true hazard         %.3f  (the simulator's daily "
+      "hazard at the end of the window)\n"
+      "  ROC AUC of the failure count       %.3f  (naive baseline)\n"
+      "  gap closed (naive -> true hazard)  %.0f%%\n"
+      "  calibration error (10 bins)        %.3f  (mean risk %.3f, churn rate "
+      "%.3f)\n"
+      "  training half (labelled, not measured) %lld customers\n",
       horizon_days, risk.size(), static_cast<long long>(missing),
       static_cast<long long>(positives),
       risk.empty() ? 0.0 : 100.0 * positives / risk.size(), *auc,
-      oracle.ok() ? *oracle : 0.0);
+      oracle.ok() ? *oracle : 0.0, truth_auc.ok() ? *truth_auc : 0.0,
+      baseline.ok() ? *baseline : 0.0,
+      100 * GapClosed(*auc, baseline, truth_auc), CalibrationError(risk, label),
+      Mean(risk), risk.empty() ? 0.0 : 1.0 * positives / risk.size(),
+      static_cast<long long>(trained));
+  PrintChurnModel(*stub, keys->analyst, 12);
   auto points = PainPoints(*stub, keys->analyst, std::max(top, 10));
   if (!points.ok()) {
     std::cerr << "omnicx-journeysim: ListPainPoints: " << points.status()
@@ -393,17 +502,32 @@ int Quality(const Flags& f) {
                             .c_str());
   }
   const bool auc_ok = *auc >= min_auc;
+  const double gap = GapClosed(*auc, baseline, truth_auc);
+  const double ece = CalibrationError(risk, label);
+  const bool gap_ok = gap >= min_gap_closed;
+  const bool ece_ok = ece <= max_ece;
   std::printf(
-      "quality_auc=%.4f\nquality_oracle_auc=%.4f\nquality_planted_found=%d\n",
-      *auc, oracle.ok() ? *oracle : 0.0, all_found ? 1 : 0);
+      "quality_auc=%.4f\nquality_oracle_auc=%.4f\nquality_hazard_auc=%.4f\n"
+      "quality_naive_auc=%.4f\nquality_gap_closed=%.4f\nquality_ece=%.4f\n"
+      "quality_planted_found=%d\n",
+      *auc, oracle.ok() ? *oracle : 0.0, truth_auc.ok() ? *truth_auc : 0.0,
+      baseline.ok() ? *baseline : 0.0, gap, ece, all_found ? 1 : 0);
   if (!auc_ok) {
     std::fprintf(stderr, "FAIL: churn-risk AUC %.3f < %.3f\n", *auc, min_auc);
+  }
+  if (!gap_ok) {
+    std::fprintf(stderr, "FAIL: churn risk closes %.0f%% of the gap < %.0f%%\n",
+                 100 * gap, 100 * min_gap_closed);
+  }
+  if (!ece_ok) {
+    std::fprintf(stderr, "FAIL: calibration error %.3f > %.3f\n", ece,
+                 max_ece);
   }
   if (!all_found) {
     std::fprintf(stderr, "FAIL: a planted pain point is not in the top %d\n",
                  top);
   }
-  return auc_ok && all_found ? 0 : 1;
+  return auc_ok && gap_ok && ece_ok && all_found ? 0 : 1;
 }
 
 int Report(const Flags& f) {
@@ -596,7 +720,9 @@ int main(int argc, char** argv) {
            "[--phone-base=2000000]\n"
            "          [--plant=touchpoint=NAME[,rate=0.25]]... [--rate=EV/S] "
            "[--concurrency=2] [--progress] [--dry-run]\n"
-           "  quality --truth=FILE --journey=ADDR [--min-auc=0.75] [--top=3]\n"
+           "          [--label-share=0.5] [--redraw-touchpoints]\n"
+           "  quality --truth=FILE --journey=ADDR [--min-auc=0.75] [--top=3] "
+           "[--min-gap-closed=0.6] [--max-ece=0.05]\n"
            "  report  --journey=ADDR [--top=10]\n"
            "  pick    --truth=FILE --journey=ADDR\n"
            "  outcome --phone=P --profile=ADDR --recommendation=ADDR\n"

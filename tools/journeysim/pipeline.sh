@@ -39,18 +39,23 @@ backlog() {
 }
 
 # unfolded REDIS_PORT: aggregate delta records the journey's aggregator has
-# not folded yet, over the 1024 partition outboxes (libs/keys/key_builder.h
-# Outbox), counted in one script rather than 1024 round trips.
+# not folded yet and churn examples its learner has not learned, over the
+# 1024 partitions (libs/keys/key_builder.h Outbox, ChurnExamples), counted
+# in one script rather than 2048 round trips.
 unfolded() {
   redis-cli -h 127.0.0.1 -p "$1" eval "local n = 0
-    for p = 0, 1023 do n = n + redis.call('XLEN', 'cx:default:{p:' .. p .. '}:outbox') end
+    for p = 0, 1023 do
+      n = n + redis.call('XLEN', 'cx:default:{p:' .. p .. '}:outbox')
+      n = n + redis.call('XLEN', 'cx:default:{p:' .. p .. '}:examples')
+    end
     return n" 0
 }
 
 # wait_applied REDIS_PORT TIMEOUT_SECONDS [progress]: until the profile
 # group has acknowledged every ingested event, the journey group every
-# resolved one, and the aggregator has folded every delta into the pain
-# points and funnel (twice in a row, 0.5 s apart); non-zero on timeout.
+# resolved one, the aggregator has folded every delta into the pain
+# points and funnel and the churn learner has learned every example (twice
+# in a row, 0.5 s apart); non-zero on timeout.
 # With "progress", what is left is shown on stderr as it goes.
 wait_applied() {
   local end=$(( $(date +%s) + $2 )) clean=0 p j a

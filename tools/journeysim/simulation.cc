@@ -184,6 +184,7 @@ class CustomerSimulator {
         activity_(activity),
         rng_(rng) {
     truth_.persona = persona;
+    truth_.labelled = LabelledCustomer(index, config.label_share);
     truth_.phone =
         absl::StrFormat("+1555%07d", (config.phone_base + index) % 10000000);
     if (Chance(profile_.email_share)) {
@@ -213,7 +214,10 @@ class CustomerSimulator {
     for (int64_t day = start; day < end; day += kDay) {
       damage_ *= decay;
       felt_ += (damage_ - felt_) / kFeltDays;
-      if (day <= now && day + kDay > now) truth_.damage_at_now = damage_;
+      if (day <= now && day + kDay > now) {
+        truth_.damage_at_now = damage_;
+        truth_.hazard_at_now = DailyChurnHazard(truth_.persona, felt_);
+      }
       if (day > start && Chance(DailyChurnHazard(truth_.persona, felt_))) {
         Churn(day + std::uniform_int_distribution<int64_t>(0, kDay - 1)(rng_));
         break;
@@ -260,7 +264,7 @@ class CustomerSimulator {
     e.mutable_occurred_at()->set_seconds(t);
     e.set_channel(channel);
     e.set_type(type);
-    e.set_touchpoint(std::string(touchpoint));
+    e.set_touchpoint(SentName(touchpoint));
     auto* ref = e.mutable_customer();
     const bool digital = channel == omnicx::v1::CHANNEL_WEB ||
                          channel == omnicx::v1::CHANNEL_MOBILE_APP;
@@ -287,6 +291,12 @@ class CustomerSimulator {
     auto* id = e->add_identities();
     id->set_type("phone");
     id->set_value(truth_.phone);
+  }
+
+  std::string SentName(absl::string_view touchpoint) const {
+    auto it = config_.touchpoints.find(std::string(touchpoint));
+    return it == config_.touchpoints.end() ? std::string(touchpoint)
+                                           : it->second.first;
   }
 
   Channel DigitalChannel() { return Pick(profile_.digital, rng_); }
@@ -398,7 +408,7 @@ class CustomerSimulator {
       } else if (Chance(0.06)) {
         Interaction& s =
             Add(delivered + Hours(2, 48), omnicx::v1::CHANNEL_EMAIL,
-                "survey_response", "post_purchase_survey");
+                "survey_response", "delivery");  // about the delivery
         s.mutable_feedback()->set_nps(
             std::uniform_int_distribution<int>(7, 10)(rng_));
         if (Chance(0.15)) {
@@ -476,15 +486,17 @@ class CustomerSimulator {
   // a complaint), whether it is put right, and a survey.
   void Incident(int64_t t, Channel channel, absl::string_view touchpoint,
                 std::string case_id = "") {
-    const double importance = TouchpointImportance(touchpoint);
+    const double importance = TouchpointImportance(config_, touchpoint);
     double added = importance * Uniform(0.7, 1.3);
     if (Observed(t)) {
+      ++truth_.failures;
       if (importance >= 2.5) ++truth_.severe_experiences;
+      const std::string sent = SentName(touchpoint);
       for (const PlantedPain& p : config_.planted) {
         if (p.touchpoint == touchpoint &&
             std::find(truth_.planted_hits.begin(), truth_.planted_hits.end(),
-                      p.touchpoint) == truth_.planted_hits.end()) {
-          truth_.planted_hits.push_back(p.touchpoint);
+                      sent) == truth_.planted_hits.end()) {
+          truth_.planted_hits.push_back(sent);
         }
       }
     }
@@ -530,8 +542,9 @@ class CustomerSimulator {
         added *= 1 - kRecoveryShare;
       }
       if (Chance(profile_.survey_rate)) {
+        // About the touchpoint that failed (its touchpoint field).
         Interaction& s = Add(tc + Hours(50, 100), omnicx::v1::CHANNEL_EMAIL,
-                             "survey_response", "post_contact_survey");
+                             "survey_response", touchpoint);
         s.set_case_id(case_id);
         auto* f = s.mutable_feedback();
         f->set_nps(resolved ? std::uniform_int_distribution<int>(4, 8)(rng_)
@@ -558,6 +571,8 @@ class CustomerSimulator {
       Add(t, ch, "cancellation", "account")
           .set_outcome(omnicx::v1::OUTCOME_SUCCESS);
     }
+    // The business knows who left (the training half): the label.
+    if (truth_.labelled) Add(t + 1, omnicx::v1::CHANNEL_WEB, "churned", "");
   }
 
   const SimulationConfig& config_;
@@ -614,6 +629,32 @@ absl::StatusOr<Persona> ParsePersona(absl::string_view name) {
     }
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown persona ", name));
+}
+
+bool LabelledCustomer(int64_t index, double label_share) {
+  if (label_share <= 0) return false;
+  // Fractional parts of index·φ⁻¹ are spread evenly over [0, 1).
+  const double x = static_cast<double>(index) * 0.6180339887498949;
+  return x - std::floor(x) < label_share;
+}
+
+void RedrawTouchpoints(uint64_t seed, SimulationConfig* config) {
+  std::mt19937_64 rng(seed ^ 0x7e57ab1e);
+  std::uniform_real_distribution<double> log_importance(std::log(0.3),
+                                                        std::log(3.5));
+  config->touchpoints.clear();
+  for (const TouchpointInfo& t : kTouchpoints) {
+    config->touchpoints[t.name] = {
+        absl::StrFormat("tp-%06x", static_cast<unsigned>(rng() & 0xffffff)),
+        std::exp(log_importance(rng))};
+  }
+}
+
+double TouchpointImportance(const SimulationConfig& config,
+                            absl::string_view touchpoint) {
+  auto it = config.touchpoints.find(std::string(touchpoint));
+  if (it != config.touchpoints.end()) return it->second.second;
+  return TouchpointImportance(touchpoint);
 }
 
 double TouchpointImportance(absl::string_view touchpoint) {
@@ -716,19 +757,25 @@ void WriteGroundTruth(const Population& population, std::ostream& out) {
                          RunStamp(c.now), absl::ToInt64Hours(c.horizon) / 24,
                          population.customers.size(), population.events.size());
   for (const PlantedPain& p : c.planted) {
-    out << absl::StrFormat("# planted\t%s\t%.3f\n", p.touchpoint,
+    auto renamed = c.touchpoints.find(p.touchpoint);
+    out << absl::StrFormat("# planted\t%s\t%.3f\n",
+                           renamed == c.touchpoints.end()
+                               ? p.touchpoint
+                               : renamed->second.first,
                            p.failure_rate);
   }
   out << "phone\temail\tpersona\tfirst_seen\tchurned\tchurned_at\tevents\t"
-         "damage\tsevere\tplanted_hits\n";
+         "damage\tsevere\tplanted_hits\tfailures\tlabelled\thazard\n";
   for (const CustomerTruth& t : population.customers) {
     out << absl::StrFormat(
-        "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%.4f\t%d\t%s\n", t.phone,
+        "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%.4f\t%d\t%s\t%d\t%d\t%.6g\n",
+        t.phone,
         t.email.empty() ? "-" : t.email, PersonaName(t.persona),
         RunStamp(t.first_seen), t.churned ? 1 : 0,
         t.churned ? RunStamp(t.churned_at) : "-", t.observed_events,
         t.damage_at_now, t.severe_experiences,
-        t.planted_hits.empty() ? "-" : absl::StrJoin(t.planted_hits, ","));
+        t.planted_hits.empty() ? "-" : absl::StrJoin(t.planted_hits, ","),
+        t.failures, t.labelled ? 1 : 0, t.hazard_at_now);
   }
 }
 
@@ -777,7 +824,9 @@ absl::StatusOr<GroundTruth> ReadGroundTruth(std::istream& in) {
       continue;
     }
     std::vector<std::string> f = absl::StrSplit(line, '\t');
-    if (f.size() != 10) return bad("expected 10 tab-separated fields");
+    if (f.size() != 10 && f.size() != 13) {
+      return bad("expected 10 or 13 tab-separated fields");
+    }
     CustomerTruth t;
     t.phone = f[0];
     if (f[1] != "-") t.email = f[1];
@@ -795,6 +844,13 @@ absl::StatusOr<GroundTruth> ReadGroundTruth(std::istream& in) {
       return bad("bad number");
     }
     if (f[9] != "-") t.planted_hits = absl::StrSplit(f[9], ',');
+    if (f.size() == 13) {
+      if (!absl::SimpleAtoi(f[10], &t.failures) ||
+          !absl::SimpleAtod(f[12], &t.hazard_at_now)) {
+        return bad("bad failures or hazard");
+      }
+      t.labelled = f[11] == "1";
+    }
     truth.customers.push_back(std::move(t));
   }
   if (!have_now)

@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -85,7 +86,24 @@ struct SimulationConfig {
   std::string run_id = "sim";
   // Share of each persona, in Persona order; normalised.
   std::vector<double> persona_mix = {0.30, 0.20, 0.15, 0.20, 0.15};
+  // Share of customers (the training half of the held-out protocol) whose
+  // churn is reported: a `churned` event at the moment they leave, when
+  // that is before `now`. Which customers: LabelledCustomer.
+  double label_share = 0;
+  // Touchpoints renamed and their importance redrawn (RedrawTouchpoints):
+  // simulator name -> {name sent, importance}. Empty: the defaults.
+  std::map<std::string, std::pair<std::string, double>> touchpoints;
 };
+
+// Whether customer `index` is in the labelled share (a low-discrepancy
+// sequence, so any prefix of customers is split evenly).
+bool LabelledCustomer(int64_t index, double label_share);
+
+// Renames every touchpoint ("tp-<hex>") and draws its importance anew
+// (log-uniform in [0.3, 3.5]) from `seed`: a scoring model cannot succeed by
+// knowing the simulator's defaults. Planted pain points keep being named by
+// their simulator name (--plant) and are reported under the new one.
+void RedrawTouchpoints(uint64_t seed, SimulationConfig* config);
 
 struct CustomerTruth {
   std::string phone;
@@ -101,6 +119,13 @@ struct CustomerTruth {
   int severe_experiences = 0;
   // Planted touchpoints where this customer had a failure before now.
   std::vector<std::string> planted_hits;
+  // Touchpoint failures before now (the naive baseline counts them).
+  int failures = 0;
+  // The daily churn hazard at now (persona and felt damage): the truth a
+  // churn score is compared with.
+  double hazard_at_now = 0;
+  // In the labelled share: their churn is reported (training half).
+  bool labelled = false;
 
   bool ChurnedBy(absl::Time t) const { return churned && churned_at <= t; }
 };
@@ -122,15 +147,20 @@ Population Simulate(const SimulationConfig& config, std::mt19937_64& rng);
 double DailyChurnHazard(Persona persona, double damage);
 
 // How much a touchpoint matters to the simulated customers (0.3–3): the
-// weight its failures add to damage.
+// weight its failures add to damage (the defaults; see RedrawTouchpoints).
 double TouchpointImportance(absl::string_view touchpoint);
+// The same under `config` (its redrawn importances, if any).
+double TouchpointImportance(const SimulationConfig& config,
+                            absl::string_view touchpoint);
 
 // Ground truth, tab-separated, documented in its header lines:
 //   # omnicx-journeysim ground truth v1
 //   # now=<RFC3339> horizon_days=<d> customers=<n> events=<n>
 //   # planted<TAB><touchpoint><TAB><failure rate>      (one per plant)
 //   phone email persona first_seen churned churned_at events damage severe
-//   planted_hits (comma-separated; "-" when none)
+//   planted_hits (comma-separated; "-" when none) failures labelled hazard
+// (a file without the last three columns reads as failures 0, unlabelled,
+// hazard 0).
 void WriteGroundTruth(const Population& population, std::ostream& out);
 
 struct GroundTruth {

@@ -8,11 +8,13 @@
 -- KEYS[3]   merged_into redirect
 -- KEYS[4]   the partition's outbox
 -- KEYS[5]   the customers the profile service merged into this one
+-- KEYS[6]   the partition's churn examples stream
 --
 -- ARGV[1]   expected version ("0" = none)
 -- ARGV[2]   new state (serialised JourneyState)
 -- ARGV[3]   aggregate delta record ("" = no change)
 -- ARGV[4]   how many merged customers the caller checked the ids against
+-- ARGV[5]   churn example record ("" = none), for the churn learner
 --
 -- Returns {'OK'}, {'ERASED'}, {'MOVED', survivor} or {'RETRY'} when the
 -- version moved or a customer was merged into this one since the caller
@@ -32,4 +34,5 @@ if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] or
 end
 redis.call('HSET', KEYS[1], 'v', tostring(tonumber(ARGV[1]) + 1), 's', ARGV[2])
 if ARGV[3] ~= '' then redis.call('XADD', KEYS[4], '*', 'd', ARGV[3]) end
+if ARGV[5] ~= '' then redis.call('XADD', KEYS[6], '*', 'x', ARGV[5]) end
 return {'OK'}

@@ -40,7 +40,8 @@ TEST(PolicyTest, EachRoleMayCallExactlyItsMethods) {
       {Role::kService,
        {"Recommend", "RecordOutcome", "GetJourney", "GetProfile"}},
       {Role::kAnalyst,
-       {"ListPainPoints", "GetFunnel", "GetActionStats", "ListActions"}},
+       {"ListPainPoints", "GetFunnel", "GetChurnModel", "GetActionStats",
+        "ListActions"}},
   };
   for (const std::string& method : AllMethods()) {
     const std::string short_name(ShortMethodName(method));

@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "services/journey/churn_learning.h"
 #include "services/journey/decayed_sum.h"
 #include "services/journey/journey_model.h"
 
@@ -43,11 +44,31 @@ Interaction Event(const std::string& id, omnicx::v1::Channel channel,
   return e;
 }
 
+// Learned corrections on some touchpoints, types and channels the random
+// events use: the invariants hold with what the learner learned too.
+const LearnedChurn& Learned() {
+  static const auto* learned = [] {
+    LearnedChurnModel m;
+    m.set_version(3);
+    for (const auto& [f, v] :
+         std::vector<std::pair<std::string, double>>{{"bias", 0.3},
+                                                     {"prior", -0.2},
+                                                     {"n:y:delivery", 1.5},
+                                                     {"n:t:checkout", 0.7},
+                                                     {"p:t:checkout", -0.4},
+                                                     {"n:c:CHANNEL_VOICE", 0.5}}) {
+      (*m.mutable_weights())[f].set_value(v);
+    }
+    return new LearnedChurn(m);
+  }();
+  return *learned;
+}
+
 JourneyState Replay(const std::vector<Interaction>& events) {
   JourneyState s;
   for (const Interaction& e : events) {
     ApplyEvent(Model(), e, &s);
-    RefreshDerived(Model(), &s);
+    RefreshDerived(Model(), &s, &Learned());
   }
   return s;
 }
@@ -129,6 +150,7 @@ void ExpectStatesEqual(const JourneyState& a, const JourneyState& b) {
   EXPECT_EQ(a.first_purchase_ms(), b.first_purchase_ms());
   EXPECT_EQ(a.last_purchase_ms(), b.last_purchase_ms());
   EXPECT_EQ(a.last_cancel_ms(), b.last_cancel_ms());
+  EXPECT_EQ(a.churned_ms(), b.churned_ms());
   EXPECT_EQ(a.last_nps(), b.last_nps());
   EXPECT_EQ(a.last_nps_ms(), b.last_nps_ms());
   EXPECT_NEAR(a.lifetime_value(), b.lifetime_value(), 1e-6);
@@ -141,6 +163,7 @@ void ExpectStatesEqual(const JourneyState& a, const JourneyState& b) {
     ASSERT_TRUE(b.drivers().contains(key));
     const auto& e = b.drivers().at(key);
     ExpectSignedNear(d.health(), e.health(), "driver");
+    ExpectSignedNear(d.churn(), e.churn(), "driver churn");
     EXPECT_EQ(d.count(), e.count());
     EXPECT_EQ(d.negatives(), e.negatives());
     EXPECT_EQ(d.last_ms(), e.last_ms());
@@ -161,6 +184,10 @@ void ExpectStatesEqual(const JourneyState& a, const JourneyState& b) {
   }
   EXPECT_EQ(a.stage(), b.stage());
   EXPECT_NEAR(a.churn_at_last(), b.churn_at_last(), 1e-9);
+  // Churn risk read with the learned corrections.
+  const int64_t now = std::max(a.last_ms(), b.last_ms()) + 10 * kDay;
+  EXPECT_NEAR(ComputeFeatures(Model(), a, now, &Learned()).churn_risk,
+              ComputeFeatures(Model(), b, now, &Learned()).churn_risk, 1e-9);
 }
 
 std::vector<Interaction> RandomEvents(std::mt19937_64& rng, int n) {
@@ -168,12 +195,13 @@ std::vector<Interaction> RandomEvents(std::mt19937_64& rng, int n) {
       omnicx::v1::CHANNEL_WEB, omnicx::v1::CHANNEL_VOICE,
       omnicx::v1::CHANNEL_CHAT, omnicx::v1::CHANNEL_STORE};
   static const char* kTypes[] = {
-      "page_view", "purchase",       "support_contact", "complaint",
-      "delivery",  "issue_resolved", "survey_response", "cancellation"};
+      "page_view",       "purchase",     "support_contact", "complaint",
+      "delivery",        "issue_resolved", "survey_response", "cancellation",
+      "churned"};
   std::vector<Interaction> out;
   for (int i = 0; i < n; ++i) {
     Interaction e =
-        Event(absl::StrCat("e", i), kChannels[rng() % 4], kTypes[rng() % 8],
+        Event(absl::StrCat("e", i), kChannels[rng() % 4], kTypes[rng() % 9],
               kT0 + static_cast<int64_t>(rng() % (300 * kDay)));
     e.set_touchpoint(rng() % 2 ? "checkout" : "");
     e.set_outcome(static_cast<omnicx::v1::Outcome>(rng() % 5));
@@ -221,7 +249,7 @@ TEST(JourneyStateTest, RandomMergeTreesEqualReplayingTheUnion) {
       states.erase(states.begin() + i);
       JourneyState& into = states[rng() % states.size()];
       MergeState(Model(), taken, &into);
-      RefreshDerived(Model(), &into);
+      RefreshDerived(Model(), &into, &Learned());
     }
     SCOPED_TRACE(absl::StrCat("round ", round));
     ExpectStatesEqual(states[0], reference);

@@ -25,6 +25,7 @@
 #include "libs/testing/wait.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "services/journey/aggregator.h"
+#include "services/journey/churn_learner.h"
 #include "services/journey/event_consumer.h"
 #include "services/journey/journey_service.h"
 #include "services/journey/pain_points.h"
@@ -163,6 +164,74 @@ TEST_F(JourneyStoreTest, AppliesAnEventOnce) {
   missing.clear_resolved_customer_id();
   EXPECT_THAT(store_->Apply(missing).status(),
               StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+int64_t ExampleEntries(redis::Client& redis, const keys::KeyBuilder& keys) {
+  std::vector<redis::Command> lens;
+  for (int p = 0; p < keys::kPartitions; ++p) {
+    lens.push_back({"XLEN", keys.ChurnExamples(p)});
+  }
+  auto r = redis.Pipeline(lens);
+  EXPECT_TRUE(r.ok());
+  int64_t n = 0;
+  for (const auto& one : *r) n += one->integer();
+  return n;
+}
+
+TEST_F(JourneyStoreTest, TheLearnerLearnsFromLabelsAndRiskMovesAtOnce) {
+  // Customers whose checkout failed and who then left; customers who only
+  // browsed and were still there a period later.
+  std::vector<Interaction> first, second;
+  for (int i = 0; i < 40; ++i) {
+    const std::string gone = absl::StrCat("gone-", i);
+    first.push_back(CheckoutFailure(absl::StrCat("f", i), gone, kT0));
+    second.push_back(Event(absl::StrCat("l", i), gone,
+                           omnicx::v1::CHANNEL_WEB, "churned", kT0 + kDay));
+    const std::string stay = absl::StrCat("stay-", i);
+    first.push_back(Event(absl::StrCat("a", i), stay, omnicx::v1::CHANNEL_WEB,
+                          "page_view", kT0));
+    second.push_back(Event(absl::StrCat("b", i), stay,
+                           omnicx::v1::CHANNEL_WEB, "page_view",
+                           kT0 + 40 * kDay));
+  }
+  const Interaction watched = CheckoutFailure("w", "watched", kT0 + 2 * kDay);
+  first.push_back(watched);
+  for (const auto& batch : {first, second}) {
+    for (const auto& r : store_->ApplyBatch(batch)) {
+      ASSERT_THAT(r, IsOkAndHolds(ApplyResult::kApplied));
+    }
+  }
+  EXPECT_EQ(Stored("gone-0").stage(), omnicx::v1::STAGE_CHURNED);
+  EXPECT_EQ(ExampleEntries(*redis_, keys_), 80);
+
+  // Nothing learned yet: the prior.
+  const int64_t now = absl::ToUnixMillis(kNow);
+  const JourneyState w = Stored("watched");
+  const double prior = Summarize(model_, w, now).churn_risk();
+  EXPECT_DOUBLE_EQ(
+      Summarize(model_, w, now, 10, store_->Learned().get()).churn_risk(),
+      prior);
+
+  ChurnLearner learner(*redis_, keys_, model_);
+  EXPECT_THAT(learner.LearnOnce(), IsOkAndHolds(80));  // consumed
+  EXPECT_THAT(learner.LearnOnce(), IsOkAndHolds(0));  // each example once
+  EXPECT_EQ(ExampleEntries(*redis_, keys_), 0);       // trimmed
+  auto stored = ReadChurnModel(*redis_, keys_);
+  ASSERT_OK(stored.status());
+  EXPECT_EQ(stored->version(), 1);
+  // Customers who stayed count once someone left (partition order).
+  EXPECT_GT(stored->examples(), 40);
+  EXPECT_LE(stored->examples(), 80);
+  EXPECT_EQ(stored->positives(), 40);
+  EXPECT_EQ(stored->weights().at("n:t:checkout").support(), 40);
+  EXPECT_EQ(stored->weights().at("n:t:checkout").positives(), 40);
+
+  // Read with what was learned: the existing customer's risk moves.
+  ASSERT_OK(store_->RefreshLearned());
+  EXPECT_EQ(store_->Learned()->version(), 1);
+  EXPECT_GT(
+      Summarize(model_, w, now, 10, store_->Learned().get()).churn_risk(),
+      prior + 0.05);
 }
 
 TEST_F(JourneyStoreTest, ArrivalOrderDoesNotMatter) {

@@ -1,0 +1,429 @@
+// Churn labels and the churn learner without storage: labels mark the
+// customer as left and nothing else; examples see only what happened before
+// the label; without labels the prior decides; learning recovers which
+// touchpoints matter and gives calibrated probabilities.
+#include "services/journey/churn_learning.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "gtest/gtest.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "google/protobuf/util/time_util.h"
+#include "services/journey/journey_model.h"
+#include "services/journey/journey_state.h"
+#include "services/journey/pain_points.h"
+
+namespace omnicx::journey {
+namespace {
+
+using ::omnicx::v1::Interaction;
+
+constexpr int64_t kDay = 86400000;
+constexpr int64_t kT0 = 1790000000000;
+
+const CompiledModel& Model() {
+  static const auto* model =
+      new CompiledModel(*CompileModel(DefaultJourneyModel()));
+  return *model;
+}
+
+Interaction Event(const std::string& id, const std::string& type,
+                  const std::string& touchpoint, int64_t t_ms,
+                  omnicx::v1::Outcome outcome = omnicx::v1::OUTCOME_SUCCESS) {
+  Interaction e;
+  e.set_event_id(id);
+  e.set_channel(omnicx::v1::CHANNEL_WEB);
+  e.set_type(type);
+  e.set_touchpoint(touchpoint);
+  e.set_outcome(outcome);
+  *e.mutable_occurred_at() =
+      google::protobuf::util::TimeUtil::MillisecondsToTimestamp(t_ms);
+  return e;
+}
+
+JourneyState Replay(const std::vector<Interaction>& events) {
+  JourneyState s;
+  for (const Interaction& e : events) {
+    ApplyEvent(Model(), e, &s);
+    RefreshDerived(Model(), &s);
+  }
+  return s;
+}
+
+std::vector<Interaction> Lapse() {
+  return {Event("v", "page_view", "home", kT0),
+          Event("d", "delivery", "delivery", kT0 + kDay,
+                omnicx::v1::OUTCOME_FAILURE),
+          Event("p", "payment", "checkout", kT0 + 2 * kDay)};
+}
+
+// --- labels ------------------------------------------------------------------
+
+TEST(ChurnLabelTest, DefaultLabelsAndAFilesListReplacesThem) {
+  for (const char* t : {"churned", "account_closed", "subscription_cancelled"}) {
+    EXPECT_TRUE(Model().IsChurnLabel(t)) << t;
+  }
+  EXPECT_FALSE(Model().IsChurnLabel("cancellation"));
+  auto model = LoadJourneyModelFromYaml("churn_labels: [x-lapsed]\n", "t");
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_TRUE(model->IsChurnLabel("x-lapsed"));
+  EXPECT_FALSE(model->IsChurnLabel("churned"));
+  auto bad = LoadJourneyModelFromYaml("learning: {learning_rate: 0}\n", "t");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("learning.learning_rate"),
+            std::string::npos);
+}
+
+TEST(ChurnLabelTest, MarksTheCustomerLeftAndChangesNothingElse) {
+  std::vector<Interaction> events = Lapse();
+  const JourneyState before = Replay(events);
+  events.push_back(Event("l", "churned", "", kT0 + 5 * kDay));
+  const JourneyState after = Replay(events);
+  EXPECT_EQ(after.churned_ms(), kT0 + 5 * kDay);
+  EXPECT_EQ(after.stage(), omnicx::v1::STAGE_CHURNED);
+  EXPECT_EQ(after.stage_entered_ms(), kT0 + 5 * kDay);
+  // Not a touchpoint: no signal, counter or driver moved.
+  JourneyState stripped = after;
+  stripped.clear_churned_ms();
+  stripped.set_stage(before.stage());
+  stripped.set_stage_entered_ms(before.stage_entered_ms());
+  stripped.set_churn_at_last(before.churn_at_last());
+  EXPECT_TRUE(
+      google::protobuf::util::MessageDifferencer::Equals(stripped, before));
+  // The earliest label counts, whatever the order.
+  Interaction earlier = Event("l0", "account_closed", "", kT0 + 4 * kDay);
+  JourneyState s = after;
+  ApplyEvent(Model(), earlier, &s);
+  EXPECT_EQ(s.churned_ms(), kT0 + 4 * kDay);
+  // Buying again after it: back.
+  Interaction purchase = Event("b", "purchase", "shop", kT0 + 9 * kDay);
+  ApplyEvent(Model(), purchase, &s);
+  RefreshDerived(Model(), &s);
+  EXPECT_NE(s.stage(), omnicx::v1::STAGE_CHURNED);
+}
+
+TEST(ChurnLabelTest, TheExampleHoldsOnlyWhatHappenedBeforeTheLabel) {
+  std::vector<Interaction> events = Lapse();
+  const JourneyState before = Replay(events);
+  const int64_t left = kT0 + 40 * kDay;
+  events.push_back(Event("l", "churned", "", left));
+  const JourneyState after = Replay(events);
+  const std::optional<ChurnExample> example =
+      LeftExample(Model(), 0, before.events(), after);
+  ASSERT_TRUE(example.has_value());
+  EXPECT_TRUE(example->churned());
+  // The same as the state without the label, seen when they left.
+  const int64_t seen = left;
+  const ChurnExample unlabelled = MakeChurnExample(Model(), before, seen, true);
+  EXPECT_TRUE(
+      google::protobuf::util::MessageDifferencer::Equals(*example, unlabelled));
+  EXPECT_DOUBLE_EQ(example->prior_logit(),
+                   ComputeFeatures(Model(), before, seen).churn_prior_logit);
+  EXPECT_FALSE(example->features().contains("n:y:churned"));
+  EXPECT_GT(example->features().at("n:t:delivery"), 0);
+  EXPECT_LT(example->features().at("p:t:checkout"), 0);
+  EXPECT_NEAR(example->features().at("idle"),
+              static_cast<double>(seen - before.last_ms()) / (30 * kDay),
+              1e-9);
+  EXPECT_DOUBLE_EQ(example->features().at("mix:CHANNEL_WEB"), 1.0);
+  // Once: a second label teaches nothing more.
+  EXPECT_FALSE(LeftExample(Model(), after.churned_ms(), after.events(), after)
+                   .has_value());
+  // Labelled before any touchpoint arrived: the touchpoints bring it.
+  EXPECT_TRUE(LeftExample(Model(), after.churned_ms(), 0, after).has_value());
+}
+
+TEST(ChurnLabelTest, CustomersStillThereGiveOneNegativePerPeriod) {
+  const JourneyState s = Replay(Lapse());
+  const int64_t period_end =
+      (s.last_ms() / kExamplePeriodMs + 1) * kExamplePeriodMs;
+  EXPECT_FALSE(StayedExample(Model(), s, period_end - 1).has_value());
+  const std::optional<ChurnExample> stayed =
+      StayedExample(Model(), s, period_end + kDay);
+  ASSERT_TRUE(stayed.has_value());
+  EXPECT_FALSE(stayed->churned());
+  // The state before the new touchpoints, seen at the first boundary after
+  // its latest one.
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+      *stayed, MakeChurnExample(Model(), s, period_end, false)));
+  // A brand-new customer's first touchpoints are no evidence of staying,
+  // nor is anything after a label.
+  EXPECT_FALSE(StayedExample(Model(), JourneyState(), period_end + kDay)
+                   .has_value());
+  JourneyState labelled = s;
+  labelled.set_churned_ms(s.last_ms());
+  EXPECT_FALSE(StayedExample(Model(), labelled, period_end + kDay).has_value());
+}
+
+// --- the prior, shrinkage and calibration bounds ------------------------------
+
+TEST(ChurnLearningTest, WithoutLabelsChurnRiskIsThePrior) {
+  const JourneyState s = Replay(Lapse());
+  const int64_t now = s.last_ms() + 10 * kDay;
+  const Features prior = ComputeFeatures(Model(), s, now);
+  const LearnedChurn empty;
+  EXPECT_DOUBLE_EQ(ComputeFeatures(Model(), s, now, &empty).churn_risk,
+                   prior.churn_risk);
+  EXPECT_DOUBLE_EQ(prior.churn_risk,
+                   0.01 + 0.98 / (1 + std::exp(-prior.churn_prior_logit)));
+  // A model that learned about other touchpoints leaves this one's
+  // importance as configured: only the shared bias moves it.
+  LearnedChurnModel m;
+  (*m.mutable_weights())["n:t:elsewhere"].set_value(2.0);
+  (*m.mutable_weights())["bias"].set_value(0.5);
+  const LearnedChurn other(m);
+  EXPECT_NEAR(other.Adjustment(Model(), s, now, prior.churn_prior_logit), 0.5,
+              1e-12);
+}
+
+TEST(ChurnLearningTest, CustomersWhoStayedTeachNothingBeforeTheFirstLabel) {
+  const JourneyState s = Replay(Lapse());
+  LearnedChurnModel m;
+  EXPECT_FALSE(Learn(Model(), MakeChurnExample(Model(), s, s.last_ms(), false),
+                     &m));
+  EXPECT_EQ(m.examples(), 0);
+  EXPECT_TRUE(LearnedChurn(m).empty());
+  EXPECT_TRUE(
+      Learn(Model(), MakeChurnExample(Model(), s, s.last_ms(), true), &m));
+  EXPECT_TRUE(
+      Learn(Model(), MakeChurnExample(Model(), s, s.last_ms(), false), &m));
+  EXPECT_EQ(m.examples(), 2);
+  EXPECT_EQ(m.positives(), 1);
+}
+
+TEST(ChurnLearningTest, ShrinkageKeepsAFewLabelsCloseToThePrior) {
+  LearnedChurnModel m;
+  const JourneyState lapse = Replay(Lapse());
+  const ChurnExample e =
+      MakeChurnExample(Model(), lapse, lapse.last_ms(), true);
+  for (int i = 0; i < 3; ++i) Learn(Model(), e, &m);
+  const LearnedChurn learned(m);
+  EXPECT_GT(learned.Value("n:t:delivery"), 0);
+  EXPECT_LT(learned.Value("n:t:delivery"), 0.5);
+  EXPECT_EQ(m.weights().at("n:t:delivery").support(), 3);
+  EXPECT_EQ(m.weights().at("n:t:delivery").positives(), 3);
+  // With shrinkage only (no further evidence), corrections decay to 0.
+  omnicx::journey::v1::JourneyModel proto = Model().proto();
+  proto.mutable_learning()->set_shrinkage(1.0);
+  const CompiledModel shrinking = *CompileModel(proto);
+  ChurnExample nothing;
+  nothing.set_prior_logit(0);
+  (*nothing.mutable_features())["n:t:delivery"] = 1e-9;
+  nothing.set_churned(true);
+  for (int i = 0; i < 2000; ++i) Learn(shrinking, nothing, &m);
+  EXPECT_NEAR(m.weights().at("n:t:delivery").value(), 0, 0.05);
+}
+
+TEST(ChurnLearningTest, RiskAndHealthAreNeverCertain) {
+  std::vector<Interaction> events;
+  for (int i = 0; i < 2; ++i) {
+    Interaction d = Event(absl::StrCat("d", i), "delivery", "delivery",
+                          kT0 + i * kDay, omnicx::v1::OUTCOME_FAILURE);
+    d.mutable_wait()->set_seconds(3 * 86400);
+    events.push_back(d);
+  }
+  const JourneyState s = Replay(events);
+  const Features f = ComputeFeatures(Model(), s, kT0 + 2 * kDay);
+  EXPECT_GE(f.health, 1.0);
+  LearnedChurnModel m;
+  (*m.mutable_weights())["bias"].set_value(50);
+  const LearnedChurn extreme(m);
+  EXPECT_NEAR(ComputeFeatures(Model(), s, kT0 + 2 * kDay, &extreme).churn_risk,
+              kMaxChurnRisk, 1e-12);
+  EXPECT_DOUBLE_EQ(BoundRisk(0), kMinChurnRisk);
+  EXPECT_DOUBLE_EQ(BoundRisk(1), kMaxChurnRisk);
+  EXPECT_DOUBLE_EQ(BoundRisk(std::nan("")), kMinChurnRisk);
+  // Strictly increasing: customers below 1% still rank.
+  EXPECT_LT(BoundRisk(0.001), BoundRisk(0.002));
+}
+
+// --- learning on a known world -------------------------------------------------
+
+// Customers who fail at "alpha" and "beta" (both configured alike, type
+// delivery); only alpha drives churn.
+struct World {
+  std::vector<ChurnExample> examples;
+  std::vector<bool> churned;
+  std::vector<double> true_risk;
+};
+World Draw(std::mt19937_64& rng, int n) {
+  World w;
+  std::poisson_distribution<int> failures(0.6);
+  std::uniform_real_distribution<double> u(0, 1);
+  for (int i = 0; i < n; ++i) {
+    std::vector<Interaction> events = {Event("v", "page_view", "home", kT0)};
+    const int a = failures(rng), b = failures(rng);
+    for (int k = 0; k < a + b; ++k) {
+      events.push_back(Event(absl::StrCat("f", k), "delivery",
+                             k < a ? "alpha" : "beta",
+                             kT0 + (1 + k) * kDay,
+                             omnicx::v1::OUTCOME_FAILURE));
+    }
+    const double risk = 1 / (1 + std::exp(-(-3.2 + 1.3 * a + 0.0 * b)));
+    const bool y = u(rng) < risk;
+    const JourneyState s = Replay(events);
+    w.examples.push_back(MakeChurnExample(Model(), s, s.last_ms(), y));
+    w.churned.push_back(y);
+    w.true_risk.push_back(risk);
+  }
+  return w;
+}
+
+double Auc(const std::vector<double>& score, const std::vector<bool>& label) {
+  double pairs = 0, wins = 0;
+  for (size_t i = 0; i < score.size(); ++i) {
+    if (!label[i]) continue;
+    for (size_t j = 0; j < score.size(); ++j) {
+      if (label[j]) continue;
+      pairs += 1;
+      wins += score[i] > score[j] ? 1 : score[i] == score[j] ? 0.5 : 0;
+    }
+  }
+  return wins / pairs;
+}
+
+double ExpectedCalibrationError(const std::vector<double>& p,
+                                const std::vector<bool>& y) {
+  double sum_p[10] = {}, sum_y[10] = {}, count[10] = {};
+  for (size_t i = 0; i < p.size(); ++i) {
+    const int bin = std::min(9, static_cast<int>(p[i] * 10));
+    sum_p[bin] += p[i];
+    sum_y[bin] += y[i] ? 1 : 0;
+    count[bin] += 1;
+  }
+  double ece = 0;
+  for (int b = 0; b < 10; ++b) {
+    ece += std::abs(sum_p[b] - sum_y[b]) / static_cast<double>(p.size());
+  }
+  return ece;
+}
+
+TEST(ChurnLearningTest, LearnsWhichTouchpointsMatterAndIsCalibrated) {
+  std::mt19937_64 rng(5);
+  const World train = Draw(rng, 12000);
+  const World test = Draw(rng, 4000);
+  LearnedChurnModel m;
+  for (const ChurnExample& e : train.examples) Learn(Model(), e, &m);
+  const LearnedChurn learned(m);
+  // alpha's bad experiences matter more than configured, beta's less.
+  EXPECT_GT(learned.Value("n:t:alpha"), learned.Value("n:t:beta") + 0.5);
+  std::vector<double> prior, after;
+  for (const ChurnExample& e : test.examples) {
+    prior.push_back(1 / (1 + std::exp(-e.prior_logit())));
+    after.push_back(PredictExample(m, e));
+  }
+  const double auc_prior = Auc(prior, test.churned);
+  const double auc_learned = Auc(after, test.churned);
+  const double auc_truth = Auc(test.true_risk, test.churned);
+  // Closes most of the gap between the prior and the truth.
+  EXPECT_GT(auc_learned - auc_prior, 0.6 * (auc_truth - auc_prior))
+      << auc_prior << " " << auc_learned << " " << auc_truth;
+  EXPECT_LE(ExpectedCalibrationError(after, test.churned), 0.05);
+  const auto described = DescribeChurnModel(m, 100);
+  EXPECT_EQ(described.examples(), m.examples());
+  EXPECT_GT(described.examples(), 11900);  // all but those before the first label
+  bool found = false;
+  for (const auto& imp : described.importances()) {
+    if (imp.kind() == "touchpoint" && imp.name() == "alpha") {
+      found = true;
+      EXPECT_GT(imp.negative_multiplier(), 1.3);
+      EXPECT_EQ(imp.support(), m.weights().at("n:t:alpha").support());
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+// --- analytics corrections -----------------------------------------------------
+
+TEST(FeedbackTest, CountsTowardTheTouchpointItIsAboutAndIsNoPainPoint) {
+  Interaction contact = Event("c", "support_contact", "delivery", kT0,
+                              omnicx::v1::OUTCOME_UNSPECIFIED);
+  contact.set_case_id("case-1");
+  Interaction survey = Event("s", "survey_response", "delivery", kT0 + kDay,
+                             omnicx::v1::OUTCOME_UNSPECIFIED);
+  survey.set_channel(omnicx::v1::CHANNEL_EMAIL);
+  survey.set_case_id("case-1");
+  survey.mutable_feedback()->set_nps(1);
+  const JourneyState s = Replay({contact, survey});
+  const std::string about =
+      DriverKey(omnicx::v1::CHANNEL_UNSPECIFIED, "", "delivery");
+  ASSERT_TRUE(s.drivers().contains(about));
+  EXPECT_EQ(s.drivers().at(about).negatives(), 1);
+  EXPECT_FALSE(s.drivers().contains(
+      DriverKey(omnicx::v1::CHANNEL_EMAIL, "survey_response", "delivery")));
+  // Not a second contact on the case: no repeat contact.
+  EXPECT_EQ(s.cases().at("case-1").contacts(), 1);
+  // Feedback naming no touchpoint keeps its own key, and is never ranked.
+  Interaction loose = Event("l", "survey_response", "", kT0 + 2 * kDay,
+                            omnicx::v1::OUTCOME_UNSPECIFIED);
+  loose.mutable_feedback()->set_nps(0);
+  const JourneyState t = Replay({contact, survey, loose});
+  std::map<std::string, double> fields;
+  for (const auto& [f, v] : PainContributions(t)) fields[f] = v;
+  PainPointQuery query;
+  query.limit = 10;
+  for (const auto& p : RankPainPoints(Model(), fields, query)) {
+    EXPECT_FALSE(IsFeedback(p.type())) << p.type();
+  }
+}
+
+TEST(OwnerTest, PainPointsNameTheirOwnerAndFilterByIt) {
+  auto model = LoadJourneyModelFromYaml(
+      "owners:\n"
+      "  - {touchpoint: delivery, team: logistics}\n"
+      "  - {type: payment, team: billing}\n"
+      "  - {channel: CHANNEL_VOICE, team: contact_centre}\n"
+      "  - {channel: CHANNEL_VOICE, touchpoint: delivery, team: logistics_calls}\n",
+      "t");
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->Owner(omnicx::v1::CHANNEL_WEB, "delivery", "delivery"),
+            "logistics");
+  EXPECT_EQ(model->Owner(omnicx::v1::CHANNEL_VOICE, "support_contact",
+                         "delivery"),
+            "logistics_calls");
+  EXPECT_EQ(model->Owner(omnicx::v1::CHANNEL_WEB, "payment", "checkout"),
+            "billing");
+  EXPECT_EQ(model->Owner(omnicx::v1::CHANNEL_VOICE, "login", "login"),
+            "contact_centre");
+  EXPECT_EQ(model->Owner(omnicx::v1::CHANNEL_WEB, "login", "login"), "");
+  auto bad = LoadJourneyModelFromYaml("owners:\n  - {team: x}\n", "t");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("owners[0]"), std::string::npos);
+
+  const JourneyState s = Replay(Lapse());
+  std::map<std::string, double> fields;
+  for (const auto& [f, v] : PainContributions(s)) fields[f] = v;
+  PainPointQuery all;
+  std::set<std::string> owners;
+  for (const auto& p : RankPainPoints(*model, fields, all)) {
+    owners.insert(p.owner());
+    if (p.touchpoint() == "delivery") EXPECT_EQ(p.owner(), "logistics");
+  }
+  EXPECT_EQ(owners.count("logistics"), 1u);
+  PainPointQuery logistics;
+  logistics.owner = "logistics";
+  const auto mine = RankPainPoints(*model, fields, logistics);
+  ASSERT_FALSE(mine.empty());
+  for (const auto& p : mine) EXPECT_EQ(p.owner(), "logistics");
+}
+
+TEST(DriverTest, ZeroImpactEntriesAreLeftOut) {
+  std::vector<Interaction> events = Lapse();
+  for (int i = 0; i < 3; ++i) {
+    events.push_back(Event(absl::StrCat("v", i), "page_view",
+                           absl::StrCat("p", i), kT0 - 400 * kDay));
+  }
+  const JourneyState s = Replay(events);
+  const omnicx::v1::JourneySummary summary =
+      Summarize(Model(), s, kT0 + 3 * kDay);
+  EXPECT_GT(summary.drivers_size(), 0);
+  for (const auto& d : summary.drivers()) {
+    EXPECT_GE(std::abs(d.impact()), 0.05) << d.touchpoint();
+  }
+}
+
+}  // namespace
+}  // namespace omnicx::journey
