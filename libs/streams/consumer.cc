@@ -108,7 +108,13 @@ absl::StatusOr<int> StreamConsumer::HandleAll(
       ++handled;
     } else {
       // Left pending: redelivered by ClaimIdle, dead-lettered after
-      // max_deliveries.
+      // max_deliveries. A failure that may pass (Redis unreachable or
+      // slow, a race) is also retried by this consumer shortly (Run), so
+      // a dropped connection does not hold the entry for claim_idle.
+      if (absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) ||
+          absl::IsAborted(s) || absl::IsResourceExhausted(s)) {
+        retry_own_pending_ = true;
+      }
       stats_.failed++;
       OMNICX_LOG(kWarn) << "group=" << options_.group << " entry " << e.stream
                         << "/" << e.id << " not applied: " << s;
@@ -284,6 +290,12 @@ void StreamConsumer::Run() {
       // Redis down or the group gone (flushed): back off, then re-create.
       ready = false;
       stop_.WaitForNotificationWithTimeout(absl::Milliseconds(500));
+    } else if (retry_own_pending_) {
+      // Entries of this read failed for a reason that may pass: back off,
+      // then read them again (RecoverPending) before anything new.
+      retry_own_pending_ = false;
+      stop_.WaitForNotificationWithTimeout(options_.retry_backoff);
+      ready = false;
     }
   }
 }

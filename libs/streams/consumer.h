@@ -18,6 +18,9 @@
 //   - an entry is XACKed only after its handler returned OK, so a crash
 //     between applying and acknowledging redelivers it;
 //   - on start the consumer first re-reads its own pending entries (id 0);
+//   - entries whose handler failed for a reason that may pass (Redis
+//     unreachable, a timeout, a race) are read again by the same consumer
+//     after retry_backoff, before anything new;
 //   - entries idle longer than claim_idle in any consumer (a dead pod) are
 //     taken over with XAUTOCLAIM;
 //   - an entry delivered max_deliveries times without success goes to the
@@ -76,6 +79,11 @@ struct ConsumerOptions {
   absl::Duration claim_idle = absl::Seconds(30);
   absl::Duration claim_interval = absl::Seconds(5);
   int max_deliveries = 5;
+  // After a read whose entries failed for a reason that may pass
+  // (UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, RESOURCE_EXHAUSTED), the
+  // consumer waits this long and reads its own pending entries again.
+  // Other failures wait for claim_idle (and the dead-letter count).
+  absl::Duration retry_backoff = absl::Milliseconds(200);
 };
 
 struct ConsumerStats {
@@ -131,6 +139,8 @@ class StreamConsumer {
   const ConsumerOptions options_;
   BatchHandler handler_;
   ConsumerStats stats_;
+  // Set by HandleAll, read by Run (the consumer's own thread).
+  bool retry_own_pending_ = false;
   absl::Notification stop_;
   std::thread thread_;
 };

@@ -60,6 +60,7 @@ function requestFor(method, cid) {
     GetJourney: { customer },
     ListPainPoints: { limit: 3 },
     GetFunnel: {},
+    GetChurnModel: {},
     ForgetCustomer: { customer_id: cid },
     Recommend: { customer, channel: 'CHANNEL_EMAIL' },
     DecideForContext: { request: { customer, channel: 'CHANNEL_EMAIL' },
