@@ -8,7 +8,7 @@ namespace omnicx::ingestion {
 
 LagMonitor::LagMonitor(EventLog& log, Intake& intake,
                        metrics::Registry& registry, absl::Duration interval,
-                       absl::Duration trim_interval)
+                       absl::Duration trim_interval, time::Clock& clock)
     : log_(log),
       intake_(intake),
       interval_(interval),
@@ -24,14 +24,16 @@ LagMonitor::LagMonitor(EventLog& log, Intake& intake,
       trimmed_(registry.Counter("omnicx_ingestion_trimmed_total",
                                 "Stream entries trimmed after every group "
                                 "acknowledged them.",
-                                {})) {
+                                {})),
+      clock_(clock),
+      stop_(clock) {
   thread_ = std::thread([this] { Loop(); });
 }
 
 LagMonitor::~LagMonitor() { Stop(); }
 
 void LagMonitor::Stop() {
-  if (!stop_.HasBeenNotified()) stop_.Notify();
+  stop_.Stop();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -48,16 +50,16 @@ void LagMonitor::RefreshNow() {
 }
 
 void LagMonitor::Loop() {
-  absl::Time next_trim = absl::Now() + trim_interval_;
+  absl::Time next_trim = clock_.Now() + trim_interval_;
   bool groups_ready = false;
-  while (!stop_.WaitForNotificationWithTimeout(interval_)) {
+  while (!stop_.WaitFor(interval_)) {
     if (!groups_ready) {
       // Redis may have been down at start, or flushed since.
       groups_ready = log_.EnsureConsumerGroups().ok();
     }
     RefreshNow();
-    if (absl::Now() >= next_trim) {
-      next_trim = absl::Now() + trim_interval_;
+    if (clock_.Now() >= next_trim) {
+      next_trim = clock_.Now() + trim_interval_;
       absl::StatusOr<int64_t> n = log_.Trim();
       if (n.ok()) {
         trimmed_.WithLabels({}).Increment(static_cast<double>(*n));

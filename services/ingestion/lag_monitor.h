@@ -1,16 +1,17 @@
 // Background upkeep of the event log: every second it reads the consumer
 // groups' lag (for back-pressure and the lag gauge); every `trim_interval`
 // it trims what every group has acknowledged. Stops on Stop() or
-// destruction.
+// destruction. Intervals run on `clock` (tests pass a time::SimulatedClock
+// and Advance it instead of waiting).
 #ifndef OMNICX_SERVICES_INGESTION_LAG_MONITOR_H_
 #define OMNICX_SERVICES_INGESTION_LAG_MONITOR_H_
 
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "libs/metrics/registry.h"
+#include "libs/time/clock.h"
 #include "services/ingestion/event_log.h"
 #include "services/ingestion/intake.h"
 
@@ -20,7 +21,8 @@ class LagMonitor {
  public:
   LagMonitor(EventLog& log, Intake& intake, metrics::Registry& registry,
              absl::Duration interval = absl::Seconds(1),
-             absl::Duration trim_interval = absl::Seconds(10));
+             absl::Duration trim_interval = absl::Seconds(10),
+             time::Clock& clock = time::RealClock());
   ~LagMonitor();
 
   // Reads lag now (tests call this instead of waiting).
@@ -37,7 +39,8 @@ class LagMonitor {
   metrics::GaugeFamily& lag_;
   metrics::GaugeFamily& pending_;
   metrics::CounterFamily& trimmed_;
-  absl::Notification stop_;
+  time::Clock& clock_;
+  time::StopSignal stop_;
   std::thread thread_;
 };
 

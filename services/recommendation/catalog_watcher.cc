@@ -16,11 +16,13 @@ const omnicx::v1::Action* Catalog::Find(absl::string_view action_id) const {
 }
 
 CatalogWatcher::CatalogWatcher(RecommendationStore& store,
-                               WatcherOptions options)
+                               WatcherOptions options, time::Clock& clock)
     : store_(store),
       options_(options),
       catalog_(std::make_shared<Catalog>()),
-      stats_(std::make_shared<StatsTable>()) {
+      stats_(std::make_shared<StatsTable>()),
+      clock_(clock),
+      stop_(clock) {
   if (options_.seed.has_value()) {
     auto provisional = std::make_shared<Catalog>();
     for (const omnicx::v1::Action& a : options_.seed->actions()) {
@@ -88,7 +90,7 @@ void CatalogWatcher::Start() {
 }
 
 void CatalogWatcher::Stop() {
-  if (!stop_.HasBeenNotified()) stop_.Notify();
+  stop_.Stop();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -103,12 +105,12 @@ std::shared_ptr<const StatsTable> CatalogWatcher::stats() const {
 }
 
 void CatalogWatcher::Run() {
-  absl::Time next_stats = absl::Now();
-  while (!stop_.WaitForNotificationWithTimeout(options_.catalog_interval)) {
+  absl::Time next_stats = clock_.Now();
+  while (!stop_.WaitFor(options_.catalog_interval)) {
     absl::Status s = RefreshCatalog();
     if (!s.ok()) OMNICX_LOG(kWarn) << "catalog refresh: " << s;
-    if (absl::Now() >= next_stats) {
-      next_stats = absl::Now() + options_.stats_interval;
+    if (clock_.Now() >= next_stats) {
+      next_stats = clock_.Now() + options_.stats_interval;
       s = RefreshStats();
       if (!s.ok()) OMNICX_LOG(kWarn) << "statistics refresh: " << s;
     }

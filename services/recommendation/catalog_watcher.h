@@ -12,7 +12,8 @@
 // changed, so every replica serves an upsert within that interval; the
 // replica that took the upsert refreshes at once. Statistics are re-read
 // every stats_interval. While Redis is unreachable the last snapshots stay
-// in use (with a seed catalog, that one from start-up).
+// in use (with a seed catalog, that one from start-up). The intervals run
+// on the given clock (tests pass a time::SimulatedClock).
 #ifndef OMNICX_SERVICES_RECOMMENDATION_CATALOG_WATCHER_H_
 #define OMNICX_SERVICES_RECOMMENDATION_CATALOG_WATCHER_H_
 
@@ -23,8 +24,8 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "libs/time/clock.h"
 #include "services/recommendation/learning.h"
 #include "services/recommendation/recommendation_store.h"
 
@@ -47,7 +48,8 @@ struct WatcherOptions {
 
 class CatalogWatcher {
  public:
-  CatalogWatcher(RecommendationStore& store, WatcherOptions options);
+  CatalogWatcher(RecommendationStore& store, WatcherOptions options,
+                 time::Clock& clock = time::RealClock());
   ~CatalogWatcher();
 
   // Reloads the catalog if its version changed, and the statistics.
@@ -72,7 +74,8 @@ class CatalogWatcher {
   std::shared_ptr<const StatsTable> stats_ ABSL_GUARDED_BY(mu_);
   absl::Mutex refresh_mu_;  // one catalog reload at a time
   bool seed_pending_ ABSL_GUARDED_BY(refresh_mu_) = false;
-  absl::Notification stop_;
+  time::Clock& clock_;
+  time::StopSignal stop_;
   std::thread thread_;
 };
 

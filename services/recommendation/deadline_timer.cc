@@ -9,7 +9,8 @@ constexpr absl::Duration kResolution = absl::Milliseconds(1);
 
 }  // namespace
 
-DeadlineTimer::DeadlineTimer() : thread_([this] { Run(); }) {}
+DeadlineTimer::DeadlineTimer(time::Clock& clock)
+    : clock_(clock), thread_([this] { Run(); }) {}
 
 DeadlineTimer::~DeadlineTimer() {
   {
@@ -29,7 +30,7 @@ void DeadlineTimer::Run() {
   while (!stop_) {
     // At most one wake-up per kResolution: under load every call has a
     // watchdog, and waking for each one would cost more than the calls.
-    const absl::Time now = absl::Now();
+    const absl::Time now = clock_.Now();
     const absl::Time next =
         due_.empty() ? now + absl::Milliseconds(100)
                      : std::max(due_.begin()->first, now + kResolution);
@@ -39,9 +40,9 @@ void DeadlineTimer::Run() {
       return stop_ ||
              (!due_.empty() && due_.begin()->first + kResolution < next);
     };
-    mu_.AwaitWithDeadline(absl::Condition(&changed), next);
+    clock_.AwaitWithDeadline(&mu_, absl::Condition(&changed), next);
     if (stop_) break;
-    while (!due_.empty() && due_.begin()->first <= absl::Now()) {
+    while (!due_.empty() && due_.begin()->first <= clock_.Now()) {
       std::function<void()> callback = std::move(due_.begin()->second);
       due_.erase(due_.begin());
       mu_.Unlock();

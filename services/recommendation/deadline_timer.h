@@ -9,7 +9,8 @@
 //
 // Callbacks run on the timer thread, in time order, at most about 1 ms
 // late, and must be short. The
-// destructor drops callbacks not yet due.
+// destructor drops callbacks not yet due. Times are on `clock` (tests pass a
+// time::SimulatedClock and Advance it past a deadline).
 #ifndef OMNICX_SERVICES_RECOMMENDATION_DEADLINE_TIMER_H_
 #define OMNICX_SERVICES_RECOMMENDATION_DEADLINE_TIMER_H_
 
@@ -21,12 +22,13 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "libs/time/clock.h"
 
 namespace omnicx::recommendation {
 
 class DeadlineTimer {
  public:
-  DeadlineTimer();
+  explicit DeadlineTimer(time::Clock& clock = time::RealClock());
   ~DeadlineTimer();
   DeadlineTimer(const DeadlineTimer&) = delete;
   DeadlineTimer& operator=(const DeadlineTimer&) = delete;
@@ -36,6 +38,7 @@ class DeadlineTimer {
  private:
   void Run();
 
+  time::Clock& clock_;
   absl::Mutex mu_;
   std::multimap<absl::Time, std::function<void()>> due_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

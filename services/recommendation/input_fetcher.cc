@@ -19,11 +19,13 @@ struct Call {
 InputFetcher::InputFetcher(std::shared_ptr<grpc::Channel> profile,
                            std::shared_ptr<grpc::Channel> journey,
                            InputOptions options,
-                           auth::ServiceCredential credential)
+                           auth::ServiceCredential credential,
+                           time::Clock& clock)
     : profile_(omnicx::v1::ProfileService::NewStub(profile)),
       journey_(omnicx::v1::JourneyService::NewStub(journey)),
       options_(options),
-      credential_(std::move(credential)) {}
+      credential_(std::move(credential)),
+      clock_(clock) {}
 
 template <typename T>
 bool InputFetcher::Lookup(Cache<T>& cache, const std::string& key, T* out) {
@@ -31,7 +33,7 @@ bool InputFetcher::Lookup(Cache<T>& cache, const std::string& key, T* out) {
   absl::MutexLock lock(&cache.mu);
   auto it = cache.entries.find(key);
   if (it == cache.entries.end()) return false;
-  if (it->second.expires < absl::Now()) {
+  if (it->second.expires < clock_.Now()) {
     cache.uses.erase(it->second.use);
     cache.entries.erase(it);
     return false;
@@ -45,7 +47,7 @@ template <typename T>
 void InputFetcher::Store(Cache<T>& cache, const std::string& key,
                          const T& value) {
   if (options_.cache_ttl <= absl::ZeroDuration()) return;
-  const absl::Time expires = absl::Now() + options_.cache_ttl;
+  const absl::Time expires = clock_.Now() + options_.cache_ttl;
   absl::MutexLock lock(&cache.mu);
   auto it = cache.entries.find(key);
   if (it != cache.entries.end()) {

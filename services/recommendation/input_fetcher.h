@@ -11,6 +11,8 @@
 // thread. Errors keep their gRPC code (UNAVAILABLE, DEADLINE_EXCEEDED,
 // NOT_FOUND, ...). A cached profile only ranks: consent is checked against
 // the stored consents when a decision reserves (reserve_actions.lua).
+// Cache expiry runs on `clock` (tests pass a time::SimulatedClock); the
+// gRPC call deadlines are real time.
 #ifndef OMNICX_SERVICES_RECOMMENDATION_INPUT_FETCHER_H_
 #define OMNICX_SERVICES_RECOMMENDATION_INPUT_FETCHER_H_
 
@@ -25,6 +27,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "libs/auth/authenticator.h"
+#include "libs/time/clock.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/profile.grpc.pb.h"
 
@@ -50,7 +53,8 @@ class InputFetcher {
   // Calls carry `credential` (the recommendation service's own).
   InputFetcher(std::shared_ptr<grpc::Channel> profile,
                std::shared_ptr<grpc::Channel> journey, InputOptions options,
-               auth::ServiceCredential credential = {});
+               auth::ServiceCredential credential = {},
+               time::Clock& clock = time::RealClock());
 
   // The call's deadline is min(now + timeout, `deadline`); `caller` names
   // the original caller for the peer's audit.
@@ -81,6 +85,7 @@ class InputFetcher {
   std::unique_ptr<omnicx::v1::JourneyService::Stub> journey_;
   const InputOptions options_;
   const auth::ServiceCredential credential_;
+  time::Clock& clock_;
   Cache<omnicx::v1::Profile> profiles_;
   Cache<omnicx::v1::JourneySummary> journeys_;
 };

@@ -22,6 +22,8 @@
 #include "libs/streams/retention.h"
 #include "libs/testing/in_process_server.h"
 #include "libs/testing/redis_test.h"
+#include "libs/testing/wait.h"
+#include "libs/time/clock.h"
 #include "omnicx/v1/ingestion.grpc.pb.h"
 #include "services/ingestion/event_log.h"
 #include "services/ingestion/ingestion_service.h"
@@ -288,11 +290,10 @@ TEST_F(IngestionTest, DuplicatesAfterServiceAndRedisRestart) {
   ASSERT_OK(redis_server_->Stop());
   ASSERT_OK(redis_server_->Restart());
   absl::StatusOr<omnicx::v1::TrackBatchResponse> after_redis;
-  for (int i = 0; i < 40; ++i) {
+  ASSERT_TRUE(testing::WaitUntil([&] {
     after_redis = Batch({Event("r-1")});
-    if (after_redis.ok()) break;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+    return after_redis.ok();
+  })) << after_redis.status();
   ASSERT_TRUE(after_redis.ok()) << after_redis.status();
   EXPECT_EQ(after_redis->results(0).status(),
             omnicx::v1::EVENT_STATUS_DUPLICATE);
@@ -478,12 +479,12 @@ TEST_F(IngestionTest, RedisDownMidStreamThenResendIsExactlyOnce) {
   ASSERT_OK(redis_server_->Restart());
   // The client resends everything; retries until Redis answers again.
   absl::StatusOr<omnicx::v1::TrackBatchResponse> r;
-  for (int attempt = 0; attempt < 50; ++attempt) {
+  ASSERT_TRUE(testing::WaitUntil([&] {
     r = Batch(std::vector<Interaction>(all.begin(), all.begin() + 300));
-    if (r.ok()) break;
-    EXPECT_THAT(r, status::StatusIs(absl::StatusCode::kUnavailable));
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+    EXPECT_TRUE(r.ok() || r.status().code() == absl::StatusCode::kUnavailable)
+        << r.status();
+    return r.ok();
+  })) << r.status();
   ASSERT_TRUE(r.ok()) << r.status();
   int accepted = 0;
   for (const auto& res : r->results()) {
@@ -512,6 +513,31 @@ TEST_F(IngestionTest, LaggingConsumersCauseResourceExhaustedWithRetryInfo) {
   EXPECT_EQ(StoredIds().count("l-next"), 0u);
   EXPECT_THAT(service.registry.Render(),
               HasSubstr("omnicx_ingestion_consumer_lag{group=\"profile\"} 10"));
+}
+
+// The monitor's loop reads lag once per interval of its clock: simulated
+// here, so the read happens when the test advances time, not after a wait.
+TEST_F(IngestionTest, LagMonitorReadsLagEachIntervalOfItsClock) {
+  IntakeOptions options;
+  options.max_consumer_lag = 5;
+  Service service(*redis_, keys_, options);
+  time::SimulatedClock clock(absl::FromUnixSeconds(1000));
+  LagMonitor monitor(service.log, service.intake, service.registry,
+                     absl::Seconds(1), absl::Hours(1), clock);
+  std::vector<Interaction> events;
+  for (int i = 0; i < 10; ++i) events.push_back(Event(absl::StrCat("m-", i)));
+  ASSERT_TRUE(Batch(events, &service).ok());
+  ASSERT_TRUE(testing::WaitUntil([&] { return clock.waiters() == 1; }));
+  // No simulated time has passed: the lag is not read yet.
+  EXPECT_TRUE(Batch({Event("m-before")}, &service).ok());
+  clock.Advance(absl::Seconds(1));
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    return absl::StrContains(
+        service.registry.Render(),
+        "omnicx_ingestion_consumer_lag{group=\"profile\"} 11");
+  }));
+  EXPECT_THAT(Batch({Event("m-after")}, &service),
+              status::StatusIs(absl::StatusCode::kResourceExhausted));
 }
 
 TEST_F(IngestionTest, TrimKeepsEverythingAConsumerHasNotAcknowledged) {

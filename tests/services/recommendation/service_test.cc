@@ -19,6 +19,7 @@
 #include "libs/testing/redis_server.h"
 #include "libs/testing/test_credentials.h"
 #include "libs/testing/wait.h"
+#include "libs/time/clock.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/profile.grpc.pb.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
@@ -188,13 +189,13 @@ class ServiceTest : public ::testing::Test {
     w.catalog_interval = absl::Milliseconds(200);
     w.stats_interval = absl::Milliseconds(200);
     w.seed = std::move(seed);
-    r->watcher = std::make_unique<CatalogWatcher>(*r->store, w);
+    r->watcher = std::make_unique<CatalogWatcher>(*r->store, w, *clock_);
     EXPECT_OK(r->watcher->Refresh());
     r->watcher->Start();
     r->inputs = std::make_unique<InputFetcher>(
         testing::ChannelTo(*profile_server_),
         journey_server_ ? testing::ChannelTo(*journey_server_) : Down(),
-        input_options_);
+        input_options_, auth::ServiceCredential{}, *clock_);
     r->timer = std::make_unique<DeadlineTimer>();
     RecommenderOptions options = recommender_options_;
     options.seed = thompson_seed;
@@ -300,6 +301,10 @@ class ServiceTest : public ::testing::Test {
   std::unique_ptr<server::Server> journey_server_;
   StoreOptions store_options_;
   InputOptions input_options_;
+  // The clock of the replicas' catalog watchers and input caches.
+  time::Clock* clock_ = &time::RealClock();
+  // Outlives the replicas (TearDown clears them).
+  time::SimulatedClock simulated_{absl::FromUnixSeconds(1000)};
   RecommenderOptions recommender_options_;
   std::vector<std::unique_ptr<Replica>> replicas_;
 };
@@ -601,6 +606,8 @@ TEST_F(ServiceTest, UpsertIsServedByEveryReplicaWithinFiveSeconds) {
   PutProfile("c1", MakeProfile("c1", {}));
   journey_.Put("c1", Happy("c1"));
   store_options_.global_daily_cap = 0;
+  time::SimulatedClock& clock = simulated_;
+  clock_ = &clock;
   Replica& a = AddReplica();
   Replica& b = AddReplica();
   omnicx::v1::UpsertActionRequest up;
@@ -617,15 +624,17 @@ TEST_F(ServiceTest, UpsertIsServedByEveryReplicaWithinFiveSeconds) {
   ASSERT_OK_AND_ASSIGN(RecommendResponse now, Recommend(a, For("c1")));
   ASSERT_GT(now.actions_size(), 0);
   EXPECT_EQ(now.actions(0).action_id(), "flash_tutorial");
-  const absl::Time start = absl::Now();
-  bool served = false;
-  while (!served && absl::Now() - start < absl::Seconds(5)) {
-    ASSERT_OK_AND_ASSIGN(RecommendResponse other, Recommend(b, For("c1")));
-    served = other.catalog_version() == 2 && other.actions_size() > 0 &&
-             other.actions(0).action_id() == "flash_tutorial";
-    if (!served) absl::SleepFor(absl::Milliseconds(50));
-  }
-  EXPECT_TRUE(served);
+  auto served_by_b = [&] {
+    absl::StatusOr<RecommendResponse> other = Recommend(b, For("c1"));
+    return other.ok() && other->catalog_version() == 2 &&
+           other->actions_size() > 0 &&
+           other->actions(0).action_id() == "flash_tutorial";
+  };
+  // The other replica polls once per catalog_interval of its clock.
+  ASSERT_TRUE(testing::WaitUntil([&] { return clock.waiters() == 2; }));
+  EXPECT_FALSE(served_by_b());
+  clock.Advance(absl::Milliseconds(200));
+  EXPECT_TRUE(testing::WaitUntil(served_by_b));
   grpc::ClientContext lctx;
   omnicx::v1::ListActionsResponse list;
   ASSERT_TRUE(b.stub->ListActions(&lctx, {}, &list).ok());
@@ -753,6 +762,33 @@ TEST_F(ServiceTest, TheInputCacheEvictsTheLeastRecentlyUsed) {
   EXPECT_EQ(get("a"), 3);  // still cached
   EXPECT_EQ(get("c"), 3);
   EXPECT_EQ(get("b"), 4);  // was evicted
+}
+
+// A cached input expires cache_ttl after it was stored, on the fetcher's
+// clock.
+TEST_F(ServiceTest, TheInputCacheExpiresAfterItsTtl) {
+  journey_.Put("a", Happy("a"));
+  InputOptions options;
+  options.cache_ttl = absl::Seconds(1);
+  time::SimulatedClock clock(absl::FromUnixSeconds(1000));
+  InputFetcher inputs(Down(), testing::ChannelTo(*journey_server_), options,
+                      {}, clock);
+  auto get = [&] {
+    absl::Notification done;
+    inputs.GetJourney("a", absl::Now() + absl::Seconds(5),
+                      [&](absl::StatusOr<omnicx::v1::JourneySummary> j) {
+                        EXPECT_OK(j.status());
+                        done.Notify();
+                      });
+    done.WaitForNotification();
+    return journey_.calls.load();
+  };
+  EXPECT_EQ(get(), 1);
+  clock.Advance(absl::Seconds(1));
+  EXPECT_EQ(get(), 1);  // still fresh at exactly the TTL
+  clock.Advance(absl::Milliseconds(1));
+  EXPECT_EQ(get(), 2);  // expired: asked again
+  EXPECT_EQ(get(), 2);
 }
 
 // The reservation runs on the Redis executor, not on the gRPC thread the
