@@ -10,16 +10,26 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "libs/status/status_matchers.h"
+#include "libs/testing/wait.h"
 
 namespace omnicx::server {
 namespace {
 
-// A service for any method name that answers after `delay`, so that calls
-// are really in flight when shutdown starts.
+// A service for any method name whose handlers answer once the test calls
+// Release(), so that calls are really in flight when shutdown starts.
 class SlowGenericService : public grpc::CallbackGenericService {
  public:
-  explicit SlowGenericService(absl::Duration delay) : delay_(delay) {}
   std::atomic<int> started{0};
+
+  ~SlowGenericService() { ReleaseAndJoin(); }
+
+  // Lets every handler answer (now and from now on) and waits for them.
+  void ReleaseAndJoin() {
+    if (!release_.HasBeenNotified()) release_.Notify();
+    absl::MutexLock lock(&mu_);
+    for (std::thread& t : handlers_) t.join();
+    handlers_.clear();
+  }
 
   grpc::ServerGenericBidiReactor* CreateReactor(
       grpc::GenericCallbackServerContext* context) override {
@@ -29,11 +39,12 @@ class SlowGenericService : public grpc::CallbackGenericService {
       void OnReadDone(bool ok) override {
         if (!ok) return;
         s_->started++;
-        std::thread([this] {
-          absl::SleepFor(s_->delay_);
+        absl::MutexLock lock(&s_->mu_);
+        s_->handlers_.emplace_back([this] {
+          s_->release_.WaitForNotification();
           StartWriteAndFinish(&request_, grpc::WriteOptions(),
                               grpc::Status::OK);
-        }).detach();
+        });
       }
       void OnDone() override { delete this; }
 
@@ -45,7 +56,9 @@ class SlowGenericService : public grpc::CallbackGenericService {
   }
 
  private:
-  absl::Duration delay_;
+  absl::Notification release_;
+  absl::Mutex mu_;
+  std::vector<std::thread> handlers_ ABSL_GUARDED_BY(mu_);
 };
 
 grpc::Status CallSlow(const std::string& address) {
@@ -91,7 +104,7 @@ absl::StatusOr<std::unique_ptr<Server>> StartWith(
 }
 
 TEST(ServerTest, InFlightCallsFinishOnShutdown) {
-  SlowGenericService slow(absl::Milliseconds(500));
+  SlowGenericService slow;
   ServerOptions options;
   options.shutdown_grace = absl::Seconds(5);
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Server> server,
@@ -102,12 +115,22 @@ TEST(ServerTest, InFlightCallsFinishOnShutdown) {
   for (int i = 0; i < 8; ++i) {
     callers.emplace_back([&, i] { results[i] = CallSlow(address); });
   }
-  while (slow.started.load() < 8) absl::SleepFor(absl::Milliseconds(5));
-  const absl::Time start = absl::Now();
-  server->Shutdown();
-  // Shutdown waited for the handlers (about 500 ms), not the whole grace.
-  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
-  EXPECT_LT(absl::Now() - start, absl::Seconds(4));
+  ASSERT_TRUE(testing::WaitUntil([&] { return slow.started.load() == 8; }));
+  std::atomic<bool> shut{false};
+  absl::Time shut_at;
+  std::thread shutter([&] {
+    server->Shutdown();
+    shut_at = absl::Now();
+    shut = true;
+  });
+  // Shutdown waits for the handlers in flight...
+  EXPECT_FALSE(
+      testing::WaitUntil([&] { return shut.load(); }, absl::Milliseconds(200)));
+  // ...and returns once they answered, not at the end of the grace.
+  const absl::Time released = absl::Now();
+  slow.ReleaseAndJoin();
+  shutter.join();
+  EXPECT_LT(shut_at - released, absl::Seconds(4));
   for (auto& t : callers) t.join();
   for (const grpc::Status& s : results) {
     EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
@@ -117,7 +140,7 @@ TEST(ServerTest, InFlightCallsFinishOnShutdown) {
 }
 
 TEST(ServerTest, GraceBoundsShutdown) {
-  SlowGenericService slow(absl::Seconds(3));
+  SlowGenericService slow;  // handlers answer only after the call ended
   ServerOptions options;
   options.shutdown_grace = absl::Milliseconds(200);
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Server> server,
@@ -128,13 +151,16 @@ TEST(ServerTest, GraceBoundsShutdown) {
     result = CallSlow(server->dial_address());
     answered = absl::Now();
   });
-  while (slow.started.load() < 1) absl::SleepFor(absl::Milliseconds(5));
+  ASSERT_TRUE(testing::WaitUntil([&] { return slow.started.load() == 1; }));
   const absl::Time start = absl::Now();
-  server->Shutdown();
+  std::thread shutter([&] { server->Shutdown(); });
   caller.join();
-  // The overdue call was cancelled at the grace, not left to run 3 s.
+  // The overdue call was cancelled at the grace, while its handler still
+  // ran (it answers only after this).
   EXPECT_FALSE(result.ok());
   EXPECT_LT(answered - start, absl::Seconds(1));
+  slow.ReleaseAndJoin();
+  shutter.join();
 }
 
 TEST(ServerTest, ReadinessFollowsTheCheckAndLivenessDoesNot) {
@@ -145,7 +171,7 @@ TEST(ServerTest, ReadinessFollowsTheCheckAndLivenessDoesNot) {
   options.readiness_check = [&]() -> absl::Status {
     return dependency_up ? absl::OkStatus() : absl::UnavailableError("down");
   };
-  SlowGenericService unused(absl::ZeroDuration());
+  SlowGenericService unused;
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Server> server,
                        StartWith(&unused, std::move(options)));
   const std::string a = server->dial_address();
@@ -163,12 +189,12 @@ TEST(ServerTest, ReadinessFollowsTheCheckAndLivenessDoesNot) {
 }
 
 TEST(ServerTest, BusyPortIsAClearError) {
-  SlowGenericService unused(absl::ZeroDuration());
+  SlowGenericService unused;
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Server> first,
                        StartWith(&unused, ServerOptions()));
   ServerOptions options;
   options.address = first->dial_address();
-  SlowGenericService other(absl::ZeroDuration());
+  SlowGenericService other;
   EXPECT_THAT(StartWith(&other, std::move(options)),
               status::StatusIs(absl::StatusCode::kUnavailable));
 }

@@ -19,6 +19,7 @@
 #include "libs/server/server.h"
 #include "libs/status/status_matchers.h"
 #include "libs/testing/certificates.h"
+#include "libs/testing/wait.h"
 #include "omnicx/v1/ingestion.grpc.pb.h"
 
 namespace omnicx::server {
@@ -244,16 +245,15 @@ TEST_F(TlsTest, RotatedServerCertificateIsUsedWithoutRestart) {
 
   // New connections pick the new certificate up within the refresh
   // interval (1 s); poll with fresh connections until one does.
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
   CallResult after;
-  while (absl::Now() < deadline) {
-    after =
-        HealthCheck(FreshChannel(ChannelCredentialsFor(ClientTls("client"))));
-    if (after.status.ok() && after.server_cert_pem == server_v2_.cert_pem) {
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  testing::WaitUntil(
+      [&] {
+        after = HealthCheck(
+            FreshChannel(ChannelCredentialsFor(ClientTls("client"))));
+        return after.status.ok() &&
+               after.server_cert_pem == server_v2_.cert_pem;
+      },
+      absl::Seconds(20));
   ASSERT_TRUE(after.status.ok()) << after.status.error_message();
   EXPECT_EQ(after.server_cert_pem, server_v2_.cert_pem);
 

@@ -262,11 +262,12 @@ TEST_F(ContextTest, CompleteAnswerIsCachedUntilTheNextEvent) {
   EXPECT_EQ(recommendation.last().request().customer().customer_id(), cid_);
   EXPECT_EQ(recommendation.last().request().intent(), "agent_console");
   // The cache is written just after the answer goes out.
-  const absl::Time deadline = absl::Now() + absl::Seconds(2);
-  while (redis_->Command({"EXISTS", keys_.Context(cid_)})->integer() != 1 &&
-         absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
+  testing::WaitUntil(
+      [&] {
+        return redis_->Command({"EXISTS", keys_.Context(cid_)})->integer() ==
+               1;
+      },
+      absl::Seconds(2));
   EXPECT_EQ(redis_->Command({"EXISTS", keys_.Context(cid_)})->integer(), 1);
   ASSERT_OK_AND_ASSIGN(CustomerContext again, Assemble(assembler));
   EXPECT_EQ(again.SerializeAsString(), c.SerializeAsString());
