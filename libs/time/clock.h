@@ -15,11 +15,17 @@
 // with absl::Mutex) or when Advance/SetTime moves the simulated time to its
 // deadline (within about a millisecond of real time); real time alone never
 // ends its wait.
+//
+// A unit that waits or expires entries takes a `Clock&` (defaulting to
+// RealClock()). A unit that only stamps times keeps its
+// `std::function<absl::Time()> clock` option; pass `NowOf(clock)` to drive
+// it from the same clock.
 #ifndef OMNICX_LIBS_TIME_CLOCK_H_
 #define OMNICX_LIBS_TIME_CLOCK_H_
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -43,6 +49,12 @@ class Clock {
 
 // The process's real clock: absl::Now() and real waits. Never destroyed.
 Clock& RealClock();
+
+// `clock.Now` as a function, for the units that take one; `clock` must
+// outlive it.
+inline std::function<absl::Time()> NowOf(const Clock& clock) {
+  return [&clock] { return clock.Now(); };
+}
 
 // A clock that moves only on SetTime/Advance; thread-safe.
 class SimulatedClock : public Clock {

@@ -1,6 +1,7 @@
 #include "libs/time/clock.h"
 
 #include <atomic>
+#include <functional>
 #include <thread>
 
 #include "absl/time/clock.h"
@@ -36,6 +37,13 @@ TEST(SimulatedClockTest, MovesOnlyWhenTold) {
   EXPECT_EQ(clock.Now(), absl::FromUnixSeconds(2000));
   clock.Advance(-absl::Seconds(1));
   EXPECT_EQ(clock.Now(), absl::FromUnixSeconds(2000));
+}
+
+TEST(SimulatedClockTest, NowOfFollowsTheClock) {
+  SimulatedClock clock(absl::FromUnixSeconds(1000));
+  std::function<absl::Time()> now = NowOf(clock);
+  clock.Advance(absl::Seconds(2));
+  EXPECT_EQ(now(), absl::FromUnixSeconds(1002));
 }
 
 TEST(SimulatedClockTest, WaiterWakesOnlyWhenSimulatedTimeReachesDeadline) {
