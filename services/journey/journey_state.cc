@@ -735,12 +735,80 @@ std::optional<StageTransition> RefreshDerived(const CompiledModel& model,
   const int64_t at = std::max(state->last_ms(), state->churned_ms());
   const Features f = ComputeFeatures(model, *state, at, learned);
   state->set_churn_at_last(f.churn_risk);
-  const StageAt now = ComputeStage(model, *state, f, at);
+  // After a sweep stored a later time-driven move, the stage is as of then:
+  // a late touchpoint does not take the customer back in time.
+  const int64_t stage_at = std::max(at, state->stage_as_of_ms());
+  const StageAt now =
+      stage_at == at
+          ? ComputeStage(model, *state, f, at)
+          : ComputeStage(model, *state,
+                         ComputeFeatures(model, *state, stage_at, learned),
+                         stage_at);
   if (now.stage == state->stage()) return std::nullopt;
-  StageTransition t{state->stage(), now.stage, std::min(now.entered_ms, at)};
+  StageTransition t{state->stage(), now.stage,
+                    std::min(now.entered_ms, stage_at)};
   state->set_stage(now.stage);
   state->set_stage_entered_ms(t.at_ms);
   return t;
+}
+
+int64_t StageAsOf(const JourneyState& state) {
+  return std::max({state.last_ms(), state.churned_ms(),
+                   state.stage_as_of_ms()});
+}
+
+std::optional<StageTransition> NextStageChange(const CompiledModel& model,
+                                               const JourneyState& state,
+                                               const LearnedChurn* learned) {
+  const omnicx::v1::Stage stored = state.stage();
+  if (state.events() == 0 || stored == omnicx::v1::STAGE_CHURNED ||
+      stored == omnicx::v1::STAGE_UNSPECIFIED) {
+    return std::nullopt;
+  }
+  const int64_t from = StageAsOf(state);
+  auto differs = [&](int64_t t) {
+    return ComputeStage(model, state, ComputeFeatures(model, state, t, learned),
+                        t)
+               .stage != stored;
+  };
+  // Idle this long, the customer is churned: a change is certain by then.
+  const int64_t end =
+      std::max(from + 1, state.last_ms() + absl::ToInt64Milliseconds(
+                                               model.churned_after_idle()));
+  constexpr int64_t kStep = 86400000;
+  int64_t lo = from;
+  int64_t hi = end;
+  for (int64_t t = from + kStep; t < end; t += kStep) {
+    if (differs(t)) {
+      hi = t;
+      break;
+    }
+    lo = t;
+  }
+  if (!differs(hi)) return std::nullopt;  // defensive: churned by hi
+  while (hi - lo > 1) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    (differs(mid) ? hi : lo) = mid;
+  }
+  const Features f = ComputeFeatures(model, state, hi, learned);
+  return StageTransition{stored, ComputeStage(model, state, f, hi).stage, hi};
+}
+
+std::vector<StageTransition> SweepStage(const CompiledModel& model,
+                                        JourneyState* state, int64_t now_ms,
+                                        const LearnedChurn* learned,
+                                        int max_moves) {
+  std::vector<StageTransition> moves;
+  while (static_cast<int>(moves.size()) < max_moves) {
+    const std::optional<StageTransition> next =
+        NextStageChange(model, *state, learned);
+    if (!next.has_value() || next->at_ms > now_ms) break;
+    state->set_stage(next->to);
+    state->set_stage_entered_ms(next->at_ms);
+    state->set_stage_as_of_ms(next->at_ms);
+    moves.push_back(*next);
+  }
+  return moves;
 }
 
 omnicx::v1::JourneySummary Summarize(const CompiledModel& model,

@@ -26,6 +26,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
@@ -127,11 +128,36 @@ struct StageTransition {
   omnicx::v1::Stage to = omnicx::v1::STAGE_UNSPECIFIED;
   int64_t at_ms = 0;
 };
-// Updates the stored stage (as of the latest touchpoint) and churn risk;
-// returns the transition when the stage changed.
+// Updates the stored stage (as of the latest touchpoint, or of a later
+// time-driven move already stored: StageAsOf) and churn risk (as of the
+// latest touchpoint); returns the transition when the stage changed.
 std::optional<StageTransition> RefreshDerived(
     const CompiledModel& model, JourneyState* state,
     const LearnedChurn* learned = nullptr);
+
+// The time the stored stage is as of: the latest touchpoint or label, or
+// the latest time-driven move a sweep stored (stage_as_of_ms).
+int64_t StageAsOf(const JourneyState& state);
+
+// The first moment after StageAsOf(state) at which the stage computed by
+// time alone (no new event) differs from the stored one: onboarding over,
+// idle long enough to be churned, churn risk or health crossing a stage's
+// bound as the signals decay and idle months add up. Checked day by day up
+// to the idle limit (a change is certain by then), then to the millisecond
+// inside the day; a bound crossed and crossed back within one day is not
+// seen. nullopt when no time-driven change is ahead (churned, no events).
+// `from` of the result is the stored stage.
+std::optional<StageTransition> NextStageChange(
+    const CompiledModel& model, const JourneyState& state,
+    const LearnedChurn* learned = nullptr);
+
+// Stores, in order, every time-driven move up to `now_ms` (at most
+// `max_moves`): the stage, stage_entered_ms and stage_as_of_ms become the
+// move's time. What a sweep of due customers commits.
+std::vector<StageTransition> SweepStage(const CompiledModel& model,
+                                        JourneyState* state, int64_t now_ms,
+                                        const LearnedChurn* learned = nullptr,
+                                        int max_moves = 8);
 
 // GetJourney's answer at `now_ms` (at most `max_drivers` drivers).
 omnicx::v1::JourneySummary Summarize(const CompiledModel& model,
