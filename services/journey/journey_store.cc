@@ -16,6 +16,7 @@
 #include "services/journey/lua/apply_events_lua.h"
 #include "services/journey/lua/forget_journey_lua.h"
 #include "services/journey/lua/merge_journeys_lua.h"
+#include "services/journey/lua/sweep_stage_lua.h"
 #include "services/journey/pain_points.h"
 
 namespace omnicx::journey {
@@ -25,6 +26,15 @@ using omnicx::v1::Interaction;
 
 std::string TransitionField(const StageTransition& t) {
   return absl::StrCat(static_cast<int>(t.from), ">", static_cast<int>(t.to));
+}
+
+// The due set score of a state: when its stage next changes by time alone
+// ("" = never).
+std::string DueArg(const CompiledModel& model, const JourneyState& state,
+                   const LearnedChurn* learned) {
+  const std::optional<StageTransition> next =
+      NextStageChange(model, state, learned);
+  return next.has_value() ? absl::StrCat(next->at_ms) : "";
 }
 
 std::string Verdict(const redis::Reply& reply) {
@@ -50,6 +60,7 @@ JourneyStore::JourneyStore(redis::Client& redis, const keys::KeyBuilder& keys,
       apply_script_(lua::kApplyEventsLua),
       merge_script_(lua::kMergeJourneysLua),
       forget_script_(lua::kForgetJourneyLua),
+      sweep_script_(lua::kSweepStageLua),
       cache_(options_.state_cache_entries) {}
 
 namespace {
@@ -265,12 +276,13 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
       commands.push_back(redis::EvalShaCommand(
           apply_script_,
           {keys_.Journey(cid), keys_.ErasedCustomer(cid), keys_.MergedInto(cid),
-           keys_.Outbox(keys::KeyBuilder::Partition(cid)),
-           keys_.MergedIds(cid),
-           keys_.ChurnExamples(keys::KeyBuilder::Partition(cid))},
+           keys_.Outbox(keys::KeyBuilder::Partition(cid)), keys_.MergedIds(cid),
+           keys_.ChurnExamples(keys::KeyBuilder::Partition(cid)),
+           keys_.StageDue(keys::KeyBuilder::Partition(cid))},
           {absl::StrCat(p.read.version), StoredBytes(&state),
            EncodeDelta(delta, funnel), absl::StrCat(p.read.merged),
-           example.has_value() ? example->SerializeAsString() : ""}));
+           example.has_value() ? example->SerializeAsString() : "",
+           DueArg(model_, state, learned.get()), cid}));
       writes.push_back({cid, std::move(applied), &p});
     }
     std::map<std::string, Pending> again;
@@ -340,24 +352,28 @@ absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
       before[field] += v;
     }
     MergeState(model_, m->second, &state);
+    const std::shared_ptr<const LearnedChurn> learned = Learned();
     const std::optional<StageTransition> moved =
-        RefreshDerived(model_, &state, Learned().get());
+        RefreshDerived(model_, &state, learned.get());
     const AggregateFields delta =
         AggregateDelta(before, PainContributions(state));
     std::vector<FunnelMove> funnel;
     if (moved)
       funnel.emplace_back(FunnelDay(moved->at_ms), TransitionField(*moved));
-    std::vector<std::string> args = {
-        absl::StrCat(version), absl::StrCat(m->first), StoredBytes(&state),
-        EncodeDelta(delta, funnel)};
+    std::vector<std::string> args = {absl::StrCat(version),
+                                     absl::StrCat(m->first),
+                                     StoredBytes(&state),
+                                     EncodeDelta(delta, funnel),
+                                     DueArg(model_, state, learned.get()),
+                                     survivor};
     OMNICX_ASSIGN_OR_RETURN(
         redis::Reply out,
-        redis_.Eval(
-            merge_script_,
-            {keys_.Journey(survivor), keys_.Journey(merged),
-             keys_.Outbox(keys::KeyBuilder::Partition(survivor)),
-             keys_.ErasedCustomer(survivor), keys_.MergedInto(survivor)},
-            args));
+        redis_.Eval(merge_script_,
+                    {keys_.Journey(survivor), keys_.Journey(merged),
+                     keys_.Outbox(keys::KeyBuilder::Partition(survivor)),
+                     keys_.ErasedCustomer(survivor), keys_.MergedInto(survivor),
+                     keys_.StageDue(keys::KeyBuilder::Partition(survivor))},
+                    args));
     const std::string verdict = Verdict(out);
     if (verdict == "OK") return true;
     if (verdict == "NOOP" || verdict == "ERASED") return false;
@@ -366,6 +382,102 @@ absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
     }
   }
   return absl::AbortedError("journey states kept changing; retry");
+}
+
+absl::StatusOr<int64_t> JourneyStore::SweepDue(int max_per_partition) {
+  const int64_t now = absl::ToUnixMillis(clock_());
+  std::vector<redis::Command> due_reads;
+  due_reads.reserve(keys::kPartitions);
+  for (int p = 0; p < keys::kPartitions; ++p) {
+    due_reads.push_back({"ZRANGEBYSCORE", keys_.StageDue(p), "-inf",
+                         absl::StrCat(now), "LIMIT", "0",
+                         absl::StrCat(max_per_partition)});
+  }
+  OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies due,
+                          redis_.Pipeline(due_reads));
+  std::vector<std::string> cids;
+  absl::Status first_error;
+  for (const auto& one : due) {
+    if (!one.ok()) {
+      first_error.Update(one.status());
+      continue;
+    }
+    for (const redis::Reply& m : one->elements()) cids.push_back(m.str());
+  }
+  if (cids.empty()) {
+    if (!first_error.ok()) return first_error;
+    return 0;
+  }
+  std::vector<redis::Command> reads;
+  reads.reserve(cids.size());
+  for (const std::string& cid : cids) {
+    reads.push_back({"HMGET", keys_.Journey(cid), "v", "s"});
+  }
+  OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies states,
+                          redis_.Pipeline(reads));
+  const std::shared_ptr<const LearnedChurn> learned = Learned();
+  std::vector<redis::Command> commits;
+  std::vector<int64_t> moved;
+  for (size_t i = 0; i < cids.size(); ++i) {
+    const std::string& cid = cids[i];
+    if (!states[i].ok()) {
+      first_error.Update(states[i].status());
+      continue;
+    }
+    auto parsed = ParseStateReply(cid, *states[i]);
+    if (!parsed.ok()) {
+      first_error.Update(parsed.status());
+      continue;
+    }
+    const int partition = keys::KeyBuilder::Partition(cid);
+    const std::vector<std::string> keys = {
+        keys_.Journey(cid), keys_.Outbox(partition), keys_.StageDue(partition)};
+    if (!parsed->has_value()) {  // erased or merged away
+      commits.push_back(
+          redis::EvalShaCommand(sweep_script_, keys, {"0", "", "", "", cid}));
+      moved.push_back(0);
+      continue;
+    }
+    auto& [version, state] = **parsed;
+    state.set_customer_id(cid);
+    const PainSnapshot before = SnapshotPain(state);
+    const std::vector<StageTransition> moves =
+        SweepStage(model_, &state, now, learned.get());
+    std::string bytes, record;
+    if (!moves.empty()) {
+      std::vector<FunnelMove> funnel;
+      for (const StageTransition& m : moves) {
+        funnel.emplace_back(FunnelDay(m.at_ms), TransitionField(m));
+      }
+      record = EncodeDelta(PainDelta(before, SnapshotPain(state)), funnel);
+      bytes = StoredBytes(&state);
+    }
+    commits.push_back(
+        redis::EvalShaCommand(sweep_script_, keys,
+                              {absl::StrCat(version), bytes, record,
+                               DueArg(model_, state, learned.get()), cid}));
+    moved.push_back(static_cast<int64_t>(moves.size()));
+  }
+  int64_t stored = 0;
+  if (!commits.empty()) {
+    OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies out,
+                            redis_.PipelineScripts(commits, {&sweep_script_}));
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (!out[i].ok()) {
+        first_error.Update(out[i].status());
+        continue;
+      }
+      // RETRY: an event or another sweeper committed first; whoever did
+      // scheduled the customer's next due time, and a due one is taken by
+      // the next pass.
+      if (Verdict(*out[i]) == "OK") stored += moved[i];
+    }
+  }
+  // Commits elsewhere bumped the versions: this replica's cached states of
+  // these customers are stale.
+  for (const std::string& cid : cids) cache_.Drop(cid);
+  if (!first_error.ok() && stored == 0) return first_error;
+  return stored;
 }
 
 std::vector<redis::Command> JourneyStore::LoadCommands(
@@ -387,13 +499,14 @@ absl::StatusOr<bool> JourneyStore::Forget(absl::string_view customer_id) {
     }
     std::vector<std::string> args = {
         current.has_value() ? absl::StrCat(current->first) : "0",
-        EncodeDelta(negative, {})};
+        EncodeDelta(negative, {}), cid};
     OMNICX_ASSIGN_OR_RETURN(
         redis::Reply out,
-        redis_.Eval(forget_script_,
-                    {keys_.Journey(cid),
-                     keys_.Outbox(keys::KeyBuilder::Partition(cid))},
-                    args));
+        redis_.Eval(
+            forget_script_,
+            {keys_.Journey(cid), keys_.Outbox(keys::KeyBuilder::Partition(cid)),
+             keys_.StageDue(keys::KeyBuilder::Partition(cid))},
+            args));
     const std::string verdict = Verdict(out);
     if (verdict == "OK") return true;
     if (verdict == "NOOP") return false;
