@@ -753,8 +753,8 @@ std::optional<StageTransition> RefreshDerived(const CompiledModel& model,
 }
 
 int64_t StageAsOf(const JourneyState& state) {
-  return std::max({state.last_ms(), state.churned_ms(),
-                   state.stage_as_of_ms()});
+  return std::max(
+      {state.last_ms(), state.churned_ms(), state.stage_as_of_ms()});
 }
 
 std::optional<StageTransition> NextStageChange(const CompiledModel& model,
@@ -772,9 +772,9 @@ std::optional<StageTransition> NextStageChange(const CompiledModel& model,
                .stage != stored;
   };
   // Idle this long, the customer is churned: a change is certain by then.
-  const int64_t end =
-      std::max(from + 1, state.last_ms() + absl::ToInt64Milliseconds(
-                                               model.churned_after_idle()));
+  const int64_t end = std::max(
+      from + 1,
+      state.last_ms() + absl::ToInt64Milliseconds(model.churned_after_idle()));
   constexpr int64_t kStep = 86400000;
   int64_t lo = from;
   int64_t hi = end;

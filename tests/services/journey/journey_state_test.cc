@@ -401,8 +401,7 @@ void ExpectRealMoves(const JourneyState& state,
 }
 
 TEST(JourneyStageTest, AQuietBuyerMovesOnByTimeAlone) {
-  Interaction buy =
-      Event("b", omnicx::v1::CHANNEL_WEB, "purchase", kT0 + 3000);
+  Interaction buy = Event("b", omnicx::v1::CHANNEL_WEB, "purchase", kT0 + 3000);
   buy.set_value(120);
   JourneyState s = Replay({buy});
   ASSERT_EQ(s.stage(), omnicx::v1::STAGE_ONBOARDING);
