@@ -759,22 +759,26 @@ int64_t StageAsOf(const JourneyState& state) {
 
 std::optional<StageTransition> NextStageChange(const CompiledModel& model,
                                                const JourneyState& state,
-                                               const LearnedChurn* learned) {
+                                               const LearnedChurn* learned,
+                                               int64_t scan_from,
+                                               int64_t until_ms) {
   const omnicx::v1::Stage stored = state.stage();
   if (state.events() == 0 || stored == omnicx::v1::STAGE_CHURNED ||
       stored == omnicx::v1::STAGE_UNSPECIFIED) {
     return std::nullopt;
   }
-  const int64_t from = StageAsOf(state);
+  const int64_t from = std::max(StageAsOf(state), scan_from);
   auto differs = [&](int64_t t) {
     return ComputeStage(model, state, ComputeFeatures(model, state, t, learned),
                         t)
                .stage != stored;
   };
   // Idle this long, the customer is churned: a change is certain by then.
-  const int64_t end = std::max(
-      from + 1,
-      state.last_ms() + absl::ToInt64Milliseconds(model.churned_after_idle()));
+  const int64_t end = std::min(
+      until_ms,
+      std::max(from + 1, state.last_ms() + absl::ToInt64Milliseconds(
+                                               model.churned_after_idle())));
+  if (end <= from) return std::nullopt;
   constexpr int64_t kStep = 86400000;
   int64_t lo = from;
   int64_t hi = end;
@@ -785,7 +789,7 @@ std::optional<StageTransition> NextStageChange(const CompiledModel& model,
     }
     lo = t;
   }
-  if (!differs(hi)) return std::nullopt;  // defensive: churned by hi
+  if (!differs(hi)) return std::nullopt;  // none up to until_ms
   while (hi - lo > 1) {
     const int64_t mid = lo + (hi - lo) / 2;
     (differs(mid) ? hi : lo) = mid;
@@ -794,15 +798,38 @@ std::optional<StageTransition> NextStageChange(const CompiledModel& model,
   return StageTransition{stored, ComputeStage(model, state, f, hi).stage, hi};
 }
 
+std::optional<int64_t> NextStageCheck(const CompiledModel& model,
+                                      const JourneyState& state,
+                                      int64_t checked_ms,
+                                      absl::Duration interval) {
+  const omnicx::v1::Stage stored = state.stage();
+  if (state.events() == 0 || stored == omnicx::v1::STAGE_CHURNED ||
+      stored == omnicx::v1::STAGE_UNSPECIFIED) {
+    return std::nullopt;
+  }
+  int64_t next =
+      checked_ms + std::max<int64_t>(1, absl::ToInt64Milliseconds(interval));
+  const int64_t idle_end =
+      state.last_ms() + absl::ToInt64Milliseconds(model.churned_after_idle());
+  if (idle_end > checked_ms) next = std::min(next, idle_end);
+  if (state.purchases() > 0) {
+    const int64_t onboarded =
+        state.first_purchase_ms() +
+        absl::ToInt64Milliseconds(model.onboarding_period());
+    if (onboarded > checked_ms) next = std::min(next, onboarded);
+  }
+  return next;
+}
+
 std::vector<StageTransition> SweepStage(const CompiledModel& model,
                                         JourneyState* state, int64_t now_ms,
                                         const LearnedChurn* learned,
-                                        int max_moves) {
+                                        int64_t scan_from, int max_moves) {
   std::vector<StageTransition> moves;
   while (static_cast<int>(moves.size()) < max_moves) {
     const std::optional<StageTransition> next =
-        NextStageChange(model, *state, learned);
-    if (!next.has_value() || next->at_ms > now_ms) break;
+        NextStageChange(model, *state, learned, scan_from, now_ms);
+    if (!next.has_value()) break;
     state->set_stage(next->to);
     state->set_stage_entered_ms(next->at_ms);
     state->set_stage_as_of_ms(next->at_ms);

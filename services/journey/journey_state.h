@@ -23,6 +23,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -30,6 +31,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "omnicx/journey/v1/state.pb.h"
 #include "omnicx/v1/common.pb.h"
 #include "omnicx/v1/journey.pb.h"
@@ -139,24 +141,38 @@ std::optional<StageTransition> RefreshDerived(
 // the latest time-driven move a sweep stored (stage_as_of_ms).
 int64_t StageAsOf(const JourneyState& state);
 
-// The first moment after StageAsOf(state) at which the stage computed by
-// time alone (no new event) differs from the stored one: onboarding over,
-// idle long enough to be churned, churn risk or health crossing a stage's
-// bound as the signals decay and idle months add up. Checked day by day up
-// to the idle limit (a change is certain by then), then to the millisecond
-// inside the day; a bound crossed and crossed back within one day is not
-// seen. nullopt when no time-driven change is ahead (churned, no events).
-// `from` of the result is the stored stage.
+// The first moment in (max(StageAsOf(state), scan_from), until_ms] at which
+// the stage computed by time alone (no new event) differs from the stored
+// one: onboarding over, idle long enough to be churned, churn risk or health
+// crossing a stage's bound as the signals decay and idle months add up.
+// Checked day by day (never past the idle limit, where a change is certain),
+// then to the millisecond inside the day; a bound crossed and crossed back
+// within one day is not seen. nullopt when there is none in the window or
+// none ahead (churned, no events). `from` of the result is the stored stage.
+// About 200 evaluations of the features for a full window: for the sweep,
+// not the per-event path (NextStageCheck).
 std::optional<StageTransition> NextStageChange(
     const CompiledModel& model, const JourneyState& state,
-    const LearnedChurn* learned = nullptr);
+    const LearnedChurn* learned = nullptr, int64_t scan_from = 0,
+    int64_t until_ms = std::numeric_limits<int64_t>::max());
 
-// Stores, in order, every time-driven move up to `now_ms` (at most
-// `max_moves`): the stage, stage_entered_ms and stage_as_of_ms become the
-// move's time. What a sweep of due customers commits.
+// When a sweep should next look at the customer, having looked up to
+// `checked_ms`: `interval` later, or sooner at the exact end of onboarding
+// or of the idle limit; nullopt when no time-driven change can come
+// (churned, no events). Cheap (no features): what a commit records.
+std::optional<int64_t> NextStageCheck(const CompiledModel& model,
+                                      const JourneyState& state,
+                                      int64_t checked_ms,
+                                      absl::Duration interval);
+
+// Stores, in order, every time-driven move in (max(StageAsOf, scan_from),
+// now_ms] (at most `max_moves`): the stage, stage_entered_ms and
+// stage_as_of_ms become the move's time. What a sweep of due customers
+// commits.
 std::vector<StageTransition> SweepStage(const CompiledModel& model,
                                         JourneyState* state, int64_t now_ms,
                                         const LearnedChurn* learned = nullptr,
+                                        int64_t scan_from = 0,
                                         int max_moves = 8);
 
 // GetJourney's answer at `now_ms` (at most `max_drivers` drivers).

@@ -28,13 +28,13 @@ std::string TransitionField(const StageTransition& t) {
   return absl::StrCat(static_cast<int>(t.from), ">", static_cast<int>(t.to));
 }
 
-// The due set score of a state: when its stage next changes by time alone
-// ("" = never).
+// The due set score of a state looked at up to `checked_ms`: when a sweep
+// should look again ("" = never).
 std::string DueArg(const CompiledModel& model, const JourneyState& state,
-                   const LearnedChurn* learned) {
-  const std::optional<StageTransition> next =
-      NextStageChange(model, state, learned);
-  return next.has_value() ? absl::StrCat(next->at_ms) : "";
+                   int64_t checked_ms, absl::Duration interval) {
+  const std::optional<int64_t> next =
+      NextStageCheck(model, state, checked_ms, interval);
+  return next.has_value() ? absl::StrCat(*next) : "";
 }
 
 std::string Verdict(const redis::Reply& reply) {
@@ -282,7 +282,9 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
           {absl::StrCat(p.read.version), StoredBytes(&state),
            EncodeDelta(delta, funnel), absl::StrCat(p.read.merged),
            example.has_value() ? example->SerializeAsString() : "",
-           DueArg(model_, state, learned.get()), cid}));
+           DueArg(model_, state, StageAsOf(state),
+                  options_.stage_check_interval),
+           cid}));
       writes.push_back({cid, std::move(applied), &p});
     }
     std::map<std::string, Pending> again;
@@ -364,7 +366,8 @@ absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
                                      absl::StrCat(m->first),
                                      StoredBytes(&state),
                                      EncodeDelta(delta, funnel),
-                                     DueArg(model_, state, learned.get()),
+                                     DueArg(model_, state, StageAsOf(state),
+                                            options_.stage_check_interval),
                                      survivor};
     OMNICX_ASSIGN_OR_RETURN(
         redis::Reply out,
@@ -390,19 +393,24 @@ absl::StatusOr<int64_t> JourneyStore::SweepDue(int max_per_partition) {
   due_reads.reserve(keys::kPartitions);
   for (int p = 0; p < keys::kPartitions; ++p) {
     due_reads.push_back({"ZRANGEBYSCORE", keys_.StageDue(p), "-inf",
-                         absl::StrCat(now), "LIMIT", "0",
+                         absl::StrCat(now), "WITHSCORES", "LIMIT", "0",
                          absl::StrCat(max_per_partition)});
   }
   OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies due,
                           redis_.Pipeline(due_reads));
   std::vector<std::string> cids;
+  std::vector<std::string> scores;
   absl::Status first_error;
   for (const auto& one : due) {
     if (!one.ok()) {
       first_error.Update(one.status());
       continue;
     }
-    for (const redis::Reply& m : one->elements()) cids.push_back(m.str());
+    const auto& e = one->elements();
+    for (size_t i = 0; i + 1 < e.size(); i += 2) {
+      cids.push_back(e[i].str());
+      scores.push_back(e[i + 1].str());
+    }
   }
   if (cids.empty()) {
     if (!first_error.ok()) return first_error;
@@ -434,15 +442,22 @@ absl::StatusOr<int64_t> JourneyStore::SweepDue(int max_per_partition) {
         keys_.Journey(cid), keys_.Outbox(partition), keys_.StageDue(partition)};
     if (!parsed->has_value()) {  // erased or merged away
       commits.push_back(
-          redis::EvalShaCommand(sweep_script_, keys, {"0", "", "", "", cid}));
+          redis::EvalShaCommand(sweep_script_, keys, {"0", "", "", "", cid, ""}));
       moved.push_back(0);
       continue;
     }
     auto& [version, state] = **parsed;
     state.set_customer_id(cid);
     const PainSnapshot before = SnapshotPain(state);
+    // Looked at up to a check interval before the due time: the scan
+    // starts there (or at the stage's own time, when later).
+    double due_ms = 0;
+    absl::SimpleAtod(scores[i], &due_ms);
+    const int64_t checked =
+        static_cast<int64_t>(due_ms) -
+        absl::ToInt64Milliseconds(options_.stage_check_interval);
     const std::vector<StageTransition> moves =
-        SweepStage(model_, &state, now, learned.get());
+        SweepStage(model_, &state, now, learned.get(), checked);
     std::string bytes, record;
     if (!moves.empty()) {
       std::vector<FunnelMove> funnel;
@@ -455,7 +470,8 @@ absl::StatusOr<int64_t> JourneyStore::SweepDue(int max_per_partition) {
     commits.push_back(
         redis::EvalShaCommand(sweep_script_, keys,
                               {absl::StrCat(version), bytes, record,
-                               DueArg(model_, state, learned.get()), cid}));
+                               DueArg(model_, state, now, options_.stage_check_interval), cid,
+         scores[i]}));
     moved.push_back(static_cast<int64_t>(moves.size()));
   }
   int64_t stored = 0;

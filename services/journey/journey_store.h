@@ -69,6 +69,11 @@ struct JourneyStoreOptions {
   int state_cache_entries = 50000;
   // How often Learned() checks for a newer learned churn model.
   absl::Duration learned_refresh = absl::Seconds(1);
+  // How often SweepDue looks at a customer whose stage may change by time
+  // alone (sooner at the exact end of onboarding or of the idle limit): the
+  // funnel's populations trail such a move by at most this much; the move
+  // itself is dated to the millisecond.
+  absl::Duration stage_check_interval = absl::Hours(24);
 };
 
 enum class ApplyResult { kApplied, kDuplicate, kErased };
@@ -109,8 +114,8 @@ class JourneyStore {
   // Stores the stage moves driven by time alone (onboarding over, idle,
   // risk grown: NextStageChange) of the customers due by now (at most
   // `max_per_partition` per partition, earliest first), each dated when it
-  // happened in the funnel, and schedules their next due time; how many
-  // moves it stored. Every replica may run it at once: each customer's
+  // happened in the funnel, and schedules their next look
+  // (stage_check_interval); how many moves it stored. Every replica may run it at once: each customer's
   // commit checks the state version, so a move is counted once whichever
   // sweeper or event commits first.
   absl::StatusOr<int64_t> SweepDue(int max_per_partition = 1000);

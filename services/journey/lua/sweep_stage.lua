@@ -12,13 +12,20 @@
 --           happened
 -- ARGV[4]   next due time in ms ("" = none)
 -- ARGV[5]   the customer id (due set member)
+-- ARGV[6]   the due score the sweep read ("" = do not check): a commit in
+--           between rescheduled, and the sweep's window may be stale
 --
 -- Returns {'OK'}, {'GONE'} when there is no journey (erased, merged away:
--- the member leaves the due set) or {'RETRY'} when the version moved (an
--- event or another sweeper committed first and scheduled its own due time;
--- nothing written, so each move is counted once).
+-- the member leaves the due set) or {'RETRY'} when the version or the due
+-- score moved (an event or another sweeper committed first and scheduled
+-- its own due time; nothing written, so each move is counted once).
 local v = redis.call('HGET', KEYS[1], 'v') or '0'
 if v ~= ARGV[1] then return {'RETRY'} end
+if ARGV[6] ~= '' and
+   tonumber(redis.call('ZSCORE', KEYS[3], ARGV[5]) or '-1') ~=
+   tonumber(ARGV[6]) then
+  return {'RETRY'}
+end
 if v == '0' then
   redis.call('ZREM', KEYS[3], ARGV[5])
   return {'GONE'}

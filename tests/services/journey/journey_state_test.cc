@@ -466,6 +466,30 @@ TEST(JourneyStageTest, AnIdleUnhappyCustomerBecomesAtRiskThenChurned) {
   ExpectRealMoves(quiet, moves, nullptr);
 }
 
+TEST(JourneyStageTest, TheNextCheckIsCheapAndNeverMissesABoundary) {
+  Interaction buy = Event("b", omnicx::v1::CHANNEL_WEB, "purchase", kT0);
+  buy.set_value(120);
+  JourneyState s = Replay({buy});
+  const absl::Duration day = absl::Hours(24);
+  EXPECT_EQ(NextStageCheck(Model(), s, kT0, day), kT0 + kDay);
+  // The exact end of onboarding, then of the idle limit.
+  EXPECT_EQ(NextStageCheck(Model(), s, kT0 + 29 * kDay + 1, day),
+            kT0 + 30 * kDay);
+  EXPECT_EQ(NextStageCheck(Model(), s, kT0 + 179 * kDay + 5, day),
+            kT0 + 180 * kDay);
+  // A window: nothing up to its end, the move just inside it.
+  EXPECT_FALSE(NextStageChange(Model(), s, &Learned(), kT0 + kDay,
+                               kT0 + 30 * kDay - 1)
+                   .has_value());
+  EXPECT_EQ(NextStageChange(Model(), s, &Learned(), kT0 + 29 * kDay,
+                            kT0 + 30 * kDay)
+                ->at_ms,
+            kT0 + 30 * kDay);
+  ASSERT_EQ(SweepStage(Model(), &s, kT0 + 400 * kDay, &Learned()).size(), 2u);
+  EXPECT_EQ(NextStageCheck(Model(), s, kT0 + 400 * kDay, day), std::nullopt);
+  EXPECT_EQ(NextStageCheck(Model(), JourneyState(), kT0, day), std::nullopt);
+}
+
 TEST(JourneyStageTest, ALateTouchpointDoesNotTakeASweptStageBack) {
   Interaction buy = Event("b", omnicx::v1::CHANNEL_WEB, "purchase", kT0);
   buy.set_value(120);
