@@ -601,6 +601,34 @@ TEST_F(TimeDrivenFunnelTest, ErasedAndMergedAwayCustomersLeaveTheDueSet) {
   EXPECT_EQ(Due("gone"), std::nullopt);
 }
 
+// The journey store's Redis paths (apply, sweep of the due set, fold,
+// forget) as the `journey` ACL user of helm/omnicx/files/redis-acl.conf:
+// nothing it sends is refused.
+TEST(JourneyAclTest, StoreAndSweepRunUnderTheJourneyUser) {
+  const auto passwords = testing::TestAclPasswords();
+  auto server = testing::RedisServer::Start({.acl_passwords = passwords});
+  ASSERT_TRUE(server.ok()) << server.status();
+  redis::ClientOptions o;
+  o.port = (*server)->port();
+  o.user = "journey";
+  o.password = passwords.at("journey");
+  auto redis = redis::Client::Create(o);
+  const keys::KeyBuilder keys = *keys::KeyBuilder::Create("default");
+  const CompiledModel model = *CompileModel(DefaultJourneyModel());
+  int64_t now = kT0;
+  JourneyStore store(*redis, keys, model, JourneyStoreOptions(),
+                     [&now] { return absl::FromUnixMillis(now); });
+  Interaction buy =
+      Event("b", "acl", omnicx::v1::CHANNEL_WEB, "purchase", kT0);
+  buy.set_value(50);
+  ASSERT_THAT(store.Apply(buy), IsOkAndHolds(ApplyResult::kApplied));
+  now = kT0 + 31 * kDay;
+  EXPECT_THAT(store.SweepDue(), IsOkAndHolds(1));
+  Aggregator aggregator(*redis, keys);
+  EXPECT_THAT(aggregator.FoldOnce(), IsOkAndHolds(2));
+  EXPECT_THAT(store.Forget("acl"), IsOkAndHolds(true));
+}
+
 TEST_F(JourneyStoreTest, TheConsumerCountsARedeliveredEventOnce) {
   metrics::Registry registry;
   JourneyHandlers handlers(*store_, registry);
