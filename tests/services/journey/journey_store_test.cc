@@ -1033,6 +1033,20 @@ TEST_F(JourneyWithProfileTest, ErasureTakesTheCustomerOutOfTheAnalytics) {
       omnicx::v1::STAGE_PURCHASE,
       DriverKey(omnicx::v1::CHANNEL_WEB, "payment", "checkout"), "t");
   ASSERT_EQ(Field(checkout_touches), 1);
+  // The customers waiting for a time-driven stage move, over every
+  // partition's due set.
+  auto due_members = [&] {
+    std::vector<redis::Command> reads;
+    for (int p = 0; p < keys::kPartitions; ++p) {
+      reads.push_back({"ZRANGE", keys_.StageDue(p), "0", "-1"});
+    }
+    auto r = redis_->Pipeline(reads);
+    EXPECT_TRUE(r.ok()) << r.status();
+    size_t n = 0;
+    for (const auto& one : *r) n += one.ok() ? one->elements().size() : 0;
+    return n;
+  };
+  ASSERT_EQ(due_members(), 2u);
 
   JourneyServiceImpl journey(
       *store_, *directory_, model_,
@@ -1055,6 +1069,7 @@ TEST_F(JourneyWithProfileTest, ErasureTakesTheCustomerOutOfTheAnalytics) {
   ASSERT_TRUE(stub->EraseCustomer(&c1, erase, &erased).ok());
 
   EXPECT_EQ(Customers(), 1);  // bob
+  EXPECT_EQ(due_members(), 1u);  // bob
   EXPECT_EQ(Field(checkout_touches), 0);
   EXPECT_TRUE(RankPainPoints(model_, *store_->PainAggregates(), {}).empty());
 
