@@ -10,6 +10,7 @@
 //   absl::StatusOr<ApplyResult> r = store.Apply(event);   // resolved event
 //   absl::StatusOr<bool> moved = store.Merge(survivor_id, merged_id);
 //   absl::StatusOr<std::optional<JourneyState>> s = store.Load(customer_id);
+//   absl::StatusOr<int64_t> moves = store.SweepDue();  // time-driven moves
 //
 // Layout (KeyBuilder): per customer (`{p:<n>}:c:<id>:`) `journey` hash {v:
 // version, s: serialised JourneyState, which holds the fingerprints of the
