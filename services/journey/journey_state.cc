@@ -738,6 +738,9 @@ std::optional<StageTransition> RefreshDerived(const CompiledModel& model,
   // After a sweep stored a later time-driven move, the stage is as of then:
   // a late touchpoint does not take the customer back in time.
   const int64_t stage_at = std::max(at, state->stage_as_of_ms());
+  // A touchpoint after the swept moves: they are history, no longer taken
+  // back.
+  if (at >= state->stage_as_of_ms()) state->clear_swept();
   const StageAt now =
       stage_at == at
           ? ComputeStage(model, *state, f, at)
@@ -830,12 +833,37 @@ std::vector<StageTransition> SweepStage(const CompiledModel& model,
     const std::optional<StageTransition> next =
         NextStageChange(model, *state, learned, scan_from, now_ms);
     if (!next.has_value()) break;
+    auto* swept = state->add_swept();
+    swept->set_from(next->from);
+    swept->set_to(next->to);
+    swept->set_at_ms(next->at_ms);
+    swept->set_from_entered_ms(state->stage_entered_ms());
+    if (state->swept_size() > 16) {
+      state->mutable_swept()->DeleteSubrange(0, 1);
+    }
     state->set_stage(next->to);
     state->set_stage_entered_ms(next->at_ms);
     state->set_stage_as_of_ms(next->at_ms);
     moves.push_back(*next);
   }
   return moves;
+}
+
+std::vector<StageTransition> RetractSweptAfter(JourneyState* state,
+                                               int64_t event_ms) {
+  int k = state->swept_size();
+  while (k > 0 && state->swept(k - 1).at_ms() > event_ms) --k;
+  std::vector<StageTransition> out;
+  if (k == state->swept_size()) return out;
+  for (int i = k; i < state->swept_size(); ++i) {
+    const auto& m = state->swept(i);
+    out.push_back({m.from(), m.to(), m.at_ms()});
+  }
+  state->set_stage(state->swept(k).from());
+  state->set_stage_entered_ms(state->swept(k).from_entered_ms());
+  state->set_stage_as_of_ms(k > 0 ? state->swept(k - 1).at_ms() : 0);
+  state->mutable_swept()->DeleteSubrange(k, state->swept_size() - k);
+  return out;
 }
 
 omnicx::v1::JourneySummary Summarize(const CompiledModel& model,

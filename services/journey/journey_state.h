@@ -175,6 +175,13 @@ std::vector<StageTransition> SweepStage(const CompiledModel& model,
                                         int64_t scan_from = 0,
                                         int max_moves = 8);
 
+// Takes back the swept moves (state.swept) later than `event_ms`, the time
+// of a touchpoint that arrives after the sweep: the stored stage becomes
+// the one before the earliest of them. Returns them, oldest first, for the
+// funnel to subtract; the caller applies the touchpoint and sweeps again.
+std::vector<StageTransition> RetractSweptAfter(JourneyState* state,
+                                               int64_t event_ms);
+
 // GetJourney's answer at `now_ms` (at most `max_drivers` drivers).
 omnicx::v1::JourneySummary Summarize(const CompiledModel& model,
                                      const JourneyState& state, int64_t now_ms,

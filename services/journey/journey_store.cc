@@ -241,6 +241,7 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
           StayedExample(model_, state, latest_new_ms);
       std::vector<size_t> applied;
       std::vector<StageTransition> moves;
+      std::vector<StageTransition> retracted;
       for (size_t i : p.events) {
         const Interaction& e = events[i];
         const uint64_t fp = omnicx::events::EventFingerprint(e.event_id());
@@ -251,6 +252,12 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
         if (seen) {
           results[i] = ApplyResult::kDuplicate;
           continue;
+        }
+        // Before swept moves it may have prevented: take them back.
+        for (const StageTransition& r : RetractSweptAfter(
+                 &state, e.occurred_at().seconds() * 1000 +
+                             e.occurred_at().nanos() / 1000000)) {
+          retracted.push_back(r);
         }
         ApplyEvent(model_, e, &state);
         if (auto moved = RefreshDerived(model_, &state, learned.get())) {
@@ -264,6 +271,13 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
         cache_.Put(cid, std::move(p.read));
         continue;
       }
+      if (!retracted.empty()) {
+        // The sweep again, with these touchpoints.
+        for (const StageTransition& m : SweepStage(
+                 model_, &state, absl::ToUnixMillis(now), learned.get())) {
+          moves.push_back(m);
+        }
+      }
       const AggregateFields delta = PainDelta(before, SnapshotPain(state));
       if (auto left =
               LeftExample(model_, before_churned_ms, before_events, state)) {
@@ -273,6 +287,10 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
       for (const StageTransition& m : moves) {
         funnel.emplace_back(FunnelDay(m.at_ms), TransitionField(m));
       }
+      std::vector<FunnelMove> taken_back;
+      for (const StageTransition& m : retracted) {
+        taken_back.emplace_back(FunnelDay(m.at_ms), TransitionField(m));
+      }
       commands.push_back(redis::EvalShaCommand(
           apply_script_,
           {keys_.Journey(cid), keys_.ErasedCustomer(cid), keys_.MergedInto(cid),
@@ -280,7 +298,7 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
            keys_.ChurnExamples(keys::KeyBuilder::Partition(cid)),
            keys_.StageDue(keys::KeyBuilder::Partition(cid))},
           {absl::StrCat(p.read.version), StoredBytes(&state),
-           EncodeDelta(delta, funnel), absl::StrCat(p.read.merged),
+           EncodeDelta(delta, funnel, taken_back), absl::StrCat(p.read.merged),
            example.has_value() ? example->SerializeAsString() : "",
            DueArg(model_, state, StageAsOf(state),
                   options_.stage_check_interval),

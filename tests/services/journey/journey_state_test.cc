@@ -490,6 +490,34 @@ TEST(JourneyStageTest, TheNextCheckIsCheapAndNeverMissesABoundary) {
   EXPECT_EQ(NextStageCheck(Model(), JourneyState(), kT0, day), std::nullopt);
 }
 
+TEST(JourneyStageTest, ALateTouchpointTakesBackTheSweptMovesAfterIt) {
+  Interaction buy = Event("b", omnicx::v1::CHANNEL_WEB, "purchase", kT0);
+  buy.set_value(120);
+  JourneyState s = Replay({buy});
+  ASSERT_EQ(SweepStage(Model(), &s, kT0 + 400 * kDay, &Learned()).size(), 2u);
+  ASSERT_EQ(s.swept_size(), 2);
+  EXPECT_TRUE(RetractSweptAfter(&s, kT0 + 200 * kDay).empty());
+  const std::vector<StageTransition> back =
+      RetractSweptAfter(&s, kT0 + 100 * kDay);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].from, omnicx::v1::STAGE_ENGAGED);
+  EXPECT_EQ(back[0].to, omnicx::v1::STAGE_CHURNED);
+  EXPECT_EQ(back[0].at_ms, kT0 + 180 * kDay);
+  EXPECT_EQ(s.stage(), omnicx::v1::STAGE_ENGAGED);
+  EXPECT_EQ(s.stage_entered_ms(), kT0 + 30 * kDay);
+  EXPECT_EQ(StageAsOf(s), kT0 + 30 * kDay);
+  // With the touchpoint the customer churns 180 days after it instead.
+  ApplyEvent(Model(),
+             Event("v", omnicx::v1::CHANNEL_WEB, "page_view", kT0 + 100 * kDay),
+             &s);
+  EXPECT_FALSE(RefreshDerived(Model(), &s, &Learned()).has_value());
+  EXPECT_EQ(s.swept_size(), 0);  // history now
+  const std::vector<StageTransition> again =
+      SweepStage(Model(), &s, kT0 + 400 * kDay, &Learned());
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].at_ms, kT0 + 280 * kDay);
+}
+
 TEST(JourneyStageTest, ALateTouchpointDoesNotTakeASweptStageBack) {
   Interaction buy = Event("b", omnicx::v1::CHANNEL_WEB, "purchase", kT0);
   buy.set_value(120);

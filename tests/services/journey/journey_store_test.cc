@@ -471,6 +471,23 @@ TEST_F(TimeDrivenFunnelTest, AQuietBuyerIsCountedEngagedThenChurnedOnTheDay) {
       funnel->transitions[std::make_pair(STAGE_ONBOARDING, STAGE_ENGAGED)], 1);
   EXPECT_EQ(funnel->transitions[std::make_pair(STAGE_ENGAGED, STAGE_CHURNED)],
             1);
+
+  // A touchpoint from day 100 arrives late: they were not idle 180 days on
+  // day 180. The move is taken back and redone on day 280; the funnel
+  // counts it once, on the new day.
+  ASSERT_THAT(store->Apply(Event("v", "quiet", omnicx::v1::CHANNEL_WEB,
+                                 "page_view", bought + 100 * kDay)),
+              IsOkAndHolds(ApplyResult::kApplied));
+  EXPECT_EQ(MovesOn(bought + 180 * kDay).count(
+                Move(STAGE_ENGAGED, STAGE_CHURNED)),
+            0u);
+  EXPECT_EQ(MovesOn(bought + 280 * kDay)[Move(STAGE_ENGAGED, STAGE_CHURNED)],
+            1);
+  EXPECT_EQ(MovesOn(bought + 30 * kDay)[Move(STAGE_ONBOARDING, STAGE_ENGAGED)],
+            1);
+  EXPECT_EQ(Stored("quiet").stage(), STAGE_CHURNED);
+  EXPECT_EQ(Stored("quiet").stage_entered_ms(), bought + 280 * kDay);
+  EXPECT_THAT(store->SweepDue(), IsOkAndHolds(0));
 }
 
 TEST_F(TimeDrivenFunnelTest, IdleRiskThenChurnAreCountedOnceEachEventsAfter) {
