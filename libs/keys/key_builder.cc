@@ -94,6 +94,10 @@ std::string KeyBuilder::Outbox(int partition) const {
   return absl::StrCat(prefix_, PartitionTag(partition), ":outbox");
 }
 
+std::string KeyBuilder::StageDue(int partition) const {
+  return absl::StrCat(prefix_, PartitionTag(partition), ":due");
+}
+
 std::string KeyBuilder::ChurnExamples(int partition) const {
   return absl::StrCat(prefix_, PartitionTag(partition), ":examples");
 }

@@ -95,6 +95,10 @@ class KeyBuilder {
   // Per-partition stream of the churn learner's labelled examples,
   // `cx:<t>:{p:<n>}:examples` (entries carry no customer id).
   std::string ChurnExamples(int partition) const;
+  // Per-partition sorted set of the journey's customers by the time their
+  // stage next changes by time alone, `cx:<t>:{p:<n>}:due` (member the
+  // customer id, score ms; the journey's Forget removes the member).
+  std::string StageDue(int partition) const;
   // The learned churn model with the learner's checkpoints,
   // `cx:<t>:{model}:churn` (one key, its own slot).
   std::string ChurnModel() const;

@@ -17,13 +17,18 @@ void Add(AggregateFields& to, const std::string& field, int64_t d) {
 }  // namespace
 
 std::string EncodeDelta(const AggregateFields& pain,
-                        const std::vector<FunnelMove>& moves) {
+                        const std::vector<FunnelMove>& moves,
+                        const std::vector<FunnelMove>& retracted) {
   omnicx::journey::v1::AggregateDelta delta;
   for (const auto& [field, d] : pain) {
     if (d != 0) (*delta.mutable_pain())[field] += d;
   }
   for (const auto& [day, field] : moves) {
     (*delta.mutable_funnel())[absl::StrCat(day, "|", field)] += 1;
+  }
+  for (const auto& [day, field] : retracted) {
+    auto& n = (*delta.mutable_funnel())[absl::StrCat(day, "|", field)];
+    if (--n == 0) delta.mutable_funnel()->erase(absl::StrCat(day, "|", field));
   }
   if (delta.pain().empty() && delta.funnel().empty()) return "";
   return delta.SerializeAsString();

@@ -25,8 +25,10 @@ namespace omnicx::journey {
 using FunnelMove = std::pair<std::string, std::string>;
 
 // A serialised AggregateDelta (state.proto); "" when there is no change.
+// `retracted` moves count −1 (a move and its retraction cancel).
 std::string EncodeDelta(const AggregateFields& pain,
-                        const std::vector<FunnelMove>& moves);
+                        const std::vector<FunnelMove>& moves,
+                        const std::vector<FunnelMove>& retracted = {});
 
 // The sum of any number of deltas, without zero entries.
 struct FoldedDeltas {

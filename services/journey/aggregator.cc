@@ -62,6 +62,10 @@ Aggregator::~Aggregator() { Stop(); }
 void Aggregator::Start() {
   thread_ = std::thread([this] {
     while (!stop_.WaitForNotificationWithTimeout(options_.interval)) {
+      if (options_.before_fold) {
+        absl::StatusOr<int64_t> swept = options_.before_fold();
+        if (!swept.ok()) OMNICX_LOG(kWarn) << "stage sweep: " << swept.status();
+      }
       absl::StatusOr<int64_t> n = FoldOnce();
       if (!n.ok()) OMNICX_LOG(kWarn) << "aggregate fold: " << n.status();
     }

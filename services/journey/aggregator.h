@@ -22,6 +22,7 @@
 #define OMNICX_SERVICES_JOURNEY_AGGREGATOR_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,6 +44,9 @@ struct AggregatorOptions {
   int max_entries = 1000;
   // How long funnel day shards are kept.
   absl::Duration funnel_retention = absl::Hours(24 * 400);
+  // Run by the background thread before each fold (e.g.
+  // JourneyStore::SweepDue, whose records the fold then takes); null: none.
+  std::function<absl::StatusOr<int64_t>()> before_fold;
 };
 
 // One outbox record as read.

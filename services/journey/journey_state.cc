@@ -735,12 +735,135 @@ std::optional<StageTransition> RefreshDerived(const CompiledModel& model,
   const int64_t at = std::max(state->last_ms(), state->churned_ms());
   const Features f = ComputeFeatures(model, *state, at, learned);
   state->set_churn_at_last(f.churn_risk);
-  const StageAt now = ComputeStage(model, *state, f, at);
+  // After a sweep stored a later time-driven move, the stage is as of then:
+  // a late touchpoint does not take the customer back in time.
+  const int64_t stage_at = std::max(at, state->stage_as_of_ms());
+  // A touchpoint after the swept moves: they are history, no longer taken
+  // back.
+  if (at >= state->stage_as_of_ms()) state->clear_swept();
+  const StageAt now =
+      stage_at == at
+          ? ComputeStage(model, *state, f, at)
+          : ComputeStage(model, *state,
+                         ComputeFeatures(model, *state, stage_at, learned),
+                         stage_at);
   if (now.stage == state->stage()) return std::nullopt;
-  StageTransition t{state->stage(), now.stage, std::min(now.entered_ms, at)};
+  StageTransition t{state->stage(), now.stage,
+                    std::min(now.entered_ms, stage_at)};
   state->set_stage(now.stage);
   state->set_stage_entered_ms(t.at_ms);
   return t;
+}
+
+int64_t StageAsOf(const JourneyState& state) {
+  return std::max(
+      {state.last_ms(), state.churned_ms(), state.stage_as_of_ms()});
+}
+
+std::optional<StageTransition> NextStageChange(const CompiledModel& model,
+                                               const JourneyState& state,
+                                               const LearnedChurn* learned,
+                                               int64_t scan_from,
+                                               int64_t until_ms) {
+  const omnicx::v1::Stage stored = state.stage();
+  if (state.events() == 0 || stored == omnicx::v1::STAGE_CHURNED ||
+      stored == omnicx::v1::STAGE_UNSPECIFIED) {
+    return std::nullopt;
+  }
+  const int64_t from = std::max(StageAsOf(state), scan_from);
+  auto differs = [&](int64_t t) {
+    return ComputeStage(model, state, ComputeFeatures(model, state, t, learned),
+                        t)
+               .stage != stored;
+  };
+  // Idle this long, the customer is churned: a change is certain by then.
+  const int64_t end = std::min(
+      until_ms,
+      std::max(from + 1, state.last_ms() + absl::ToInt64Milliseconds(
+                                               model.churned_after_idle())));
+  if (end <= from) return std::nullopt;
+  constexpr int64_t kStep = 86400000;
+  int64_t lo = from;
+  int64_t hi = end;
+  for (int64_t t = from + kStep; t < end; t += kStep) {
+    if (differs(t)) {
+      hi = t;
+      break;
+    }
+    lo = t;
+  }
+  if (!differs(hi)) return std::nullopt;  // none up to until_ms
+  while (hi - lo > 1) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    (differs(mid) ? hi : lo) = mid;
+  }
+  const Features f = ComputeFeatures(model, state, hi, learned);
+  return StageTransition{stored, ComputeStage(model, state, f, hi).stage, hi};
+}
+
+std::optional<int64_t> NextStageCheck(const CompiledModel& model,
+                                      const JourneyState& state,
+                                      int64_t checked_ms,
+                                      absl::Duration interval) {
+  const omnicx::v1::Stage stored = state.stage();
+  if (state.events() == 0 || stored == omnicx::v1::STAGE_CHURNED ||
+      stored == omnicx::v1::STAGE_UNSPECIFIED) {
+    return std::nullopt;
+  }
+  int64_t next =
+      checked_ms + std::max<int64_t>(1, absl::ToInt64Milliseconds(interval));
+  const int64_t idle_end =
+      state.last_ms() + absl::ToInt64Milliseconds(model.churned_after_idle());
+  if (idle_end > checked_ms) next = std::min(next, idle_end);
+  if (state.purchases() > 0) {
+    const int64_t onboarded =
+        state.first_purchase_ms() +
+        absl::ToInt64Milliseconds(model.onboarding_period());
+    if (onboarded > checked_ms) next = std::min(next, onboarded);
+  }
+  return next;
+}
+
+std::vector<StageTransition> SweepStage(const CompiledModel& model,
+                                        JourneyState* state, int64_t now_ms,
+                                        const LearnedChurn* learned,
+                                        int64_t scan_from, int max_moves) {
+  std::vector<StageTransition> moves;
+  while (static_cast<int>(moves.size()) < max_moves) {
+    const std::optional<StageTransition> next =
+        NextStageChange(model, *state, learned, scan_from, now_ms);
+    if (!next.has_value()) break;
+    auto* swept = state->add_swept();
+    swept->set_from(next->from);
+    swept->set_to(next->to);
+    swept->set_at_ms(next->at_ms);
+    swept->set_from_entered_ms(state->stage_entered_ms());
+    if (state->swept_size() > 16) {
+      state->mutable_swept()->DeleteSubrange(0, 1);
+    }
+    state->set_stage(next->to);
+    state->set_stage_entered_ms(next->at_ms);
+    state->set_stage_as_of_ms(next->at_ms);
+    moves.push_back(*next);
+  }
+  return moves;
+}
+
+std::vector<StageTransition> RetractSweptAfter(JourneyState* state,
+                                               int64_t event_ms) {
+  int k = state->swept_size();
+  while (k > 0 && state->swept(k - 1).at_ms() > event_ms) --k;
+  std::vector<StageTransition> out;
+  if (k == state->swept_size()) return out;
+  for (int i = k; i < state->swept_size(); ++i) {
+    const auto& m = state->swept(i);
+    out.push_back({m.from(), m.to(), m.at_ms()});
+  }
+  state->set_stage(state->swept(k).from());
+  state->set_stage_entered_ms(state->swept(k).from_entered_ms());
+  state->set_stage_as_of_ms(k > 0 ? state->swept(k - 1).at_ms() : 0);
+  state->mutable_swept()->DeleteSubrange(k, state->swept_size() - k);
+  return out;
 }
 
 omnicx::v1::JourneySummary Summarize(const CompiledModel& model,

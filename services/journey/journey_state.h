@@ -23,12 +23,15 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "omnicx/journey/v1/state.pb.h"
 #include "omnicx/v1/common.pb.h"
 #include "omnicx/v1/journey.pb.h"
@@ -127,11 +130,57 @@ struct StageTransition {
   omnicx::v1::Stage to = omnicx::v1::STAGE_UNSPECIFIED;
   int64_t at_ms = 0;
 };
-// Updates the stored stage (as of the latest touchpoint) and churn risk;
-// returns the transition when the stage changed.
+// Updates the stored stage (as of the latest touchpoint, or of a later
+// time-driven move already stored: StageAsOf) and churn risk (as of the
+// latest touchpoint); returns the transition when the stage changed.
 std::optional<StageTransition> RefreshDerived(
     const CompiledModel& model, JourneyState* state,
     const LearnedChurn* learned = nullptr);
+
+// The time the stored stage is as of: the latest touchpoint or label, or
+// the latest time-driven move a sweep stored (stage_as_of_ms).
+int64_t StageAsOf(const JourneyState& state);
+
+// The first moment in (max(StageAsOf(state), scan_from), until_ms] at which
+// the stage computed by time alone (no new event) differs from the stored
+// one: onboarding over, idle long enough to be churned, churn risk or health
+// crossing a stage's bound as the signals decay and idle months add up.
+// Checked day by day (never past the idle limit, where a change is certain),
+// then to the millisecond inside the day; a bound crossed and crossed back
+// within one day is not seen. nullopt when there is none in the window or
+// none ahead (churned, no events). `from` of the result is the stored stage.
+// About 200 evaluations of the features for a full window: for the sweep,
+// not the per-event path (NextStageCheck).
+std::optional<StageTransition> NextStageChange(
+    const CompiledModel& model, const JourneyState& state,
+    const LearnedChurn* learned = nullptr, int64_t scan_from = 0,
+    int64_t until_ms = std::numeric_limits<int64_t>::max());
+
+// When a sweep should next look at the customer, having looked up to
+// `checked_ms`: `interval` later, or sooner at the exact end of onboarding
+// or of the idle limit; nullopt when no time-driven change can come
+// (churned, no events). Cheap (no features): what a commit records.
+std::optional<int64_t> NextStageCheck(const CompiledModel& model,
+                                      const JourneyState& state,
+                                      int64_t checked_ms,
+                                      absl::Duration interval);
+
+// Stores, in order, every time-driven move in (max(StageAsOf, scan_from),
+// now_ms] (at most `max_moves`): the stage, stage_entered_ms and
+// stage_as_of_ms become the move's time. What a sweep of due customers
+// commits.
+std::vector<StageTransition> SweepStage(const CompiledModel& model,
+                                        JourneyState* state, int64_t now_ms,
+                                        const LearnedChurn* learned = nullptr,
+                                        int64_t scan_from = 0,
+                                        int max_moves = 8);
+
+// Takes back the swept moves (state.swept) later than `event_ms`, the time
+// of a touchpoint that arrives after the sweep: the stored stage becomes
+// the one before the earliest of them. Returns them, oldest first, for the
+// funnel to subtract; the caller applies the touchpoint and sweeps again.
+std::vector<StageTransition> RetractSweptAfter(JourneyState* state,
+                                               int64_t event_ms);
 
 // GetJourney's answer at `now_ms` (at most `max_drivers` drivers).
 omnicx::v1::JourneySummary Summarize(const CompiledModel& model,

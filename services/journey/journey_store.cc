@@ -16,6 +16,7 @@
 #include "services/journey/lua/apply_events_lua.h"
 #include "services/journey/lua/forget_journey_lua.h"
 #include "services/journey/lua/merge_journeys_lua.h"
+#include "services/journey/lua/sweep_stage_lua.h"
 #include "services/journey/pain_points.h"
 
 namespace omnicx::journey {
@@ -25,6 +26,15 @@ using omnicx::v1::Interaction;
 
 std::string TransitionField(const StageTransition& t) {
   return absl::StrCat(static_cast<int>(t.from), ">", static_cast<int>(t.to));
+}
+
+// The due set score of a state looked at up to `checked_ms`: when a sweep
+// should look again ("" = never).
+std::string DueArg(const CompiledModel& model, const JourneyState& state,
+                   int64_t checked_ms, absl::Duration interval) {
+  const std::optional<int64_t> next =
+      NextStageCheck(model, state, checked_ms, interval);
+  return next.has_value() ? absl::StrCat(*next) : "";
 }
 
 std::string Verdict(const redis::Reply& reply) {
@@ -50,6 +60,7 @@ JourneyStore::JourneyStore(redis::Client& redis, const keys::KeyBuilder& keys,
       apply_script_(lua::kApplyEventsLua),
       merge_script_(lua::kMergeJourneysLua),
       forget_script_(lua::kForgetJourneyLua),
+      sweep_script_(lua::kSweepStageLua),
       cache_(options_.state_cache_entries) {}
 
 namespace {
@@ -230,6 +241,7 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
           StayedExample(model_, state, latest_new_ms);
       std::vector<size_t> applied;
       std::vector<StageTransition> moves;
+      std::vector<StageTransition> retracted;
       for (size_t i : p.events) {
         const Interaction& e = events[i];
         const uint64_t fp = omnicx::events::EventFingerprint(e.event_id());
@@ -240,6 +252,12 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
         if (seen) {
           results[i] = ApplyResult::kDuplicate;
           continue;
+        }
+        // Before swept moves it may have prevented: take them back.
+        for (const StageTransition& r : RetractSweptAfter(
+                 &state, e.occurred_at().seconds() * 1000 +
+                             e.occurred_at().nanos() / 1000000)) {
+          retracted.push_back(r);
         }
         ApplyEvent(model_, e, &state);
         if (auto moved = RefreshDerived(model_, &state, learned.get())) {
@@ -253,6 +271,13 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
         cache_.Put(cid, std::move(p.read));
         continue;
       }
+      if (!retracted.empty()) {
+        // The sweep again, with these touchpoints.
+        for (const StageTransition& m : SweepStage(
+                 model_, &state, absl::ToUnixMillis(now), learned.get())) {
+          moves.push_back(m);
+        }
+      }
       const AggregateFields delta = PainDelta(before, SnapshotPain(state));
       if (auto left =
               LeftExample(model_, before_churned_ms, before_events, state)) {
@@ -262,15 +287,22 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
       for (const StageTransition& m : moves) {
         funnel.emplace_back(FunnelDay(m.at_ms), TransitionField(m));
       }
+      std::vector<FunnelMove> taken_back;
+      for (const StageTransition& m : retracted) {
+        taken_back.emplace_back(FunnelDay(m.at_ms), TransitionField(m));
+      }
       commands.push_back(redis::EvalShaCommand(
           apply_script_,
           {keys_.Journey(cid), keys_.ErasedCustomer(cid), keys_.MergedInto(cid),
-           keys_.Outbox(keys::KeyBuilder::Partition(cid)),
-           keys_.MergedIds(cid),
-           keys_.ChurnExamples(keys::KeyBuilder::Partition(cid))},
+           keys_.Outbox(keys::KeyBuilder::Partition(cid)), keys_.MergedIds(cid),
+           keys_.ChurnExamples(keys::KeyBuilder::Partition(cid)),
+           keys_.StageDue(keys::KeyBuilder::Partition(cid))},
           {absl::StrCat(p.read.version), StoredBytes(&state),
-           EncodeDelta(delta, funnel), absl::StrCat(p.read.merged),
-           example.has_value() ? example->SerializeAsString() : ""}));
+           EncodeDelta(delta, funnel, taken_back), absl::StrCat(p.read.merged),
+           example.has_value() ? example->SerializeAsString() : "",
+           DueArg(model_, state, StageAsOf(state),
+                  options_.stage_check_interval),
+           cid}));
       writes.push_back({cid, std::move(applied), &p});
     }
     std::map<std::string, Pending> again;
@@ -340,24 +372,29 @@ absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
       before[field] += v;
     }
     MergeState(model_, m->second, &state);
+    const std::shared_ptr<const LearnedChurn> learned = Learned();
     const std::optional<StageTransition> moved =
-        RefreshDerived(model_, &state, Learned().get());
+        RefreshDerived(model_, &state, learned.get());
     const AggregateFields delta =
         AggregateDelta(before, PainContributions(state));
     std::vector<FunnelMove> funnel;
     if (moved)
       funnel.emplace_back(FunnelDay(moved->at_ms), TransitionField(*moved));
-    std::vector<std::string> args = {
-        absl::StrCat(version), absl::StrCat(m->first), StoredBytes(&state),
-        EncodeDelta(delta, funnel)};
+    std::vector<std::string> args = {absl::StrCat(version),
+                                     absl::StrCat(m->first),
+                                     StoredBytes(&state),
+                                     EncodeDelta(delta, funnel),
+                                     DueArg(model_, state, StageAsOf(state),
+                                            options_.stage_check_interval),
+                                     survivor};
     OMNICX_ASSIGN_OR_RETURN(
         redis::Reply out,
-        redis_.Eval(
-            merge_script_,
-            {keys_.Journey(survivor), keys_.Journey(merged),
-             keys_.Outbox(keys::KeyBuilder::Partition(survivor)),
-             keys_.ErasedCustomer(survivor), keys_.MergedInto(survivor)},
-            args));
+        redis_.Eval(merge_script_,
+                    {keys_.Journey(survivor), keys_.Journey(merged),
+                     keys_.Outbox(keys::KeyBuilder::Partition(survivor)),
+                     keys_.ErasedCustomer(survivor), keys_.MergedInto(survivor),
+                     keys_.StageDue(keys::KeyBuilder::Partition(survivor))},
+                    args));
     const std::string verdict = Verdict(out);
     if (verdict == "OK") return true;
     if (verdict == "NOOP" || verdict == "ERASED") return false;
@@ -366,6 +403,115 @@ absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
     }
   }
   return absl::AbortedError("journey states kept changing; retry");
+}
+
+absl::StatusOr<int64_t> JourneyStore::SweepDue(int max_per_partition) {
+  const int64_t now = absl::ToUnixMillis(clock_());
+  std::vector<redis::Command> due_reads;
+  due_reads.reserve(keys::kPartitions);
+  for (int p = 0; p < keys::kPartitions; ++p) {
+    due_reads.push_back({"ZRANGEBYSCORE", keys_.StageDue(p), "-inf",
+                         absl::StrCat(now), "WITHSCORES", "LIMIT", "0",
+                         absl::StrCat(max_per_partition)});
+  }
+  OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies due,
+                          redis_.Pipeline(due_reads));
+  std::vector<std::string> cids;
+  std::vector<std::string> scores;
+  absl::Status first_error;
+  for (const auto& one : due) {
+    if (!one.ok()) {
+      first_error.Update(one.status());
+      continue;
+    }
+    const auto& e = one->elements();
+    for (size_t i = 0; i + 1 < e.size(); i += 2) {
+      cids.push_back(e[i].str());
+      scores.push_back(e[i + 1].str());
+    }
+  }
+  if (cids.empty()) {
+    if (!first_error.ok()) return first_error;
+    return 0;
+  }
+  std::vector<redis::Command> reads;
+  reads.reserve(cids.size());
+  for (const std::string& cid : cids) {
+    reads.push_back({"HMGET", keys_.Journey(cid), "v", "s"});
+  }
+  OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies states,
+                          redis_.Pipeline(reads));
+  const std::shared_ptr<const LearnedChurn> learned = Learned();
+  std::vector<redis::Command> commits;
+  std::vector<int64_t> moved;
+  for (size_t i = 0; i < cids.size(); ++i) {
+    const std::string& cid = cids[i];
+    if (!states[i].ok()) {
+      first_error.Update(states[i].status());
+      continue;
+    }
+    auto parsed = ParseStateReply(cid, *states[i]);
+    if (!parsed.ok()) {
+      first_error.Update(parsed.status());
+      continue;
+    }
+    const int partition = keys::KeyBuilder::Partition(cid);
+    const std::vector<std::string> keys = {
+        keys_.Journey(cid), keys_.Outbox(partition), keys_.StageDue(partition)};
+    if (!parsed->has_value()) {  // erased or merged away
+      commits.push_back(
+          redis::EvalShaCommand(sweep_script_, keys, {"0", "", "", "", cid, ""}));
+      moved.push_back(0);
+      continue;
+    }
+    auto& [version, state] = **parsed;
+    state.set_customer_id(cid);
+    const PainSnapshot before = SnapshotPain(state);
+    // Looked at up to a check interval before the due time: the scan
+    // starts there (or at the stage's own time, when later).
+    double due_ms = 0;
+    absl::SimpleAtod(scores[i], &due_ms);
+    const int64_t checked =
+        static_cast<int64_t>(due_ms) -
+        absl::ToInt64Milliseconds(options_.stage_check_interval);
+    const std::vector<StageTransition> moves =
+        SweepStage(model_, &state, now, learned.get(), checked);
+    std::string bytes, record;
+    if (!moves.empty()) {
+      std::vector<FunnelMove> funnel;
+      for (const StageTransition& m : moves) {
+        funnel.emplace_back(FunnelDay(m.at_ms), TransitionField(m));
+      }
+      record = EncodeDelta(PainDelta(before, SnapshotPain(state)), funnel);
+      bytes = StoredBytes(&state);
+    }
+    commits.push_back(
+        redis::EvalShaCommand(sweep_script_, keys,
+                              {absl::StrCat(version), bytes, record,
+                               DueArg(model_, state, now, options_.stage_check_interval), cid,
+         scores[i]}));
+    moved.push_back(static_cast<int64_t>(moves.size()));
+  }
+  int64_t stored = 0;
+  if (!commits.empty()) {
+    OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies out,
+                            redis_.PipelineScripts(commits, {&sweep_script_}));
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (!out[i].ok()) {
+        first_error.Update(out[i].status());
+        continue;
+      }
+      // RETRY: an event or another sweeper committed first; whoever did
+      // scheduled the customer's next due time, and a due one is taken by
+      // the next pass.
+      if (Verdict(*out[i]) == "OK") stored += moved[i];
+    }
+  }
+  // Commits elsewhere bumped the versions: this replica's cached states of
+  // these customers are stale.
+  for (const std::string& cid : cids) cache_.Drop(cid);
+  if (!first_error.ok() && stored == 0) return first_error;
+  return stored;
 }
 
 std::vector<redis::Command> JourneyStore::LoadCommands(
@@ -387,13 +533,14 @@ absl::StatusOr<bool> JourneyStore::Forget(absl::string_view customer_id) {
     }
     std::vector<std::string> args = {
         current.has_value() ? absl::StrCat(current->first) : "0",
-        EncodeDelta(negative, {})};
+        EncodeDelta(negative, {}), cid};
     OMNICX_ASSIGN_OR_RETURN(
         redis::Reply out,
-        redis_.Eval(forget_script_,
-                    {keys_.Journey(cid),
-                     keys_.Outbox(keys::KeyBuilder::Partition(cid))},
-                    args));
+        redis_.Eval(
+            forget_script_,
+            {keys_.Journey(cid), keys_.Outbox(keys::KeyBuilder::Partition(cid)),
+             keys_.StageDue(keys::KeyBuilder::Partition(cid))},
+            args));
     const std::string verdict = Verdict(out);
     if (verdict == "OK") return true;
     if (verdict == "NOOP") return false;

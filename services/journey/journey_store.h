@@ -10,6 +10,7 @@
 //   absl::StatusOr<ApplyResult> r = store.Apply(event);   // resolved event
 //   absl::StatusOr<bool> moved = store.Merge(survivor_id, merged_id);
 //   absl::StatusOr<std::optional<JourneyState>> s = store.Load(customer_id);
+//   absl::StatusOr<int64_t> moves = store.SweepDue();  // time-driven moves
 //
 // Layout (KeyBuilder): per customer (`{p:<n>}:c:<id>:`) `journey` hash {v:
 // version, s: serialised JourneyState, which holds the fingerprints of the
@@ -18,14 +19,16 @@
 // aggregate deltas, folded by the Aggregator (aggregator.h) into
 // `{p:<n>}:agg:pain` (pain_points.h fields) and
 // `{p:<n>}:agg:funnel:<YYYY-MM-DD>` ("from>to" counts, UTC days); reads merge
-// the partitions' shards. A commit that brings a churn label, or a new
-// 30-day period of a customer without one, also appends a labelled example
-// to the partition's `{p:<n>}:examples` stream for the ChurnLearner. Every write bumps the version `v`, which is part of
-// the customer's context version (the profile service serves a cached agent
-// context only while it is current; ProfileStore::ContextReads), and stops at
-// the profile service's redirect of a merged customer (`merged_into`: the event
-// goes to the survivor) and at the tombstone of an erased one (the event is
-// dropped).
+// the partitions' shards. Every commit also records in the partition's
+// `{p:<n>}:due` sorted set when the customer's stage next changes by time
+// alone; SweepDue stores those moves. A commit that brings a churn label, or a
+// new 30-day period of a customer without one, also appends a labelled example
+// to the partition's `{p:<n>}:examples` stream for the ChurnLearner. Every
+// write bumps the version `v`, which is part of the customer's context version
+// (the profile service serves a cached agent context only while it is current;
+// ProfileStore::ContextReads), and stops at the profile service's redirect of a
+// merged customer (`merged_into`: the event goes to the survivor) and at the
+// tombstone of an erased one (the event is dropped).
 #ifndef OMNICX_SERVICES_JOURNEY_JOURNEY_STORE_H_
 #define OMNICX_SERVICES_JOURNEY_JOURNEY_STORE_H_
 
@@ -67,6 +70,11 @@ struct JourneyStoreOptions {
   int state_cache_entries = 50000;
   // How often Learned() checks for a newer learned churn model.
   absl::Duration learned_refresh = absl::Seconds(1);
+  // How often SweepDue looks at a customer whose stage may change by time
+  // alone (sooner at the exact end of onboarding or of the idle limit): the
+  // funnel's populations trail such a move by at most this much; the move
+  // itself is dated to the millisecond.
+  absl::Duration stage_check_interval = absl::Hours(24);
 };
 
 enum class ApplyResult { kApplied, kDuplicate, kErased };
@@ -103,6 +111,15 @@ class JourneyStore {
   // share from the pain-point and stage aggregates (erasure). False when
   // there was no journey.
   absl::StatusOr<bool> Forget(absl::string_view customer_id);
+
+  // Stores the stage moves driven by time alone (onboarding over, idle,
+  // risk grown: NextStageChange) of the customers due by now (at most
+  // `max_per_partition` per partition, earliest first), each dated when it
+  // happened in the funnel, and schedules their next look
+  // (stage_check_interval); how many moves it stored. Every replica may run it at once: each customer's
+  // commit checks the state version, so a move is counted once whichever
+  // sweeper or event commits first.
+  absl::StatusOr<int64_t> SweepDue(int max_per_partition = 1000);
 
   // The customer's state, with the states of customers merged into them
   // whose merge record has not been processed yet folded in; nullopt when
@@ -164,6 +181,7 @@ class JourneyStore {
   redis::Script apply_script_;
   redis::Script merge_script_;
   redis::Script forget_script_;
+  redis::Script sweep_script_;
   redis::StateCache<CachedState> cache_;
   absl::Mutex learned_mu_;
   std::shared_ptr<const LearnedChurn> learned_ ABSL_GUARDED_BY(learned_mu_) =

@@ -69,10 +69,12 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
       }));
   for (const auto& c : consumers) c->Start();
   // Folds the partitions' outboxes into the aggregates about once a second;
-  // every replica runs one (a fold is effectively once).
+  // every replica runs one (a fold is effectively once, a sweep's move too).
   AggregatorOptions aggregator_options;
   aggregator_options.interval =
       omnicx::config::DurationSetting(cfg.aggregate_interval());
+  // Before each fold, the stage moves driven by time alone that are due.
+  aggregator_options.before_fold = [store] { return store->SweepDue(); };
   auto aggregator = std::make_shared<Aggregator>(context.redis, context.keys,
                                                  aggregator_options);
   aggregator->Start();

@@ -179,6 +179,17 @@ absl::StatusOr<EraseResult> ProfileStore::Erase(
     } while (cursor != "0");
   }
 
+  // The journey's due set entries name the customer (and the ids merged
+  // into them) outside their keys.
+  for (const std::string& id : ids) {
+    OMNICX_RETURN_IF_ERROR(
+        redis_
+            .Command({"ZREM",
+                      keys_.StageDue(omnicx::keys::KeyBuilder::Partition(id)),
+                      id})
+            .status());
+  }
+
   // Last, in one script: the identity index entries (with tombstones so
   // late events cannot resurrect the customer) and the kept keys.
   std::vector<std::string> all = keys;

@@ -2,8 +2,8 @@
 // cluster mode, owning every slot, refuses (CROSSSLOT) any script,
 // transaction or multi-key command whose keys are in more than one slot.
 // Ingestion's append, the profile's apply, traits, consent and context
-// cache, the journey's apply and forget and the aggregator's fold and reads
-// all run here.
+// cache, the journey's apply, forget and sweep of time-driven stage moves
+// and the aggregator's fold and reads all run here.
 //
 // Not yet covered, because they still span slots (docs/architecture.md,
 // "Scripts and hash slots"): identity linking and unlinking, the profile,
@@ -128,6 +128,14 @@ TEST_F(ClusterSlotsTest, ThePerEventPathStaysInOneSlotPerCommand) {
   EXPECT_FALSE(pain.empty());
   EXPECT_THAT(journeys.Forget("c2"), status::IsOkAndHolds(true));
   EXPECT_THAT(aggregator.FoldOnce(), status::IsOkAndHolds(1));
+  // A year later every quiet customer has moved by time alone: the sweep's
+  // scripts stay in each customer's partition slot.
+  journey::JourneyStore later(*redis_, keys_, model, {},
+                              [] { return kNow + absl::Hours(24 * 400); });
+  ASSERT_OK_AND_ASSIGN(int64_t moved, later.SweepDue());
+  EXPECT_GT(moved, 0);
+  ASSERT_OK_AND_ASSIGN(int64_t folded, aggregator.FoldOnce());
+  EXPECT_GT(folded, 0);
 }
 
 }  // namespace

@@ -9,12 +9,15 @@
 -- KEYS[4]   the partition's outbox
 -- KEYS[5]   the customers the profile service merged into this one
 -- KEYS[6]   the partition's churn examples stream
+-- KEYS[7]   the partition's due set (time-driven stage moves)
 --
 -- ARGV[1]   expected version ("0" = none)
 -- ARGV[2]   new state (serialised JourneyState)
 -- ARGV[3]   aggregate delta record ("" = no change)
 -- ARGV[4]   how many merged customers the caller checked the ids against
 -- ARGV[5]   churn example record ("" = none), for the churn learner
+-- ARGV[6]   when the stage next changes by time alone, ms ("" = never)
+-- ARGV[7]   the customer id (due set member)
 --
 -- Returns {'OK'}, {'ERASED'}, {'MOVED', survivor} or {'RETRY'} when the
 -- version moved or a customer was merged into this one since the caller
@@ -35,4 +38,9 @@ end
 redis.call('HSET', KEYS[1], 'v', tostring(tonumber(ARGV[1]) + 1), 's', ARGV[2])
 if ARGV[3] ~= '' then redis.call('XADD', KEYS[4], '*', 'd', ARGV[3]) end
 if ARGV[5] ~= '' then redis.call('XADD', KEYS[6], '*', 'x', ARGV[5]) end
+if ARGV[6] == '' then
+  redis.call('ZREM', KEYS[7], ARGV[7])
+else
+  redis.call('ZADD', KEYS[7], ARGV[6], ARGV[7])
+end
 return {'OK'}

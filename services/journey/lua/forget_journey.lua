@@ -4,12 +4,15 @@
 --
 -- KEYS[1]   journey hash
 -- KEYS[2]   the partition's outbox
+-- KEYS[3]   the partition's due set
 --
 -- ARGV[1]   expected version ("0" = none)
 -- ARGV[2]   aggregate delta record ("" = none)
+-- ARGV[3]   the customer id: leaves the due set in every case
 --
 -- Returns {'OK'}, {'RETRY'} when the version moved, or {'NOOP'} when there
 -- was no journey.
+redis.call('ZREM', KEYS[3], ARGV[3])
 if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then
   return {'RETRY'}
 end

@@ -117,7 +117,11 @@ TEST_F(AclTest, EachServiceUserRunsWhatItsServiceSends) {
                  {"SCARD", "cx:default:merged"},
                  {"EXPIRE", "cx:default:pain", "60"},
                  {"XINFO", "GROUPS", "cx:default:{ev:0}:stream"},
-                 {"XTRIM", "cx:default:{ev:0}:stream", "MINID", "~", "0"}});
+                 {"XTRIM", "cx:default:{ev:0}:stream", "MINID", "~", "0"},
+                 {"ZADD", "cx:default:{p:1}:due", "1", "c"},
+                 {"ZRANGEBYSCORE", "cx:default:{p:1}:due", "-inf", "2"},
+                 {"ZSCORE", "cx:default:{p:1}:due", "c"},
+                 {"ZREM", "cx:default:{p:1}:due", "c"}});
 
   auto recommendation = As("recommendation");
   ExpectAllowed(*recommendation, {{"HSET", "cx:default:catalog", "a", "1"},
@@ -187,8 +191,8 @@ TEST_F(AclTest, CommandsOfOtherServicesAreNotGranted) {
   // only one service sends.
   EXPECT_THAT(As("journey")->Command({"CONFIG", "GET", "appendfsync"}),
               StatusIs(absl::StatusCode::kInternal, HasSubstr("NOPERM")));
-  // Its applied ids live in its state: no sorted sets.
-  EXPECT_THAT(As("journey")->Command({"ZADD", "cx:default:x", "1", "a"}),
+  // Its applied ids live in its state: no lists.
+  EXPECT_THAT(As("journey")->Command({"LPUSH", "cx:default:x", "a"}),
               StatusIs(absl::StatusCode::kInternal, HasSubstr("NOPERM")));
   EXPECT_THAT(As("recommendation")->Command({"SCAN", "0"}),
               StatusIs(absl::StatusCode::kInternal, HasSubstr("NOPERM")));

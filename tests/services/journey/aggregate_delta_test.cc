@@ -36,6 +36,20 @@ TEST(AggregateDeltaTest, RecordsSumAndOppositesCancel) {
                                         1}}));
 }
 
+TEST(AggregateDeltaTest, ARetractedMoveCountsMinusOneAndCancelsItsRedo) {
+  // A move taken back and redone on the same day: no record.
+  EXPECT_EQ(EncodeDelta({}, {{"2026-12-06", "6>9"}}, {{"2026-12-06", "6>9"}}),
+            "");
+  // Taken back on one day, redone on another.
+  FoldedDeltas sum;
+  ASSERT_TRUE(AddDelta(EncodeDelta({}, {{"2026-12-09", "6>9"}},
+                                   {{"2026-12-06", "6>9"}}),
+                       &sum)
+                  .ok());
+  EXPECT_EQ(sum.funnel["2026-12-06"]["6>9"], -1);
+  EXPECT_EQ(sum.funnel["2026-12-09"]["6>9"], 1);
+}
+
 TEST(AggregateDeltaTest, NoChangeIsNoRecordAndCorruptIsRefused) {
   EXPECT_EQ(EncodeDelta({{"f", 0}}, {}), "");
   FoldedDeltas sum;

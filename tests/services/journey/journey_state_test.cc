@@ -388,6 +388,150 @@ TEST(JourneyStageTest, FollowsTheJourney) {
   EXPECT_EQ(StageOf(risky, kT0 + 3 * 3600000), omnicx::v1::STAGE_AT_RISK);
 }
 
+// Every move is a real change of the stage computed by time alone: the
+// stage just before it is `from`, at it `to`.
+void ExpectRealMoves(const JourneyState& state,
+                     const std::vector<StageTransition>& moves,
+                     const LearnedChurn* learned) {
+  for (const StageTransition& m : moves) {
+    EXPECT_EQ(Summarize(Model(), state, m.at_ms - 1, 10, learned).stage(),
+              m.from);
+    EXPECT_EQ(Summarize(Model(), state, m.at_ms, 10, learned).stage(), m.to);
+  }
+}
+
+TEST(JourneyStageTest, AQuietBuyerMovesOnByTimeAlone) {
+  Interaction buy = Event("b", omnicx::v1::CHANNEL_WEB, "purchase", kT0 + 3000);
+  buy.set_value(120);
+  JourneyState s = Replay({buy});
+  ASSERT_EQ(s.stage(), omnicx::v1::STAGE_ONBOARDING);
+  // Onboarding ends exactly 30 days after the first purchase.
+  std::optional<StageTransition> next = NextStageChange(Model(), s, &Learned());
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->from, omnicx::v1::STAGE_ONBOARDING);
+  EXPECT_EQ(next->to, omnicx::v1::STAGE_ENGAGED);
+  EXPECT_EQ(next->at_ms, kT0 + 3000 + 30 * kDay);
+  // Nothing is stored before it is due.
+  EXPECT_TRUE(SweepStage(Model(), &s, next->at_ms - 1, &Learned()).empty());
+  EXPECT_EQ(s.stage(), omnicx::v1::STAGE_ONBOARDING);
+  // A sweep long after stores every move on the way, each when it happened:
+  // engaged, then churned after 180 idle days.
+  const JourneyState quiet = s;
+  const std::vector<StageTransition> moves =
+      SweepStage(Model(), &s, kT0 + 400 * kDay, &Learned());
+  ASSERT_EQ(moves.size(), 2u);
+  EXPECT_EQ(moves[0].to, omnicx::v1::STAGE_ENGAGED);
+  EXPECT_EQ(moves[0].at_ms, kT0 + 3000 + 30 * kDay);
+  EXPECT_EQ(moves[1].from, omnicx::v1::STAGE_ENGAGED);
+  EXPECT_EQ(moves[1].to, omnicx::v1::STAGE_CHURNED);
+  EXPECT_EQ(moves[1].at_ms, kT0 + 3000 + 180 * kDay);
+  ExpectRealMoves(quiet, moves, &Learned());
+  EXPECT_EQ(s.stage(), omnicx::v1::STAGE_CHURNED);
+  EXPECT_EQ(s.stage_entered_ms(), kT0 + 3000 + 180 * kDay);
+  EXPECT_EQ(StageAsOf(s), kT0 + 3000 + 180 * kDay);
+  // Churned stays churned until they come back.
+  EXPECT_FALSE(NextStageChange(Model(), s, &Learned()).has_value());
+}
+
+TEST(JourneyStageTest, AnIdleUnhappyCustomerBecomesAtRiskThenChurned) {
+  // The configured model alone (no learned corrections).
+  Interaction buy = Event("b", omnicx::v1::CHANNEL_WEB, "purchase", kT0);
+  buy.set_value(120);
+  Interaction complaint =
+      Event("c", omnicx::v1::CHANNEL_VOICE, "complaint", kT0 + 40 * kDay);
+  Interaction call = Event("s", omnicx::v1::CHANNEL_WEB, "support_contact",
+                           kT0 + 40 * kDay + 1000);
+  call.set_case_id("k");
+  call.mutable_wait()->set_seconds(1800);
+  const int64_t last = kT0 + 40 * kDay + 2000;
+  Interaction ret = Event("r", omnicx::v1::CHANNEL_WEB, "return", last);
+  JourneyState s;
+  for (const Interaction& e : {buy, complaint, call, ret}) {
+    ApplyEvent(Model(), e, &s);
+    RefreshDerived(Model(), &s);
+  }
+  ASSERT_EQ(s.stage(), omnicx::v1::STAGE_ENGAGED) << s.churn_at_last();
+  const JourneyState quiet = s;
+  // Idle months raise churn risk past 0.30 shortly before 180 idle days.
+  const std::vector<StageTransition> moves =
+      SweepStage(Model(), &s, kT0 + 400 * kDay);
+  ASSERT_EQ(moves.size(), 2u);
+  EXPECT_EQ(moves[0].from, omnicx::v1::STAGE_ENGAGED);
+  EXPECT_EQ(moves[0].to, omnicx::v1::STAGE_AT_RISK);
+  EXPECT_GT(moves[0].at_ms, last + 150 * kDay);
+  EXPECT_LT(moves[0].at_ms, last + 180 * kDay);
+  EXPECT_EQ(moves[1].from, omnicx::v1::STAGE_AT_RISK);
+  EXPECT_EQ(moves[1].to, omnicx::v1::STAGE_CHURNED);
+  EXPECT_EQ(moves[1].at_ms, last + 180 * kDay);
+  ExpectRealMoves(quiet, moves, nullptr);
+}
+
+TEST(JourneyStageTest, TheNextCheckIsCheapAndNeverMissesABoundary) {
+  Interaction buy = Event("b", omnicx::v1::CHANNEL_WEB, "purchase", kT0);
+  buy.set_value(120);
+  JourneyState s = Replay({buy});
+  const absl::Duration day = absl::Hours(24);
+  EXPECT_EQ(NextStageCheck(Model(), s, kT0, day), kT0 + kDay);
+  // The exact end of onboarding, then of the idle limit.
+  EXPECT_EQ(NextStageCheck(Model(), s, kT0 + 29 * kDay + 1, day),
+            kT0 + 30 * kDay);
+  EXPECT_EQ(NextStageCheck(Model(), s, kT0 + 179 * kDay + 5, day),
+            kT0 + 180 * kDay);
+  // A window: nothing up to its end, the move just inside it.
+  EXPECT_FALSE(NextStageChange(Model(), s, &Learned(), kT0 + kDay,
+                               kT0 + 30 * kDay - 1)
+                   .has_value());
+  EXPECT_EQ(NextStageChange(Model(), s, &Learned(), kT0 + 29 * kDay,
+                            kT0 + 30 * kDay)
+                ->at_ms,
+            kT0 + 30 * kDay);
+  ASSERT_EQ(SweepStage(Model(), &s, kT0 + 400 * kDay, &Learned()).size(), 2u);
+  EXPECT_EQ(NextStageCheck(Model(), s, kT0 + 400 * kDay, day), std::nullopt);
+  EXPECT_EQ(NextStageCheck(Model(), JourneyState(), kT0, day), std::nullopt);
+}
+
+TEST(JourneyStageTest, ALateTouchpointTakesBackTheSweptMovesAfterIt) {
+  Interaction buy = Event("b", omnicx::v1::CHANNEL_WEB, "purchase", kT0);
+  buy.set_value(120);
+  JourneyState s = Replay({buy});
+  ASSERT_EQ(SweepStage(Model(), &s, kT0 + 400 * kDay, &Learned()).size(), 2u);
+  ASSERT_EQ(s.swept_size(), 2);
+  EXPECT_TRUE(RetractSweptAfter(&s, kT0 + 200 * kDay).empty());
+  const std::vector<StageTransition> back =
+      RetractSweptAfter(&s, kT0 + 100 * kDay);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].from, omnicx::v1::STAGE_ENGAGED);
+  EXPECT_EQ(back[0].to, omnicx::v1::STAGE_CHURNED);
+  EXPECT_EQ(back[0].at_ms, kT0 + 180 * kDay);
+  EXPECT_EQ(s.stage(), omnicx::v1::STAGE_ENGAGED);
+  EXPECT_EQ(s.stage_entered_ms(), kT0 + 30 * kDay);
+  EXPECT_EQ(StageAsOf(s), kT0 + 30 * kDay);
+  // With the touchpoint the customer churns 180 days after it instead.
+  ApplyEvent(Model(),
+             Event("v", omnicx::v1::CHANNEL_WEB, "page_view", kT0 + 100 * kDay),
+             &s);
+  EXPECT_FALSE(RefreshDerived(Model(), &s, &Learned()).has_value());
+  EXPECT_EQ(s.swept_size(), 0);  // history now
+  const std::vector<StageTransition> again =
+      SweepStage(Model(), &s, kT0 + 400 * kDay, &Learned());
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].at_ms, kT0 + 280 * kDay);
+}
+
+TEST(JourneyStageTest, ALateTouchpointDoesNotTakeASweptStageBack) {
+  Interaction buy = Event("b", omnicx::v1::CHANNEL_WEB, "purchase", kT0);
+  buy.set_value(120);
+  JourneyState s = Replay({buy});
+  ASSERT_EQ(SweepStage(Model(), &s, kT0 + 31 * kDay, &Learned()).size(), 1u);
+  ASSERT_EQ(s.stage(), omnicx::v1::STAGE_ENGAGED);
+  // A page view from day 10 arrives after the sweep: still engaged, no move.
+  ApplyEvent(Model(),
+             Event("v", omnicx::v1::CHANNEL_WEB, "page_view", kT0 + 10 * kDay),
+             &s);
+  EXPECT_FALSE(RefreshDerived(Model(), &s, &Learned()).has_value());
+  EXPECT_EQ(s.stage(), omnicx::v1::STAGE_ENGAGED);
+}
+
 TEST(JourneyCaseTest, RepeatContactsAndChannelSwitchesRaiseEffort) {
   Interaction first =
       Event("1", omnicx::v1::CHANNEL_WEB, "support_contact", kT0);

@@ -2,7 +2,8 @@
 // events once (also through the stream consumer, after a crash between
 // applying and acknowledging), order independence through Redis, merges
 // driven by the profile service's real merge log, erased customers,
-// concurrent writers, pain-point aggregates and the funnel, and the gRPC
+// concurrent writers, pain-point aggregates and the funnel (with the stage
+// moves driven by time alone, swept from the due set), and the gRPC
 // methods with their validation.
 #include "services/journey/journey_store.h"
 
@@ -390,6 +391,259 @@ TEST_F(JourneyStoreTest, ErasedCustomersAreNotResurrected) {
   Fold();
   EXPECT_THAT(store_->PainAggregates(),
               IsOkAndHolds(std::map<std::string, double>()));
+}
+
+// --- moves driven by time alone (the due set and its sweep) ---------------
+
+class TimeDrivenFunnelTest : public JourneyStoreTest {
+ protected:
+  // A store whose clock is now_ms (moved by the test, never slept).
+  std::unique_ptr<JourneyStore> Store() {
+    return std::make_unique<JourneyStore>(
+        *redis_, keys_, model_, JourneyStoreOptions(),
+        [this] { return absl::FromUnixMillis(now_ms_.load()); });
+  }
+
+  Interaction Purchase(const std::string& id, const std::string& cid,
+                       int64_t t_ms) {
+    Interaction e = Event(id, cid, omnicx::v1::CHANNEL_WEB, "purchase", t_ms);
+    e.set_value(120);
+    return e;
+  }
+
+  std::optional<int64_t> Due(const std::string& cid) {
+    auto r = redis_->Command(
+        {"ZSCORE", keys_.StageDue(keys::KeyBuilder::Partition(cid)), cid});
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok() || r->is_nil()) return std::nullopt;
+    return static_cast<int64_t>(std::stod(r->str()));
+  }
+
+  // The funnel transitions of the UTC day of `t_ms` as "from>to" -> count.
+  std::map<std::string, int64_t> MovesOn(int64_t t_ms) {
+    return Moves(keys_, FunnelDay(t_ms));
+  }
+
+  static std::string Move(omnicx::v1::Stage from, omnicx::v1::Stage to) {
+    return absl::StrCat(static_cast<int>(from), ">", static_cast<int>(to));
+  }
+
+  std::atomic<int64_t> now_ms_{kT0};
+};
+
+TEST_F(TimeDrivenFunnelTest, AQuietBuyerIsCountedEngagedThenChurnedOnTheDay) {
+  using omnicx::v1::STAGE_CHURNED;
+  using omnicx::v1::STAGE_ENGAGED;
+  using omnicx::v1::STAGE_ONBOARDING;
+  auto store = Store();
+  const int64_t bought = kT0 + 3000;
+  ASSERT_THAT(store->Apply(Purchase("b", "quiet", bought)),
+              IsOkAndHolds(ApplyResult::kApplied));
+  // The commit scheduled a look a day later.
+  EXPECT_EQ(Due("quiet"), bought + kDay);
+  now_ms_ = bought + 30 * kDay - 1;
+  EXPECT_THAT(store->SweepDue(), IsOkAndHolds(0));
+  // Looked at up to now: next at the exact end of onboarding.
+  EXPECT_EQ(Due("quiet"), bought + 30 * kDay);
+  now_ms_ = bought + 31 * kDay;
+  EXPECT_THAT(store->SweepDue(), IsOkAndHolds(1));
+  EXPECT_EQ(MovesOn(bought + 30 * kDay)[Move(STAGE_ONBOARDING, STAGE_ENGAGED)],
+            1);
+  EXPECT_EQ(Stored("quiet").stage(), STAGE_ENGAGED);
+  EXPECT_EQ(Due("quiet"), bought + 32 * kDay);
+  // Swept again: nothing new.
+  EXPECT_THAT(store->SweepDue(), IsOkAndHolds(0));
+  // Long after: churned when 180 idle days were over, counted on that day;
+  // the customer leaves the due set (nothing ahead without an event).
+  now_ms_ = bought + 400 * kDay;
+  EXPECT_THAT(store->SweepDue(), IsOkAndHolds(1));
+  EXPECT_THAT(store->SweepDue(), IsOkAndHolds(0));
+  EXPECT_EQ(MovesOn(bought + 180 * kDay)[Move(STAGE_ENGAGED, STAGE_CHURNED)],
+            1);
+  EXPECT_EQ(Due("quiet"), std::nullopt);
+  Fold();
+  auto funnel = store->GetFunnel(absl::FromUnixMillis(kT0),
+                                 absl::FromUnixMillis(bought + 200 * kDay));
+  ASSERT_OK(funnel.status());
+  EXPECT_EQ(funnel->stages,
+            (std::map<omnicx::v1::Stage, int64_t>{{STAGE_CHURNED, 1}}));
+  EXPECT_EQ(
+      funnel->transitions[std::make_pair(STAGE_ONBOARDING, STAGE_ENGAGED)], 1);
+  EXPECT_EQ(funnel->transitions[std::make_pair(STAGE_ENGAGED, STAGE_CHURNED)],
+            1);
+
+  // A touchpoint from day 100 arrives late: they were not idle 180 days on
+  // day 180. The move is taken back and redone on day 280; the funnel
+  // counts it once, on the new day.
+  ASSERT_THAT(store->Apply(Event("v", "quiet", omnicx::v1::CHANNEL_WEB,
+                                 "page_view", bought + 100 * kDay)),
+              IsOkAndHolds(ApplyResult::kApplied));
+  EXPECT_EQ(MovesOn(bought + 180 * kDay).count(
+                Move(STAGE_ENGAGED, STAGE_CHURNED)),
+            0u);
+  EXPECT_EQ(MovesOn(bought + 280 * kDay)[Move(STAGE_ENGAGED, STAGE_CHURNED)],
+            1);
+  EXPECT_EQ(MovesOn(bought + 30 * kDay)[Move(STAGE_ONBOARDING, STAGE_ENGAGED)],
+            1);
+  EXPECT_EQ(Stored("quiet").stage(), STAGE_CHURNED);
+  EXPECT_EQ(Stored("quiet").stage_entered_ms(), bought + 280 * kDay);
+  EXPECT_THAT(store->SweepDue(), IsOkAndHolds(0));
+}
+
+TEST_F(TimeDrivenFunnelTest, IdleRiskThenChurnAreCountedOnceEachEventsAfter) {
+  using omnicx::v1::STAGE_AT_RISK;
+  using omnicx::v1::STAGE_CHURNED;
+  using omnicx::v1::STAGE_ENGAGED;
+  auto store = Store();
+  // Unhappy, then quiet (journey_state_test: risk passes 0.30 with the idle
+  // months shortly before the 180 idle days).
+  Interaction complaint = Event("c", "unhappy", omnicx::v1::CHANNEL_VOICE,
+                                "complaint", kT0 + 40 * kDay);
+  Interaction call = Event("s", "unhappy", omnicx::v1::CHANNEL_WEB,
+                           "support_contact", kT0 + 40 * kDay + 1000);
+  call.set_case_id("k");
+  call.mutable_wait()->set_seconds(1800);
+  const int64_t last = kT0 + 40 * kDay + 2000;
+  for (const auto& r : store->ApplyBatch(
+           {Purchase("b", "unhappy", kT0), complaint, call,
+            Event("r", "unhappy", omnicx::v1::CHANNEL_WEB, "return", last)})) {
+    ASSERT_THAT(r, IsOkAndHolds(ApplyResult::kApplied));
+  }
+  const JourneyState before = Stored("unhappy");
+  ASSERT_EQ(before.stage(), STAGE_ENGAGED);
+  const std::optional<StageTransition> risk = NextStageChange(model_, before);
+  ASSERT_TRUE(risk.has_value());
+  ASSERT_EQ(risk->to, STAGE_AT_RISK);
+  EXPECT_EQ(Due("unhappy"), last + kDay);
+  // One sweep long after stores both moves, each on its own day.
+  now_ms_ = last + 300 * kDay;
+  EXPECT_THAT(store->SweepDue(), IsOkAndHolds(2));
+  EXPECT_EQ(MovesOn(risk->at_ms)[Move(STAGE_ENGAGED, STAGE_AT_RISK)], 1);
+  EXPECT_EQ(MovesOn(last + 180 * kDay)[Move(STAGE_AT_RISK, STAGE_CHURNED)], 1);
+  // A late touchpoint from before the moves changes no stage and counts
+  // nothing again.
+  ASSERT_THAT(store->Apply(Event("v", "unhappy", omnicx::v1::CHANNEL_WEB,
+                                 "page_view", last - kDay)),
+              IsOkAndHolds(ApplyResult::kApplied));
+  EXPECT_EQ(Stored("unhappy").stage(), STAGE_CHURNED);
+  EXPECT_THAT(store->SweepDue(), IsOkAndHolds(0));
+  // They come back: one move out of churned, the old ones still once.
+  const int64_t back = last + 300 * kDay;
+  ASSERT_THAT(store->Apply(Purchase("b2", "unhappy", back)),
+              IsOkAndHolds(ApplyResult::kApplied));
+  Fold();
+  auto funnel =
+      store->GetFunnel(absl::FromUnixMillis(kT0), absl::FromUnixMillis(back));
+  ASSERT_OK(funnel.status());
+  EXPECT_EQ(funnel->transitions[std::make_pair(STAGE_ENGAGED, STAGE_AT_RISK)],
+            1);
+  EXPECT_EQ(funnel->transitions[std::make_pair(STAGE_AT_RISK, STAGE_CHURNED)],
+            1);
+  int64_t out_of_churned = 0;
+  for (const auto& [move, n] : funnel->transitions) {
+    if (move.first == STAGE_CHURNED) out_of_churned += n;
+  }
+  EXPECT_EQ(out_of_churned, 1);
+  EXPECT_EQ(funnel->stages.count(STAGE_CHURNED), 0u);
+}
+
+TEST_F(TimeDrivenFunnelTest, SweepersAndRacingEventsCountEachMoveOnce) {
+  using omnicx::v1::STAGE_ENGAGED;
+  using omnicx::v1::STAGE_ONBOARDING;
+  constexpr int kCustomers = 40;
+  auto writer = Store();
+  for (int i = 0; i < kCustomers; ++i) {
+    ASSERT_THAT(writer->Apply(
+                    Purchase(absl::StrCat("b", i), absl::StrCat("c", i), kT0)),
+                IsOkAndHolds(ApplyResult::kApplied));
+  }
+  now_ms_ = kT0 + 31 * kDay;
+  // Two replicas sweep at once while late touchpoints (from before the end
+  // of onboarding) arrive for every customer.
+  auto a = Store();
+  auto b = Store();
+  std::atomic<int64_t> swept{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (JourneyStore* sweeper : {a.get(), b.get()}) {
+    threads.emplace_back([&, sweeper] {
+      for (int pass = 0; pass < 5; ++pass) {
+        auto n = sweeper->SweepDue();
+        if (n.ok()) {
+          swept += *n;
+        } else {
+          failures++;
+        }
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    for (int i = 0; i < kCustomers; ++i) {
+      auto r = writer->Apply(Event(absl::StrCat("v", i), absl::StrCat("c", i),
+                                   omnicx::v1::CHANNEL_WEB, "page_view",
+                                   kT0 + kDay));
+      if (!r.ok()) failures++;
+    }
+  });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  // Whatever a refused sweep left is taken by the next pass.
+  for (int pass = 0; pass < 3; ++pass) {
+    auto n = a->SweepDue();
+    ASSERT_OK(n.status());
+    swept += *n;
+  }
+  EXPECT_EQ(swept.load(), kCustomers);
+  EXPECT_EQ(MovesOn(kT0 + 30 * kDay)[Move(STAGE_ONBOARDING, STAGE_ENGAGED)],
+            kCustomers);
+  for (int i = 0; i < kCustomers; ++i) {
+    EXPECT_EQ(Stored(absl::StrCat("c", i)).stage(), STAGE_ENGAGED);
+  }
+}
+
+TEST_F(TimeDrivenFunnelTest, ErasedAndMergedAwayCustomersLeaveTheDueSet) {
+  auto store = Store();
+  ASSERT_THAT(store->Apply(Purchase("b", "leaving", kT0)),
+              IsOkAndHolds(ApplyResult::kApplied));
+  ASSERT_TRUE(Due("leaving").has_value());
+  EXPECT_THAT(store->Forget("leaving"), IsOkAndHolds(true));
+  EXPECT_EQ(Due("leaving"), std::nullopt);
+  // A member whose journey is gone (merged away) leaves at its next sweep.
+  ASSERT_OK(redis_
+                ->Command({"ZADD",
+                           keys_.StageDue(keys::KeyBuilder::Partition("gone")),
+                           absl::StrCat(kT0), "gone"})
+                .status());
+  EXPECT_THAT(store->SweepDue(), IsOkAndHolds(0));
+  EXPECT_EQ(Due("gone"), std::nullopt);
+}
+
+// The journey store's Redis paths (apply, sweep of the due set, fold,
+// forget) as the `journey` ACL user of helm/omnicx/files/redis-acl.conf:
+// nothing it sends is refused.
+TEST(JourneyAclTest, StoreAndSweepRunUnderTheJourneyUser) {
+  const auto passwords = testing::TestAclPasswords();
+  auto server = testing::RedisServer::Start({.acl_passwords = passwords});
+  ASSERT_TRUE(server.ok()) << server.status();
+  redis::ClientOptions o;
+  o.port = (*server)->port();
+  o.user = "journey";
+  o.password = passwords.at("journey");
+  auto redis = redis::Client::Create(o);
+  const keys::KeyBuilder keys = *keys::KeyBuilder::Create("default");
+  const CompiledModel model = *CompileModel(DefaultJourneyModel());
+  int64_t now = kT0;
+  JourneyStore store(*redis, keys, model, JourneyStoreOptions(),
+                     [&now] { return absl::FromUnixMillis(now); });
+  Interaction buy =
+      Event("b", "acl", omnicx::v1::CHANNEL_WEB, "purchase", kT0);
+  buy.set_value(50);
+  ASSERT_THAT(store.Apply(buy), IsOkAndHolds(ApplyResult::kApplied));
+  now = kT0 + 31 * kDay;
+  EXPECT_THAT(store.SweepDue(), IsOkAndHolds(1));
+  Aggregator aggregator(*redis, keys);
+  EXPECT_THAT(aggregator.FoldOnce(), IsOkAndHolds(2));
+  EXPECT_THAT(store.Forget("acl"), IsOkAndHolds(true));
 }
 
 TEST_F(JourneyStoreTest, TheConsumerCountsARedeliveredEventOnce) {
@@ -796,6 +1050,20 @@ TEST_F(JourneyWithProfileTest, ErasureTakesTheCustomerOutOfTheAnalytics) {
       omnicx::v1::STAGE_PURCHASE,
       DriverKey(omnicx::v1::CHANNEL_WEB, "payment", "checkout"), "t");
   ASSERT_EQ(Field(checkout_touches), 1);
+  // The customers waiting for a time-driven stage move, over every
+  // partition's due set.
+  auto due_members = [&] {
+    std::vector<redis::Command> reads;
+    for (int p = 0; p < keys::kPartitions; ++p) {
+      reads.push_back({"ZRANGE", keys_.StageDue(p), "0", "-1"});
+    }
+    auto r = redis_->Pipeline(reads);
+    EXPECT_TRUE(r.ok()) << r.status();
+    size_t n = 0;
+    for (const auto& one : *r) n += one.ok() ? one->elements().size() : 0;
+    return n;
+  };
+  ASSERT_EQ(due_members(), 2u);
 
   JourneyServiceImpl journey(
       *store_, *directory_, model_,
@@ -818,6 +1086,7 @@ TEST_F(JourneyWithProfileTest, ErasureTakesTheCustomerOutOfTheAnalytics) {
   ASSERT_TRUE(stub->EraseCustomer(&c1, erase, &erased).ok());
 
   EXPECT_EQ(Customers(), 1);  // bob
+  EXPECT_EQ(due_members(), 1u);  // bob
   EXPECT_EQ(Field(checkout_touches), 0);
   EXPECT_TRUE(RankPainPoints(model_, *store_->PainAggregates(), {}).empty());
 
