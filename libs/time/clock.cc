@@ -37,9 +37,8 @@ absl::Time SimulatedClock::Now() const {
 void SimulatedClock::SetTime(absl::Time t) {
   const int64_t ns = absl::ToUnixNanos(t);
   int64_t current = now_ns_.load(std::memory_order_acquire);
-  while (ns > current &&
-         !now_ns_.compare_exchange_weak(current, ns,
-                                        std::memory_order_acq_rel)) {
+  while (ns > current && !now_ns_.compare_exchange_weak(
+                             current, ns, std::memory_order_acq_rel)) {
   }
 }
 

@@ -26,8 +26,8 @@ std::string NextId(const std::string& id) {
 
 }  // namespace
 
-absl::StatusOr<LearnedChurnModel> ReadChurnModel(
-    redis::Client& redis, const keys::KeyBuilder& keys) {
+absl::StatusOr<LearnedChurnModel> ReadChurnModel(redis::Client& redis,
+                                                 const keys::KeyBuilder& keys) {
   OMNICX_ASSIGN_OR_RETURN(redis::Reply r,
                           redis.Command({"HGET", keys.ChurnModel(), "m"}));
   LearnedChurnModel model;

@@ -38,7 +38,8 @@ std::optional<KeyParts> SplitKey(absl::string_view key) {
 
 std::string ChannelFeatureName(int channel) {
   return omnicx::v1::Channel_IsValid(channel)
-             ? omnicx::v1::Channel_Name(static_cast<omnicx::v1::Channel>(channel))
+             ? omnicx::v1::Channel_Name(
+                   static_cast<omnicx::v1::Channel>(channel))
              : absl::StrCat(channel);
 }
 
@@ -48,8 +49,7 @@ std::string ChannelFeatureName(int channel) {
 // θ·value to the logit).
 template <typename F>
 void ForEachTouchpointFeature(const CompiledModel& model,
-                              const JourneyState& state, int64_t at_ms,
-                              F&& f) {
+                              const JourneyState& state, int64_t at_ms, F&& f) {
   std::string name;
   for (const auto& [key, d] : state.drivers()) {
     const std::optional<KeyParts> parts = SplitKey(key);
@@ -57,14 +57,12 @@ void ForEachTouchpointFeature(const CompiledModel& model,
     // stage CHURNED), not a sign of it: learning from it would teach that
     // customers leave when they leave.
     if (!parts.has_value() || parts->type == "cancellation") continue;
-    const double n = std::max(
-        0.0, DecayedValueAt(d.churn().negative(), at_ms,
-                            model.negative_half_life()));
-    const double p = std::max(
-        0.0, DecayedValueAt(d.churn().positive(), at_ms,
-                            model.positive_half_life()));
-    for (const auto& [sign, value] : {std::make_pair('n', n),
-                                      std::make_pair('p', -p)}) {
+    const double n = std::max(0.0, DecayedValueAt(d.churn().negative(), at_ms,
+                                                  model.negative_half_life()));
+    const double p = std::max(0.0, DecayedValueAt(d.churn().positive(), at_ms,
+                                                  model.positive_half_life()));
+    for (const auto& [sign, value] :
+         {std::make_pair('n', n), std::make_pair('p', -p)}) {
       if (value == 0) continue;
       if (!parts->touchpoint.empty()) {
         name.assign(1, sign);
@@ -101,8 +99,8 @@ void ForEachCustomerFeature(const JourneyState& state, int64_t at_ms, F&& f) {
   name = "tenure";
   if (tenure > 0) f(name, std::min(tenure / 12, 1.0));
   name = "activity";
-  f(name, std::log1p(static_cast<double>(state.events()) /
-                     std::max(tenure, 1.0)));
+  f(name,
+    std::log1p(static_cast<double>(state.events()) / std::max(tenure, 1.0)));
   for (const auto& [channel, n] : state.channel_counts()) {
     name = "mix:";
     name.append(ChannelFeatureName(channel));
@@ -118,10 +116,10 @@ double CancellationLogit(const CompiledModel& model, const JourneyState& state,
   for (const auto& [key, d] : state.drivers()) {
     const std::optional<KeyParts> parts = SplitKey(key);
     if (!parts.has_value() || parts->type != "cancellation") continue;
-    z += DecayedValueAt(d.churn().negative(), at_ms,
-                        model.negative_half_life()) -
-         DecayedValueAt(d.churn().positive(), at_ms,
-                        model.positive_half_life());
+    z +=
+        DecayedValueAt(d.churn().negative(), at_ms,
+                       model.negative_half_life()) -
+        DecayedValueAt(d.churn().positive(), at_ms, model.positive_half_life());
   }
   return z;
 }
@@ -273,13 +271,14 @@ omnicx::v1::GetChurnModelResponse DescribeChurnModel(
   for (const auto& [f, w] : learned.weights()) {
     if (f.size() < 4 || f[1] != ':' || f[3] != ':' ||
         (f[0] != 'n' && f[0] != 'p')) {
-      if (f != kBias && f != kPrior) (*out.mutable_coefficients())[f] = w.value();
+      if (f != kBias && f != kPrior)
+        (*out.mutable_coefficients())[f] = w.value();
       continue;
     }
     const std::string id = f.substr(2);
     auto& imp = by_name[id];
     if (imp.kind().empty()) {
-      imp.set_kind(f[2] == 't' ? "touchpoint"
+      imp.set_kind(f[2] == 't'   ? "touchpoint"
                    : f[2] == 'y' ? "type"
                                  : "channel");
       imp.set_name(f.substr(4));

@@ -246,7 +246,8 @@ const std::string& CompiledModel::Owner(omnicx::v1::Channel channel,
     }
     if (!o.type().empty() && o.type() != type) continue;
     if (!o.touchpoint().empty() && o.touchpoint() != touchpoint) continue;
-    const int s = (o.touchpoint().empty() ? 0 : 4) + (o.type().empty() ? 0 : 2) +
+    const int s = (o.touchpoint().empty() ? 0 : 4) +
+                  (o.type().empty() ? 0 : 2) +
                   (o.channel() == omnicx::v1::CHANNEL_UNSPECIFIED ? 0 : 1);
     if (s >= best) {
       best = s;

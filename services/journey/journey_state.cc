@@ -441,10 +441,10 @@ void ApplyEvent(const CompiledModel& model, const Interaction& event,
   // Its share of the prior churn logit, for the learner.
   double cpos = 0, cneg = 0;
   for (int s = 0; s < kSignals; ++s) {
-    cpos += Coefficients(model.proto().churn(), s).positive() *
-            score.positive[s];
-    cneg += Coefficients(model.proto().churn(), s).negative() *
-            score.negative[s];
+    cpos +=
+        Coefficients(model.proto().churn(), s).positive() * score.positive[s];
+    cneg +=
+        Coefficients(model.proto().churn(), s).negative() * score.negative[s];
   }
   if (cpos > 0) {
     AddDecayed(d.mutable_churn()->mutable_positive(), cpos, t,
@@ -933,8 +933,8 @@ omnicx::v1::JourneySummary Summarize(const CompiledModel& model,
                                       model.positive_half_life()) -
                        DecayedValueAt(d.health().negative(), now_ms,
                                       model.negative_half_life());
-    const double impact = 100.0 * (Sigmoid(f.health_logit) -
-                                   Sigmoid(f.health_logit - net));
+    const double impact =
+        100.0 * (Sigmoid(f.health_logit) - Sigmoid(f.health_logit - net));
     // Below what a one-decimal display shows: no "+0.0" lines.
     if (std::abs(impact) < 0.05) continue;
     ranked.push_back({&d, impact, key});
