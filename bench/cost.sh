@@ -86,23 +86,25 @@ printf '\ncost benchmark: %s customers × %s events, %s cores, %s s per figure\n
   "$CUSTOMERS" "$EVENTS" "$(nproc)" "$SECONDS_PER"
 printf '%-30s | %9s | %8s | %8s | %7s | %8s | %s\n' call "calls/s" "p50 ms" "p99 ms" errors degraded "machine CPU µs per call (services + Redis)"
 printf '%s\n' "-------------------------------------------------------------------------------------------------------------------------"
+# row LABEL FILE CALL: one line of the table from the loader's output (and
+# its stderr, indented, if any).
+row() {
+  printf '%-30s | %9.1f | %8.2f | %8.2f | %7d | %8d | %s\n' "$1" \
+    "$(fig "$2" "$3_qps")" "$(fig "$2" "$3_p50_ms")" "$(fig "$2" "$3_p99_ms")" \
+    "$(fig "$2" "$3_errors")" "$(fig "$2" "$3_degraded")" "$(cpu_us "$2" "$3")"
+  [ ! -s "$2.err" ] || sed 's/^/    /' "$2.err"
+}
 for r in ${RATES//,/ }; do
   out="$BENCH_TMP/context-$r.txt"
   "$LOAD" --mode=call --call=context --target="127.0.0.1:${PORT[profile]}" \
     --key_file="$BENCH_KEYS/agent.key" --customers="$CUSTOMERS" --rate="$r" \
     --seconds="$SECONDS_PER" --pids="$PIDS" >"$out" 2>"$out.err" || true
-  printf '%-30s | %9.1f | %8.2f | %8.2f | %7d | %8d | %s\n' "GetCustomerContext @ $r/s" \
-    "$(fig "$out" context_qps)" "$(fig "$out" context_p50_ms)" "$(fig "$out" context_p99_ms)" \
-    "$(fig "$out" context_errors)" "$(fig "$out" context_degraded)" "$(cpu_us "$out" context)"
-  [ ! -s "$out.err" ] || sed 's/^/    /' "$out.err"
+  row "GetCustomerContext @ $r/s" "$out" context
 done
 out="$BENCH_TMP/recommend.txt"
 "$LOAD" --mode=call --call=recommend --target="127.0.0.1:${PORT[recommendation]}" \
   --key_file="$BENCH_KEYS/service.key" --customers="$CUSTOMERS" --concurrency="$CONCURRENCY" \
   --seconds="$SECONDS_PER" --pids="$PIDS" >"$out" 2>"$out.err" || true
-printf '%-30s | %9.1f | %8.2f | %8.2f | %7d | %8d | %s\n' "Recommend c$CONCURRENCY" \
-  "$(fig "$out" recommend_qps)" "$(fig "$out" recommend_p50_ms)" "$(fig "$out" recommend_p99_ms)" \
-  "$(fig "$out" recommend_errors)" "$(fig "$out" recommend_degraded)" "$(cpu_us "$out" recommend)"
-[ ! -s "$out.err" ] || sed 's/^/    /' "$out.err"
+row "Recommend c$CONCURRENCY" "$out" recommend
 echo "(degraded: a context with a section missing, or a Recommend answered by its fallback)"
 echo "(targets, #22: CPU per context and per decision at most half of the run before it; context p99 <= 4 ms at 1,000/s; no errors at 2,000/s)"
