@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -14,9 +16,11 @@
 #include "services/journey/aggregator.h"
 #include "services/journey/churn_learner.h"
 #include "services/journey/lua/apply_events_lua.h"
+#include "services/journey/lua/finish_merged_journey_lua.h"
 #include "services/journey/lua/forget_journey_lua.h"
 #include "services/journey/lua/merge_journeys_lua.h"
 #include "services/journey/lua/sweep_stage_lua.h"
+#include "services/journey/lua/take_merged_journey_lua.h"
 #include "services/journey/pain_points.h"
 
 namespace omnicx::journey {
@@ -58,7 +62,9 @@ JourneyStore::JourneyStore(redis::Client& redis, const keys::KeyBuilder& keys,
       options_(std::move(options)),
       clock_(std::move(clock)),
       apply_script_(lua::kApplyEventsLua),
+      take_script_(lua::kTakeMergedJourneyLua),
       merge_script_(lua::kMergeJourneysLua),
+      finish_script_(lua::kFinishMergedJourneyLua),
       forget_script_(lua::kForgetJourneyLua),
       sweep_script_(lua::kSweepStageLua),
       cache_(options_.state_cache_entries) {}
@@ -353,13 +359,49 @@ absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
                                          absl::string_view merged_id) {
   std::string survivor(survivor_id);
   const std::string merged(merged_id);
+  if (survivor == merged) return false;
+  const int merged_partition = keys::KeyBuilder::Partition(merged);
+  auto step_done = [this](int step) {
+    return options_.merge_step_hook ? options_.merge_step_hook(step)
+                                    : absl::OkStatus();
+  };
+  // Step 1, in M's slot: freeze M's journey and read it.
+  cache_.Drop(merged);
+  OMNICX_ASSIGN_OR_RETURN(
+      redis::Reply taken,
+      redis_.Eval(take_script_, {keys_.Journey(merged)}, {survivor}));
+  if (Verdict(taken) != "OK" || taken.elements().size() < 2) return false;
+  std::string merged_version;
+  JourneyState other;
+  bool parsed = false;
+  std::vector<std::string> folded_before;
+  const auto& fields = taken.elements()[1].elements();
+  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+    const std::string& name = fields[i].str();
+    const std::string& value = fields[i + 1].str();
+    if (name == "v") {
+      merged_version = value;
+    } else if (name == "s") {
+      parsed = other.ParseFromString(value);
+    } else if (absl::StartsWith(name, "f:")) {
+      folded_before.push_back(name.substr(2));
+    }
+  }
+  if (!parsed) {
+    return absl::DataLossError(
+        absl::StrCat("journey state of ", merged, " is corrupt"));
+  }
+  OMNICX_RETURN_IF_ERROR(step_done(1));
+
+  // Step 2, in S's slot (following S's redirects): fold M's state in, once.
+  std::string verdict;
   for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
-    if (survivor == merged) return false;
+    if (survivor == merged) {
+      verdict = "SEEN";  // a redirect back to M: nothing to fold
+      break;
+    }
     cache_.Drop(survivor);
-    cache_.Drop(merged);
     OMNICX_ASSIGN_OR_RETURN(auto s, ReadState(survivor));
-    OMNICX_ASSIGN_OR_RETURN(auto m, ReadState(merged));
-    if (!m.has_value()) return false;
     JourneyState state;
     int64_t version = 0;
     if (s.has_value()) {
@@ -368,10 +410,10 @@ absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
     }
     state.set_customer_id(survivor);
     AggregateFields before = PainContributions(state);
-    for (const auto& [field, v] : PainContributions(m->second)) {
+    for (const auto& [field, v] : PainContributions(other)) {
       before[field] += v;
     }
-    MergeState(model_, m->second, &state);
+    MergeState(model_, other, &state);
     const std::shared_ptr<const LearnedChurn> learned = Learned();
     const std::optional<StageTransition> moved =
         RefreshDerived(model_, &state, learned.get());
@@ -381,28 +423,50 @@ absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
     if (moved)
       funnel.emplace_back(FunnelDay(moved->at_ms), TransitionField(*moved));
     std::vector<std::string> args = {absl::StrCat(version),
-                                     absl::StrCat(m->first),
+                                     merged,
                                      StoredBytes(&state),
                                      EncodeDelta(delta, funnel),
                                      DueArg(model_, state, StageAsOf(state),
                                             options_.stage_check_interval),
                                      survivor};
+    args.insert(args.end(), folded_before.begin(), folded_before.end());
+    const int partition = keys::KeyBuilder::Partition(survivor);
     OMNICX_ASSIGN_OR_RETURN(
         redis::Reply out,
         redis_.Eval(merge_script_,
-                    {keys_.Journey(survivor), keys_.Journey(merged),
-                     keys_.Outbox(keys::KeyBuilder::Partition(survivor)),
+                    {keys_.Journey(survivor), keys_.Outbox(partition),
                      keys_.ErasedCustomer(survivor), keys_.MergedInto(survivor),
-                     keys_.StageDue(keys::KeyBuilder::Partition(survivor))},
+                     keys_.StageDue(partition)},
                     args));
-    const std::string verdict = Verdict(out);
-    if (verdict == "OK") return true;
-    if (verdict == "NOOP" || verdict == "ERASED") return false;
+    verdict = Verdict(out);
+    if (verdict == "OK" || verdict == "SEEN" || verdict == "ERASED") break;
     if (verdict == "MOVED" && out.elements().size() > 1) {
       survivor = out.elements()[1].str();
     }
+    verdict.clear();
   }
-  return absl::AbortedError("journey states kept changing; retry");
+  if (verdict.empty()) {
+    return absl::AbortedError("journey states kept changing; retry");
+  }
+  OMNICX_RETURN_IF_ERROR(step_done(2));
+
+  // Step 3, in M's slot: M's journey goes. Folded: its share is in S's
+  // delta. S erased: M's share leaves the aggregates, as Forget does.
+  AggregateFields negative;
+  if (verdict == "ERASED") {
+    for (const auto& [field, v] : PainContributions(other)) {
+      if (v != 0) negative[field] = -v;
+    }
+  }
+  OMNICX_RETURN_IF_ERROR(
+      redis_
+          .Eval(finish_script_,
+                {keys_.Journey(merged), keys_.Outbox(merged_partition),
+                 keys_.StageDue(merged_partition)},
+                {merged_version,
+                 verdict == "ERASED" ? EncodeDelta(negative, {}) : "", merged})
+          .status());
+  return verdict == "OK";
 }
 
 absl::StatusOr<int64_t> JourneyStore::SweepDue(int max_per_partition) {
@@ -516,7 +580,8 @@ absl::StatusOr<int64_t> JourneyStore::SweepDue(int max_per_partition) {
 
 std::vector<redis::Command> JourneyStore::LoadCommands(
     const std::string& customer_id) const {
-  return {{"HGET", keys_.Journey(customer_id), "s"},
+  // The whole hash: the state and the ids already folded in (f:<id>).
+  return {{"HGETALL", keys_.Journey(customer_id)},
           {"SMEMBERS", keys_.MergedIds(customer_id)}};
 }
 
@@ -544,6 +609,11 @@ absl::StatusOr<bool> JourneyStore::Forget(absl::string_view customer_id) {
     const std::string verdict = Verdict(out);
     if (verdict == "OK") return true;
     if (verdict == "NOOP") return false;
+    if (verdict == "MERGING") {
+      return absl::UnavailableError(
+          "the customer's journey is being merged into another customer's; "
+          "retry once the merge record is processed");
+    }
   }
   return absl::AbortedError("journey state kept changing; retry");
 }
@@ -561,16 +631,25 @@ absl::StatusOr<std::optional<JourneyState>> JourneyStore::LoadFrom(
   if (r.size() != 2) return absl::InternalError("journey read incomplete");
   for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
   std::optional<JourneyState> state;
-  if (!r[0]->is_nil()) {
-    state.emplace();
-    if (!state->ParseFromString(r[0]->str())) {
-      return absl::DataLossError(
-          absl::StrCat("journey state of ", cid, " is corrupt"));
+  absl::flat_hash_set<std::string> folded;
+  const auto& fields = r[0]->elements();
+  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+    const std::string& name = fields[i].str();
+    if (name == "s") {
+      state.emplace();
+      if (!state->ParseFromString(fields[i + 1].str())) {
+        return absl::DataLossError(
+            absl::StrCat("journey state of ", cid, " is corrupt"));
+      }
+    } else if (absl::StartsWith(name, "f:")) {
+      folded.insert(name.substr(2));
     }
   }
-  // Merged customers whose merge record is still on its way.
+  // Merged customers whose merge has not reached this state yet (a merge
+  // between its steps still has the merged journey, already folded in).
   std::vector<redis::Command> pending;
   for (const redis::Reply& m : r[1]->elements()) {
+    if (folded.contains(m.str())) continue;
     pending.push_back({"HGET", keys_.Journey(m.str()), "s"});
   }
   if (!pending.empty()) {

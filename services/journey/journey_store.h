@@ -75,6 +75,9 @@ struct JourneyStoreOptions {
   // funnel's populations trail such a move by at most this much; the move
   // itself is dated to the millisecond.
   absl::Duration stage_check_interval = absl::Hours(24);
+  // Tests: called after step 1 and step 2 of Merge; a non-OK status stops
+  // the merge there, as a crash would (the redelivered record finishes it).
+  std::function<absl::Status(int step)> merge_step_hook;
 };
 
 enum class ApplyResult { kApplied, kDuplicate, kErased };
@@ -103,13 +106,23 @@ class JourneyStore {
 
   // Moves `merged`'s state into `survivor`'s (following the survivor's own
   // redirects). False when `merged` has no state (never had events, or was
-  // merged before: merge records are effectively once).
+  // merged before: merge records are effectively once). Three steps, each
+  // in one hash slot, so the two customers may be in different partitions:
+  // (1) in M's slot, freeze M's journey (`into`: applies go to the
+  // survivor, sweeps skip it, Forget answers Unavailable) and read it;
+  // (2) in S's slot, write S's merged state and the aggregate delta to S's
+  // outbox unless S's `f:<M>` field says M was folded in before; (3) in M's
+  // slot, delete M's journey (when S was erased, with a record taking M's
+  // share out of the aggregates). Each step is idempotent, so a crash
+  // between steps is finished by the merge record's redelivery (the
+  // consumer acknowledges after the last step) without double counting.
   absl::StatusOr<bool> Merge(absl::string_view survivor,
                              absl::string_view merged);
 
   // Deletes the customer's journey and subtracts their
   // share from the pain-point and stage aggregates (erasure). False when
-  // there was no journey.
+  // there was no journey; Unavailable while a merge moves it into another
+  // customer's (between Merge's first and last steps: retry).
   absl::StatusOr<bool> Forget(absl::string_view customer_id);
 
   // Stores the stage moves driven by time alone (onboarding over, idle,
@@ -179,7 +192,9 @@ class JourneyStore {
   JourneyStoreOptions options_;
   std::function<absl::Time()> clock_;
   redis::Script apply_script_;
+  redis::Script take_script_;
   redis::Script merge_script_;
+  redis::Script finish_script_;
   redis::Script forget_script_;
   redis::Script sweep_script_;
   redis::StateCache<CachedState> cache_;

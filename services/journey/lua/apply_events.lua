@@ -3,7 +3,8 @@
 -- cross-customer aggregates to the partition's outbox (folded later by the
 -- Aggregator). Every key is in the customer's partition slot.
 --
--- KEYS[1]   journey hash (v = version, s = state, with its applied ids)
+-- KEYS[1]   journey hash (v = version, s = state, with its applied ids;
+--           into = the survivor while a merge moves it, take_merged_journey.lua)
 -- KEYS[2]   erased-customer tombstone
 -- KEYS[3]   merged_into redirect
 -- KEYS[4]   the partition's outbox
@@ -31,7 +32,9 @@ if redis.call('EXISTS', KEYS[2], KEYS[3]) > 0 then
   if redis.call('EXISTS', KEYS[2]) == 1 then return {'ERASED'} end
   return {'MOVED', redis.call('GET', KEYS[3])}
 end
-if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] or
+local cur = redis.call('HMGET', KEYS[1], 'v', 'into')
+if cur[2] then return {'MOVED', cur[2]} end
+if (cur[1] or '0') ~= ARGV[1] or
    redis.call('SCARD', KEYS[5]) ~= tonumber(ARGV[4]) then
   return {'RETRY'}
 end

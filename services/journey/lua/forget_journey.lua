@@ -10,13 +10,17 @@
 -- ARGV[2]   aggregate delta record ("" = none)
 -- ARGV[3]   the customer id: leaves the due set in every case
 --
--- Returns {'OK'}, {'RETRY'} when the version moved, or {'NOOP'} when there
--- was no journey.
+-- Returns {'OK'}, {'RETRY'} when the version moved, {'NOOP'} when there
+-- was no journey, or {'MERGING'} when it is being merged into another
+-- customer's (take_merged_journey.lua): whether its share is already in
+-- the survivor's is known in the survivor's slot only, so the caller
+-- retries once the merge has finished (it deletes the journey, or takes
+-- its share out itself when the survivor was erased).
 redis.call('ZREM', KEYS[3], ARGV[3])
-if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then
-  return {'RETRY'}
-end
+local cur = redis.call('HMGET', KEYS[1], 'v', 'into')
+if (cur[1] or '0') ~= ARGV[1] then return {'RETRY'} end
 if ARGV[1] == '0' then return {'NOOP'} end
+if cur[2] then return {'MERGING'} end
 redis.call('DEL', KEYS[1])
 if ARGV[2] ~= '' then redis.call('XADD', KEYS[2], '*', 'd', ARGV[2]) end
 return {'OK'}

@@ -16,10 +16,16 @@
 --           between rescheduled, and the sweep's window may be stale
 --
 -- Returns {'OK'}, {'GONE'} when there is no journey (erased, merged away:
--- the member leaves the due set) or {'RETRY'} when the version or the due
+-- the member leaves the due set) or it is being merged away or {'RETRY'} when the version or the due
 -- score moved (an event or another sweeper committed first and scheduled
 -- its own due time; nothing written, so each move is counted once).
-local v = redis.call('HGET', KEYS[1], 'v') or '0'
+local cur = redis.call('HMGET', KEYS[1], 'v', 'into')
+if cur[2] then
+  -- Being merged away (take_merged_journey.lua): the merge moves it.
+  redis.call('ZREM', KEYS[3], ARGV[5])
+  return {'GONE'}
+end
+local v = cur[1] or '0'
 if v ~= ARGV[1] then return {'RETRY'} end
 if ARGV[6] ~= '' and
    tonumber(redis.call('ZSCORE', KEYS[3], ARGV[5]) or '-1') ~=
