@@ -13,7 +13,9 @@
 #include "libs/status/status_macros.h"
 #include "services/recommendation/catalog.h"
 #include "services/recommendation/lua/apply_catalog_lua.h"
+#include "services/recommendation/lua/apply_outcome_lua.h"
 #include "services/recommendation/lua/merge_contact_state_lua.h"
+#include "services/recommendation/lua/read_contact_state_lua.h"
 #include "services/recommendation/lua/record_outcome_lua.h"
 #include "services/recommendation/lua/reserve_actions_lua.h"
 #include "services/recommendation/lua/upsert_action_lua.h"
@@ -31,6 +33,8 @@ const redis::Script kUpsertScript(lua::kUpsertActionLua);
 const redis::Script kApplyCatalogScript(lua::kApplyCatalogLua);
 const redis::Script kReserveScript(lua::kReserveActionsLua);
 const redis::Script kOutcomeScript(lua::kRecordOutcomeLua);
+const redis::Script kApplyOutcomeScript(lua::kApplyOutcomeLua);
+const redis::Script kReadContactScript(lua::kReadContactStateLua);
 const redis::Script kMergeScript(lua::kMergeContactStateLua);
 
 std::string Ms(absl::Time t) { return absl::StrCat(absl::ToUnixMillis(t)); }
@@ -203,15 +207,24 @@ absl::StatusOr<OutcomeResult> RecommendationStore::RecordOutcome(
         absl::StrCat("decision ", request.decision_id,
                      " is unknown or expired for this customer"));
   }
+  // A decision made under another id (before a merge) is in that
+  // customer's slot: the decision's half first, then the contact state's
+  // (apply_outcome.lua), each in one slot.
+  const bool split = request.decision_customer_id != cid;
+  std::vector<std::string> outcome_keys = {
+      keys_.NbaDecisions(request.decision_customer_id)};
+  if (!split) {
+    outcome_keys.insert(outcome_keys.end(),
+                        {keys_.NbaShown(cid), keys_.NbaHeld(cid),
+                         keys_.NbaCooldowns(cid)});
+  }
   OMNICX_ASSIGN_OR_RETURN(
       redis::Reply r,
-      redis_.Eval(
-          kOutcomeScript,
-          {keys_.NbaDecisions(request.decision_customer_id),
-           keys_.NbaShown(cid), keys_.NbaHeld(cid), keys_.NbaCooldowns(cid)},
-          {request.action_id, response, Ms(request.now),
-           Ms(request.occurred_at), Ms(request.cooldown), Ms(request.retention),
-           request.decision_id, Ms(options_.decision_ttl)}));
+      redis_.Eval(kOutcomeScript, outcome_keys,
+                  {request.action_id, response, Ms(request.now),
+                   Ms(request.occurred_at), Ms(request.cooldown),
+                   Ms(request.retention), request.decision_id,
+                   Ms(options_.decision_ttl)}));
   const auto& e = r.elements();
   if (e.empty()) return absl::InternalError("outcome script: empty reply");
   const std::string& verdict = e[0].str();
@@ -225,7 +238,23 @@ absl::StatusOr<OutcomeResult> RecommendationStore::RecordOutcome(
                                             " did not recommend action ",
                                             request.action_id));
   }
-  if (e.size() < 5) return absl::InternalError("outcome script: short reply");
+  if (e.size() < (split ? 6u : 5u)) {
+    return absl::InternalError("outcome script: short reply");
+  }
+  if (split) {
+    // Again for a duplicate too: idempotent, and it finishes an outcome
+    // whose first half was recorded before a crash.
+    if (options_.step_hook) OMNICX_RETURN_IF_ERROR(options_.step_hook(1));
+    OMNICX_RETURN_IF_ERROR(
+        redis_
+            .Eval(kApplyOutcomeScript,
+                  {keys_.NbaShown(cid), keys_.NbaHeld(cid),
+                   keys_.NbaCooldowns(cid)},
+                  {request.action_id, request.decision_id, e[5].str(),
+                   response, Ms(request.now), Ms(request.occurred_at),
+                   Ms(request.cooldown), Ms(request.retention)})
+            .status());
+  }
   OutcomeResult out;
   out.segment = e[1].str();
   if (verdict == "duplicate") return out;
@@ -301,27 +330,66 @@ absl::StatusOr<StatsTable> RecommendationStore::LoadStats() {
 
 absl::StatusOr<bool> RecommendationStore::MergeCustomers(
     const std::string& survivor_id, const std::string& merged) {
+  if (survivor_id == merged) return false;
+  // Step 1, in M's slot: M's contact state and the ids folded into M.
+  const std::vector<std::string> merged_keys = {
+      keys_.NbaShown(merged), keys_.NbaHeld(merged), keys_.NbaCooldowns(merged),
+      keys_.NbaMerged(merged)};
+  OMNICX_ASSIGN_OR_RETURN(redis::Reply read,
+                          redis_.Eval(kReadContactScript, merged_keys, {}));
+  const auto& parts = read.elements();
+  if (parts.size() < 7) {
+    return absl::InternalError("contact state read: short reply");
+  }
+  std::vector<std::string> args = {merged, absl::StrCat(parts[3].integer()),
+                                   absl::StrCat(parts[4].integer()),
+                                   absl::StrCat(parts[5].integer())};
+  for (int k = 0; k < 3; ++k) {
+    args.push_back(absl::StrCat(parts[k].elements().size() / 2));
+  }
+  for (int k = 0; k < 3; ++k) {
+    for (const redis::Reply& x : parts[k].elements()) args.push_back(x.str());
+  }
+  for (const redis::Reply& x : parts[6].elements()) args.push_back(x.str());
+  if (options_.step_hook) OMNICX_RETURN_IF_ERROR(options_.step_hook(1));
+
+  // Step 2, in S's slot (following S's redirects): fold it in, once.
   std::string survivor = survivor_id;
-  for (int hop = 0; hop < 16; ++hop) {
-    if (survivor == merged) return false;
+  std::string verdict;
+  for (int hop = 0; hop < 16 && verdict.empty(); ++hop) {
+    if (survivor == merged) {
+      verdict = "SEEN";  // a redirect back to M: nothing to fold
+      break;
+    }
     OMNICX_ASSIGN_OR_RETURN(
         redis::Reply r,
         redis_.Eval(kMergeScript,
                     {keys_.NbaShown(survivor), keys_.NbaHeld(survivor),
                      keys_.NbaCooldowns(survivor), keys_.NbaMerged(survivor),
-                     keys_.NbaShown(merged), keys_.NbaHeld(merged),
-                     keys_.NbaCooldowns(merged), keys_.MergedInto(survivor),
+                     keys_.MergedInto(survivor),
                      keys_.ErasedCustomer(survivor)},
-                    {merged}));
-    const auto& verdict = r.elements();
-    if (verdict.empty()) break;
-    if (verdict[0].str() == "MOVED" && verdict.size() > 1) {
-      survivor = verdict[1].str();
+                    args));
+    const auto& v = r.elements();
+    if (v.empty()) return absl::InternalError("merge script: empty reply");
+    if (v[0].str() == "MOVED" && v.size() > 1) {
+      survivor = v[1].str();
       continue;
     }
-    return verdict[0].str() == "DONE";
+    verdict = v[0].str();
   }
-  return absl::InternalError("merge redirects form a chain too long to follow");
+  if (verdict.empty()) {
+    return absl::InternalError(
+        "merge redirects form a chain too long to follow");
+  }
+  if (options_.step_hook) OMNICX_RETURN_IF_ERROR(options_.step_hook(2));
+
+  // Step 3, in M's slot: M's contact state is in S's now (or S was erased).
+  OMNICX_RETURN_IF_ERROR(
+      redis_
+          .Command({"DEL", merged_keys[0], merged_keys[1], merged_keys[2],
+                    merged_keys[3]})
+          .status());
+  return verdict == "DONE";
 }
 
 }  // namespace omnicx::recommendation

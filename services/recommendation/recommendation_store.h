@@ -28,7 +28,8 @@
 //                      hash expires decision_ttl after the last decision,
 //                      and older records are dropped once it holds more than
 //                      256 fields
-//     nba:merged       set of merged-away ids already folded in
+//     nba:merged       set of merged-away ids already folded in (with the
+//                      ids folded into those before)
 //
 // Reserve checks each candidate's required consent against the customer's
 // stored consents (the profile service's `consent` hash, read inside the
@@ -40,6 +41,7 @@
 #ifndef OMNICX_SERVICES_RECOMMENDATION_RECOMMENDATION_STORE_H_
 #define OMNICX_SERVICES_RECOMMENDATION_RECOMMENDATION_STORE_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -59,6 +61,11 @@ struct StoreOptions {
   absl::Duration decision_ttl = absl::Hours(24 * 7);
   // All actions together per customer per 24 h (0 = none).
   int global_daily_cap = 4;
+  // Tests: called after each step of MergeCustomers (1: M's state read;
+  // 2: folded into S's) and of RecordOutcome for a decision made under
+  // another id (1: recorded on the decision); a non-OK status stops there,
+  // as a crash would.
+  std::function<absl::Status(int step)> step_hook;
 };
 
 struct CatalogSnapshot {
@@ -130,14 +137,24 @@ class RecommendationStore {
   absl::StatusOr<Reservation> Reserve(const ReserveRequest& request);
 
   // NotFound when the decision is unknown or expired, or did not include
-  // the action.
+  // the action. When the decision was made under another id than the
+  // contact state's customer (before a merge), two single-slot steps: the
+  // outcome on the decision record (once per decision, action and
+  // response: the statistics count it once), then the contact state
+  // (idempotent, run again for a repeated outcome, so a retry finishes an
+  // outcome interrupted between the steps; its statistics are then lost,
+  // never doubled).
   absl::StatusOr<OutcomeResult> RecordOutcome(const OutcomeRequest& request);
 
   absl::StatusOr<StatsTable> LoadStats();
 
   // Folds `merged`'s presentations, holds and cool-downs into `survivor`
   // (counts add up; the later cool-down wins), once per merged id. Returns
-  // false when it was already folded in.
+  // false when it was already folded in. Three steps, each in one slot:
+  // read M's state (M's slot); fold it into S's unless S's folded-ids set
+  // has M (S's slot, following S's redirects; the ids folded into M join
+  // that set); delete M's keys (M's slot). A crash between steps is
+  // finished by the merge record's redelivery, without double counting.
   absl::StatusOr<bool> MergeCustomers(const std::string& survivor,
                                       const std::string& merged);
 

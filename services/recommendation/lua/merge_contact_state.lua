@@ -1,46 +1,51 @@
--- Folds the merged customer's contact state into the survivor's
--- (RecommendationStore::MergeCustomers).
+-- Step 2 of folding customer M's contact state into survivor S's
+-- (RecommendationStore::MergeCustomers), in S's partition slot: M's state as
+-- step 1 (read_contact_state.lua) read it comes in ARGV. Once per merged
+-- id: S's set of folded ids says M was folded before, so a redelivered
+-- merge record changes nothing; the ids folded into M before join it, so a
+-- late merge of one of them, redirected to S, is refused too. Step 3
+-- deletes M's keys.
 --
--- KEYS[1]   survivor shown actions
--- KEYS[2]   survivor held actions
--- KEYS[3]   survivor cool-downs
--- KEYS[4]   survivor's set of merged ids
--- KEYS[5]   merged shown actions
--- KEYS[6]   merged held actions
--- KEYS[7]   merged cool-downs
--- KEYS[8]   the survivor's merged_into redirect (the profile service's)
--- KEYS[9]   the survivor's erasure tombstone
+-- KEYS[1]   S's shown actions
+-- KEYS[2]   S's held actions
+-- KEYS[3]   S's cool-downs
+-- KEYS[4]   S's set of folded ids
+-- KEYS[5]   S's merged_into redirect (the profile service's)
+-- KEYS[6]   S's erasure tombstone
 --
--- ARGV[1]   merged customer id
+-- ARGV[1]   M's id
+-- ARGV[2]   PTTL of M's shown, ARGV[3] of held, ARGV[4] of cool-downs (ms)
+-- ARGV[5]   number of shown entries n1, ARGV[6] held n2, ARGV[7] cool-downs
+--           n3
+-- ARGV[8..] n1 (member, score) pairs, n2 (member, score) pairs, n3
+--           (action, until ms) pairs, then the ids folded into M before
 --
--- Merge records can be handled out of order (replicas, retries): when the
--- survivor was itself merged away since, {'MOVED', its survivor} (fold
--- there); when it was erased, the merged customer's state goes too
--- ({'ERASED'}). Else {'DONE'}, or {'SEEN'} when this merge was folded
--- before.
-if redis.call('EXISTS', KEYS[9]) == 1 then
-  redis.call('DEL', KEYS[5], KEYS[6], KEYS[7])
-  return {'ERASED'}
-end
-local into = redis.call('GET', KEYS[8])
+-- Merge records can be handled out of order (replicas, retries): when S
+-- was itself merged away since, {'MOVED', its survivor} (fold there); when
+-- it was erased, {'ERASED'} (M's state goes too, in step 3). Else
+-- {'DONE'}, or {'SEEN'} when this merge was folded before.
+if redis.call('EXISTS', KEYS[6]) == 1 then return {'ERASED'} end
+local into = redis.call('GET', KEYS[5])
 if into then return {'MOVED', into} end
 if redis.call('SADD', KEYS[4], ARGV[1]) == 0 then return {'SEEN'} end
+local i = 8
 for k = 1, 3 do
-  local from, to = KEYS[k + 4], KEYS[k]
-  if k < 3 then
-    local e = redis.call('ZRANGE', from, 0, -1, 'WITHSCORES')
-    for i = 1, #e, 2 do redis.call('ZADD', to, e[i + 1], e[i]) end
-  else
-    local c = redis.call('HGETALL', from)
-    for i = 1, #c, 2 do
-      local cur = tonumber(redis.call('HGET', to, c[i]) or '0')
-      if tonumber(c[i + 1]) > cur then redis.call('HSET', to, c[i], c[i + 1]) end
+  local to = KEYS[k]
+  local n = tonumber(ARGV[k + 4])
+  for _ = 1, n do
+    local name, value = ARGV[i], ARGV[i + 1]
+    i = i + 2
+    if k < 3 then
+      redis.call('ZADD', to, value, name)
+    else
+      local cur = tonumber(redis.call('HGET', to, name) or '0')
+      if tonumber(value) > cur then redis.call('HSET', to, name, value) end
     end
   end
-  local ttl = redis.call('PTTL', from)
-  if ttl > 0 and redis.call('PTTL', to) < ttl then
+  local ttl = tonumber(ARGV[k + 1])
+  if n > 0 and ttl > 0 and redis.call('PTTL', to) < ttl then
     redis.call('PEXPIRE', to, ttl)
   end
-  redis.call('DEL', from)
 end
+for j = i, #ARGV do redis.call('SADD', KEYS[4], ARGV[j]) end
 return {'DONE'}

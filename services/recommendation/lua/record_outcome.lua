@@ -4,8 +4,10 @@
 -- KEYS[1]   the decision records of the customer the decision was made for
 --           (hash; see reserve_actions.lua)
 -- KEYS[2]   shown actions  } of the customer whose contact state
--- KEYS[3]   held actions   } changes
--- KEYS[4]   cool-downs     }
+-- KEYS[3]   held actions   } changes, when that is the same customer;
+-- KEYS[4]   cool-downs     } absent for a decision made under another id
+--                            (before a merge: another slot), whose
+--                            contact state apply_outcome.lua changes next
 --
 -- All times in ms.
 -- ARGV[1]   action id
@@ -18,7 +20,12 @@
 -- ARGV[8]   decision TTL (a record older than this is expired)
 --
 -- Returns {'not_found'}, {'no_action'}, {'duplicate', segment, 0, 0, 0}
--- or {'ok', segment, impression, success, failure} (each 0/1).
+-- or {'ok', segment, impression, success, failure} (each 0/1). Without
+-- KEYS[2..4], 'duplicate' and 'ok' replies also carry the reservation time
+-- when the action was presented ("" when not), for apply_outcome.lua,
+-- which the caller runs after either (so a retry finishes a crash between
+-- the two).
+local contact = #KEYS >= 4
 local d = ARGV[7]
 local head = redis.call('HGET', KEYS[1], d)
 if not head then return {'not_found'} end
@@ -32,13 +39,22 @@ if not reserved then return {'no_action'} end
 local r = ARGV[2]
 local seg = string.match(head, '^%d+|(.*)|[^|]*$') or 'all'
 if seg == '' then seg = 'all' end
+local function presented()
+  if redis.call('HEXISTS', KEYS[1], d .. '|p:' .. a) == 1 then
+    return reserved
+  end
+  return ''
+end
 if redis.call('HSETNX', KEYS[1], d .. '|o:' .. a .. ':' .. r, ARGV[3]) == 0 then
+  if not contact then return {'duplicate', seg, 0, 0, 0, presented()} end
   return {'duplicate', seg, 0, 0, 0}
 end
 local now = tonumber(ARGV[3])
 local imp, s, f = 0, 0, 0
 if redis.call('HSETNX', KEYS[1], d .. '|p:' .. a, ARGV[3]) == 1 then
   imp = 1
+end
+if imp == 1 and contact then
   local m = a .. '|' .. d
   redis.call('ZREM', KEYS[3], m)
   redis.call('ZADD', KEYS[2], reserved, m)
@@ -53,6 +69,7 @@ elseif r == 'REJECTED' or r == 'IGNORED' then
     f = 1
   end
 end
+if not contact then return {'ok', seg, imp, s, f, presented()} end
 local cd = tonumber(ARGV[5])
 if r == 'REJECTED' and cd > 0 then
   local u = tonumber(ARGV[4]) + cd
