@@ -3,15 +3,20 @@
 // transaction or multi-key command whose keys are in more than one slot.
 // Ingestion's append, the profile's apply, traits, consent and context
 // cache, the journey's apply, forget and sweep of time-driven stage moves
-// and the aggregator's fold and reads all run here.
+// and the aggregator's fold and reads all run here; so do the journey's
+// and the recommendation's merges of two customers in different
+// partitions and an outcome for a decision made before a merge, each
+// also stopped between its single-slot steps (as by a crash) and finished
+// by running it again, with nothing counted twice.
 //
 // Not yet covered, because they still span slots (docs/architecture.md,
-// "Scripts and hash slots"): identity linking and unlinking, the profile,
-// journey and recommendation merges.
+// "Scripts and hash slots"): identity linking and unlinking and the
+// profile's merge.
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "libs/keys/key_builder.h"
@@ -21,8 +26,11 @@
 #include "libs/testing/wait.h"
 #include "services/ingestion/event_log.h"
 #include "services/journey/aggregator.h"
+#include "services/journey/journey_state.h"
 #include "services/journey/journey_store.h"
+#include "services/journey/pain_points.h"
 #include "services/profile/profile_store.h"
+#include "services/recommendation/recommendation_store.h"
 
 namespace omnicx {
 namespace {
@@ -59,6 +67,19 @@ class ClusterSlotsTest : public testing::RedisTest {
     e.mutable_customer()->set_customer_id(cid);
     e.set_resolved_customer_id(cid);
     return e;
+  }
+
+  // Two customer ids in different partitions (so their keys are in
+  // different slots), named after `stem`.
+  static std::pair<std::string, std::string> TwoPartitions(
+      const std::string& stem) {
+    const std::string s = absl::StrCat(stem, "-s");
+    for (int i = 0;; ++i) {
+      std::string m = absl::StrCat(stem, "-m", i);
+      if (keys::KeyBuilder::Partition(m) != keys::KeyBuilder::Partition(s)) {
+        return {s, m};
+      }
+    }
   }
 
   keys::KeyBuilder keys_ = *keys::KeyBuilder::Create("default");
@@ -136,6 +157,235 @@ TEST_F(ClusterSlotsTest, ThePerEventPathStaysInOneSlotPerCommand) {
   EXPECT_GT(moved, 0);
   ASSERT_OK_AND_ASSIGN(int64_t folded, aggregator.FoldOnce());
   EXPECT_GT(folded, 0);
+}
+
+// The journey merge of M into S (different partitions) as three
+// single-slot steps, run through, or stopped after step 1 or step 2 and
+// run again (as the merge record's redelivery does), then redelivered
+// once more: S's state equals the replay of both customers' events, M's
+// journey is gone, and the aggregates count one customer, as S's state
+// says.
+TEST_F(ClusterSlotsTest, TheJourneyMergeIsSingleSlotStepsCountedOnce) {
+  const journey::CompiledModel model =
+      *journey::CompileModel(journey::DefaultJourneyModel());
+  for (int stop_after : {0, 1, 2}) {
+    SCOPED_TRACE(absl::StrCat("stopped after step ", stop_after));
+    // A tenant of its own per run: separate keys and aggregates.
+    const keys::KeyBuilder keys =
+        *keys::KeyBuilder::Create(absl::StrCat("t", stop_after));
+    const auto [s, m] = TwoPartitions(absl::StrCat("j", stop_after));
+    std::vector<Interaction> events = {Event("s1", s, 1794000000),
+                                       Event("m1", m, 1794000060),
+                                       Event("m2", m, 1794000120)};
+    events[2].set_type("complaint");
+    events[2].set_case_id("k1");
+    journey::JourneyStore store(*redis_, keys, model, {}, [] { return kNow; });
+    for (const auto& r : store.ApplyBatch(events)) {
+      ASSERT_THAT(r, status::IsOkAndHolds(journey::ApplyResult::kApplied));
+    }
+    // The profile service's merge (its redirect and merged ids).
+    ASSERT_OK(redis_->Command({"SET", keys.MergedInto(m), s}).status());
+    ASSERT_OK(redis_->Command({"SADD", keys.MergedIds(s), m}).status());
+
+    journey::JourneyStoreOptions crashing;
+    crashing.merge_step_hook = [stop_after](int step) {
+      return step == stop_after ? absl::UnavailableError("crash")
+                                : absl::OkStatus();
+    };
+    journey::JourneyStore first(*redis_, keys, model, crashing,
+                                [] { return kNow; });
+    if (stop_after == 0) {
+      EXPECT_THAT(first.Merge(s, m), status::IsOkAndHolds(true));
+    } else {
+      EXPECT_FALSE(first.Merge(s, m).ok());
+      // Between the steps: M's journey is frozen (an event for M goes to
+      // S, Forget waits for the merge), and S reads as both, once.
+      EXPECT_THAT(first.Forget(m),
+                  status::StatusIs(absl::StatusCode::kUnavailable));
+      ASSERT_OK_AND_ASSIGN(std::optional<journey::JourneyState> between,
+                           store.Load(s));
+      ASSERT_TRUE(between.has_value());
+      EXPECT_EQ(between->events(), 3);
+      // The redelivered record finishes it; the fold counts once.
+      EXPECT_THAT(store.Merge(s, m), status::IsOkAndHolds(stop_after == 1));
+    }
+    EXPECT_THAT(store.Merge(s, m), status::IsOkAndHolds(false));
+    ASSERT_OK_AND_ASSIGN(redis::Reply gone,
+                         redis_->Command({"EXISTS", keys.Journey(m)}));
+    EXPECT_EQ(gone.integer(), 0);
+
+    journey::JourneyState replay;
+    for (const Interaction& e : events) {
+      journey::ApplyEvent(model, e, &replay);
+      journey::RefreshDerived(model, &replay);
+    }
+    ASSERT_OK_AND_ASSIGN(std::optional<journey::JourneyState> merged,
+                         store.Load(s));
+    ASSERT_TRUE(merged.has_value());
+    EXPECT_EQ(merged->events(), 3);
+    const int64_t at = absl::ToUnixMillis(kNow);
+    const auto want = journey::Summarize(model, replay, at);
+    const auto got = journey::Summarize(model, *merged, at);
+    EXPECT_NEAR(got.health(), want.health(), 1e-9);
+    EXPECT_NEAR(got.churn_risk(), want.churn_risk(), 1e-9);
+    ASSERT_EQ(got.open_cases_size(), 1);
+    EXPECT_EQ(got.open_cases(0).contact_count(), 1);
+
+    journey::Aggregator aggregator(*redis_, keys);
+    ASSERT_OK(aggregator.FoldOnce().status());
+    ASSERT_OK_AND_ASSIGN(journey::AggregateFields pain,
+                         journey::ReadPainShards(*redis_, keys));
+    journey::AggregateFields want_fields;
+    for (const auto& [field, v] : journey::PainContributions(*merged)) {
+      if (v != 0) want_fields[field] = v;
+    }
+    journey::AggregateFields got_fields;
+    for (const auto& [field, v] : pain) {
+      if (v != 0) got_fields[field] = v;
+    }
+    EXPECT_EQ(got_fields, want_fields);
+    // An event still naming M after the merge goes to S.
+    Interaction late = Event("m3", m, 1794000180);
+    EXPECT_THAT(store.Apply(late),
+                status::IsOkAndHolds(journey::ApplyResult::kApplied));
+    ASSERT_OK_AND_ASSIGN(merged, store.Load(s));
+    EXPECT_EQ(merged->events(), 4);
+  }
+}
+
+// The recommendation's merge of M's contact state into S's (different
+// partitions), run through or stopped after step 1 or 2 and run again:
+// S holds both customers' presentations, holds and cool-downs once, and
+// M's keys are gone. Then an outcome for a decision made under M before
+// the merge (the decision in M's slot, the contact state in S's), also
+// stopped between its steps and retried: the presentation counts once for
+// S, and the statistics never count an outcome twice.
+TEST_F(ClusterSlotsTest, TheContactStateMergeAndLateOutcomesAreSingleSlot) {
+  omnicx::v1::Action a;
+  a.set_action_id("a");
+  a.set_kind(omnicx::v1::ACTION_KIND_EDUCATION);
+  a.set_value(10);
+  a.mutable_policy()->set_max_per_window(10);
+  a.mutable_policy()->set_window_seconds(86400);
+  a.mutable_policy()->set_cooldown_seconds(3600);
+  for (int stop_after : {0, 1, 2}) {
+    SCOPED_TRACE(absl::StrCat("stopped after step ", stop_after));
+    const keys::KeyBuilder keys =
+        *keys::KeyBuilder::Create(absl::StrCat("r", stop_after));
+    const auto [s, m] = TwoPartitions(absl::StrCat("r", stop_after));
+    recommendation::StoreOptions options;
+    options.global_daily_cap = 0;
+    recommendation::RecommendationStore store(*redis_, keys, options);
+    auto reserve = [&](const std::string& cid, const std::string& decision) {
+      recommendation::ReserveRequest r;
+      r.customer_id = cid;
+      r.decision_id = decision;
+      r.segment = "detractor";
+      r.catalog_version = 1;
+      r.ranked = {&a};
+      r.now = kNow;
+      r.retention = absl::Hours(24);
+      return store.Reserve(r);
+    };
+    auto outcome = [&](recommendation::RecommendationStore& on,
+                       const std::string& cid, const std::string& owner,
+                       const std::string& decision,
+                       omnicx::v1::ActionResponse response) {
+      recommendation::OutcomeRequest o;
+      o.customer_id = cid;
+      o.decision_customer_id = owner;
+      o.decision_id = decision;
+      o.action_id = "a";
+      o.response = response;
+      o.occurred_at = kNow;
+      o.now = kNow;
+      o.cooldown = absl::Hours(1);
+      o.retention = absl::Hours(24);
+      return on.RecordOutcome(o);
+    };
+    auto count = [&](const std::string& key) {
+      absl::StatusOr<redis::Reply> r = redis_->Command({"ZCARD", key});
+      return r.ok() ? r->integer() : -1;
+    };
+    auto stat = [&](const std::string& counter) {
+      absl::StatusOr<redis::Reply> r = redis_->Command(
+          {"HGET", keys.NbaStats(), absl::StrCat("a|all|", counter)});
+      int64_t n = 0;
+      if (r.ok() && !r->is_nil()) (void)absl::SimpleAtoi(r->str(), &n);
+      return n;
+    };
+    ASSERT_OK(reserve(s, "ds").status());
+    ASSERT_OK(outcome(store, s, s, "ds", omnicx::v1::ACTION_RESPONSE_PRESENTED)
+                  .status());
+    ASSERT_OK(reserve(m, "dm1").status());
+    ASSERT_OK(outcome(store, m, m, "dm1", omnicx::v1::ACTION_RESPONSE_PRESENTED)
+                  .status());
+    ASSERT_OK(reserve(m, "dm2").status());  // held, not yet presented
+    ASSERT_OK(reserve(m, "dm3").status());
+    ASSERT_OK(redis_->Command({"SET", keys.MergedInto(m), s}).status());
+
+    recommendation::StoreOptions crashing = options;
+    crashing.step_hook = [stop_after](int step) {
+      return step == stop_after ? absl::UnavailableError("crash")
+                                : absl::OkStatus();
+    };
+    recommendation::RecommendationStore first(*redis_, keys, crashing);
+    if (stop_after == 0) {
+      EXPECT_THAT(first.MergeCustomers(s, m), status::IsOkAndHolds(true));
+    } else {
+      EXPECT_FALSE(first.MergeCustomers(s, m).ok());
+      EXPECT_THAT(store.MergeCustomers(s, m),
+                  status::IsOkAndHolds(stop_after == 1));
+    }
+    EXPECT_THAT(store.MergeCustomers(s, m), status::IsOkAndHolds(false));
+    EXPECT_EQ(count(keys.NbaShown(s)), 2);  // ds and dm1, once each
+    EXPECT_EQ(count(keys.NbaHeld(s)), 2);   // dm2 and dm3
+    ASSERT_OK_AND_ASSIGN(
+        redis::Reply left,
+        redis_->Command({"EXISTS", keys.NbaShown(m), keys.NbaHeld(m),
+                         keys.NbaCooldowns(m), keys.NbaMerged(m)}));
+    EXPECT_EQ(left.integer(), 0);
+    EXPECT_EQ(stat("imp"), 2);
+
+    // dm2, decided for M before the merge, is presented to S.
+    ASSERT_OK_AND_ASSIGN(
+        recommendation::OutcomeResult shown,
+        outcome(store, s, m, "dm2", omnicx::v1::ACTION_RESPONSE_PRESENTED));
+    EXPECT_TRUE(shown.recorded);
+    EXPECT_TRUE(shown.impression);
+    ASSERT_OK_AND_ASSIGN(shown, outcome(store, s, m, "dm2",
+                                        omnicx::v1::ACTION_RESPONSE_PRESENTED));
+    EXPECT_FALSE(shown.recorded);
+    EXPECT_EQ(count(keys.NbaShown(s)), 3);
+    EXPECT_EQ(count(keys.NbaHeld(s)), 1);
+    EXPECT_EQ(stat("imp"), 3);
+
+    // dm3 is rejected, and the call stops between its steps: the retry
+    // (a duplicate for the decision) still brings S's contact state up to
+    // date. The statistics of the interrupted call are lost, never
+    // doubled.
+    recommendation::StoreOptions crash_after_decision = options;
+    crash_after_decision.step_hook = [](int) {
+      return absl::UnavailableError("crash");
+    };
+    recommendation::RecommendationStore interrupted(*redis_, keys,
+                                                    crash_after_decision);
+    EXPECT_FALSE(
+        outcome(interrupted, s, m, "dm3", omnicx::v1::ACTION_RESPONSE_REJECTED)
+            .ok());
+    ASSERT_OK_AND_ASSIGN(
+        recommendation::OutcomeResult rejected,
+        outcome(store, s, m, "dm3", omnicx::v1::ACTION_RESPONSE_REJECTED));
+    EXPECT_FALSE(rejected.recorded);
+    EXPECT_EQ(count(keys.NbaShown(s)), 4);
+    EXPECT_EQ(count(keys.NbaHeld(s)), 0);
+    ASSERT_OK_AND_ASSIGN(redis::Reply cool,
+                         redis_->Command({"HGET", keys.NbaCooldowns(s), "a"}));
+    EXPECT_EQ(cool.str(),
+              absl::StrCat(absl::ToUnixMillis(kNow + absl::Hours(1))));
+    EXPECT_EQ(stat("rej"), 0);
+    EXPECT_EQ(stat("imp"), 3);
+  }
 }
 
 }  // namespace
