@@ -5,8 +5,10 @@
 //     event id;
 //   - merge records (KeyBuilder::MergeLog, fields survivor/merged, written
 //     by the profile service when it merges two customers):
-//     JourneyStore::Merge, effectively once (the merged state is gone after
-//     the first).
+//     JourneyStore::Merge, effectively once (single-slot steps; the
+//     survivor records each id folded in, and the merged state is gone
+//     after the last step; a record redelivered after a crash between
+//     steps finishes the merge).
 // Both run under libs/streams StreamConsumer (at-least-once delivery, XACK
 // after the handler succeeded, dead letters after 5 failures).
 //

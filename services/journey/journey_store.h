@@ -15,7 +15,8 @@
 // Layout (KeyBuilder): per customer (`{p:<n>}:c:<id>:`) `journey` hash {v:
 // version, s: serialised JourneyState, which holds the fingerprints of the
 // event ids applied within applied_window: the effectively-once record,
-// libs/events/applied_ids.h}; per partition the `{p:<n>}:outbox` stream of
+// libs/events/applied_ids.h; f:<id> for each customer a merge folded in;
+// into: the survivor while a merge moves this journey}; per partition the `{p:<n>}:outbox` stream of
 // aggregate deltas, folded by the Aggregator (aggregator.h) into
 // `{p:<n>}:agg:pain` (pain_points.h fields) and
 // `{p:<n>}:agg:funnel:<YYYY-MM-DD>` ("from>to" counts, UTC days); reads merge

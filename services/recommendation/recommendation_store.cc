@@ -214,17 +214,17 @@ absl::StatusOr<OutcomeResult> RecommendationStore::RecordOutcome(
   std::vector<std::string> outcome_keys = {
       keys_.NbaDecisions(request.decision_customer_id)};
   if (!split) {
-    outcome_keys.insert(outcome_keys.end(),
-                        {keys_.NbaShown(cid), keys_.NbaHeld(cid),
-                         keys_.NbaCooldowns(cid)});
+    outcome_keys.insert(
+        outcome_keys.end(),
+        {keys_.NbaShown(cid), keys_.NbaHeld(cid), keys_.NbaCooldowns(cid)});
   }
   OMNICX_ASSIGN_OR_RETURN(
       redis::Reply r,
-      redis_.Eval(kOutcomeScript, outcome_keys,
-                  {request.action_id, response, Ms(request.now),
-                   Ms(request.occurred_at), Ms(request.cooldown),
-                   Ms(request.retention), request.decision_id,
-                   Ms(options_.decision_ttl)}));
+      redis_.Eval(
+          kOutcomeScript, outcome_keys,
+          {request.action_id, response, Ms(request.now),
+           Ms(request.occurred_at), Ms(request.cooldown), Ms(request.retention),
+           request.decision_id, Ms(options_.decision_ttl)}));
   const auto& e = r.elements();
   if (e.empty()) return absl::InternalError("outcome script: empty reply");
   const std::string& verdict = e[0].str();
@@ -250,8 +250,8 @@ absl::StatusOr<OutcomeResult> RecommendationStore::RecordOutcome(
             .Eval(kApplyOutcomeScript,
                   {keys_.NbaShown(cid), keys_.NbaHeld(cid),
                    keys_.NbaCooldowns(cid)},
-                  {request.action_id, request.decision_id, e[5].str(),
-                   response, Ms(request.now), Ms(request.occurred_at),
+                  {request.action_id, request.decision_id, e[5].str(), response,
+                   Ms(request.now), Ms(request.occurred_at),
                    Ms(request.cooldown), Ms(request.retention)})
             .status());
   }
@@ -363,12 +363,12 @@ absl::StatusOr<bool> RecommendationStore::MergeCustomers(
     }
     OMNICX_ASSIGN_OR_RETURN(
         redis::Reply r,
-        redis_.Eval(kMergeScript,
-                    {keys_.NbaShown(survivor), keys_.NbaHeld(survivor),
-                     keys_.NbaCooldowns(survivor), keys_.NbaMerged(survivor),
-                     keys_.MergedInto(survivor),
-                     keys_.ErasedCustomer(survivor)},
-                    args));
+        redis_.Eval(
+            kMergeScript,
+            {keys_.NbaShown(survivor), keys_.NbaHeld(survivor),
+             keys_.NbaCooldowns(survivor), keys_.NbaMerged(survivor),
+             keys_.MergedInto(survivor), keys_.ErasedCustomer(survivor)},
+            args));
     const auto& v = r.elements();
     if (v.empty()) return absl::InternalError("merge script: empty reply");
     if (v[0].str() == "MOVED" && v.size() > 1) {
@@ -384,11 +384,10 @@ absl::StatusOr<bool> RecommendationStore::MergeCustomers(
   if (options_.step_hook) OMNICX_RETURN_IF_ERROR(options_.step_hook(2));
 
   // Step 3, in M's slot: M's contact state is in S's now (or S was erased).
-  OMNICX_RETURN_IF_ERROR(
-      redis_
-          .Command({"DEL", merged_keys[0], merged_keys[1], merged_keys[2],
-                    merged_keys[3]})
-          .status());
+  OMNICX_RETURN_IF_ERROR(redis_
+                             .Command({"DEL", merged_keys[0], merged_keys[1],
+                                       merged_keys[2], merged_keys[3]})
+                             .status());
   return verdict == "DONE";
 }
 
