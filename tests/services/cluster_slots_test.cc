@@ -253,6 +253,61 @@ TEST_F(ClusterSlotsTest, TheJourneyMergeIsSingleSlotStepsCountedOnce) {
   }
 }
 
+// Merge records out of order around a crash: M is folded into S, then the
+// merge stops before deleting M's journey; S is merged into T; the
+// redelivered M -> S record is redirected to T, which took S's record of
+// M with S's state, so M counts once in T.
+TEST_F(ClusterSlotsTest, AMergeFinishedAfterItsSurvivorMovedOnCountsOnce) {
+  const journey::CompiledModel model =
+      *journey::CompileModel(journey::DefaultJourneyModel());
+  const auto [s, m] = TwoPartitions("chain");
+  std::string t = "chain-t";
+  for (int i = 0;
+       keys::KeyBuilder::Partition(t) == keys::KeyBuilder::Partition(s) ||
+       keys::KeyBuilder::Partition(t) == keys::KeyBuilder::Partition(m);
+       ++i) {
+    t = absl::StrCat("chain-t", i);
+  }
+  std::vector<Interaction> events = {Event("t1", t, 1794000000),
+                                     Event("s1", s, 1794000060),
+                                     Event("m1", m, 1794000120)};
+  journey::JourneyStore store(*redis_, keys_, model, {}, [] { return kNow; });
+  for (const auto& r : store.ApplyBatch(events)) {
+    ASSERT_THAT(r, status::IsOkAndHolds(journey::ApplyResult::kApplied));
+  }
+  ASSERT_OK(redis_->Command({"SET", keys_.MergedInto(m), s}).status());
+  journey::JourneyStoreOptions crashing;
+  crashing.merge_step_hook = [](int step) {
+    return step == 2 ? absl::UnavailableError("crash") : absl::OkStatus();
+  };
+  journey::JourneyStore first(*redis_, keys_, model, crashing,
+                              [] { return kNow; });
+  EXPECT_FALSE(first.Merge(s, m).ok());
+  ASSERT_OK(redis_->Command({"SET", keys_.MergedInto(s), t}).status());
+  EXPECT_THAT(store.Merge(t, s), status::IsOkAndHolds(true));
+  EXPECT_THAT(store.Merge(s, m), status::IsOkAndHolds(false));
+  ASSERT_OK_AND_ASSIGN(redis::Reply left,
+                       redis_->Command({"EXISTS", keys_.Journey(m)}));
+  EXPECT_EQ(left.integer(), 0);
+  ASSERT_OK_AND_ASSIGN(std::optional<journey::JourneyState> merged,
+                       store.Load(t));
+  ASSERT_TRUE(merged.has_value());
+  EXPECT_EQ(merged->events(), 3);
+  journey::Aggregator aggregator(*redis_, keys_);
+  ASSERT_OK(aggregator.FoldOnce().status());
+  ASSERT_OK_AND_ASSIGN(journey::AggregateFields pain,
+                       journey::ReadPainShards(*redis_, keys_));
+  journey::AggregateFields want_fields;
+  for (const auto& [field, v] : journey::PainContributions(*merged)) {
+    if (v != 0) want_fields[field] = v;
+  }
+  journey::AggregateFields got_fields;
+  for (const auto& [field, v] : pain) {
+    if (v != 0) got_fields[field] = v;
+  }
+  EXPECT_EQ(got_fields, want_fields);
+}
+
 // The recommendation's merge of M's contact state into S's (different
 // partitions), run through or stopped after step 1 or 2 and run again:
 // S holds both customers' presentations, holds and cool-downs once, and
