@@ -82,6 +82,17 @@ export async function waitFor(predicate, timeoutMs, stepMs = 100) {
   }
 }
 
+// Every redis-server and service this process started, killed when it
+// exits, so a suite that failed to start (or a test runner that stopped
+// early) leaves nothing running.
+const children = new Set();
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
 function exited(child) {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
@@ -112,10 +123,10 @@ export class Redis {
     const aclFile = path.join(this.dir, 'users.acl');
     fs.writeFileSync(aclFile,
       execFileSync(path.join(repoRoot, 'tools/redis-acl/render.sh'), [this.keysDir]), { mode: 0o600 });
-    this.proc = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(this.port),
+    this.proc = track(spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(this.port),
       '--dir', this.dir, '--aclfile', aclFile,
       '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', ...this.extraArgs],
-      { stdio: 'ignore' });
+      { stdio: 'ignore' }));
     const ok = await waitFor(() => new Promise((resolve) => {
       const s = net.connect(this.port, '127.0.0.1');
       s.on('connect', () => { s.end(); resolve(true); });
@@ -236,7 +247,7 @@ export class RedisCluster {
       'cluster-enabled yes', 'cluster-config-file nodes.conf', `cluster-node-timeout ${this.nodeTimeoutMs}`,
       `aclfile ${this.aclFile}`, 'masteruser default', `masterauth ${this.auth()}`,
       'appendonly yes', 'appendfsync everysec', 'save ""', 'repl-diskless-sync-delay 0', ''].join('\n'), { mode: 0o600 });
-    const proc = spawn('redis-server', [path.join(d, 'redis.conf'), ...this.extraArgs], { stdio: 'ignore' });
+    const proc = track(spawn('redis-server', [path.join(d, 'redis.conf'), ...this.extraArgs], { stdio: 'ignore' }));
     this.procs.set(port, proc);
     const ok = await waitFor(() => new Promise((resolve) => {
       const s = net.connect(port, '127.0.0.1');
@@ -308,7 +319,7 @@ export class Service {
   // Starts the process (again, on the same ports, after a terminate).
   start() {
     const bin = path.join(buildDir, 'services', this.name, `omnicx-${this.name}`);
-    this.proc = spawn(bin, [], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    this.proc = track(spawn(bin, [], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'ignore', 'pipe'] }));
     this.proc.stderr.on('data', (d) => { this.log += d.toString(); });
     this.exit = exited(this.proc);
   }
