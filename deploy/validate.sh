@@ -46,13 +46,25 @@ step "helm lint --strict (default values)" "$HELM" lint --strict "$chart"
 step "helm lint --strict (production values)" "$HELM" lint --strict "$chart" -f "$prod"
 step "helm template (default values)" sh -c "'$HELM' template omnicx '$chart' --namespace omnicx >'$out/default.yaml'"
 step "helm template (production values)" sh -c "'$HELM' template omnicx '$chart' --namespace omnicx -f '$prod' >'$out/production.yaml'"
+cluster="$chart/ci/cluster-values.yaml"
+step "helm lint --strict (Redis Cluster values)" "$HELM" lint --strict "$chart" -f "$cluster"
+step "helm template (Redis Cluster values)" sh -c "'$HELM' template omnicx '$chart' --namespace omnicx -f '$cluster' >'$out/cluster.yaml'"
+step "Redis Cluster: the services get the seeds and redis.cluster true" sh -c \
+  "grep -q 'OMNICX_REDIS_ADDRESS, value: \"redis-cluster-0.data.svc:6379,redis-cluster-1.data.svc:6379,redis-cluster-2.data.svc:6379\"' '$out/cluster.yaml' &&
+   grep -q 'OMNICX_REDIS_CLUSTER, value: \"true\"' '$out/cluster.yaml' && ! grep -q '^kind: StatefulSet' '$out/cluster.yaml'"
+step "Redis Cluster refuses the bundled (standalone) Redis" sh -c \
+  "! '$HELM' template x '$chart' --set redis.mode=cluster >/dev/null 2>&1"
+step "the deprecated redis.cluster: true still means mode cluster" sh -c \
+  "'$HELM' template x '$chart' --set redis.bundled=false --set redis.cluster=true --set redis.externalAddress=r:6379 | grep -q 'OMNICX_REDIS_CLUSTER, value: \"true\"'"
 printf 'ingestion:\n  replicas: "three"\n' >"$out/bad1.yaml"
 printf 'redis:\n  bundled: maybe\n' >"$out/bad2.yaml"
 printf 'ingestion:\n  durability: eventually\n' >"$out/bad3.yaml"
 printf 'networkPolicy:\n  callers:\n    x: {to: [redis], from: []}\n' >"$out/bad4.yaml"
 printf 'redis:\n  users:\n    ingestion: {name: default, passwordSecret: r}\n' >"$out/bad5.yaml"
 printf 'auth:\n  apiKeysSecret: ""\n' >"$out/bad6.yaml"
-for bad in bad1 bad2 bad3 bad4 bad5 bad6; do
+printf 'redis:\n  bundled: false\n  mode: sharded\n' >"$out/bad7.yaml"
+printf 'redis:\n  bundled: false\n  mode: cluster\n  seeds: [r1]\n' >"$out/bad8.yaml"
+for bad in bad1 bad2 bad3 bad4 bad5 bad6 bad7 bad8; do
   step "schema refuses $bad ($(tr '\n' ' ' <"$out/$bad.yaml"))" sh -c \
     "! '$HELM' template x '$chart' -f '$out/$bad.yaml' >/dev/null 2>'$out/$bad.err' && grep -q 'schema' '$out/$bad.err'"
 done
@@ -67,7 +79,7 @@ step "kubectl kustomize overlays/production" sh -c "'$KUBECTL' kustomize '$ROOT/
 step "production overlay has no bundled Redis" sh -c "! grep -q '^kind: StatefulSet' '$out/kprod.yaml'"
 step "schemas and hardening of every rendered document" env OMNICX_VALIDATE_MODULES="$NPM_DIR/node_modules" \
   node "$ROOT/deploy/validate/validate.mjs" helm-default "$out/default.yaml" \
-  helm-production+namespace+certificates "$out/production.yaml" \
+  helm-production+namespace+certificates "$out/production.yaml" helm-cluster "$out/cluster.yaml" \
   kustomize-dev+namespace+certificates "$out/dev.yaml" kustomize-production+namespace+certificates "$out/kprod.yaml"
 cat "$out/step.log" | tail -1
 echo "deploy: $passed passed, $failed failed"

@@ -82,6 +82,17 @@ export async function waitFor(predicate, timeoutMs, stepMs = 100) {
   }
 }
 
+// Every redis-server and service this process started, killed when it
+// exits, so a suite that failed to start (or a test runner that stopped
+// early) leaves nothing running.
+const children = new Set();
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
 function exited(child) {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
@@ -112,10 +123,10 @@ export class Redis {
     const aclFile = path.join(this.dir, 'users.acl');
     fs.writeFileSync(aclFile,
       execFileSync(path.join(repoRoot, 'tools/redis-acl/render.sh'), [this.keysDir]), { mode: 0o600 });
-    this.proc = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(this.port),
+    this.proc = track(spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(this.port),
       '--dir', this.dir, '--aclfile', aclFile,
       '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', ...this.extraArgs],
-      { stdio: 'ignore' });
+      { stdio: 'ignore' }));
     const ok = await waitFor(() => new Promise((resolve) => {
       const s = net.connect(this.port, '127.0.0.1');
       s.on('connect', () => { s.end(); resolve(true); });
@@ -134,6 +145,171 @@ export class Redis {
   }
 }
 
+// The e2e suite's Redis: 'standalone' (one redis-server) or 'cluster' (a
+// Redis Cluster of 3 primaries + 3 replicas), from OMNICX_E2E_REDIS.
+export const redisMode = process.env.OMNICX_E2E_REDIS === 'cluster' ? 'cluster' : 'standalone';
+export const clusterMode = redisMode === 'cluster';
+
+// A local Redis Cluster with the suite's ACL users: 3 primaries and 3
+// replicas (`replicas` 0 for none) on free ports (cluster bus ports too),
+// created with `redis-cli --cluster create`. Replicas authenticate to their
+// primary as `default`. The same interface as Redis (port, passwordFile,
+// cli, start, stop), so tests written for one redis-server read and check
+// keys unchanged; stop() and start() crash and restart every node (they
+// rejoin from their nodes.conf). Also: seeds (the services' address list),
+// nodes() (CLUSTER NODES, parsed), killNode/startNode for one node.
+export class RedisCluster {
+  constructor(dir, extraArgs = [], { primaries = 3, replicas = 1, nodeTimeoutMs = 2000 } = {}) {
+    this.dir = dir; this.extraArgs = extraArgs; this.primaries = primaries;
+    this.replicas = replicas; this.nodeTimeoutMs = nodeTimeoutMs;
+    this.keysDir = path.join(dir, 'keys');
+    this.ports = []; this.busPorts = []; this.procs = new Map(); this.created = false;
+  }
+  get port() { return this.ports[0]; }
+  // The first node's process (null once every node is down): Suite.stop
+  // reads the ACL log only while Redis runs.
+  get proc() { return this.procs.size ? [...this.procs.values()][0] : null; }
+  get seeds() { return this.ports.slice(0, this.primaries).map((p) => `127.0.0.1:${p}`).join(','); }
+  passwordFile(user) {
+    return path.join(this.keysDir, user === 'default' ? 'redis.pass' : `redis-${user}.pass`);
+  }
+  auth() { return fs.readFileSync(this.passwordFile('default'), 'utf8'); }
+  // redis-cli as the operator on `port`, following redirections (-c).
+  cliAt(port, args) {
+    return execFileSync('redis-cli', ['-c', '-p', String(port), ...args],
+      { env: { ...process.env, REDISCLI_AUTH: this.auth() } }).toString();
+  }
+  // As Redis.cli: keyed commands follow redirections; `--scan` scans every
+  // primary; ACL LOG reads every running node.
+  cli(args) {
+    if (args.includes('--scan')) {
+      return this.nodes().filter((n) => n.primary && this.procs.has(n.port))
+        .map((n) => this.cliAt(n.port, args)).join('');
+    }
+    if (args[0] && args[0].toUpperCase() === 'ACL' && String(args[1]).toUpperCase() === 'LOG') {
+      return [...this.procs.keys()].map((p) => this.cliAt(p, args)).join('');
+    }
+    const port = [...this.procs.keys()][0] ?? this.port;
+    return this.cliAt(port, args);
+  }
+  // CLUSTER NODES as [{id, port, primary, primaryId, slots, failed}].
+  nodes() {
+    const port = [...this.procs.keys()][0];
+    return this.cliAt(port, ['CLUSTER', 'NODES']).trim().split('\n').map((line) => {
+      const f = line.trim().split(' ');
+      const slots = f.slice(8).filter((r) => !r.startsWith('[')).reduce((n, r) => {
+        const [a, b] = r.split('-').map(Number);
+        return n + (b === undefined ? 1 : b - a + 1);
+      }, 0);
+      return { id: f[0], port: Number(f[1].split(':')[1].split('@')[0]), primary: f[2].includes('master'),
+        primaryId: f[3], failed: f[2].includes('fail') && !f[2].includes('fail?'), slots };
+    });
+  }
+  // The port of the primary serving `key`.
+  primaryOf(key) {
+    const slot = Number(this.cli(['CLUSTER', 'KEYSLOT', key]).trim());
+    for (const line of this.cliAt([...this.procs.keys()][0], ['CLUSTER', 'NODES']).trim().split('\n')) {
+      const f = line.trim().split(' ');
+      if (!f[2].includes('master') || f[2].includes('fail')) continue;
+      for (const r of f.slice(8)) {
+        if (r.startsWith('[')) continue;
+        const [a, b] = r.split('-').map(Number);
+        if (slot >= a && slot <= (b ?? a)) return Number(f[1].split(':')[1].split('@')[0]);
+      }
+    }
+    throw new Error(`no primary serves slot ${slot}`);
+  }
+  stateAt(port) {
+    try {
+      return /cluster_state:(\w+)/.exec(this.cliAt(port, ['CLUSTER', 'INFO']))[1];
+    } catch { return 'down'; }
+  }
+  // redis-cli --cluster check: every node agrees on the slots, all covered.
+  check() {
+    try {
+      execFileSync('redis-cli', ['--cluster', 'check', `127.0.0.1:${this.port}`],
+        { env: { ...process.env, REDISCLI_AUTH: this.auth() }, stdio: 'ignore' });
+      return true;
+    } catch { return false; }
+  }
+  state() {
+    try {
+      return /cluster_state:(\w+)/.exec(this.cli(['CLUSTER', 'INFO']))[1];
+    } catch { return 'down'; }
+  }
+  async startNode(i) {
+    const port = this.ports[i];
+    const d = path.join(this.dir, `node-${port}`);
+    fs.mkdirSync(d, { recursive: true });
+    // masterauth in a config file (mode 0600), not on the command line.
+    fs.writeFileSync(path.join(d, 'redis.conf'), [
+      'bind 127.0.0.1', `port ${port}`, `cluster-port ${this.busPorts[i]}`, `dir ${d}`,
+      'cluster-enabled yes', 'cluster-config-file nodes.conf', `cluster-node-timeout ${this.nodeTimeoutMs}`,
+      `aclfile ${this.aclFile}`, 'masteruser default', `masterauth ${this.auth()}`,
+      'appendonly yes', 'appendfsync everysec', 'save ""', 'repl-diskless-sync-delay 0', ''].join('\n'), { mode: 0o600 });
+    const proc = track(spawn('redis-server', [path.join(d, 'redis.conf'), ...this.extraArgs], { stdio: 'ignore' }));
+    this.procs.set(port, proc);
+    const ok = await waitFor(() => new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('connect', () => { s.end(); resolve(true); });
+      s.on('error', () => resolve(false));
+    }), 5000);
+    if (ok < 0) throw new Error(`cluster node ${port} did not start`);
+  }
+  async killNode(port, signal = 'SIGKILL') {
+    const proc = this.procs.get(port);
+    if (!proc) return;
+    const done = exited(proc);
+    proc.kill(signal);
+    await done;
+    this.procs.delete(port);
+  }
+  async start() {
+    const n = this.primaries * (1 + this.replicas);
+    if (!this.ports.length) {
+      for (let i = 0; i < n; i++) { this.ports.push(await freePort()); this.busPorts.push(await freePort()); }
+      this.aclFile = path.join(this.dir, 'users.acl');
+      fs.writeFileSync(this.aclFile,
+        execFileSync(path.join(repoRoot, 'tools/redis-acl/render.sh'), [this.keysDir]), { mode: 0o600 });
+    }
+    for (let i = 0; i < n; i++) if (!this.procs.has(this.ports[i])) await this.startNode(i);
+    if (!this.created) {
+      await new Promise((resolve, reject) => {
+        const p = spawn('redis-cli', ['--cluster', 'create', ...this.ports.map((q) => `127.0.0.1:${q}`),
+          '--cluster-replicas', String(this.replicas), '--cluster-yes'],
+        { env: { ...process.env, REDISCLI_AUTH: this.auth() }, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        p.stdout.on('data', (d) => { out += d; });
+        p.stderr.on('data', (d) => { out += d; });
+        p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`redis-cli --cluster create:\n${out}`))));
+      });
+      this.created = true;
+    }
+    // Every node agrees on the slots (`--cluster check`), and every replica
+    // is in sync: earlier, a write may land on a node that is about to be
+    // told otherwise.
+    const ok = await waitFor(() => this.settledLayout(), 20000, 200);
+    if (ok < 0) throw new Error(`the Redis Cluster did not reach cluster_state:ok:\n${this.cli(['CLUSTER', 'NODES'])}`);
+  }
+  // Every node ok, agreeing on the slots, each node's view holding the
+  // layout (so many primaries and replicas), every replica in sync.
+  settledLayout() {
+    if (!this.ports.every((p) => this.stateAt(p) === 'ok') || !this.check()) return false;
+    for (const p of this.ports) {
+      const lines = this.cliAt(p, ['CLUSTER', 'NODES']).trim().split('\n');
+      if (lines.filter((l) => / (myself,)?slave /.test(l)).length !== this.primaries * this.replicas) return false;
+    }
+    return this.nodes().every((x) => x.primary || this.replicaInSync(x.port));
+  }
+  replicaInSync(port) {
+    try { return /master_link_status:up/.test(this.cliAt(port, ['INFO', 'replication'])); } catch { return false; }
+  }
+  // Every node: SIGTERM, or SIGKILL for a crash of the whole cluster.
+  async stop(signal = 'SIGTERM') {
+    for (const port of [...this.procs.keys()]) await this.killNode(port, signal);
+  }
+}
+
 export class Service {
   constructor(name, env) { this.name = name; this.env = env; this.proc = null; this.log = ''; }
   get address() { return this.env.OMNICX_GRPC_ADDRESS; }
@@ -143,7 +319,7 @@ export class Service {
   // Starts the process (again, on the same ports, after a terminate).
   start() {
     const bin = path.join(buildDir, 'services', this.name, `omnicx-${this.name}`);
-    this.proc = spawn(bin, [], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    this.proc = track(spawn(bin, [], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'ignore', 'pipe'] }));
     this.proc.stderr.on('data', (d) => { this.log += d.toString(); });
     this.exit = exited(this.proc);
   }
@@ -181,9 +357,12 @@ export function bearer(key) {
 // credentials are known to every service — which serves only its own
 // tenant (`default`).
 export class Suite {
-  // `redisArgs`: extra redis-server arguments (see Redis).
-  constructor(names = Object.keys(SERVICES), { otherTenants = [], redisArgs = [] } = {}) {
+  // `redisArgs`: extra redis-server arguments (see Redis). `redis`:
+  // 'standalone' or 'cluster' (a RedisCluster; the services get its seeds
+  // and redis.cluster true); default from OMNICX_E2E_REDIS.
+  constructor(names = Object.keys(SERVICES), { otherTenants = [], redisArgs = [], redis = redisMode } = {}) {
     this.names = names; this.otherTenants = otherTenants; this.redisArgs = redisArgs;
+    this.redisMode = redis;
     this.services = {};
   }
   keysDir(tenant = 'default') { return path.join(this.dir, `keys-${tenant}`); }
@@ -202,8 +381,13 @@ export class Suite {
   }
   async start(extraEnv = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'omnicx-e2e-'));
-    this.redis = new Redis(await freePort(), this.dir, this.redisArgs);
+    this.redis = this.redisMode === 'cluster'
+      ? new RedisCluster(this.dir, this.redisArgs)
+      : new Redis(await freePort(), this.dir, this.redisArgs);
     await this.redis.start();
+    const redisEnv = this.redisMode === 'cluster'
+      ? { OMNICX_REDIS_ADDRESS: this.redis.seeds, OMNICX_REDIS_CLUSTER: 'true' }
+      : { OMNICX_REDIS_ADDRESS: `127.0.0.1:${this.redis.port}` };
     const keyEntries = [];
     for (const tenant of ['default', ...this.otherTenants]) {
       provisionKeys(this.keysDir(tenant), tenant);
@@ -228,7 +412,7 @@ export class Suite {
       const env = {
         OMNICX_GRPC_ADDRESS: `127.0.0.1:${ports[n].grpc}`,
         OMNICX_METRICS_ADDRESS: `127.0.0.1:${ports[n].metrics}`,
-        OMNICX_REDIS_ADDRESS: `127.0.0.1:${this.redis.port}`,
+        ...redisEnv,
         OMNICX_REDIS_USER: n,
         OMNICX_REDIS_PASSWORD_FILE: this.redis.passwordFile(n),
         OMNICX_HEALTH_CHECK_INTERVAL: '200ms',

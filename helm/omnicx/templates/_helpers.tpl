@@ -35,11 +35,43 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s:%s" .Values.global.image.repository (default .Chart.AppVersion .Values.global.image.tag) -}}
 {{- end -}}
 
+{{/* "cluster" or "standalone": redis.mode, or the deprecated redis.cluster. */}}
+{{- define "omnicx.redisMode" -}}
+{{- if or (eq (.Values.redis.mode | default "standalone") "cluster") .Values.redis.cluster -}}
+cluster
+{{- else -}}
+standalone
+{{- end -}}
+{{- end -}}
+
+{{/* OMNICX_REDIS_ADDRESS: the bundled Redis, the external one, or the
+     comma-separated cluster seeds (externalAddress as the one seed when
+     redis.seeds is empty). */}}
 {{- define "omnicx.redisAddress" -}}
+{{- if eq (include "omnicx.redisMode" .) "cluster" -}}
 {{- if .Values.redis.bundled -}}
+{{- fail "redis.mode cluster needs an external Redis Cluster (redis.bundled false, redis.seeds): the bundled Redis is one standalone primary" -}}
+{{- end -}}
+{{- if .Values.redis.seeds -}}
+{{- join "," .Values.redis.seeds -}}
+{{- else -}}
+{{- required "redis.seeds (or redis.externalAddress) is required when redis.mode is cluster" .Values.redis.externalAddress -}}
+{{- end -}}
+{{- else if .Values.redis.bundled -}}
 {{- printf "%s-redis:6379" (include "omnicx.fullname" .) -}}
 {{- else -}}
 {{- required "redis.externalAddress is required when redis.bundled is false" .Values.redis.externalAddress -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The distinct ports of the external Redis addresses, one per line. */}}
+{{- define "omnicx.redisExternalPorts" -}}
+{{- $ports := list -}}
+{{- range splitList "," (include "omnicx.redisAddress" .) -}}
+{{- $ports = append $ports (splitList ":" . | last | int) -}}
+{{- end -}}
+{{- range $ports | uniq }}
+{{ . }}
 {{- end -}}
 {{- end -}}
 
