@@ -1,6 +1,5 @@
 // How a StreamConsumer over several stream shards reads them, measured on a
-// standalone redis-server this binary starts (bench/README.md, "Stream
-// consumer reads"): idle CPU of the consumer process and of Redis, Redis
+// standalone redis-server this binary starts (bench/README.md): idle CPU of the consumer process and of Redis, Redis
 // commands per second, and the delay from XADD to the handler for events
 // on random shards.
 //
