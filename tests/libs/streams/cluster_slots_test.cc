@@ -140,6 +140,44 @@ TEST_F(StreamsClusterTest, TheThreadPicksUpEntriesOnEveryShard) {
   EXPECT_EQ(Pending(), 0);
 }
 
+TEST_F(StreamsClusterTest, BlockingReadsNeverHoldTheCommandPool) {
+  // A command pool of one connection, and reads that block for 1 s: were
+  // they on the pool, every other command would wait past its 300 ms
+  // timeout (pool exhausted).
+  redis::ClientOptions o;
+  o.port = redis_server_->port();
+  o.pool_size = 1;
+  o.command_timeout = absl::Milliseconds(300);
+  std::unique_ptr<redis::Client> commands = redis::Client::Create(o);
+  ConsumerOptions options;
+  options.group = "test";
+  options.consumer = "c-1";
+  options.streams = shards_;
+  options.dead_letter = dead_;
+  options.block = absl::Seconds(1);
+  options.block_slice = absl::Seconds(1);
+  options.blocking_reads = blocking_.get();
+  StreamConsumer consumer(*commands, options,
+                          [](const StreamEntry&) { return absl::OkStatus(); });
+  ASSERT_OK(consumer.EnsureGroups());
+  consumer.Start();
+  // The consumer is soon blocked on one shard (its first sweep found nothing).
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    absl::StatusOr<redis::Reply> clients =
+        redis_->Command({"CLIENT", "LIST", "TYPE", "normal"});
+    return clients.ok() &&
+           clients->str().find("cmd=xreadgroup") != std::string::npos &&
+           clients->str().find("flags=b") != std::string::npos;
+  }));
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_OK(commands->Command({"XLEN", shards_[i % kShards]}).status()) << i;
+  }
+  Append(1, "late");
+  EXPECT_TRUE(
+      testing::WaitUntil([&] { return consumer.stats().applied.load() == 1; }));
+  consumer.Stop();
+}
+
 TEST_F(StreamsClusterTest, ARestartedConsumerAppliesItsOwnPendingEntries) {
   broken_ = true;
   {
