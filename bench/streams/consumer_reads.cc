@@ -1,7 +1,7 @@
 // How a StreamConsumer over several stream shards reads them, measured on a
-// standalone redis-server this binary starts (bench/README.md): idle CPU of the consumer process and of Redis, Redis
-// commands per second, and the delay from XADD to the handler for events
-// on random shards.
+// standalone redis-server this binary starts (bench/README.md): idle CPU of the
+// consumer process and of Redis, Redis commands per second, and the delay from
+// XADD to the handler for events on random shards.
 //
 //   build/bench/consumer_reads [--shards=4] [--events=300] [--idle_s=3]
 //
@@ -129,8 +129,8 @@ class MultiStream : public Design {
           }
           while (!stop_) {
             omnicx::redis::Command read = {"XREADGROUP", "GROUP", "bench",
-                                           "old", "COUNT", "100", "BLOCK",
-                                           "500", "STREAMS"};
+                                           "old",        "COUNT", "100",
+                                           "BLOCK",      "500",   "STREAMS"};
             for (const auto& s : streams) read.push_back(s);
             for (size_t i = 0; i < streams.size(); ++i) read.push_back(">");
             auto r = redis.Command(read, absl::Seconds(2));
@@ -169,16 +169,18 @@ int main(int argc, char** argv) {
   int shards = 4, events = 300, idle_s = 3;
   for (int i = 1; i < argc; ++i) {
     absl::string_view a = argv[i];
-    if (absl::ConsumePrefix(&a, "--shards=")) (void)absl::SimpleAtoi(a, &shards);
-    if (absl::ConsumePrefix(&a, "--events=")) (void)absl::SimpleAtoi(a, &events);
-    if (absl::ConsumePrefix(&a, "--idle_s=")) (void)absl::SimpleAtoi(a, &idle_s);
+    if (absl::ConsumePrefix(&a, "--shards="))
+      (void)absl::SimpleAtoi(a, &shards);
+    if (absl::ConsumePrefix(&a, "--events="))
+      (void)absl::SimpleAtoi(a, &events);
+    if (absl::ConsumePrefix(&a, "--idle_s="))
+      (void)absl::SimpleAtoi(a, &idle_s);
   }
   std::printf("%-14s %10s %11s %11s %8s %8s %8s %10s %10s\n", "design",
               "proc_cpu%", "redis_cpu%", "redis_cmd/s", "busy_p50", "busy_p99",
               "busy_max", "sparse_p50", "sparse_max");
-  for (const std::string design :
-       {"multi (old)", "per-shard", "rotate-25ms", "rotate-50ms",
-        "rotate-100ms"}) {
+  for (const std::string design : {"multi (old)", "per-shard", "rotate-25ms",
+                                   "rotate-50ms", "rotate-100ms"}) {
     auto server = omnicx::testing::RedisServer::Start({});
     if (!server.ok()) {
       std::fprintf(stderr, "redis-server: %s\n",
@@ -206,10 +208,9 @@ int main(int argc, char** argv) {
     } else {
       int slice = 0;
       (void)absl::SimpleAtoi(design.substr(7, design.size() - 9), &slice);
-      running = std::make_unique<Consumers>(*redis, *blocking,
-                                            std::vector<std::vector<std::string>>{streams},
-                                            absl::Milliseconds(slice),
-                                            latencies);
+      running = std::make_unique<Consumers>(
+          *redis, *blocking, std::vector<std::vector<std::string>>{streams},
+          absl::Milliseconds(slice), latencies);
     }
     absl::SleepFor(absl::Milliseconds(300));  // settle: groups, first reads
     const double cpu0 = CpuSeconds();

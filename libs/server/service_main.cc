@@ -112,9 +112,9 @@ int ServiceMain(config::Service service, int argc, char** argv,
     metrics_http = std::move(*started);
   }
 
-  ServiceContext context{cfg,      *keys,           *redis,
-                         registry, **authenticator, *credential,
-                         *blocking_redis};
+  ServiceContext context{
+      cfg,         *keys,          *redis, registry, **authenticator,
+      *credential, *blocking_redis};
   absl::StatusOr<ServiceBundle> bundle = factory(context);
   if (!bundle.ok()) return Fatal(service, bundle.status());
 

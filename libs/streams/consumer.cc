@@ -133,9 +133,9 @@ absl::StatusOr<int> StreamConsumer::HandleAll(
 
 redis::Command StreamConsumer::ReadNew(const std::string& stream,
                                        absl::Duration block) const {
-  redis::Command read = {"XREADGROUP",      "GROUP",
-                         options_.group,    options_.consumer,
-                         "COUNT",           absl::StrCat(options_.batch)};
+  redis::Command read = {"XREADGROUP",   "GROUP",
+                         options_.group, options_.consumer,
+                         "COUNT",        absl::StrCat(options_.batch)};
   if (block > absl::ZeroDuration()) {
     read.push_back("BLOCK");
     // BLOCK 0 would wait forever.

@@ -164,8 +164,7 @@ class StreamConsumer {
   // Handles entries and acknowledges the successful ones in one pipeline.
   absl::StatusOr<int> HandleAll(const std::vector<StreamEntry>& entries);
   // XREADGROUP of new entries of one stream, blocking when block > 0.
-  redis::Command ReadNew(const std::string& stream,
-                         absl::Duration block) const;
+  redis::Command ReadNew(const std::string& stream, absl::Duration block) const;
   // One blocking read of `stream` (on options.blocking_reads), handled.
   absl::StatusOr<int> BlockingRead(const std::string& stream,
                                    absl::Duration block);

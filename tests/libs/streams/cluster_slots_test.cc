@@ -60,9 +60,9 @@ class StreamsClusterTest : public testing::RedisTest {
 
   // A consumer of every shard whose handler fails while broken_ (with
   // `failure`), else counts the payload as applied.
-  std::unique_ptr<StreamConsumer> Consumer(const std::string& name,
-                                           absl::Status failure = absl::
-                                               InternalError("broken")) {
+  std::unique_ptr<StreamConsumer> Consumer(
+      const std::string& name,
+      absl::Status failure = absl::InternalError("broken")) {
     ConsumerOptions options;
     options.group = "test";
     options.consumer = name;
@@ -131,9 +131,9 @@ TEST_F(StreamsClusterTest, TheThreadPicksUpEntriesOnEveryShard) {
   for (int i = 0; i < 2 * kShards; ++i) {
     std::string payload = absl::StrCat("e", i);
     Append(i % kShards, payload);
-    ASSERT_TRUE(testing::WaitUntil(
-        [&] { return consumer->stats().applied.load() == i + 1; }))
-        << payload;
+    ASSERT_TRUE(testing::WaitUntil([&] {
+      return consumer->stats().applied.load() == i + 1;
+    })) << payload;
   }
   consumer->Stop();
   EXPECT_EQ(applied_.size(), 2u * kShards);
@@ -239,7 +239,8 @@ TEST_F(StreamsClusterTest, PoisonEntriesAreDeadLetteredAndReplayedOrDropped) {
   EXPECT_THAT(queue.Replay(all[0].id),
               StatusIs(StatusCode::kFailedPrecondition));
   broken_ = false;
-  for (size_t i = 0; i + 1 < all.size(); ++i) ASSERT_OK(queue.Replay(all[i].id));
+  for (size_t i = 0; i + 1 < all.size(); ++i)
+    ASSERT_OK(queue.Replay(all[i].id));
   ASSERT_OK(queue.Drop(all.back().id));
   ASSERT_OK_AND_ASSIGN(depth, queue.Depth());
   EXPECT_EQ(depth, 0);
