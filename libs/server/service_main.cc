@@ -98,8 +98,12 @@ int ServiceMain(config::Service service, int argc, char** argv,
   absl::StatusOr<redis::ClientOptions> redis_options = RedisOptions(cfg);
   if (!redis_options.ok()) return Fatal(service, redis_options.status());
   redis_options->observer = redis_metrics.Observer();
+  redis::ClientOptions blocking_options = *redis_options;
+  blocking_options.pool_size = cfg.consumers() + 2;
   std::unique_ptr<redis::Client> redis =
       redis::Client::Create(*std::move(redis_options));
+  std::unique_ptr<redis::Client> blocking_redis =
+      redis::Client::Create(std::move(blocking_options));
 
   std::unique_ptr<http::Server> metrics_http;
   if (!cfg.metrics_address().empty()) {
@@ -108,8 +112,9 @@ int ServiceMain(config::Service service, int argc, char** argv,
     metrics_http = std::move(*started);
   }
 
-  ServiceContext context{cfg,      *keys,           *redis,
-                         registry, **authenticator, *credential};
+  ServiceContext context{
+      cfg,         *keys,          *redis, registry, **authenticator,
+      *credential, *blocking_redis};
   absl::StatusOr<ServiceBundle> bundle = factory(context);
   if (!bundle.ok()) return Fatal(service, bundle.status());
 

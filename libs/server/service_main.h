@@ -41,6 +41,12 @@ struct ServiceContext {
   auth::Authenticator& auth;
   // This service's own credential for its calls to other omnicx services.
   const auth::ServiceCredential& credential;
+  // A second client, only for stream consumers' blocking reads
+  // (ConsumerOptions::blocking_reads): a read waiting on an empty stream
+  // holds one of its connections, never one of `redis`'s pool. Its pool
+  // (consumers + 2 connections, per node on a Cluster) covers one blocking
+  // read per consumer of the process.
+  redis::Client& blocking_redis;
 };
 
 // What a factory returns: the gRPC services to register (with their full

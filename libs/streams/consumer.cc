@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 
 #include "absl/container/flat_hash_map.h"
@@ -130,19 +131,72 @@ absl::StatusOr<int> StreamConsumer::HandleAll(
   return handled;
 }
 
-absl::StatusOr<int> StreamConsumer::PollOnce(absl::Duration block) {
-  redis::Command read = {
-      "XREADGROUP",   "GROUP",
-      options_.group, options_.consumer,
-      "COUNT",        absl::StrCat(options_.batch),
-      "BLOCK",        absl::StrCat(absl::ToInt64Milliseconds(block)),
-      "STREAMS"};
-  for (const auto& s : options_.streams) read.push_back(s);
-  for (size_t i = 0; i < options_.streams.size(); ++i) read.push_back(">");
-  OMNICX_ASSIGN_OR_RETURN(redis::Reply reply,
-                          redis_.Command(read, block + absl::Seconds(1)));
+redis::Command StreamConsumer::ReadNew(const std::string& stream,
+                                       absl::Duration block) const {
+  redis::Command read = {"XREADGROUP",   "GROUP",
+                         options_.group, options_.consumer,
+                         "COUNT",        absl::StrCat(options_.batch)};
+  if (block > absl::ZeroDuration()) {
+    read.push_back("BLOCK");
+    // BLOCK 0 would wait forever.
+    read.push_back(
+        absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(block))));
+  }
+  read.push_back("STREAMS");
+  read.push_back(stream);
+  read.push_back(">");
+  return read;
+}
+
+absl::StatusOr<int> StreamConsumer::BlockingRead(const std::string& stream,
+                                                 absl::Duration block) {
+  redis::Client& reads =
+      options_.blocking_reads != nullptr ? *options_.blocking_reads : redis_;
+  OMNICX_ASSIGN_OR_RETURN(
+      redis::Reply reply,
+      reads.Command(ReadNew(stream, block), block + absl::Seconds(1)));
   if (reply.is_nil()) return 0;
   return HandleAll(ParseRead(reply));
+}
+
+absl::StatusOr<int> StreamConsumer::PollOnce(absl::Duration block) {
+  const std::vector<std::string>& streams = options_.streams;
+  if (streams.empty()) return 0;
+  // One stream: wait on it for the whole block.
+  if (streams.size() == 1) return BlockingRead(streams[0], block);
+  // Several: each is its own slot (a Cluster refuses one XREADGROUP naming
+  // them all), so one non-blocking read per stream, in one pipeline (the
+  // client splits it per node)...
+  std::vector<redis::Command> reads;
+  reads.reserve(streams.size());
+  for (const std::string& s : streams) {
+    reads.push_back(ReadNew(s, absl::ZeroDuration()));
+  }
+  OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies replies,
+                          redis_.Pipeline(reads));
+  std::vector<StreamEntry> entries;
+  absl::Status failed;
+  for (const absl::StatusOr<redis::Reply>& r : replies) {
+    if (!r.ok()) {
+      // NOGROUP (the stream was flushed): the others are still handled;
+      // the error makes Run re-create the groups.
+      failed.Update(r.status());
+      continue;
+    }
+    if (r->is_nil()) continue;
+    std::vector<StreamEntry> read = ParseRead(*r);
+    std::move(read.begin(), read.end(), std::back_inserter(entries));
+  }
+  if (!entries.empty() || !failed.ok() || block <= absl::ZeroDuration()) {
+    OMNICX_ASSIGN_OR_RETURN(int handled, HandleAll(entries));
+    if (!failed.ok()) return failed;
+    return handled;
+  }
+  // ...and, when all were empty, a blocking read on one of them for at most
+  // block_slice, rotating, so an entry on the stream waited on is taken at
+  // once and one on another within block_slice.
+  const std::string& next = streams[next_blocking_++ % streams.size()];
+  return BlockingRead(next, std::min(block, options_.block_slice));
 }
 
 absl::StatusOr<int> StreamConsumer::RecoverPending() {

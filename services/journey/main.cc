@@ -50,6 +50,7 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
       options.streams.push_back(shards[shard]);
     }
     options.dead_letter = context.keys.DeadLetter("journey");
+    options.blocking_reads = &context.blocking_redis;
     consumers.push_back(std::make_shared<omnicx::streams::StreamConsumer>(
         context.redis, options, omnicx::streams::StreamConsumer::Batched{},
         [handlers](const std::vector<omnicx::streams::StreamEntry>& es) {
@@ -62,6 +63,7 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
       absl::StrCat(omnicx::streams::DefaultConsumerName(), "-merges");
   merge_options.streams = {context.keys.MergeLog()};
   merge_options.dead_letter = context.keys.DeadLetter("journey");
+  merge_options.blocking_reads = &context.blocking_redis;
   consumers.push_back(std::make_shared<omnicx::streams::StreamConsumer>(
       context.redis, merge_options,
       [handlers](const omnicx::streams::StreamEntry& e) {

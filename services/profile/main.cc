@@ -48,6 +48,7 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
       consumer_options.streams.push_back(context.keys.EventShard(shard));
     }
     consumer_options.dead_letter = context.keys.DeadLetter("profile");
+    consumer_options.blocking_reads = &context.blocking_redis;
     consumers.push_back(std::make_shared<omnicx::streams::StreamConsumer>(
         context.redis, consumer_options,
         omnicx::streams::StreamConsumer::Batched{},

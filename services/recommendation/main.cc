@@ -82,6 +82,7 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   merge_options.consumer = omnicx::streams::DefaultConsumerName();
   merge_options.streams = {context.keys.MergeLog()};
   merge_options.dead_letter = context.keys.DeadLetter("recommendation");
+  merge_options.blocking_reads = &context.blocking_redis;
   auto merges = std::make_shared<omnicx::streams::StreamConsumer>(
       context.redis, merge_options,
       [store](const omnicx::streams::StreamEntry& e) {
