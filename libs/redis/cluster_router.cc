@@ -297,8 +297,7 @@ absl::StatusOr<PipelineReplies> ClusterRouter::Execute(
   // MULTI ... EXEC stays on one node: MULTI goes with the next keyed
   // command, EXEC/DISCARD with their MULTI, any other keyless command with
   // the previous keyed command (else the next, else any primary).
-  replies.resize(commands.size(),
-                 absl::UnavailableError("redis cluster: not sent"));
+  replies.resize(commands.size());
   std::vector<int> slot(body, -1);
   std::vector<bool> keyed(body, false);
   std::vector<bool> routable(body, true);
@@ -353,8 +352,7 @@ absl::StatusOr<PipelineReplies> ClusterRouter::Execute(
       pending.push_back(item);
     }
   }
-  std::vector<redis::Command> loads;
-  for (const Script* s : scripts) loads.push_back({"SCRIPT", "LOAD", s->source()});
+  std::vector<redis::Command> loads;  // built on the first NOSCRIPT
   std::vector<std::optional<absl::StatusOr<Reply>>> wait_replies(waits);
   absl::Duration backoff = absl::Milliseconds(2);
 
@@ -390,6 +388,11 @@ absl::StatusOr<PipelineReplies> ClusterRouter::Execute(
       std::vector<const redis::Command*> sent_commands;
       sent_commands.reserve(items.size() + waits + (load ? loads.size() : 0));
       if (load) {
+        if (loads.empty()) {
+          for (const Script* s : scripts) {
+            loads.push_back({"SCRIPT", "LOAD", s->source()});
+          }
+        }
         for (const redis::Command& l : loads) sent_commands.push_back(&l);
       }
       for (const Item& item : items) {

@@ -1,5 +1,6 @@
 #include "libs/redis/cluster_routing.h"
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -26,62 +27,52 @@ size_t StreamsIndex(const std::vector<std::string>& args) {
 
 }  // namespace
 
+namespace {
+
+// How a command names its key, for the commands that are not "args[1]".
+enum class Shape {
+  kScript,        // EVAL/EVALSHA/FCALL: numkeys at args[2], keys after
+  kStreams,       // XREAD/XREADGROUP: the first key after STREAMS
+  kSecond,        // XINFO/XGROUP/OBJECT: args[2]
+  kMemory,        // MEMORY USAGE key
+  kScan,          // SCAN: the MATCH pattern's hash tag
+  kUnsupported,   // KEYS, RANDOMKEY, SELECT, SWAPDB, MOVE
+  kScriptAdmin,   // SCRIPT LOAD/FLUSH on every primary, else any node
+  kEveryPrimary,  // FLUSHALL, FLUSHDB
+  kKeyless,
+};
+
+const absl::flat_hash_map<std::string, Shape>& Shapes() {
+  static const auto* shapes = new absl::flat_hash_map<std::string, Shape>{
+      {"EVAL", Shape::kScript},        {"EVALSHA", Shape::kScript},
+      {"EVAL_RO", Shape::kScript},     {"EVALSHA_RO", Shape::kScript},
+      {"FCALL", Shape::kScript},       {"FCALL_RO", Shape::kScript},
+      {"XREAD", Shape::kStreams},      {"XREADGROUP", Shape::kStreams},
+      {"XINFO", Shape::kSecond},       {"XGROUP", Shape::kSecond},
+      {"OBJECT", Shape::kSecond},      {"MEMORY", Shape::kMemory},
+      {"SCAN", Shape::kScan},          {"KEYS", Shape::kUnsupported},
+      {"RANDOMKEY", Shape::kUnsupported}, {"SELECT", Shape::kUnsupported},
+      {"SWAPDB", Shape::kUnsupported}, {"MOVE", Shape::kUnsupported},
+      {"SCRIPT", Shape::kScriptAdmin}, {"FLUSHALL", Shape::kEveryPrimary},
+      {"FLUSHDB", Shape::kEveryPrimary},
+  };
+  return *shapes;
+}
+
+}  // namespace
+
 absl::StatusOr<CommandRoute> RouteOf(const std::vector<std::string>& args) {
   if (args.empty()) return AnyNode();
-  const std::string name = absl::AsciiStrToUpper(args[0]);
-  if (name == "EVALSHA" || name == "EVAL" || name == "EVALSHA_RO" ||
-      name == "EVAL_RO" || name == "FCALL" || name == "FCALL_RO") {
-    int64_t numkeys = 0;
-    if (args.size() > 3 && absl::SimpleAtoi(args[2], &numkeys) &&
-        numkeys > 0) {
-      return SlotOf(args[3]);
-    }
-    return AnyNode();
+  // The upper-case name, without allocating for ordinary commands.
+  char name_buffer[24];
+  const std::string& raw = args[0];
+  if (raw.size() >= sizeof(name_buffer)) {
+    return args.size() < 2 ? AnyNode() : SlotOf(args[1]);
   }
-  if (name == "XREAD" || name == "XREADGROUP") {
-    const size_t streams = StreamsIndex(args);
-    if (streams > 0 && streams + 1 < args.size()) {
-      return SlotOf(args[streams + 1]);
-    }
-    return AnyNode();
+  for (size_t i = 0; i < raw.size(); ++i) {
+    name_buffer[i] = absl::ascii_toupper(static_cast<unsigned char>(raw[i]));
   }
-  if (name == "XINFO" || name == "XGROUP" || name == "OBJECT") {
-    if (args.size() > 2) return SlotOf(args[2]);
-    return AnyNode();
-  }
-  if (name == "MEMORY") {
-    if (args.size() > 2 && absl::EqualsIgnoreCase(args[1], "USAGE")) {
-      return SlotOf(args[2]);
-    }
-    return AnyNode();
-  }
-  if (name == "SCAN") {
-    for (size_t i = 2; i + 1 < args.size(); ++i) {
-      if (!absl::EqualsIgnoreCase(args[i], "MATCH")) continue;
-      if (std::optional<int> slot = PatternSlot(args[i + 1])) {
-        return CommandRoute{CommandRoute::Kind::kSlot, *slot};
-      }
-      break;
-    }
-    return absl::FailedPreconditionError(
-        "redis cluster: SCAN needs a MATCH pattern with a hash tag (one "
-        "slot); a cluster-wide SCAN is not supported");
-  }
-  if (name == "KEYS" || name == "RANDOMKEY" || name == "SELECT" ||
-      name == "SWAPDB" || name == "MOVE") {
-    return absl::FailedPreconditionError(
-        absl::StrCat("redis cluster: ", name, " is not supported"));
-  }
-  if (name == "SCRIPT") {
-    if (args.size() > 1 && (absl::EqualsIgnoreCase(args[1], "LOAD") ||
-                            absl::EqualsIgnoreCase(args[1], "FLUSH"))) {
-      return CommandRoute{CommandRoute::Kind::kEveryPrimary, -1};
-    }
-    return AnyNode();
-  }
-  if (name == "FLUSHALL" || name == "FLUSHDB") {
-    return CommandRoute{CommandRoute::Kind::kEveryPrimary, -1};
-  }
+  const absl::string_view name(name_buffer, raw.size());
   static const char* const kKeyless[] = {
       "PING",   "TIME",     "INFO",    "WAIT",     "CONFIG",    "DBSIZE",
       "CLIENT", "CLUSTER",  "ACL",     "COMMAND",  "DEBUG",     "SAVE",
@@ -89,11 +80,65 @@ absl::StatusOr<CommandRoute> RouteOf(const std::vector<std::string>& args) {
       "ECHO",   "HELLO",    "AUTH",    "READONLY", "READWRITE", "ASKING",
       "SLOWLOG", "LATENCY", "FUNCTION", "BGREWRITEAOF", "MONITOR", "QUIT",
       "LOLWUT", "REPLICAOF", "SLAVEOF", "SHUTDOWN", "FAILOVER", "UNWATCH"};
-  for (const char* keyless : kKeyless) {
-    if (name == keyless) return AnyNode();
+  static const auto* keyless = [] {
+    auto* set = new absl::flat_hash_map<std::string, Shape>();
+    for (const char* k : kKeyless) set->emplace(k, Shape::kKeyless);
+    for (const auto& [k, shape] : Shapes()) set->emplace(k, shape);
+    return set;
+  }();
+  auto it = keyless->find(name);
+  if (it == keyless->end()) {
+    return args.size() < 2 ? AnyNode() : SlotOf(args[1]);
   }
-  if (args.size() < 2) return AnyNode();
-  return SlotOf(args[1]);
+  switch (it->second) {
+    case Shape::kScript: {
+      int64_t numkeys = 0;
+      if (args.size() > 3 && absl::SimpleAtoi(args[2], &numkeys) &&
+          numkeys > 0) {
+        return SlotOf(args[3]);
+      }
+      return AnyNode();
+    }
+    case Shape::kStreams: {
+      const size_t streams = StreamsIndex(args);
+      if (streams > 0 && streams + 1 < args.size()) {
+        return SlotOf(args[streams + 1]);
+      }
+      return AnyNode();
+    }
+    case Shape::kSecond:
+      return args.size() > 2 ? SlotOf(args[2]) : AnyNode();
+    case Shape::kMemory:
+      if (args.size() > 2 && absl::EqualsIgnoreCase(args[1], "USAGE")) {
+        return SlotOf(args[2]);
+      }
+      return AnyNode();
+    case Shape::kScan:
+      for (size_t i = 2; i + 1 < args.size(); ++i) {
+        if (!absl::EqualsIgnoreCase(args[i], "MATCH")) continue;
+        if (std::optional<int> slot = PatternSlot(args[i + 1])) {
+          return CommandRoute{CommandRoute::Kind::kSlot, *slot};
+        }
+        break;
+      }
+      return absl::FailedPreconditionError(
+          "redis cluster: SCAN needs a MATCH pattern with a hash tag (one "
+          "slot); a cluster-wide SCAN is not supported");
+    case Shape::kUnsupported:
+      return absl::FailedPreconditionError(
+          absl::StrCat("redis cluster: ", name, " is not supported"));
+    case Shape::kScriptAdmin:
+      if (args.size() > 1 && (absl::EqualsIgnoreCase(args[1], "LOAD") ||
+                              absl::EqualsIgnoreCase(args[1], "FLUSH"))) {
+        return CommandRoute{CommandRoute::Kind::kEveryPrimary, -1};
+      }
+      return AnyNode();
+    case Shape::kEveryPrimary:
+      return CommandRoute{CommandRoute::Kind::kEveryPrimary, -1};
+    case Shape::kKeyless:
+      break;
+  }
+  return AnyNode();
 }
 
 bool IsBlocking(const std::vector<std::string>& args) {
