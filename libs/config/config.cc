@@ -357,8 +357,7 @@ absl::StatusOr<std::string> ReadSecretFile(absl::string_view setting,
 absl::StatusOr<std::vector<std::pair<std::string, int>>> RedisSeeds(
     const Config& config) {
   std::vector<std::pair<std::string, int>> seeds;
-  for (absl::string_view part :
-       absl::StrSplit(config.redis().address(), ',')) {
+  for (absl::string_view part : absl::StrSplit(config.redis().address(), ',')) {
     part = absl::StripAsciiWhitespace(part);
     absl::Status valid = CheckAddress("redis.address", part, false);
     if (!valid.ok()) return valid;

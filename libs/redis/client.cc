@@ -96,8 +96,8 @@ absl::StatusOr<PipelineReplies> Client::PipelineScripts(
     const std::vector<redis::Command>& commands,
     const std::vector<const Script*>& scripts, size_t waits) {
   if (router_) {
-    return router_->Execute(commands, scripts, waits,
-                            options_.command_timeout, false);
+    return router_->Execute(commands, scripts, waits, options_.command_timeout,
+                            false);
   }
   absl::StatusOr<PipelineReplies> replies = Pipeline(commands);
   if (!replies.ok()) return replies;

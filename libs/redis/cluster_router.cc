@@ -216,8 +216,7 @@ absl::Status ClusterRouter::Refresh(bool force) {
   absl::MutexLock lock(&mu_);
   last_refresh_ = absl::Now();
   return absl::UnavailableError(absl::StrCat(
-      "redis cluster: no node answered CLUSTER SLOTS; last: ",
-      last.message()));
+      "redis cluster: no node answered CLUSTER SLOTS; last: ", last.message()));
 }
 
 absl::StatusOr<std::string> ClusterRouter::PrimaryOf(int slot) {
@@ -266,7 +265,8 @@ absl::StatusOr<PipelineReplies> ClusterRouter::Broadcast(
   }
   PipelineReplies first;
   for (Node* node : primaries) {
-    absl::StatusOr<PipelineReplies> r = node->pool.RoundTrip({&command}, timeout);
+    absl::StatusOr<PipelineReplies> r =
+        node->pool.RoundTrip({&command}, timeout);
     if (!r.ok()) {
       MarkStale();
       return r.status();
@@ -366,16 +366,17 @@ absl::StatusOr<PipelineReplies> ClusterRouter::Execute(
       (void)Refresh(false);
       item.node = Owner(item.slot);
       if (item.node == nullptr) {
-        replies[item.index] = absl::UnavailableError(absl::StrCat(
-            "redis cluster: no node serves slot ", item.slot));
+        replies[item.index] = absl::UnavailableError(
+            absl::StrCat("redis cluster: no node serves slot ", item.slot));
       }
     }
     // Group by node, in order of first appearance.
     std::vector<std::pair<Node*, std::vector<Item>>> groups;
     for (const Item& item : pending) {
       if (item.node == nullptr) continue;
-      auto g = std::find_if(groups.begin(), groups.end(),
-                            [&](const auto& p) { return p.first == item.node; });
+      auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& p) {
+        return p.first == item.node;
+      });
       if (g == groups.end()) {
         groups.emplace_back(item.node, std::vector<Item>());
         g = groups.end() - 1;

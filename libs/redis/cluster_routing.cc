@@ -44,16 +44,26 @@ enum class Shape {
 
 const absl::flat_hash_map<std::string, Shape>& Shapes() {
   static const auto* shapes = new absl::flat_hash_map<std::string, Shape>{
-      {"EVAL", Shape::kScript},        {"EVALSHA", Shape::kScript},
-      {"EVAL_RO", Shape::kScript},     {"EVALSHA_RO", Shape::kScript},
-      {"FCALL", Shape::kScript},       {"FCALL_RO", Shape::kScript},
-      {"XREAD", Shape::kStreams},      {"XREADGROUP", Shape::kStreams},
-      {"XINFO", Shape::kSecond},       {"XGROUP", Shape::kSecond},
-      {"OBJECT", Shape::kSecond},      {"MEMORY", Shape::kMemory},
-      {"SCAN", Shape::kScan},          {"KEYS", Shape::kUnsupported},
-      {"RANDOMKEY", Shape::kUnsupported}, {"SELECT", Shape::kUnsupported},
-      {"SWAPDB", Shape::kUnsupported}, {"MOVE", Shape::kUnsupported},
-      {"SCRIPT", Shape::kScriptAdmin}, {"FLUSHALL", Shape::kEveryPrimary},
+      {"EVAL", Shape::kScript},
+      {"EVALSHA", Shape::kScript},
+      {"EVAL_RO", Shape::kScript},
+      {"EVALSHA_RO", Shape::kScript},
+      {"FCALL", Shape::kScript},
+      {"FCALL_RO", Shape::kScript},
+      {"XREAD", Shape::kStreams},
+      {"XREADGROUP", Shape::kStreams},
+      {"XINFO", Shape::kSecond},
+      {"XGROUP", Shape::kSecond},
+      {"OBJECT", Shape::kSecond},
+      {"MEMORY", Shape::kMemory},
+      {"SCAN", Shape::kScan},
+      {"KEYS", Shape::kUnsupported},
+      {"RANDOMKEY", Shape::kUnsupported},
+      {"SELECT", Shape::kUnsupported},
+      {"SWAPDB", Shape::kUnsupported},
+      {"MOVE", Shape::kUnsupported},
+      {"SCRIPT", Shape::kScriptAdmin},
+      {"FLUSHALL", Shape::kEveryPrimary},
       {"FLUSHDB", Shape::kEveryPrimary},
   };
   return *shapes;
@@ -74,12 +84,14 @@ absl::StatusOr<CommandRoute> RouteOf(const std::vector<std::string>& args) {
   }
   const absl::string_view name(name_buffer, raw.size());
   static const char* const kKeyless[] = {
-      "PING",   "TIME",     "INFO",    "WAIT",     "CONFIG",    "DBSIZE",
-      "CLIENT", "CLUSTER",  "ACL",     "COMMAND",  "DEBUG",     "SAVE",
-      "BGSAVE", "LASTSAVE", "ROLE",    "MULTI",    "EXEC",      "DISCARD",
-      "ECHO",   "HELLO",    "AUTH",    "READONLY", "READWRITE", "ASKING",
-      "SLOWLOG", "LATENCY", "FUNCTION", "BGREWRITEAOF", "MONITOR", "QUIT",
-      "LOLWUT", "REPLICAOF", "SLAVEOF", "SHUTDOWN", "FAILOVER", "UNWATCH"};
+      "PING",    "TIME",      "INFO",         "WAIT",     "CONFIG",
+      "DBSIZE",  "CLIENT",    "CLUSTER",      "ACL",      "COMMAND",
+      "DEBUG",   "SAVE",      "BGSAVE",       "LASTSAVE", "ROLE",
+      "MULTI",   "EXEC",      "DISCARD",      "ECHO",     "HELLO",
+      "AUTH",    "READONLY",  "READWRITE",    "ASKING",   "SLOWLOG",
+      "LATENCY", "FUNCTION",  "BGREWRITEAOF", "MONITOR",  "QUIT",
+      "LOLWUT",  "REPLICAOF", "SLAVEOF",      "SHUTDOWN", "FAILOVER",
+      "UNWATCH"};
   static const auto* keyless = [] {
     auto* set = new absl::flat_hash_map<std::string, Shape>();
     for (const char* k : kKeyless) set->emplace(k, Shape::kKeyless);
@@ -222,8 +234,8 @@ std::optional<Redirect> ParseRedirect(absl::string_view error) {
   }
   std::vector<absl::string_view> parts =
       absl::StrSplit(error, ' ', absl::SkipEmpty());
-  if (parts.size() < 2 || !absl::SimpleAtoi(parts[0], &r.slot) ||
-      r.slot < 0 || r.slot >= kClusterSlots) {
+  if (parts.size() < 2 || !absl::SimpleAtoi(parts[0], &r.slot) || r.slot < 0 ||
+      r.slot >= kClusterSlots) {
     return std::nullopt;
   }
   std::string host;

@@ -96,10 +96,9 @@ absl::StatusOr<std::unique_ptr<NodePool::Connection>> NodePool::Acquire() {
     while (idle_.empty() && open_ >= size_) {
       if (released_.WaitWithDeadline(&mu_, deadline) && idle_.empty() &&
           open_ >= size_) {
-        return absl::UnavailableError(
-            absl::StrCat("redis ", address_, ": all ", size_,
-                         " connections busy for ",
-                         absl::FormatDuration(options_.command_timeout)));
+        return absl::UnavailableError(absl::StrCat(
+            "redis ", address_, ": all ", size_, " connections busy for ",
+            absl::FormatDuration(options_.command_timeout)));
       }
     }
     if (!idle_.empty()) {
@@ -171,7 +170,8 @@ absl::StatusOr<std::unique_ptr<NodePool::Connection>> NodePool::Acquire() {
     next_connect_ = absl::Now() + backoff_ * jitter(rng);
     backoff_ = std::min(backoff_ * 2, options_.reconnect_backoff_max);
     released_.SignalAll();
-    return absl::UnavailableError(absl::StrCat("redis ", address_, ": ", error));
+    return absl::UnavailableError(
+        absl::StrCat("redis ", address_, ": ", error));
   }
   backoff_ = options_.reconnect_backoff_min;
   next_connect_ = absl::InfinitePast();

@@ -25,8 +25,7 @@ class NodePool {
  public:
   // Uses options' user, password, db, timeouts, backoff and observer;
   // `size` connections at most.
-  NodePool(std::string host, int port, const ClientOptions& options,
-           int size);
+  NodePool(std::string host, int port, const ClientOptions& options, int size);
   ~NodePool();
   NodePool(const NodePool&) = delete;
   NodePool& operator=(const NodePool&) = delete;

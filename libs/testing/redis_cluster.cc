@@ -29,8 +29,7 @@ std::string SlotsView(const redis::Reply& slots, int* served,
     }
     std::sort(nodes.begin() + 1, nodes.end());
     *served += static_cast<int>(e[1].integer() - e[0].integer() + 1);
-    *min_replicas =
-        std::min(*min_replicas, static_cast<int>(e.size()) - 3);
+    *min_replicas = std::min(*min_replicas, static_cast<int>(e.size()) - 3);
     lines.push_back(absl::StrCat(e[0].integer(), "-", e[1].integer(), " ",
                                  absl::StrJoin(nodes, " ")));
   }
@@ -88,16 +87,15 @@ absl::Status RedisCluster::Build() {
   for (int p = 0; p < n; ++p) {
     const int first = redis::kClusterSlots * p / n;
     const int last = redis::kClusterSlots * (p + 1) / n - 1;
-    absl::StatusOr<redis::Reply> r =
-        Admin(p, {"CLUSTER", "ADDSLOTSRANGE", absl::StrCat(first),
-                  absl::StrCat(last)});
+    absl::StatusOr<redis::Reply> r = Admin(
+        p,
+        {"CLUSTER", "ADDSLOTSRANGE", absl::StrCat(first), absl::StrCat(last)});
     if (!r.ok()) return r.status();
   }
   for (int i = 1; i < total; ++i) {
-    absl::StatusOr<redis::Reply> r =
-        Admin(0, {"CLUSTER", "MEET", "127.0.0.1",
-                  absl::StrCat(nodes_[i]->port()),
-                  absl::StrCat(nodes_[i]->cluster_port())});
+    absl::StatusOr<redis::Reply> r = Admin(
+        0, {"CLUSTER", "MEET", "127.0.0.1", absl::StrCat(nodes_[i]->port()),
+            absl::StrCat(nodes_[i]->cluster_port())});
     if (!r.ok()) return r.status();
   }
   // Every node must know every other before a replica can follow one.
@@ -106,15 +104,17 @@ absl::Status RedisCluster::Build() {
         for (int i = 0; i < total; ++i) {
           absl::StatusOr<redis::Reply> info = Admin(i, {"CLUSTER", "INFO"});
           if (!info.ok() ||
-              !absl::StrContains(info->str(), absl::StrCat("cluster_known_nodes:",
-                                                           total, "\r"))) {
+              !absl::StrContains(
+                  info->str(),
+                  absl::StrCat("cluster_known_nodes:", total, "\r"))) {
             return false;
           }
         }
         return true;
       },
       absl::Seconds(20));
-  if (!met) return absl::DeadlineExceededError("RedisCluster: nodes did not meet");
+  if (!met)
+    return absl::DeadlineExceededError("RedisCluster: nodes did not meet");
   for (int p = 0; p < n; ++p) {
     for (int r = 0; r < options_.replicas; ++r) {
       const int replica = ReplicaIndex(p, r);
@@ -225,8 +225,7 @@ absl::Status RedisCluster::BeginMigration(int slot, int from, int to) {
   absl::StatusOr<redis::Reply> r =
       Admin(to, {"CLUSTER", "SETSLOT", s, "IMPORTING", ids_[from]});
   if (!r.ok()) return r.status();
-  return Admin(from, {"CLUSTER", "SETSLOT", s, "MIGRATING", ids_[to]})
-      .status();
+  return Admin(from, {"CLUSTER", "SETSLOT", s, "MIGRATING", ids_[to]}).status();
 }
 
 absl::Status RedisCluster::MigrateKeys(int slot, int from, int to,
@@ -234,13 +233,16 @@ absl::Status RedisCluster::MigrateKeys(int slot, int from, int to,
   int moved = 0;
   while (max_keys < 0 || moved < max_keys) {
     const int batch = max_keys < 0 ? 100 : std::min(100, max_keys - moved);
-    absl::StatusOr<redis::Reply> keys =
-        Admin(from, {"CLUSTER", "GETKEYSINSLOT", absl::StrCat(slot),
-                     absl::StrCat(batch)});
+    absl::StatusOr<redis::Reply> keys = Admin(
+        from,
+        {"CLUSTER", "GETKEYSINSLOT", absl::StrCat(slot), absl::StrCat(batch)});
     if (!keys.ok()) return keys.status();
     if (keys->elements().empty()) break;
-    redis::Command migrate = {"MIGRATE", nodes_[to]->host(),
-                              absl::StrCat(nodes_[to]->port()), "", "0",
+    redis::Command migrate = {"MIGRATE",
+                              nodes_[to]->host(),
+                              absl::StrCat(nodes_[to]->port()),
+                              "",
+                              "0",
                               "5000"};
     const std::string password = DefaultPassword();
     if (!options_.server.acl_passwords.empty()) {
@@ -287,7 +289,8 @@ absl::Status RedisCluster::MigrateSlot(int slot, int from, int to) {
 absl::Status RedisCluster::KillNode(int i) { return nodes_[i]->Kill(); }
 
 absl::Status RedisCluster::Failover(int i) {
-  absl::StatusOr<redis::Reply> r = Admin(i, {"CLUSTER", "FAILOVER", "TAKEOVER"});
+  absl::StatusOr<redis::Reply> r =
+      Admin(i, {"CLUSTER", "FAILOVER", "TAKEOVER"});
   if (!r.ok()) return r.status();
   const bool promoted = WaitUntil(
       [&] {

@@ -84,9 +84,8 @@ TEST_F(ClusterClientTest, CommandsLandOnTheOwningNode) {
     const int owner = Owner(key);
     ASSERT_GE(owner, 0);
     EXPECT_EQ(*client_->NodeOf(key), cluster_->node(owner).address());
-    EXPECT_EQ(
-        cluster_->NodeClient(owner)->Command({"GET", key})->str(),
-        absl::StrCat(i));
+    EXPECT_EQ(cluster_->NodeClient(owner)->Command({"GET", key})->str(),
+              absl::StrCat(i));
     EXPECT_EQ(*client_->Command({"GET", key})->AsString(), absl::StrCat(i));
   }
   EXPECT_EQ(DbSize(0) + DbSize(1) + DbSize(2), 90);
@@ -101,8 +100,8 @@ TEST_F(ClusterClientTest, CommandsLandOnTheOwningNode) {
   std::string cursor = "0";
   size_t found = 0;
   do {
-    ASSERT_OK_AND_ASSIGN(
-        Reply scan, client_->Command({"SCAN", cursor, "MATCH", "{t}:*"}));
+    ASSERT_OK_AND_ASSIGN(Reply scan,
+                         client_->Command({"SCAN", cursor, "MATCH", "{t}:*"}));
     cursor = scan.elements()[0].str();
     found += scan.elements()[1].elements().size();
   } while (cursor != "0");
@@ -129,7 +128,8 @@ TEST_F(ClusterClientTest, PipelineOverManySlotsIsOneRoundTripPerNode) {
   }
   commands.push_back({"PING"});
   commands.push_back({"HSET"});  // wrong arity: an error for this one only
-  for (int i = 0; i < 300; ++i) commands.push_back({"GET", absl::StrCat("c:", i)});
+  for (int i = 0; i < 300; ++i)
+    commands.push_back({"GET", absl::StrCat("c:", i)});
   ASSERT_OK_AND_ASSIGN(PipelineReplies replies, client->Pipeline(commands));
   ASSERT_EQ(replies.size(), 602u);
   for (int i = 0; i < 300; ++i) {
@@ -140,13 +140,12 @@ TEST_F(ClusterClientTest, PipelineOverManySlotsIsOneRoundTripPerNode) {
   EXPECT_THAT(replies[301], StatusIs(absl::StatusCode::kInternal));
   EXPECT_EQ(round_trips.load(), 3);
   // MULTI ... EXEC stays on the node of the keys inside.
-  ASSERT_OK_AND_ASSIGN(
-      replies, client->Pipeline({{"SET", "x", "1"},
-                                 {"MULTI"},
-                                 {"INCR", "m{q}"},
-                                 {"INCR", "n{q}"},
-                                 {"EXEC"},
-                                 {"GET", "x"}}));
+  ASSERT_OK_AND_ASSIGN(replies, client->Pipeline({{"SET", "x", "1"},
+                                                  {"MULTI"},
+                                                  {"INCR", "m{q}"},
+                                                  {"INCR", "n{q}"},
+                                                  {"EXEC"},
+                                                  {"GET", "x"}}));
   ASSERT_OK(replies[4].status());
   EXPECT_EQ(replies[4]->elements().size(), 2u);
   EXPECT_EQ(replies[5]->str(), "1");
@@ -163,8 +162,9 @@ TEST_F(ClusterClientTest, ScriptsAreLoadedOnEachNodeThatLacksThem) {
                        client_->PipelineScripts(commands, {&script}));
   for (const auto& reply : r) EXPECT_EQ(reply->integer(), 2);
   for (int n = 0; n < 3; ++n) {
-    ASSERT_OK_AND_ASSIGN(Reply exists, cluster_->NodeClient(n)->Command(
-                                           {"SCRIPT", "EXISTS", script.sha1()}));
+    ASSERT_OK_AND_ASSIGN(
+        Reply exists,
+        cluster_->NodeClient(n)->Command({"SCRIPT", "EXISTS", script.sha1()}));
     EXPECT_EQ(exists.elements()[0].integer(), 1) << n;
   }
   // Flushed on one node only: only that node's commands reload and re-run.
@@ -208,9 +208,9 @@ TEST_F(ClusterClientTest, AskDuringAMigration) {
                                          key.substr(key.find('{')));
   ASSERT_EQ(KeySlot(fresh), slot);
   ASSERT_OK(client_->Command({"SET", fresh, "new"}).status());
-  ASSERT_OK_AND_ASSIGN(PipelineReplies direct,
-                       cluster_->NodeClient(1)->Pipeline(
-                           {{"ASKING"}, {"GET", fresh}}));
+  ASSERT_OK_AND_ASSIGN(
+      PipelineReplies direct,
+      cluster_->NodeClient(1)->Pipeline({{"ASKING"}, {"GET", fresh}}));
   EXPECT_EQ(direct[1]->str(), "new");
   EXPECT_EQ(*client_->NodeOf(key), cluster_->node(0).address());  // no MOVED
   ASSERT_OK(cluster_->FinishMigration(slot, 1));
@@ -256,8 +256,8 @@ TEST_F(ClusterClientTest, APromotedReplicaTakesOver) {
   const std::string key = KeyOn(0, "failover");
   ASSERT_OK(client_->Command({"SET", key, "kept"}).status());
   // Replicated before the primary dies.
-  ASSERT_OK_AND_ASSIGN(Reply acked, cluster_->NodeClient(0)->Command(
-                                        {"WAIT", "1", "2000"}));
+  ASSERT_OK_AND_ASSIGN(Reply acked,
+                       cluster_->NodeClient(0)->Command({"WAIT", "1", "2000"}));
   ASSERT_EQ(acked.integer(), 1);
   ASSERT_OK(cluster_->KillNode(0));
   const int replica = cluster_->ReplicaIndex(0, 0);
@@ -282,7 +282,8 @@ TEST_F(ClusterClientTest, TrailingWaitsRunOnEveryNodeWrittenTo) {
   }
   commands.push_back({"WAIT", "1", "2000"});
   for (int n = 0; n < 3; ++n) {
-    ASSERT_OK(cluster_->NodeClient(n)->Command({"CONFIG", "RESETSTAT"}).status());
+    ASSERT_OK(
+        cluster_->NodeClient(n)->Command({"CONFIG", "RESETSTAT"}).status());
   }
   // First run: NOSCRIPT everywhere, loaded and re-run, WAIT again behind.
   ASSERT_OK_AND_ASSIGN(PipelineReplies r,

@@ -47,7 +47,13 @@ TEST(SlotTest, MatchesClusterKeyslot) {
   ClientOptions c;
   c.port = (*server)->port();
   auto client = Client::Create(c);
-  std::vector<std::string> keys = {"", "a", "{", "}", "{}", "{x", "x}",
+  std::vector<std::string> keys = {"",
+                                   "a",
+                                   "{",
+                                   "}",
+                                   "{}",
+                                   "{x",
+                                   "x}",
                                    "cx:default:{p:7}:profile",
                                    std::string("bin\0\xff{\x01}", 8)};
   for (int i = 0; i < 500; ++i) keys.push_back(absl::StrCat("key:", i * 7919));
@@ -79,9 +85,11 @@ TEST(RouteTest, KeysOfEachCommandShape) {
               StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(RouteOf({"KEYS", "*"}),
               StatusIs(absl::StatusCode::kFailedPrecondition));
-  for (const Command& keyless :
-       std::vector<Command>{{"PING"}, {"TIME"}, {"INFO", "memory"},
-                            {"WAIT", "1", "10"}, {"CONFIG", "GET", "x"}}) {
+  for (const Command& keyless : std::vector<Command>{{"PING"},
+                                                     {"TIME"},
+                                                     {"INFO", "memory"},
+                                                     {"WAIT", "1", "10"},
+                                                     {"CONFIG", "GET", "x"}}) {
     EXPECT_EQ(RouteOf(keyless)->kind, CommandRoute::Kind::kAnyNode);
   }
   EXPECT_EQ(RouteOf({"SCRIPT", "LOAD", "return 1"})->kind,
@@ -93,7 +101,8 @@ TEST(RouteTest, KeysOfEachCommandShape) {
 }
 
 TEST(RouteTest, Redirects) {
-  std::optional<Redirect> moved = ParseRedirect("redis: MOVED 3999 1.2.3.4:7002");
+  std::optional<Redirect> moved =
+      ParseRedirect("redis: MOVED 3999 1.2.3.4:7002");
   ASSERT_TRUE(moved.has_value());
   EXPECT_FALSE(moved->ask);
   EXPECT_EQ(moved->slot, 3999);
