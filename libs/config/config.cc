@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -216,7 +217,7 @@ absl::Status Validate(const Config& c) {
   check(CheckAddress("metrics_address", c.metrics_address(), true));
   check(CheckAddress("health_address", c.health_address(), true));
   check(CheckAddress("http_address", c.http_address(), true));
-  check(CheckAddress("redis.address", c.redis().address(), false));
+  check(RedisSeeds(c).status());
   check(CheckAddress("journey_address", c.journey_address(), true));
   check(
       CheckAddress("recommendation_address", c.recommendation_address(), true));
@@ -302,11 +303,6 @@ absl::Status Validate(const Config& c) {
   check(CheckRange("auth.rate_limit_burst", c.auth().rate_limit_burst(), 1,
                    100000000));
   check(ValidateTls(c.tls()));
-  if (s.ok() && c.redis().cluster()) {
-    s = Invalid("redis.cluster",
-                "Redis Cluster routing is not supported by this build yet; "
-                "point redis.address at a standalone Redis (or a proxy)");
-  }
   if (s.ok()) s = RedisPassword(c).status();
   if (s.ok() && c.durability() != "fast" && c.durability() != "strict") {
     s = Invalid("durability", absl::StrCat("\"", c.durability(),
@@ -356,6 +352,34 @@ absl::StatusOr<std::string> ReadSecretFile(absl::string_view setting,
     return Invalid(setting, absl::StrCat("\"", path, "\" is empty"));
   }
   return secret;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, int>>> RedisSeeds(
+    const Config& config) {
+  std::vector<std::pair<std::string, int>> seeds;
+  for (absl::string_view part : absl::StrSplit(config.redis().address(), ',')) {
+    part = absl::StripAsciiWhitespace(part);
+    absl::Status valid = CheckAddress("redis.address", part, false);
+    if (!valid.ok()) return valid;
+    const size_t colon = part.rfind(':');
+    int port = 0;
+    (void)absl::SimpleAtoi(part.substr(colon + 1), &port);
+    if (port == 0) {
+      return Invalid("redis.address",
+                     absl::StrCat("\"", part, "\" needs a port (1-65535)"));
+    }
+    absl::string_view host = part.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    seeds.emplace_back(std::string(host), port);
+  }
+  if (seeds.size() > 1 && !config.redis().cluster()) {
+    return Invalid("redis.address",
+                   "several comma-separated addresses need redis.cluster: "
+                   "true (they are a Redis Cluster's seed nodes)");
+  }
+  return seeds;
 }
 
 absl::StatusOr<std::string> RedisPassword(const Config& config) {

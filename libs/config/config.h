@@ -12,6 +12,7 @@
 #define OMNICX_LIBS_CONFIG_CONFIG_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -54,6 +55,13 @@ absl::Status RequireIdentitySecret(const Config& config);
 // `setting` and `path`; the message never holds the file's contents.
 absl::StatusOr<std::string> ReadSecretFile(absl::string_view setting,
                                            const std::string& path);
+
+// redis.address as (host, port) pairs: one host:port, or with
+// redis.cluster a comma-separated list of Cluster seed nodes. InvalidArgument
+// naming redis.address when one is not host:port (port 1-65535), or when
+// several are given without redis.cluster.
+absl::StatusOr<std::vector<std::pair<std::string, int>>> RedisSeeds(
+    const Config& config);
 
 // The Redis AUTH password: ReadSecretFile of redis.password_file when set,
 // else redis.password. An unreadable or empty file, both settings at once,

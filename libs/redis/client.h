@@ -1,6 +1,7 @@
 // The one Redis client of omnicx, over hiredis 0.14 (synchronous API):
-// a bounded connection pool, a timeout on every command, reconnection with
-// exponential backoff, pipelining, and Lua scripts by EVALSHA.
+// a bounded connection pool per node, a timeout on every command,
+// reconnection with exponential backoff, pipelining, Lua scripts by
+// EVALSHA, and Redis Cluster routing.
 //
 //   ClientOptions options;
 //   options.port = 6390;
@@ -12,15 +13,53 @@
 // Create never fails and never connects: services start while Redis is down
 // and report NOT_SERVING until Ping succeeds. Thread-safe.
 //
+// Blocking commands (XREAD/XREADGROUP with BLOCK, and WAIT sent alone by
+// Command) use a second pool of `blocking_pool_size` connections per node,
+// so long reads never pin the command pool. Other blocking commands (BLPOP)
+// use the command pool.
+//
+// Redis Cluster (options.cluster): the client learns the slot map with
+// CLUSTER SLOTS from host:port or any of `seeds` (then from any known node)
+// and keeps one command pool and one blocking pool per node. Each command
+// goes to the primary serving its key's slot (CRC16 of the hash tag,
+// libs/redis/slot.h): args[1] for ordinary commands; EVAL/EVALSHA: the first
+// key (numkeys > 0), else any primary; XREAD/XREADGROUP: the first key after
+// STREAMS; XINFO/XGROUP: args[2]; SCAN: the slot its MATCH pattern's hash
+// tag pins (FailedPrecondition without one; KEYS, RANDOMKEY, SELECT too).
+// Keyless commands (PING, TIME, INFO, CONFIG, WAIT...) go to one primary;
+// SCRIPT LOAD/FLUSH, FLUSHALL and FLUSHDB sent alone go to every primary
+// (the first error, else the first reply). Ping() checks that every slot is
+// served and every primary answers.
+//
+// A pipeline is split per node, one round trip per node, nodes in turn
+// (sequential), replies in the caller's order; keyless commands in it
+// follow their neighbours (MULTI the next keyed command, EXEC its MULTI).
+// PipelineScripts loads scripts on the node that answered NOSCRIPT, and
+// sends its trailing WAITs behind the writes on every node written to (each
+// WAIT's reply is the minimum over nodes and runs).
+//
+// Redirections and retries, within the command's timeout: MOVED updates
+// the slot, marks the map stale and re-sends there (at most 5 times); ASK
+// re-sends once on the named node after ASKING; TRYAGAIN and CLUSTERDOWN
+// are retried with backoff (2 ms doubling to 100 ms), then returned
+// (Unavailable). A node that cannot be connected to (refused, in backoff)
+// marks the map stale and the command is retried on the slot's (refreshed)
+// owner: it certainly did not run. A timeout or reset after sending is
+// returned as Unavailable, as standalone, never retried (a write may have
+// run). The map is reloaded at most every 100 ms. Commands used:
+// CLUSTER SLOTS, ASKING (the ACL user needs both); replicas are not read.
+//
 // Errors (absl::Status codes):
 //   Unavailable        connection refused/reset, timeout, pool exhausted,
 //                      reconnect backoff in effect, AUTH refused at connect
 //                      ("AUTH as user \"x\" refused: WRONGPASS ...", never
 //                      the password), and the Redis errors
 //                      LOADING, BUSY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN;
+//                      in cluster mode a slot no node serves;
 //   ResourceExhausted  Redis OOM;
 //   Internal           any other Redis error reply ("redis: <message>");
-//   FailedPrecondition a reply of an unexpected type (Reply::AsX).
+//   FailedPrecondition a reply of an unexpected type (Reply::AsX); a
+//                      command a cluster cannot route (see above).
 // A connection that saw an I/O error or timeout is discarded, never reused.
 #ifndef OMNICX_LIBS_REDIS_CLIENT_H_
 #define OMNICX_LIBS_REDIS_CLIENT_H_
@@ -28,6 +67,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -47,11 +87,18 @@ struct ClientOptions {
   std::string user;
   std::string password;
   int db = 0;
+  // Connections per node for ordinary commands and pipelines.
   int pool_size = 8;
+  // Connections per node for blocking commands (see above).
+  int blocking_pool_size = 8;
   absl::Duration connect_timeout = absl::Milliseconds(500);
   absl::Duration command_timeout = absl::Milliseconds(500);
   absl::Duration reconnect_backoff_min = absl::Milliseconds(50);
   absl::Duration reconnect_backoff_max = absl::Seconds(2);
+  // Redis Cluster: route by slot (see above). host:port is the first seed;
+  // `seeds` are more (host, port) seeds. db must be 0.
+  bool cluster = false;
+  std::vector<std::pair<std::string, int>> seeds;
   // Called after every round trip: the upper-case command name ("PIPELINE"
   // for several commands), its latency, and whether it reached Redis.
   std::function<void(absl::string_view command, absl::Duration latency,
@@ -61,6 +108,9 @@ struct ClientOptions {
 
 using Command = std::vector<std::string>;
 using PipelineReplies = std::vector<absl::StatusOr<Reply>>;
+
+class NodePool;
+class ClusterRouter;
 
 class Client {
  public:
@@ -102,27 +152,28 @@ class Client {
 
   absl::Status Ping();
 
-  // "host:port".
+  // "host:port" (the first seed in cluster mode).
   std::string address() const;
 
+  bool cluster() const { return options_.cluster; }
+
+  // Cluster mode: the "host:port" of the primary serving `key`'s slot in
+  // the client's current slot map (loading it if needed). Standalone:
+  // address().
+  absl::StatusOr<std::string> NodeOf(absl::string_view key);
+
  private:
-  class Connection;
   explicit Client(ClientOptions options);
 
-  // A connection for one call, or Unavailable (pool exhausted, backoff,
-  // connect failure) within the command timeout.
-  absl::StatusOr<std::unique_ptr<Connection>> Acquire();
-  void Release(std::unique_ptr<Connection> connection);
   absl::StatusOr<PipelineReplies> RoundTrip(
-      const std::vector<redis::Command>& commands, absl::Duration timeout);
+      const std::vector<redis::Command>& commands, absl::Duration timeout,
+      bool blocking);
 
   const ClientOptions options_;
-  absl::Mutex mu_;
-  absl::CondVar released_;
-  std::vector<std::unique_ptr<Connection>> idle_ ABSL_GUARDED_BY(mu_);
-  int open_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Time next_connect_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  absl::Duration backoff_ ABSL_GUARDED_BY(mu_);
+  // Standalone: the pools of the one node. Cluster: the router.
+  std::unique_ptr<NodePool> pool_;
+  std::unique_ptr<NodePool> blocking_pool_;
+  std::unique_ptr<ClusterRouter> router_;
 };
 
 // Maps a Redis error reply's text to a status (see the header comment).

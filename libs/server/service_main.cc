@@ -3,7 +3,6 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "libs/logging/log.h"
@@ -27,11 +26,14 @@ int Fatal(config::Service service, const absl::Status& status) {
 absl::StatusOr<redis::ClientOptions> RedisOptions(
     const config::Config& config) {
   redis::ClientOptions options;
-  const std::string& address = config.redis().address();
-  const size_t colon = address.rfind(':');
-  options.host = address.substr(0, colon);
-  // Validate() has checked host:port.
-  (void)absl::SimpleAtoi(address.substr(colon + 1), &options.port);
+  absl::StatusOr<std::vector<std::pair<std::string, int>>> seeds =
+      config::RedisSeeds(config);
+  if (!seeds.ok()) return seeds.status();
+  // The first address; in cluster mode the rest are more seeds.
+  options.host = seeds->front().first;
+  options.port = seeds->front().second;
+  options.cluster = config.redis().cluster();
+  options.seeds.assign(seeds->begin() + 1, seeds->end());
   options.user = config.redis().user();
   absl::StatusOr<std::string> password = config::RedisPassword(config);
   if (!password.ok()) return password.status();

@@ -64,6 +64,8 @@ class RedisServer {
   ~RedisServer();
 
   int port() const { return port_; }
+  // The cluster bus port (Options::cluster), else 0: CLUSTER MEET needs it.
+  int cluster_port() const { return cluster_port_; }
   std::string host() const { return "127.0.0.1"; }
   std::string address() const;
   const std::string& dir() const { return dir_; }

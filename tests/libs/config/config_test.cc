@@ -116,6 +116,38 @@ TEST(ConfigTest, RedisPasswordComesFromItsFile) {
   EXPECT_THAT(RedisPassword(plain), IsOkAndHolds("pw"));
 }
 
+TEST(ConfigTest, RedisClusterTakesSeveralSeedAddresses) {
+  ASSERT_OK_AND_ASSIGN(
+      Config c,
+      LoadConfig(Service::kIngestion,
+                 {"--redis.cluster=true",
+                  "--redis.address=10.0.0.1:7001, redis-b:7002,[::1]:7003"},
+                 FakeEnv({})));
+  EXPECT_TRUE(c.redis().cluster());
+  using Seeds = std::vector<std::pair<std::string, int>>;
+  EXPECT_THAT(RedisSeeds(c),
+              IsOkAndHolds(
+                  Seeds{{"10.0.0.1", 7001}, {"redis-b", 7002}, {"::1", 7003}}));
+  // One address is fine either way.
+  ASSERT_OK_AND_ASSIGN(
+      Config one,
+      LoadConfig(Service::kIngestion, {"--redis.cluster=true"}, FakeEnv({})));
+  EXPECT_THAT(RedisSeeds(one), IsOkAndHolds(Seeds{{"127.0.0.1", 6390}}));
+  // Several need cluster mode; each must be host:port.
+  EXPECT_THAT(
+      LoadConfig(Service::kIngestion, {"--redis.address=a:1,b:2"}, FakeEnv({})),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("redis.cluster")));
+  EXPECT_THAT(LoadConfig(Service::kIngestion,
+                         {"--redis.cluster=true", "--redis.address=a:1,b"},
+                         FakeEnv({})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("redis.address"), HasSubstr("\"b\""))));
+  EXPECT_THAT(
+      LoadConfig(Service::kIngestion,
+                 {"--redis.cluster=true", "--redis.address=a:1,"}, FakeEnv({})),
+      StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 TEST(ConfigTest, UnusableRedisPasswordSettingsStopStartUp) {
   EXPECT_THAT(LoadConfig(Service::kJourney,
                          {"--redis.password_file=/nonexistent/redis.pass"},
