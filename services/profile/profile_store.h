@@ -78,6 +78,10 @@ struct ProfileStoreOptions {
   int owner_cache_entries = 200000;
   // New customer ids; injectable for tests.
   std::function<std::string()> new_customer_id;
+  // Tests only: called after each step of a merge ("freeze", "fold",
+  // "repoint", "finalize", "log") and of a link ("record", "claim"); an
+  // error stops the operation there, as a crash would.
+  std::function<absl::Status(absl::string_view step)> fault;
 };
 
 struct Resolution {
@@ -356,16 +360,29 @@ class ProfileStore {
       const ResolvePlan& plan, const omnicx::v1::CustomerRef& ref,
       const redis::PipelineReplies& replies, size_t read,
       const std::map<std::string, std::string>* assigned) const;
-  redis::Command LinkCommand(const ResolvePlan& plan, const Resolution& out,
-                             absl::Time now, absl::string_view source,
-                             bool check_anchor) const;
-  // Reads the link script's reply into `out`; false with `moved_to` set
-  // (or empty for a taken anchor) when resolution must run again;
-  // FailedPrecondition when the chosen customer was erased meanwhile.
-  static absl::StatusOr<bool> ReadLinkReply(const ResolvePlan& plan,
-                                            const redis::Reply& reply,
-                                            Resolution& out,
-                                            std::string& moved_to);
+  // One resolution's link (Link): the identities of `plan` to
+  // out->customer_id, their index owners as read ("" = nobody).
+  struct LinkJob {
+    const ResolvePlan* plan;
+    Resolution* out;
+    std::vector<std::string> owners;
+    std::string source;
+    bool check_anchor = false;
+    // Results: `again` when resolution must run again (towards `moved_to`
+    // when set: the customer was merged away); status FailedPrecondition
+    // when the customer was erased meanwhile.
+    bool again = false;
+    std::string moved_to;
+    absl::Status status;
+  };
+  // Links every job in three round trips, each command in one slot: the
+  // identities into each customer's set (lua/link_identities.lua), the
+  // index entries claimed one key each (lua/set_owner.lua), the outcome
+  // recorded in each customer's slot (lua/link_confirm.lua).
+  void Link(std::vector<LinkJob>& jobs, absl::Time now);
+  static std::vector<std::string> OwnersRead(const ResolvePlan& plan,
+                                             const redis::PipelineReplies& r,
+                                             size_t read);
   // What an apply computes from and commits against: the profile hash's
   // version and the counters (ProfileState).
   struct CachedProfile {
@@ -379,6 +396,37 @@ class ProfileStore {
                                 const omnicx::v1::Interaction& event) const;
 
   std::string Digest(const omnicx::v1::Identity& identity) const;
+  // The identity index key of a stored "type:value".
+  std::string IndexKeyOf(absl::string_view identity) const;
+  absl::Status Fault(absl::string_view step) const {
+    return options_.fault ? options_.fault(step) : absl::OkStatus();
+  }
+
+  // Merges as single-slot steps (profile_merge.cc). A merge of M into S
+  // that froze M (lua/merge_freeze.lua), as read back from M's record.
+  struct FrozenMerge {
+    std::string merged, to, token, at, source, survivor;
+    std::string created_ms;
+    CachedProfile state;
+    std::vector<std::string> ids, timeline, traits, consents, consent_log,
+        merged_ids, links, claims;
+  };
+  // Runs merge_freeze.lua on `merged` towards `to` ("" = read an existing
+  // record only). Verdict in `verdict`; `frozen` set on FROZEN.
+  absl::StatusOr<std::string> Freeze(const std::string& merged,
+                                     const std::string& to,
+                                     const std::string& token, absl::Time now,
+                                     absl::string_view source,
+                                     FrozenMerge* frozen, std::string* target);
+  // Steps 2 to 6 of a frozen merge: fold, repoint, finalise, log, clear.
+  // The survivor; Aborted when the merge was called off (run it again),
+  // NotFound when a side is gone, FailedPrecondition for the guard.
+  absl::StatusOr<std::string> CompleteMerge(const FrozenMerge& frozen);
+  // Calls off a frozen merge whose fold cannot happen.
+  absl::Status Unfreeze(const FrozenMerge& frozen);
+  // Finishes (or calls off) every merge of `customer_id` away and into
+  // them that has steps left.
+  absl::Status FinishMerges(const std::string& customer_id);
 
   // Runs a customer-level write script (lua/set_consent.lua,
   // lua/set_traits.lua) on `customer_id`, following merge redirects it
@@ -393,11 +441,15 @@ class ProfileStore {
   ProfileStoreOptions options_;
   identity::CustomerDirectory directory_;
   redis::Script link_script_;
+  redis::Script link_confirm_script_;
+  redis::Script set_owner_script_;
+  redis::Script drop_if_script_;
   redis::Script apply_script_;
   redis::Script consent_script_;
   redis::Script traits_script_;
-  redis::Script unlink_script_;
-  redis::Script merge_script_;
+  redis::Script merge_freeze_script_;
+  redis::Script merge_fold_script_;
+  redis::Script merge_finalize_script_;
   redis::Script cache_context_script_;
   redis::StateCache<CachedProfile> cache_;
   // Identity index key (or profile key, for a customer-id reference) ->
