@@ -68,7 +68,7 @@ absl::StatusOr<std::string> ProfileStore::Freeze(
     *target = e[1].str();
   }
   if (verdict != "FROZEN") return verdict;
-  if (e.size() < 15) return absl::InternalError("merge freeze: short reply");
+  if (e.size() < 16) return absl::InternalError("merge freeze: short reply");
   FrozenMerge& f = *frozen;
   f.merged = merged;
   f.to = e[1].str();
@@ -89,6 +89,7 @@ absl::StatusOr<std::string> ProfileStore::Freeze(
   f.merged_ids = Strings(e[12]);
   f.links = Strings(e[13]);
   f.claims = Strings(e[14]);
+  f.logged = e[15].str();
   return verdict;
 }
 
@@ -219,18 +220,26 @@ absl::StatusOr<std::string> ProfileStore::CompleteMerge(const FrozenMerge& f) {
   // services (they fold each merge once, so a retry's second entry is
   // harmless). An erasure that began meanwhile may have scanned the log
   // already: the entry is taken back then.
-  OMNICX_ASSIGN_OR_RETURN(
-      redis::Reply id,
-      redis_.Command({"XADD", keys_.MergeLog(), "*", "survivor", survivor,
-                      "merged", merged, "at", f.at}));
-  OMNICX_ASSIGN_OR_RETURN(
-      redis::PipelineReplies erased,
-      redis_.Pipeline({{"EXISTS", keys_.ErasedCustomer(survivor)},
-                       {"EXISTS", keys_.ErasedCustomer(merged)}}));
-  for (const auto& one : erased) OMNICX_RETURN_IF_ERROR(one.status());
-  if (erased[0]->integer() == 1 || erased[1]->integer() == 1) {
-    OMNICX_RETURN_IF_ERROR(
-        redis_.Command({"XDEL", keys_.MergeLog(), id.str()}).status());
+  // The record keeps the entry's id, so a retry after this step writes
+  // none again.
+  if (f.logged.empty()) {
+    OMNICX_ASSIGN_OR_RETURN(
+        redis::Reply id,
+        redis_.Command({"XADD", keys_.MergeLog(), "*", "survivor", survivor,
+                        "merged", merged, "at", f.at}));
+    OMNICX_ASSIGN_OR_RETURN(
+        redis::PipelineReplies erased,
+        redis_.Pipeline({{"EXISTS", keys_.ErasedCustomer(survivor)},
+                         {"EXISTS", keys_.ErasedCustomer(merged)}}));
+    for (const auto& one : erased) OMNICX_RETURN_IF_ERROR(one.status());
+    if (erased[0]->integer() == 1 || erased[1]->integer() == 1) {
+      OMNICX_RETURN_IF_ERROR(
+          redis_.Command({"XDEL", keys_.MergeLog(), id.str()}).status());
+    }
+    OMNICX_RETURN_IF_ERROR(redis_
+                               .Eval(drop_if_script_, {keys_.MergingInto(merged)},
+                                     {"token", f.token, "logged", id.str()})
+                               .status());
   }
   OMNICX_RETURN_IF_ERROR(Fault("log"));
 

@@ -26,13 +26,16 @@
 // TTL; served only while the context version they were assembled from is
 // current, see ContextReads).
 //
-// Resolution is optimistic and race-free: identities are read first, then a
-// Lua script links the unowned ones to the chosen customer and re-checks
-// that the anchor identity still has the owner that was read (else it
-// retries), so two concurrent first sightings never create two customers.
-// Identities owned by another customer are reported as conflicts (merge
-// candidates; merging is the profile issue's next step), and links beyond
-// the shared-device guard (per type per profile) are refused.
+// Resolution is optimistic and race-free: identities are read first, then
+// linked in three single-slot steps (Link): into the chosen customer's
+// identity set, each index entry claimed by a one-key compare-and-set, the
+// outcome recorded; a lost anchor resolves again, so two concurrent first
+// sightings never create two customers. Identities owned by another
+// customer are reported as conflicts (merge candidates), and links beyond
+// the shared-device guard (per type per profile) are refused. Merges and
+// erasure are sequences of single-slot steps too, resumable after a crash
+// between any two (profile_merge.cc, docs/architecture.md "Scripts and
+// hash slots"): no script or multi-key command spans Redis Cluster slots.
 #ifndef OMNICX_SERVICES_PROFILE_PROFILE_STORE_H_
 #define OMNICX_SERVICES_PROFILE_PROFILE_STORE_H_
 
@@ -285,15 +288,18 @@ class ProfileStore {
   //
   // Deletion order makes any retry complete it: stream entries, then every
   // key of theirs but the ones that find them (profile, identities, merged
-  // ids, merged ids' redirects, cached context), then, in one script, those
-  // and their identity index entries.
+  // ids, merged ids' redirects, cached context), then one key per command:
+  // identity tombstones, the profile and redirects, the index entries, the
+  // identity set and merged ids. A merge of or into them with steps left is
+  // finished first.
   absl::StatusOr<EraseResult> Erase(
       absl::string_view customer_id,
       const std::function<absl::Status(const std::vector<std::string>& ids)>&
           fenced = nullptr);
 
   // Whether `ref` names a customer or identity erased before (a tombstone
-  // is left): a retried EraseCustomer whose first attempt completed.
+  // is left): a retried EraseCustomer whose first attempt completed, or
+  // stopped in its last steps (then this completes it).
   absl::StatusOr<bool> WasErased(const omnicx::v1::CustomerRef& ref);
 
   // Every stored touchpoint of the customer, newest first.
@@ -407,6 +413,7 @@ class ProfileStore {
   struct FrozenMerge {
     std::string merged, to, token, at, source, survivor;
     std::string created_ms;
+    std::string logged;  // the merge log entry's id once written
     CachedProfile state;
     std::vector<std::string> ids, timeline, traits, consents, consent_log,
         merged_ids, links, claims;

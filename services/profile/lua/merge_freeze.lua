@@ -5,7 +5,8 @@
 -- state read here stays M's whole state. Called again by any step's retry
 -- or by a caller that meets the record: then it only reads.
 --
--- KEYS[1]   M's merge record (hash: to, token, at, source, survivor)
+-- KEYS[1]   M's merge record (hash: to, token, at, source, survivor,
+--           logged)
 -- KEYS[2]   M profile           KEYS[8]   M traits
 -- KEYS[3]   M merged_into       KEYS[9]   M consents
 -- KEYS[4]   M erasure tombstone KEYS[10]  M consent history
@@ -23,7 +24,8 @@
 -- {'MERGING', to} (M is being merged into another customer), else
 -- {'FROZEN', to, token, at, source, survivor or '', {v, s, created_ms},
 -- ids, timeline (member, score...), traits, consents, consent history,
--- merged ids, link records, claims (member, score...)}.
+-- merged ids, link records, claims (member, score...), the merge log
+-- entry id once written or ''}.
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'GONE'} end
 local to = redis.call('HGET', KEYS[1], 'to')
 if not to then
@@ -48,4 +50,5 @@ return {'FROZEN', to, r[1], r[2], r[3], r[4] or '',
         redis.call('LRANGE', KEYS[10], 0, -1),
         redis.call('SMEMBERS', KEYS[11]),
         redis.call('LRANGE', KEYS[12], 0, -1),
-        redis.call('ZRANGE', KEYS[13], 0, -1, 'WITHSCORES')}
+        redis.call('ZRANGE', KEYS[13], 0, -1, 'WITHSCORES'),
+        redis.call('HGET', KEYS[1], 'logged') or ''}
