@@ -32,11 +32,10 @@ if redis.call('SISMEMBER', KEYS[7], M) == 1 then return {'FOLDED'} end
 if redis.call('SISMEMBER', KEYS[14], M .. ':' .. token) == 1 then
   return {'CANCELLED'}
 end
-if redis.call('EXISTS', KEYS[10]) == 1 or redis.call('EXISTS', KEYS[1]) == 0 then
-  return {'GONE'}
-end
+if redis.call('EXISTS', KEYS[10]) == 1 then return {'GONE'} end
 local into = redis.call('GET', KEYS[9])
 if into then return {'MOVED', into} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'GONE'} end
 if redis.call('EXISTS', KEYS[12]) == 1 then
   redis.call('SADD', KEYS[14], M .. ':' .. token)
   return {'MERGING'}
