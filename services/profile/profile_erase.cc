@@ -298,9 +298,9 @@ absl::StatusOr<bool> ProfileStore::WasErased(const CustomerRef& ref) {
   auto resume = [&](const std::string& cid) -> absl::StatusOr<bool> {
     OMNICX_ASSIGN_OR_RETURN(
         redis::PipelineReplies r,
-        redis_.Pipeline({{"EXISTS", keys_.ErasedCustomer(cid)},
-                         {"EXISTS", keys_.Identities(cid),
-                          keys_.MergedIds(cid)}}));
+        redis_.Pipeline(
+            {{"EXISTS", keys_.ErasedCustomer(cid)},
+             {"EXISTS", keys_.Identities(cid), keys_.MergedIds(cid)}}));
     for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
     if (r[0]->integer() == 0) return false;
     if (r[1]->integer() > 0) OMNICX_RETURN_IF_ERROR(Erase(cid).status());

@@ -55,10 +55,9 @@ absl::StatusOr<std::string> ProfileStore::Freeze(
           {keys_.MergingInto(merged), keys_.Profile(merged),
            keys_.MergedInto(merged), keys_.ErasedCustomer(merged),
            keys_.MergingFrom(merged), keys_.Identities(merged),
-           keys_.Timeline(merged), keys_.Traits(merged),
-           keys_.Consents(merged), keys_.ConsentLog(merged),
-           keys_.MergedIds(merged), keys_.Links(merged),
-           keys_.Claims(merged)},
+           keys_.Timeline(merged), keys_.Traits(merged), keys_.Consents(merged),
+           keys_.ConsentLog(merged), keys_.MergedIds(merged),
+           keys_.Links(merged), keys_.Claims(merged)},
           {to, token, absl::StrCat(absl::ToUnixMillis(now)),
            std::string(source)}));
   const auto& e = r.elements();
@@ -142,15 +141,15 @@ absl::StatusOr<std::string> ProfileStore::CompleteMerge(const FrozenMerge& f) {
       const std::string& to = f.to;
       OMNICX_ASSIGN_OR_RETURN(
           redis::Reply r,
-          redis_.Eval(merge_fold_script_,
-                      {keys_.Profile(to), keys_.Identities(to),
-                       keys_.Timeline(to), keys_.Traits(to),
-                       keys_.Consents(to), keys_.ConsentLog(to),
-                       keys_.MergedIds(to), keys_.Links(to),
-                       keys_.MergedInto(to), keys_.ErasedCustomer(to),
-                       keys_.Claims(to), keys_.MergingInto(to),
-                       keys_.MergingFrom(to), keys_.MergesCancelled(to)},
-                      args));
+          redis_.Eval(
+              merge_fold_script_,
+              {keys_.Profile(to), keys_.Identities(to), keys_.Timeline(to),
+               keys_.Traits(to), keys_.Consents(to), keys_.ConsentLog(to),
+               keys_.MergedIds(to), keys_.Links(to), keys_.MergedInto(to),
+               keys_.ErasedCustomer(to), keys_.Claims(to),
+               keys_.MergingInto(to), keys_.MergingFrom(to),
+               keys_.MergesCancelled(to)},
+              args));
       const std::string verdict =
           r.elements().empty() ? "" : r.elements()[0].str();
       if (verdict == "OK" || verdict == "FOLDED") {
@@ -162,10 +161,10 @@ absl::StatusOr<std::string> ProfileStore::CompleteMerge(const FrozenMerge& f) {
         return absl::NotFoundError("customer no longer exists");
       } else if (verdict == "REFUSED") {
         OMNICX_RETURN_IF_ERROR(Unfreeze(f));
-        return absl::FailedPreconditionError(absl::StrCat(
-            "merging would give one profile ", r.elements()[2].str(),
-            " identities of type ", r.elements()[1].str(),
-            " (shared-device guard)"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("merging would give one profile ",
+                         r.elements()[2].str(), " identities of type ",
+                         r.elements()[1].str(), " (shared-device guard)"));
       } else {
         // CANCELLED, MERGING, MOVED: S is (being) merged away, so M was
         // never folded into it; call this attempt off and run it again.
@@ -200,8 +199,7 @@ absl::StatusOr<std::string> ProfileStore::CompleteMerge(const FrozenMerge& f) {
          {keys_.Profile(merged), keys_.Identities(merged),
           keys_.Timeline(merged), keys_.Traits(merged), keys_.Consents(merged),
           keys_.ConsentLog(merged), keys_.Context(merged),
-          keys_.MergedIds(merged), keys_.Links(merged),
-          keys_.Claims(merged)}) {
+          keys_.MergedIds(merged), keys_.Links(merged), keys_.Claims(merged)}) {
       keys.push_back(k);
     }
     OMNICX_ASSIGN_OR_RETURN(
@@ -237,7 +235,8 @@ absl::StatusOr<std::string> ProfileStore::CompleteMerge(const FrozenMerge& f) {
           redis_.Command({"XDEL", keys_.MergeLog(), id.str()}).status());
     }
     OMNICX_RETURN_IF_ERROR(redis_
-                               .Eval(drop_if_script_, {keys_.MergingInto(merged)},
+                               .Eval(drop_if_script_,
+                                     {keys_.MergingInto(merged)},
                                      {"token", f.token, "logged", id.str()})
                                .status());
   }
@@ -268,8 +267,7 @@ absl::Status ProfileStore::FinishMerges(const std::string& customer_id) {
       // No record: its merge was cleared but for S's entry.
       if (merged != customer_id) {
         OMNICX_RETURN_IF_ERROR(
-            redis_
-                .Command({"SREM", keys_.MergingFrom(customer_id), merged})
+            redis_.Command({"SREM", keys_.MergingFrom(customer_id), merged})
                 .status());
       }
       continue;
@@ -331,10 +329,9 @@ absl::StatusOr<MergeResult> ProfileStore::Merge(absl::string_view a,
 
     FrozenMerge f;
     std::string target;
-    OMNICX_ASSIGN_OR_RETURN(
-        std::string verdict,
-        Freeze(merged, survivor, keys::RandomId("m_"), now, source, &f,
-               &target));
+    OMNICX_ASSIGN_OR_RETURN(std::string verdict,
+                            Freeze(merged, survivor, keys::RandomId("m_"), now,
+                                   source, &f, &target));
     if (verdict == "GONE") {
       return absl::NotFoundError("customer no longer exists");
     }

@@ -236,9 +236,9 @@ void ProfileStore::Link(std::vector<LinkJob>& jobs, absl::Time now) {
     abandon[k] = true;
     for (auto& [i, o] : outcome[k]) {
       if (o == "linked") {
-        releases.push_back(redis::EvalShaCommand(
-            set_owner_script_, {job.plan->owner_keys[i]},
-            {job.out->customer_id, ""}));
+        releases.push_back(redis::EvalShaCommand(set_owner_script_,
+                                                 {job.plan->owner_keys[i]},
+                                                 {job.out->customer_id, ""}));
       }
       o = "lost";
     }
@@ -261,8 +261,8 @@ void ProfileStore::Link(std::vector<LinkJob>& jobs, absl::Time now) {
     LinkJob& job = jobs[k];
     if (!job.status.ok() || job.again) continue;
     const std::string& cid = job.out->customer_id;
-    std::vector<std::string> args = {job.source, ms,
-                                     abandon[k] && job.out->created ? "1" : "0"};
+    std::vector<std::string> args = {
+        job.source, ms, abandon[k] && job.out->created ? "1" : "0"};
     for (const auto& [i, o] : outcome[k]) {
       if (o == "had") continue;
       args.push_back(IdentityString(job.plan->all[i]));
@@ -277,9 +277,9 @@ void ProfileStore::Link(std::vector<LinkJob>& jobs, absl::Time now) {
     confirmed.push_back(k);
   }
   absl::StatusOr<redis::PipelineReplies> r =
-      confirm.empty() ? absl::StatusOr<redis::PipelineReplies>(
-                            redis::PipelineReplies())
-                      : redis_.PipelineScripts(confirm, {&link_confirm_script_});
+      confirm.empty()
+          ? absl::StatusOr<redis::PipelineReplies>(redis::PipelineReplies())
+          : redis_.PipelineScripts(confirm, {&link_confirm_script_});
   for (size_t c = 0; c < confirmed.size(); ++c) {
     const size_t k = confirmed[c];
     LinkJob& job = jobs[k];

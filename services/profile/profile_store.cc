@@ -198,8 +198,8 @@ std::vector<absl::StatusOr<bool>> ProfileStore::ApplyBatch(
       commands.push_back(redis::EvalShaCommand(
           apply_script_,
           {keys_.Profile(cid), keys_.Timeline(cid), keys_.MergedInto(cid),
-           keys_.ErasedCustomer(cid), keys_.Claims(cid),
-           keys_.MergingInto(cid), keys_.MergingFrom(cid)},
+           keys_.ErasedCustomer(cid), keys_.Claims(cid), keys_.MergingInto(cid),
+           keys_.MergingFrom(cid)},
           args));
       committing.push_back(cid);
     }
@@ -316,9 +316,9 @@ absl::StatusOr<std::string> ProfileStore::SetConsent(
       consent_script_, customer_id,
       [this](const std::string& cid) {
         return std::vector<std::string>{
-            keys_.Consents(cid), keys_.ConsentLog(cid), keys_.Profile(cid),
-            keys_.MergedInto(cid), keys_.ErasedCustomer(cid),
-            keys_.MergingInto(cid)};
+            keys_.Consents(cid),       keys_.ConsentLog(cid),
+            keys_.Profile(cid),        keys_.MergedInto(cid),
+            keys_.ErasedCustomer(cid), keys_.MergingInto(cid)};
       },
       {consent.purpose(), absl::StrCat(ToMillis(consent.updated_at())),
        consent.SerializeAsString(), consent.granted() ? "1" : "0"});

@@ -99,8 +99,8 @@ class ClusterSlotsTest : public testing::RedisTest {
 
   std::string Owner(profile::ProfileStore& store, const std::string& email) {
     absl::StatusOr<redis::Reply> r = redis_->Command(
-        {"GET", keys_.IdentityIndex(store.directory().Digest(
-                    Id("email", email)))});
+        {"GET",
+         keys_.IdentityIndex(store.directory().Digest(Id("email", email)))});
     return r.ok() && !r->is_nil() ? r->str() : "";
   }
 
