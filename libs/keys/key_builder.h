@@ -180,6 +180,21 @@ class KeyBuilder {
   std::string Links(absl::string_view cid) const {
     return CustomerKey(cid, "links");
   }
+  // A merge of this customer into another that has begun and not finished
+  // (hash: to, token, at, source; survivor once final): the record the
+  // profile's single-slot merge steps resume from (profile_merge.cc).
+  std::string MergingInto(absl::string_view cid) const {
+    return CustomerKey(cid, "merging");
+  }
+  // Customers folded into this one whose merge has steps left (set).
+  std::string MergingFrom(absl::string_view cid) const {
+    return CustomerKey(cid, "merging_in");
+  }
+  // Merges into this customer that were called off before their fold
+  // (set of "<merged id>:<token>"): a late fold of one of them refuses.
+  std::string MergesCancelled(absl::string_view cid) const {
+    return CustomerKey(cid, "merge_cancelled");
+  }
   // Merge records for the services that keep per-customer state.
   std::string MergeLog() const { return prefix_ + "merges"; }
   std::string Context(absl::string_view cid) const {

@@ -24,7 +24,37 @@ absl::StatusOr<EraseResult> ProfileStore::Erase(
     absl::string_view customer_id,
     const std::function<absl::Status(const std::vector<std::string>& ids)>&
         fenced) {
-  OMNICX_ASSIGN_OR_RETURN(omnicx::v1::Profile profile, GetProfile(customer_id));
+  // A merge of or into them with steps left is finished first, so that
+  // their identity set and merged ids are whole.
+  std::string cid(customer_id);
+  OMNICX_RETURN_IF_ERROR(FinishMerges(cid));
+  if (absl::StatusOr<std::string> live = Canonical(cid); live.ok()) {
+    cid = *live;
+  }
+  customer_id = cid;
+  // Read from the sets, not the profile: a retry after a crash in the last
+  // steps finds the profile gone but the sets still there.
+  OMNICX_ASSIGN_OR_RETURN(
+      redis::PipelineReplies held,
+      redis_.Pipeline({{"EXISTS", keys_.Profile(cid)},
+                       {"SMEMBERS", keys_.Identities(cid)},
+                       {"SMEMBERS", keys_.MergedIds(cid)}}));
+  for (const auto& one : held) OMNICX_RETURN_IF_ERROR(one.status());
+  if (held[0]->integer() == 0 && held[1]->elements().empty() &&
+      held[2]->elements().empty()) {
+    return absl::NotFoundError("no such customer");
+  }
+  omnicx::v1::Profile profile;
+  for (const redis::Reply& m : held[1]->elements()) {
+    const std::string& ident = m.str();
+    const size_t colon = ident.find(':');
+    Identity* id = profile.add_identities();
+    id->set_type(ident.substr(0, colon));
+    if (colon != std::string::npos) id->set_value(ident.substr(colon + 1));
+  }
+  for (const redis::Reply& m : held[2]->elements()) {
+    profile.add_merged_ids(m.str());
+  }
   EraseResult result;
 
   // The fence first: a tombstone per id, so no write recreates what follows
@@ -143,9 +173,8 @@ absl::StatusOr<EraseResult> ProfileStore::Erase(
   }
 
   // What finds the customer again on a retry (the profile, their
-  // identities and merged ids, the redirects of the merged ids) is kept
-  // until the last step; so is the cached context, which the last step
-  // deletes with them.
+  // identities and merged ids, the redirects of the merged ids, the merge
+  // records) is kept until the last steps; so is the cached context.
   const std::vector<std::string> kept_keys = [&] {
     std::vector<std::string> kept = {
         keys_.Profile(customer_id), keys_.Identities(customer_id),
@@ -190,25 +219,95 @@ absl::StatusOr<EraseResult> ProfileStore::Erase(
             .status());
   }
 
-  // Last, in one script: the identity index entries (with tombstones so
-  // late events cannot resurrect the customer) and the kept keys.
-  std::vector<std::string> all = keys;
-  all.insert(all.end(), tombstones.begin(), tombstones.end());
-  all.insert(all.end(), kept_keys.begin(), kept_keys.end());
+  // Last, each command on one key (the index entries have slots of their
+  // own): (1) a tombstone per identity, so late events cannot resurrect
+  // the customer; (2) the profile, cached context and redirects of the
+  // merged ids; (3) the index entries naming them or an id merged into
+  // them; (4) the identity set and merged ids. A crash before (4) leaves
+  // the sets, and a retry by the customer id or any of their identities
+  // (WasErased) runs the erasure again from them.
+  OMNICX_RETURN_IF_ERROR(Fault("erase:streams"));
+  std::vector<redis::Command> owners;
+  for (const std::string& key : keys) owners.push_back({"GET", key});
+  std::vector<std::string> owner(keys.size());
+  if (!owners.empty()) {
+    OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies r, redis_.Pipeline(owners));
+    for (size_t i = 0; i < keys.size(); ++i) {
+      OMNICX_RETURN_IF_ERROR(r[i].status());
+      if (!r[i]->is_nil()) owner[i] = r[i]->str();
+    }
+  }
+  // An identity the index gives to another customer (their set held it
+  // after a link that lost its claim) is theirs: no tombstone.
+  std::vector<redis::Command> steps;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!owner[i].empty() && !ids.contains(owner[i])) continue;
+    steps.push_back(
+        {"SET", tombstones[i], "1", "EX",
+         absl::StrCat(absl::ToInt64Seconds(options_.tombstone_ttl))});
+  }
+  for (const std::string& k : kept_keys) {
+    if (k == keys_.Identities(customer_id) ||
+        k == keys_.MergedIds(customer_id)) {
+      continue;
+    }
+    steps.push_back({"DEL", k});
+  }
+  const size_t deletes_from = steps.size() - (kept_keys.size() - 2);
+  if (!steps.empty()) {
+    OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies r, redis_.Pipeline(steps));
+    for (size_t i = 0; i < r.size(); ++i) {
+      OMNICX_RETURN_IF_ERROR(r[i].status());
+      if (i >= deletes_from) result.keys_deleted += r[i]->integer();
+    }
+  }
+  OMNICX_RETURN_IF_ERROR(Fault("erase:profile"));
+  std::vector<redis::Command> unlink;
+  std::vector<std::string> expected;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (owner[i].empty() || !ids.contains(owner[i])) continue;
+    unlink.push_back(
+        redis::EvalShaCommand(set_owner_script_, {keys[i]}, {owner[i], ""}));
+    expected.push_back(owner[i]);
+  }
+  if (!unlink.empty()) {
+    OMNICX_ASSIGN_OR_RETURN(
+        redis::PipelineReplies r,
+        redis_.PipelineScripts(unlink, {&set_owner_script_}));
+    for (size_t i = 0; i < r.size(); ++i) {
+      OMNICX_RETURN_IF_ERROR(r[i].status());
+      if (r[i]->str() == expected[i]) ++result.keys_deleted;
+    }
+  }
+  OMNICX_RETURN_IF_ERROR(Fault("erase:index"));
   OMNICX_ASSIGN_OR_RETURN(
-      redis::Reply n,
-      redis_.Eval(unlink_script_, all,
-                  {std::string(customer_id),
-                   absl::StrCat(absl::ToInt64Seconds(options_.tombstone_ttl)),
-                   absl::StrCat(keys.size())}));
-  result.keys_deleted += n.integer();
+      redis::PipelineReplies last,
+      redis_.Pipeline({{"DEL", keys_.Identities(customer_id)},
+                       {"DEL", keys_.MergedIds(customer_id)}}));
+  for (const auto& one : last) {
+    OMNICX_RETURN_IF_ERROR(one.status());
+    result.keys_deleted += one->integer();
+  }
   return result;
 }
 
 absl::StatusOr<bool> ProfileStore::WasErased(const CustomerRef& ref) {
   std::string key;
+  // A customer whose erasure stopped in its last steps (their profile is
+  // gone, their sets are not): the erasure runs again and completes.
+  auto resume = [&](const std::string& cid) -> absl::StatusOr<bool> {
+    OMNICX_ASSIGN_OR_RETURN(
+        redis::PipelineReplies r,
+        redis_.Pipeline(
+            {{"EXISTS", keys_.ErasedCustomer(cid)},
+             {"EXISTS", keys_.Identities(cid), keys_.MergedIds(cid)}}));
+    for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
+    if (r[0]->integer() == 0) return false;
+    if (r[1]->integer() > 0) OMNICX_RETURN_IF_ERROR(Erase(cid).status());
+    return true;
+  };
   if (ref.ref_case() == CustomerRef::kCustomerId) {
-    key = keys_.ErasedCustomer(ref.customer_id());
+    return resume(ref.customer_id());
   } else {
     Identity id;
     if (ref.ref_case() == CustomerRef::kAnonymousId) {
@@ -224,6 +323,13 @@ absl::StatusOr<bool> ProfileStore::WasErased(const CustomerRef& ref) {
     if (!value.ok()) return false;
     id.set_value(*value);
     key = keys_.ErasedIdentity(Digest(id));
+    OMNICX_ASSIGN_OR_RETURN(
+        redis::Reply owner,
+        redis_.Command({"GET", keys_.IdentityIndex(Digest(id))}));
+    if (!owner.is_nil()) {
+      OMNICX_ASSIGN_OR_RETURN(bool resumed, resume(owner.str()));
+      if (resumed) return true;
+    }
   }
   OMNICX_ASSIGN_OR_RETURN(redis::Reply r, redis_.Command({"EXISTS", key}));
   return r.integer() == 1;

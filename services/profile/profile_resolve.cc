@@ -104,55 +104,242 @@ absl::StatusOr<Resolution> ProfileStore::ChooseCustomer(
   return out;
 }
 
-redis::Command ProfileStore::LinkCommand(const ResolvePlan& plan,
-                                         const Resolution& out, absl::Time now,
-                                         absl::string_view source,
-                                         bool check_anchor) const {
-  std::vector<std::string> keys = {
-      keys_.Identities(out.customer_id), keys_.Profile(out.customer_id),
-      keys_.MergedInto(out.customer_id), keys_.Links(out.customer_id)};
-  keys.insert(keys.end(), plan.owner_keys.begin(), plan.owner_keys.end());
-  keys.push_back(keys_.ErasedCustomer(out.customer_id));
-  std::vector<std::string> args = {
-      out.customer_id, absl::StrCat(absl::ToUnixMillis(now)),
-      check_anchor ? "1" : "0", std::string(source)};
-  for (const Identity& i : plan.all) {
-    args.push_back(IdentityString(i));
-    auto cap = options_.max_per_type.find(i.type());
-    args.push_back(
-        absl::StrCat(cap == options_.max_per_type.end() ? 0 : cap->second));
+std::vector<std::string> ProfileStore::OwnersRead(
+    const ResolvePlan& plan, const redis::PipelineReplies& r, size_t read) {
+  std::vector<std::string> owners;
+  for (size_t i = 0; i < plan.all.size(); ++i) {
+    const redis::Reply& owner = *r[read + 2 * i];
+    owners.push_back(owner.is_nil() ? "" : owner.str());
   }
-  return redis::EvalShaCommand(link_script_, keys, args);
+  return owners;
 }
 
-absl::StatusOr<bool> ProfileStore::ReadLinkReply(const ResolvePlan& plan,
-                                                 const redis::Reply& reply,
-                                                 Resolution& out,
-                                                 std::string& moved_to) {
-  const auto& results = reply.elements();
-  if (!results.empty() && results[0].str() == "ERASED") {
-    return ErasedError();
+void ProfileStore::Link(std::vector<LinkJob>& jobs, absl::Time now) {
+  if (jobs.empty()) return;
+  const std::string ms = absl::StrCat(absl::ToUnixMillis(now));
+  // Step 1, in each customer's slot: the identities into their set.
+  std::vector<redis::Command> record;
+  for (LinkJob& job : jobs) {
+    const std::string& cid = job.out->customer_id;
+    std::vector<std::string> args = {cid, ms};
+    for (size_t i = 0; i < job.plan->all.size(); ++i) {
+      const Identity& id = job.plan->all[i];
+      args.push_back(IdentityString(id));
+      auto cap = options_.max_per_type.find(id.type());
+      args.push_back(
+          absl::StrCat(cap == options_.max_per_type.end() ? 0 : cap->second));
+      args.push_back(job.owners[i]);
+    }
+    record.push_back(redis::EvalShaCommand(
+        link_script_,
+        {keys_.Identities(cid), keys_.Profile(cid), keys_.MergedInto(cid),
+         keys_.ErasedCustomer(cid), keys_.MergingInto(cid)},
+        args));
   }
-  if (!results.empty() && results[0].str() == "RETRY") {
-    moved_to.clear();
-    return false;
+  absl::StatusOr<redis::PipelineReplies> recorded =
+      redis_.PipelineScripts(record, {&link_script_});
+  // Per job: the status of each identity after step 1.
+  std::vector<std::vector<std::string>> statuses(jobs.size());
+  for (size_t k = 0; k < jobs.size(); ++k) {
+    LinkJob& job = jobs[k];
+    if (!recorded.ok()) {
+      job.status = recorded.status();
+      continue;
+    }
+    if (!(*recorded)[k].ok()) {
+      job.status = (*recorded)[k].status();
+      continue;
+    }
+    statuses[k] = [&] {
+      std::vector<std::string> out;
+      for (const auto& e : (*recorded)[k]->elements()) out.push_back(e.str());
+      return out;
+    }();
+    const std::string first = statuses[k].empty() ? "" : statuses[k][0];
+    if (first == "ERASED") {
+      job.status = ErasedError();
+    } else if (first == "MERGING") {
+      job.status = FinishMerges(job.out->customer_id);
+      job.again = true;
+    } else if (first == "MOVED") {
+      job.again = true;
+      job.moved_to = statuses[k].size() > 1 ? statuses[k][1] : "";
+    }
   }
-  if (!results.empty() && results[0].str() == "MOVED") {
-    moved_to = results[1].str();  // merged away: resolve to the survivor
-    return false;
+  const absl::Status recorded_fault = Fault("record");
+  if (!recorded_fault.ok()) {
+    for (LinkJob& job : jobs) {
+      if (job.status.ok() && !job.again) job.status = recorded_fault;
+    }
+    return;
   }
-  for (size_t i = 0; i < results.size() && i < plan.all.size(); ++i) {
-    const std::string& r = results[i].str();
-    if (r == "refused") out.refused.push_back(plan.all[i].type());
-    if (absl::StartsWith(r, "conflict:")) {
-      const std::string other = r.substr(9);
-      if (std::find(out.conflicts.begin(), out.conflicts.end(), other) ==
-          out.conflicts.end()) {
-        out.conflicts.push_back(other);
+
+  // Step 2: each index entry claimed by its own compare-and-set.
+  std::vector<redis::Command> claims;
+  std::vector<std::pair<size_t, size_t>> claimed_at;  // (job, identity)
+  for (size_t k = 0; k < jobs.size(); ++k) {
+    LinkJob& job = jobs[k];
+    if (!job.status.ok() || job.again) continue;
+    for (size_t i = 0; i < statuses[k].size() && i < job.plan->all.size();
+         ++i) {
+      if (statuses[k][i] != "claim") continue;
+      claims.push_back(redis::EvalShaCommand(set_owner_script_,
+                                             {job.plan->owner_keys[i]},
+                                             {"", job.out->customer_id}));
+      claimed_at.push_back({k, i});
+    }
+  }
+  // Per job and identity: "linked" (claimed now), "had" (already theirs),
+  // "lost" (another customer's).
+  std::vector<std::map<size_t, std::string>> outcome(jobs.size());
+  if (!claims.empty()) {
+    absl::StatusOr<redis::PipelineReplies> r =
+        redis_.PipelineScripts(claims, {&set_owner_script_});
+    for (size_t c = 0; c < claimed_at.size(); ++c) {
+      auto [k, i] = claimed_at[c];
+      LinkJob& job = jobs[k];
+      if (!r.ok() || !(*r)[c].ok()) {
+        job.status = !r.ok() ? r.status() : (*r)[c].status();
+        continue;
+      }
+      const std::string prev = (*r)[c]->str();
+      if (prev.empty()) {
+        outcome[k][i] = "linked";
+      } else if (prev == job.out->customer_id) {
+        outcome[k][i] = "had";
+      } else {
+        outcome[k][i] = "lost";
+        statuses[k][i] = "conflict:" + prev;
       }
     }
   }
-  return true;
+  const absl::Status claim_fault = Fault("claim");
+  if (!claim_fault.ok()) {
+    for (LinkJob& job : jobs) {
+      if (job.status.ok() && !job.again) job.status = claim_fault;
+    }
+    return;
+  }
+
+  // A lost anchor (two first sightings raced): release this attempt's
+  // claims and resolve again.
+  std::vector<bool> abandon(jobs.size(), false);
+  std::vector<redis::Command> releases;
+  for (size_t k = 0; k < jobs.size(); ++k) {
+    LinkJob& job = jobs[k];
+    if (!job.status.ok() || job.again) continue;
+    auto anchor = outcome[k].find(0);
+    if (!job.check_anchor || anchor == outcome[k].end() ||
+        anchor->second != "lost") {
+      continue;
+    }
+    abandon[k] = true;
+    for (auto& [i, o] : outcome[k]) {
+      if (o == "linked") {
+        releases.push_back(redis::EvalShaCommand(set_owner_script_,
+                                                 {job.plan->owner_keys[i]},
+                                                 {job.out->customer_id, ""}));
+      }
+      o = "lost";
+    }
+  }
+  if (!releases.empty()) {
+    absl::StatusOr<redis::PipelineReplies> r =
+        redis_.PipelineScripts(releases, {&set_owner_script_});
+    if (!r.ok()) {
+      for (size_t k = 0; k < jobs.size(); ++k) {
+        if (abandon[k]) jobs[k].status = r.status();
+      }
+    }
+  }
+
+  // Step 3, in each customer's slot: provenance of the claims, lost ones
+  // out of the set.
+  std::vector<redis::Command> confirm;
+  std::vector<size_t> confirmed;
+  for (size_t k = 0; k < jobs.size(); ++k) {
+    LinkJob& job = jobs[k];
+    if (!job.status.ok() || job.again) continue;
+    const std::string& cid = job.out->customer_id;
+    std::vector<std::string> args = {
+        job.source, ms, abandon[k] && job.out->created ? "1" : "0"};
+    for (const auto& [i, o] : outcome[k]) {
+      if (o == "had") continue;
+      args.push_back(IdentityString(job.plan->all[i]));
+      args.push_back(o);
+    }
+    confirm.push_back(redis::EvalShaCommand(
+        link_confirm_script_,
+        {keys_.Identities(cid), keys_.Profile(cid), keys_.Links(cid),
+         keys_.MergedInto(cid), keys_.ErasedCustomer(cid),
+         keys_.MergingInto(cid)},
+        args));
+    confirmed.push_back(k);
+  }
+  absl::StatusOr<redis::PipelineReplies> r =
+      confirm.empty()
+          ? absl::StatusOr<redis::PipelineReplies>(redis::PipelineReplies())
+          : redis_.PipelineScripts(confirm, {&link_confirm_script_});
+  for (size_t c = 0; c < confirmed.size(); ++c) {
+    const size_t k = confirmed[c];
+    LinkJob& job = jobs[k];
+    if (!r.ok() || !(*r)[c].ok()) {
+      job.status = !r.ok() ? r.status() : (*r)[c].status();
+      continue;
+    }
+    const auto& e = (*r)[c]->elements();
+    const std::string verdict = e.empty() ? "" : e[0].str();
+    if (verdict != "OK") {
+      // Erased or merged away since step 1: the claims made for them are
+      // released (erasure) or follow the survivor (merge), and the event
+      // is resolved again.
+      const std::string& cid = job.out->customer_id;
+      std::string to;
+      if (verdict == "ERASED") {
+        job.status = ErasedError();
+      } else {
+        absl::Status finished = FinishMerges(cid);
+        if (!finished.ok()) {
+          job.status = finished;
+          continue;
+        }
+        absl::StatusOr<std::string> live = Canonical(cid);
+        if (live.ok()) to = *live;
+        job.again = true;
+        job.moved_to = to;
+      }
+      std::vector<redis::Command> fix;
+      for (const auto& [i, o] : outcome[k]) {
+        if (o != "linked") continue;
+        fix.push_back(redis::EvalShaCommand(
+            set_owner_script_, {job.plan->owner_keys[i]}, {cid, to}));
+      }
+      if (!fix.empty()) {
+        absl::StatusOr<redis::PipelineReplies> fixed =
+            redis_.PipelineScripts(fix, {&set_owner_script_});
+        if (!fixed.ok()) job.status = fixed.status();
+      }
+      continue;
+    }
+    if (abandon[k]) {
+      job.again = true;
+      job.moved_to.clear();
+      continue;
+    }
+    for (size_t i = 0; i < statuses[k].size() && i < job.plan->all.size();
+         ++i) {
+      const std::string& s = statuses[k][i];
+      if (s == "refused") job.out->refused.push_back(job.plan->all[i].type());
+      if (absl::StartsWith(s, "conflict:")) {
+        const std::string other = s.substr(9);
+        auto& conflicts = job.out->conflicts;
+        if (std::find(conflicts.begin(), conflicts.end(), other) ==
+            conflicts.end()) {
+          conflicts.push_back(other);
+        }
+      }
+    }
+  }
 }
 
 absl::StatusOr<Resolution> ProfileStore::Resolve(
@@ -172,14 +359,16 @@ absl::StatusOr<Resolution> ProfileStore::Resolve(
       out.customer_id = forced;
       out.created = false;
     }
-    redis::Command link =
-        LinkCommand(plan, out, now, source, plan.anchored && forced.empty());
-    OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies linked,
-                            redis_.PipelineScripts({link}, {&link_script_}));
-    OMNICX_RETURN_IF_ERROR(linked[0].status());
-    OMNICX_ASSIGN_OR_RETURN(bool done,
-                            ReadLinkReply(plan, *linked[0], out, forced));
-    if (done) return out;
+    std::vector<LinkJob> job(1);
+    job[0].plan = &plan;
+    job[0].out = &out;
+    job[0].owners = OwnersRead(plan, read, 0);
+    job[0].source = std::string(source);
+    job[0].check_anchor = plan.anchored && forced.empty();
+    Link(job, now);
+    OMNICX_RETURN_IF_ERROR(job[0].status);
+    if (!job[0].again) return out;
+    forced = job[0].moved_to;
   }
   return absl::AbortedError("identity resolution kept racing; retry");
 }
@@ -251,7 +440,7 @@ std::vector<absl::StatusOr<Resolution>> ProfileStore::ResolveBatch(
   // Customers created in this batch, by anchor identity, so that later
   // events of the batch naming that identity join the same customer.
   std::map<std::string, std::string> assigned;
-  std::vector<redis::Command> links;
+  std::vector<LinkJob> links;
   std::vector<size_t> linked_input;
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (!plans[i].has_value()) continue;
@@ -284,28 +473,21 @@ std::vector<absl::StatusOr<Resolution>> ProfileStore::ResolveBatch(
       }
       continue;
     }
-    links.push_back(
-        LinkCommand(plan, *out[i], now, inputs[i].source, plan.anchored));
+    LinkJob job;
+    job.plan = &plan;
+    job.out = &*out[i];
+    job.owners = OwnersRead(plan, *read, first_read[i]);
+    job.source = inputs[i].source;
+    job.check_anchor = plan.anchored;
+    links.push_back(std::move(job));
     linked_input.push_back(i);
   }
-  absl::StatusOr<redis::PipelineReplies> linked =
-      redis_.PipelineScripts(links, {&link_script_});
+  Link(links, now);
   for (size_t k = 0; k < linked_input.size(); ++k) {
     const size_t i = linked_input[k];
-    if (!linked.ok()) {
-      out[i] = linked.status();
-      continue;
-    }
-    if (!(*linked)[k].ok()) {
-      out[i] = (*linked)[k].status();
-      continue;
-    }
-    std::string moved_to;
-    absl::StatusOr<bool> done =
-        ReadLinkReply(*plans[i], *(*linked)[k], *out[i], moved_to);
-    if (!done.ok()) {
-      out[i] = done.status();
-    } else if (!*done) {
+    if (!links[k].status.ok()) {
+      out[i] = links[k].status;
+    } else if (links[k].again) {
       // Raced with another writer: resolve this one alone.
       out[i] = Resolve(*inputs[i].ref, *inputs[i].identities, now,
                        inputs[i].source, inputs[i].claims);

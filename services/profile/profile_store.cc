@@ -7,11 +7,15 @@
 #include "libs/status/status_macros.h"
 #include "services/profile/lua/apply_events_lua.h"
 #include "services/profile/lua/cache_context_lua.h"
+#include "services/profile/lua/drop_if_lua.h"
+#include "services/profile/lua/link_confirm_lua.h"
 #include "services/profile/lua/link_identities_lua.h"
-#include "services/profile/lua/merge_customers_lua.h"
+#include "services/profile/lua/merge_finalize_lua.h"
+#include "services/profile/lua/merge_fold_lua.h"
+#include "services/profile/lua/merge_freeze_lua.h"
 #include "services/profile/lua/set_consent_lua.h"
+#include "services/profile/lua/set_owner_lua.h"
 #include "services/profile/lua/set_traits_lua.h"
-#include "services/profile/lua/unlink_erased_lua.h"
 #include "services/profile/profile_store_internal.h"
 
 namespace omnicx::profile {
@@ -38,11 +42,15 @@ ProfileStore::ProfileStore(redis::Client& redis, const keys::KeyBuilder& keys,
       options_(std::move(options)),
       directory_(redis, keys, options_.identity_secret),
       link_script_(lua::kLinkIdentitiesLua),
+      link_confirm_script_(lua::kLinkConfirmLua),
+      set_owner_script_(lua::kSetOwnerLua),
+      drop_if_script_(lua::kDropIfLua),
       apply_script_(lua::kApplyEventsLua),
       consent_script_(lua::kSetConsentLua),
       traits_script_(lua::kSetTraitsLua),
-      unlink_script_(lua::kUnlinkErasedLua),
-      merge_script_(lua::kMergeCustomersLua),
+      merge_freeze_script_(lua::kMergeFreezeLua),
+      merge_fold_script_(lua::kMergeFoldLua),
+      merge_finalize_script_(lua::kMergeFinalizeLua),
       cache_context_script_(lua::kCacheContextLua),
       cache_(options_.state_cache_entries),
       owners_(options_.owner_cache_entries) {
@@ -51,6 +59,16 @@ ProfileStore::ProfileStore(redis::Client& redis, const keys::KeyBuilder& keys,
 
 std::string ProfileStore::Digest(const Identity& identity) const {
   return directory_.Digest(identity);
+}
+
+std::string ProfileStore::IndexKeyOf(absl::string_view identity) const {
+  const size_t colon = identity.find(':');
+  Identity id;
+  id.set_type(std::string(identity.substr(0, colon)));
+  id.set_value(colon == absl::string_view::npos
+                   ? std::string()
+                   : std::string(identity.substr(colon + 1)));
+  return keys_.IdentityIndex(Digest(id));
 }
 
 absl::StatusOr<std::string> ProfileStore::Canonical(
@@ -180,7 +198,8 @@ std::vector<absl::StatusOr<bool>> ProfileStore::ApplyBatch(
       commands.push_back(redis::EvalShaCommand(
           apply_script_,
           {keys_.Profile(cid), keys_.Timeline(cid), keys_.MergedInto(cid),
-           keys_.ErasedCustomer(cid), keys_.Claims(cid)},
+           keys_.ErasedCustomer(cid), keys_.Claims(cid), keys_.MergingInto(cid),
+           keys_.MergingFrom(cid)},
           args));
       committing.push_back(cid);
     }
@@ -209,11 +228,25 @@ std::vector<absl::StatusOr<bool>> ProfileStore::ApplyBatch(
         } else if (verdict == "ERASED") {
           ForgetOwner(cid);
           for (size_t i : idx) out[i] = ErasedError();
-        } else if (verdict == "MOVED") {
+        } else if (verdict == "MOVED" || verdict == "MERGING") {
+          // A merge away with steps left is finished first, so the event
+          // resolved again lands on a survivor that holds M's state.
           ForgetOwner(cid);
+          const absl::Status finished =
+              verdict == "MERGING" ? FinishMerges(cid) : absl::OkStatus();
           for (size_t i : idx) {
-            out[i] = absl::AbortedError(
-                "customer was merged meanwhile; resolve again");
+            out[i] = finished.ok()
+                         ? absl::AbortedError(
+                               "customer was merged meanwhile; resolve again")
+                         : finished;
+          }
+        } else if (verdict == "PENDING") {
+          // A merge into them has steps left: finish it, then read again.
+          const absl::Status finished = FinishMerges(cid);
+          if (finished.ok()) {
+            again[cid] = idx;
+          } else {
+            for (size_t i : idx) out[i] = finished;
           }
         } else {
           again[cid] = idx;  // RETRY: read again
@@ -245,6 +278,11 @@ absl::StatusOr<std::string> ProfileStore::WriteCustomer(
     if (verdict[0].str() == "GONE") {
       return absl::NotFoundError("no such customer");
     }
+    if (verdict[0].str() == "MERGING") {
+      // Finish the merge away, then follow its redirect.
+      OMNICX_RETURN_IF_ERROR(FinishMerges(cid));
+      continue;
+    }
     if (verdict[0].str() != "MOVED" || verdict.size() < 2) break;
     cid = verdict[1].str();
   }
@@ -265,9 +303,9 @@ absl::StatusOr<std::string> ProfileStore::UpdateTraits(
   return WriteCustomer(
       traits_script_, customer_id,
       [this](const std::string& cid) {
-        return std::vector<std::string>{keys_.Traits(cid), keys_.Profile(cid),
-                                        keys_.MergedInto(cid),
-                                        keys_.ErasedCustomer(cid)};
+        return std::vector<std::string>{
+            keys_.Traits(cid), keys_.Profile(cid), keys_.MergedInto(cid),
+            keys_.ErasedCustomer(cid), keys_.MergingInto(cid)};
       },
       args);
 }
@@ -278,8 +316,9 @@ absl::StatusOr<std::string> ProfileStore::SetConsent(
       consent_script_, customer_id,
       [this](const std::string& cid) {
         return std::vector<std::string>{
-            keys_.Consents(cid), keys_.ConsentLog(cid), keys_.Profile(cid),
-            keys_.MergedInto(cid), keys_.ErasedCustomer(cid)};
+            keys_.Consents(cid),       keys_.ConsentLog(cid),
+            keys_.Profile(cid),        keys_.MergedInto(cid),
+            keys_.ErasedCustomer(cid), keys_.MergingInto(cid)};
       },
       {consent.purpose(), absl::StrCat(ToMillis(consent.updated_at())),
        consent.SerializeAsString(), consent.granted() ? "1" : "0"});

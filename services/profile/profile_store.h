@@ -26,13 +26,16 @@
 // TTL; served only while the context version they were assembled from is
 // current, see ContextReads).
 //
-// Resolution is optimistic and race-free: identities are read first, then a
-// Lua script links the unowned ones to the chosen customer and re-checks
-// that the anchor identity still has the owner that was read (else it
-// retries), so two concurrent first sightings never create two customers.
-// Identities owned by another customer are reported as conflicts (merge
-// candidates; merging is the profile issue's next step), and links beyond
-// the shared-device guard (per type per profile) are refused.
+// Resolution is optimistic and race-free: identities are read first, then
+// linked in three single-slot steps (Link): into the chosen customer's
+// identity set, each index entry claimed by a one-key compare-and-set, the
+// outcome recorded; a lost anchor resolves again, so two concurrent first
+// sightings never create two customers. Identities owned by another
+// customer are reported as conflicts (merge candidates), and links beyond
+// the shared-device guard (per type per profile) are refused. Merges and
+// erasure are sequences of single-slot steps too, resumable after a crash
+// between any two (profile_merge.cc, docs/architecture.md "Scripts and
+// hash slots"): no script or multi-key command spans Redis Cluster slots.
 #ifndef OMNICX_SERVICES_PROFILE_PROFILE_STORE_H_
 #define OMNICX_SERVICES_PROFILE_PROFILE_STORE_H_
 
@@ -78,6 +81,10 @@ struct ProfileStoreOptions {
   int owner_cache_entries = 200000;
   // New customer ids; injectable for tests.
   std::function<std::string()> new_customer_id;
+  // Tests only: called after each step of a merge ("freeze", "fold",
+  // "repoint", "finalize", "log") and of a link ("record", "claim"); an
+  // error stops the operation there, as a crash would.
+  std::function<absl::Status(absl::string_view step)> fault;
 };
 
 struct Resolution {
@@ -281,15 +288,18 @@ class ProfileStore {
   //
   // Deletion order makes any retry complete it: stream entries, then every
   // key of theirs but the ones that find them (profile, identities, merged
-  // ids, merged ids' redirects, cached context), then, in one script, those
-  // and their identity index entries.
+  // ids, merged ids' redirects, cached context), then one key per command:
+  // identity tombstones, the profile and redirects, the index entries, the
+  // identity set and merged ids. A merge of or into them with steps left is
+  // finished first.
   absl::StatusOr<EraseResult> Erase(
       absl::string_view customer_id,
       const std::function<absl::Status(const std::vector<std::string>& ids)>&
           fenced = nullptr);
 
   // Whether `ref` names a customer or identity erased before (a tombstone
-  // is left): a retried EraseCustomer whose first attempt completed.
+  // is left): a retried EraseCustomer whose first attempt completed, or
+  // stopped in its last steps (then this completes it).
   absl::StatusOr<bool> WasErased(const omnicx::v1::CustomerRef& ref);
 
   // Every stored touchpoint of the customer, newest first.
@@ -356,16 +366,29 @@ class ProfileStore {
       const ResolvePlan& plan, const omnicx::v1::CustomerRef& ref,
       const redis::PipelineReplies& replies, size_t read,
       const std::map<std::string, std::string>* assigned) const;
-  redis::Command LinkCommand(const ResolvePlan& plan, const Resolution& out,
-                             absl::Time now, absl::string_view source,
-                             bool check_anchor) const;
-  // Reads the link script's reply into `out`; false with `moved_to` set
-  // (or empty for a taken anchor) when resolution must run again;
-  // FailedPrecondition when the chosen customer was erased meanwhile.
-  static absl::StatusOr<bool> ReadLinkReply(const ResolvePlan& plan,
-                                            const redis::Reply& reply,
-                                            Resolution& out,
-                                            std::string& moved_to);
+  // One resolution's link (Link): the identities of `plan` to
+  // out->customer_id, their index owners as read ("" = nobody).
+  struct LinkJob {
+    const ResolvePlan* plan;
+    Resolution* out;
+    std::vector<std::string> owners;
+    std::string source;
+    bool check_anchor = false;
+    // Results: `again` when resolution must run again (towards `moved_to`
+    // when set: the customer was merged away); status FailedPrecondition
+    // when the customer was erased meanwhile.
+    bool again = false;
+    std::string moved_to;
+    absl::Status status;
+  };
+  // Links every job in three round trips, each command in one slot: the
+  // identities into each customer's set (lua/link_identities.lua), the
+  // index entries claimed one key each (lua/set_owner.lua), the outcome
+  // recorded in each customer's slot (lua/link_confirm.lua).
+  void Link(std::vector<LinkJob>& jobs, absl::Time now);
+  static std::vector<std::string> OwnersRead(const ResolvePlan& plan,
+                                             const redis::PipelineReplies& r,
+                                             size_t read);
   // What an apply computes from and commits against: the profile hash's
   // version and the counters (ProfileState).
   struct CachedProfile {
@@ -379,6 +402,38 @@ class ProfileStore {
                                 const omnicx::v1::Interaction& event) const;
 
   std::string Digest(const omnicx::v1::Identity& identity) const;
+  // The identity index key of a stored "type:value".
+  std::string IndexKeyOf(absl::string_view identity) const;
+  absl::Status Fault(absl::string_view step) const {
+    return options_.fault ? options_.fault(step) : absl::OkStatus();
+  }
+
+  // Merges as single-slot steps (profile_merge.cc). A merge of M into S
+  // that froze M (lua/merge_freeze.lua), as read back from M's record.
+  struct FrozenMerge {
+    std::string merged, to, token, at, source, survivor;
+    std::string created_ms;
+    std::string logged;  // the merge log entry's id once written
+    CachedProfile state;
+    std::vector<std::string> ids, timeline, traits, consents, consent_log,
+        merged_ids, links, claims;
+  };
+  // Runs merge_freeze.lua on `merged` towards `to` ("" = read an existing
+  // record only). Verdict in `verdict`; `frozen` set on FROZEN.
+  absl::StatusOr<std::string> Freeze(const std::string& merged,
+                                     const std::string& to,
+                                     const std::string& token, absl::Time now,
+                                     absl::string_view source,
+                                     FrozenMerge* frozen, std::string* target);
+  // Steps 2 to 6 of a frozen merge: fold, repoint, finalise, log, clear.
+  // The survivor; Aborted when the merge was called off (run it again),
+  // NotFound when a side is gone, FailedPrecondition for the guard.
+  absl::StatusOr<std::string> CompleteMerge(const FrozenMerge& frozen);
+  // Calls off a frozen merge whose fold cannot happen.
+  absl::Status Unfreeze(const FrozenMerge& frozen);
+  // Finishes (or calls off) every merge of `customer_id` away and into
+  // them that has steps left.
+  absl::Status FinishMerges(const std::string& customer_id);
 
   // Runs a customer-level write script (lua/set_consent.lua,
   // lua/set_traits.lua) on `customer_id`, following merge redirects it
@@ -393,11 +448,15 @@ class ProfileStore {
   ProfileStoreOptions options_;
   identity::CustomerDirectory directory_;
   redis::Script link_script_;
+  redis::Script link_confirm_script_;
+  redis::Script set_owner_script_;
+  redis::Script drop_if_script_;
   redis::Script apply_script_;
   redis::Script consent_script_;
   redis::Script traits_script_;
-  redis::Script unlink_script_;
-  redis::Script merge_script_;
+  redis::Script merge_freeze_script_;
+  redis::Script merge_fold_script_;
+  redis::Script merge_finalize_script_;
   redis::Script cache_context_script_;
   redis::StateCache<CachedProfile> cache_;
   // Identity index key (or profile key, for a customer-id reference) ->

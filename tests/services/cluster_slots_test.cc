@@ -2,16 +2,13 @@
 // cluster mode, owning every slot, refuses (CROSSSLOT) any script,
 // transaction or multi-key command whose keys are in more than one slot.
 // Ingestion's append, the profile's apply, traits, consent and context
-// cache, the journey's apply, forget and sweep of time-driven stage moves
-// and the aggregator's fold and reads all run here; so do the journey's
-// and the recommendation's merges of two customers in different
-// partitions and an outcome for a decision made before a merge, each
-// also stopped between its single-slot steps (as by a crash) and finished
-// by running it again, with nothing counted twice.
-//
-// Not yet covered, because they still span slots (docs/architecture.md,
-// "Scripts and hash slots"): identity linking and unlinking and the
-// profile's merge.
+// cache, identity linking, merges (as single-slot steps, also resumed after
+// a failure between any two steps) and erasure, the journey's apply, forget
+// and sweep of time-driven stage moves and the aggregator's fold and reads
+// all run here; so do the journey's and the recommendation's merges of two
+// customers in different partitions and an outcome for a decision made
+// before a merge, each also stopped between its single-slot steps (as by a
+// crash) and finished by running it again, with nothing counted twice.
 #include <memory>
 #include <string>
 #include <vector>
@@ -83,6 +80,66 @@ class ClusterSlotsTest : public testing::RedisTest {
   }
 
   keys::KeyBuilder keys_ = *keys::KeyBuilder::Create("default");
+
+  static omnicx::v1::Identity Id(const std::string& type,
+                                 const std::string& value) {
+    omnicx::v1::Identity i;
+    i.set_type(type);
+    i.set_value(value);
+    return i;
+  }
+
+  profile::ProfileStoreOptions ProfileOptions() {
+    profile::ProfileStoreOptions options;
+    options.identity_secret = "test-secret-0123456789";
+    return options;
+  }
+
+  // A customer known by `email`, created at `created`, with `events`
+  // events (ids <email>-0..).
+  std::string Customer(profile::ProfileStore& store, const std::string& email,
+                       absl::Time created, int events) {
+    omnicx::v1::CustomerRef ref;
+    *ref.mutable_identity() = Id("email", email);
+    google::protobuf::RepeatedPtrField<omnicx::v1::Identity> none;
+    absl::StatusOr<profile::Resolution> who =
+        store.Resolve(ref, none, created, "event:test");
+    EXPECT_TRUE(who.ok()) << who.status();
+    if (!who.ok()) return "";
+    for (int i = 0; i < events; ++i) {
+      Interaction e = Event(absl::StrCat(email, "-", i), who->customer_id,
+                            1794000000 + i * 60);
+      EXPECT_TRUE(store.Apply(who->customer_id, e, kNow).ok());
+    }
+    return who->customer_id;
+  }
+
+  std::string Owner(profile::ProfileStore& store, const std::string& email) {
+    absl::StatusOr<redis::Reply> r = redis_->Command(
+        {"GET",
+         keys_.IdentityIndex(store.directory().Digest(Id("email", email)))});
+    return r.ok() && !r->is_nil() ? r->str() : "";
+  }
+
+  // Merge log entries naming `merged`.
+  int MergeLogEntries(const std::string& merged) {
+    absl::StatusOr<redis::Reply> r =
+        redis_->Command({"XRANGE", keys_.MergeLog(), "-", "+"});
+    int n = 0;
+    for (const redis::Reply& e : r->elements()) {
+      const auto& f = e.elements()[1].elements();
+      for (size_t i = 0; i + 1 < f.size(); i += 2) {
+        if (f[i].str() == "merged" && f[i + 1].str() == merged) ++n;
+      }
+    }
+    return n;
+  }
+
+  size_t KeysOf(const std::string& cid) {
+    return redis_->Command({"KEYS", keys_.CustomerKeyPattern(cid)})
+        ->elements()
+        .size();
+  }
 };
 
 TEST_F(ClusterSlotsTest, ThePerEventPathStaysInOneSlotPerCommand) {
@@ -440,6 +497,143 @@ TEST_F(ClusterSlotsTest, TheContactStateMergeAndLateOutcomesAreSingleSlot) {
               absl::StrCat(absl::ToUnixMillis(kNow + absl::Hours(1))));
     EXPECT_EQ(stat("rej"), 0);
     EXPECT_EQ(stat("imp"), 3);
+  }
+}
+
+TEST_F(ClusterSlotsTest, LinkMergeAndEraseStayInOneSlotPerCommand) {
+  // Six emails on one profile: lift the shared-device guard.
+  profile::ProfileStoreOptions options = ProfileOptions();
+  options.max_per_type.clear();
+  profile::ProfileStore store(*redis_, keys_, options);
+  // Six customers, in (almost surely) six partitions.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) {
+    ids.push_back(Customer(store, absl::StrCat("u", i, "@example.com"),
+                           kNow - absl::Hours(10 - i), 2));
+  }
+  // Linking: a phone for the first.
+  omnicx::v1::CustomerRef ref;
+  *ref.mutable_identity() = Id("email", "u0@example.com");
+  google::protobuf::RepeatedPtrField<omnicx::v1::Identity> more;
+  *more.Add() = Id("phone", "+15550100");
+  ASSERT_OK_AND_ASSIGN(profile::Resolution linked,
+                       store.Resolve(ref, more, kNow, "call:test"));
+  EXPECT_EQ(linked.customer_id, ids[0]);
+  // An event naming u1's and u2's emails merges them (ResolveAndMerge).
+  *ref.mutable_identity() = Id("email", "u2@example.com");
+  google::protobuf::RepeatedPtrField<omnicx::v1::Identity> other;
+  *other.Add() = Id("email", "u1@example.com");
+  ASSERT_OK_AND_ASSIGN(profile::Resolution merged,
+                       store.ResolveAndMerge(ref, other, kNow, "event:x"));
+  EXPECT_EQ(merged.customer_id, ids[1]);
+  // Explicit merges: a chain over the other partitions.
+  for (int i = 1; i < 6; ++i) {
+    ASSERT_OK(store.Merge(ids[i - 1], ids[i], kNow, "call:test").status());
+  }
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(Owner(store, absl::StrCat("u", i, "@example.com")), ids[0]);
+    EXPECT_THAT(store.Canonical(ids[i]), status::IsOkAndHolds(ids[0]));
+  }
+  ASSERT_OK_AND_ASSIGN(omnicx::v1::Profile p, store.GetProfile(ids[0]));
+  EXPECT_EQ(p.event_count(), 12);
+  EXPECT_EQ(p.merged_ids_size(), 5);
+  EXPECT_EQ(p.identities_size(), 7);
+  for (int i = 1; i < 6; ++i) EXPECT_EQ(MergeLogEntries(ids[i]), 1);
+
+  // Erasure: nothing references any of them afterwards.
+  ASSERT_OK(store.Erase(ids[0]).status());
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(KeysOf(ids[i]), 0u);
+    EXPECT_EQ(Owner(store, absl::StrCat("u", i, "@example.com")), "");
+    EXPECT_EQ(MergeLogEntries(ids[i]), 0);
+  }
+  *ref.mutable_identity() = Id("email", "u3@example.com");
+  EXPECT_THAT(store.WasErased(ref), status::IsOkAndHolds(true));
+}
+
+// A merge that stops after any of its steps (as a crash would) is finished
+// by the next call that meets it, with nothing counted twice.
+TEST_F(ClusterSlotsTest, AMergeStoppedAfterAnyStepIsFinishedOnce) {
+  for (const std::string step :
+       {"freeze", "fold", "repoint", "finalize", "log"}) {
+    for (const std::string finisher : {"merge", "apply"}) {
+      SCOPED_TRACE(step + " then " + finisher);
+      profile::ProfileStoreOptions failing = ProfileOptions();
+      failing.fault = [&](absl::string_view at) {
+        return at == step ? absl::UnavailableError("crash") : absl::OkStatus();
+      };
+      profile::ProfileStore crashing(*redis_, keys_, failing);
+      profile::ProfileStore store(*redis_, keys_, ProfileOptions());
+      const std::string tag = step + finisher;
+      const std::string s = Customer(store, "s-" + tag + "@example.com",
+                                     kNow - absl::Hours(2), 2);
+      const std::string m = Customer(store, "m-" + tag + "@example.com",
+                                     kNow - absl::Hours(1), 3);
+      EXPECT_THAT(crashing.Merge(s, m, kNow, "call:test"),
+                  status::StatusIs(absl::StatusCode::kUnavailable));
+      if (finisher == "merge") {
+        ASSERT_OK_AND_ASSIGN(profile::MergeResult r,
+                             store.Merge(m, s, kNow, "call:test"));
+        EXPECT_EQ(r.survivor_id, s);
+      } else {
+        // An event on either side finishes it: on M (frozen) it is refused
+        // for resolving again, on S it waits for the steps left.
+        Interaction late = Event("late-" + tag, s, 1794100000);
+        EXPECT_THAT(store.Apply(m, late, kNow),
+                    status::StatusIs(absl::StatusCode::kAborted));
+        EXPECT_THAT(store.Apply(s, late, kNow), status::IsOkAndHolds(true));
+      }
+      EXPECT_THAT(store.Canonical(m), status::IsOkAndHolds(s));
+      EXPECT_EQ(Owner(store, "m-" + tag + "@example.com"), s);
+      EXPECT_EQ(KeysOf(m), 1u);  // the redirect alone
+      EXPECT_EQ(MergeLogEntries(m), 1);
+      ASSERT_OK_AND_ASSIGN(omnicx::v1::Profile p, store.GetProfile(s));
+      EXPECT_EQ(p.event_count(), finisher == "merge" ? 5 : 6);
+      EXPECT_EQ(p.identities_size(), 2);
+      ASSERT_OK_AND_ASSIGN(auto timeline, store.FullTimeline(s));
+      EXPECT_EQ(timeline.size(), finisher == "merge" ? 5u : 6u);
+      // A redelivery of one of M's events counts nothing.
+      Interaction again = Event("m-" + tag + "@example.com-0", s, 1794000000);
+      EXPECT_THAT(store.Apply(s, again, kNow), status::IsOkAndHolds(false));
+      EXPECT_EQ(redis_->Command({"SCARD", keys_.MergingFrom(s)})->integer(), 0);
+    }
+  }
+}
+
+// An erasure that stops in its last steps is completed by the retry that
+// finds the customer's reference gone (WasErased).
+TEST_F(ClusterSlotsTest, AnErasureStoppedInItsLastStepsIsCompletedByTheRetry) {
+  for (const std::string step :
+       {"erase:streams", "erase:profile", "erase:index"}) {
+    SCOPED_TRACE(step);
+    profile::ProfileStoreOptions failing = ProfileOptions();
+    failing.fault = [&](absl::string_view at) {
+      return at == step ? absl::UnavailableError("crash") : absl::OkStatus();
+    };
+    profile::ProfileStore crashing(*redis_, keys_, failing);
+    profile::ProfileStore store(*redis_, keys_, ProfileOptions());
+    const std::string a =
+        Customer(store, "a-" + step + "@example.com", kNow - absl::Hours(2), 1);
+    const std::string b =
+        Customer(store, "b-" + step + "@example.com", kNow - absl::Hours(1), 1);
+    ASSERT_OK(store.Merge(a, b, kNow, "call:test").status());
+    EXPECT_THAT(crashing.Erase(a),
+                status::StatusIs(absl::StatusCode::kUnavailable));
+    // The retry names the customer as EraseCustomer's caller did: by an
+    // identity while its index entry remains, else by the customer id.
+    omnicx::v1::CustomerRef ref;
+    *ref.mutable_identity() = Id("email", "b-" + step + "@example.com");
+    if (step == "erase:index") ref.set_customer_id(a);
+    absl::StatusOr<std::string> found = store.directory().Lookup(ref);
+    if (found.ok()) {
+      ASSERT_OK(store.Erase(*found).status());  // still found: erase again
+    } else {
+      EXPECT_THAT(store.WasErased(ref), status::IsOkAndHolds(true));
+    }
+    EXPECT_EQ(KeysOf(a), 0u);
+    EXPECT_EQ(KeysOf(b), 0u);
+    EXPECT_EQ(Owner(store, "a-" + step + "@example.com"), "");
+    EXPECT_EQ(Owner(store, "b-" + step + "@example.com"), "");
   }
 }
 

@@ -8,6 +8,8 @@
 -- KEYS[3]   merged_into redirect
 -- KEYS[4]   erasure tombstone
 -- KEYS[5]   unverified identity claims
+-- KEYS[6]   merge record (a merge of the customer away has begun)
+-- KEYS[7]   merges into the customer with steps left (merging_in)
 --
 -- ARGV[1]   expected version ("0" = none)
 -- ARGV[2]   new state (serialised ProfileState)
@@ -18,15 +20,20 @@
 -- ARGV[7..6+2n]  occurred ms, serialised event pairs
 -- then      occurred ms, "type:value" pairs of claimed identities
 --
--- Returns {'OK'}, {'ERASED'}, {'MOVED', survivor} or {'RETRY'} when the
+-- Returns {'OK'}, {'ERASED'}, {'MOVED', survivor}, {'MERGING'} or
+-- {'PENDING'} (a merge of or into the customer has steps left: the caller
+-- finishes it, then resolves or reads again) or {'RETRY'} when the
 -- version moved (an event, a link, traits, consent or a merge committed
 -- since the caller read). The applied event ids live in the state, so an
 -- unchanged version means the ids the caller took as unapplied still are.
 -- The new version also retires cached agent contexts (cache_context.lua).
--- One call for both in the common case: neither erased nor merged away.
-if redis.call('EXISTS', KEYS[4], KEYS[3]) > 0 then
+-- One call for all in the common case: neither erased nor merged away.
+if redis.call('EXISTS', KEYS[4], KEYS[3], KEYS[6], KEYS[7]) > 0 then
   if redis.call('EXISTS', KEYS[4]) == 1 then return {'ERASED'} end
-  return {'MOVED', redis.call('GET', KEYS[3])}
+  if redis.call('EXISTS', KEYS[6]) == 1 then return {'MERGING'} end
+  local to = redis.call('GET', KEYS[3])
+  if to then return {'MOVED', to} end
+  return {'PENDING'}
 end
 if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then
   return {'RETRY'}

@@ -11,13 +11,16 @@
 -- KEYS[3]   profile hash
 -- KEYS[4]   merged_into redirect
 -- KEYS[5]   erasure tombstone (a customer being erased is gone already)
+-- KEYS[6]   merge record (a merge away has begun: {'MERGING'}, the caller
+--           finishes it and follows the redirect)
 --
 -- ARGV[1]   purpose
 -- ARGV[2]   updated at (ms)
 -- ARGV[3]   the serialised Consent
 -- ARGV[4]   granted (1/0)
 --
--- Returns {'OK'}, {'MOVED', survivor} or {'GONE'}.
+-- Returns {'OK'}, {'MOVED', survivor}, {'MERGING'} or {'GONE'}.
+if redis.call('EXISTS', KEYS[6]) == 1 then return {'MERGING'} end
 local to = redis.call('GET', KEYS[4])
 if to then return {'MOVED', to} end
 if redis.call('EXISTS', KEYS[3]) == 0 or redis.call('EXISTS', KEYS[5]) == 1 then

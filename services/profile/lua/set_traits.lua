@@ -7,12 +7,15 @@
 -- KEYS[2]   profile hash
 -- KEYS[3]   merged_into redirect
 -- KEYS[4]   erasure tombstone
+-- KEYS[5]   merge record (a merge away has begun: {'MERGING'}, the caller
+--           finishes it and follows the redirect)
 --
 -- ARGV[1]   "1" to replace every trait, "0" to update
 -- ARGV[2..] per trait: name, serialised value, name:ms, ms (at most 100
 --           traits: request validation)
 --
--- Returns {'OK'}, {'MOVED', survivor} or {'GONE'}.
+-- Returns {'OK'}, {'MOVED', survivor}, {'MERGING'} or {'GONE'}.
+if redis.call('EXISTS', KEYS[5]) == 1 then return {'MERGING'} end
 local to = redis.call('GET', KEYS[3])
 if to then return {'MOVED', to} end
 if redis.call('EXISTS', KEYS[2]) == 0 or redis.call('EXISTS', KEYS[4]) == 1 then
