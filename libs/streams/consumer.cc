@@ -11,10 +11,8 @@
 #include "libs/status/status_macros.h"
 
 namespace omnicx::streams {
-namespace {
 
-// [[stream, [[id, [field, value, ...]], ...]], ...] -> entries.
-std::vector<StreamEntry> ParseRead(const redis::Reply& reply) {
+std::vector<StreamEntry> ParseStreamRead(const redis::Reply& reply) {
   std::vector<StreamEntry> out;
   for (const redis::Reply& stream : reply.elements()) {
     if (stream.elements().size() < 2) continue;
@@ -34,8 +32,6 @@ std::vector<StreamEntry> ParseRead(const redis::Reply& reply) {
   }
   return out;
 }
-
-}  // namespace
 
 std::string DefaultConsumerName() {
   char host[256] = {0};
@@ -142,7 +138,7 @@ absl::StatusOr<int> StreamConsumer::PollOnce(absl::Duration block) {
   OMNICX_ASSIGN_OR_RETURN(redis::Reply reply,
                           redis_.Command(read, block + absl::Seconds(1)));
   if (reply.is_nil()) return 0;
-  return HandleAll(ParseRead(reply));
+  return HandleAll(ParseStreamRead(reply));
 }
 
 absl::StatusOr<int> StreamConsumer::RecoverPending() {
@@ -154,7 +150,7 @@ absl::StatusOr<int> StreamConsumer::RecoverPending() {
                         options_.consumer, "COUNT", "1000", "STREAMS", s,
                         "0"}));
     if (reply.is_nil()) continue;
-    OMNICX_ASSIGN_OR_RETURN(int n, HandleAll(ParseRead(reply)));
+    OMNICX_ASSIGN_OR_RETURN(int n, HandleAll(ParseStreamRead(reply)));
     total += n;
   }
   return total;
@@ -197,7 +193,7 @@ absl::StatusOr<int> StreamConsumer::ClaimIdle() {
     redis::Reply wrapped = redis::Reply::Array({redis::Reply::Array(
         {redis::Reply::String(s), claimed.elements()[1]})});
     std::vector<redis::Command> writes;
-    for (StreamEntry& e : ParseRead(wrapped)) {
+    for (StreamEntry& e : ParseStreamRead(wrapped)) {
       stats_.claimed++;
       // XAUTOCLAIM counted this delivery too.
       e.deliveries = deliveries.count(e.id) ? deliveries[e.id] + 1 : 1;
