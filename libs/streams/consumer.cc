@@ -12,10 +12,8 @@
 #include "libs/status/status_macros.h"
 
 namespace omnicx::streams {
-namespace {
 
-// [[stream, [[id, [field, value, ...]], ...]], ...] -> entries.
-std::vector<StreamEntry> ParseRead(const redis::Reply& reply) {
+std::vector<StreamEntry> ParseStreamRead(const redis::Reply& reply) {
   std::vector<StreamEntry> out;
   for (const redis::Reply& stream : reply.elements()) {
     if (stream.elements().size() < 2) continue;
@@ -35,8 +33,6 @@ std::vector<StreamEntry> ParseRead(const redis::Reply& reply) {
   }
   return out;
 }
-
-}  // namespace
 
 std::string DefaultConsumerName() {
   char host[256] = {0};
@@ -156,7 +152,7 @@ absl::StatusOr<int> StreamConsumer::BlockingRead(const std::string& stream,
       redis::Reply reply,
       reads.Command(ReadNew(stream, block), block + absl::Seconds(1)));
   if (reply.is_nil()) return 0;
-  return HandleAll(ParseRead(reply));
+  return HandleAll(ParseStreamRead(reply));
 }
 
 absl::StatusOr<int> StreamConsumer::PollOnce(absl::Duration block) {
@@ -208,7 +204,7 @@ absl::StatusOr<int> StreamConsumer::RecoverPending() {
                         options_.consumer, "COUNT", "1000", "STREAMS", s,
                         "0"}));
     if (reply.is_nil()) continue;
-    OMNICX_ASSIGN_OR_RETURN(int n, HandleAll(ParseRead(reply)));
+    OMNICX_ASSIGN_OR_RETURN(int n, HandleAll(ParseStreamRead(reply)));
     total += n;
   }
   return total;
@@ -251,7 +247,7 @@ absl::StatusOr<int> StreamConsumer::ClaimIdle() {
     redis::Reply wrapped = redis::Reply::Array({redis::Reply::Array(
         {redis::Reply::String(s), claimed.elements()[1]})});
     std::vector<redis::Command> writes;
-    for (StreamEntry& e : ParseRead(wrapped)) {
+    for (StreamEntry& e : ParseStreamRead(wrapped)) {
       stats_.claimed++;
       // XAUTOCLAIM counted this delivery too.
       e.deliveries = deliveries.count(e.id) ? deliveries[e.id] + 1 : 1;

@@ -74,6 +74,11 @@ struct StreamEntry {
   int64_t deliveries = 1;
 };
 
+// An XREADGROUP / XAUTOCLAIM-style reply, [[stream, [[id, [field, value,
+// ...]], ...]], ...], to entries; malformed parts are skipped (pure, so
+// fuzzed without Redis: tests/fuzz/stream_entry_fuzzer.cc).
+std::vector<StreamEntry> ParseStreamRead(const redis::Reply& reply);
+
 // This process's name in consumer groups: the host name (a pod's name on
 // Kubernetes, stable across restarts of the container, so a restarted
 // consumer finds its own pending entries), else "pid-<pid>". Append "-<i>"

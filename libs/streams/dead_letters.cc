@@ -18,9 +18,16 @@ bool IsMetaField(absl::string_view name) {
          name == "detail";
 }
 
-// One XRANGE entry [id, [field, value, ...]] -> entry (fields kept when
-// `with_fields`).
-DeadLetterEntry ParseEntry(const redis::Reply& entry, bool with_fields) {
+absl::Status CheckId(absl::string_view id) {
+  if (IsStreamEntryId(id)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      "dead-letter id must be a stream entry id like 1733370000000-0");
+}
+
+}  // namespace
+
+DeadLetterEntry ParseDeadLetterEntry(const redis::Reply& entry,
+                                     bool with_fields) {
   DeadLetterEntry out;
   if (entry.elements().size() < 2) return out;
   out.id = entry.elements()[0].str();
@@ -49,14 +56,6 @@ DeadLetterEntry ParseEntry(const redis::Reply& entry, bool with_fields) {
   }
   return out;
 }
-
-absl::Status CheckId(absl::string_view id) {
-  if (IsStreamEntryId(id)) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      "dead-letter id must be a stream entry id like 1733370000000-0");
-}
-
-}  // namespace
 
 bool IsStreamEntryId(absl::string_view id) {
   const size_t dash = id.find('-');
@@ -89,7 +88,7 @@ absl::StatusOr<std::vector<DeadLetterEntry>> DeadLetterQueue::List(
                                           absl::StrCat(limit)}));
   std::vector<DeadLetterEntry> out;
   for (const redis::Reply& e : reply.elements()) {
-    out.push_back(ParseEntry(e, /*with_fields=*/false));
+    out.push_back(ParseDeadLetterEntry(e, /*with_fields=*/false));
   }
   return out;
 }
@@ -108,7 +107,7 @@ absl::StatusOr<DeadLetterEntry> DeadLetterQueue::Get(
   if (reply.elements().empty()) {
     return absl::NotFoundError(absl::StrCat("no dead letter ", id));
   }
-  return ParseEntry(reply.elements()[0], /*with_fields=*/true);
+  return ParseDeadLetterEntry(reply.elements()[0], /*with_fields=*/true);
 }
 
 absl::Status DeadLetterQueue::Replay(absl::string_view id) {

@@ -65,6 +65,12 @@ class DeadLetterQueue {
   const std::vector<StreamConsumer*> consumers_;
 };
 
+// One XRANGE entry of a dead-letter stream, [id, [field, value, ...]], to
+// an entry (its original fields kept when `with_fields`); a malformed entry
+// gives what could be read (pure, fuzzed in tests/fuzz).
+DeadLetterEntry ParseDeadLetterEntry(const redis::Reply& entry,
+                                     bool with_fields);
+
 // Whether `id` has the form of a stream entry id ("<ms>-<seq>").
 bool IsStreamEntryId(absl::string_view id);
 

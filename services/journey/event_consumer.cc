@@ -1,5 +1,6 @@
 #include "services/journey/event_consumer.h"
 
+#include "libs/events/stream_records.h"
 #include "libs/logging/log.h"
 #include "libs/streams/retention.h"
 #include "omnicx/v1/common.pb.h"
@@ -28,15 +29,16 @@ std::vector<absl::Status> JourneyHandlers::HandleEvents(
   std::vector<omnicx::v1::Interaction> events;
   std::vector<size_t> where;
   for (size_t i = 0; i < entries.size(); ++i) {
-    omnicx::v1::Interaction event;
-    if (!event.ParseFromString(entries[i].payload) ||
-        event.resolved_customer_id().empty()) {
+    std::optional<omnicx::v1::Interaction> event =
+        omnicx::events::DecodeEventPayload(entries[i].payload,
+                                           /*resolved=*/true);
+    if (!event.has_value()) {
       events_.WithLabels({"failed"}).Increment();
       out[i] = absl::DataLossError(
           "stream entry is not a resolved omnicx.v1.Interaction");
       continue;
     }
-    events.push_back(std::move(event));
+    events.push_back(std::move(*event));
     where.push_back(i);
   }
   std::vector<absl::StatusOr<ApplyResult>> results = store_.ApplyBatch(events);
@@ -63,16 +65,14 @@ std::vector<absl::Status> JourneyHandlers::HandleEvents(
 }
 
 absl::Status JourneyHandlers::HandleMerge(const streams::StreamEntry& entry) {
-  std::string survivor, merged;
-  for (const auto& [name, value] : entry.fields) {
-    if (name == "survivor") survivor = value;
-    if (name == "merged") merged = value;
-  }
-  if (survivor.empty() || merged.empty()) {
+  std::optional<events::MergeRecord> record =
+      events::DecodeMergeRecord(entry.fields);
+  if (!record.has_value()) {
     merges_.WithLabels({"failed"}).Increment();
-    return absl::DataLossError("merge record without survivor and merged");
+    return absl::DataLossError(
+        "merge record without distinct survivor and merged");
   }
-  absl::StatusOr<bool> moved = store_.Merge(survivor, merged);
+  absl::StatusOr<bool> moved = store_.Merge(record->survivor, record->merged);
   if (!moved.ok()) {
     merges_.WithLabels({"failed"}).Increment();
     return moved.status();

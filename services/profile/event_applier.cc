@@ -1,6 +1,7 @@
 #include "services/profile/event_applier.h"
 
 #include "absl/strings/str_cat.h"
+#include "libs/events/stream_records.h"
 #include "libs/logging/log.h"
 #include "omnicx/v1/common.pb.h"
 
@@ -44,11 +45,15 @@ std::vector<absl::Status> EventApplier::HandleBatch(
   std::vector<ProfileStore::ResolveInput> inputs;
   std::vector<size_t> input_entry;
   for (size_t i = 0; i < n; ++i) {
-    if (!events[i].ParseFromString(entries[i].payload)) {
+    std::optional<omnicx::v1::Interaction> event =
+        omnicx::events::DecodeEventPayload(entries[i].payload,
+                                           /*resolved=*/false);
+    if (!event.has_value()) {
       fail(i,
            absl::DataLossError("stream entry is not an omnicx.v1.Interaction"));
       continue;
     }
+    events[i] = std::move(*event);
     inputs.push_back({&events[i].customer(), &events[i].identities(),
                       absl::StrCat("event:", events[i].event_id()),
                       &events[i].claimed_identities()});

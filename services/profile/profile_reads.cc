@@ -1,8 +1,8 @@
 // ProfileStore: the reads behind GetProfile, GetTimeline, ExportCustomer
 // and the consent history (profile_store.h).
 #include <algorithm>
+#include <cmath>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -10,6 +10,7 @@
 #include "libs/status/status_macros.h"
 #include "services/profile/profile_store.h"
 #include "services/profile/profile_store_internal.h"
+#include "services/profile/timeline_page_token.h"
 
 namespace omnicx::profile {
 namespace {
@@ -166,18 +167,10 @@ absl::StatusOr<ProfileStore::TimelineRead> ProfileStore::PlanTimeline(
                         ? absl::StrCat("(", absl::ToUnixMillis(*end))
                         : std::string("+inf");
   if (!page_token.empty()) {
-    std::string decoded;
-    int64_t score = 0;
-    if (!absl::WebSafeBase64Unescape(page_token, &decoded)) {
-      return absl::InvalidArgumentError("page_token is not valid");
-    }
-    const size_t colon = decoded.find(':');
-    if (colon == std::string::npos ||
-        !absl::SimpleAtoi(decoded.substr(0, colon), &score)) {
-      return absl::InvalidArgumentError("page_token is not valid");
-    }
-    max = absl::StrCat(score);
-    read.after_id = decoded.substr(colon + 1);
+    OMNICX_ASSIGN_OR_RETURN(TimelineCursor cursor,
+                            DecodeTimelinePageToken(page_token));
+    max = absl::StrCat(cursor.score);
+    read.after_id = std::move(cursor.after_id);
   }
   const std::string min = start.has_value()
                               ? absl::StrCat(absl::ToUnixMillis(*start))
@@ -214,10 +207,17 @@ TimelinePage ProfileStore::ParseTimeline(const TimelineRead& read,
       continue;
     }
     if (static_cast<int>(page.interactions.size()) == read.page_size) {
-      page.next_page_token = absl::WebSafeBase64Escape(last_token);
+      page.next_page_token = std::move(last_token);
       break;
     }
-    last_token = absl::StrCat(e[i + 1].str(), ":", event.event_id());
+    // Scores are event times in whole milliseconds.
+    double score = 0;
+    if (!absl::SimpleAtod(e[i + 1].str(), &score) ||
+        !(std::abs(score) < 9e18)) {
+      score = 0;
+    }
+    last_token =
+        EncodeTimelinePageToken(static_cast<int64_t>(score), event.event_id());
     page.interactions.push_back(std::move(event));
   }
   return page;

@@ -17,14 +17,18 @@
 #include "libs/redis/client.h"
 #include "libs/status/status_matchers.h"
 #include "libs/testing/redis_server.h"
+#include "libs/testing/redis_test.h"
 
 namespace omnicx::keys {
 namespace {
 
 using ::testing::UnorderedElementsAreArray;
 
-class SlotTest : public ::testing::Test {
+// Keys are checked against a Redis in cluster mode (CLUSTER KEYSLOT).
+class SlotTest : public testing::RedisTest {
  protected:
+  SlotTest() : RedisTest({.cluster = true}) {}
+
   static std::unique_ptr<redis::Client> Connect(int port) {
     redis::ClientOptions o;
     o.port = port;
@@ -33,18 +37,9 @@ class SlotTest : public ::testing::Test {
     return client;
   }
 
-  void SetUp() override {
-    testing::RedisServer::Options cluster;
-    cluster.cluster = true;
-    auto server = testing::RedisServer::Start(cluster);
-    ASSERT_OK(server.status());
-    cluster_server_ = std::move(*server);
-    cluster_ = Connect(cluster_server_->port());
-  }
-
   int Slot(const std::string& key) {
     absl::StatusOr<redis::Reply> r =
-        cluster_->Command({"CLUSTER", "KEYSLOT", key});
+        redis_->Command({"CLUSTER", "KEYSLOT", key});
     EXPECT_OK(r.status()) << key;
     return r.ok() ? static_cast<int>(r->integer()) : -1;
   }
@@ -52,30 +47,16 @@ class SlotTest : public ::testing::Test {
   // Every per-customer key kind of `cid`, and its tombstone.
   static std::vector<std::string> CustomerKeys(const KeyBuilder& k,
                                                const std::string& cid) {
-    return {k.Profile(cid),
-            k.Identities(cid),
-            k.Claims(cid),
-            k.Timeline(cid),
-            k.Traits(cid),
-            k.Consents(cid),
-            k.ConsentLog(cid),
-            k.Journey(cid),
-            k.Recommendations(cid),
-            k.NbaShown(cid),
-            k.NbaHeld(cid),
-            k.NbaCooldowns(cid),
-            k.NbaDecisions(cid),
-            k.NbaMerged(cid),
-            k.MergedInto(cid),
-            k.MergedIds(cid),
-            k.Links(cid),
-            k.Context(cid),
+    return {k.Profile(cid),       k.Identities(cid), k.Claims(cid),
+            k.Timeline(cid),      k.Traits(cid),     k.Consents(cid),
+            k.ConsentLog(cid),    k.Journey(cid),    k.Recommendations(cid),
+            k.NbaShown(cid),      k.NbaHeld(cid),    k.NbaCooldowns(cid),
+            k.NbaDecisions(cid),  k.NbaMerged(cid),  k.MergedInto(cid),
+            k.MergedIds(cid),     k.Links(cid),      k.Context(cid),
             k.ErasedCustomer(cid)};
   }
 
   KeyBuilder keys_ = *KeyBuilder::Create("default");
-  std::unique_ptr<testing::RedisServer> cluster_server_;
-  std::unique_ptr<redis::Client> cluster_;
 };
 
 TEST_F(SlotTest, KnownSlotsFromRedis) {

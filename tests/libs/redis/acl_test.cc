@@ -14,6 +14,7 @@
 #include "libs/redis/client.h"
 #include "libs/status/status_matchers.h"
 #include "libs/testing/redis_server.h"
+#include "libs/testing/redis_test.h"
 
 namespace omnicx::redis {
 namespace {
@@ -26,20 +27,24 @@ using ::testing::HasSubstr;
 constexpr const char* kServices[] = {"ingestion", "profile", "journey",
                                      "recommendation"};
 
-class AclTest : public ::testing::Test {
+// redis_ is the operator (`default`, with its ACL password).
+class AclTest : public omnicx::testing::RedisTest {
  protected:
-  void SetUp() override {
-    // DEBUG enabled, so that the ACL is what refuses it.
-    auto server =
-        RedisServer::Start({.acl_passwords = TestAclPasswords(),
-                            .extra_args = {"--enable-debug-command", "yes"}});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
+  // DEBUG enabled, so that the ACL is what refuses it.
+  AclTest()
+      : RedisTest({.acl_passwords = TestAclPasswords(),
+                   .extra_args = {"--enable-debug-command", "yes"}},
+                  Operator()) {}
+
+  static ClientOptions Operator() {
+    ClientOptions o;
+    o.password = TestAclPasswords().at("default");
+    return o;
   }
 
   std::unique_ptr<Client> As(const std::string& user) {
     ClientOptions o;
-    o.port = server_->port();
+    o.port = redis_server_->port();
     o.user = user;
     o.password = TestAclPasswords().at(user);
     return Client::Create(o);
@@ -53,8 +58,6 @@ class AclTest : public ::testing::Test {
                           << r.status();
     }
   }
-
-  std::unique_ptr<RedisServer> server_;
 };
 
 TEST_F(AclTest, EveryServiceUserRunsStreamsScriptsAndPingOnCxKeys) {
@@ -178,11 +181,7 @@ TEST_F(AclTest, DangerousCommandsAndKeysOutsideCxAreRefused) {
                          HasSubstr("can't run this command")));
   }
   // The server survived all of it, and the operator sees every refusal.
-  ClientOptions o;
-  o.port = server_->port();
-  o.password = TestAclPasswords().at("default");
-  auto admin = Client::Create(o);
-  ASSERT_OK_AND_ASSIGN(Reply log, admin->Command({"ACL", "LOG"}));
+  ASSERT_OK_AND_ASSIGN(Reply log, redis_->Command({"ACL", "LOG"}));
   EXPECT_FALSE(log.elements().empty());
 }
 
