@@ -180,7 +180,7 @@ absl::StatusOr<int> StreamConsumer::PollOnce(absl::Duration block) {
       continue;
     }
     if (r->is_nil()) continue;
-    std::vector<StreamEntry> read = ParseRead(*r);
+    std::vector<StreamEntry> read = ParseStreamRead(*r);
     std::move(read.begin(), read.end(), std::back_inserter(entries));
   }
   if (!entries.empty() || !failed.ok() || block <= absl::ZeroDuration()) {
