@@ -124,29 +124,40 @@ double CancellationLogit(const CompiledModel& model, const JourneyState& state,
   return z;
 }
 
+// The feature's mean over the learned examples (0 before any).
+double Mean(const LearnedChurnModel& learned,
+            const omnicx::journey::v1::LearnedWeight& w) {
+  return learned.examples() > 0
+             ? w.sum() / static_cast<double>(learned.examples())
+             : 0.0;
+}
+
+double FeatureValue(const ChurnExample& example, const std::string& f) {
+  auto it = example.features().find(f);
+  return it == example.features().end() ? 0.0 : it->second;
+}
+
+// prior_logit + bias + Σ θ·(x − mean): every learned feature, absent ones
+// at 0.
 double Logit(const LearnedChurnModel& learned, const ChurnExample& example) {
   double z = example.prior_logit();
-  auto value = [&learned](const std::string& f) {
-    auto it = learned.weights().find(f);
-    return it == learned.weights().end() ? 0.0 : it->second.value();
-  };
-  z += value(kBias);
-  for (const auto& [f, x] : example.features()) z += value(f) * x;
+  for (const auto& [f, w] : learned.weights()) {
+    z += f == kBias ? w.value()
+                    : w.value() * (FeatureValue(example, f) - Mean(learned, w));
+  }
   return z;
 }
 
-void Step(const std::string& feature, double x, double error, bool churned,
-          const omnicx::journey::v1::ChurnLearning& options,
-          LearnedChurnModel* learned) {
-  auto& w = (*learned->mutable_weights())[feature];
-  const double gradient = error * x + options.shrinkage() * w.value();
-  w.set_gradient_squares(w.gradient_squares() + gradient * gradient);
-  if (w.gradient_squares() > 0) {
-    w.set_value(w.value() - options.learning_rate() * gradient /
-                                std::sqrt(w.gradient_squares()));
+// One AdaGrad step of `w` on `gradient` (of the log loss) plus the L2 pull
+// toward 0.
+void Step(const omnicx::journey::v1::ChurnLearning& options, double gradient,
+          omnicx::journey::v1::LearnedWeight* w) {
+  const double g = gradient + options.shrinkage() * w->value();
+  w->set_gradient_squares(w->gradient_squares() + g * g);
+  if (w->gradient_squares() > 0) {
+    w->set_value(w->value() -
+                 options.learning_rate() * g / std::sqrt(w->gradient_squares()));
   }
-  w.set_support(w.support() + 1);
-  if (churned) w.set_positives(w.positives() + 1);
 }
 
 }  // namespace
@@ -158,7 +169,9 @@ double BoundRisk(double p) {
 
 LearnedChurn::LearnedChurn(LearnedChurnModel model) : proto_(std::move(model)) {
   for (const auto& [f, w] : proto_.weights()) {
-    if (w.value() != 0) values_[f] = w.value();
+    if (w.value() == 0) continue;
+    values_[f] = w.value();
+    if (f != kBias) offset_ -= w.value() * Mean(proto_, w);
   }
 }
 
@@ -171,7 +184,7 @@ double LearnedChurn::Adjustment(const CompiledModel& model,
                                 const JourneyState& state, int64_t at_ms,
                                 double prior_logit) const {
   if (values_.empty()) return 0;
-  double z = Value(kBias) +
+  double z = offset_ + Value(kBias) +
              Value(kPrior) * (prior_logit - model.proto().churn().intercept() -
                               CancellationLogit(model, state, at_ms));
   auto add = [&](const std::string& name, double x) {
@@ -238,19 +251,37 @@ bool Learn(const CompiledModel& model, const ChurnExample& example,
   // Customers who stayed teach nothing before anyone is known to have
   // left: alone they would only push every risk down.
   if (!example.churned() && learned->positives() == 0) return false;
-  // Log loss of the bounded probability q = a + b·σ(z):
-  // dL/dz = (q − y) / (q (1 − q)) · b·σ(z)(1 − σ(z)).
-  const double s = Sigmoid(Logit(*learned, example));
-  const double q = BoundRisk(s);
-  const double error = (q - (example.churned() ? 1.0 : 0.0)) / (q * (1 - q)) *
-                       (kMaxChurnRisk - kMinChurnRisk) * s * (1 - s);
-  const auto& options = model.proto().learning();
-  Step(kBias, 1.0, error, example.churned(), options, learned);
-  for (const auto& [f, x] : example.features()) {
-    if (x != 0) Step(f, x, error, example.churned(), options, learned);
-  }
+  // Log loss of the logistic probability σ(z), dL/dz = σ(z) − y. Not of
+  // the bounded one: its 1% floor lies above the share of examples that
+  // churn (a customer still there gives one example a month), and below
+  // the floor its gradient vanishes, so positives at low risk taught
+  // nothing. The bound is applied when risk is read.
+  const double y = example.churned() ? 1.0 : 0.0;
+  const double error = Sigmoid(Logit(*learned, example)) - y;
+  // The means include this example.
   learned->set_examples(learned->examples() + 1);
   if (example.churned()) learned->set_positives(learned->positives() + 1);
+  auto& weights = *learned->mutable_weights();
+  for (const auto& [f, x] : example.features()) {
+    if (x == 0) continue;
+    auto& w = weights[f];
+    w.set_sum(w.sum() + x);
+    w.set_support(w.support() + 1);
+    if (example.churned()) w.set_positives(w.positives() + 1);
+  }
+  const auto& options = model.proto().learning();
+  auto& bias = weights[kBias];
+  bias.set_support(learned->examples());
+  bias.set_positives(learned->positives());
+  Step(options, error, &bias);
+  // Every feature moves with its deviation from its mean (absent: 0), so a
+  // shift of the overall churn rate is the bias's to learn: uncentered, the
+  // common features (channel shares, idle months, the busy touchpoints)
+  // took it up and their importances moved with how common they are.
+  for (auto& [f, w] : weights) {
+    if (f == kBias) continue;
+    Step(options, error * (FeatureValue(example, f) - Mean(*learned, w)), &w);
+  }
   return true;
 }
 

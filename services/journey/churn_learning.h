@@ -17,9 +17,14 @@
 // where n and p are the touchpoint's decayed negative and positive
 // contributions to the prior churn logit (its configured weight included),
 // so 1 + θn is the learned multiplier on the configured importance of its
-// bad experiences. Every θ starts at 0 and is pulled back toward 0 (L2
-// shrinkage): without labels, or for a touchpoint never seen in a labelled
-// example, churn risk is the prior's. Online AdaGrad, one step per example.
+// bad experiences. Every feature enters as its deviation from its mean over
+// the learned examples (θ·(x − mean)), so the overall churn rate — far from
+// the prior's baseline when a month's churn is a few percent — is the
+// bias's to learn, not the common features'. Every θ starts at 0 and is
+// pulled back toward 0 (L2 shrinkage): without labels, or for a touchpoint
+// never seen in a labelled example, churn risk is the prior's. Online
+// AdaGrad on the log loss of the logistic probability, one step per example
+// for every learned feature.
 //
 //   LearnedChurnModel m;
 //   Learn(model, MakeChurnExample(model, state, left_ms, true), &m);
@@ -47,8 +52,9 @@ using omnicx::journey::v1::LearnedChurnModel;
 
 // Churn risk is a probability that is never certain either way: the
 // logistic probability p maps to 1% + 98%·p, strictly increasing (so it
-// keeps ranking customers below 1% or above 99%), and the learner fits
-// this bounded probability, so it is what is calibrated.
+// keeps ranking customers below 1% or above 99%). The learner fits the
+// logistic probability itself (below the floor the bounded one would teach
+// nothing), so churn risk reads at most one point above the calibrated one.
 inline constexpr double kMinChurnRisk = 0.01;
 inline constexpr double kMaxChurnRisk = 0.99;
 double BoundRisk(double p);
@@ -77,6 +83,8 @@ class LearnedChurn {
  private:
   LearnedChurnModel proto_;
   absl::flat_hash_map<std::string, double> values_;
+  // Minus every correction times its feature's mean.
+  double offset_ = 0;
 };
 
 // The example of `state` as seen at `at_ms` (its touchpoints decayed to
@@ -105,7 +113,8 @@ std::optional<ChurnExample> LeftExample(
 double PredictExample(const LearnedChurnModel& learned,
                       const ChurnExample& example);
 
-// One online step on `example` (AdaGrad with shrinkage toward 0). False
+// One online step on `example` (AdaGrad with shrinkage toward 0, every
+// learned feature centred on its mean). False
 // when it teaches nothing: a customer who stayed, before the first label
 // (without labels the model stays the prior).
 bool Learn(const CompiledModel& model, const ChurnExample& example,

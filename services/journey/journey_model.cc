@@ -208,7 +208,7 @@ JourneyModel DefaultJourneyModel() {
     m.add_churn_labels(label);
   }
   m.mutable_learning()->set_learning_rate(0.1);
-  m.mutable_learning()->set_shrinkage(0.02);
+  m.mutable_learning()->set_shrinkage(0.001);
   return m;
 }
 

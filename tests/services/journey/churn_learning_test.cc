@@ -197,9 +197,13 @@ TEST(ChurnLearningTest, CustomersWhoStayedTeachNothingBeforeTheFirstLabel) {
 TEST(ChurnLearningTest, ShrinkageKeepsAFewLabelsCloseToThePrior) {
   LearnedChurnModel m;
   const JourneyState lapse = Replay(Lapse());
-  const ChurnExample e =
-      MakeChurnExample(Model(), lapse, lapse.last_ms(), true);
-  for (int i = 0; i < 3; ++i) Learn(Model(), e, &m);
+  const JourneyState calm = Replay({Event("v", "page_view", "home", kT0)});
+  // Three who left after a failed delivery, three still there without one.
+  for (int i = 0; i < 3; ++i) {
+    Learn(Model(), MakeChurnExample(Model(), lapse, lapse.last_ms(), true),
+          &m);
+    Learn(Model(), MakeChurnExample(Model(), calm, calm.last_ms(), false), &m);
+  }
   const LearnedChurn learned(m);
   EXPECT_GT(learned.Value("n:t:delivery"), 0);
   EXPECT_LT(learned.Value("n:t:delivery"), 0.5);
@@ -249,7 +253,7 @@ struct World {
   std::vector<bool> churned;
   std::vector<double> true_risk;
 };
-World Draw(std::mt19937_64& rng, int n) {
+World Draw(std::mt19937_64& rng, int n, double intercept = -3.2) {
   World w;
   std::poisson_distribution<int> failures(0.6);
   std::uniform_real_distribution<double> u(0, 1);
@@ -262,7 +266,7 @@ World Draw(std::mt19937_64& rng, int n) {
                              kT0 + (1 + k) * kDay,
                              omnicx::v1::OUTCOME_FAILURE));
     }
-    const double risk = 1 / (1 + std::exp(-(-3.2 + 1.3 * a + 0.0 * b)));
+    const double risk = 1 / (1 + std::exp(-(intercept + 1.3 * a + 0.0 * b)));
     const bool y = u(rng) < risk;
     const JourneyState s = Replay(events);
     w.examples.push_back(MakeChurnExample(Model(), s, s.last_ms(), y));
@@ -334,6 +338,61 @@ TEST(ChurnLearningTest, LearnsWhichTouchpointsMatterAndIsCalibrated) {
     }
   }
   EXPECT_TRUE(found);
+}
+
+// As in the simulator's held-out protocol, where one example in 150 is a
+// churner: most examples are customers still there at a period boundary,
+// the rate is far below the prior's 5% baseline and below the 1% floor of
+// churn risk. Learning must still find which touchpoint matters. Fitting
+// the bounded probability (no gradient below its floor) and uncentred
+// features (the common ones took up the overall rate) had every importance
+// pushed down and ranked worse than the prior.
+TEST(ChurnLearningTest, LearnsImportancesWhenChurnIsRareAndThePriorTooHigh) {
+  std::mt19937_64 rng(11);
+  const World train = Draw(rng, 30000, -5.8);
+  const World test = Draw(rng, 20000, -5.8);
+  const int64_t positives =
+      std::count(train.churned.begin(), train.churned.end(), true);
+  ASSERT_GT(positives, 100);
+  ASSERT_LT(positives, 600);  // about 1 in 75, as in the simulator
+  LearnedChurnModel m;
+  for (const ChurnExample& e : train.examples) Learn(Model(), e, &m);
+  const LearnedChurn learned(m);
+  EXPECT_GT(learned.Value("n:t:alpha"), 0.3);
+  EXPECT_GT(learned.Value("n:t:alpha"), learned.Value("n:t:beta") + 0.5);
+  // The rate is the bias's to learn.
+  EXPECT_LT(learned.Value("bias"), -1.0);
+  std::vector<double> prior, after;
+  for (const ChurnExample& e : test.examples) {
+    prior.push_back(1 / (1 + std::exp(-e.prior_logit())));
+    after.push_back(PredictExample(m, e));
+  }
+  const double auc_prior = Auc(prior, test.churned);
+  const double auc_learned = Auc(after, test.churned);
+  const double auc_truth = Auc(test.true_risk, test.churned);
+  EXPECT_GT(auc_learned - auc_prior, 0.6 * (auc_truth - auc_prior))
+      << auc_prior << " " << auc_learned << " " << auc_truth;
+  EXPECT_LE(ExpectedCalibrationError(after, test.churned), 0.02);
+}
+
+// The overall churn rate is the bias's to learn: a feature most customers
+// have, that says nothing about who leaves, keeps its configured weight
+// even when the prior's rate is far too high (uncentred, it took up half
+// of the shift, and importances moved with how common a touchpoint is).
+TEST(ChurnLearningTest, ACommonUninformativeFeatureDoesNotTakeUpTheRate) {
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> u(0, 1);
+  LearnedChurnModel m;
+  for (int i = 0; i < 20000; ++i) {
+    ChurnExample e;
+    e.set_prior_logit(-3.0);  // 5%
+    if (u(rng) < 0.9) (*e.mutable_features())["n:t:common"] = 1.0;
+    e.set_churned(u(rng) < 0.005);
+    Learn(Model(), e, &m);
+  }
+  const LearnedChurn learned(m);
+  EXPECT_LT(learned.Value("bias"), -1.5);
+  EXPECT_NEAR(learned.Value("n:t:common"), 0, 0.3);
 }
 
 // --- analytics corrections -----------------------------------------------------
