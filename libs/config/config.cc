@@ -177,7 +177,6 @@ Config Defaults(Service service) {
   c.set_http_address("127.0.0.1:9080");
   c.set_journey_address("127.0.0.1:50053");
   c.set_recommendation_address("127.0.0.1:50054");
-  c.set_profile_address("127.0.0.1:50052");
   c.set_timeline_cap(1000);
   c.set_context_journey_timeout("50ms");
   c.set_context_recommendation_timeout("50ms");
@@ -187,9 +186,6 @@ Config Defaults(Service service) {
   c.set_consumers(4);
   // --- recommendation ---
   c.set_recommend_budget("100ms");
-  c.set_profile_timeout("40ms");
-  c.set_journey_timeout("40ms");
-  c.set_input_cache_ttl("1s");
   c.set_catalog_refresh_interval("1s");
   c.set_decision_ttl("168h");
   c.set_global_daily_cap(4);
@@ -221,7 +217,6 @@ absl::Status Validate(const Config& c) {
   check(CheckAddress("journey_address", c.journey_address(), true));
   check(
       CheckAddress("recommendation_address", c.recommendation_address(), true));
-  check(CheckAddress("profile_address", c.profile_address(), true));
   if (s.ok()) {
     absl::StatusOr<logging::Level> level = logging::ParseLevel(c.log_level());
     if (!level.ok()) s = Invalid("log_level", level.status().message());
@@ -261,12 +256,6 @@ absl::Status Validate(const Config& c) {
   // --- recommendation ---
   check(CheckDuration("recommend_budget", c.recommend_budget(),
                       absl::Milliseconds(1), absl::Seconds(30)));
-  check(CheckDuration("profile_timeout", c.profile_timeout(),
-                      absl::Milliseconds(1), absl::Seconds(30)));
-  check(CheckDuration("journey_timeout", c.journey_timeout(),
-                      absl::Milliseconds(1), absl::Seconds(30)));
-  check(CheckDuration("input_cache_ttl", c.input_cache_ttl(),
-                      absl::ZeroDuration(), absl::Minutes(10)));
   check(CheckDuration("catalog_refresh_interval", c.catalog_refresh_interval(),
                       absl::Milliseconds(10), absl::Seconds(5)));
   check(CheckDuration("decision_ttl", c.decision_ttl(), absl::Minutes(1),

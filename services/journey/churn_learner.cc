@@ -26,18 +26,6 @@ std::string NextId(const std::string& id) {
 
 }  // namespace
 
-absl::StatusOr<LearnedChurnModel> ReadChurnModel(redis::Client& redis,
-                                                 const keys::KeyBuilder& keys) {
-  OMNICX_ASSIGN_OR_RETURN(redis::Reply r,
-                          redis.Command({"HGET", keys.ChurnModel(), "m"}));
-  LearnedChurnModel model;
-  if (r.is_nil()) return model;
-  if (!model.ParseFromString(r.str())) {
-    return absl::DataLossError("the learned churn model is corrupt");
-  }
-  return model;
-}
-
 ChurnLearner::ChurnLearner(redis::Client& redis, const keys::KeyBuilder& keys,
                            const CompiledModel& model,
                            ChurnLearnerOptions options)

@@ -57,10 +57,6 @@ class ChurnLearner {
   std::thread thread_;
 };
 
-// The stored model (version 0 and no weights when nothing was learned).
-absl::StatusOr<LearnedChurnModel> ReadChurnModel(redis::Client& redis,
-                                                 const keys::KeyBuilder& keys);
-
 }  // namespace omnicx::journey
 
 #endif  // OMNICX_SERVICES_JOURNEY_CHURN_LEARNER_H_

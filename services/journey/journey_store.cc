@@ -67,7 +67,8 @@ JourneyStore::JourneyStore(redis::Client& redis, const keys::KeyBuilder& keys,
       finish_script_(lua::kFinishMergedJourneyLua),
       forget_script_(lua::kForgetJourneyLua),
       sweep_script_(lua::kSweepStageLua),
-      cache_(options_.state_cache_entries) {}
+      cache_(options_.state_cache_entries),
+      reader_(redis, keys, model, options_.learned_refresh, clock_) {}
 
 namespace {
 
@@ -580,9 +581,7 @@ absl::StatusOr<int64_t> JourneyStore::SweepDue(int max_per_partition) {
 
 std::vector<redis::Command> JourneyStore::LoadCommands(
     const std::string& customer_id) const {
-  // The whole hash: the state and the ids already folded in (f:<id>).
-  return {{"HGETALL", keys_.Journey(customer_id)},
-          {"SMEMBERS", keys_.MergedIds(customer_id)}};
+  return reader_.LoadCommands(customer_id);
 }
 
 absl::StatusOr<bool> JourneyStore::Forget(absl::string_view customer_id) {
@@ -628,85 +627,14 @@ absl::StatusOr<std::optional<JourneyState>> JourneyStore::Load(
 
 absl::StatusOr<std::optional<JourneyState>> JourneyStore::LoadFrom(
     const std::string& cid, const redis::PipelineReplies& r) {
-  if (r.size() != 2) return absl::InternalError("journey read incomplete");
-  for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
-  std::optional<JourneyState> state;
-  absl::flat_hash_set<std::string> folded;
-  const auto& fields = r[0]->elements();
-  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-    const std::string& name = fields[i].str();
-    if (name == "s") {
-      state.emplace();
-      if (!state->ParseFromString(fields[i + 1].str())) {
-        return absl::DataLossError(
-            absl::StrCat("journey state of ", cid, " is corrupt"));
-      }
-    } else if (absl::StartsWith(name, "f:")) {
-      folded.insert(name.substr(2));
-    }
-  }
-  // Merged customers whose merge has not reached this state yet (a merge
-  // between its steps still has the merged journey, already folded in).
-  std::vector<redis::Command> pending;
-  for (const redis::Reply& m : r[1]->elements()) {
-    if (folded.contains(m.str())) continue;
-    pending.push_back({"HGET", keys_.Journey(m.str()), "s"});
-  }
-  if (!pending.empty()) {
-    OMNICX_ASSIGN_OR_RETURN(redis::PipelineReplies p, redis_.Pipeline(pending));
-    for (const auto& one : p) {
-      OMNICX_RETURN_IF_ERROR(one.status());
-      if (one->is_nil()) continue;
-      JourneyState other;
-      if (!other.ParseFromString(one->str())) continue;
-      if (!state.has_value()) state.emplace();
-      MergeState(model_, other, &*state);
-    }
-  }
-  if (state.has_value()) {
-    state->set_customer_id(cid);
-    if (!pending.empty()) RefreshDerived(model_, &*state, Learned().get());
-  }
-  return state;
+  return reader_.LoadFrom(cid, r);
 }
 
 std::shared_ptr<const LearnedChurn> JourneyStore::Learned() {
-  bool refresh = false;
-  std::shared_ptr<const LearnedChurn> current;
-  {
-    absl::MutexLock lock(&learned_mu_);
-    current = learned_;
-    const absl::Time now = clock_();
-    if (now - learned_at_ >= options_.learned_refresh ||
-        learned_at_ == absl::InfinitePast()) {
-      learned_at_ = now;  // one caller refreshes; the others go on
-      refresh = true;
-    }
-  }
-  if (!refresh) return current;
-  // The version alone first: the model is read only when it moved.
-  absl::StatusOr<redis::Reply> v =
-      redis_.Command({"HGET", keys_.ChurnModel(), "v"});
-  int64_t version = 0;
-  if (!v.ok() || (!v->is_nil() && !absl::SimpleAtoi(v->str(), &version)) ||
-      version == current->version()) {
-    return current;
-  }
-  if (absl::Status s = RefreshLearned(); !s.ok()) {
-    OMNICX_LOG(kWarn) << "learned churn model: " << s;
-  }
-  absl::MutexLock lock(&learned_mu_);
-  return learned_;
+  return reader_.Learned();
 }
 
-absl::Status JourneyStore::RefreshLearned() {
-  OMNICX_ASSIGN_OR_RETURN(LearnedChurnModel m, ReadChurnModel(redis_, keys_));
-  auto fresh = std::make_shared<const LearnedChurn>(std::move(m));
-  absl::MutexLock lock(&learned_mu_);
-  if (fresh->version() >= learned_->version()) learned_ = std::move(fresh);
-  learned_at_ = clock_();
-  return absl::OkStatus();
-}
+absl::Status JourneyStore::RefreshLearned() { return reader_.RefreshLearned(); }
 
 absl::StatusOr<std::map<std::string, double>> JourneyStore::PainAggregates() {
   OMNICX_ASSIGN_OR_RETURN(AggregateFields merged,

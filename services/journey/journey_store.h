@@ -53,6 +53,7 @@
 #include "omnicx/v1/journey.pb.h"
 #include "services/journey/churn_learning.h"
 #include "services/journey/journey_model.h"
+#include "services/journey/journey_reader.h"
 #include "services/journey/journey_state.h"
 
 namespace omnicx::journey {
@@ -199,10 +200,7 @@ class JourneyStore {
   redis::Script forget_script_;
   redis::Script sweep_script_;
   redis::StateCache<CachedState> cache_;
-  absl::Mutex learned_mu_;
-  std::shared_ptr<const LearnedChurn> learned_ ABSL_GUARDED_BY(learned_mu_) =
-      std::make_shared<const LearnedChurn>();
-  absl::Time learned_at_ ABSL_GUARDED_BY(learned_mu_) = absl::InfinitePast();
+  JourneyReader reader_;  // the loads and the learned churn model
 };
 
 // The UTC day ("2026-11-23") of a time, naming funnel buckets.

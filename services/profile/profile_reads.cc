@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "libs/status/status_macros.h"
+#include "services/profile/profile_decode.h"
 #include "services/profile/profile_store.h"
 #include "services/profile/profile_store_internal.h"
 #include "services/profile/timeline_page_token.h"
@@ -89,36 +90,10 @@ absl::StatusOr<omnicx::v1::Profile> ProfileStore::ParseProfile(
   }
   omnicx::v1::Profile profile;
   profile.set_customer_id(std::string(customer_id));
-  const auto& fields = r[0]->elements();
-  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-    if (fields[i].str() != "s") continue;
-    ProfileState state;
-    if (!state.ParseFromString(fields[i + 1].str())) {
-      return absl::DataLossError(
-          absl::StrCat("profile state of ", customer_id, " is corrupt"));
-    }
-    FillProfileCounters(state, &profile);
-  }
-  const auto& traits = r[2]->elements();
-  for (size_t i = 0; i + 1 < traits.size(); i += 2) {
-    if (absl::EndsWith(traits[i].str(), ":ms")) continue;
-    google::protobuf::Value value;
-    if (value.ParseFromString(traits[i + 1].str())) {
-      (*profile.mutable_traits()->mutable_fields())[traits[i].str()] = value;
-    }
-  }
-  std::map<std::string, omnicx::v1::Consent> consents;  // sorted by purpose
-  const auto& cs = r[3]->elements();
-  for (size_t i = 0; i + 1 < cs.size(); i += 2) {
-    if (cs[i].str().find(':') != std::string::npos) continue;
-    omnicx::v1::Consent c;
-    if (c.ParseFromString(cs[i + 1].str())) consents[cs[i].str()] = c;
-  }
-  for (auto& [purpose, c] : consents) *profile.add_consents() = std::move(c);
-  std::vector<std::string> merged;
-  for (const auto& m : r[4]->elements()) merged.push_back(m.str());
-  std::sort(merged.begin(), merged.end());
-  for (const std::string& m : merged) profile.add_merged_ids(m);
+  OMNICX_RETURN_IF_ERROR(DecodeProfileHash(*r[0], customer_id, &profile));
+  DecodeTraits(*r[2], &profile);
+  DecodeConsents(*r[3], &profile);
+  DecodeMergedIds(*r[4], &profile);
   // Link records: "link" 0x1F type:value 0x1F source 0x1F ms (merges are
   // recorded too; they carry no identity).
   for (const auto& l : r[5]->elements()) {

@@ -2,12 +2,14 @@
 #include "absl/strings/str_cat.h"
 #include "libs/server/dead_letter_service.h"
 #include "libs/server/service_main.h"
-#include "libs/server/tls.h"
+#include "libs/status/status_macros.h"
 #include "libs/streams/consumer.h"
+#include "services/journey/journey_model.h"
+#include "services/journey/journey_reader.h"
 #include "services/recommendation/catalog.h"
 #include "services/recommendation/catalog_watcher.h"
+#include "services/recommendation/customer_reader.h"
 #include "services/recommendation/deadline_timer.h"
-#include "services/recommendation/input_fetcher.h"
 #include "services/recommendation/merge_handler.h"
 #include "services/recommendation/recommendation_service.h"
 #include "services/recommendation/recommendation_store.h"
@@ -22,6 +24,18 @@ using omnicx::server::ServiceContext;
 absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   using namespace omnicx::recommendation;  // NOLINT: wiring
   const auto& cfg = context.config;
+  // The customer's profile and journey are read from Redis: the identity
+  // index's secret and the journey service's model (the same weights_file),
+  // so stage, health and churn risk are derived as GetJourney derives them.
+  OMNICX_RETURN_IF_ERROR(omnicx::config::RequireIdentitySecret(cfg));
+  OMNICX_ASSIGN_OR_RETURN(omnicx::journey::CompiledModel compiled,
+                          omnicx::journey::LoadJourneyModel(cfg.weights_file()));
+  auto model =
+      std::make_shared<omnicx::journey::CompiledModel>(std::move(compiled));
+  auto journeys = std::make_shared<omnicx::journey::JourneyReader>(
+      context.redis, context.keys, *model);
+  auto reader = std::make_shared<RedisCustomerReader>(
+      context.redis, context.keys, cfg.identity_secret(), *journeys);
 
   absl::StatusOr<ActionCatalog> catalog =
       cfg.catalog_file().empty() ? DefaultCatalog()
@@ -50,15 +64,6 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   (void)watcher->Refresh();
   watcher->Start();
 
-  InputOptions input_options;
-  input_options.profile_timeout = DurationSetting(cfg.profile_timeout());
-  input_options.journey_timeout = DurationSetting(cfg.journey_timeout());
-  input_options.cache_ttl = DurationSetting(cfg.input_cache_ttl());
-  auto inputs = std::make_shared<InputFetcher>(
-      omnicx::server::DialService(cfg.profile_address(), cfg),
-      omnicx::server::DialService(cfg.journey_address(), cfg), input_options,
-      context.credential);
-
   RecommenderOptions options;
   options.budget = DurationSetting(cfg.recommend_budget());
   options.arbitration.prior_strength = cfg.prior_strength();
@@ -67,14 +72,14 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   options.features.severe_impact = cfg.severe_impact();
   options.features.severe_window = DurationSetting(cfg.severe_window());
   options.seed = static_cast<uint64_t>(cfg.thompson_seed());
-  // Reservations and outcome scripts run here, off the gRPC callback
-  // threads; a full queue answers with the fallback (Recommend) or
+  // Customer reads, reservations and outcome scripts run here, off the gRPC
+  // callback threads; a full queue answers with the fallback (Recommend) or
   // RESOURCE_EXHAUSTED (RecordOutcome).
   auto redis_work = std::make_shared<omnicx::server::BlockingExecutor>(8, 1024);
   options.redis_work = redis_work.get();
   auto timer = std::make_shared<DeadlineTimer>();
   auto recommender = std::make_shared<Recommender>(
-      *store, *watcher, *inputs, *timer, context.metrics, options);
+      *store, *watcher, *reader, *timer, context.metrics, options);
 
   // Merges from the profile service fold contact state into the survivor.
   omnicx::streams::ConsumerOptions merge_options;
@@ -114,9 +119,11 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   // Released in this order after the server drained.
   bundle.keep_alive.push_back(merges);
   bundle.keep_alive.push_back(timer);        // no more watchdogs
-  bundle.keep_alive.push_back(recommender);  // waits for peer callbacks
+  bundle.keep_alive.push_back(recommender);  // waits for queued work
   bundle.keep_alive.push_back(redis_work);   // runs what is queued, joins
-  bundle.keep_alive.push_back(inputs);
+  bundle.keep_alive.push_back(reader);
+  bundle.keep_alive.push_back(journeys);
+  bundle.keep_alive.push_back(model);
   bundle.keep_alive.push_back(audit);
   bundle.keep_alive.push_back(watcher);
   bundle.keep_alive.push_back(store);

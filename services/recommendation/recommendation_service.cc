@@ -59,8 +59,7 @@ grpc::ServerUnaryReactor* RecommendationServiceImpl::Recommend(
        response](absl::StatusOr<omnicx::v1::RecommendResponse> result) {
         if (result.ok()) *response = std::move(*result);
         reactor->Finish(status::ToGrpcStatus(result.status()));
-      },
-      who->AuditName());
+      });
   return reactor;
 }
 
@@ -83,8 +82,7 @@ grpc::ServerUnaryReactor* RecommendationServiceImpl::DecideForContext(
        response](absl::StatusOr<omnicx::v1::DecideForContextResponse> result) {
         if (result.ok()) *response = std::move(*result);
         reactor->Finish(status::ToGrpcStatus(result.status()));
-      },
-      who->AuditName());
+      });
   return reactor;
 }
 
@@ -107,8 +105,7 @@ grpc::ServerUnaryReactor* RecommendationServiceImpl::RecordOutcome(
        response](absl::StatusOr<omnicx::v1::RecordOutcomeResponse> result) {
         if (result.ok()) *response = std::move(*result);
         reactor->Finish(status::ToGrpcStatus(result.status()));
-      },
-      who->AuditName());
+      });
   return reactor;
 }
 

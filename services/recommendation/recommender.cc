@@ -52,19 +52,20 @@ std::string ReasonClass(const std::string& reason) {
 
 }  // namespace
 
-// One Recommend in flight. The inputs arrive on gRPC client threads; the
-// decision or the budget watchdog, whichever comes first, answers.
+// One Recommend in flight. The reads and the decision run on the Redis
+// executor; the decision or the budget watchdog, whichever comes first,
+// answers.
 struct Recommender::Call {
   std::shared_ptr<void> in_flight;
-  std::string caller;  // audit name of the original caller
   omnicx::v1::RecommendRequest request;
   RecommendDone done;
   absl::Time start;
   absl::Time budget_end;
   std::atomic<bool> finished{false};
-  std::atomic<int> outstanding{0};
 
   absl::Mutex mu;
+  // The live customer, once read.
+  std::string customer_id ABSL_GUARDED_BY(mu);
   std::optional<absl::StatusOr<Profile>> profile ABSL_GUARDED_BY(mu);
   absl::Duration profile_latency ABSL_GUARDED_BY(mu);
   std::optional<absl::StatusOr<JourneySummary>> journey ABSL_GUARDED_BY(mu);
@@ -82,7 +83,7 @@ struct Recommender::Call {
     if (!profile.has_value()) {
       *r->add_sections() =
           Section("profile", absl::StatusCode::kDeadlineExceeded,
-                  "no answer within the decision budget", absl::Now() - start);
+                  "not read within the decision budget", absl::Now() - start);
     } else {
       *r->add_sections() =
           Section("profile", profile->status().code(),
@@ -95,7 +96,7 @@ struct Recommender::Call {
     } else if (!journey.has_value()) {
       *r->add_sections() =
           Section("journey", absl::StatusCode::kDeadlineExceeded,
-                  "no answer within the decision budget", absl::Now() - start);
+                  "not read within the decision budget", absl::Now() - start);
     } else if (journey->ok()) {
       *r->add_sections() =
           Section("journey", absl::StatusCode::kOk, "", journey_latency);
@@ -110,12 +111,12 @@ struct Recommender::Call {
 };
 
 Recommender::Recommender(RecommendationStore& store, CatalogWatcher& watcher,
-                         InputFetcher& inputs, DeadlineTimer& timer,
+                         CustomerReader& reader, DeadlineTimer& timer,
                          metrics::Registry& registry,
                          RecommenderOptions options)
     : store_(store),
       watcher_(watcher),
-      inputs_(inputs),
+      reader_(reader),
       timer_(timer),
       options_(std::move(options)),
       rng_(options_.seed != 0 ? options_.seed : std::random_device{}()),
@@ -139,7 +140,7 @@ Recommender::Recommender(RecommendationStore& store, CatalogWatcher& watcher,
           {"cause"})),
       inputs_status_(registry.Counter(
           "omnicx_recommendation_inputs_total",
-          "Profile and journey fetches by input and gRPC code.",
+          "Profile and journey reads by input and status code.",
           {"input", "code"})) {}
 
 Recommender::~Recommender() {
@@ -183,37 +184,66 @@ void Recommender::StartBudget(const std::shared_ptr<Call>& call,
   });
 }
 
-void Recommender::JourneyArrived(const std::shared_ptr<Call>& call,
-                                 absl::StatusOr<JourneySummary> j) {
-  inputs_status_
-      .WithLabels({"journey",
-                   status::StatusCodeName(static_cast<int>(j.status().code()))})
-      .Increment();
-  {
-    absl::MutexLock lock(&call->mu);
-    call->journey = std::move(j);
-    call->journey_latency = absl::Now() - call->start;
-  }
-  if (call->outstanding.fetch_sub(1) == 1) DecideOffThread(call);
-}
-
-void Recommender::DecideOffThread(const std::shared_ptr<Call>& call) {
+void Recommender::OffThread(const std::shared_ptr<Call>& call,
+                            std::function<void()> work) {
   if (options_.redis_work == nullptr) {
-    Decide(call);
+    work();
     return;
   }
-  if (!options_.redis_work->Submit([this, call] { Decide(call); })) {
+  if (!options_.redis_work->Submit(std::move(work))) {
     fallbacks_.WithLabels({"busy"}).Increment();
     Fallback(call, absl::StatusCode::kResourceExhausted,
              "too many decisions waiting for Redis");
   }
 }
 
+void Recommender::ReadAndDecide(const std::shared_ptr<Call>& call,
+                                bool context) {
+  if (call->finished.load()) return;
+  auto count = [this](const char* input, const absl::Status& s) {
+    inputs_status_
+        .WithLabels(
+            {input, status::StatusCodeName(static_cast<int>(s.code()))})
+        .Increment();
+  };
+  if (context) {
+    // The profile came with the request: the journey alone.
+    std::string cid;
+    {
+      absl::MutexLock lock(&call->mu);
+      cid = call->customer_id;
+    }
+    absl::StatusOr<JourneySummary> j = reader_.ReadJourney(cid);
+    count("journey", j.status());
+    absl::MutexLock lock(&call->mu);
+    call->journey = std::move(j);
+    call->journey_latency = absl::Now() - call->start;
+  } else {
+    absl::StatusOr<CustomerInputs> in =
+        reader_.Read(call->request.customer(), /*journey=*/true);
+    const absl::Duration latency = absl::Now() - call->start;
+    absl::MutexLock lock(&call->mu);
+    call->profile_latency = latency;
+    call->journey_latency = latency;
+    if (!in.ok()) {
+      count("profile", in.status());
+      call->profile = in.status();
+      call->journey_skipped = true;
+    } else {
+      count("profile", in->profile.status());
+      count("journey", in->journey.status());
+      call->customer_id = std::move(in->customer_id);
+      call->profile = std::move(in->profile);
+      call->journey = std::move(in->journey);
+    }
+  }
+  Decide(call);
+}
+
 void Recommender::DecideForContext(
     const omnicx::v1::DecideForContextRequest& request, absl::Time deadline,
-    ContextDone done, absl::string_view caller) {
+    ContextDone done) {
   auto call = std::make_shared<Call>();
-  call->caller = std::string(caller);
   call->in_flight = InFlight();
   call->request = request.request();
   call->start = absl::Now();
@@ -248,80 +278,23 @@ void Recommender::DecideForContext(
   }
   {
     absl::MutexLock lock(&call->mu);
+    call->customer_id = request.profile().customer_id();
     call->profile = std::move(profile);
     call->profile_latency = absl::ZeroDuration();
   }
-  call->outstanding = 1;
   StartBudget(call, deadline);
-  inputs_.GetJourney(
-      request.profile().customer_id(), call->budget_end,
-      [this, call](absl::StatusOr<JourneySummary> j) {
-        JourneyArrived(call, std::move(j));
-      },
-      call->caller);
+  OffThread(call, [this, call] { ReadAndDecide(call, /*context=*/true); });
 }
 
 void Recommender::Recommend(const omnicx::v1::RecommendRequest& request,
-                            absl::Time deadline, RecommendDone done,
-                            absl::string_view caller) {
+                            absl::Time deadline, RecommendDone done) {
   auto call = std::make_shared<Call>();
-  call->caller = std::string(caller);
   call->in_flight = InFlight();
   call->request = request;
   call->done = std::move(done);
   call->start = absl::Now();
   StartBudget(call, deadline);
-
-  const omnicx::v1::CustomerRef& ref = request.customer();
-  auto journey_done = [this, call](absl::StatusOr<JourneySummary> j) {
-    JourneyArrived(call, std::move(j));
-  };
-  if (ref.has_customer_id()) {
-    // Both in parallel; the profile may still redirect a merged id.
-    call->outstanding = 2;
-    inputs_.GetProfile(
-        ref, call->budget_end,
-        [this, call](absl::StatusOr<Profile> p) {
-          inputs_status_
-              .WithLabels({"profile", status::StatusCodeName(
-                                          static_cast<int>(p.status().code()))})
-              .Increment();
-          {
-            absl::MutexLock lock(&call->mu);
-            call->profile = std::move(p);
-            call->profile_latency = absl::Now() - call->start;
-          }
-          if (call->outstanding.fetch_sub(1) == 1) DecideOffThread(call);
-        },
-        call->caller);
-    inputs_.GetJourney(ref.customer_id(), call->budget_end, journey_done,
-                       call->caller);
-    return;
-  }
-  // Another handle: the canonical id comes from the profile first.
-  call->outstanding = 1;
-  inputs_.GetProfile(
-      ref, call->budget_end,
-      [this, call, journey_done](absl::StatusOr<Profile> p) {
-        inputs_status_
-            .WithLabels({"profile", status::StatusCodeName(
-                                        static_cast<int>(p.status().code()))})
-            .Increment();
-        std::string cid;
-        {
-          absl::MutexLock lock(&call->mu);
-          if (p.ok()) cid = p->customer_id();
-          call->profile = std::move(p);
-          call->profile_latency = absl::Now() - call->start;
-          if (cid.empty()) call->journey_skipped = true;
-        }
-        if (cid.empty() || call->finished.load()) {
-          DecideOffThread(call);
-          return;
-        }
-        inputs_.GetJourney(cid, call->budget_end, journey_done, call->caller);
-      },
-      call->caller);
+  OffThread(call, [this, call] { ReadAndDecide(call, /*context=*/false); });
 }
 
 void Recommender::Decide(const std::shared_ptr<Call>& call) {
@@ -333,6 +306,7 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
   absl::Status profile_status;
   {
     absl::MutexLock lock(&call->mu);
+    cid = call->customer_id;
     if (call->profile.has_value()) {
       profile_status = call->profile->status();
       if (call->profile->ok()) profile = **call->profile;
@@ -340,11 +314,6 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
     if (call->journey.has_value() && call->journey->ok()) {
       journey = **call->journey;
     }
-  }
-  if (profile.has_value() && !profile->customer_id().empty()) {
-    cid = profile->customer_id();
-  } else if (request.customer().has_customer_id()) {
-    cid = request.customer().customer_id();
   }
   if (cid.empty()) {
     fallbacks_.WithLabels({"customer"}).Increment();
@@ -535,8 +504,7 @@ void Recommender::Finish(const std::shared_ptr<Call>& call,
 }
 
 void Recommender::RecordOutcome(const omnicx::v1::RecordOutcomeRequest& request,
-                                absl::Time deadline, OutcomeDone done,
-                                absl::string_view caller) {
+                                absl::Time /*deadline*/, OutcomeDone done) {
   const absl::Time now = options_.clock();
   std::shared_ptr<const Catalog> catalog = watcher_.catalog();
   OutcomeRequest outcome;
@@ -570,71 +538,49 @@ void Recommender::RecordOutcome(const omnicx::v1::RecordOutcomeRequest& request,
     out.set_recorded(r->recorded);
     return out;
   };
-  auto with_profile =
-      [outcome, record, done, in_flight = InFlight(),
-       ref = request.customer()](absl::StatusOr<Profile> p) mutable {
-        std::vector<std::string> owners;
-        if (p.ok()) {
-          outcome.customer_id = p->customer_id();
-          owners.push_back(p->customer_id());
-          // Decisions made before a merge stay under the merged id.
-          for (const std::string& m : p->merged_ids()) owners.push_back(m);
-        } else if (ref.has_customer_id()) {
-          // Profile unreachable: the id as given.
-          outcome.customer_id = ref.customer_id();
-          owners.push_back(ref.customer_id());
-        } else if (absl::IsNotFound(p.status())) {
-          done(absl::NotFoundError("customer not found"));
-          return;
-        } else {
-          done(status::WithRetryDelay(
-              absl::UnavailableError(absl::StrCat(
-                  "cannot resolve the customer: ", p.status().message())),
-              absl::Seconds(1)));
-          return;
+  // The outcome's reads and script block: they run on options_.redis_work.
+  auto run = [this, outcome, record, done, in_flight = InFlight(),
+              ref = request.customer()]() mutable {
+    absl::StatusOr<CustomerInputs> in = reader_.Read(ref, /*journey=*/false);
+    std::vector<std::string> owners;
+    if (in.ok()) {
+      outcome.customer_id = in->customer_id;
+      owners.push_back(in->customer_id);
+      // Decisions made before a merge stay under the merged id.
+      if (in->profile.ok()) {
+        for (const std::string& m : in->profile->merged_ids()) {
+          owners.push_back(m);
         }
-        absl::StatusOr<omnicx::v1::RecordOutcomeResponse> result =
-            absl::NotFoundError("decision not found");
-        for (const std::string& owner : owners) {
-          outcome.decision_customer_id = owner;
-          result = record(outcome);
-          if (!absl::IsNotFound(result.status())) break;
-        }
-        if (!p.ok() && !absl::IsNotFound(p.status()) &&
-            absl::IsNotFound(result.status())) {
-          // Without the profile the ids merged into this customer are
-          // unknown, and the decision may be under one of them: retryable,
-          // not a definite NOT_FOUND.
-          result = status::WithRetryDelay(
-              absl::UnavailableError(absl::StrCat(
-                  "decision not found under the id given, and the profile "
-                  "service (which knows merged ids) is unreachable: ",
-                  p.status().message())),
-              absl::Seconds(1));
-        }
-        done(std::move(result));
-      };
-  // The outcome script blocks: it runs on options_.redis_work, off the gRPC
-  // thread the profile arrives on.
-  inputs_.GetProfile(
-      request.customer(), deadline,
-      [this, with_profile, done](absl::StatusOr<Profile> p) {
-        if (options_.redis_work == nullptr) {
-          auto run = with_profile;
-          run(std::move(p));
-          return;
-        }
-        if (!options_.redis_work->Submit(
-                [with_profile, p = std::move(p)]() mutable {
-                  with_profile(std::move(p));
-                })) {
-          done(status::WithRetryDelay(
-              absl::ResourceExhaustedError(
-                  "too many outcomes waiting for Redis; retry shortly"),
-              absl::Milliseconds(100)));
-        }
-      },
-      caller);
+      }
+    } else if (absl::IsNotFound(in.status())) {
+      done(absl::NotFoundError("customer not found"));
+      return;
+    } else {
+      done(status::WithRetryDelay(
+          absl::UnavailableError(absl::StrCat("cannot resolve the customer: ",
+                                              in.status().message())),
+          absl::Seconds(1)));
+      return;
+    }
+    absl::StatusOr<omnicx::v1::RecordOutcomeResponse> result =
+        absl::NotFoundError("decision not found");
+    for (const std::string& owner : owners) {
+      outcome.decision_customer_id = owner;
+      result = record(outcome);
+      if (!absl::IsNotFound(result.status())) break;
+    }
+    done(std::move(result));
+  };
+  if (options_.redis_work == nullptr) {
+    run();
+    return;
+  }
+  if (!options_.redis_work->Submit(std::move(run))) {
+    done(status::WithRetryDelay(
+        absl::ResourceExhaustedError(
+            "too many outcomes waiting for Redis; retry shortly"),
+        absl::Milliseconds(100)));
+  }
 }
 
 }  // namespace omnicx::recommendation

@@ -1,15 +1,16 @@
 // Recommend and RecordOutcome end to end, without the gRPC server types:
-// fetches the profile and journey (in parallel under their own deadlines),
-// arbitrates over the current catalog and statistics, reserves contact-policy
-// slots atomically in Redis, and explains the result; feeds outcomes back.
+// reads the customer's profile and journey state from Redis in one round
+// trip (customer_reader.h), arbitrates over the current catalog and
+// statistics, reserves contact-policy slots atomically in Redis (consent
+// checked there), and explains the result; feeds outcomes back.
 //
-//   Recommender recommender(store, watcher, inputs, timer, registry, options);
+//   Recommender recommender(store, watcher, reader, timer, registry, options);
 //   recommender.Recommend(request, caller_deadline,
 //                         [](absl::StatusOr<RecommendResponse> r) {...});
 //
 // Never hangs: each call has a budget (setting recommend_budget, clipped to
-// the caller's deadline); if no decision is made by then — a peer or Redis
-// is slow, or the customer cannot be resolved — the answer is the catalog's
+// the caller's deadline); if no decision is made by then — Redis is slow,
+// or the customer cannot be resolved — the answer is the catalog's
 // fallback actions that need no consent, marked fallback, with sections
 // saying why. Without the journey the decision is made on rules without
 // journey features, and the journey section says so. Requests must have
@@ -31,8 +32,8 @@
 #include "services/recommendation/arbiter.h"
 #include "services/recommendation/catalog_watcher.h"
 #include "services/recommendation/customer_features.h"
+#include "services/recommendation/customer_reader.h"
 #include "services/recommendation/deadline_timer.h"
-#include "services/recommendation/input_fetcher.h"
 #include "services/recommendation/recommendation_store.h"
 
 namespace omnicx::recommendation {
@@ -46,9 +47,9 @@ struct RecommenderOptions {
   uint64_t seed = 0;
   // Business time (caps, windows, severe-experience recency); injectable.
   std::function<absl::Time()> clock = absl::Now;
-  // Where the decision's reservation and an outcome's Redis script run, off
-  // the gRPC threads the inputs arrive on; null runs them on those threads
-  // (tests).
+  // Where a decision's reads and reservation and an outcome's Redis script
+  // run, off the gRPC callback threads; null runs them on the calling
+  // thread (tests).
   server::BlockingExecutor* redis_work = nullptr;
 };
 
@@ -62,56 +63,52 @@ class Recommender {
       std::function<void(absl::StatusOr<omnicx::v1::RecordOutcomeResponse>)>;
 
   Recommender(RecommendationStore& store, CatalogWatcher& watcher,
-              InputFetcher& inputs, DeadlineTimer& timer,
+              CustomerReader& reader, DeadlineTimer& timer,
               metrics::Registry& registry, RecommenderOptions options);
-  // Waits (up to 5 s) until no peer callback of an earlier call can still
+  // Waits (up to 5 s) until no queued work of an earlier call can still
   // run: destroy the DeadlineTimer first, then this.
   ~Recommender();
 
   // `deadline` is the caller's (absl::InfiniteFuture() when none). `done`
-  // runs exactly once, on this or another thread. `caller` (the credential's
-  // audit name) travels with the calls to profile and journey.
+  // runs exactly once, on this or another thread.
   void Recommend(const omnicx::v1::RecommendRequest& request,
-                 absl::Time deadline, RecommendDone done,
-                 absl::string_view caller = "");
+                 absl::Time deadline, RecommendDone done);
 
   // A decision for the profile service's agent context: the profile comes
   // with the request (the caller is trusted to have read it; its consents
   // only order the candidates, the reservation checks the stored consent),
-  // only the journey is fetched, and it is returned with the decision.
+  // only the journey is read, and it is returned with the decision.
   // Requests must have been validated (ValidateDecideForContext).
   void DecideForContext(const omnicx::v1::DecideForContextRequest& request,
-                        absl::Time deadline, ContextDone done,
-                        absl::string_view caller = "");
+                        absl::Time deadline, ContextDone done);
 
   // NOT_FOUND for an unknown or expired decision, or one that did not
   // recommend the action; UNAVAILABLE when the customer cannot be resolved.
   void RecordOutcome(const omnicx::v1::RecordOutcomeRequest& request,
-                     absl::Time deadline, OutcomeDone done,
-                     absl::string_view caller = "");
+                     absl::Time deadline, OutcomeDone done);
 
  private:
   struct Call;
   // Starts the budget watchdog of a call whose request and start are set.
   void StartBudget(const std::shared_ptr<Call>& call, absl::Time deadline);
-  // Records a fetched journey; the last input to arrive decides.
-  void JourneyArrived(const std::shared_ptr<Call>& call,
-                      absl::StatusOr<omnicx::v1::JourneySummary> journey);
+  // Reads the customer (Recommend) or the journey (DecideForContext), then
+  // decides.
+  void ReadAndDecide(const std::shared_ptr<Call>& call, bool context);
   void Decide(const std::shared_ptr<Call>& call);
-  // Decide on options_.redis_work (the fallback when its queue is full).
-  void DecideOffThread(const std::shared_ptr<Call>& call);
+  // `work` on options_.redis_work (the fallback when its queue is full).
+  void OffThread(const std::shared_ptr<Call>& call, std::function<void()> work);
   void Fallback(const std::shared_ptr<Call>& call, absl::StatusCode code,
                 const std::string& why);
   void Finish(const std::shared_ptr<Call>& call,
               omnicx::v1::RecommendResponse response, bool fallback);
   uint64_t NextSeed();
-  // Held by everything a call leaves behind (peer callbacks, the watchdog);
+  // Held by everything a call leaves behind (queued work, the watchdog);
   // the destructor waits for the last one.
   std::shared_ptr<void> InFlight();
 
   RecommendationStore& store_;
   CatalogWatcher& watcher_;
-  InputFetcher& inputs_;
+  CustomerReader& reader_;
   DeadlineTimer& timer_;
   const RecommenderOptions options_;
 

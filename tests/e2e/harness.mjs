@@ -421,7 +421,6 @@ export class Suite {
         OMNICX_REFLECTION: 'true',
         OMNICX_IDENTITY_SECRET: 'e2e-identity-secret-0123456789',
         OMNICX_JOURNEY_ADDRESS: `127.0.0.1:${ports.journey.grpc}`,
-        OMNICX_PROFILE_ADDRESS: `127.0.0.1:${ports.profile.grpc}`,
         OMNICX_RECOMMENDATION_ADDRESS: `127.0.0.1:${ports.recommendation.grpc}`,
         OMNICX_AUTH_API_KEYS_FILE: this.apiKeysFile,
         // The tracking API (ingestion): the dev write key of `default`.

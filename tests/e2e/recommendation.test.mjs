@@ -15,7 +15,6 @@ let reco;
 let admin;
 before(async () => {
   await suite.start({
-    OMNICX_INPUT_CACHE_TTL: '0s',
     OMNICX_RECOMMEND_BUDGET: '2s',
     OMNICX_CONTEXT_RECOMMENDATION_TIMEOUT: '3s',
     OMNICX_CONTEXT_JOURNEY_TIMEOUT: '200ms',

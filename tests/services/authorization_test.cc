@@ -61,7 +61,7 @@
 #include "services/recommendation/catalog.h"
 #include "services/recommendation/catalog_watcher.h"
 #include "services/recommendation/deadline_timer.h"
-#include "services/recommendation/input_fetcher.h"
+#include "services/recommendation/customer_reader.h"
 #include "services/recommendation/merge_handler.h"
 #include "services/recommendation/recommendation_service.h"
 #include "services/recommendation/recommendation_store.h"
@@ -228,16 +228,10 @@ class Suite {
     watcher_ = std::make_unique<recommendation::CatalogWatcher>(
         *recommendation_store_, watcher_options);
     EXPECT_OK(watcher_->Refresh());
-    recommendation::InputOptions input_options;
-    // Generous: this test checks who may call, not how fast.
-    input_options.profile_timeout = absl::Seconds(5);
-    input_options.journey_timeout = absl::Seconds(5);
-    input_options.cache_ttl = absl::ZeroDuration();
-    inputs_ = std::make_unique<recommendation::InputFetcher>(
-        Plain(profile_address), Plain(journey_server_->dial_address()),
-        input_options,
-        auth::ServiceCredential::FromString(
-            creds.internal_key("recommendation")));
+    journey_reader_ = std::make_unique<journey::JourneyReader>(
+        *redis_, keys_, *journey_model_);
+    inputs_ = std::make_unique<recommendation::RedisCustomerReader>(
+        *redis_, keys_, kIdentitySecret, *journey_reader_);
     timer_ = std::make_unique<recommendation::DeadlineTimer>();
     recommendation::RecommenderOptions recommender_options;
     recommender_options.budget = absl::Seconds(8);
@@ -410,7 +404,8 @@ class Suite {
 
   std::unique_ptr<recommendation::RecommendationStore> recommendation_store_;
   std::unique_ptr<recommendation::CatalogWatcher> watcher_;
-  std::unique_ptr<recommendation::InputFetcher> inputs_;
+  std::unique_ptr<journey::JourneyReader> journey_reader_;
+  std::unique_ptr<recommendation::RedisCustomerReader> inputs_;
   std::unique_ptr<recommendation::Recommender> recommender_;
   std::unique_ptr<recommendation::DeadlineTimer> timer_;
   std::unique_ptr<streams::StreamConsumer> recommendation_merges_;

@@ -1,8 +1,9 @@
-// RecommendationService end to end in-process: real redis-server, real gRPC
-// peers standing in for the profile and journey services. Consented,
+// RecommendationService end to end in-process: real redis-server, a fake
+// CustomerReader standing in for the stored profile and journey
+// (customer_reader_test.cc covers the real one). Consented,
 // explained decisions; consent enforced whatever the caller asks; a missing
-// profile means no consents; a stopped journey service gives rule-based
-// decisions that say so; a slow profile gives the fallback within the
+// profile means no consents; an unreadable journey gives rule-based
+// decisions that say so; slow reads give the fallback within the
 // budget; 16 concurrent Recommend + PRESENTED never exceed a cap; outcomes
 // idempotent and NOT_FOUND for unknown decisions; bad input; upserts served
 // by another replica within 5 s; same seed, same decisions; human touch.
@@ -20,10 +21,9 @@
 #include "libs/testing/test_credentials.h"
 #include "libs/testing/wait.h"
 #include "libs/time/clock.h"
-#include "omnicx/v1/journey.grpc.pb.h"
-#include "omnicx/v1/profile.grpc.pb.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
 #include "services/recommendation/catalog.h"
+#include "services/recommendation/customer_reader.h"
 #include "services/recommendation/recommendation_service.h"
 
 namespace omnicx::recommendation {
@@ -42,85 +42,78 @@ google::protobuf::Timestamp Ts(absl::Time t) {
   return ts;
 }
 
-// Answers GetProfile from a table keyed by customer_id or identity value.
-class ProfilePeer final : public omnicx::v1::ProfileService::CallbackService {
+// Stands in for the customer's stored profile and journey
+// (customer_reader_test.cc reads the real keys): profiles keyed by
+// customer_id or identity value, journeys by customer id.
+class FakeReader final : public CustomerReader {
  public:
   void Put(const std::string& key, omnicx::v1::Profile p) {
     absl::MutexLock lock(&mu_);
     profiles_[key] = std::move(p);
   }
-  void set_delay(absl::Duration d) {
-    absl::MutexLock lock(&mu_);
-    delay_ = d;
-  }
-  std::atomic<int> calls{0};
-
-  grpc::ServerUnaryReactor* GetProfile(
-      grpc::CallbackServerContext* context,
-      const omnicx::v1::GetProfileRequest* request,
-      omnicx::v1::GetProfileResponse* response) override {
-    calls++;
-    auto* reactor = context->DefaultReactor();
-    const std::string key = request->customer().has_identity()
-                                ? request->customer().identity().value()
-                                : request->customer().customer_id();
-    grpc::Status status = grpc::Status::OK;
-    absl::Duration delay;
-    {
-      absl::MutexLock lock(&mu_);
-      delay = delay_;
-      auto it = profiles_.find(key);
-      if (it == profiles_.end()) {
-        status = grpc::Status(grpc::StatusCode::NOT_FOUND, "no such customer");
-      } else {
-        *response->mutable_profile() = it->second;
-      }
-    }
-    if (delay == absl::ZeroDuration()) {
-      reactor->Finish(status);
-    } else {
-      std::thread([reactor, delay, status] {
-        absl::SleepFor(delay);
-        reactor->Finish(status);
-      }).detach();
-    }
-    return reactor;
-  }
-
- private:
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::string, omnicx::v1::Profile> profiles_;
-  absl::Duration delay_;
-};
-
-class JourneyPeer final : public omnicx::v1::JourneyService::CallbackService {
- public:
   void Put(const std::string& cid, omnicx::v1::JourneySummary j) {
     absl::MutexLock lock(&mu_);
     journeys_[cid] = std::move(j);
   }
-  grpc::ServerUnaryReactor* GetJourney(
-      grpc::CallbackServerContext* context,
-      const omnicx::v1::GetJourneyRequest* request,
-      omnicx::v1::GetJourneyResponse* response) override {
-    calls++;
-    auto* reactor = context->DefaultReactor();
+  void set_delay(absl::Duration d) {
     absl::MutexLock lock(&mu_);
-    auto it = journeys_.find(request->customer().customer_id());
-    if (it == journeys_.end()) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown"));
-    } else {
-      *response->mutable_journey() = it->second;
-      reactor->Finish(grpc::Status::OK);
-    }
-    return reactor;
+    delay_ = d;
   }
-
+  // Reads fail as with Redis unreachable.
+  void set_profile_down(bool down) { profile_down_ = down; }
+  void set_journey_down(bool down) { journey_down_ = down; }
+  // Read calls (the profile and journey of Recommend, RecordOutcome).
   std::atomic<int> calls{0};
 
+  absl::StatusOr<CustomerInputs> Read(const omnicx::v1::CustomerRef& ref,
+                                      bool journey) override {
+    calls++;
+    absl::Duration delay;
+    {
+      absl::MutexLock lock(&mu_);
+      delay = delay_;
+    }
+    absl::SleepFor(delay);
+    if (profile_down_) return absl::UnavailableError("redis down");
+    const std::string key =
+        ref.has_identity() ? ref.identity().value() : ref.customer_id();
+    CustomerInputs in;
+    absl::MutexLock lock(&mu_);
+    auto it = profiles_.find(key);
+    if (it != profiles_.end()) {
+      in.customer_id = it->second.customer_id();
+      in.profile = it->second;
+    } else if (ref.has_customer_id()) {
+      in.customer_id = ref.customer_id();
+    } else {
+      return absl::NotFoundError("no customer with that identity");
+    }
+    if (journey) in.journey = JourneyLocked(in.customer_id);
+    return in;
+  }
+  absl::StatusOr<omnicx::v1::JourneySummary> ReadJourney(
+      const std::string& cid) override {
+    absl::MutexLock lock(&mu_);
+    return JourneyLocked(cid);
+  }
+
  private:
+  absl::StatusOr<omnicx::v1::JourneySummary> JourneyLocked(
+      const std::string& cid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (journey_down_) return absl::UnavailableError("redis down");
+    auto it = journeys_.find(cid);
+    if (it == journeys_.end()) return absl::NotFoundError("no such customer");
+    return it->second;
+  }
+
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, omnicx::v1::JourneySummary> journeys_;
+  absl::flat_hash_map<std::string, omnicx::v1::Profile> profiles_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, omnicx::v1::JourneySummary> journeys_
+      ABSL_GUARDED_BY(mu_);
+  absl::Duration delay_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> profile_down_{false};
+  std::atomic<bool> journey_down_{false};
 };
 
 omnicx::v1::Profile MakeProfile(const std::string& cid,
@@ -151,7 +144,6 @@ omnicx::v1::JourneySummary Happy(const std::string& cid) {
 struct Replica {
   std::unique_ptr<RecommendationStore> store;
   std::unique_ptr<CatalogWatcher> watcher;
-  std::unique_ptr<InputFetcher> inputs;
   std::unique_ptr<Recommender> recommender;
   // Destroyed before the recommender (which waits for its calls' leftovers).
   std::unique_ptr<DeadlineTimer> timer;
@@ -170,15 +162,9 @@ class ServiceTest : public ::testing::Test {
     o.port = redis_server_->port();
     o.pool_size = 32;
     redis_ = redis::Client::Create(o);
-    profile_server_ = *testing::StartInProcess({&profile_});
-    journey_server_ = *testing::StartInProcess({&journey_});
   }
 
-  void TearDown() override {
-    replicas_.clear();
-    if (profile_server_) profile_server_->Shutdown();
-    if (journey_server_) journey_server_->Shutdown();
-  }
+  void TearDown() override { replicas_.clear(); }
 
   Replica& AddReplica(ActionCatalog seed = DefaultCatalog(),
                       uint64_t thompson_seed = 7) {
@@ -192,16 +178,12 @@ class ServiceTest : public ::testing::Test {
     r->watcher = std::make_unique<CatalogWatcher>(*r->store, w, *clock_);
     EXPECT_OK(r->watcher->Refresh());
     r->watcher->Start();
-    r->inputs = std::make_unique<InputFetcher>(
-        testing::ChannelTo(*profile_server_),
-        journey_server_ ? testing::ChannelTo(*journey_server_) : Down(),
-        input_options_, auth::ServiceCredential{}, *clock_);
     r->timer = std::make_unique<DeadlineTimer>();
     RecommenderOptions options = recommender_options_;
     options.seed = thompson_seed;
     options.clock = [] { return kNow; };
     r->recommender = std::make_unique<Recommender>(
-        *r->store, *r->watcher, *r->inputs, *r->timer, registry_, options);
+        *r->store, *r->watcher, reader_, *r->timer, registry_, options);
     r->service = std::make_unique<RecommendationServiceImpl>(
         *r->recommender, *r->store, *r->watcher, 10,
         omnicx::testing::TestCredentials::Default().authenticator());
@@ -212,7 +194,7 @@ class ServiceTest : public ::testing::Test {
     return *replicas_.back();
   }
 
-  // The profile peer answers `p` for `key`, and the customer's consents are
+  // The reader answers `p` for `key`, and the customer's consents are
   // stored as the profile service stores them (the reservation reads them).
   void PutProfile(const std::string& key, const omnicx::v1::Profile& p) {
     profile_.Put(key, p);
@@ -223,12 +205,6 @@ class ServiceTest : public ::testing::Test {
                          c.purpose() + ":granted", c.granted() ? "1" : "0"})
               .status());
     }
-  }
-
-  std::shared_ptr<grpc::Channel> Down() {
-    return grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", testing::PickFreePort()),
-        grpc::InsecureChannelCredentials());
   }
 
   static absl::StatusOr<RecommendResponse> Recommend(
@@ -295,13 +271,12 @@ class ServiceTest : public ::testing::Test {
   std::unique_ptr<testing::RedisServer> redis_server_;
   std::unique_ptr<redis::Client> redis_;
   metrics::Registry registry_;
-  ProfilePeer profile_;
-  JourneyPeer journey_;
-  std::unique_ptr<server::Server> profile_server_;
-  std::unique_ptr<server::Server> journey_server_;
+  FakeReader reader_;
+  // The same reader, by what the tests put into it.
+  FakeReader& profile_ = reader_;
+  FakeReader& journey_ = reader_;
   StoreOptions store_options_;
-  InputOptions input_options_;
-  // The clock of the replicas' catalog watchers and input caches.
+  // The clock of the replicas' catalog watchers.
   time::Clock* clock_ = &time::RealClock();
   // Outlives the replicas (TearDown clears them).
   time::SimulatedClock simulated_{absl::FromUnixSeconds(1000)};
@@ -407,14 +382,13 @@ TEST_F(ServiceTest, AnErasedCustomerGetsFallbackActionsAndNothingWritten) {
   EXPECT_EQ(left.elements().size(), 0u);
 }
 
-TEST_F(ServiceTest, StoppedJourneyServiceGivesRuleBasedDecisionsThatSaySo) {
+TEST_F(ServiceTest, UnreadableJourneyGivesRuleBasedDecisionsThatSaySo) {
   PutProfile("c1", MakeProfile("c1", {"marketing"}));
   journey_.Put("c1", Happy("c1"));
-  input_options_.cache_ttl = absl::ZeroDuration();
   Replica& r = AddReplica();
   ASSERT_OK_AND_ASSIGN(RecommendResponse before, Recommend(r, For("c1")));
   EXPECT_EQ(Code(before, "journey"), 0);
-  journey_server_->Shutdown();
+  journey_.set_journey_down(true);
   ASSERT_OK_AND_ASSIGN(RecommendResponse resp, Recommend(r, For("c1")));
   EXPECT_FALSE(resp.fallback());
   EXPECT_EQ(Code(resp, "journey"),
@@ -434,12 +408,14 @@ TEST_F(ServiceTest, StoppedJourneyServiceGivesRuleBasedDecisionsThatSaySo) {
             "eligibility:journey unavailable");
 }
 
-TEST_F(ServiceTest, SlowProfileGivesTheFallbackWithinTheBudget) {
+TEST_F(ServiceTest, SlowReadsGiveTheFallbackWithinTheBudget) {
   omnicx::v1::Profile p = MakeProfile("c1", {"marketing"});
   PutProfile("jane@example.com", p);
   profile_.set_delay(absl::Milliseconds(800));
   recommender_options_.budget = absl::Milliseconds(60);
-  input_options_.profile_timeout = absl::Seconds(2);  // the budget cuts first
+  // The reads block a Redis executor thread, as in the service.
+  server::BlockingExecutor redis_work(2, 16);
+  recommender_options_.redis_work = &redis_work;
   Replica& r = AddReplica();
   RecommendRequest request;
   request.mutable_customer()->mutable_identity()->set_type("email");
@@ -454,8 +430,7 @@ TEST_F(ServiceTest, SlowProfileGivesTheFallbackWithinTheBudget) {
   for (const auto& a : resp.actions()) {
     ids.push_back(a.action_id());
     EXPECT_TRUE(a.fallback());
-    // The watchdog or the profile call's own deadline (both at the budget's
-    // end), whichever fires first.
+    // The watchdog, at the budget's end.
     EXPECT_THAT(a.reasons(0), HasSubstr("fallback: "));
   }
   EXPECT_THAT(ids, ::testing::ElementsAre("education_self_service_guide",
@@ -472,6 +447,7 @@ TEST_F(ServiceTest, SlowProfileGivesTheFallbackWithinTheBudget) {
   ASSERT_OK_AND_ASSIGN(RecommendResponse resp2,
                        Recommend(patient, request, absl::Milliseconds(300)));
   EXPECT_TRUE(resp2.fallback());
+  replicas_.clear();  // before the executor they use
 }
 
 TEST_F(ServiceTest, RedisDownGivesTheFallback) {
@@ -735,64 +711,8 @@ TEST_F(ServiceTest, DecideForContextNeverDeliversAClaimedConsent) {
   EXPECT_EQ(profile_.calls.load(), 0);
 }
 
-// The input cache keeps the most recently used entries when full, instead
-// of clearing itself.
-TEST_F(ServiceTest, TheInputCacheEvictsTheLeastRecentlyUsed) {
-  for (const char* c : {"a", "b", "c"}) journey_.Put(c, Happy(c));
-  InputOptions options;
-  options.cache_ttl = absl::Hours(1);
-  options.max_cache_entries = 2;
-  InputFetcher inputs(Down(), testing::ChannelTo(*journey_server_), options);
-  auto get = [&](const std::string& cid) {
-    absl::Notification done;
-    absl::StatusOr<omnicx::v1::JourneySummary> out;
-    inputs.GetJourney(cid, absl::Now() + absl::Seconds(5),
-                      [&](absl::StatusOr<omnicx::v1::JourneySummary> j) {
-                        out = std::move(j);
-                        done.Notify();
-                      });
-    done.WaitForNotification();
-    EXPECT_OK(out.status());
-    return journey_.calls.load();
-  };
-  EXPECT_EQ(get("a"), 1);
-  EXPECT_EQ(get("b"), 2);
-  EXPECT_EQ(get("a"), 2);  // cached; now the most recent
-  EXPECT_EQ(get("c"), 3);  // evicts b, the least recently used
-  EXPECT_EQ(get("a"), 3);  // still cached
-  EXPECT_EQ(get("c"), 3);
-  EXPECT_EQ(get("b"), 4);  // was evicted
-}
-
-// A cached input expires cache_ttl after it was stored, on the fetcher's
-// clock.
-TEST_F(ServiceTest, TheInputCacheExpiresAfterItsTtl) {
-  journey_.Put("a", Happy("a"));
-  InputOptions options;
-  options.cache_ttl = absl::Seconds(1);
-  time::SimulatedClock clock(absl::FromUnixSeconds(1000));
-  InputFetcher inputs(Down(), testing::ChannelTo(*journey_server_), options,
-                      {}, clock);
-  auto get = [&] {
-    absl::Notification done;
-    inputs.GetJourney("a", absl::Now() + absl::Seconds(5),
-                      [&](absl::StatusOr<omnicx::v1::JourneySummary> j) {
-                        EXPECT_OK(j.status());
-                        done.Notify();
-                      });
-    done.WaitForNotification();
-    return journey_.calls.load();
-  };
-  EXPECT_EQ(get(), 1);
-  clock.Advance(absl::Seconds(1));
-  EXPECT_EQ(get(), 1);  // still fresh at exactly the TTL
-  clock.Advance(absl::Milliseconds(1));
-  EXPECT_EQ(get(), 2);  // expired: asked again
-  EXPECT_EQ(get(), 2);
-}
-
-// The reservation runs on the Redis executor, not on the gRPC thread the
-// inputs arrive on; when its queue is full the answer is the fallback at
+// The reads and the reservation run on the Redis executor, not on the gRPC
+// callback thread; when its queue is full the answer is the fallback at
 // once, and decisions resume as it drains.
 TEST_F(ServiceTest, DecisionsRunOnTheRedisExecutor) {
   PutProfile("c1", MakeProfile("c1", {"marketing"}));
@@ -939,11 +859,10 @@ namespace omnicx::recommendation {
 namespace {
 
 // A decision made before a merge: the outcome names the merged-away id (or
-// any handle), the profile resolves it to the survivor, and the decision is
+// any handle), the reader resolves it to the survivor, and the decision is
 // found under the merged id through merged_ids; the presentation counts for
 // the survivor.
 TEST_F(ServiceTest, OutcomeForADecisionMadeBeforeAMerge) {
-  input_options_.cache_ttl = absl::ZeroDuration();
   PutProfile("m", MakeProfile("m", {}));
   journey_.Put("m", Happy("m"));
   Replica& r = AddReplica();
@@ -964,10 +883,9 @@ TEST_F(ServiceTest, OutcomeForADecisionMadeBeforeAMerge) {
                        redis_->Command({"ZCARD", keys_.NbaShown("s")}));
   EXPECT_EQ(shown.integer(), 1);
 
-  // With the profile service down, the survivor's id does not lead to the
+  // With the profile unreadable, the survivor's id does not lead to the
   // decision made under the merged id: retryable, not NOT_FOUND.
-  profile_server_->Shutdown();
-  profile_server_.reset();
+  profile_.set_profile_down(true);
   EXPECT_THAT(Outcome(r, "s", resp.decision_id(), action,
                       omnicx::v1::ACTION_RESPONSE_ACCEPTED),
               StatusIs(absl::StatusCode::kUnavailable));
