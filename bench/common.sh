@@ -46,10 +46,10 @@ bench_keys() {
   export OMNICX_AUTH_API_KEYS_FILE="$BENCH_KEYS/api-keys.yaml" OMNICX_AUTH_RATE_LIMIT=0
 }
 # bench_credential SERVICE: the file of the key a service sends on its own
-# calls to the others (profile and recommendation; empty for the rest), for
-# OMNICX_AUTH_CREDENTIAL_FILE.
+# calls to the others (profile, the only service that calls another; empty
+# for the rest), for OMNICX_AUTH_CREDENTIAL_FILE.
 bench_credential() {
-  case "$1" in profile|recommendation) echo "$BENCH_KEYS/internal-$1.key" ;; esac
+  case "$1" in profile) echo "$BENCH_KEYS/internal-$1.key" ;; esac
 }
 
 # fig FILE KEY: a figure from a key=value file (0 when missing).

@@ -2,10 +2,13 @@
 # Recommendation benchmark: Recommend decisions/s at concurrency 16 and p99 at
 # 1,000 calls/s with a 200-action catalog and 100,000 customers, beside the
 # bare gRPC echo measured in the same run (target: >= 40% of bare unary qps
-# at concurrency 16). Profile and journey are stand-in peers answering
-# synthetic customers (recommendation_load --mode=peers), so the figures are
-# the recommendation service's own: two outgoing gRPC calls (1 s cache), the
-# arbitration over 200 actions and one Lua reservation per decision.
+# at concurrency 16). The recommendation service runs alone over its Redis:
+# the synthetic customers have no stored profile or journey, so each
+# decision is one read round trip that finds nobody, the arbitration over
+# 200 actions on rules without journey features, and one Lua reservation.
+# (Until #22 the inputs came from stand-in gRPC peers,
+# recommendation_load --mode=peers; bench/cost.sh measures decisions for
+# customers with stored state.)
 #
 #   bench/recommendation.sh BUILD_DIR [--customers N] [--seconds S] [--actions A]
 set -euo pipefail
@@ -28,17 +31,13 @@ base="$BENCH_TMP/base.txt"
 bash "$ROOT/bench/baseline.sh" "$BUILD" --out "$base" --seconds 3 --rates "$RATES" >/dev/null
 
 rport=$(free_port); start_redis "$rport"
-pport=$(free_port); jport=$(free_port); gport=$(free_port)
-"$BUILD/bench/recommendation_load" --mode=peers --profile_port="$pport" \
-  --journey_port="$jport" --max_seconds=600 >"$BENCH_TMP/peers.log" 2>&1 &
-BENCH_PIDS+=($!)
+gport=$(free_port)
 "$BUILD/bench/recommendation_load" --mode=catalog --actions="$ACTIONS" >"$BENCH_TMP/catalog.yaml"
 
 OMNICX_REDIS_ADDRESS="127.0.0.1:$rport" OMNICX_GRPC_ADDRESS="127.0.0.1:$gport" \
 OMNICX_METRICS_ADDRESS="" OMNICX_HTTP_ADDRESS="" OMNICX_LOG_LEVEL=warn \
-OMNICX_PROFILE_ADDRESS="127.0.0.1:$pport" OMNICX_JOURNEY_ADDRESS="127.0.0.1:$jport" \
+OMNICX_IDENTITY_SECRET=bench-identity-secret-0123456789 \
 OMNICX_CATALOG_FILE="$BENCH_TMP/catalog.yaml" OMNICX_THOMPSON_SEED=2026 \
-OMNICX_AUTH_CREDENTIAL_FILE="$(bench_credential recommendation)" \
   "$BUILD/services/recommendation/omnicx-recommendation" >"$BENCH_TMP/recommendation.log" 2>&1 &
 BENCH_PIDS+=($!)
 "$BUILD/tools/omnicx-health" --wait=10s "127.0.0.1:$gport" >/dev/null

@@ -112,7 +112,7 @@ start_suite() {  # plain|mtls: the four services, calling each other over that t
     fi
     cred=()
     case "$s" in
-      profile|recommendation) cred=(OMNICX_AUTH_CREDENTIAL_FILE="$KEYS/internal-$s.key") ;;
+      profile) cred=(OMNICX_AUTH_CREDENTIAL_FILE="$KEYS/internal-$s.key") ;;
     esac
     env "${tls_env[@]}" "${cred[@]}" \
       OMNICX_AUTH_API_KEYS_FILE="$KEYS/api-keys.yaml" \
@@ -268,31 +268,26 @@ HDR_CLIENT=$(for r in $(seq 1 "$ROUNDS"); do echo "$(echo_us with "$r" client) $
 # --- Authorize alone -----------------------------------------------------------
 auth="$BENCH_TMP/authorize.txt"
 "$LOAD" --mode=authorize --keys_file="$KEYS/api-keys.yaml" --keys_dir="$KEYS" --calls=200000 \
-  --checks=service=/omnicx.v1.RecommendationService/Recommend,agent=/omnicx.v1.ProfileService/GetCustomerContext,internal-recommendation=/omnicx.v1.ProfileService/GetProfile,internal-recommendation=/omnicx.v1.JourneyService/GetJourney,internal-profile=/omnicx.v1.RecommendationService/DecideForContext,internal-profile=/omnicx.v1.JourneyService/GetJourney \
+  --checks=service=/omnicx.v1.RecommendationService/Recommend,agent=/omnicx.v1.ProfileService/GetCustomerContext,internal-profile=/omnicx.v1.RecommendationService/DecideForContext,internal-profile=/omnicx.v1.JourneyService/GetJourney \
   >"$auth"
 
 # Authorize µs per external call: each hop at the cost of its credential
-# (in the Recommend run, GetProfile and GetJourney come from the
-# recommendation service; in the context run, DecideForContext from the
-# profile service and GetJourney from the recommendation service, or from
-# the profile service when the decision failed; both cost alike).
+# (Recommend makes no internal call: it reads its inputs from Redis; in the
+# context run, DecideForContext and, when the decision failed, GetJourney
+# come from the profile service).
 auth_per_call() {  # CALL FILE
   local f="$2"
   if [ "$1" = recommend ]; then
-    awk -v a="$(fig "$f" recommend_hops_Recommend)" -v b="$(fig "$f" recommend_hops_GetProfile)" \
-        -v c="$(fig "$f" recommend_hops_GetJourney)" \
+    awk -v a="$(fig "$f" recommend_hops_Recommend)" \
         -v ca="$(fig "$auth" authorize_service_Recommend_us)" \
-        -v cb="$(fig "$auth" authorize_internal-recommendation_GetProfile_us)" \
-        -v cc="$(fig "$auth" authorize_internal-recommendation_GetJourney_us)" \
-        'BEGIN {printf "%.3f", a * ca + b * cb + c * cc}'
+        'BEGIN {printf "%.3f", a * ca}'
   else
     awk -v a="$(fig "$f" context_hops_GetCustomerContext)" -v b="$(fig "$f" context_hops_DecideForContext)" \
-        -v c="$(fig "$f" context_hops_GetProfile)" -v d="$(fig "$f" context_hops_GetJourney)" \
+        -v d="$(fig "$f" context_hops_GetJourney)" \
         -v ca="$(fig "$auth" authorize_agent_GetCustomerContext_us)" \
         -v cb="$(fig "$auth" authorize_internal-profile_DecideForContext_us)" \
-        -v cc="$(fig "$auth" authorize_internal-recommendation_GetProfile_us)" \
         -v cd="$(fig "$auth" authorize_internal-profile_GetJourney_us)" \
-        'BEGIN {printf "%.3f", a * ca + b * cb + c * cc + d * cd}'
+        'BEGIN {printf "%.3f", a * ca + b * cb + d * cd}'
   fi
 }
 hops_of() {  # CALL FILE: authenticated calls per external call

@@ -132,7 +132,7 @@ const SERVICES = {
   ingestion: { calls: [], identity: false },
   profile: { calls: ['journey', 'recommendation'], identity: true },
   journey: { calls: [], identity: true },
-  recommendation: { calls: ['profile', 'journey'], identity: true },
+  recommendation: { calls: [], identity: true },
 };
 
 function checkServiceSecurity(where, component, pod) {

@@ -16,9 +16,7 @@ std::vector<MethodPolicy> BuildPolicies() {
       {"/omnicx.v1.IngestionService/TrackBatch", {app}, {}},
       {"/omnicx.v1.IngestionService/TrackStream", {app}, {}},
       // --- profile ---
-      {"/omnicx.v1.ProfileService/GetProfile",
-       {agent, service, internal},
-       {"recommendation"}},
+      {"/omnicx.v1.ProfileService/GetProfile", {agent, service}, {}},
       {"/omnicx.v1.ProfileService/GetTimeline", {agent}, {}},
       {"/omnicx.v1.ProfileService/GetCustomerContext", {agent}, {}},
       {"/omnicx.v1.ProfileService/SetConsent", {agent}, {}},
@@ -30,7 +28,7 @@ std::vector<MethodPolicy> BuildPolicies() {
       // --- journey ---
       {"/omnicx.v1.JourneyService/GetJourney",
        {agent, service, internal},
-       {"profile", "recommendation"}},
+       {"profile"}},
       {"/omnicx.v1.JourneyService/ListPainPoints", {analyst}, {}},
       {"/omnicx.v1.JourneyService/GetFunnel", {analyst}, {}},
       {"/omnicx.v1.JourneyService/GetChurnModel", {analyst}, {}},

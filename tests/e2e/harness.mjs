@@ -426,7 +426,7 @@ export class Suite {
         // The tracking API (ingestion): the dev write key of `default`.
         OMNICX_HTTP_ADDRESS: `127.0.0.1:${ports[n].http}`,
         OMNICX_WRITE_KEYS_FILE: path.join(this.keysDir(), 'write-keys.yaml'),
-        ...(['profile', 'recommendation'].includes(n)
+        ...(n === 'profile'
           ? { OMNICX_AUTH_CREDENTIAL_FILE: path.join(this.keysDir(), `internal-${n}.key`) } : {}),
         ...extraEnv,
       };

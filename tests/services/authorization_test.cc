@@ -113,8 +113,9 @@ const std::map<std::string, std::set<std::string>>& ExpectedAllowed() {
         "ListActions"}},
       {"internal-profile",
        {"GetJourney", "ForgetCustomer", "Recommend", "DecideForContext"}},
-      {"internal-recommendation", {"GetProfile", "GetJourney"}},
-      // Journey calls no other service.
+      // Journey and recommendation call no other service (the
+      // recommendation reads the profile and journey from Redis).
+      {"internal-recommendation", {}},
       {"internal-journey", {}},
   };
   return *table;
@@ -1074,9 +1075,9 @@ TEST_F(RateLimitTest, OneExhaustedKeyDoesNotSlowAnother) {
   // refused for rate.
   for (int i = 0; i < 5; ++i) {
     const grpc::Status s =
-        CallEmpty(suite_->Channel(suite_->profile_server(),
-                                  creds_.internal_key("recommendation")),
-                  "/omnicx.v1.ProfileService/GetProfile");
+        CallEmpty(suite_->Channel(suite_->journey_server(),
+                                  creds_.internal_key("profile")),
+                  "/omnicx.v1.JourneyService/GetJourney");
     EXPECT_NE(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << i;
   }
   // A second later the analyst has a token again.

@@ -7,7 +7,7 @@
 #
 # Writes, once (existing keys are kept), each mode 0600:
 #   KEYS_DIR/<role>.key               app agent service analyst admin
-#   KEYS_DIR/internal-<service>.key   profile recommendation (their own calls)
+#   KEYS_DIR/internal-<service>.key   profile (its own calls; no other service calls one)
 #   KEYS_DIR/write.key                an untrusted app key (browser write key)
 # and rewrites KEYS_DIR/api-keys.yaml (auth.api_keys_file) from them, and
 # KEYS_DIR/write-keys.yaml (write_keys_file: write.key as the HTTP tracking
@@ -45,7 +45,7 @@ out="$KEYS_DIR/api-keys.yaml.$$"
   new_key "$KEYS_DIR/write.key"
   printf '  - name: dev-write-key\n    sha256: %s\n    tenant: %s\n    role: app\n' \
     "$(sha "$KEYS_DIR/write.key")" "$TENANT"
-  for service in profile recommendation; do
+  for service in profile; do
     new_key "$KEYS_DIR/internal-$service.key"
     # Internal keys are named after their service: the policy checks the name.
     printf '  - name: %s\n    sha256: %s\n    tenant: %s\n    role: internal\n' \

@@ -5,7 +5,7 @@ calls. */}}
 ingestion: {grpc: 50051, metrics: 9451, health: 50061, http: 9080, calls: []}
 profile: {grpc: 50052, metrics: 9452, health: 50062, calls: [journey, recommendation]}
 journey: {grpc: 50053, metrics: 9453, health: 50063, calls: []}
-recommendation: {grpc: 50054, metrics: 9454, health: 50064, calls: [profile, journey]}
+recommendation: {grpc: 50054, metrics: 9454, health: 50064, calls: []}
 {{- end -}}
 
 {{- define "omnicx.fullname" -}}

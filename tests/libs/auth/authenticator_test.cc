@@ -26,6 +26,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr char kGetProfile[] = "/omnicx.v1.ProfileService/GetProfile";
+constexpr char kGetJourney[] = "/omnicx.v1.JourneyService/GetJourney";
 constexpr char kErase[] = "/omnicx.v1.ProfileService/EraseCustomer";
 
 std::string Bearer(const std::string& key) { return "Bearer " + key; }
@@ -168,9 +169,9 @@ TEST(AuthenticatorTest, OnBehalfOfIsTakenOnlyFromInternalCallers) {
   TestCredentials creds;
   Authenticator& auth = creds.authenticator();
   absl::StatusOr<Principal> internal = auth.Authorize(
-      Bearer(creds.internal_key("recommendation")), "console-7", kGetProfile);
+      Bearer(creds.internal_key("profile")), "console-7", kGetJourney);
   ASSERT_THAT(internal, IsOk());
-  EXPECT_EQ(internal->AuditName(), "recommendation (for console-7)");
+  EXPECT_EQ(internal->AuditName(), "profile (for console-7)");
   absl::StatusOr<Principal> agent =
       auth.Authorize(Bearer(creds.key(Role::kAgent)), "admin", kGetProfile);
   ASSERT_THAT(agent, IsOk());

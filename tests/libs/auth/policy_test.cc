@@ -73,7 +73,12 @@ TEST(PolicyTest, InternalCallersAreNamedPerMethod) {
   EXPECT_THAT(CheckAllowed(profile, forget), IsOk());
   EXPECT_THAT(CheckAllowed(reco, forget),
               StatusIs(absl::StatusCode::kPermissionDenied));
+  // The recommendation calls no service: it reads Redis.
   EXPECT_THAT(CheckAllowed(reco, "/omnicx.v1.ProfileService/GetProfile"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(CheckAllowed(reco, "/omnicx.v1.JourneyService/GetJourney"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(CheckAllowed(profile, "/omnicx.v1.JourneyService/GetJourney"),
               IsOk());
   EXPECT_THAT(CheckAllowed(profile, "/omnicx.v1.ProfileService/GetProfile"),
               StatusIs(absl::StatusCode::kPermissionDenied));
