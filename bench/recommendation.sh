@@ -6,9 +6,8 @@
 # the synthetic customers have no stored profile or journey, so each
 # decision is one read round trip that finds nobody, the arbitration over
 # 200 actions on rules without journey features, and one Lua reservation.
-# (Until #22 the inputs came from stand-in gRPC peers,
-# recommendation_load --mode=peers; bench/cost.sh measures decisions for
-# customers with stored state.)
+# (Until #22 the inputs came from stand-in gRPC peers; bench/cost.sh
+# measures decisions for customers with stored state.)
 #
 #   bench/recommendation.sh BUILD_DIR [--customers N] [--seconds S] [--actions A]
 set -euo pipefail

@@ -1,26 +1,19 @@
-// Load client and stand-in peers for the recommendation benchmark.
+// Load client for the recommendation benchmark.
 //
 //   recommendation_load --mode=catalog --actions=200 > catalog.yaml
 //       a valid 200-action catalog over all kinds (seeded, reproducible)
-//   recommendation_load --mode=peers --profile_port=P --journey_port=J
-//       ProfileService.GetProfile and JourneyService.GetJourney answering
-//       synthetic customers c0..cN-1 (consents, lifetime value, stage,
-//       health, churn risk, open cases, drivers, segments derived from N),
-//       so the benchmark measures the recommendation service, not the
-//       state of other services; exits after --max_seconds (600)
 //   recommendation_load --mode=decide --target=RECO --key_file=service.key
 //       --customers=100000 --concurrency=16 --seconds=5 --rates=1000
 //       Recommend for uniformly random customers: closed loop at the given
 //       concurrency, then open loop at each rate; prints
 //       reco_c<C>_{qps,p50_ms,p99_ms,errors,fallbacks} and
 //       reco_open_<rate>_{p50_ms,p99_ms,errors,fallbacks}; with --hot=H
-//       also a closed loop over customers c0..cH-1 (inputs cached):
+//       also a closed loop over customers c0..cH-1:
 //       reco_hot_c<C>_{qps,...}
 #include <atomic>
 #include <cstdio>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -32,110 +25,9 @@
 #include "bench/lib/load.h"
 #include "grpcpp/grpcpp.h"
 #include "libs/auth/authenticator.h"
-#include "omnicx/v1/journey.grpc.pb.h"
-#include "omnicx/v1/profile.grpc.pb.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
 
 namespace {
-
-int64_t CustomerNumber(const std::string& id) {
-  int64_t n = 0;
-  if (id.size() > 1) (void)absl::SimpleAtoi(id.substr(1), &n);
-  return n;
-}
-
-google::protobuf::Timestamp Ago(absl::Duration d) {
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(absl::ToUnixSeconds(absl::Now() - d));
-  return ts;
-}
-
-class ProfilePeer final : public omnicx::v1::ProfileService::CallbackService {
-  grpc::ServerUnaryReactor* GetProfile(
-      grpc::CallbackServerContext* context,
-      const omnicx::v1::GetProfileRequest* request,
-      omnicx::v1::GetProfileResponse* response) override {
-    const std::string& id = request->customer().customer_id();
-    const int64_t n = CustomerNumber(id);
-    omnicx::v1::Profile* p = response->mutable_profile();
-    p->set_customer_id(id);
-    p->set_lifetime_value(static_cast<double>(n % 100) * 25);
-    if (n % 3 != 0) {
-      auto* c = p->add_consents();
-      c->set_purpose("marketing");
-      c->set_granted(true);
-    }
-    if (n % 5 == 0) {
-      auto* c = p->add_consents();
-      c->set_purpose("research");
-      c->set_granted(true);
-    }
-    auto* reactor = context->DefaultReactor();
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
-};
-
-class JourneyPeer final : public omnicx::v1::JourneyService::CallbackService {
-  grpc::ServerUnaryReactor* GetJourney(
-      grpc::CallbackServerContext* context,
-      const omnicx::v1::GetJourneyRequest* request,
-      omnicx::v1::GetJourneyResponse* response) override {
-    static const char* const kSegments[] = {
-        "digital_first", "branch_loyal", "detractor", "high_effort",
-        "high_value",    "new_customer", "at_risk",   "promoter"};
-    const std::string& id = request->customer().customer_id();
-    const int64_t n = CustomerNumber(id);
-    omnicx::v1::JourneySummary* j = response->mutable_journey();
-    j->set_customer_id(id);
-    j->set_stage(static_cast<omnicx::v1::Stage>(1 + n % 9));
-    j->set_health(static_cast<double>(n % 101));
-    j->set_churn_risk(static_cast<double>(n % 97) / 97.0);
-    j->add_segments(kSegments[n % 8]);
-    if (n % 4 == 0) j->add_segments(kSegments[(n / 8) % 8]);
-    if (n % 7 == 0) {
-      auto* c = j->add_open_cases();
-      c->set_case_id(absl::StrCat("k", n));
-      c->set_touchpoint(n % 14 == 0 ? "complaint_line" : "billing");
-      *c->mutable_opened_at() = Ago(absl::Hours(48));
-      c->set_contact_count(1 + n % 3);
-    }
-    auto* d = j->add_drivers();
-    d->set_touchpoint(n % 11 == 0 ? "checkout" : "app_login");
-    d->set_type(n % 11 == 0 ? "purchase" : "login");
-    d->set_impact(n % 11 == 0 ? -25 : 4);
-    *d->mutable_last_at() = Ago(absl::Hours(20));
-    auto* reactor = context->DefaultReactor();
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
-};
-
-int Peers(int profile_port, int journey_port, int max_seconds) {
-  ProfilePeer profile;
-  JourneyPeer journey;
-  grpc::ServerBuilder pb;
-  pb.AddListeningPort(absl::StrCat("127.0.0.1:", profile_port),
-                      grpc::InsecureServerCredentials());
-  pb.RegisterService(&profile);
-  grpc::ServerBuilder jb;
-  jb.AddListeningPort(absl::StrCat("127.0.0.1:", journey_port),
-                      grpc::InsecureServerCredentials());
-  jb.RegisterService(&journey);
-  std::unique_ptr<grpc::Server> ps = pb.BuildAndStart();
-  std::unique_ptr<grpc::Server> js = jb.BuildAndStart();
-  if (!ps || !js) {
-    std::fprintf(stderr, "cannot listen on %d / %d\n", profile_port,
-                 journey_port);
-    return 1;
-  }
-  std::printf("peers ready\n");
-  std::fflush(stdout);
-  absl::SleepFor(absl::Seconds(max_seconds));
-  ps->Shutdown();
-  js->Shutdown();
-  return 0;
-}
 
 int Catalog(int actions) {
   static const char* const kKinds[] = {
@@ -315,8 +207,7 @@ int Decide(const std::string& target,
 int main(int argc, char** argv) {
   std::string mode, target, key_file;
   int64_t customers = 100000, hot = 0;
-  int concurrency = 16, actions = 200, profile_port = 0, journey_port = 0,
-      max_seconds = 600;
+  int concurrency = 16, actions = 200;
   double seconds = 5;
   std::vector<std::string> rates = {"1000"};
   for (int i = 1; i < argc; ++i) {
@@ -335,19 +226,12 @@ int main(int argc, char** argv) {
       (void)absl::SimpleAtoi(value("--concurrency="), &concurrency);
     if (absl::StartsWith(a, "--actions="))
       (void)absl::SimpleAtoi(value("--actions="), &actions);
-    if (absl::StartsWith(a, "--profile_port="))
-      (void)absl::SimpleAtoi(value("--profile_port="), &profile_port);
-    if (absl::StartsWith(a, "--journey_port="))
-      (void)absl::SimpleAtoi(value("--journey_port="), &journey_port);
-    if (absl::StartsWith(a, "--max_seconds="))
-      (void)absl::SimpleAtoi(value("--max_seconds="), &max_seconds);
     if (absl::StartsWith(a, "--seconds="))
       (void)absl::SimpleAtod(value("--seconds="), &seconds);
     if (absl::StartsWith(a, "--rates="))
       rates = absl::StrSplit(value("--rates="), ',');
   }
   if (mode == "catalog") return Catalog(actions);
-  if (mode == "peers") return Peers(profile_port, journey_port, max_seconds);
   if (mode == "decide") {
     const absl::StatusOr<omnicx::auth::ServiceCredential> key =
         omnicx::auth::ServiceCredential::FromKeyFile(key_file);
@@ -359,6 +243,6 @@ int main(int argc, char** argv) {
     return Decide(target, *key, customers, concurrency, rates, seconds, hot);
   }
   std::fprintf(stderr,
-               "usage: recommendation_load --mode=catalog|peers|decide ...\n");
+               "usage: recommendation_load --mode=catalog|decide ...\n");
   return 2;
 }
