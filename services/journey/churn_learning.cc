@@ -84,12 +84,17 @@ void ForEachTouchpointFeature(const CompiledModel& model,
 
 // Calls f(name, value) for the customer-level features at `at_ms`: "idle"
 // (months since the latest touchpoint, at most 6), "tenure" (years, at most
-// 1), "activity" (log of 1 + touchpoints per month) and "mix:<channel>"
-// (share of touchpoints on the channel).
+// 1), "new_customer" (1 in the first two months), "activity" (log of 1 +
+// touchpoints per month), "spend" (log of 1 + value per purchase, for
+// customers with a purchase) and "mix:<channel>" (share of touchpoints on
+// the channel). Who the customer is — how much they spend each time, how
+// new they are, where they come — sets how likely they are to leave before
+// anything goes wrong (a bargain hunter more than a business account).
 template <typename F>
 void ForEachCustomerFeature(const JourneyState& state, int64_t at_ms, F&& f) {
   if (state.events() == 0) return;
   constexpr double kMonthMs = 30.0 * 86400000;
+  constexpr double kNewCustomerMonths = 2;
   const double idle =
       std::max(0.0, static_cast<double>(at_ms - state.last_ms()) / kMonthMs);
   const double tenure =
@@ -98,6 +103,13 @@ void ForEachCustomerFeature(const JourneyState& state, int64_t at_ms, F&& f) {
   if (idle > 0) f(name, std::min(idle, 6.0));
   name = "tenure";
   if (tenure > 0) f(name, std::min(tenure / 12, 1.0));
+  name = "new_customer";
+  if (tenure < kNewCustomerMonths) f(name, 1.0);
+  if (state.purchases() > 0) {
+    name = "spend";
+    f(name, std::log1p(std::max(0.0, state.lifetime_value()) /
+                       static_cast<double>(state.purchases())));
+  }
   name = "activity";
   f(name,
     std::log1p(static_cast<double>(state.events()) / std::max(tenure, 1.0)));
@@ -155,8 +167,8 @@ void Step(const omnicx::journey::v1::ChurnLearning& options, double gradient,
   const double g = gradient + options.shrinkage() * w->value();
   w->set_gradient_squares(w->gradient_squares() + g * g);
   if (w->gradient_squares() > 0) {
-    w->set_value(w->value() -
-                 options.learning_rate() * g / std::sqrt(w->gradient_squares()));
+    w->set_value(w->value() - options.learning_rate() * g /
+                                  std::sqrt(w->gradient_squares()));
   }
 }
 

@@ -11,7 +11,8 @@
 //   z = prior_logit + bias + prior_slope·(prior_logit − intercept)
 //       + Σ_touchpoints n·(θn_touchpoint + θn_type + θn_channel)
 //       − Σ_touchpoints p·(θp_touchpoint + θp_type + θp_channel)
-//       + θ_idle·idle months + θ_tenure·tenure + θ_activity·activity
+//       + θ_idle·idle months + θ_tenure·tenure + θ_new·new customer
+//       + θ_activity·activity + θ_spend·log(1 + value per purchase)
 //       + Σ_channels θ_mix·share of touchpoints on the channel
 //
 // where n and p are the touchpoint's decayed negative and positive

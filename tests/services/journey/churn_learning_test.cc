@@ -9,9 +9,9 @@
 #include <random>
 #include <set>
 
-#include "gtest/gtest.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
 #include "services/journey/journey_model.h"
 #include "services/journey/journey_state.h"
 #include "services/journey/pain_points.h"
@@ -63,7 +63,8 @@ std::vector<Interaction> Lapse() {
 // --- labels ------------------------------------------------------------------
 
 TEST(ChurnLabelTest, DefaultLabelsAndAFilesListReplacesThem) {
-  for (const char* t : {"churned", "account_closed", "subscription_cancelled"}) {
+  for (const char* t :
+       {"churned", "account_closed", "subscription_cancelled"}) {
     EXPECT_TRUE(Model().IsChurnLabel(t)) << t;
   }
   EXPECT_FALSE(Model().IsChurnLabel("cancellation"));
@@ -126,14 +127,110 @@ TEST(ChurnLabelTest, TheExampleHoldsOnlyWhatHappenedBeforeTheLabel) {
   EXPECT_GT(example->features().at("n:t:delivery"), 0);
   EXPECT_LT(example->features().at("p:t:checkout"), 0);
   EXPECT_NEAR(example->features().at("idle"),
-              static_cast<double>(seen - before.last_ms()) / (30 * kDay),
-              1e-9);
+              static_cast<double>(seen - before.last_ms()) / (30 * kDay), 1e-9);
   EXPECT_DOUBLE_EQ(example->features().at("mix:CHANNEL_WEB"), 1.0);
   // Once: a second label teaches nothing more.
   EXPECT_FALSE(LeftExample(Model(), after.churned_ms(), after.events(), after)
                    .has_value());
   // Labelled before any touchpoint arrived: the touchpoints bring it.
   EXPECT_TRUE(LeftExample(Model(), after.churned_ms(), 0, after).has_value());
+}
+
+Interaction Purchase(const std::string& id, double value, int64_t t_ms) {
+  Interaction e = Event(id, "purchase", "checkout", t_ms);
+  e.set_value(value);
+  return e;
+}
+
+// Who the customer is, from their own events: what they spend each time
+// (returns count against it) and whether they are new.
+TEST(ChurnFeatureTest, SpendPerPurchaseAndNewCustomer) {
+  Interaction ret = Event("r", "return", "returns", kT0 + 3 * kDay);
+  ret.set_value(-20);
+  const JourneyState s =
+      Replay({Purchase("a", 30, kT0), Purchase("b", 50, kT0 + kDay), ret});
+  const ChurnExample early =
+      MakeChurnExample(Model(), s, kT0 + 30 * kDay, false);
+  EXPECT_NEAR(early.features().at("spend"), std::log1p(60.0 / 2), 1e-12);
+  EXPECT_DOUBLE_EQ(early.features().at("new_customer"), 1.0);
+  // Two months after their first touchpoint they are no longer new.
+  const ChurnExample later =
+      MakeChurnExample(Model(), s, kT0 + 61 * kDay, false);
+  EXPECT_FALSE(later.features().contains("new_customer"));
+  EXPECT_NEAR(later.features().at("spend"), std::log1p(30.0), 1e-12);
+  // No purchase, no spend; returns worth more than the purchases read as 0.
+  EXPECT_FALSE(MakeChurnExample(Model(), Replay(Lapse()), kT0 + 3 * kDay, false)
+                   .features()
+                   .contains("spend"));
+  Interaction big = Event("r2", "return", "returns", kT0 + 4 * kDay);
+  big.set_value(-500);
+  EXPECT_DOUBLE_EQ(
+      MakeChurnExample(Model(), Replay({Purchase("a", 30, kT0), big}),
+                       kT0 + 5 * kDay, false)
+          .features()
+          .at("spend"),
+      0.0);
+}
+
+// The customer features come from order-free parts of the state: a merged
+// customer has the features of the replayed union.
+TEST(ChurnFeatureTest, MergedCustomerHasTheFeaturesOfTheReplay) {
+  const std::vector<Interaction> a = {
+      Purchase("a", 30, kT0), Event("v", "page_view", "home", kT0 + kDay)};
+  const std::vector<Interaction> b = {
+      Purchase("b", 900, kT0 + 70 * kDay),
+      Event("d", "delivery", "delivery", kT0 + 71 * kDay,
+            omnicx::v1::OUTCOME_FAILURE)};
+  JourneyState merged = Replay(b);
+  MergeState(Model(), Replay(a), &merged);
+  std::vector<Interaction> all = b;
+  all.insert(all.end(), a.begin(), a.end());
+  const JourneyState replayed = Replay(all);
+  for (int64_t at : {kT0 + 72 * kDay, kT0 + 200 * kDay}) {
+    const ChurnExample x = MakeChurnExample(Model(), merged, at, false);
+    const ChurnExample y = MakeChurnExample(Model(), replayed, at, false);
+    EXPECT_NEAR(x.features().at("spend"), std::log1p(465.0), 1e-12);
+    EXPECT_FALSE(x.features().contains("new_customer"));  // since kT0
+    ASSERT_EQ(x.features().size(), y.features().size());
+    for (const auto& [f, v] : y.features()) {
+      EXPECT_NEAR(x.features().at(f), v, 1e-9) << f;
+    }
+  }
+}
+
+// Customers who spend little each time leave three times as often, with
+// the same experiences: the learner finds it from "spend" alone.
+TEST(ChurnFeatureTest, LearnsThatLowSpendersLeaveMoreOften) {
+  std::mt19937_64 rng(17);
+  std::uniform_real_distribution<double> u(0, 1);
+  auto draw = [&](int n, std::vector<ChurnExample>* out,
+                  std::vector<double>* base) {
+    for (int i = 0; i < n; ++i) {
+      const bool low = u(rng) < 0.5;
+      const double v = (low ? 35 : 300) * (0.5 + u(rng));
+      const JourneyState s = Replay({Purchase("p", v, kT0 - 200 * kDay),
+                                     Event("v", "page_view", "home", kT0)});
+      const double p = low ? 0.03 : 0.01;
+      out->push_back(MakeChurnExample(Model(), s, kT0 + kDay, u(rng) < p));
+      base->push_back(p);
+    }
+  };
+  std::vector<ChurnExample> train, test;
+  std::vector<double> train_p, test_p;
+  draw(20000, &train, &train_p);
+  draw(5000, &test, &test_p);
+  LearnedChurnModel m;
+  for (const ChurnExample& e : train) Learn(Model(), e, &m);
+  const LearnedChurn learned(m);
+  EXPECT_LT(learned.Value("spend"), -0.2);
+  double low = 0, high = 0;
+  int nl = 0, nh = 0;
+  for (size_t i = 0; i < test.size(); ++i) {
+    const double r = PredictExample(m, test[i]);
+    (test_p[i] > 0.02 ? low : high) += r;
+    (test_p[i] > 0.02 ? nl : nh) += 1;
+  }
+  EXPECT_GT(low / nl, 1.5 * high / nh) << low / nl << " " << high / nh;
 }
 
 TEST(ChurnLabelTest, CustomersStillThereGiveOneNegativePerPeriod) {
@@ -151,14 +248,15 @@ TEST(ChurnLabelTest, CustomersStillThereGiveOneNegativePerPeriod) {
       *stayed, MakeChurnExample(Model(), s, period_end, false)));
   // A brand-new customer's first touchpoints are no evidence of staying,
   // nor is anything after a label.
-  EXPECT_FALSE(StayedExample(Model(), JourneyState(), period_end + kDay)
-                   .has_value());
+  EXPECT_FALSE(
+      StayedExample(Model(), JourneyState(), period_end + kDay).has_value());
   JourneyState labelled = s;
   labelled.set_churned_ms(s.last_ms());
   EXPECT_FALSE(StayedExample(Model(), labelled, period_end + kDay).has_value());
 }
 
-// --- the prior, shrinkage and calibration bounds ------------------------------
+// --- the prior, shrinkage and calibration bounds
+// ------------------------------
 
 TEST(ChurnLearningTest, WithoutLabelsChurnRiskIsThePrior) {
   const JourneyState s = Replay(Lapse());
@@ -182,8 +280,8 @@ TEST(ChurnLearningTest, WithoutLabelsChurnRiskIsThePrior) {
 TEST(ChurnLearningTest, CustomersWhoStayedTeachNothingBeforeTheFirstLabel) {
   const JourneyState s = Replay(Lapse());
   LearnedChurnModel m;
-  EXPECT_FALSE(Learn(Model(), MakeChurnExample(Model(), s, s.last_ms(), false),
-                     &m));
+  EXPECT_FALSE(
+      Learn(Model(), MakeChurnExample(Model(), s, s.last_ms(), false), &m));
   EXPECT_EQ(m.examples(), 0);
   EXPECT_TRUE(LearnedChurn(m).empty());
   EXPECT_TRUE(
@@ -200,8 +298,7 @@ TEST(ChurnLearningTest, ShrinkageKeepsAFewLabelsCloseToThePrior) {
   const JourneyState calm = Replay({Event("v", "page_view", "home", kT0)});
   // Three who left after a failed delivery, three still there without one.
   for (int i = 0; i < 3; ++i) {
-    Learn(Model(), MakeChurnExample(Model(), lapse, lapse.last_ms(), true),
-          &m);
+    Learn(Model(), MakeChurnExample(Model(), lapse, lapse.last_ms(), true), &m);
     Learn(Model(), MakeChurnExample(Model(), calm, calm.last_ms(), false), &m);
   }
   const LearnedChurn learned(m);
@@ -244,7 +341,8 @@ TEST(ChurnLearningTest, RiskAndHealthAreNeverCertain) {
   EXPECT_LT(BoundRisk(0.001), BoundRisk(0.002));
 }
 
-// --- learning on a known world -------------------------------------------------
+// --- learning on a known world
+// -------------------------------------------------
 
 // Customers who fail at "alpha" and "beta" (both configured alike, type
 // delivery); only alpha drives churn.
@@ -262,8 +360,7 @@ World Draw(std::mt19937_64& rng, int n, double intercept = -3.2) {
     const int a = failures(rng), b = failures(rng);
     for (int k = 0; k < a + b; ++k) {
       events.push_back(Event(absl::StrCat("f", k), "delivery",
-                             k < a ? "alpha" : "beta",
-                             kT0 + (1 + k) * kDay,
+                             k < a ? "alpha" : "beta", kT0 + (1 + k) * kDay,
                              omnicx::v1::OUTCOME_FAILURE));
     }
     const double risk = 1 / (1 + std::exp(-(intercept + 1.3 * a + 0.0 * b)));
@@ -328,7 +425,8 @@ TEST(ChurnLearningTest, LearnsWhichTouchpointsMatterAndIsCalibrated) {
   EXPECT_LE(ExpectedCalibrationError(after, test.churned), 0.05);
   const auto described = DescribeChurnModel(m, 100);
   EXPECT_EQ(described.examples(), m.examples());
-  EXPECT_GT(described.examples(), 11900);  // all but those before the first label
+  EXPECT_GT(described.examples(),
+            11900);  // all but those before the first label
   bool found = false;
   for (const auto& imp : described.importances()) {
     if (imp.kind() == "touchpoint" && imp.name() == "alpha") {
@@ -395,7 +493,8 @@ TEST(ChurnLearningTest, ACommonUninformativeFeatureDoesNotTakeUpTheRate) {
   EXPECT_NEAR(learned.Value("n:t:common"), 0, 0.3);
 }
 
-// --- analytics corrections -----------------------------------------------------
+// --- analytics corrections
+// -----------------------------------------------------
 
 TEST(FeedbackTest, CountsTowardTheTouchpointItIsAboutAndIsNoPainPoint) {
   Interaction contact = Event("c", "support_contact", "delivery", kT0,
@@ -435,14 +534,15 @@ TEST(OwnerTest, PainPointsNameTheirOwnerAndFilterByIt) {
       "  - {touchpoint: delivery, team: logistics}\n"
       "  - {type: payment, team: billing}\n"
       "  - {channel: CHANNEL_VOICE, team: contact_centre}\n"
-      "  - {channel: CHANNEL_VOICE, touchpoint: delivery, team: logistics_calls}\n",
+      "  - {channel: CHANNEL_VOICE, touchpoint: delivery, team: "
+      "logistics_calls}\n",
       "t");
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_EQ(model->Owner(omnicx::v1::CHANNEL_WEB, "delivery", "delivery"),
             "logistics");
-  EXPECT_EQ(model->Owner(omnicx::v1::CHANNEL_VOICE, "support_contact",
-                         "delivery"),
-            "logistics_calls");
+  EXPECT_EQ(
+      model->Owner(omnicx::v1::CHANNEL_VOICE, "support_contact", "delivery"),
+      "logistics_calls");
   EXPECT_EQ(model->Owner(omnicx::v1::CHANNEL_WEB, "payment", "checkout"),
             "billing");
   EXPECT_EQ(model->Owner(omnicx::v1::CHANNEL_VOICE, "login", "login"),
