@@ -18,6 +18,7 @@
 #include "libs/status/status_matchers.h"
 #include "libs/testing/in_process_server.h"
 #include "libs/testing/redis_server.h"
+#include "libs/testing/redis_test.h"
 #include "libs/testing/wait.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
@@ -149,15 +150,11 @@ class RecommendationPeer final
   omnicx::v1::DecideForContextRequest last_;
 };
 
-class ContextTest : public ::testing::Test {
+class ContextTest : public testing::RedisTest {
  protected:
   void SetUp() override {
-    auto server = testing::RedisServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    redis_server_ = std::move(*server);
-    redis::ClientOptions o;
-    o.port = redis_server_->port();
-    redis_ = redis::Client::Create(o);
+    RedisTest::SetUp();
+    if (HasFatalFailure()) return;
     ProfileStoreOptions options;
     options.identity_secret = "test-secret-0123456789";
     store_ = std::make_unique<ProfileStore>(*redis_, keys_, options);
@@ -252,8 +249,6 @@ class ContextTest : public ::testing::Test {
   }
 
   keys::KeyBuilder keys_ = *keys::KeyBuilder::Create("default");
-  std::unique_ptr<testing::RedisServer> redis_server_;
-  std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<ProfileStore> store_;
   std::string cid_;
   std::vector<std::unique_ptr<server::Server>> servers_;
