@@ -20,6 +20,7 @@
 #include "libs/status/status_matchers.h"
 #include "libs/testing/in_process_server.h"
 #include "libs/testing/redis_server.h"
+#include "libs/testing/redis_test.h"
 #include "libs/testing/test_credentials.h"
 #include "libs/testing/wait.h"
 #include "libs/time/clock.h"
@@ -174,16 +175,20 @@ struct Replica {
   std::unique_ptr<omnicx::v1::RecommendationService::Stub> stub;
 };
 
-class ServiceTest : public ::testing::Test {
+// A client pool of 32: the concurrency tests run 16 callers at once.
+redis::ClientOptions Pool32() {
+  redis::ClientOptions o;
+  o.pool_size = 32;
+  return o;
+}
+
+class ServiceTest : public testing::RedisTest {
  protected:
+  ServiceTest() : RedisTest({}, Pool32()) {}
+
   void SetUp() override {
-    auto server = testing::RedisServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    redis_server_ = std::move(*server);
-    redis::ClientOptions o;
-    o.port = redis_server_->port();
-    o.pool_size = 32;
-    redis_ = redis::Client::Create(o);
+    RedisTest::SetUp();
+    if (HasFatalFailure()) return;
     profile_server_ = *testing::StartInProcess({&profile_});
     journey_server_ = *testing::StartInProcess({&journey_});
   }
@@ -307,8 +312,6 @@ class ServiceTest : public ::testing::Test {
   }
 
   keys::KeyBuilder keys_ = *keys::KeyBuilder::Create("default");
-  std::unique_ptr<testing::RedisServer> redis_server_;
-  std::unique_ptr<redis::Client> redis_;
   metrics::Registry registry_;
   ProfilePeer profile_;
   JourneyPeer journey_;
