@@ -34,7 +34,6 @@
 namespace omnicx::ingestion {
 namespace {
 
-using ::omnicx::testing::RedisServer;
 using ::omnicx::v1::EventResult;
 using ::omnicx::v1::Interaction;
 using ::testing::ElementsAre;
@@ -761,17 +760,17 @@ TEST_F(IngestionTest, ARefusedWaitIsUnavailable) {
 // The event log's whole Redis path (groups, strict durability check,
 // append script, lag, trim, replica WAIT) as the `ingestion` ACL user of
 // helm/omnicx/files/redis-acl.conf: nothing it sends is refused.
-TEST(IngestionAclTest, EventLogRunsUnderTheIngestionUser) {
-  auto server =
-      RedisServer::Start({.appendonly = true,
-                          .appendfsync = "always",
-                          .acl_passwords = testing::TestAclPasswords()});
-  ASSERT_TRUE(server.ok()) << server.status();
-  redis::ClientOptions o;
-  o.port = (*server)->port();
-  o.user = "ingestion";
-  o.password = testing::TestAclPasswords().at("ingestion");
-  auto redis = redis::Client::Create(o);
+class IngestionAclTest : public testing::RedisTest {
+ protected:
+  IngestionAclTest()
+      : RedisTest({.appendonly = true,
+                   .appendfsync = "always",
+                   .acl_passwords = testing::TestAclPasswords()},
+                  AclUser("ingestion")) {}
+};
+
+TEST_F(IngestionAclTest, EventLogRunsUnderTheIngestionUser) {
+  redis::Client* redis = redis_.get();
   const keys::KeyBuilder keys = *keys::KeyBuilder::Create("default");
   EventLogOptions strict;
   strict.strict = true;
@@ -796,11 +795,8 @@ TEST(IngestionAclTest, EventLogRunsUnderTheIngestionUser) {
               status::StatusIs(absl::StatusCode::kUnavailable,
                                Not(HasSubstr("NOPERM"))));
   // Nothing was refused along the way.
-  redis::ClientOptions admin;
-  admin.port = o.port;
-  admin.password = testing::TestAclPasswords().at("default");
   ASSERT_OK_AND_ASSIGN(redis::Reply denied,
-                       redis::Client::Create(admin)->Command({"ACL", "LOG"}));
+                       NewClient(AclUser("default"))->Command({"ACL", "LOG"}));
   EXPECT_TRUE(denied.elements().empty());
 }
 
