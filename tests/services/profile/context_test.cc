@@ -5,6 +5,8 @@
 // (served while nothing it shows changed; never installed by an assembly
 // that raced a change).
 #include <atomic>
+#include <memory>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -76,7 +78,6 @@ class RecommendationPeer final
  public:
   explicit RecommendationPeer(JourneyPeer* journey = nullptr)
       : journey_(journey) {}
-  ~RecommendationPeer() override { Release(); }
 
   grpc::ServerUnaryReactor* DecideForContext(
       grpc::CallbackServerContext* context,
@@ -173,6 +174,23 @@ class ContextTest : public testing::RedisTest {
     ASSERT_TRUE(applied.ok()) << applied.status();
   }
 
+  // Held calls are answered first: a server's shutdown waits for its calls.
+  void TearDown() override {
+    for (RecommendationPeer* peer : holders_) peer->Release();
+    servers_.clear();
+  }
+
+  // A peer owned by the fixture, so that it outlives the server serving it
+  // (gRPC needs a service to outlive its server; a test's locals do not).
+  template <typename T, typename... Args>
+  T& Peer(Args&&... args) {
+    auto peer = std::make_unique<T>(std::forward<Args>(args)...);
+    T& out = *peer;
+    if constexpr (std::is_same_v<T, RecommendationPeer>) holders_.push_back(&out);
+    peers_.push_back(std::move(peer));
+    return out;
+  }
+
   std::shared_ptr<grpc::Channel> Start(grpc::Service* service) {
     auto s = testing::StartInProcess({service});
     EXPECT_TRUE(s.ok());
@@ -251,12 +269,14 @@ class ContextTest : public testing::RedisTest {
   keys::KeyBuilder keys_ = *keys::KeyBuilder::Create("default");
   std::unique_ptr<ProfileStore> store_;
   std::string cid_;
+  std::vector<std::unique_ptr<grpc::Service>> peers_;  // outlive servers_
+  std::vector<RecommendationPeer*> holders_;
   std::vector<std::unique_ptr<server::Server>> servers_;
 };
 
 TEST_F(ContextTest, CompleteAnswerIsCachedUntilTheNextEvent) {
-  JourneyPeer journey;
-  RecommendationPeer recommendation(&journey);
+  JourneyPeer& journey = Peer<JourneyPeer>();
+  RecommendationPeer& recommendation = Peer<RecommendationPeer>(&journey);
   ContextAssembler assembler(*store_, Start(&journey), Start(&recommendation),
                              {});
   ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler));
@@ -301,8 +321,8 @@ TEST_F(ContextTest, CompleteAnswerIsCachedUntilTheNextEvent) {
 // call fresh, which is then cached in turn. The journey peer's health tells
 // a cached answer (the previous health) from a fresh one (the current).
 TEST_F(ContextTest, CachedContextIsServedUntilAChangeItShows) {
-  JourneyPeer journey;
-  RecommendationPeer recommendation(&journey);
+  JourneyPeer& journey = Peer<JourneyPeer>();
+  RecommendationPeer& recommendation = Peer<RecommendationPeer>(&journey);
   const auto journey_channel = Start(&journey);
   const auto recommendation_channel = Start(&recommendation);
   const journey::CompiledModel model =
@@ -409,9 +429,9 @@ TEST_F(ContextTest, AnAssemblyRacingAConsentWithdrawalCachesNothing) {
   consent.set_granted(true);
   consent.mutable_updated_at()->set_seconds(1794990000);
   ASSERT_OK(store_->SetConsent(cid_, consent));
-  JourneyPeer journey;
+  JourneyPeer& journey = Peer<JourneyPeer>();
   absl::Notification arrived;
-  RecommendationPeer gated(&journey);
+  RecommendationPeer& gated = Peer<RecommendationPeer>(&journey);
   gated.Hold(&arrived);
   ContextOptions options;
   options.recommendation_timeout = absl::Seconds(30);
@@ -438,7 +458,7 @@ TEST_F(ContextTest, AnAssemblyRacingAConsentWithdrawalCachesNothing) {
   EXPECT_TRUE(racing->profile().consents(0).granted());  // read before
   EXPECT_EQ(redis_->Command({"EXISTS", keys_.Context(cid_)})->integer(), 0);
 
-  RecommendationPeer recommendation(&journey);
+  RecommendationPeer& recommendation = Peer<RecommendationPeer>(&journey);
   ASSERT_OK_AND_ASSIGN(CustomerContext next,
                        AssembleAndCache(Down(), Start(&recommendation)));
   ASSERT_EQ(next.profile().consents_size(), 1);
@@ -492,7 +512,7 @@ TEST_F(ContextTest, CacheWritesCompareTheVersionTheyRead) {
 }
 
 TEST_F(ContextTest, JourneyDownGivesAPartialAnswer) {
-  RecommendationPeer recommendation;
+  RecommendationPeer& recommendation = Peer<RecommendationPeer>();
   ContextAssembler assembler(*store_, Down(), Start(&recommendation), {});
   ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler));
   EXPECT_EQ(Code(c, "journey"),
@@ -508,7 +528,7 @@ TEST_F(ContextTest, JourneyDownGivesAPartialAnswer) {
 // Without the decision (the recommendation service down) the journey is
 // still shown: the context asks the journey service itself.
 TEST_F(ContextTest, RecommendationDownFallsBackToTheJourney) {
-  JourneyPeer journey;
+  JourneyPeer& journey = Peer<JourneyPeer>();
   ContextAssembler assembler(*store_, Start(&journey), Down(), {});
   ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler));
   EXPECT_EQ(Code(c, "recommendations"),
@@ -523,8 +543,8 @@ TEST_F(ContextTest, RecommendationDownFallsBackToTheJourney) {
 // The Redis reads run on the executor, not on the caller's thread; a full
 // executor refuses at once with a retry hint.
 TEST_F(ContextTest, RedisWorkRunsOnTheExecutorAndAFullOneRefuses) {
-  JourneyPeer journey;
-  RecommendationPeer recommendation(&journey);
+  JourneyPeer& journey = Peer<JourneyPeer>();
+  RecommendationPeer& recommendation = Peer<RecommendationPeer>(&journey);
   server::BlockingExecutor redis_work(1, 1);
   ContextOptions options;
   options.redis_work = &redis_work;
@@ -558,8 +578,8 @@ TEST_F(ContextTest, RedisWorkRunsOnTheExecutorAndAFullOneRefuses) {
 // peer: the context does not wait for a slow part. The journey, asked
 // after the decision failed, has a deadline a loaded machine cannot miss.
 TEST_F(ContextTest, SlowRecommendationsAreCutAtTheirDeadline) {
-  JourneyPeer journey;
-  RecommendationPeer slow;
+  JourneyPeer& journey = Peer<JourneyPeer>();
+  RecommendationPeer& slow = Peer<RecommendationPeer>();
   absl::Notification arrived;
   slow.Hold(&arrived);
   ContextOptions options;  // 50 ms for the recommendations
@@ -576,8 +596,8 @@ TEST_F(ContextTest, SlowRecommendationsAreCutAtTheirDeadline) {
 }
 
 TEST_F(ContextTest, BeyondMaxInFlightACallIsRefusedAtOnce) {
-  JourneyPeer journey;
-  RecommendationPeer slow(&journey);
+  JourneyPeer& journey = Peer<JourneyPeer>();
+  RecommendationPeer& slow = Peer<RecommendationPeer>(&journey);
   absl::Notification arrived;
   slow.Hold(&arrived);
   ContextOptions options;  // deadlines that cannot end the first call
@@ -612,7 +632,7 @@ TEST_F(ContextTest, BeyondMaxInFlightACallIsRefusedAtOnce) {
 }
 
 TEST_F(ContextTest, UnimplementedPeersAndNoRecommendationsAsked) {
-  omnicx::v1::JourneyService::CallbackService unimplemented;
+  auto& unimplemented = Peer<omnicx::v1::JourneyService::CallbackService>();
   ContextAssembler assembler(*store_, Start(&unimplemented), Down(), {});
   ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler, false));
   EXPECT_EQ(Code(c, "journey"),
