@@ -14,10 +14,22 @@
 //
 // The client connects to the server's port (as `default`, with the
 // server's password when it has one); `client` sets everything else.
+// Under the suite's ACL users, a test runs as a service and checks as the
+// operator:
+//
+//   class StoreAclTest : public omnicx::testing::RedisTest {
+//    protected:
+//     StoreAclTest()
+//         : RedisTest({.acl_passwords = TestAclPasswords()},
+//                     AclUser("profile")) {}
+//   };
+//   ... NewClient(AclUser("default"))->Command({"ACL", "LOG"}) ...
 #ifndef OMNICX_LIBS_TESTING_REDIS_TEST_H_
 #define OMNICX_LIBS_TESTING_REDIS_TEST_H_
 
 #include <memory>
+#include <string>
+#include <utility>
 
 #include "gtest/gtest.h"
 #include "libs/redis/client.h"
@@ -42,11 +54,24 @@ class RedisTest : public ::testing::Test {
 
   // Another client on the same server (as `client` configures it).
   std::unique_ptr<redis::Client> NewClient() const {
-    redis::ClientOptions o = client_options_;
+    return NewClient(client_options_);
+  }
+  // A client on the same server configured by `o` (its host and port are
+  // the server's; no password means the server's).
+  std::unique_ptr<redis::Client> NewClient(redis::ClientOptions o) const {
     o.host = redis_server_->host();
     o.port = redis_server_->port();
     if (o.password.empty()) o.password = server_options_.password;
     return redis::Client::Create(o);
+  }
+
+  // Client options for one of the suite's ACL users (TestAclPasswords()),
+  // for a server started with those acl_passwords.
+  static redis::ClientOptions AclUser(const std::string& user) {
+    redis::ClientOptions o;
+    o.user = user;
+    o.password = TestAclPasswords().at(user);
+    return o;
   }
 
   // Client options that fail fast once the server is stopped (command

@@ -41,6 +41,7 @@
 #include "libs/testing/api_methods.h"
 #include "libs/testing/in_process_server.h"
 #include "libs/testing/redis_server.h"
+#include "libs/testing/redis_test.h"
 #include "libs/testing/test_credentials.h"
 #include "omnicx/v1/ingestion.grpc.pb.h"
 #include "omnicx/v1/journey.grpc.pb.h"
@@ -471,25 +472,22 @@ std::string CodeName(const grpc::Status& s) {
   return status::StatusCodeName(s.error_code());
 }
 
-class RedisBacked : public ::testing::Test {
+// The Suite connects to the fixture's server with a client of its own, as
+// the services do.
+class RedisBacked : public testing::RedisTest {
  protected:
-  void StartRedis() {
-    // DEBUG DIGEST (a hash of the whole dataset) shows whether a call
-    // wrote. Redis times blocked reads out on its cron (hz): at 200 an empty
-    // CatchUp() poll returns within 5 ms instead of 100.
-    auto redis = testing::RedisServer::Start(
-        {.extra_args = {"--enable-debug-command", "yes", "--hz", "200"}});
-    ASSERT_TRUE(redis.ok()) << redis.status();
-    redis_server_ = std::move(*redis);
-  }
+  // DEBUG DIGEST (a hash of the whole dataset) shows whether a call
+  // wrote. Redis times blocked reads out on its cron (hz): at 200 an empty
+  // CatchUp() poll returns within 5 ms instead of 100.
+  RedisBacked()
+      : RedisTest(
+            {.extra_args = {"--enable-debug-command", "yes", "--hz", "200"}}) {}
 
   std::string Digest(Suite& suite) {
     absl::StatusOr<redis::Reply> r = suite.redis().Command({"DEBUG", "DIGEST"});
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? r->str() : "";
   }
-
-  std::unique_ptr<testing::RedisServer> redis_server_;
 };
 
 // One suite whose authenticator serves tenant "default" and reads a keys
@@ -497,7 +495,8 @@ class RedisBacked : public ::testing::Test {
 class AuthorizationTest : public RedisBacked {
  protected:
   void SetUp() override {
-    StartRedis();
+    RedisTest::SetUp();
+    if (HasFatalFailure()) return;
     auth::AuthenticatorOptions options;
     options.tenant = creds_.tenant();
     options.api_keys_file = creds_.WriteKeysFileWith({&other_});
@@ -1015,7 +1014,8 @@ TEST_F(SuiteTest, UntrustedAppKeyIdentitiesStayClaimsTrustedOnesLink) {
 class RateLimitTest : public RedisBacked {
  protected:
   void SetUp() override {
-    StartRedis();
+    RedisTest::SetUp();
+    if (HasFatalFailure()) return;
     auth::AuthenticatorOptions options;
     options.tenant = creds_.tenant();
     options.rate_limit = 1;  // per second

@@ -16,7 +16,7 @@
 #include "libs/redis/slot.h"
 #include "libs/status/status_matchers.h"
 #include "libs/testing/redis_cluster.h"
-#include "libs/testing/redis_server.h"
+#include "libs/testing/redis_test.h"
 #include "libs/testing/wait.h"
 
 namespace omnicx::redis {
@@ -339,20 +339,26 @@ TEST_F(ClusterClientTest, BlockingReadsDoNotPinTheCommandPool) {
   EXPECT_EQ(read->elements().size(), 1u);
 }
 
-TEST(StandaloneBlockingPoolTest, BlockingReadsDoNotPinTheCommandPool) {
-  auto server = testing::RedisServer::Start();
-  ASSERT_OK(server.status());
-  ClientOptions o;
-  o.port = (*server)->port();
-  o.pool_size = 1;
-  o.blocking_pool_size = 1;
-  auto client = Client::Create(o);
+// One connection for commands and one for blocking reads.
+class StandaloneBlockingPoolTest : public testing::RedisTest {
+ protected:
+  StandaloneBlockingPoolTest() : RedisTest({}, OneOfEach()) {}
+  static ClientOptions OneOfEach() {
+    ClientOptions o;
+    o.pool_size = 1;
+    o.blocking_pool_size = 1;
+    return o;
+  }
+};
+
+TEST_F(StandaloneBlockingPoolTest, BlockingReadsDoNotPinTheCommandPool) {
+  Client* client = redis_.get();
   absl::StatusOr<Reply> read;
   std::thread reader([&] {
     read = client->Command({"XREAD", "BLOCK", "5000", "STREAMS", "s", "$"},
                            absl::Seconds(6));
   });
-  auto observer = Client::Create(o);
+  auto observer = NewClient();
   ASSERT_TRUE(WaitUntil([&] {
     absl::StatusOr<Reply> info = observer->Command({"INFO", "clients"});
     return info.ok() && absl::StrContains(info->str(), "blocked_clients:1");

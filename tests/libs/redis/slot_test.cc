@@ -10,7 +10,7 @@
 #include "libs/redis/client.h"
 #include "libs/redis/cluster_routing.h"
 #include "libs/status/status_matchers.h"
-#include "libs/testing/redis_server.h"
+#include "libs/testing/redis_test.h"
 
 namespace omnicx::redis {
 namespace {
@@ -39,14 +39,13 @@ TEST(SlotTest, HashTags) {
   EXPECT_FALSE(PatternSlot("cx:*").has_value());
 }
 
-TEST(SlotTest, MatchesClusterKeyslot) {
-  testing::RedisServer::Options o;
-  o.cluster = true;
-  auto server = testing::RedisServer::Start(o);
-  ASSERT_OK(server.status());
-  ClientOptions c;
-  c.port = (*server)->port();
-  auto client = Client::Create(c);
+// A redis-server in cluster mode answers CLUSTER KEYSLOT.
+class ClusterKeyslotTest : public testing::RedisTest {
+ protected:
+  ClusterKeyslotTest() : RedisTest({.cluster = true}) {}
+};
+
+TEST_F(ClusterKeyslotTest, MatchesClusterKeyslot) {
   std::vector<std::string> keys = {"",
                                    "a",
                                    "{",
@@ -58,7 +57,7 @@ TEST(SlotTest, MatchesClusterKeyslot) {
                                    std::string("bin\0\xff{\x01}", 8)};
   for (int i = 0; i < 500; ++i) keys.push_back(absl::StrCat("key:", i * 7919));
   for (const std::string& key : keys) {
-    ASSERT_OK_AND_ASSIGN(Reply r, client->Command({"CLUSTER", "KEYSLOT", key}));
+    ASSERT_OK_AND_ASSIGN(Reply r, redis_->Command({"CLUSTER", "KEYSLOT", key}));
     EXPECT_EQ(r.integer(), KeySlot(key)) << key;
   }
 }

@@ -18,6 +18,7 @@
 #include "libs/keys/key_builder.h"
 #include "libs/metrics/registry.h"
 #include "libs/redis/client.h"
+#include "libs/status/status_macros.h"
 #include "libs/status/status_matchers.h"
 #include "libs/streams/retention.h"
 #include "libs/testing/in_process_server.h"
@@ -33,7 +34,6 @@
 namespace omnicx::ingestion {
 namespace {
 
-using ::omnicx::testing::RedisServer;
 using ::omnicx::v1::EventResult;
 using ::omnicx::v1::Interaction;
 using ::testing::ElementsAre;
@@ -303,26 +303,84 @@ TEST_F(IngestionTest, DuplicatesAfterServiceAndRedisRestart) {
 // An id is remembered for at least the dedup window and at most twice it
 // (one hash per shard per window of Redis time; the current and the previous
 // one are checked).
+//
+// The windows are counted on Redis's clock (TIME inside the append script),
+// which a test cannot inject or advance, so this test waits on Redis-side
+// conditions instead of sleeping for guessed times: for Redis's clock to
+// reach the next window, and for the first window's hash to expire. Each
+// append is bracketed by TIME, so the test knows which window its script ran
+// in; only a stall longer than a whole window (1 s) between two Redis calls
+// could leave that unknown, and the test then says so.
 TEST_F(IngestionTest, AnIdIsRememberedForTheWindowAndForgottenWithinTwo) {
+  constexpr int64_t kWindowMs = 1000;
   EventLogOptions options;
-  options.dedup_window = absl::Milliseconds(400);
+  options.dedup_window = absl::Milliseconds(kWindowMs);
   EventLog log(*redis_, keys_, options);
   const Interaction e = Event("w-1");
-  const absl::Time first = absl::Now();
-  ASSERT_OK_AND_ASSIGN(std::vector<AppendResult> stored, log.Append({&e}));
-  ASSERT_EQ(stored[0].status, omnicx::v1::EVENT_STATUS_ACCEPTED);
-  // Within the window, whichever bucket the clock is in now.
-  for (absl::Duration at : {absl::Milliseconds(0), absl::Milliseconds(350)}) {
-    absl::SleepFor(first + at - absl::Now());
-    ASSERT_OK_AND_ASSIGN(std::vector<AppendResult> again, log.Append({&e}));
-    EXPECT_EQ(again[0].status, omnicx::v1::EVENT_STATUS_DUPLICATE) << at;
-    EXPECT_EQ(again[0].stream_id, stored[0].stream_id);
+  const int shard = events::ShardFor(e.customer(), options.shards);
+  // Redis's clock, in ms since the epoch.
+  auto redis_ms = [&]() -> int64_t {
+    absl::StatusOr<redis::Reply> t = redis_->Command({"TIME"});
+    int64_t seconds = 0, micros = 0;
+    EXPECT_TRUE(t.ok() && t->elements().size() == 2 &&
+                absl::SimpleAtoi(t->elements()[0].str(), &seconds) &&
+                absl::SimpleAtoi(t->elements()[1].str(), &micros))
+        << t.status();
+    return seconds * 1000 + micros / 1000;
+  };
+  // Appends `e`; its script ran in a window from first_window to
+  // last_window (Redis's clock read just before and just after).
+  struct Appended {
+    AppendResult result;
+    int64_t first_window = 0, last_window = 0;
+  };
+  auto append = [&]() -> absl::StatusOr<Appended> {
+    Appended out;
+    out.first_window = redis_ms() / kWindowMs;
+    OMNICX_ASSIGN_OR_RETURN(std::vector<AppendResult> r, log.Append({&e}));
+    out.last_window = redis_ms() / kWindowMs;
+    out.result = r[0];
+    return out;
+  };
+
+  ASSERT_OK_AND_ASSIGN(Appended stored, append());
+  ASSERT_EQ(stored.result.status, omnicx::v1::EVENT_STATUS_ACCEPTED);
+  // Recorded in its window's hash, which expires two windows after that
+  // window began: at most twice the window after the append.
+  const std::string entry =
+      stored.result.stream_id.substr(stored.result.stream_id.find('/') + 1);
+  int64_t window = stored.first_window;
+  if (redis_->Command({"HGET", keys_.DedupBucket(shard, window), "w-1"})
+          ->str() != entry) {
+    window = stored.last_window;
   }
-  // Two windows later its bucket has expired and is no longer checked.
-  absl::SleepFor(first + absl::Milliseconds(2 * 400 + 50) - absl::Now());
+  const std::string bucket = keys_.DedupBucket(shard, window);
+  EXPECT_EQ(redis_->Command({"HGET", bucket, "w-1"})->str(), entry);
+  EXPECT_EQ(redis_->Command({"PEXPIRETIME", bucket})->integer(),
+            (window + 2) * kWindowMs);
+
+  // Remembered in its own window (or the next, if the clock moved on) and,
+  // once Redis's clock is in the next window, from the previous window's
+  // hash: at least a whole window after the append.
+  ASSERT_OK_AND_ASSIGN(Appended again, append());
+  ASSERT_LE(again.last_window, window + 1) << "stalled for a whole window";
+  EXPECT_EQ(again.result.status, omnicx::v1::EVENT_STATUS_DUPLICATE);
+  EXPECT_EQ(again.result.stream_id, stored.result.stream_id);
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return redis_ms() / kWindowMs > window; },
+      absl::Milliseconds(3 * kWindowMs)));
+  ASSERT_OK_AND_ASSIGN(Appended next, append());
+  ASSERT_EQ(next.last_window, window + 1) << "stalled for a whole window";
+  EXPECT_EQ(next.result.status, omnicx::v1::EVENT_STATUS_DUPLICATE);
+  EXPECT_EQ(next.result.stream_id, stored.result.stream_id);
+  // Once its window's hash has expired (two windows after it began), no
+  // check reaches it: the id is stored again.
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return redis_->Command({"EXISTS", bucket})->integer() == 0; },
+      absl::Milliseconds(3 * kWindowMs)));
   ASSERT_OK_AND_ASSIGN(std::vector<AppendResult> later, log.Append({&e}));
   EXPECT_EQ(later[0].status, omnicx::v1::EVENT_STATUS_ACCEPTED);
-  EXPECT_NE(later[0].stream_id, stored[0].stream_id);
+  EXPECT_NE(later[0].stream_id, stored.result.stream_id);
 }
 
 // The commit queue joins calls, so one Append can carry an id twice, and
@@ -702,17 +760,17 @@ TEST_F(IngestionTest, ARefusedWaitIsUnavailable) {
 // The event log's whole Redis path (groups, strict durability check,
 // append script, lag, trim, replica WAIT) as the `ingestion` ACL user of
 // helm/omnicx/files/redis-acl.conf: nothing it sends is refused.
-TEST(IngestionAclTest, EventLogRunsUnderTheIngestionUser) {
-  auto server =
-      RedisServer::Start({.appendonly = true,
-                          .appendfsync = "always",
-                          .acl_passwords = testing::TestAclPasswords()});
-  ASSERT_TRUE(server.ok()) << server.status();
-  redis::ClientOptions o;
-  o.port = (*server)->port();
-  o.user = "ingestion";
-  o.password = testing::TestAclPasswords().at("ingestion");
-  auto redis = redis::Client::Create(o);
+class IngestionAclTest : public testing::RedisTest {
+ protected:
+  IngestionAclTest()
+      : RedisTest({.appendonly = true,
+                   .appendfsync = "always",
+                   .acl_passwords = testing::TestAclPasswords()},
+                  AclUser("ingestion")) {}
+};
+
+TEST_F(IngestionAclTest, EventLogRunsUnderTheIngestionUser) {
+  redis::Client* redis = redis_.get();
   const keys::KeyBuilder keys = *keys::KeyBuilder::Create("default");
   EventLogOptions strict;
   strict.strict = true;
@@ -737,11 +795,8 @@ TEST(IngestionAclTest, EventLogRunsUnderTheIngestionUser) {
               status::StatusIs(absl::StatusCode::kUnavailable,
                                Not(HasSubstr("NOPERM"))));
   // Nothing was refused along the way.
-  redis::ClientOptions admin;
-  admin.port = o.port;
-  admin.password = testing::TestAclPasswords().at("default");
   ASSERT_OK_AND_ASSIGN(redis::Reply denied,
-                       redis::Client::Create(admin)->Command({"ACL", "LOG"}));
+                       NewClient(AclUser("default"))->Command({"ACL", "LOG"}));
   EXPECT_TRUE(denied.elements().empty());
 }
 

@@ -23,6 +23,7 @@
 #include "libs/streams/consumer.h"
 #include "libs/testing/in_process_server.h"
 #include "libs/testing/redis_server.h"
+#include "libs/testing/redis_test.h"
 #include "libs/testing/wait.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "services/journey/aggregator.h"
@@ -67,15 +68,11 @@ Interaction CheckoutFailure(const std::string& id, const std::string& cid,
   return e;
 }
 
-class JourneyStoreTest : public ::testing::Test {
+class JourneyStoreTest : public testing::RedisTest {
  protected:
   void SetUp() override {
-    auto server = testing::RedisServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    redis_server_ = std::move(*server);
-    redis::ClientOptions o;
-    o.port = redis_server_->port();
-    redis_ = redis::Client::Create(o);
+    RedisTest::SetUp();
+    if (HasFatalFailure()) return;
     store_ = std::make_unique<JourneyStore>(
         *redis_, keys_, model_, JourneyStoreOptions(), [] { return kNow; });
     directory_ =
@@ -135,8 +132,6 @@ class JourneyStoreTest : public ::testing::Test {
   static constexpr char kSecret[] = "test-secret-0123456789";
   keys::KeyBuilder keys_ = *keys::KeyBuilder::Create("default");
   CompiledModel model_ = *CompileModel(DefaultJourneyModel());
-  std::unique_ptr<testing::RedisServer> redis_server_;
-  std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<JourneyStore> store_;
   std::unique_ptr<identity::CustomerDirectory> directory_;
 };
@@ -621,15 +616,15 @@ TEST_F(TimeDrivenFunnelTest, ErasedAndMergedAwayCustomersLeaveTheDueSet) {
 // The journey store's Redis paths (apply, sweep of the due set, fold,
 // forget) as the `journey` ACL user of helm/omnicx/files/redis-acl.conf:
 // nothing it sends is refused.
-TEST(JourneyAclTest, StoreAndSweepRunUnderTheJourneyUser) {
-  const auto passwords = testing::TestAclPasswords();
-  auto server = testing::RedisServer::Start({.acl_passwords = passwords});
-  ASSERT_TRUE(server.ok()) << server.status();
-  redis::ClientOptions o;
-  o.port = (*server)->port();
-  o.user = "journey";
-  o.password = passwords.at("journey");
-  auto redis = redis::Client::Create(o);
+class JourneyAclTest : public testing::RedisTest {
+ protected:
+  JourneyAclTest()
+      : RedisTest({.acl_passwords = testing::TestAclPasswords()},
+                  AclUser("journey")) {}
+};
+
+TEST_F(JourneyAclTest, StoreAndSweepRunUnderTheJourneyUser) {
+  redis::Client* redis = redis_.get();
   const keys::KeyBuilder keys = *keys::KeyBuilder::Create("default");
   const CompiledModel model = *CompileModel(DefaultJourneyModel());
   int64_t now = kT0;

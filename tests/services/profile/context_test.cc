@@ -5,8 +5,13 @@
 // (served while nothing it shows changed; never installed by an assembly
 // that raced a change).
 #include <atomic>
-#include <thread>
+#include <memory>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/keys/key_builder.h"
@@ -15,6 +20,7 @@
 #include "libs/status/status_matchers.h"
 #include "libs/testing/in_process_server.h"
 #include "libs/testing/redis_server.h"
+#include "libs/testing/redis_test.h"
 #include "libs/testing/wait.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
@@ -33,10 +39,9 @@ using ::omnicx::v1::CustomerContext;
 const absl::Time kNow = absl::FromUnixSeconds(1795000000);
 
 // A journey peer answering a summary with health `health()` (42 unless
-// set) after `delay`, so a test tells a cached answer from a fresh one.
+// set) at once, so a test tells a cached answer from a fresh one.
 class JourneyPeer final : public omnicx::v1::JourneyService::CallbackService {
  public:
-  explicit JourneyPeer(absl::Duration delay) : delay_(delay) {}
   grpc::ServerUnaryReactor* GetJourney(
       grpc::CallbackServerContext* context,
       const omnicx::v1::GetJourneyRequest* request,
@@ -47,10 +52,7 @@ class JourneyPeer final : public omnicx::v1::JourneyService::CallbackService {
         request->customer().customer_id());
     response->mutable_journey()->set_health(health_.load());
     response->mutable_journey()->set_stage(omnicx::v1::STAGE_AT_RISK);
-    std::thread([reactor, d = delay_] {
-      absl::SleepFor(d);
-      reactor->Finish(grpc::Status::OK);
-    }).detach();
+    reactor->Finish(grpc::Status::OK);
     return reactor;
   }
   void set_health(int health) { health_ = health; }
@@ -58,36 +60,44 @@ class JourneyPeer final : public omnicx::v1::JourneyService::CallbackService {
   std::atomic<int> calls{0};
 
  private:
-  absl::Duration delay_;
   std::atomic<int> health_{42};
 };
 
 // Stands in for the recommendation service's DecideForContext: a decision
-// after `delay`, with the journey `journey` would answer (health and all),
-// or, without one, a journey section saying it was unavailable. Keeps the
-// last request, so a test sees what the profile handed over.
+// with the journey `journey` would answer (health and all), or, without
+// one, a journey section saying it was unavailable. Keeps the last request,
+// so a test sees what the profile handed over.
+//
+// Answers at once, or, after Hold(), holds every call (notifying `arrived`
+// once one is in) until Release(): a slow peer without a guessed delay. A
+// held call is answered only when the test says so, so whatever the caller
+// sees before that came from its own deadline (a real gRPC timer) or its
+// own in-flight limit, not from the peer.
 class RecommendationPeer final
     : public omnicx::v1::RecommendationService::CallbackService {
  public:
-  explicit RecommendationPeer(absl::Duration delay,
-                              JourneyPeer* journey = nullptr)
-      : delay_(delay), journey_(journey) {}
+  explicit RecommendationPeer(JourneyPeer* journey = nullptr)
+      : journey_(journey) {}
+
   grpc::ServerUnaryReactor* DecideForContext(
       grpc::CallbackServerContext* context,
       const omnicx::v1::DecideForContextRequest* request,
       omnicx::v1::DecideForContextResponse* response) override {
     auto* reactor = context->DefaultReactor();
+    Answer(*request, response, journey_);
+    bool hold = false;
+    absl::Notification* arrived = nullptr;
     {
       absl::MutexLock lock(&mu_);
       last_ = *request;
+      hold = holding_;
+      if (hold) {
+        held_.push_back(reactor);
+        std::swap(arrived, arrived_);  // notified once
+      }
     }
-    Answer(*request, response, journey_);
-    if (arrived_ != nullptr) arrived_->Notify();
-    std::thread([this, reactor, d = delay_] {
-      if (release_ != nullptr) release_->WaitForNotification();
-      absl::SleepFor(d);
-      reactor->Finish(grpc::Status::OK);
-    }).detach();
+    if (!hold) reactor->Finish(grpc::Status::OK);
+    if (arrived != nullptr) arrived->Notify();
     return reactor;
   }
   static void Answer(const omnicx::v1::DecideForContextRequest& request,
@@ -107,12 +117,25 @@ class RecommendationPeer final
     response->mutable_journey()->set_health(journey->health());
     response->mutable_journey()->set_stage(omnicx::v1::STAGE_AT_RISK);
   }
-  // Holds each call after notifying `arrived` until `release` is notified:
-  // by then the assembly has read the context version, so a test can
-  // change the customer in between, deterministically.
-  void Gate(absl::Notification* arrived, absl::Notification* release) {
+  // Holds each call from now on (after notifying `arrived`, when given,
+  // for the first) until Release().
+  void Hold(absl::Notification* arrived = nullptr) {
+    absl::MutexLock lock(&mu_);
+    holding_ = true;
     arrived_ = arrived;
-    release_ = release;
+  }
+  // Answers the held calls (a call whose deadline has passed takes the
+  // answer as a no-op) and every later one at once.
+  void Release() {
+    std::vector<grpc::ServerUnaryReactor*> held;
+    {
+      absl::MutexLock lock(&mu_);
+      holding_ = false;
+      held.swap(held_);
+    }
+    for (grpc::ServerUnaryReactor* reactor : held) {
+      reactor->Finish(grpc::Status::OK);
+    }
   }
   omnicx::v1::DecideForContextRequest last() {
     absl::MutexLock lock(&mu_);
@@ -120,23 +143,19 @@ class RecommendationPeer final
   }
 
  private:
-  absl::Duration delay_;
   JourneyPeer* journey_;
-  absl::Notification* arrived_ = nullptr;
-  absl::Notification* release_ = nullptr;
   absl::Mutex mu_;
+  bool holding_ = false;
+  absl::Notification* arrived_ = nullptr;
+  std::vector<grpc::ServerUnaryReactor*> held_;
   omnicx::v1::DecideForContextRequest last_;
 };
 
-class ContextTest : public ::testing::Test {
+class ContextTest : public testing::RedisTest {
  protected:
   void SetUp() override {
-    auto server = testing::RedisServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    redis_server_ = std::move(*server);
-    redis::ClientOptions o;
-    o.port = redis_server_->port();
-    redis_ = redis::Client::Create(o);
+    RedisTest::SetUp();
+    if (HasFatalFailure()) return;
     ProfileStoreOptions options;
     options.identity_secret = "test-secret-0123456789";
     store_ = std::make_unique<ProfileStore>(*redis_, keys_, options);
@@ -153,6 +172,23 @@ class ContextTest : public ::testing::Test {
     cid_ = who->customer_id;
     auto applied = store_->Apply(cid_, e, kNow);
     ASSERT_TRUE(applied.ok()) << applied.status();
+  }
+
+  // Held calls are answered first: a server's shutdown waits for its calls.
+  void TearDown() override {
+    for (RecommendationPeer* peer : holders_) peer->Release();
+    servers_.clear();
+  }
+
+  // A peer owned by the fixture, so that it outlives the server serving it
+  // (gRPC needs a service to outlive its server; a test's locals do not).
+  template <typename T, typename... Args>
+  T& Peer(Args&&... args) {
+    auto peer = std::make_unique<T>(std::forward<Args>(args)...);
+    T& out = *peer;
+    if constexpr (std::is_same_v<T, RecommendationPeer>) holders_.push_back(&out);
+    peers_.push_back(std::move(peer));
+    return out;
   }
 
   std::shared_ptr<grpc::Channel> Start(grpc::Service* service) {
@@ -231,16 +267,16 @@ class ContextTest : public ::testing::Test {
   }
 
   keys::KeyBuilder keys_ = *keys::KeyBuilder::Create("default");
-  std::unique_ptr<testing::RedisServer> redis_server_;
-  std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<ProfileStore> store_;
   std::string cid_;
+  std::vector<std::unique_ptr<grpc::Service>> peers_;  // outlive servers_
+  std::vector<RecommendationPeer*> holders_;
   std::vector<std::unique_ptr<server::Server>> servers_;
 };
 
 TEST_F(ContextTest, CompleteAnswerIsCachedUntilTheNextEvent) {
-  JourneyPeer journey(absl::ZeroDuration());
-  RecommendationPeer recommendation(absl::ZeroDuration(), &journey);
+  JourneyPeer& journey = Peer<JourneyPeer>();
+  RecommendationPeer& recommendation = Peer<RecommendationPeer>(&journey);
   ContextAssembler assembler(*store_, Start(&journey), Start(&recommendation),
                              {});
   ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler));
@@ -285,8 +321,8 @@ TEST_F(ContextTest, CompleteAnswerIsCachedUntilTheNextEvent) {
 // call fresh, which is then cached in turn. The journey peer's health tells
 // a cached answer (the previous health) from a fresh one (the current).
 TEST_F(ContextTest, CachedContextIsServedUntilAChangeItShows) {
-  JourneyPeer journey(absl::ZeroDuration());
-  RecommendationPeer recommendation(absl::ZeroDuration(), &journey);
+  JourneyPeer& journey = Peer<JourneyPeer>();
+  RecommendationPeer& recommendation = Peer<RecommendationPeer>(&journey);
   const auto journey_channel = Start(&journey);
   const auto recommendation_channel = Start(&recommendation);
   const journey::CompiledModel model =
@@ -385,17 +421,18 @@ TEST_F(ContextTest, CachedContextIsServedUntilAChangeItShows) {
 // The race an assembly used to lose: it reads the customer, their consent
 // is withdrawn, and its cache write lands after. The write finds the
 // version moved and installs nothing, so the next call shows the
-// withdrawal. The recommendation peer holds the assembly between the two.
+// withdrawal. The recommendation peer holds the assembly between the two
+// (Hold, then Release once the consent is withdrawn).
 TEST_F(ContextTest, AnAssemblyRacingAConsentWithdrawalCachesNothing) {
   omnicx::v1::Consent consent;
   consent.set_purpose("marketing");
   consent.set_granted(true);
   consent.mutable_updated_at()->set_seconds(1794990000);
   ASSERT_OK(store_->SetConsent(cid_, consent));
-  JourneyPeer journey(absl::ZeroDuration());
-  absl::Notification arrived, release;
-  RecommendationPeer gated(absl::ZeroDuration(), &journey);
-  gated.Gate(&arrived, &release);
+  JourneyPeer& journey = Peer<JourneyPeer>();
+  absl::Notification arrived;
+  RecommendationPeer& gated = Peer<RecommendationPeer>(&journey);
+  gated.Hold(&arrived);
   ContextOptions options;
   options.recommendation_timeout = absl::Seconds(30);
   options.total_timeout = absl::Seconds(30);
@@ -409,7 +446,7 @@ TEST_F(ContextTest, AnAssemblyRacingAConsentWithdrawalCachesNothing) {
     consent.set_granted(false);
     consent.mutable_updated_at()->set_seconds(1794990100);
     ASSERT_OK(store_->SetConsent(cid_, consent));
-    release.Notify();
+    gated.Release();
     done.WaitForNotification();
   }  // the assembler's cache write is done
   // The decision was handed the consent as read before the withdrawal
@@ -421,7 +458,7 @@ TEST_F(ContextTest, AnAssemblyRacingAConsentWithdrawalCachesNothing) {
   EXPECT_TRUE(racing->profile().consents(0).granted());  // read before
   EXPECT_EQ(redis_->Command({"EXISTS", keys_.Context(cid_)})->integer(), 0);
 
-  RecommendationPeer recommendation(absl::ZeroDuration(), &journey);
+  RecommendationPeer& recommendation = Peer<RecommendationPeer>(&journey);
   ASSERT_OK_AND_ASSIGN(CustomerContext next,
                        AssembleAndCache(Down(), Start(&recommendation)));
   ASSERT_EQ(next.profile().consents_size(), 1);
@@ -475,7 +512,7 @@ TEST_F(ContextTest, CacheWritesCompareTheVersionTheyRead) {
 }
 
 TEST_F(ContextTest, JourneyDownGivesAPartialAnswer) {
-  RecommendationPeer recommendation(absl::ZeroDuration());
+  RecommendationPeer& recommendation = Peer<RecommendationPeer>();
   ContextAssembler assembler(*store_, Down(), Start(&recommendation), {});
   ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler));
   EXPECT_EQ(Code(c, "journey"),
@@ -491,7 +528,7 @@ TEST_F(ContextTest, JourneyDownGivesAPartialAnswer) {
 // Without the decision (the recommendation service down) the journey is
 // still shown: the context asks the journey service itself.
 TEST_F(ContextTest, RecommendationDownFallsBackToTheJourney) {
-  JourneyPeer journey(absl::ZeroDuration());
+  JourneyPeer& journey = Peer<JourneyPeer>();
   ContextAssembler assembler(*store_, Start(&journey), Down(), {});
   ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler));
   EXPECT_EQ(Code(c, "recommendations"),
@@ -506,8 +543,8 @@ TEST_F(ContextTest, RecommendationDownFallsBackToTheJourney) {
 // The Redis reads run on the executor, not on the caller's thread; a full
 // executor refuses at once with a retry hint.
 TEST_F(ContextTest, RedisWorkRunsOnTheExecutorAndAFullOneRefuses) {
-  JourneyPeer journey(absl::ZeroDuration());
-  RecommendationPeer recommendation(absl::ZeroDuration(), &journey);
+  JourneyPeer& journey = Peer<JourneyPeer>();
+  RecommendationPeer& recommendation = Peer<RecommendationPeer>(&journey);
   server::BlockingExecutor redis_work(1, 1);
   ContextOptions options;
   options.redis_work = &redis_work;
@@ -536,14 +573,21 @@ TEST_F(ContextTest, RedisWorkRunsOnTheExecutorAndAFullOneRefuses) {
   }  // the assembler waits for its cache writes, run by the executor
 }
 
+// The recommendation peer holds its answer until the end of the test, so
+// the answer comes from the call's own gRPC deadline (50 ms), not from the
+// peer: the context does not wait for a slow part. The journey, asked
+// after the decision failed, has a deadline a loaded machine cannot miss.
 TEST_F(ContextTest, SlowRecommendationsAreCutAtTheirDeadline) {
-  JourneyPeer journey(absl::ZeroDuration());
-  RecommendationPeer slow(absl::Milliseconds(400));
-  ContextOptions options;  // 50 ms per peer, 150 ms in all
+  JourneyPeer& journey = Peer<JourneyPeer>();
+  RecommendationPeer& slow = Peer<RecommendationPeer>();
+  absl::Notification arrived;
+  slow.Hold(&arrived);
+  ContextOptions options;  // 50 ms for the recommendations
+  options.journey_timeout = absl::Seconds(10);
+  options.total_timeout = absl::Seconds(10);
   ContextAssembler assembler(*store_, Start(&journey), Start(&slow), options);
-  const absl::Time start = absl::Now();
   ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler));
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(400));  // did not wait
+  EXPECT_TRUE(arrived.HasBeenNotified());  // asked, and still unanswered
   EXPECT_EQ(Code(c, "recommendations"),
             static_cast<int>(absl::StatusCode::kDeadlineExceeded));
   EXPECT_EQ(c.next_best_actions_size(), 0);
@@ -552,33 +596,43 @@ TEST_F(ContextTest, SlowRecommendationsAreCutAtTheirDeadline) {
 }
 
 TEST_F(ContextTest, BeyondMaxInFlightACallIsRefusedAtOnce) {
-  JourneyPeer journey(absl::ZeroDuration());
-  RecommendationPeer slow(absl::Milliseconds(400));
-  ContextOptions options;
+  JourneyPeer& journey = Peer<JourneyPeer>();
+  RecommendationPeer& slow = Peer<RecommendationPeer>(&journey);
+  absl::Notification arrived;
+  slow.Hold(&arrived);
+  ContextOptions options;  // deadlines that cannot end the first call
   options.max_in_flight = 1;
+  options.recommendation_timeout = absl::Seconds(30);
+  options.total_timeout = absl::Seconds(30);
   ContextAssembler assembler(*store_, Start(&journey), Start(&slow), options);
-  // The first call holds the only slot while it waits for the slow peer.
+  // The first call holds the only slot while the peer holds its answer.
   omnicx::v1::GetCustomerContextRequest request;
   request.mutable_customer()->set_customer_id(cid_);
   request.set_include_recommendations(true);
   absl::Notification first_done;
   absl::StatusOr<CustomerContext> first;
   StartAssemble(assembler, request, first_done, first);
-  const absl::Time start = absl::Now();
-  absl::StatusOr<CustomerContext> refused = Assemble(assembler);
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(50));  // did not queue
+  arrived.WaitForNotification();
+  // The second is answered while the first is still held: it did not queue.
+  absl::Notification refused_done;
+  absl::StatusOr<CustomerContext> refused;
+  StartAssemble(assembler, Request(), refused_done, refused);
+  ASSERT_TRUE(refused_done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_FALSE(first_done.HasBeenNotified());
   EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted));
   EXPECT_EQ(status::GetRetryDelay(refused.status()), absl::Milliseconds(100));
+  slow.Release();
   first_done.WaitForNotification();
   ASSERT_OK(first.status());
   EXPECT_EQ(first->profile().customer_id(), cid_);
+  EXPECT_EQ(Code(*first, "recommendations"), 0);
   // The slot is free again.
   ASSERT_OK_AND_ASSIGN(CustomerContext again, Assemble(assembler));
   EXPECT_EQ(again.profile().customer_id(), cid_);
 }
 
 TEST_F(ContextTest, UnimplementedPeersAndNoRecommendationsAsked) {
-  omnicx::v1::JourneyService::CallbackService unimplemented;
+  auto& unimplemented = Peer<omnicx::v1::JourneyService::CallbackService>();
   ContextAssembler assembler(*store_, Start(&unimplemented), Down(), {});
   ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler, false));
   EXPECT_EQ(Code(c, "journey"),

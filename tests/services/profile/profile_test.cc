@@ -21,6 +21,7 @@
 #include "libs/streams/consumer.h"
 #include "libs/testing/in_process_server.h"
 #include "libs/testing/redis_server.h"
+#include "libs/testing/redis_test.h"
 #include "omnicx/v1/profile.grpc.pb.h"
 #include "services/ingestion/validation.h"
 #include "services/journey/journey_service.h"
@@ -57,15 +58,11 @@ omnicx::v1::Identity Id(const std::string& type, const std::string& value) {
   return i;
 }
 
-class ProfileTest : public ::testing::Test {
+class ProfileTest : public testing::RedisTest {
  protected:
   void SetUp() override {
-    auto server = testing::RedisServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    redis_server_ = std::move(*server);
-    redis::ClientOptions o;
-    o.port = redis_server_->port();
-    redis_ = redis::Client::Create(o);
+    RedisTest::SetUp();
+    if (HasFatalFailure()) return;
     options_.identity_secret = "test-secret-0123456789";
     options_.timeline_cap = 5;
     store_ = std::make_unique<ProfileStore>(*redis_, keys_, options_);
@@ -82,8 +79,6 @@ class ProfileTest : public ::testing::Test {
   }
 
   keys::KeyBuilder keys_ = *keys::KeyBuilder::Create("default");
-  std::unique_ptr<testing::RedisServer> redis_server_;
-  std::unique_ptr<redis::Client> redis_;
   ProfileStoreOptions options_;
   std::unique_ptr<ProfileStore> store_;
 };
@@ -1134,15 +1129,15 @@ TEST_F(ProfileTest, TraitsMergeOrReplaceAndConsentKeepsHistory) {
 // The profile store's Redis paths (resolution, apply, traits, consent,
 // reads, merge, GDPR erase with its SCAN) as the `profile` ACL user of
 // helm/omnicx/files/redis-acl.conf: nothing it sends is refused.
-TEST(ProfileAclTest, StoreRunsUnderTheProfileUser) {
-  const auto passwords = testing::TestAclPasswords();
-  auto server = testing::RedisServer::Start({.acl_passwords = passwords});
-  ASSERT_TRUE(server.ok()) << server.status();
-  redis::ClientOptions o;
-  o.port = (*server)->port();
-  o.user = "profile";
-  o.password = passwords.at("profile");
-  auto redis = redis::Client::Create(o);
+class ProfileAclTest : public testing::RedisTest {
+ protected:
+  ProfileAclTest()
+      : RedisTest({.acl_passwords = testing::TestAclPasswords()},
+                  AclUser("profile")) {}
+};
+
+TEST_F(ProfileAclTest, StoreRunsUnderTheProfileUser) {
+  redis::Client* redis = redis_.get();
   const keys::KeyBuilder keys = *keys::KeyBuilder::Create("default");
   ProfileStoreOptions options;
   options.identity_secret = "test-secret-0123456789";
@@ -1180,11 +1175,8 @@ TEST(ProfileAclTest, StoreRunsUnderTheProfileUser) {
   ASSERT_OK_AND_ASSIGN(std::string survivor, store.Canonical(a.customer_id));
   ASSERT_OK(store.Erase(survivor).status());
   // Nothing was refused along the way.
-  redis::ClientOptions admin = o;
-  admin.user = "default";
-  admin.password = passwords.at("default");
   ASSERT_OK_AND_ASSIGN(redis::Reply log,
-                       redis::Client::Create(admin)->Command({"ACL", "LOG"}));
+                       NewClient(AclUser("default"))->Command({"ACL", "LOG"}));
   EXPECT_THAT(log.elements(), IsEmpty());
 }
 

@@ -11,7 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/status/status_matchers.h"
-#include "libs/testing/redis_server.h"
+#include "libs/testing/redis_test.h"
 #include "libs/testing/wait.h"
 #include "services/recommendation/catalog.h"
 #include "services/recommendation/merge_handler.h"
@@ -40,16 +40,20 @@ Action Make(const std::string& id, int cap, int64_t window_s,
   return a;
 }
 
-class StoreTest : public ::testing::Test {
+// A client pool of 32: the concurrency tests run 16 callers at once.
+redis::ClientOptions Pool32() {
+  redis::ClientOptions o;
+  o.pool_size = 32;
+  return o;
+}
+
+class StoreTest : public testing::RedisTest {
  protected:
+  StoreTest() : RedisTest({}, Pool32()) {}
+
   void SetUp() override {
-    auto server = testing::RedisServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    redis_server_ = std::move(*server);
-    redis::ClientOptions o;
-    o.port = redis_server_->port();
-    o.pool_size = 32;
-    redis_ = redis::Client::Create(o);
+    RedisTest::SetUp();
+    if (HasFatalFailure()) return;
     options_.hold_ttl = absl::Minutes(10);
     options_.global_daily_cap = 0;
     store_ = std::make_unique<RecommendationStore>(*redis_, keys_, options_);
@@ -93,8 +97,6 @@ class StoreTest : public ::testing::Test {
   }
 
   keys::KeyBuilder keys_ = *keys::KeyBuilder::Create("default");
-  std::unique_ptr<testing::RedisServer> redis_server_;
-  std::unique_ptr<redis::Client> redis_;
   StoreOptions options_;
   std::unique_ptr<RecommendationStore> store_;
 };
