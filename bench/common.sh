@@ -9,10 +9,14 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 
+# free_port: a port nothing listens on, below the kernel's ephemeral range
+# (so an outgoing connection cannot take it before the server binds it).
 free_port() {
-  local p
+  local p low=32768
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  [ "$low" -gt 11000 ] || low=32768
   while :; do
-    p=$(( 20000 + RANDOM % 40000 ))
+    p=$(( 10000 + RANDOM % (low - 10000) ))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
 }
