@@ -284,7 +284,7 @@ cluster_report() { # CUSTOMERS EVENTS
     crow "service CPU us/event: $svc" "$(fig "$s" "e2e_cpu_us_per_event_$svc")" "$(fig "$c" "e2e_cpu_us_per_event_$svc")" ""
   done
   echo "-- balance after the load, 3 primaries (deviation from the mean of the 3)"
-  printf '%-10s | %6s | %10s | %7s | %14s | %7s | %16s | %7s\n' primary slots keys dev "used_memory MB" dev "growth MB (load)" dev
+  printf '%-10s | %6s | %10s | %7s | %14s | %7s | %16s | %7s\n' primary slots keys dev "used_memory MiB" dev "growth MiB (load)" dev
   awk -v f="$c" 'BEGIN {
     while ((getline line < f) > 0) { split(line, kv, "="); v[kv[1]] = kv[2] }
     for (i = 0; i < 3; i++) {
@@ -305,7 +305,7 @@ cluster_report() { # CUSTOMERS EVENTS
     printf "worst deviation: keys %.1f %%, used_memory %.1f %% (target <= 10 %%): %s\n", wk, wm, (wk <= 10 && wm <= 10) ? "met" : "NOT met"
   }'
   awk -v a="$(fig "$s" node0_keys)" -v m="$(fig "$s" node0_used_memory)" \
-    'BEGIN {printf "(1 primary after the same load: %d keys, used_memory %.1f MB)\n", a, m / 1048576}'
+    'BEGIN {printf "(1 primary after the same load: %d keys, used_memory %.1f MiB)\n", a, m / 1048576}'
   echo "(end to end steps: open loop, ${STEP_SECONDS} s each, 1.25x apart, both from the same start rate; the client's routing cost: build/bench/cluster_routing_bench)"
 }
 
