@@ -284,7 +284,7 @@ cluster_report() { # CUSTOMERS EVENTS
     crow "service CPU us/event: $svc" "$(fig "$s" "e2e_cpu_us_per_event_$svc")" "$(fig "$c" "e2e_cpu_us_per_event_$svc")" ""
   done
   echo "-- balance after the load, 3 primaries (deviation from the mean of the 3)"
-  printf '%-10s | %6s | %10s | %7s | %14s | %7s | %16s | %7s\n' primary slots keys dev "used_memory MiB" dev "growth MiB (load)" dev
+  printf '%-10s | %6s | %10s | %7s | %15s | %7s | %17s | %7s\n' primary slots keys dev "used_memory MiB" dev "growth MiB (load)" dev
   awk -v f="$c" 'BEGIN {
     while ((getline line < f) > 0) { split(line, kv, "="); v[kv[1]] = kv[2] }
     for (i = 0; i < 3; i++) {
@@ -293,7 +293,7 @@ cluster_report() { # CUSTOMERS EVENTS
     sk /= 3; sm /= 3; sg /= 3
     for (i = 0; i < 3; i++) {
       dk = sk ? 100 * (k[i] - sk) / sk : 0; dm = sm ? 100 * (m[i] - sm) / sm : 0; dg = sg ? 100 * (g[i] - sg) / sg : 0
-      printf "%-10s | %6d | %10d | %+6.1f%% | %14.1f | %+6.1f%% | %16.1f | %+6.1f%%\n", "primary " i + 1, v["node" i "_slots"], k[i], dk, m[i] / 1048576, dm, g[i] / 1048576, dg
+      printf "%-10s | %6d | %10d | %+6.1f%% | %15.1f | %+6.1f%% | %17.1f | %+6.1f%%\n", "primary " i + 1, v["node" i "_slots"], k[i], dk, m[i] / 1048576, dm, g[i] / 1048576, dg
     }
   }'
   awk -v f="$c" 'BEGIN {
