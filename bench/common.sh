@@ -9,10 +9,14 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 
+# free_port: a port nothing listens on, below the kernel's ephemeral range
+# (so an outgoing connection cannot take it before the server binds it).
 free_port() {
-  local p
+  local p low=32768
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  [ "$low" -gt 11000 ] || low=32768
   while :; do
-    p=$(( 20000 + RANDOM % 40000 ))
+    p=$(( 10000 + RANDOM % (low - 10000) ))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
 }
@@ -30,7 +34,40 @@ start_redis() {
     "$@" >"$BENCH_TMP/redis-$port.log" 2>&1 &
   BENCH_PIDS+=($!)
   for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.1; done
+  tail -n 5 "$BENCH_TMP/redis-$port.log" >&2
   echo "redis-server did not start" >&2; exit 1
+}
+
+# start_redis_cluster N: N primaries, no replicas, each a start_redis in
+# cluster mode (bus on its own free port), the 16,384 slots split evenly by
+# `redis-cli --cluster create`; returns when every node reports
+# cluster_state:ok and `redis-cli --cluster check` passes (at most 20 s).
+# Sets CLUSTER_PORTS and CLUSTER_PIDS (node order) and CLUSTER_SEEDS
+# ("127.0.0.1:P1,127.0.0.1:P2,...").
+start_redis_cluster() {
+  local n="$1" port bus nodes=() i
+  CLUSTER_PORTS=(); CLUSTER_PIDS=()
+  for _ in $(seq 1 "$n"); do
+    port=$(free_port)
+    bus=$(free_port); while [ "$bus" = "$port" ]; do bus=$(free_port); done
+    start_redis "$port" --cluster-enabled yes --cluster-config-file nodes.conf \
+      --cluster-port "$bus" --cluster-node-timeout 5000
+    CLUSTER_PORTS+=("$port"); CLUSTER_PIDS+=("${BENCH_PIDS[-1]}")
+    nodes+=("127.0.0.1:$port")
+  done
+  CLUSTER_SEEDS=$(IFS=,; echo "${nodes[*]}")
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes \
+    >"$BENCH_TMP/cluster-create.log" 2>&1 ||
+    { cat "$BENCH_TMP/cluster-create.log" >&2; echo "redis-cli --cluster create failed" >&2; exit 1; }
+  for i in $(seq 1 200); do
+    local ok=1
+    for port in "${CLUSTER_PORTS[@]}"; do
+      redis-cli -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || ok=0
+    done
+    [ "$ok" = 1 ] && redis-cli --cluster check "${nodes[0]}" >/dev/null 2>&1 && return
+    sleep 0.1
+  done
+  echo "the Redis Cluster did not reach cluster_state:ok" >&2; exit 1
 }
 
 # bench_keys: API keys for the services a benchmark starts, provisioned

@@ -26,6 +26,23 @@
 #       [--ingest-seconds 4] [--ingest-events 200000] [--step-seconds 15]
 #       [--fresh-seconds 20]
 #       [--out FILE]
+#   bench/pipeline.sh BUILD_DIR --cluster [--populations 100000:1]
+#       [--step-seconds 10] [--start-rate R] [--out FILE]
+#
+# --cluster (issue #21): one population, in one run on 1 primary (a
+# standalone redis-server, as above) and on a Redis Cluster of 3 primaries
+# (no replicas), each fresh, with the three services in cluster mode:
+#   1. populate through the running pipeline and drain, as step 1 above;
+#      then each primary's DBSIZE, slots and used_memory (also its growth
+#      over the populate), and each one's deviation from the mean (the key
+#      and memory balance; target within ±10 %);
+#   2. end to end as step 4 above, both topologies from the same start rate
+#      (--start-rate, default half the standalone's populate apply rate),
+#      with each redis-server's and each service's CPU from /proc per event
+#      at the highest bounded rate: the CPU split across the primaries.
+# Steps 2, 3 and 5 above are left out to keep the run to a few minutes. The
+# client's own routing cost is measured by build/bench/cluster_routing_bench
+# (bench/redis/cluster_routing_bench.cc), not here.
 #
 # A population is CUSTOMERS:EVENTS_PER_CUSTOMER. At a million customers one
 # event each (a million events through the pipeline, about two minutes at
@@ -35,18 +52,26 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="${1:?usage: pipeline.sh BUILD_DIR}"; shift
 POPULATIONS=10000:20,1000000:1; INGEST_SECONDS=4; STEP_SECONDS=15
-FRESH_SECONDS=20; OUT=""; INGEST_EVENTS=200000
+FRESH_SECONDS=20; OUT=""; INGEST_EVENTS=200000; CLUSTER=""; START_RATE=""
+STEPS_SET=""; POPS_SET=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --populations) POPULATIONS="$2"; shift 2 ;;
+    --cluster) CLUSTER=1; shift ;;
+    --start-rate) START_RATE="$2"; shift 2 ;;
+    --populations) POPULATIONS="$2"; POPS_SET=1; shift 2 ;;
     --ingest-seconds) INGEST_SECONDS="$2"; shift 2 ;;
     --ingest-events) INGEST_EVENTS="$2"; shift 2 ;;
-    --step-seconds) STEP_SECONDS="$2"; shift 2 ;;
+    --step-seconds) STEP_SECONDS="$2"; STEPS_SET=1; shift 2 ;;
     --fresh-seconds) FRESH_SECONDS="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
+if [ -n "$CLUSTER" ]; then
+  [ -n "$POPS_SET" ] || POPULATIONS=100000:1
+  [ -n "$STEPS_SET" ] || STEP_SECONDS=10
+  case "$POPULATIONS" in *,*) echo "--cluster takes one population" >&2; exit 2 ;; esac
+fi
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
 LOAD="$BUILD/bench/pipeline_load"
@@ -58,9 +83,14 @@ KEYS="$BENCH_TMP/keys"
 bash "$ROOT/tools/api-keys/provision.sh" "$KEYS"
 
 declare -A PORT SPID
-start_service() { # name redis_port
-  local name="$1" rport="$2"
-  env OMNICX_REDIS_ADDRESS="127.0.0.1:$rport" OMNICX_GRPC_ADDRESS="127.0.0.1:${PORT[$name]}" \
+# REDIS_CLUSTER_MODE=true: the services route on a cluster; their Redis
+# address is then the seeds ("host:port,host:port,...").
+REDIS_CLUSTER_MODE=false
+start_service() { # name redis_port_or_addresses
+  local name="$1" raddr="$2"
+  case "$raddr" in *:*) ;; *) raddr="127.0.0.1:$raddr" ;; esac
+  env OMNICX_REDIS_ADDRESS="$raddr" OMNICX_REDIS_CLUSTER="$REDIS_CLUSTER_MODE" \
+  OMNICX_GRPC_ADDRESS="127.0.0.1:${PORT[$name]}" \
   OMNICX_METRICS_ADDRESS="" OMNICX_HTTP_ADDRESS="" OMNICX_LOG_LEVEL=warn \
   OMNICX_IDENTITY_SECRET=bench-identity-secret-0123456789 \
   OMNICX_AUTH_API_KEYS_FILE="$KEYS/api-keys.yaml" OMNICX_AUTH_RATE_LIMIT=0 \
@@ -71,7 +101,8 @@ start_service() { # name redis_port
     "$BUILD/services/$name/omnicx-$name" >>"$BENCH_TMP/$name.log" 2>&1 &
   SPID[$name]=$!
   BENCH_PIDS+=($!)
-  "$BUILD/tools/omnicx-health" --wait=10s "127.0.0.1:${PORT[$name]}" >/dev/null
+  "$BUILD/tools/omnicx-health" --wait=10s "127.0.0.1:${PORT[$name]}" >/dev/null || {
+    tail -n 5 "$BENCH_TMP/$name.log" >&2; echo "$name did not start" >&2; exit 1; }
 }
 stop_service() { # name
   kill "${SPID[$1]}" 2>/dev/null || true
@@ -153,6 +184,141 @@ run_population() {
   redis-cli -p "$rport" shutdown nosave >/dev/null 2>&1 || true
   wait "$redis_pid" 2>/dev/null || true
 }
+
+# --cluster: run_topology NAME CUSTOMERS EVENTS, NAME standalone (one
+# redis-server) or cluster (3 primaries); every figure into
+# $BENCH_TMP/t-NAME.txt.
+run_topology() {
+  local name="$1" customers="$2" events="$3" f="$BENCH_TMP/t-$1.txt"
+  local ports=() pids=() addr
+  if [ "$name" = cluster ]; then
+    start_redis_cluster 3
+    ports=("${CLUSTER_PORTS[@]}"); pids=("${CLUSTER_PIDS[@]}")
+    addr="$CLUSTER_SEEDS"; REDIS_CLUSTER_MODE=true
+  else
+    ports=("$(free_port)"); start_redis "${ports[0]}"
+    pids=("${BENCH_PIDS[-1]}"); addr="127.0.0.1:${ports[0]}"; REDIS_CLUSTER_MODE=false
+  fi
+  local cl=""; [ "$name" = cluster ] && cl="--cluster"
+  for s in ingestion profile journey; do PORT[$s]=$(free_port); done
+  local app="$KEYS/app.key" ing="127.0.0.1:${PORT[ingestion]}" i
+  start_service ingestion "$addr"
+  start_consumer profile "$addr"
+  start_consumer journey "$addr"
+  {
+    echo "primaries=${#ports[@]}"
+    "$LOAD" --mode=memory --redis="$addr" $cl | sed 's/^/mem0_/'
+    for i in "${!ports[@]}"; do
+      echo "node${i}_used_memory0=$(redis-cli -p "${ports[$i]}" info memory | tr -d '\r' | sed -n 's/^used_memory://p')"
+    done
+  } >"$f"
+  echo "[$name] populating: $customers customers x $events events" >&2
+  "$LOAD" --mode=populate --target="$ing" --key_file="$app" \
+    --customers="$customers" --events="$events" >>"$f"
+  "$LOAD" --mode=drain --redis="$addr" $cl --timeout=900 | sed 's/^/populate_/' >>"$f"
+  "$LOAD" --mode=memory --redis="$addr" $cl --events=$((customers * events)) |
+    sed 's/^/mem1_/' >>"$f"
+  # The balance: each primary's keys, slots and memory after the load.
+  for i in "${!ports[@]}"; do
+    local slots=16384
+    if [ "$name" = cluster ]; then
+      slots=$(redis-cli -p "${ports[$i]}" cluster nodes | awk '/myself/ {
+        n = 0; for (k = 9; k <= NF; k++) { split($k, r, "-"); n += (r[2] == "" ? 1 : r[2] - r[1] + 1) } print n }')
+    fi
+    echo "node${i}_port=${ports[$i]}"
+    echo "node${i}_slots=$slots"
+    echo "node${i}_keys=$(redis-cli -p "${ports[$i]}" dbsize)"
+    echo "node${i}_used_memory=$(redis-cli -p "${ports[$i]}" info memory | tr -d '\r' | sed -n 's/^used_memory://p')"
+  done >>"$f"
+
+  local start="$START_RATE" plist=""
+  [ -n "$start" ] || start=$(awk -v p="$(fig "$f" populate_drain_events_per_s)" \
+    'BEGIN {m = p / 2; if (m < 500) m = 500; printf "%.0f", m}')
+  START_RATE="$start"  # the cluster steps from the same rate
+  for i in "${!pids[@]}"; do plist+="redis$i:${pids[$i]},"; done
+  for s in ingestion profile journey; do plist+="$s:${SPID[$s]},"; done
+  echo "[$name] end to end, stepping up from $start events/s" >&2
+  "$LOAD" --mode=steps --target="$ing" --key_file="$app" --redis="$addr" $cl \
+    --customers="$customers" --start="$start" --factor=1.25 --step_seconds="$STEP_SECONDS" \
+    --bound=2 --max_steps=10 --pids="${plist%,}" | tee "$BENCH_TMP/steps-$name.txt" |
+    grep -v '^#' >>"$f"
+  sed "s/^# /# [$name] /" "$BENCH_TMP/steps-$name.txt" | grep '^#' >&2 || true
+
+  for s in journey profile ingestion; do stop_service "$s"; done
+  for i in "${!ports[@]}"; do
+    redis-cli -p "${ports[$i]}" shutdown nosave >/dev/null 2>&1 || true
+    wait "${pids[$i]}" 2>/dev/null || true
+  done
+}
+
+cluster_report() { # CUSTOMERS EVENTS
+  local s="$BENCH_TMP/t-standalone.txt" c="$BENCH_TMP/t-cluster.txt" i
+  read -r _ u1 n1 s1 i1 w1 _ < /proc/stat
+  printf '\nRedis Cluster benchmark (pipeline --cluster), %s cores, %s; machine idle %s%% of the run, load average %s\n' \
+    "$(nproc)" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+    "$(awk -v b=$((u1+n1+s1+i1+w1-u0-n0-s0-i0-w0)) -v i=$((i1+w1-i0-w0)) 'BEGIN {printf "%.0f", b ? 100*i/b : 0}')" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "== $1 customers x $2 event(s), populated through the running pipeline; 1 primary = standalone redis-server, 3 primaries = Redis Cluster, no replicas"
+  printf '%-56s | %11s | %11s | %7s | %-18s\n' figure "1 primary" "3 primaries" ratio target
+  printf '%s\n' "---------------------------------------------------------------------------------------------------------------"
+  crow() { # name standalone cluster target
+    awk -v n="$1" -v a="$2" -v b="$3" -v t="$4" 'BEGIN {
+      printf "%-56s | %11.1f | %11.1f | %7s | %-18s\n", n, a, b, (a > 0 ? sprintf("%.2fx", b / a) : "-"), t }'
+  }
+  crow "end to end, events/s (highest bounded offered rate)" "$(fig "$s" e2e_events_per_s)" "$(fig "$c" e2e_events_per_s)" "flat on 2 cores"
+  crow "  first unbounded offered rate, events/s" "$(fig "$s" e2e_first_unbounded)" "$(fig "$c" e2e_first_unbounded)" ""
+  crow "populate: consumers' apply rate after the load, events/s" "$(fig "$s" populate_drain_events_per_s)" "$(fig "$c" populate_drain_events_per_s)" ""
+  local rs=0 rc=0
+  rs=$(fig "$s" e2e_cpu_us_per_event_redis0)
+  rc=$(awk -v a="$(fig "$c" e2e_cpu_us_per_event_redis0)" -v b="$(fig "$c" e2e_cpu_us_per_event_redis1)" \
+    -v d="$(fig "$c" e2e_cpu_us_per_event_redis2)" 'BEGIN {printf "%.2f", a + b + d}')
+  echo "-- CPU per event at the highest bounded rate (/proc, all threads)"
+  crow "Redis us/event, all redis-server processes" "$rs" "$rc" ""
+  for i in 0 1 2; do
+    local v; v=$(fig "$c" "e2e_cpu_us_per_event_redis$i")
+    awk -v n="  primary $((i + 1)) (port $(fig "$c" "node${i}_port")) us/event" -v v="$v" -v t="$rc" 'BEGIN {
+      printf "%-56s | %11s | %11.1f | %7s | %-18s\n", n, "", v, "", sprintf("%.0f %% of Redis", t > 0 ? 100 * v / t : 0) }'
+  done
+  crow "Redis main-thread us/event (INFO, summed over primaries)" "$(fig "$s" e2e_redis_us_per_event)" "$(fig "$c" e2e_redis_us_per_event)" ""
+  for svc in ingestion profile journey; do
+    crow "service CPU us/event: $svc" "$(fig "$s" "e2e_cpu_us_per_event_$svc")" "$(fig "$c" "e2e_cpu_us_per_event_$svc")" ""
+  done
+  echo "-- balance after the load, 3 primaries (deviation from the mean of the 3)"
+  printf '%-10s | %6s | %10s | %7s | %15s | %7s | %17s | %7s\n' primary slots keys dev "used_memory MiB" dev "growth MiB (load)" dev
+  awk -v f="$c" 'BEGIN {
+    while ((getline line < f) > 0) { split(line, kv, "="); v[kv[1]] = kv[2] }
+    for (i = 0; i < 3; i++) {
+      k[i] = v["node" i "_keys"]; m[i] = v["node" i "_used_memory"]; g[i] = m[i] - v["node" i "_used_memory0"]
+      sk += k[i]; sm += m[i]; sg += g[i] }
+    sk /= 3; sm /= 3; sg /= 3
+    for (i = 0; i < 3; i++) {
+      dk = sk ? 100 * (k[i] - sk) / sk : 0; dm = sm ? 100 * (m[i] - sm) / sm : 0; dg = sg ? 100 * (g[i] - sg) / sg : 0
+      printf "%-10s | %6d | %10d | %+6.1f%% | %15.1f | %+6.1f%% | %17.1f | %+6.1f%%\n", "primary " i + 1, v["node" i "_slots"], k[i], dk, m[i] / 1048576, dm, g[i] / 1048576, dg
+    }
+  }'
+  awk -v f="$c" 'BEGIN {
+    while ((getline line < f) > 0) { split(line, kv, "="); v[kv[1]] = kv[2] }
+    for (i = 0; i < 3; i++) { k[i] = v["node" i "_keys"]; m[i] = v["node" i "_used_memory"]; sk += k[i]; sm += m[i] }
+    sk /= 3; sm /= 3
+    for (i = 0; i < 3; i++) { d = 100 * (k[i] - sk) / sk; if (d < 0) d = -d; if (d > wk) wk = d
+      d = 100 * (m[i] - sm) / sm; if (d < 0) d = -d; if (d > wm) wm = d }
+    printf "worst deviation: keys %.1f %%, used_memory %.1f %% (target <= 10 %%): %s\n", wk, wm, (wk <= 10 && wm <= 10) ? "met" : "NOT met"
+  }'
+  awk -v a="$(fig "$s" node0_keys)" -v m="$(fig "$s" node0_used_memory)" \
+    'BEGIN {printf "(1 primary after the same load: %d keys, used_memory %.1f MiB)\n", a, m / 1048576}'
+  echo "(end to end steps: open loop, ${STEP_SECONDS} s each, 1.25x apart, both from the same start rate; the client's routing cost: build/bench/cluster_routing_bench)"
+}
+
+if [ -n "$CLUSTER" ]; then
+  cc="${POPULATIONS%%:*}"; ce="${POPULATIONS##*:}"
+  run_topology standalone "$cc" "$ce"
+  run_topology cluster "$cc" "$ce"
+  cluster_report "$cc" "$ce"
+  if [ -n "$OUT" ]; then
+    for t in standalone cluster; do sed "s/^/$t./" "$BENCH_TMP/t-$t.txt"; done >"$OUT"
+  fi
+  exit 0
+fi
 
 pops=()
 for p in ${POPULATIONS//,/ }; do

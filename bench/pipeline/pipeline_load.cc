@@ -43,6 +43,13 @@
 //       E (or 3,200) entries in the streams, then prints used_memory,
 //       dedup_bytes (ingestion's dedup hashes), stream_bytes.
 //
+// Redis Cluster (--cluster): --redis lists every primary, comma-separated.
+// Stream backlogs go through the cluster client; INFO figures (main-thread
+// CPU, used_memory) are summed over one standalone connection per listed
+// node, and the dedup SCAN runs on each. --pids=NAME:PID,... (steps): each
+// process's CPU from /proc per step, and at the highest bounded step
+// e2e_cpu_us_per_event_NAME (e.g. each redis-server of a cluster).
+//
 // Every loop is bounded in time and count.
 #include <algorithm>
 #include <atomic>
@@ -63,6 +70,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "bench/lib/load.h"
+#include "bench/lib/proc_cpu.h"
 #include "grpcpp/grpcpp.h"
 #include "libs/auth/authenticator.h"
 #include "libs/keys/key_builder.h"
@@ -122,14 +130,49 @@ absl::StatusOr<Ingestion> ConnectIngestion(const std::string& target,
   return out;
 }
 
-std::unique_ptr<omnicx::redis::Client> ConnectRedis(
-    const std::string& address) {
+// One address ("host:port") as a standalone client, or with `cluster` a
+// comma-separated list as a cluster client seeded by every address.
+std::unique_ptr<omnicx::redis::Client> ConnectRedis(const std::string& address,
+                                                    bool cluster = false) {
   omnicx::redis::ClientOptions options;
-  std::pair<std::string, std::string> hp = absl::StrSplit(address, ':');
-  options.host = hp.first;
-  if (!absl::SimpleAtoi(hp.second, &options.port)) return nullptr;
   options.command_timeout = absl::Seconds(30);
+  options.cluster = cluster;
+  bool first = true;
+  for (absl::string_view a : absl::StrSplit(address, ',', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> hp = absl::StrSplit(a, ':');
+    int port = 0;
+    if (!absl::SimpleAtoi(hp.second, &port)) return nullptr;
+    if (first) {
+      options.host = hp.first;
+      options.port = port;
+      first = false;
+    } else if (cluster) {
+      options.seeds.emplace_back(hp.first, port);
+    } else {
+      return nullptr;  // several addresses need --cluster
+    }
+  }
+  if (first) return nullptr;
   return omnicx::redis::Client::Create(options);
+}
+
+// The Redis of a run: `routed` for keyed commands (standalone, or the
+// cluster client), `nodes` one standalone client per listed address for
+// node-wide figures (INFO, SCAN).
+struct Redis {
+  std::unique_ptr<omnicx::redis::Client> routed;
+  std::vector<std::unique_ptr<omnicx::redis::Client>> nodes;
+};
+
+std::unique_ptr<Redis> ConnectAll(const std::string& address, bool cluster) {
+  auto out = std::make_unique<Redis>();
+  out->routed = ConnectRedis(address, cluster);
+  if (out->routed == nullptr) return nullptr;
+  for (absl::string_view a : absl::StrSplit(address, ',', absl::SkipEmpty())) {
+    out->nodes.push_back(ConnectRedis(std::string(a)));
+    if (out->nodes.back() == nullptr) return nullptr;
+  }
+  return out;
 }
 
 // A field of INFO (e.g. "used_cpu_user_main_thread"), 0 when missing.
@@ -147,10 +190,14 @@ double InfoField(omnicx::redis::Client& redis, const std::string& section,
   return 0;
 }
 
-// CPU seconds of Redis's main thread (user + system).
-double MainThreadCpu(omnicx::redis::Client& redis) {
-  return InfoField(redis, "cpu", "used_cpu_user_main_thread") +
-         InfoField(redis, "cpu", "used_cpu_sys_main_thread");
+// CPU seconds of Redis's main thread (user + system), summed over nodes.
+double MainThreadCpu(Redis& redis) {
+  double total = 0;
+  for (auto& node : redis.nodes) {
+    total += InfoField(*node, "cpu", "used_cpu_user_main_thread") +
+             InfoField(*node, "cpu", "used_cpu_sys_main_thread");
+  }
+  return total;
 }
 
 // Entries `group` has not acknowledged, summed over its shards (lag +
@@ -310,7 +357,10 @@ class Sender {
 
 struct Flags {
   std::string mode, target, journey, key_file, agent_key_file, redis;
+  bool cluster = false;
   std::vector<std::string> groups = {"profile", "journey"};
+  // --pids: (name, pid) of processes whose CPU the steps charge per event.
+  std::vector<std::pair<std::string, int>> pids;
   int64_t customers = 10000, events = 1, max_events = 2'000'000;
   int probes = 100, max_steps = 10;
   double seconds = 5, timeout = 600, start = 4000, factor = 1.25,
@@ -387,7 +437,7 @@ int Populate(const Flags& f) {
 
 int Ingest(const Flags& f) {
   auto ingestion = ConnectIngestion(f.target, f.key_file);
-  auto redis = ConnectRedis(f.redis);
+  auto redis = ConnectAll(f.redis, f.cluster);
   if (!ingestion.ok() || redis == nullptr) {
     std::fprintf(stderr, "cannot connect\n");
     return 2;
@@ -418,11 +468,11 @@ int Ingest(const Flags& f) {
 }
 
 int Drain(const Flags& f) {
-  auto redis = ConnectRedis(f.redis);
+  auto redis = ConnectAll(f.redis, f.cluster);
   if (redis == nullptr) return 2;
-  const int64_t events = Backlogs(*redis, f.groups);
+  const int64_t events = Backlogs(*redis->routed, f.groups);
   const double cpu0 = MainThreadCpu(*redis);
-  const double secs = WaitDrained(*redis, f.groups, absl::Seconds(f.timeout),
+  const double secs = WaitDrained(*redis->routed, f.groups, absl::Seconds(f.timeout),
                                   absl::Milliseconds(100));
   const double cpu = MainThreadCpu(*redis) - cpu0;
   std::printf(
@@ -443,18 +493,30 @@ struct StepResult {
   bool pass = false;
   double accepted_per_s = 0, drain_s = -1, us_per_event = 0;
   int64_t max_backlog = 0, errors = 0;
+  // CPU µs per accepted event of each --pids process.
+  std::vector<double> pid_us_per_event;
 };
 
-StepResult Step(Sender& sender, omnicx::redis::Client& redis, double rate,
-                const Flags& f) {
+// CPU seconds of each --pids process (-1 when unreadable).
+std::vector<double> PidsCpu(const Flags& f) {
+  std::vector<double> out;
+  for (const auto& [name, pid] : f.pids) {
+    absl::StatusOr<double> s = omnicx::bench::ProcessCpuSeconds(pid);
+    out.push_back(s.ok() ? *s : -1);
+  }
+  return out;
+}
+
+StepResult Step(Sender& sender, Redis& redis, double rate, const Flags& f) {
   StepResult out;
   const double cpu0 = MainThreadCpu(redis);
+  const std::vector<double> pids0 = PidsCpu(f);
   // The backlog, sampled once a second on the side (from its own
   // connection).
   std::atomic<bool> running{true};
   std::atomic<int64_t> max_backlog{0};
   std::thread sampler([&] {
-    auto own = ConnectRedis(f.redis);
+    auto own = ConnectRedis(f.redis, f.cluster);
     for (int i = 0; running && own != nullptr && i < 3600; ++i) {
       const int64_t n = Backlogs(*own, f.groups);
       if (n > max_backlog) max_backlog = n;
@@ -479,9 +541,16 @@ StepResult Step(Sender& sender, omnicx::redis::Client& redis, double rate,
   sampler.join();
   // Lag bounded: back to zero within `bound` of the load stopping. If not,
   // wait for the rest (so the next step starts clean) and report it.
-  out.drain_s =
-      WaitDrained(redis, f.groups, absl::Seconds(300), absl::Milliseconds(50));
+  out.drain_s = WaitDrained(*redis.routed, f.groups, absl::Seconds(300),
+                            absl::Milliseconds(50));
   const double cpu = MainThreadCpu(redis) - cpu0;
+  const std::vector<double> pids1 = PidsCpu(f);
+  for (size_t i = 0; i < pids1.size(); ++i) {
+    out.pid_us_per_event.push_back(
+        accepted > 0 && pids0[i] >= 0 && pids1[i] >= 0
+            ? (pids1[i] - pids0[i]) * 1e6 / accepted.load()
+            : 0);
+  }
   out.errors = r.errors;
   out.max_backlog = max_backlog;
   out.accepted_per_s = accepted.load() / f.step_seconds;
@@ -494,13 +563,14 @@ StepResult Step(Sender& sender, omnicx::redis::Client& redis, double rate,
 
 int Steps(const Flags& f) {
   auto ingestion = ConnectIngestion(f.target, f.key_file);
-  auto redis = ConnectRedis(f.redis);
+  auto redis = ConnectAll(f.redis, f.cluster);
   if (!ingestion.ok() || redis == nullptr) {
     std::fprintf(stderr, "cannot connect\n");
     return 2;
   }
   Sender sender(*ingestion, f.customers, 100);
   double lo = 0, hi = 0, rate = f.start, best_us = 0;
+  std::vector<double> best_pids(f.pids.size(), 0);
   int steps = 0;
   while (steps < f.max_steps) {
     // Offered rates are whole hundreds (TrackBatch of 100 events).
@@ -514,6 +584,14 @@ int Steps(const Flags& f) {
         steps, rate, s.accepted_per_s, static_cast<long long>(s.errors),
         static_cast<long long>(s.max_backlog), s.drain_s, s.us_per_event,
         s.pass ? "bounded" : "NOT bounded");
+    if (!f.pids.empty()) {
+      std::vector<std::string> parts;
+      for (size_t i = 0; i < f.pids.size(); ++i) {
+        parts.push_back(absl::StrFormat("%s %.1f", f.pids[i].first,
+                                        s.pid_us_per_event[i]));
+      }
+      std::printf("#   CPU us/event: %s\n", absl::StrJoin(parts, ", ").c_str());
+    }
     std::fflush(stdout);
     if (s.errors > 0) {
       std::fprintf(stderr, "first error: %s\n", sender.first_error().c_str());
@@ -521,6 +599,7 @@ int Steps(const Flags& f) {
     if (s.pass) {
       lo = rate;
       best_us = s.us_per_event;
+      best_pids = s.pid_us_per_event;
     } else {
       hi = rate;
     }
@@ -538,6 +617,10 @@ int Steps(const Flags& f) {
       "e2e_events_per_s=%.0f\ne2e_first_unbounded=%.0f\n"
       "e2e_redis_us_per_event=%.2f\ne2e_steps=%d\n",
       lo, hi, best_us, steps);
+  for (size_t i = 0; i < f.pids.size(); ++i) {
+    std::printf("e2e_cpu_us_per_event_%s=%.2f\n", f.pids[i].first.c_str(),
+                best_pids[i]);
+  }
   return 0;
 }
 
@@ -636,8 +719,9 @@ int Fresh(const Flags& f) {
 }
 
 int Memory(const Flags& f) {
-  auto redis = ConnectRedis(f.redis);
-  if (redis == nullptr) return 2;
+  auto all = ConnectAll(f.redis, f.cluster);
+  if (all == nullptr) return 2;
+  omnicx::redis::Client* redis = all->routed.get();
   const auto keys = *omnicx::keys::KeyBuilder::Create("default");
   std::vector<std::string> streams;
   for (int s = 0; s < kShards; ++s) {
@@ -661,22 +745,26 @@ int Memory(const Flags& f) {
     auto r = redis->Command({"MEMORY", "USAGE", s, "SAMPLES", "0"});
     if (r.ok()) stream_bytes += r->integer();
   }
-  // The dedup hashes sit under the event shards' tags: cx:default:{ev:k}:dd:*.
-  std::string cursor = "0";
-  for (int i = 0; i < 100000; ++i) {
-    auto page = redis->Command(
-        {"SCAN", cursor, "MATCH", "cx:default:{ev:*}:dd:*", "COUNT", "20000"});
-    if (!page.ok() || page->elements().size() != 2) break;
-    cursor = page->elements()[0].str();
-    for (const auto& k : page->elements()[1].elements()) {
-      auto r = redis->Command({"MEMORY", "USAGE", k.str(), "SAMPLES", "0"});
-      if (r.ok()) dedup_bytes += r->integer();
+  // The dedup hashes sit under the event shards' tags: cx:default:{ev:k}:dd:*,
+  // scanned on each node (a cluster client cannot route the pattern).
+  double used_memory = 0;
+  for (auto& node : all->nodes) {
+    std::string cursor = "0";
+    for (int i = 0; i < 100000; ++i) {
+      auto page = node->Command({"SCAN", cursor, "MATCH",
+                                 "cx:default:{ev:*}:dd:*", "COUNT", "20000"});
+      if (!page.ok() || page->elements().size() != 2) break;
+      cursor = page->elements()[0].str();
+      for (const auto& k : page->elements()[1].elements()) {
+        auto r = node->Command({"MEMORY", "USAGE", k.str(), "SAMPLES", "0"});
+        if (r.ok()) dedup_bytes += r->integer();
+      }
+      if (cursor == "0") break;
     }
-    if (cursor == "0") break;
+    used_memory += InfoField(*node, "memory", "used_memory");
   }
   std::printf("used_memory=%.0f\ndedup_bytes=%lld\nstream_bytes=%lld\n",
-              InfoField(*redis, "memory", "used_memory"),
-              static_cast<long long>(dedup_bytes),
+              used_memory, static_cast<long long>(dedup_bytes),
               static_cast<long long>(stream_bytes));
   return 0;
 }
@@ -703,6 +791,16 @@ int main(int argc, char** argv) {
       f.agent_key_file = v;
     else if (name == "--redis")
       f.redis = v;
+    else if (name == "--cluster")
+      f.cluster = v.empty() || v == "true";
+    else if (name == "--pids") {
+      for (absl::string_view p : absl::StrSplit(v, ',', absl::SkipEmpty())) {
+        std::pair<std::string, std::string> np = absl::StrSplit(p, ':');
+        int pid = 0;
+        ok = ok && !np.first.empty() && absl::SimpleAtoi(np.second, &pid);
+        f.pids.emplace_back(np.first, pid);
+      }
+    }
     else if (name == "--groups")
       f.groups = absl::StrSplit(v, ',');
     else if (name == "--customers")
