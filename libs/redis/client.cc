@@ -17,7 +17,42 @@ bool IsNoScript(const absl::StatusOr<Reply>& r) {
   return !r.ok() && absl::StrContains(r.status().message(), "NOSCRIPT");
 }
 
+thread_local ReplicaWaitScope* current_wait_scope = nullptr;
+
 }  // namespace
+
+ReplicaWaitScope::ReplicaWaitScope(ReplicaWait wait)
+    : wait_(wait), outer_(current_wait_scope) {
+  if (wait_.replicas > 0) current_wait_scope = this;
+}
+
+ReplicaWaitScope::~ReplicaWaitScope() {
+  if (wait_.replicas > 0) current_wait_scope = outer_;
+}
+
+ReplicaWaitScope* ReplicaWaitScope::Current() { return current_wait_scope; }
+
+redis::Command ReplicaWaitScope::WaitCommand() const {
+  return {"WAIT", absl::StrCat(wait_.replicas),
+          absl::StrCat(
+              std::max<int64_t>(1, absl::ToInt64Milliseconds(wait_.timeout)))};
+}
+
+void ReplicaWaitScope::Record(const absl::StatusOr<Reply>& reply) {
+  for (ReplicaWaitScope* s = this; s != nullptr; s = s->outer_) {
+    ++s->waits_;
+    if (!s->status_.ok()) continue;
+    if (!reply.ok()) {
+      s->status_ = absl::UnavailableError(absl::StrCat(
+          "waiting for replicas failed: ", reply.status().message()));
+    } else if (reply->type() != Reply::Type::kInteger ||
+               reply->integer() < s->wait_.replicas) {
+      s->status_ = absl::UnavailableError(
+          absl::StrCat("waiting for replicas: ", reply->integer(), " of ",
+                       s->wait_.replicas, " acknowledged in time"));
+    }
+  }
+}
 
 absl::Status ErrorReplyStatus(absl::string_view message) {
   // Redis error text names commands, scripts and keys: callers of a service
@@ -81,25 +116,60 @@ absl::StatusOr<Reply> Client::Command(const redis::Command& args) {
 
 absl::StatusOr<Reply> Client::Command(const redis::Command& args,
                                       absl::Duration timeout) {
+  const bool blocking = IsBlocking(args);
+  std::optional<absl::StatusOr<PipelineReplies>> waited;
+  if (!blocking) waited = WithReplicaWait({args}, {}, 0);
   absl::StatusOr<PipelineReplies> replies =
-      RoundTrip({args}, timeout, IsBlocking(args));
+      waited.has_value() ? *std::move(waited)
+                         : RoundTrip({args}, timeout, blocking);
   if (!replies.ok()) return replies.status();
   return std::move(replies->front());
 }
 
 absl::StatusOr<PipelineReplies> Client::Pipeline(
     const std::vector<redis::Command>& commands) {
+  if (auto waited = WithReplicaWait(commands, {}, 0)) return *waited;
   return RoundTrip(commands, options_.command_timeout, false);
 }
 
 absl::StatusOr<PipelineReplies> Client::PipelineScripts(
     const std::vector<redis::Command>& commands,
     const std::vector<const Script*>& scripts, size_t waits) {
+  if (auto waited = WithReplicaWait(commands, scripts, waits)) return *waited;
+  return RunScripts(commands, scripts, waits);
+}
+
+std::optional<absl::StatusOr<PipelineReplies>> Client::WithReplicaWait(
+    const std::vector<redis::Command>& commands,
+    const std::vector<const Script*>& scripts, size_t waits) {
+  ReplicaWaitScope* scope = ReplicaWaitScope::Current();
+  if (scope == nullptr || waits > 0 || commands.empty() ||
+      std::none_of(commands.begin(), commands.end(),
+                   [](const redis::Command& c) { return MayWrite(c); })) {
+    return std::nullopt;
+  }
+  std::vector<redis::Command> with_wait = commands;
+  with_wait.push_back(scope->WaitCommand());
+  absl::StatusOr<PipelineReplies> replies =
+      RunScripts(with_wait, scripts, /*waits=*/1);
+  if (!replies.ok()) {
+    scope->Record(replies.status());
+    return replies;
+  }
+  scope->Record(replies->back());
+  replies->pop_back();
+  return replies;
+}
+
+absl::StatusOr<PipelineReplies> Client::RunScripts(
+    const std::vector<redis::Command>& commands,
+    const std::vector<const Script*>& scripts, size_t waits) {
   if (router_) {
     return router_->Execute(commands, scripts, waits, options_.command_timeout,
                             false);
   }
-  absl::StatusOr<PipelineReplies> replies = Pipeline(commands);
+  absl::StatusOr<PipelineReplies> replies =
+      RoundTrip(commands, options_.command_timeout, false);
   if (!replies.ok()) return replies;
   const size_t body = commands.size() - std::min(waits, commands.size());
   std::vector<size_t> retry;
@@ -115,7 +185,8 @@ absl::StatusOr<PipelineReplies> Client::PipelineScripts(
   const size_t loads = again.size();
   for (size_t i : retry) again.push_back(commands[i]);
   for (size_t i = body; i < commands.size(); ++i) again.push_back(commands[i]);
-  absl::StatusOr<PipelineReplies> second = Pipeline(again);
+  absl::StatusOr<PipelineReplies> second =
+      RoundTrip(again, options_.command_timeout, false);
   if (!second.ok()) return second.status();
   for (size_t k = 0; k < loads; ++k) {
     if (!(*second)[k].ok()) return (*second)[k].status();
@@ -141,6 +212,19 @@ absl::StatusOr<Reply> Client::Eval(const Script& script,
       PipelineScripts({EvalShaCommand(script, keys, args)}, {&script});
   if (!replies.ok()) return replies.status();
   return std::move(replies->front());
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, PipelineReplies>>>
+Client::PipelineOnEveryPrimary(const std::vector<redis::Command>& commands) {
+  if (router_) {
+    return router_->OnEveryPrimary(commands, options_.command_timeout);
+  }
+  absl::StatusOr<PipelineReplies> replies =
+      RoundTrip(commands, options_.command_timeout, false);
+  if (!replies.ok()) return replies.status();
+  std::vector<std::pair<std::string, PipelineReplies>> out;
+  out.emplace_back(address(), *std::move(replies));
+  return out;
 }
 
 absl::Status Client::Ping() {

@@ -61,11 +61,24 @@
 //   FailedPrecondition a reply of an unexpected type (Reply::AsX); a
 //                      command a cluster cannot route (see above).
 // A connection that saw an I/O error or timeout is discarded, never reused.
+//
+// Waiting for replicas (strict durability of work acknowledged elsewhere,
+// e.g. a stream consumer's commits before its XACK): while a
+// ReplicaWaitScope lives on a thread, every Command, Pipeline,
+// PipelineScripts and Eval that thread runs (on any Client) and that may
+// write (MayWrite: anything but known read-only commands) gets a trailing
+// `WAIT replicas timeout`, sent behind the writes on every node written to
+// (PipelineScripts' waits); the scope keeps the first shortfall or error.
+//
+//   redis::ReplicaWaitScope wait({.replicas = 1});
+//   ... commits ...
+//   if (!wait.status().ok()) { /* not replicated: do not acknowledge */ }
 #ifndef OMNICX_LIBS_REDIS_CLIENT_H_
 #define OMNICX_LIBS_REDIS_CLIENT_H_
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -108,6 +121,43 @@ struct ClientOptions {
 
 using Command = std::vector<std::string>;
 using PipelineReplies = std::vector<absl::StatusOr<Reply>>;
+
+struct ReplicaWait {
+  // Replicas every write must reach; 0: no WAIT.
+  int replicas = 0;
+  // WAIT's own timeout; keep it below the client's command_timeout.
+  absl::Duration timeout = absl::Milliseconds(200);
+};
+
+// See "Waiting for replicas" above. Scopes nest: a WAIT's outcome is
+// recorded in every scope alive on the thread, and the innermost one's
+// `replicas` and `timeout` are used. replicas 0: the scope does nothing.
+class ReplicaWaitScope {
+ public:
+  explicit ReplicaWaitScope(ReplicaWait wait);
+  ~ReplicaWaitScope();
+  ReplicaWaitScope(const ReplicaWaitScope&) = delete;
+  ReplicaWaitScope& operator=(const ReplicaWaitScope&) = delete;
+
+  // OK when every WAIT sent in the scope saw `replicas` replicas; else
+  // Unavailable (the count, or the WAIT's error).
+  absl::Status status() const { return status_; }
+  // WAIT rounds sent in the scope (one per pipeline, whatever its nodes).
+  int64_t waits() const { return waits_; }
+
+  // The innermost live scope with replicas > 0 on this thread, or null.
+  static ReplicaWaitScope* Current();
+  // The WAIT command to append.
+  redis::Command WaitCommand() const;
+  // Records one WAIT reply in this scope and every outer one.
+  void Record(const absl::StatusOr<Reply>& reply);
+
+ private:
+  const ReplicaWait wait_;
+  ReplicaWaitScope* const outer_;
+  absl::Status status_;
+  int64_t waits_ = 0;
+};
 
 class NodePool;
 class ClusterRouter;
@@ -152,6 +202,13 @@ class Client {
 
   absl::Status Ping();
 
+  // Runs `commands` as one pipeline on every primary (standalone: the one
+  // node), for keyless checks that must hold on each node (CONFIG GET).
+  // One (address, replies) per primary; the outer status is the first
+  // node that could not be reached.
+  absl::StatusOr<std::vector<std::pair<std::string, PipelineReplies>>>
+  PipelineOnEveryPrimary(const std::vector<redis::Command>& commands);
+
   // "host:port" (the first seed in cluster mode).
   std::string address() const;
 
@@ -168,6 +225,15 @@ class Client {
   absl::StatusOr<PipelineReplies> RoundTrip(
       const std::vector<redis::Command>& commands, absl::Duration timeout,
       bool blocking);
+  absl::StatusOr<PipelineReplies> RunScripts(
+      const std::vector<redis::Command>& commands,
+      const std::vector<const Script*>& scripts, size_t waits);
+  // With a ReplicaWaitScope and a write among `commands` (and no WAITs of
+  // the caller's): runs them with a trailing WAIT, records its reply in the
+  // scope and returns the commands' replies; else nullopt.
+  std::optional<absl::StatusOr<PipelineReplies>> WithReplicaWait(
+      const std::vector<redis::Command>& commands,
+      const std::vector<const Script*>& scripts, size_t waits);
 
   const ClientOptions options_;
   // Standalone: the pools of the one node. Cluster: the router.

@@ -256,6 +256,33 @@ absl::Status ClusterRouter::Ping() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<std::pair<std::string, PipelineReplies>>>
+ClusterRouter::OnEveryPrimary(const std::vector<redis::Command>& commands,
+                              absl::Duration timeout) {
+  if (absl::Status s = Refresh(false); !s.ok()) return s;
+  std::vector<Node*> primaries;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    primaries = primaries_;
+  }
+  if (primaries.empty()) {
+    return absl::UnavailableError("redis cluster: no primary known");
+  }
+  std::vector<const redis::Command*> pointers;
+  pointers.reserve(commands.size());
+  for (const redis::Command& c : commands) pointers.push_back(&c);
+  std::vector<std::pair<std::string, PipelineReplies>> out;
+  for (Node* node : primaries) {
+    absl::StatusOr<PipelineReplies> r = node->pool.RoundTrip(pointers, timeout);
+    if (!r.ok()) {
+      MarkStale();
+      return r.status();
+    }
+    out.emplace_back(node->pool.address(), std::move(*r));
+  }
+  return out;
+}
+
 absl::StatusOr<PipelineReplies> ClusterRouter::Broadcast(
     const redis::Command& command, absl::Duration timeout) {
   std::vector<Node*> primaries;

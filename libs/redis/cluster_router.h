@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -42,6 +43,11 @@ class ClusterRouter {
 
   // Every slot is served and every primary answers PING.
   absl::Status Ping();
+
+  // `commands` as one pipeline on every primary of the current map.
+  absl::StatusOr<std::vector<std::pair<std::string, PipelineReplies>>>
+  OnEveryPrimary(const std::vector<redis::Command>& commands,
+                 absl::Duration timeout);
 
   // The address of the primary serving `slot` in the current map (loading
   // it first if needed).

@@ -1,6 +1,7 @@
 #include "libs/redis/cluster_routing.h"
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -165,6 +166,67 @@ bool IsBlocking(const std::vector<std::string>& args) {
     if (absl::EqualsIgnoreCase(args[i], "BLOCK")) return true;
   }
   return false;
+}
+
+bool MayWrite(const std::vector<std::string>& args) {
+  if (args.empty()) return false;
+  static const absl::flat_hash_set<std::string>* const kReadOnly =
+      new absl::flat_hash_set<std::string>({
+          "GET",
+          "MGET",
+          "STRLEN",
+          "GETRANGE",
+          "EXISTS",
+          "TYPE",
+          "TTL",
+          "PTTL",
+          "HGET",
+          "HMGET",
+          "HGETALL",
+          "HKEYS",
+          "HVALS",
+          "HLEN",
+          "HEXISTS",
+          "HSCAN",
+          "SMEMBERS",
+          "SISMEMBER",
+          "SMISMEMBER",
+          "SCARD",
+          "SSCAN",
+          "ZRANGE",
+          "ZREVRANGE",
+          "ZRANGEBYSCORE",
+          "ZREVRANGEBYSCORE",
+          "ZSCORE",
+          "ZMSCORE",
+          "ZCARD",
+          "ZCOUNT",
+          "ZRANK",
+          "ZREVRANK",
+          "ZSCAN",
+          "LRANGE",
+          "LLEN",
+          "LINDEX",
+          "XRANGE",
+          "XREVRANGE",
+          "XLEN",
+          "XINFO",
+          "XPENDING",
+          "SCAN",
+          "PING",
+          "TIME",
+          "INFO",
+          "DBSIZE",
+          "WAIT",
+          "EVALSHA_RO",
+          "EVAL_RO",
+          "CLUSTER",
+          "CONFIG",
+          "MEMORY",
+          "OBJECT",
+          "ECHO",
+      });
+  return !kReadOnly->contains(absl::AsciiStrToUpper(args[0]));
 }
 
 bool IsTransactionCommand(absl::string_view name) {

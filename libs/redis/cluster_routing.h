@@ -41,6 +41,11 @@ absl::StatusOr<CommandRoute> RouteOf(const std::vector<std::string>& args);
 // connection for long (sent on the blocking pool by Client::Command).
 bool IsBlocking(const std::vector<std::string>& args);
 
+// Whether `args` may change data (and so be replicated): false only for the
+// read-only commands omnicx sends (GET, HGETALL, XRANGE, ZRANGE, EXISTS,
+// PING, XINFO...); scripts and anything unknown may write.
+bool MayWrite(const std::vector<std::string>& args);
+
 // MULTI, EXEC, DISCARD (kept on one node inside a pipeline).
 bool IsTransactionCommand(absl::string_view name);
 

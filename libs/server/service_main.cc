@@ -23,6 +23,16 @@ int Fatal(config::Service service, const absl::Status& status) {
 
 }  // namespace
 
+redis::ReplicaWait StrictReplicaWait(const config::Config& config) {
+  redis::ReplicaWait wait;
+  if (config.durability() == "strict") {
+    wait.replicas = config.strict_replicas();
+    wait.timeout =
+        config::DurationSetting(config.redis().command_timeout()) / 2;
+  }
+  return wait;
+}
+
 absl::StatusOr<redis::ClientOptions> RedisOptions(
     const config::Config& config) {
   redis::ClientOptions options;

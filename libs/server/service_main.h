@@ -68,6 +68,13 @@ using ServiceFactory =
 // file is InvalidArgument naming the setting.
 absl::StatusOr<redis::ClientOptions> RedisOptions(const config::Config& config);
 
+// What consumers wait for before acknowledging (ConsumerOptions::
+// replica_wait, and the journey's aggregator and churn learner): with
+// durability strict and strict_replicas N > 0, N replicas within half of
+// redis.command_timeout (the WAIT rides in the commit's round trip); else
+// none (strict with 0 replicas relies on appendfsync always).
+redis::ReplicaWait StrictReplicaWait(const config::Config& config);
+
 // Authenticator options from the configuration (auth.* and tenant).
 auth::AuthenticatorOptions AuthOptions(const config::Config& config);
 

@@ -91,9 +91,7 @@ absl::StatusOr<int> StreamConsumer::HandleAll(
   std::map<std::string, redis::Command> acks;
   int handled = 0;
   if (entries.empty()) return 0;
-  std::vector<absl::Status> results = handler_(entries);
-  results.resize(entries.size(),
-                 absl::InternalError("handler returned too few results"));
+  std::vector<absl::Status> results = HandleReplicated(entries);
   for (size_t i = 0; i < entries.size(); ++i) {
     const StreamEntry& e = entries[i];
     const absl::Status& s = results[i];
@@ -125,6 +123,26 @@ absl::StatusOr<int> StreamConsumer::HandleAll(
     for (const auto& one : r) OMNICX_RETURN_IF_ERROR(one.status());
   }
   return handled;
+}
+
+std::vector<absl::Status> StreamConsumer::HandleReplicated(
+    const std::vector<StreamEntry>& entries) {
+  std::vector<absl::Status> results;
+  absl::Status replicated;
+  {
+    redis::ReplicaWaitScope wait(options_.replica_wait);
+    results = handler_(entries);
+    replicated = wait.status();
+  }
+  results.resize(entries.size(),
+                 absl::InternalError("handler returned too few results"));
+  if (!replicated.ok()) {
+    // Applied, perhaps, but not known to survive a failover: handled again.
+    for (absl::Status& s : results) {
+      if (s.ok()) s = replicated;
+    }
+  }
+  return results;
 }
 
 redis::Command StreamConsumer::ReadNew(const std::string& stream,
@@ -216,8 +234,7 @@ bool StreamConsumer::Reads(absl::string_view stream) const {
 }
 
 absl::Status StreamConsumer::Replay(const StreamEntry& entry) {
-  std::vector<absl::Status> one = handler_({entry});
-  if (one.empty()) return absl::InternalError("handler returned no result");
+  std::vector<absl::Status> one = HandleReplicated({entry});
   if (one[0].ok()) stats_.applied++;
   return one[0];
 }
@@ -251,10 +268,7 @@ absl::StatusOr<int> StreamConsumer::ClaimIdle() {
       stats_.claimed++;
       // XAUTOCLAIM counted this delivery too.
       e.deliveries = deliveries.count(e.id) ? deliveries[e.id] + 1 : 1;
-      std::vector<absl::Status> one = handler_({e});
-      absl::Status result =
-          one.empty() ? absl::InternalError("handler returned no result")
-                      : one[0];
+      absl::Status result = HandleReplicated({e})[0];
       if (result.ok()) {
         stats_.applied++;
         ++total;
@@ -290,7 +304,12 @@ absl::StatusOr<int> StreamConsumer::ClaimIdle() {
         // pipeline, Redis could refuse the XADD (out of memory, say) and
         // still take the XACK, and the entry would be gone from both.
         // Otherwise it stays pending and the next claim tries again.
-        absl::StatusOr<redis::Reply> stored = redis_.Command(dead);
+        absl::StatusOr<redis::Reply> stored;
+        {
+          redis::ReplicaWaitScope wait(options_.replica_wait);
+          stored = redis_.Command(dead);
+          if (stored.ok() && !wait.status().ok()) stored = wait.status();
+        }
         if (!stored.ok()) {
           stats_.failed++;
           OMNICX_LOG(kError) << "group=" << options_.group << " entry "

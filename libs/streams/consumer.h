@@ -26,7 +26,13 @@
 //     taken over with XAUTOCLAIM;
 //   - an entry delivered max_deliveries times without success goes to the
 //     dead-letter stream (fields: stream, id, error, payload) and is acked,
-//     so one poison event cannot stall a shard.
+//     so one poison event cannot stall a shard;
+//   - with replica_wait.replicas > 0 (strict durability), every write of the
+//     handler (and the dead-letter copy) is followed by WAIT on the node
+//     that took it (redis::ReplicaWaitScope), and a read whose WAITs were
+//     not all acknowledged by that many replicas is acknowledged not at all:
+//     its entries fail UNAVAILABLE and are handled again (idempotently), so
+//     a failover cannot lose a commit whose entry was acknowledged.
 //
 // Reading (safe on Redis Cluster, where each stream shard `{ev:<k>}`,
 // resolved shard or partition stream is its own hash slot, and a command
@@ -118,6 +124,9 @@ struct ConsumerOptions {
   // consumer waits this long and reads its own pending entries again.
   // Other failures wait for claim_idle (and the dead-letter count).
   absl::Duration retry_backoff = absl::Milliseconds(200);
+  // Strict durability: replicas each write of a handler must reach before
+  // its entries are acknowledged (see above); 0: none.
+  redis::ReplicaWait replica_wait;
 };
 
 struct ConsumerStats {
@@ -166,6 +175,10 @@ class StreamConsumer {
 
  private:
   void Run();
+  // The handler's statuses, in a ReplicaWaitScope of options.replica_wait:
+  // entries it handled fail when their writes' WAITs fell short.
+  std::vector<absl::Status> HandleReplicated(
+      const std::vector<StreamEntry>& entries);
   // Handles entries and acknowledges the successful ones in one pipeline.
   absl::StatusOr<int> HandleAll(const std::vector<StreamEntry>& entries);
   // XREADGROUP of new entries of one stream, blocking when block > 0.

@@ -54,19 +54,26 @@ absl::Status EventLog::CheckDurability() {
     durability_checked_ = true;
     return absl::OkStatus();
   }
-  OMNICX_ASSIGN_OR_RETURN(auto replies,
-                          redis_.Pipeline({{"CONFIG", "GET", "appendonly"},
+  // Every primary (a cluster's each hold part of the log; standalone: the
+  // one node).
+  OMNICX_ASSIGN_OR_RETURN(auto nodes, redis_.PipelineOnEveryPrimary(
+                                          {{"CONFIG", "GET", "appendonly"},
                                            {"CONFIG", "GET", "appendfsync"}}));
-  for (const auto& r : replies) OMNICX_RETURN_IF_ERROR(r.status());
-  const std::string appendonly =
-      replies[0]->elements().size() == 2 ? replies[0]->elements()[1].str() : "";
-  const std::string appendfsync =
-      replies[1]->elements().size() == 2 ? replies[1]->elements()[1].str() : "";
-  if (appendonly != "yes" || appendfsync != "always") {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "durability strict with strict_replicas 0 needs Redis appendonly yes "
-        "and appendfsync always (have appendonly ",
-        appendonly, ", appendfsync ", appendfsync, ")"));
+  for (const auto& [address, replies] : nodes) {
+    for (const auto& r : replies) OMNICX_RETURN_IF_ERROR(r.status());
+    const std::string appendonly = replies[0]->elements().size() == 2
+                                       ? replies[0]->elements()[1].str()
+                                       : "";
+    const std::string appendfsync = replies[1]->elements().size() == 2
+                                        ? replies[1]->elements()[1].str()
+                                        : "";
+    if (appendonly != "yes" || appendfsync != "always") {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "durability strict with strict_replicas 0 needs Redis appendonly yes "
+          "and appendfsync always (",
+          address, " has appendonly ", appendonly, ", appendfsync ",
+          appendfsync, ")"));
+    }
   }
   durability_checked_ = true;
   return absl::OkStatus();

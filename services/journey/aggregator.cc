@@ -191,8 +191,10 @@ absl::StatusOr<bool> Aggregator::FoldShard(
       args.push_back(absl::StrCat(d));
     }
   }
+  redis::ReplicaWaitScope wait(options_.replica_wait);
   OMNICX_ASSIGN_OR_RETURN(redis::Reply out,
                           redis_.Eval(fold_script_, keys, args));
+  OMNICX_RETURN_IF_ERROR(wait.status());
   return !out.elements().empty() && out.elements()[0].str() == "OK";
 }
 

@@ -47,6 +47,11 @@ struct AggregatorOptions {
   // Run by the background thread before each fold (e.g.
   // JourneyStore::SweepDue, whose records the fold then takes); null: none.
   std::function<absl::StatusOr<int64_t>()> before_fold;
+  // Strict durability: replicas a fold must reach before its records are
+  // trimmed from the outboxes (WAIT behind the fold script); 0: none. A
+  // fold that fell short is reported and its records stay (after the
+  // checkpoint, never folded twice; a fold lost in a failover is redone).
+  redis::ReplicaWait replica_wait;
 };
 
 // One outbox record as read.

@@ -117,8 +117,12 @@ absl::StatusOr<int64_t> ChurnLearner::LearnOnce() {
     args.push_back(absl::StrCat("c:", p));
     args.push_back(id);
   }
+  redis::ReplicaWaitScope wait(options_.replica_wait);
   OMNICX_ASSIGN_OR_RETURN(redis::Reply out,
                           redis_.Eval(script_, {keys_.ChurnModel()}, args));
+  // Not replicated: the examples stay (after the checkpoint; a model lost
+  // in a failover is learned again from them).
+  OMNICX_RETURN_IF_ERROR(wait.status());
   if (out.elements().empty() || out.elements()[0].str() != "OK") return 0;
   // Best effort: entries a failed trim leaves are before the checkpoint,
   // never learned again, and trimmed by the partition's next pass.

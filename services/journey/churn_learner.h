@@ -32,6 +32,9 @@ struct ChurnLearnerOptions {
   absl::Duration interval = absl::Seconds(2);
   // Examples learned per partition per pass.
   int max_entries = 1000;
+  // Strict durability: replicas a stored model must reach before its
+  // examples are trimmed (WAIT behind the store); 0: none.
+  redis::ReplicaWait replica_wait;
 };
 
 class ChurnLearner {

@@ -51,6 +51,7 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
     }
     options.dead_letter = context.keys.DeadLetter("journey");
     options.blocking_reads = &context.blocking_redis;
+    options.replica_wait = omnicx::server::StrictReplicaWait(cfg);
     consumers.push_back(std::make_shared<omnicx::streams::StreamConsumer>(
         context.redis, options, omnicx::streams::StreamConsumer::Batched{},
         [handlers](const std::vector<omnicx::streams::StreamEntry>& es) {
@@ -64,6 +65,7 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   merge_options.streams = {context.keys.MergeLog()};
   merge_options.dead_letter = context.keys.DeadLetter("journey");
   merge_options.blocking_reads = &context.blocking_redis;
+  merge_options.replica_wait = omnicx::server::StrictReplicaWait(cfg);
   consumers.push_back(std::make_shared<omnicx::streams::StreamConsumer>(
       context.redis, merge_options,
       [handlers](const omnicx::streams::StreamEntry& e) {
@@ -77,13 +79,16 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
       omnicx::config::DurationSetting(cfg.aggregate_interval());
   // Before each fold, the stage moves driven by time alone that are due.
   aggregator_options.before_fold = [store] { return store->SweepDue(); };
+  aggregator_options.replica_wait = omnicx::server::StrictReplicaWait(cfg);
   auto aggregator = std::make_shared<Aggregator>(context.redis, context.keys,
                                                  aggregator_options);
   aggregator->Start();
   // Learns churn from the labelled examples the commits append; every
   // replica runs one (a store is refused when another replica stored first).
-  auto learner =
-      std::make_shared<ChurnLearner>(context.redis, context.keys, *model);
+  ChurnLearnerOptions learner_options;
+  learner_options.replica_wait = omnicx::server::StrictReplicaWait(cfg);
+  auto learner = std::make_shared<ChurnLearner>(context.redis, context.keys,
+                                                *model, learner_options);
   learner->Start();
   auto trimmer = std::make_shared<ResolvedShardTrimmer>(
       context.redis, shards, context.metrics, absl::Seconds(10));

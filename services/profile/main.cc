@@ -49,6 +49,8 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
     }
     consumer_options.dead_letter = context.keys.DeadLetter("profile");
     consumer_options.blocking_reads = &context.blocking_redis;
+    consumer_options.replica_wait =
+        omnicx::server::StrictReplicaWait(context.config);
     consumers.push_back(std::make_shared<omnicx::streams::StreamConsumer>(
         context.redis, consumer_options,
         omnicx::streams::StreamConsumer::Batched{},

@@ -28,8 +28,9 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   // index's secret and the journey service's model (the same weights_file),
   // so stage, health and churn risk are derived as GetJourney derives them.
   OMNICX_RETURN_IF_ERROR(omnicx::config::RequireIdentitySecret(cfg));
-  OMNICX_ASSIGN_OR_RETURN(omnicx::journey::CompiledModel compiled,
-                          omnicx::journey::LoadJourneyModel(cfg.weights_file()));
+  OMNICX_ASSIGN_OR_RETURN(
+      omnicx::journey::CompiledModel compiled,
+      omnicx::journey::LoadJourneyModel(cfg.weights_file()));
   auto model =
       std::make_shared<omnicx::journey::CompiledModel>(std::move(compiled));
   auto journeys = std::make_shared<omnicx::journey::JourneyReader>(
@@ -88,6 +89,8 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
   merge_options.streams = {context.keys.MergeLog()};
   merge_options.dead_letter = context.keys.DeadLetter("recommendation");
   merge_options.blocking_reads = &context.blocking_redis;
+  merge_options.replica_wait =
+      omnicx::server::StrictReplicaWait(context.config);
   auto merges = std::make_shared<omnicx::streams::StreamConsumer>(
       context.redis, merge_options,
       [store](const omnicx::streams::StreamEntry& e) {

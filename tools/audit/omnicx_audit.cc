@@ -1,15 +1,16 @@
 // omnicx-audit: a tenant's audit records, newest last, one per line:
 // time, actor, role, action, customer hash, detail ("-" when empty).
 //
-//   omnicx-audit [--redis=127.0.0.1:6390] [--password_file=F] [--tenant=T]
-//                [--count=50] [--since=2026-12-01T00:00:00Z]
+//   omnicx-audit [--redis=127.0.0.1:6390] [--cluster] [--password_file=F]
+//                [--tenant=T] [--count=50] [--since=2026-12-01T00:00:00Z]
 //                [--customer-id=C --identity_secret_file=F]
 //
 // Reads the stream libs/audit writes (cx:<tenant>:{audit}:stream) through the
-// project's Redis client. `--since` takes RFC 3339 or a date (midnight UTC)
-// and compares with the time Redis stored each record. `--customer-id` keeps
-// the records about one customer: it needs the services' identity secret to
-// compute the same keyed hash.
+// project's Redis client; with --cluster, on a Redis Cluster whose seeds
+// --redis lists, comma-separated (127.0.0.1:7001,127.0.0.1:7002). `--since`
+// takes RFC 3339 or a date (midnight UTC) and compares with the time Redis
+// stored each record. `--customer-id` keeps the records about one customer: it
+// needs the services' identity secret to compute the same keyed hash.
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -18,16 +19,19 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "libs/audit/audit_log.h"
 #include "libs/config/config.h"
 #include "libs/keys/key_builder.h"
 #include "libs/redis/client.h"
+#include "libs/redis/cluster_routing.h"
 
 namespace {
 
 constexpr char kUsage[] =
-    "usage: omnicx-audit [--redis=host:port] [--password_file=F] "
+    "usage: omnicx-audit [--redis=host:port[,host:port...]] [--cluster] "
+    "[--password_file=F] "
     "[--tenant=T] [--count=N] [--since=ISO] [--customer-id=C "
     "--identity_secret_file=F]\n";
 
@@ -53,6 +57,7 @@ int main(int argc, char** argv) {
   std::string password_file;
   std::string secret_file;
   std::string tenant = "default";
+  bool cluster = false;
   omnicx::audit::AuditQuery query;
   query.count = 50;
   for (int i = 1; i < argc; ++i) {
@@ -64,6 +69,8 @@ int main(int argc, char** argv) {
     };
     if (auto v = value("--redis")) {
       address = *v;
+    } else if (a == "--cluster") {
+      cluster = true;
     } else if (auto v = value("--password_file")) {
       password_file = *v;
     } else if (auto v = value("--tenant")) {
@@ -89,12 +96,23 @@ int main(int argc, char** argv) {
   }
 
   omnicx::redis::ClientOptions options;
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos ||
-      !absl::SimpleAtoi(address.substr(colon + 1), &options.port)) {
-    return Fail("--redis must be host:port");
+  std::vector<std::pair<std::string, int>> seeds;
+  for (absl::string_view one :
+       absl::StrSplit(address, ',', absl::SkipWhitespace())) {
+    std::string host;
+    int port = 0;
+    if (!omnicx::redis::SplitHostPort(one, &host, &port)) {
+      return Fail("--redis must be host:port (comma-separated seeds)");
+    }
+    seeds.emplace_back(std::move(host), port);
   }
-  options.host = address.substr(0, colon);
+  if (seeds.empty() || (seeds.size() > 1 && !cluster)) {
+    return Fail("--redis must be one host:port (several seeds need --cluster)");
+  }
+  options.host = seeds.front().first;
+  options.port = seeds.front().second;
+  options.cluster = cluster;
+  options.seeds.assign(seeds.begin() + 1, seeds.end());
   options.pool_size = 1;
   options.command_timeout = absl::Seconds(5);
   options.connect_timeout = absl::Seconds(2);

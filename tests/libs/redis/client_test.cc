@@ -53,6 +53,30 @@ TEST_F(ClientTest, CommandsAndTypedReplies) {
               StatusIs(absl::StatusCode::kInternal));
 }
 
+TEST_F(ClientTest, AReplicaWaitScopeWaitsBehindWritesOnly) {
+  // No replica: WAIT 1 answers 0, a shortfall.
+  ReplicaWaitScope wait({.replicas = 1, .timeout = absl::Milliseconds(10)});
+  ASSERT_OK(redis_->Command({"GET", "k"}).status());
+  ASSERT_OK(redis_->Pipeline({{"EXISTS", "k"}, {"XLEN", "s"}}).status());
+  EXPECT_OK(wait.status());
+  EXPECT_EQ(wait.waits(), 0);
+  ASSERT_OK_AND_ASSIGN(PipelineReplies r,
+                       redis_->Pipeline({{"SET", "k", "v"}, {"GET", "k"}}));
+  ASSERT_EQ(r.size(), 2u);  // the WAIT's reply is the scope's
+  EXPECT_EQ(r[1]->str(), "v");
+  EXPECT_EQ(wait.waits(), 1);
+  EXPECT_THAT(wait.status(), StatusIs(absl::StatusCode::kUnavailable,
+                                      HasSubstr("0 of 1 acknowledged")));
+}
+
+TEST_F(ClientTest, PipelineOnEveryPrimaryIsTheOneNode) {
+  ASSERT_OK_AND_ASSIGN(auto nodes, redis_->PipelineOnEveryPrimary(
+                                       {{"CONFIG", "GET", "appendonly"}}));
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].first, redis_->address());
+  EXPECT_EQ(nodes[0].second[0]->elements()[1].str(), "yes");
+}
+
 TEST_F(ClientTest, BinarySafeValues) {
   std::string value("a\0b\r\n\xff", 6);
   std::string big(1 << 20, 'x');

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -301,6 +302,90 @@ TEST_F(ClusterClientTest, TrailingWaitsRunOnEveryNodeWrittenTo) {
   ASSERT_OK_AND_ASSIGN(r, client_->PipelineScripts(commands, {&script}, 1));
   EXPECT_EQ(r[2]->integer(), 2);
   EXPECT_EQ(r[3]->integer(), 0);
+}
+
+int64_t WaitCalls(Client& node) {
+  absl::StatusOr<Reply> stats = node.Command({"INFO", "commandstats"});
+  if (!stats.ok()) return -1;
+  const size_t at = stats->str().find("cmdstat_wait:calls=");
+  if (at == std::string::npos) return 0;
+  return std::stoll(stats->str().substr(at + 19));
+}
+
+TEST_F(ClusterClientTest, AReplicaWaitScopeWaitsOnEveryNodeWritten) {
+  ASSERT_NO_FATAL_FAILURE(Start(/*replicas=*/1));
+  const std::string a = KeyOn(0, "a");
+  const std::string c = KeyOn(2, "c");
+  const std::string b = KeyOn(1, "b");
+  ASSERT_OK(client_->Command({"SET", b, "read-only"}).status());
+  const Script script("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+  for (int n = 0; n < 3; ++n) {
+    ASSERT_OK(
+        cluster_->NodeClient(n)->Command({"CONFIG", "RESETSTAT"}).status());
+  }
+  {
+    ReplicaWaitScope wait({.replicas = 1, .timeout = absl::Seconds(1)});
+    ASSERT_OK(client_->Pipeline({{"SET", a, "1"}, {"GET", b}}).status());
+    ASSERT_OK(client_->Eval(script, {c}, {"2"}).status());
+    // Reads alone wait for nothing.
+    ASSERT_OK(client_->Command({"GET", b}).status());
+    ASSERT_OK(client_->Pipeline({{"GET", a}, {"HGETALL", c}}).status());
+    EXPECT_OK(wait.status());
+    EXPECT_EQ(wait.waits(), 2);
+  }
+  // The pipeline's WAIT went to both nodes it touched (b's node took a
+  // read in it); the script's to c's node only, twice (NOSCRIPT, loaded,
+  // re-run with its WAIT behind).
+  EXPECT_EQ(WaitCalls(*cluster_->NodeClient(0)), 1);
+  EXPECT_EQ(WaitCalls(*cluster_->NodeClient(1)), 1);
+  EXPECT_EQ(WaitCalls(*cluster_->NodeClient(2)), 2);
+  // The replica has the script's write (READONLY: it answers reads).
+  ASSERT_OK_AND_ASSIGN(PipelineReplies on_replica,
+                       cluster_->NodeClient(cluster_->ReplicaIndex(2, 0))
+                           ->Pipeline({{"READONLY"}, {"GET", c}}));
+  ASSERT_OK(on_replica[1].status());
+  EXPECT_EQ(on_replica[1]->str(), "2");
+
+  // Without a scope, or with replicas 0: no WAIT.
+  ASSERT_OK(client_->Command({"SET", a, "2"}).status());
+  {
+    ReplicaWaitScope none({.replicas = 0});
+    ASSERT_OK(client_->Command({"SET", a, "3"}).status());
+    EXPECT_EQ(ReplicaWaitScope::Current(), nullptr);
+  }
+  EXPECT_EQ(WaitCalls(*cluster_->NodeClient(0)), 1);
+
+  // A write whose node lost its replica: the scope reports the shortfall,
+  // an outer scope too, and a later good WAIT does not clear it.
+  ASSERT_OK(cluster_->KillNode(cluster_->ReplicaIndex(2, 0)));
+  ReplicaWaitScope outer({.replicas = 1, .timeout = absl::Seconds(1)});
+  {
+    ReplicaWaitScope inner({.replicas = 1, .timeout = absl::Milliseconds(50)});
+    ASSERT_OK(client_->Eval(script, {c}, {"1"}).status());
+    ASSERT_OK(client_->Command({"SET", a, "4"}).status());
+    EXPECT_THAT(inner.status(),
+                StatusIs(absl::StatusCode::kUnavailable, HasSubstr("0 of 1")));
+  }
+  EXPECT_THAT(outer.status(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(outer.waits(), 2);
+}
+
+TEST_F(ClusterClientTest, PipelineOnEveryPrimaryAsksEachPrimary) {
+  ASSERT_NO_FATAL_FAILURE(Start(/*replicas=*/1));
+  ASSERT_OK_AND_ASSIGN(
+      auto nodes, client_->PipelineOnEveryPrimary(
+                      {{"CONFIG", "GET", "appendonly"}, {"CLUSTER", "MYID"}}));
+  ASSERT_EQ(nodes.size(), 3u);
+  std::set<std::string> ids;
+  for (const auto& [address, replies] : nodes) {
+    const int node = cluster_->IndexOf(address);
+    EXPECT_GE(node, 0);
+    EXPECT_LT(node, 3) << "a replica answered";
+    ASSERT_OK(replies[1].status());
+    EXPECT_EQ(replies[1]->str(), cluster_->NodeId(node));
+    ids.insert(replies[1]->str());
+  }
+  EXPECT_EQ(ids.size(), 3u);
 }
 
 TEST_F(ClusterClientTest, PingFailsWhileAPrimaryIsDown) {

@@ -22,6 +22,7 @@
 #include "libs/status/status_matchers.h"
 #include "libs/streams/retention.h"
 #include "libs/testing/in_process_server.h"
+#include "libs/testing/redis_cluster.h"
 #include "libs/testing/redis_test.h"
 #include "libs/testing/wait.h"
 #include "libs/time/clock.h"
@@ -36,6 +37,7 @@ namespace {
 
 using ::omnicx::v1::EventResult;
 using ::omnicx::v1::Interaction;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -742,6 +744,28 @@ TEST_F(IngestionTest, StrictWithoutReplicasNeedsAppendfsyncAlways) {
   EXPECT_THAT(with_replica.Append({&e}),
               status::StatusIs(absl::StatusCode::kUnavailable,
                                HasSubstr("0 of 1 replicas")));
+}
+
+// On a Redis Cluster every primary holds part of the log: each must run
+// appendfsync always, and the one that does not is named.
+TEST(IngestionClusterTest, StrictWithoutReplicasChecksEveryPrimary) {
+  ASSERT_OK_AND_ASSIGN(
+      auto cluster,
+      testing::RedisCluster::Start(
+          {.primaries = 3,
+           .server = {.appendonly = true, .appendfsync = "always"}}));
+  auto redis = redis::Client::Create(cluster->ClientOptions());
+  const keys::KeyBuilder keys = *keys::KeyBuilder::Create("default");
+  EventLogOptions strict;
+  strict.strict = true;
+  EXPECT_OK(EventLog(*redis, keys, strict).CheckDurability());
+  ASSERT_OK(cluster->NodeClient(2)
+                ->Command({"CONFIG", "SET", "appendfsync", "everysec"})
+                .status());
+  EXPECT_THAT(EventLog(*redis, keys, strict).CheckDurability(),
+              status::StatusIs(absl::StatusCode::kFailedPrecondition,
+                               AllOf(HasSubstr("appendfsync always"),
+                                     HasSubstr(cluster->node(2).address()))));
 }
 
 // A refused WAIT (here an ACL without it; also a replica instance) fails

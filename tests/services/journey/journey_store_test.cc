@@ -836,6 +836,29 @@ TEST_F(JourneyStoreTest, AFoldCountsEachOutboxRecordOnce) {
   EXPECT_EQ(Customers(), 201);
 }
 
+// Strict durability: a fold whose WAIT finds too few replicas (this Redis
+// has none) is reported and trims nothing; its checkpoint moved, so the
+// records are never folded twice and the next replicated fold trims them.
+TEST_F(JourneyStoreTest, AnUnreplicatedFoldLeavesItsRecords) {
+  const std::string touches = AggregateField(
+      omnicx::v1::STAGE_PURCHASE,
+      DriverKey(omnicx::v1::CHANNEL_WEB, "payment", "checkout"), "t");
+  ASSERT_OK(store_->Apply(CheckoutFailure("e1", "c1", kT0)).status());
+  const int p = keys::KeyBuilder::Partition("c1");
+  AggregatorOptions strict;
+  strict.replica_wait = {.replicas = 1, .timeout = absl::Milliseconds(10)};
+  Aggregator waiting(*redis_, keys_, strict);
+  EXPECT_THAT(waiting.FoldOnce(),
+              status::StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(redis_->Command({"XLEN", keys_.Outbox(p)})->integer(), 1);
+  EXPECT_EQ(Field(touches), 1);  // Field folds again: counted once
+  EXPECT_EQ(redis_->Command({"XLEN", keys_.Outbox(p)})->integer(), 1);
+  // The partition's next fold trims it with its own records.
+  ASSERT_OK(store_->Apply(CheckoutFailure("e2", "c1", kT0)).status());
+  Fold();
+  EXPECT_EQ(redis_->Command({"XLEN", keys_.Outbox(p)})->integer(), 0);
+}
+
 // The profile service resolves and merges; the journey follows through the
 // resolved-event shards and the merge log, as in production.
 class JourneyWithProfileTest : public JourneyStoreTest {
