@@ -6,6 +6,7 @@
 #include "libs/logging/log.h"
 #include "libs/server/reactor.h"
 #include "libs/status/error_details.h"
+#include "libs/time/proto_time.h"
 #include "services/profile/request_validation.h"
 
 namespace omnicx::profile {
@@ -104,10 +105,9 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::SetConsent(
   if (request->has_occurred_at()) {
     *consent.mutable_updated_at() = request->occurred_at();
   } else {
-    const int64_t ms = absl::ToUnixMillis(clock_());
-    consent.mutable_updated_at()->set_seconds(ms / 1000);
-    consent.mutable_updated_at()->set_nanos(static_cast<int32_t>(ms % 1000) *
-                                            1000000);
+    // Kept to the millisecond, like every time the profile stores.
+    *consent.mutable_updated_at() =
+        time::TimestampFromUnixMillis(absl::ToUnixMillis(clock_()));
   }
   absl::StatusOr<std::string> written = store_.SetConsent(*cid, consent);
   if (!written.ok()) return FinishWith(context, written.status());
@@ -327,17 +327,14 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::GetTimeline(
   for (int c : request->channels()) {
     channels.push_back(static_cast<omnicx::v1::Channel>(c));
   }
-  auto to_time = [](const google::protobuf::Timestamp& ts) {
-    return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-  };
   absl::StatusOr<TimelinePage> page = store_.GetTimeline(
       *cid, request->page_size() == 0 ? 50 : request->page_size(),
       request->page_token(), channels,
       request->has_start_time()
-          ? std::optional<absl::Time>(to_time(request->start_time()))
+          ? std::optional<absl::Time>(time::FromProto(request->start_time()))
           : std::nullopt,
       request->has_end_time()
-          ? std::optional<absl::Time>(to_time(request->end_time()))
+          ? std::optional<absl::Time>(time::FromProto(request->end_time()))
           : std::nullopt);
   if (!page.ok()) {
     if (absl::IsInvalidArgument(page.status())) {

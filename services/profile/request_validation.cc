@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "libs/time/proto_time.h"
 
 namespace omnicx::profile {
 namespace {
@@ -54,9 +55,7 @@ std::vector<status::FieldViolation> ValidateConsent(
                                     request.occurred_at().seconds() < 0)) {
     out.push_back({"occurred_at", "must be a valid timestamp"});
   } else if (request.has_occurred_at() &&
-             absl::FromUnixSeconds(request.occurred_at().seconds()) +
-                     absl::Nanoseconds(request.occurred_at().nanos()) >
-                 now + kMaxConsentSkew) {
+             time::FromProto(request.occurred_at()) > now + kMaxConsentSkew) {
     out.push_back(
         {"occurred_at", "must not be more than 5 minutes in the future"});
   }
