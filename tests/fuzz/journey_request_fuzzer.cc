@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "google/protobuf/stubs/logging.h"
 #include "libs/time/proto_time.h"
@@ -42,6 +43,20 @@ void CheckViolations(const std::vector<FieldViolation>& violations,
   }
 }
 
+// Parses `request` from the input and validates it twice: the same
+// violations, each with a description and one of `fields`. False when the
+// input is not this message.
+template <typename Request, typename Validate>
+bool ParseAndValidate(const uint8_t* data, size_t size, Request* request,
+                      Validate validate, const std::set<std::string>& fields,
+                      std::vector<FieldViolation>* violations) {
+  if (!request->ParseFromArray(data, static_cast<int>(size))) return false;
+  *violations = validate(*request);
+  Check(*violations == validate(*request));
+  CheckViolations(*violations, fields);
+  return true;
+}
+
 void CheckRoundTrip(const google::protobuf::Timestamp& ts) {
   if (!time::IsValid(ts)) return;
   const google::protobuf::Timestamp back = time::ToProto(time::FromProto(ts));
@@ -57,42 +72,35 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const int n = static_cast<int>(size);
+  std::vector<FieldViolation> v;
 
   omnicx::v1::GetChurnModelRequest churn;
-  if (churn.ParseFromArray(data, n)) {
-    const auto v = journey::ValidateChurnModel(churn);
-    Check(v == journey::ValidateChurnModel(churn));
-    CheckViolations(v, {"limit"});
-    if (v.empty()) {
-      Check(churn.limit() >= 0 && churn.limit() <= journey::kMaxImportances);
-    }
+  if (ParseAndValidate(data, size, &churn, journey::ValidateChurnModel,
+                       {"limit"}, &v) &&
+      v.empty()) {
+    Check(churn.limit() >= 0 && churn.limit() <= journey::kMaxImportances);
   }
 
   omnicx::v1::ListPainPointsRequest pain;
-  if (pain.ParseFromArray(data, n)) {
-    const auto v = journey::ValidatePainPoints(pain);
-    Check(v == journey::ValidatePainPoints(pain));
-    CheckViolations(v, {"limit", "channel", "stage", "owner"});
-    if (v.empty()) {
-      Check(pain.limit() >= 0 && pain.limit() <= journey::kMaxPainPoints);
-      Check(omnicx::v1::Channel_IsValid(pain.channel()));
-      Check(omnicx::v1::Stage_IsValid(pain.stage()));
-      Check(pain.owner().size() <= 64);
-    }
+  if (ParseAndValidate(data, size, &pain, journey::ValidatePainPoints,
+                       {"limit", "channel", "stage", "owner"}, &v) &&
+      v.empty()) {
+    Check(pain.limit() >= 0 && pain.limit() <= journey::kMaxPainPoints);
+    Check(omnicx::v1::Channel_IsValid(pain.channel()));
+    Check(omnicx::v1::Stage_IsValid(pain.stage()));
+    Check(pain.owner().size() <= 64);
   }
 
   omnicx::v1::GetFunnelRequest funnel;
-  if (funnel.ParseFromArray(data, n)) {
+  journey::FunnelWindow window;
+  auto validate_funnel = [&window](const omnicx::v1::GetFunnelRequest& r) {
+    return journey::ValidateFunnel(r, kNow, &window);
+  };
+  if (ParseAndValidate(data, size, &funnel, validate_funnel,
+                       {"start_time", "end_time"}, &v)) {
     CheckRoundTrip(funnel.start_time());
     CheckRoundTrip(funnel.end_time());
-    journey::FunnelWindow window;
-    const auto v = journey::ValidateFunnel(funnel, kNow, &window);
-    journey::FunnelWindow again;
-    Check(v == journey::ValidateFunnel(funnel, kNow, &again));
-    CheckViolations(v, {"start_time", "end_time"});
     if (v.empty()) {
-      Check(window.start == again.start && window.end == again.end);
       Check(time::IsValid(funnel.start_time()) &&
             time::IsValid(funnel.end_time()));
       Check(window.start <= window.end);
@@ -100,24 +108,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       Check(
           window.end ==
           (funnel.has_end_time() ? time::FromProto(funnel.end_time()) : kNow));
-      if (funnel.has_start_time()) {
-        Check(window.start == time::FromProto(funnel.start_time()));
-      } else {
-        Check(window.start == window.end - journey::kDefaultFunnelWindow);
-      }
+      Check(window.start == (funnel.has_start_time()
+                                 ? time::FromProto(funnel.start_time())
+                                 : window.end - journey::kDefaultFunnelWindow));
     }
   }
 
   omnicx::v1::ForgetCustomerRequest forget;
-  if (forget.ParseFromArray(data, n)) {
-    const auto v = journey::ValidateForget(forget);
-    Check(v == journey::ValidateForget(forget));
-    CheckViolations(v, {"customer_id"});
-    if (v.empty()) {
-      const std::string& id = forget.customer_id();
-      Check(!id.empty() && id.size() <= 128);
-      for (unsigned char c : id) Check(c > 0x20 && c < 0x7f);
-    }
+  if (ParseAndValidate(data, size, &forget, journey::ValidateForget,
+                       {"customer_id"}, &v) &&
+      v.empty()) {
+    const std::string& id = forget.customer_id();
+    Check(!id.empty() && id.size() <= 128);
+    for (unsigned char c : id) Check(c > 0x20 && c < 0x7f);
   }
   return 0;
 }

@@ -3,6 +3,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/status/status_matchers.h"
 #include "libs/time/proto_time.h"
 
 namespace omnicx::journey {
@@ -12,12 +13,6 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
 const absl::Time kNow = absl::FromUnixSeconds(1795000000);
-
-std::vector<std::string> Fields(const std::vector<status::FieldViolation>& v) {
-  std::vector<std::string> out;
-  for (const auto& f : v) out.push_back(f.field);
-  return out;
-}
 
 TEST(ValidateChurnModelTest, Limit) {
   omnicx::v1::GetChurnModelRequest r;
@@ -29,7 +24,8 @@ TEST(ValidateChurnModelTest, Limit) {
               ElementsAre(status::FieldViolation{
                   "limit", "must be between 0 and 500 (0 = 50)"}));
   r.set_limit(-1);
-  EXPECT_THAT(Fields(ValidateChurnModel(r)), ElementsAre("limit"));
+  EXPECT_THAT(status::ViolatedFields(ValidateChurnModel(r)),
+              ElementsAre("limit"));
 }
 
 TEST(ValidatePainPointsTest, Rules) {
@@ -99,7 +95,7 @@ TEST(ValidateFunnelTest, TimestampsMustBeValid) {
                   status::FieldViolation{"end_time", "not a valid timestamp"}));
   r.mutable_start_time()->set_nanos(1000000000);
   r.mutable_end_time()->set_seconds(time::kMinTimestampSeconds - 1);
-  EXPECT_THAT(Fields(ValidateFunnel(r, kNow, &window)),
+  EXPECT_THAT(status::ViolatedFields(ValidateFunnel(r, kNow, &window)),
               ElementsAre("start_time", "end_time"));
 }
 
@@ -111,9 +107,11 @@ TEST(ValidateForgetTest, CustomerId) {
   r.set_customer_id("c_123");
   EXPECT_THAT(ValidateForget(r), IsEmpty());
   r.set_customer_id(std::string(129, 'c'));
-  EXPECT_THAT(Fields(ValidateForget(r)), ElementsAre("customer_id"));
+  EXPECT_THAT(status::ViolatedFields(ValidateForget(r)),
+              ElementsAre("customer_id"));
   r.set_customer_id("c 1");
-  EXPECT_THAT(Fields(ValidateForget(r)), ElementsAre("customer_id"));
+  EXPECT_THAT(status::ViolatedFields(ValidateForget(r)),
+              ElementsAre("customer_id"));
 }
 
 }  // namespace
