@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "libs/server/reactor.h"
+#include "libs/time/proto_time.h"
 
 namespace omnicx::server {
 namespace {
@@ -18,9 +19,7 @@ void ToProto(const streams::DeadLetterEntry& e, omnicx::v1::DeadLetter* out) {
   out->set_id(e.id);
   int64_t ms = 0;
   if (absl::SimpleAtoi(e.id.substr(0, e.id.find('-')), &ms)) {
-    out->mutable_dead_lettered_at()->set_seconds(ms / 1000);
-    out->mutable_dead_lettered_at()->set_nanos(static_cast<int32_t>(ms % 1000) *
-                                               1000000);
+    *out->mutable_dead_lettered_at() = time::TimestampFromUnixMillis(ms);
   }
   out->set_source_stream(e.source_stream);
   out->set_source_id(e.source_id);

@@ -5,23 +5,15 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "google/protobuf/any.pb.h"
-#include "google/protobuf/duration.pb.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "libs/logging/log.h"
+#include "libs/time/proto_time.h"
 
 namespace omnicx::status {
 namespace {
 
 constexpr absl::string_view kTypeUrlPrefix = "type.googleapis.com/";
-
-google::protobuf::Duration ToProtoDuration(absl::Duration d) {
-  google::protobuf::Duration out;
-  const int64_t nanos = absl::ToInt64Nanoseconds(d);
-  out.set_seconds(nanos / 1000000000);
-  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  return out;
-}
 
 }  // namespace
 
@@ -42,7 +34,7 @@ absl::Status InvalidArgumentError(
 absl::Status WithRetryDelay(absl::Status status, absl::Duration delay) {
   if (status.ok()) return status;
   google::rpc::RetryInfo retry;
-  *retry.mutable_retry_delay() = ToProtoDuration(delay);
+  *retry.mutable_retry_delay() = time::ToProto(delay);
   status.SetPayload(kRetryInfoTypeUrl, absl::Cord(retry.SerializeAsString()));
   return status;
 }
@@ -64,8 +56,7 @@ std::optional<absl::Duration> GetRetryDelay(const absl::Status& status) {
   if (!payload.has_value()) return std::nullopt;
   google::rpc::RetryInfo retry;
   if (!retry.ParseFromString(std::string(*payload))) return std::nullopt;
-  return absl::Seconds(retry.retry_delay().seconds()) +
-         absl::Nanoseconds(retry.retry_delay().nanos());
+  return time::FromProto(retry.retry_delay());
 }
 
 std::string StatusCodeName(int code) {

@@ -4,14 +4,18 @@
 //   EXPECT_THAT(client.Ping(), IsOk());
 //   EXPECT_THAT(result, StatusIs(absl::StatusCode::kNotFound));
 //   ASSERT_OK_AND_ASSIGN(Reply reply, client.Command({"GET", "k"}));
+//   EXPECT_THAT(ViolatedFields(ValidateX(request)), ElementsAre("limit"));
 #ifndef OMNICX_LIBS_STATUS_STATUS_MATCHERS_H_
 #define OMNICX_LIBS_STATUS_STATUS_MATCHERS_H_
 
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "gmock/gmock.h"
+#include "libs/status/error_details.h"
 #include "libs/status/status_macros.h"
 
 namespace omnicx::status {
@@ -51,6 +55,15 @@ MATCHER_P(IsOkAndHolds, value_matcher, "is OK and holds a matching value") {
     return false;
   }
   return ::testing::ExplainMatchResult(value_matcher, *arg, result_listener);
+}
+
+// The fields a validation named, in order: for tests that check which rules
+// fired without restating each description.
+inline std::vector<std::string> ViolatedFields(
+    const std::vector<FieldViolation>& violations) {
+  std::vector<std::string> out;
+  for (const FieldViolation& v : violations) out.push_back(v.field);
+  return out;
 }
 
 }  // namespace omnicx::status

@@ -9,8 +9,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/time_util.h"
 #include "libs/keys/random_id.h"
+#include "libs/time/proto_time.h"
 #include "services/ingestion/validation.h"
 
 namespace omnicx::ingestion {
@@ -340,9 +340,7 @@ std::optional<Rejection> MapEvent(
                                    : *client_time;
     if (sent_at.has_value() && occurred > received_at) occurred = received_at;
   }
-  *out->mutable_occurred_at() =
-      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
-          absl::ToUnixNanos(occurred));
+  *out->mutable_occurred_at() = time::ToProto(occurred);
   return std::nullopt;
 }
 

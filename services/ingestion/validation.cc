@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "libs/identity/normalize.h"
+#include "libs/time/proto_time.h"
 
 namespace omnicx::ingestion {
 namespace {
@@ -16,9 +17,6 @@ using status::FieldViolation;
 constexpr size_t kMaxIdLength = 128;
 constexpr size_t kMaxTextLength = 128;
 constexpr size_t kMaxCommentLength = 4096;
-// google.protobuf.Timestamp's valid range: 0001-01-01 to 9999-12-31.
-constexpr int64_t kMinTimestampSeconds = -62135596800;
-constexpr int64_t kMaxTimestampSeconds = 253402300799;
 
 const absl::flat_hash_set<std::string>& Vocabulary() {
   static const auto* types = new absl::flat_hash_set<std::string>{
@@ -132,14 +130,11 @@ void CheckTime(Checker& check, absl::Time now, const ValidationOptions& options,
     return;
   }
   const auto& ts = event.occurred_at();
-  if (ts.seconds() < kMinTimestampSeconds ||
-      ts.seconds() > kMaxTimestampSeconds || ts.nanos() < 0 ||
-      ts.nanos() > 999999999) {
+  if (!time::IsValid(ts)) {
     check.Add("occurred_at", "must be a valid timestamp");
     return;
   }
-  const absl::Time at =
-      absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+  const absl::Time at = time::FromProto(ts);
   if (at > now + options.max_future) {
     check.Add("occurred_at",
               absl::StrCat("must not be more than ",
@@ -265,10 +260,7 @@ std::vector<FieldViolation> ValidateInteraction(
   }
   // Server-owned fields: set here, never taken from the client.
   event->clear_resolved_customer_id();
-  const int64_t nanos = absl::ToUnixNanos(now);
-  event->mutable_received_at()->set_seconds(nanos / 1000000000);
-  event->mutable_received_at()->set_nanos(
-      static_cast<int32_t>(nanos % 1000000000));
+  *event->mutable_received_at() = time::ToProto(now);
   return {};
 }
 

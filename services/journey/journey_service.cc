@@ -2,13 +2,11 @@
 
 #include <vector>
 
-#include "absl/strings/str_cat.h"
-#include "google/protobuf/util/time_util.h"
-#include "libs/identity/normalize.h"
 #include "libs/server/reactor.h"
 #include "libs/status/error_details.h"
 #include "services/journey/churn_learner.h"
 #include "services/journey/pain_points.h"
+#include "services/journey/request_validation.h"
 
 namespace omnicx::journey {
 
@@ -16,19 +14,7 @@ using ::omnicx::server::FinishWith;
 
 namespace {
 
-using google::protobuf::util::TimeUtil;
-
-constexpr int kDefaultPainPoints = 10;
-constexpr int kMaxPainPoints = 100;
-constexpr int kDefaultImportances = 50;
-constexpr int kMaxImportances = 500;
-constexpr absl::Duration kDefaultFunnelWindow = absl::Hours(24 * 30);
-constexpr absl::Duration kMaxFunnelWindow = absl::Hours(24 * 400);
 constexpr absl::Duration kAggregatesMaxAge = absl::Seconds(1);
-
-absl::Time ToTime(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
 
 }  // namespace
 
@@ -66,13 +52,10 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::GetChurnModel(
   absl::StatusOr<auth::Principal> who =
       auth_.Authorize(*context, "/omnicx.v1.JourneyService/GetChurnModel");
   if (!who.ok()) return FinishWith(context, who.status());
-  if (request->limit() < 0 || request->limit() > kMaxImportances) {
+  std::vector<status::FieldViolation> v = ValidateChurnModel(*request);
+  if (!v.empty()) {
     return FinishWith(
-        context,
-        status::InvalidArgumentError(
-            "invalid churn model query",
-            {{"limit", absl::StrCat("must be between 0 and ", kMaxImportances,
-                                    " (0 = ", kDefaultImportances, ")")}}));
+        context, status::InvalidArgumentError("invalid churn model query", v));
   }
   absl::Status refreshed = store_.RefreshLearned();
   if (!refreshed.ok()) return FinishWith(context, refreshed);
@@ -89,24 +72,10 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::ListPainPoints(
   absl::StatusOr<auth::Principal> who =
       auth_.Authorize(*context, "/omnicx.v1.JourneyService/ListPainPoints");
   if (!who.ok()) return FinishWith(context, who.status());
-  std::vector<status::FieldViolation> violations;
-  if (request->limit() < 0 || request->limit() > kMaxPainPoints) {
-    violations.push_back(
-        {"limit", absl::StrCat("must be between 0 and ", kMaxPainPoints,
-                               " (0 = ", kDefaultPainPoints, ")")});
-  }
-  if (!omnicx::v1::Channel_IsValid(request->channel())) {
-    violations.push_back({"channel", "unknown channel"});
-  }
-  if (!omnicx::v1::Stage_IsValid(request->stage())) {
-    violations.push_back({"stage", "unknown stage"});
-  }
-  if (request->owner().size() > 64) {
-    violations.push_back({"owner", "at most 64 characters"});
-  }
-  if (!violations.empty()) {
-    return FinishWith(context, status::InvalidArgumentError(
-                                   "invalid pain-point query", violations));
+  std::vector<status::FieldViolation> v = ValidatePainPoints(*request);
+  if (!v.empty()) {
+    return FinishWith(
+        context, status::InvalidArgumentError("invalid pain-point query", v));
   }
   absl::StatusOr<std::shared_ptr<const std::map<std::string, double>>> fields =
       Aggregates();
@@ -149,35 +118,14 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::GetFunnel(
   absl::StatusOr<auth::Principal> who =
       auth_.Authorize(*context, "/omnicx.v1.JourneyService/GetFunnel");
   if (!who.ok()) return FinishWith(context, who.status());
-  std::vector<status::FieldViolation> violations;
-  for (const auto& [name, t] :
-       {std::make_pair("start_time", &request->start_time()),
-        std::make_pair("end_time", &request->end_time())}) {
-    if (t->seconds() < TimeUtil::kTimestampMinSeconds ||
-        t->seconds() > TimeUtil::kTimestampMaxSeconds || t->nanos() < 0 ||
-        t->nanos() > 999999999) {
-      violations.push_back({name, "not a valid timestamp"});
-    }
+  FunnelWindow window;
+  std::vector<status::FieldViolation> v =
+      ValidateFunnel(*request, clock_(), &window);
+  if (!v.empty()) {
+    return FinishWith(context,
+                      status::InvalidArgumentError("invalid window", v));
   }
-  if (!violations.empty()) {
-    return FinishWith(
-        context, status::InvalidArgumentError("invalid window", violations));
-  }
-  const absl::Time end =
-      request->has_end_time() ? ToTime(request->end_time()) : clock_();
-  const absl::Time start = request->has_start_time()
-                               ? ToTime(request->start_time())
-                               : end - kDefaultFunnelWindow;
-  if (start > end) {
-    violations.push_back({"start_time", "must not be after end_time"});
-  } else if (end - start > kMaxFunnelWindow) {
-    violations.push_back({"start_time", "the window is at most 400 days"});
-  }
-  if (!violations.empty()) {
-    return FinishWith(
-        context, status::InvalidArgumentError("invalid window", violations));
-  }
-  absl::StatusOr<Funnel> funnel = store_.GetFunnel(start, end);
+  absl::StatusOr<Funnel> funnel = store_.GetFunnel(window.start, window.end);
   if (!funnel.ok()) return FinishWith(context, funnel.status());
   for (const auto& [stage, n] : funnel->stages) {
     auto* s = response->add_stages();
@@ -202,12 +150,10 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::ForgetCustomer(
   if (!who.ok()) return FinishWith(context, who.status());
   // By id only: the profile service calls this while the identity index
   // still names the customer, and an id is all an erasure needs.
-  if (!identity::IsVisibleAsciiId(request->customer_id(), 128)) {
-    return FinishWith(
-        context, status::InvalidArgumentError("invalid customer id",
-                                              {{"customer_id",
-                                                "must be 1-128 visible ASCII "
-                                                "characters"}}));
+  std::vector<status::FieldViolation> v = ValidateForget(*request);
+  if (!v.empty()) {
+    return FinishWith(context,
+                      status::InvalidArgumentError("invalid customer id", v));
   }
   absl::StatusOr<bool> forgotten = store_.Forget(request->customer_id());
   if (!forgotten.ok()) return FinishWith(context, forgotten.status());

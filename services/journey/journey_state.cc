@@ -7,8 +7,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "google/protobuf/util/time_util.h"
 #include "libs/events/applied_ids.h"
+#include "libs/time/proto_time.h"
 #include "services/journey/churn_learning.h"
 #include "services/journey/decayed_sum.h"
 #include "services/journey/pain_points.h"
@@ -30,10 +30,6 @@ constexpr double kDayMs = 86400000.0;
 constexpr double kHighEffort = -2.0;
 
 double Sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
-
-int64_t TimeMs(const Interaction& e) {
-  return e.occurred_at().seconds() * 1000 + e.occurred_at().nanos() / 1000000;
-}
 
 bool Failed(const Interaction& e) {
   return e.outcome() == omnicx::v1::OUTCOME_FAILURE ||
@@ -298,10 +294,6 @@ double SafeShare(int64_t part, int64_t whole) {
                    : 0.0;
 }
 
-google::protobuf::Timestamp Timestamp(int64_t ms) {
-  return google::protobuf::util::TimeUtil::MillisecondsToTimestamp(ms);
-}
-
 }  // namespace
 
 bool IsFeedback(absl::string_view type) {
@@ -359,7 +351,7 @@ EventScore ScoreEvent(const CompiledModel& model, const Interaction& event) {
 
 void ApplyEvent(const CompiledModel& model, const Interaction& event,
                 JourneyState* state) {
-  const int64_t t = TimeMs(event);
+  const int64_t t = time::ToUnixMillis(event.occurred_at());
   if (model.IsChurnLabel(event.type())) {
     state->set_churned_ms(MinSet(state->churned_ms(), t));
     return;
@@ -879,7 +871,7 @@ omnicx::v1::JourneySummary Summarize(const CompiledModel& model,
                               ? state.stage_entered_ms()
                               : stage.entered_ms;
   if (stage.stage != omnicx::v1::STAGE_UNSPECIFIED) {
-    *out.mutable_stage_entered_at() = Timestamp(entered);
+    *out.mutable_stage_entered_at() = time::TimestampFromUnixMillis(entered);
   }
   out.set_health(f.health);
   out.set_churn_risk(f.churn_risk);
@@ -889,7 +881,8 @@ omnicx::v1::JourneySummary Summarize(const CompiledModel& model,
   (*out.mutable_signals())["engagement"] = named.at("engagement");
   (*out.mutable_signals())["value"] = named.at("value");
   if (state.events() > 0)
-    *out.mutable_last_event_at() = Timestamp(state.last_ms());
+    *out.mutable_last_event_at() =
+        time::TimestampFromUnixMillis(state.last_ms());
   out.set_event_count(state.events());
 
   // Open cases, most recent contact first.
@@ -907,8 +900,9 @@ omnicx::v1::JourneySummary Summarize(const CompiledModel& model,
   for (const auto& [id, c] : open) {
     auto* oc = out.add_open_cases();
     oc->set_case_id(id);
-    *oc->mutable_opened_at() = Timestamp(c->opened_ms());
-    *oc->mutable_last_contact_at() = Timestamp(c->last_contact_ms());
+    *oc->mutable_opened_at() = time::TimestampFromUnixMillis(c->opened_ms());
+    *oc->mutable_last_contact_at() =
+        time::TimestampFromUnixMillis(c->last_contact_ms());
     oc->set_contact_count(c->contacts());
     oc->set_complaint(c->complaint());
     for (int ch : c->channels()) {
@@ -955,7 +949,7 @@ omnicx::v1::JourneySummary Summarize(const CompiledModel& model,
     driver->set_type(parts->type);
     driver->set_impact(ranked[i].impact);
     driver->set_count(static_cast<int32_t>(d.count()));
-    *driver->mutable_last_at() = Timestamp(d.last_ms());
+    *driver->mutable_last_at() = time::TimestampFromUnixMillis(d.last_ms());
     int top = 0;
     for (int s = 1; s < d.signal_amounts_size(); ++s) {
       if (d.signal_amounts(s) > d.signal_amounts(top)) top = s;

@@ -8,10 +8,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "google/protobuf/util/time_util.h"
 #include "libs/events/applied_ids.h"
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
+#include "libs/time/proto_time.h"
 #include "services/journey/aggregate_delta.h"
 #include "services/journey/aggregator.h"
 #include "services/journey/churn_learner.h"
@@ -240,8 +240,7 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
         }
         if (!seen) {
           latest_new_ms = std::max<int64_t>(
-              latest_new_ms, e.occurred_at().seconds() * 1000 +
-                                 e.occurred_at().nanos() / 1000000);
+              latest_new_ms, time::ToUnixMillis(e.occurred_at()));
         }
       }
       std::optional<ChurnExample> example =
@@ -261,9 +260,8 @@ std::vector<absl::StatusOr<ApplyResult>> JourneyStore::ApplyBatch(
           continue;
         }
         // Before swept moves it may have prevented: take them back.
-        for (const StageTransition& r : RetractSweptAfter(
-                 &state, e.occurred_at().seconds() * 1000 +
-                             e.occurred_at().nanos() / 1000000)) {
+        for (const StageTransition& r :
+             RetractSweptAfter(&state, time::ToUnixMillis(e.occurred_at()))) {
           retracted.push_back(r);
         }
         ApplyEvent(model_, e, &state);

@@ -7,20 +7,13 @@
 #include "absl/time/clock.h"
 #include "libs/identity/read_mask.h"
 #include "libs/status/error_details.h"
+#include "libs/time/proto_time.h"
 
 namespace omnicx::profile {
 namespace {
 
 using omnicx::v1::CustomerContext;
 using omnicx::v1::SectionStatus;
-
-google::protobuf::Duration ToProto(absl::Duration d) {
-  google::protobuf::Duration out;
-  const int64_t nanos = absl::ToInt64Nanoseconds(d);
-  out.set_seconds(nanos / 1000000000);
-  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  return out;
-}
 
 SectionStatus Section(const std::string& name, const absl::Status& status,
                       absl::Duration latency) {
@@ -29,7 +22,7 @@ SectionStatus Section(const std::string& name, const absl::Status& status,
   s.set_code(static_cast<int>(status.code()));
   // No Redis address, Redis error text or peer address reaches the agent.
   s.set_message(status::CallerMessage(status));
-  *s.mutable_latency() = ToProto(latency);
+  *s.mutable_latency() = time::ToProto(latency);
   return s;
 }
 

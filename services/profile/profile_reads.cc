@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "libs/status/status_macros.h"
+#include "libs/time/proto_time.h"
 #include "services/profile/profile_decode.h"
 #include "services/profile/profile_store.h"
 #include "services/profile/profile_store_internal.h"
@@ -18,13 +19,6 @@ namespace {
 
 using omnicx::v1::Identity;
 using omnicx::v1::Interaction;
-
-google::protobuf::Timestamp FromMillis(int64_t ms) {
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(ms / 1000);
-  ts.set_nanos(static_cast<int32_t>((ms % 1000) * 1000000));
-  return ts;
-}
 
 }  // namespace
 
@@ -106,7 +100,7 @@ absl::StatusOr<omnicx::v1::Profile> ProfileStore::ParseProfile(
     link->set_source(f[2]);
     int64_t ms = 0;
     if (absl::SimpleAtoi(f[3], &ms))
-      *link->mutable_linked_at() = FromMillis(ms);
+      *link->mutable_linked_at() = time::TimestampFromUnixMillis(ms);
   }
   std::vector<std::string> ids;
   for (const auto& m : r[1]->elements()) ids.push_back(m.str());

@@ -1,11 +1,11 @@
 #include "services/profile/profile_service.h"
 
 #include "absl/strings/str_cat.h"
-#include "libs/identity/normalize.h"
 #include "libs/identity/read_mask.h"
 #include "libs/logging/log.h"
 #include "libs/server/reactor.h"
 #include "libs/status/error_details.h"
+#include "libs/time/proto_time.h"
 #include "services/profile/request_validation.h"
 
 namespace omnicx::profile {
@@ -104,10 +104,9 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::SetConsent(
   if (request->has_occurred_at()) {
     *consent.mutable_updated_at() = request->occurred_at();
   } else {
-    const int64_t ms = absl::ToUnixMillis(clock_());
-    consent.mutable_updated_at()->set_seconds(ms / 1000);
-    consent.mutable_updated_at()->set_nanos(static_cast<int32_t>(ms % 1000) *
-                                            1000000);
+    // Kept to the millisecond, like every time the profile stores.
+    *consent.mutable_updated_at() =
+        time::TimestampFromUnixMillis(absl::ToUnixMillis(clock_()));
   }
   absl::StatusOr<std::string> written = store_.SetConsent(*cid, consent);
   if (!written.ok()) return FinishWith(context, written.status());
@@ -151,26 +150,8 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::LinkIdentities(
   if (!who.ok()) return FinishWith(context, who.status());
   // Identities are normalised exactly as at ingestion; bad ones are named.
   google::protobuf::RepeatedPtrField<omnicx::v1::Identity> identities;
-  std::vector<status::FieldViolation> violations;
-  if (request->identities().empty()) {
-    violations.push_back({"identities", "must name at least one identity"});
-  }
-  for (int i = 0; i < request->identities_size(); ++i) {
-    const auto& in = request->identities(i);
-    absl::StatusOr<std::string> value =
-        identity::NormalizeIdentity(in.type(), in.value());
-    if (!value.ok()) {
-      violations.push_back(
-          {absl::StrCat(
-               "identities[", i, "]",
-               identity::IsKnownIdentityType(in.type()) ? ".value" : ".type"),
-           std::string(value.status().message())});
-      continue;
-    }
-    omnicx::v1::Identity* out = identities.Add();
-    out->set_type(in.type());
-    out->set_value(*value);
-  }
+  std::vector<status::FieldViolation> violations =
+      ValidateLinkIdentities(*request, &identities);
   if (!violations.empty()) {
     return FinishWith(context, status::InvalidArgumentError(
                                    "invalid identities", violations));
@@ -315,11 +296,10 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::GetTimeline(
   absl::StatusOr<auth::Principal> who =
       auth_.Authorize(*context, "/omnicx.v1.ProfileService/GetTimeline");
   if (!who.ok()) return FinishWith(context, who.status());
-  if (request->page_size() < 0 || request->page_size() > 500) {
-    return FinishWith(
-        context,
-        status::InvalidArgumentError(
-            "invalid page size", {{"page_size", "must be between 0 and 500"}}));
+  std::vector<status::FieldViolation> v = ValidateTimeline(*request);
+  if (!v.empty()) {
+    return FinishWith(context,
+                      status::InvalidArgumentError("invalid page size", v));
   }
   absl::StatusOr<std::string> cid = Find(store_, request->customer());
   if (!cid.ok()) return FinishWith(context, cid.status());
@@ -327,17 +307,16 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::GetTimeline(
   for (int c : request->channels()) {
     channels.push_back(static_cast<omnicx::v1::Channel>(c));
   }
-  auto to_time = [](const google::protobuf::Timestamp& ts) {
-    return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-  };
   absl::StatusOr<TimelinePage> page = store_.GetTimeline(
-      *cid, request->page_size() == 0 ? 50 : request->page_size(),
+      *cid,
+      request->page_size() == 0 ? kDefaultTimelinePageSize
+                                : request->page_size(),
       request->page_token(), channels,
       request->has_start_time()
-          ? std::optional<absl::Time>(to_time(request->start_time()))
+          ? std::optional<absl::Time>(time::FromProto(request->start_time()))
           : std::nullopt,
       request->has_end_time()
-          ? std::optional<absl::Time>(to_time(request->end_time()))
+          ? std::optional<absl::Time>(time::FromProto(request->end_time()))
           : std::nullopt);
   if (!page.ok()) {
     if (absl::IsInvalidArgument(page.status())) {

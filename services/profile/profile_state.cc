@@ -2,13 +2,11 @@
 
 #include <algorithm>
 
-#include "google/protobuf/util/time_util.h"
 #include "libs/events/applied_ids.h"
+#include "libs/time/proto_time.h"
 
 namespace omnicx::profile {
 namespace {
-
-using google::protobuf::util::TimeUtil;
 
 // Minimum of two times where 0 means unset.
 int64_t MinSet(int64_t a, int64_t b) {
@@ -24,7 +22,7 @@ bool ApplyToProfile(const omnicx::v1::Interaction& event, absl::Time now,
   const uint64_t fp = events::EventFingerprint(event.event_id());
   if (events::WasApplied(state->applied(), fp)) return false;
   events::RecordApplied(fp, now, window, state->mutable_applied());
-  const int64_t at = TimeUtil::TimestampToMilliseconds(event.occurred_at());
+  const int64_t at = time::ToUnixMillis(event.occurred_at());
   state->set_event_count(state->event_count() + 1);
   state->set_first_seen_ms(MinSet(state->first_seen_ms(), at));
   state->set_last_seen_ms(std::max(state->last_seen_ms(), at));
@@ -48,11 +46,11 @@ void FillProfileCounters(const ProfileState& state,
                          omnicx::v1::Profile* profile) {
   if (state.first_seen_ms() != 0) {
     *profile->mutable_first_seen() =
-        TimeUtil::MillisecondsToTimestamp(state.first_seen_ms());
+        time::TimestampFromUnixMillis(state.first_seen_ms());
   }
   if (state.last_seen_ms() != 0) {
     *profile->mutable_last_seen() =
-        TimeUtil::MillisecondsToTimestamp(state.last_seen_ms());
+        time::TimestampFromUnixMillis(state.last_seen_ms());
   }
   profile->set_event_count(state.event_count());
   profile->set_lifetime_value(state.lifetime_value());

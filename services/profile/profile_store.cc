@@ -5,6 +5,7 @@
 #include "libs/events/sharding.h"
 #include "libs/keys/random_id.h"
 #include "libs/status/status_macros.h"
+#include "libs/time/proto_time.h"
 #include "services/profile/lua/apply_events_lua.h"
 #include "services/profile/lua/cache_context_lua.h"
 #include "services/profile/lua/drop_if_lua.h"
@@ -28,10 +29,6 @@ using store_internal::ErasedError;
 using store_internal::IdentityString;
 
 std::string RandomCustomerId() { return keys::RandomId("c_"); }
-
-int64_t ToMillis(const google::protobuf::Timestamp& ts) {
-  return ts.seconds() * 1000 + ts.nanos() / 1000000;
-}
 
 }  // namespace
 
@@ -171,7 +168,8 @@ std::vector<absl::StatusOr<bool>> ProfileStore::ApplyBatch(
         // The owner is the key: readers set resolved_customer_id back.
         Interaction stored = event;
         stored.clear_resolved_customer_id();
-        const std::string at = absl::StrCat(ToMillis(event.occurred_at()));
+        const std::string at =
+            absl::StrCat(time::ToUnixMillis(event.occurred_at()));
         timeline.push_back(at);
         timeline.push_back(stored.SerializeAsString());
         for (const Identity& claim : event.claimed_identities()) {
@@ -320,7 +318,8 @@ absl::StatusOr<std::string> ProfileStore::SetConsent(
             keys_.Profile(cid),        keys_.MergedInto(cid),
             keys_.ErasedCustomer(cid), keys_.MergingInto(cid)};
       },
-      {consent.purpose(), absl::StrCat(ToMillis(consent.updated_at())),
+      {consent.purpose(),
+       absl::StrCat(time::ToUnixMillis(consent.updated_at())),
        consent.SerializeAsString(), consent.granted() ? "1" : "0"});
 }
 

@@ -2,6 +2,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "libs/identity/normalize.h"
+#include "libs/time/proto_time.h"
 
 namespace omnicx::profile {
 namespace {
@@ -54,13 +56,45 @@ std::vector<status::FieldViolation> ValidateConsent(
                                     request.occurred_at().seconds() < 0)) {
     out.push_back({"occurred_at", "must be a valid timestamp"});
   } else if (request.has_occurred_at() &&
-             absl::FromUnixSeconds(request.occurred_at().seconds()) +
-                     absl::Nanoseconds(request.occurred_at().nanos()) >
-                 now + kMaxConsentSkew) {
+             time::FromProto(request.occurred_at()) > now + kMaxConsentSkew) {
     out.push_back(
         {"occurred_at", "must not be more than 5 minutes in the future"});
   }
   return out;
+}
+
+std::vector<status::FieldViolation> ValidateLinkIdentities(
+    const omnicx::v1::LinkIdentitiesRequest& request,
+    google::protobuf::RepeatedPtrField<omnicx::v1::Identity>* normalized) {
+  std::vector<status::FieldViolation> out;
+  if (request.identities().empty()) {
+    out.push_back({"identities", "must name at least one identity"});
+  }
+  for (int i = 0; i < request.identities_size(); ++i) {
+    const auto& in = request.identities(i);
+    absl::StatusOr<std::string> value =
+        identity::NormalizeIdentity(in.type(), in.value());
+    if (!value.ok()) {
+      out.push_back(
+          {absl::StrCat(
+               "identities[", i, "]",
+               identity::IsKnownIdentityType(in.type()) ? ".value" : ".type"),
+           std::string(value.status().message())});
+      continue;
+    }
+    omnicx::v1::Identity* id = normalized->Add();
+    id->set_type(in.type());
+    id->set_value(*value);
+  }
+  return out;
+}
+
+std::vector<status::FieldViolation> ValidateTimeline(
+    const omnicx::v1::GetTimelineRequest& request) {
+  if (request.page_size() < 0 || request.page_size() > kMaxTimelinePageSize) {
+    return {{"page_size", "must be between 0 and 500"}};
+  }
+  return {};
 }
 
 }  // namespace omnicx::profile

@@ -1,4 +1,6 @@
-// Validation of profile write requests — pure, tested directly.
+// Validation of profile requests — pure, tested directly. Each returns the
+// field violations (empty when valid); the adapter turns them into
+// INVALID_ARGUMENT with BadRequest details and writes nothing.
 //
 //   std::vector<status::FieldViolation> v = ValidateTraits(request.traits());
 #ifndef OMNICX_SERVICES_PROFILE_REQUEST_VALIDATION_H_
@@ -7,6 +9,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "google/protobuf/repeated_field.h"
 #include "google/protobuf/struct.pb.h"
 #include "libs/status/error_details.h"
 #include "omnicx/v1/profile.pb.h"
@@ -23,6 +26,19 @@ std::vector<status::FieldViolation> ValidateTraits(
 inline constexpr absl::Duration kMaxConsentSkew = absl::Minutes(5);
 std::vector<status::FieldViolation> ValidateConsent(
     const omnicx::v1::SetConsentRequest& request, absl::Time now);
+
+// At least one identity, each normalised exactly as at ingestion (a bad one
+// is named "identities[i].type" or "identities[i].value"); the normalised
+// identities, in order, are appended to `normalized`.
+std::vector<status::FieldViolation> ValidateLinkIdentities(
+    const omnicx::v1::LinkIdentitiesRequest& request,
+    google::protobuf::RepeatedPtrField<omnicx::v1::Identity>* normalized);
+
+// page_size 0–500 (0 = 50). The page token is checked where it is decoded.
+inline constexpr int kDefaultTimelinePageSize = 50;
+inline constexpr int kMaxTimelinePageSize = 500;
+std::vector<status::FieldViolation> ValidateTimeline(
+    const omnicx::v1::GetTimelineRequest& request);
 
 }  // namespace omnicx::profile
 

@@ -4,15 +4,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "libs/time/proto_time.h"
 
 namespace omnicx::recommendation {
-namespace {
-
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
-}  // namespace
 
 CustomerFeatures ExtractFeatures(const omnicx::v1::Profile* profile,
                                  const omnicx::v1::JourneySummary* journey,
@@ -50,7 +44,7 @@ CustomerFeatures ExtractFeatures(const omnicx::v1::Profile* profile,
   }
   for (const omnicx::v1::Driver& d : journey->drivers()) {
     const absl::Time at =
-        d.has_last_at() ? FromProto(d.last_at()) : absl::InfinitePast();
+        d.has_last_at() ? time::FromProto(d.last_at()) : absl::InfinitePast();
     if (!f.severe_negative && d.impact() <= -options.severe_impact &&
         d.has_last_at() && now - at <= options.severe_window) {
       f.severe_negative = true;

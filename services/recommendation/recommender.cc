@@ -9,6 +9,7 @@
 #include "libs/keys/random_id.h"
 #include "libs/logging/log.h"
 #include "libs/status/error_details.h"
+#include "libs/time/proto_time.h"
 #include "services/recommendation/catalog.h"
 
 namespace omnicx::recommendation {
@@ -20,25 +21,13 @@ using omnicx::v1::Profile;
 using omnicx::v1::RecommendResponse;
 using omnicx::v1::SectionStatus;
 
-google::protobuf::Duration ToProto(absl::Duration d) {
-  google::protobuf::Duration out;
-  const int64_t nanos = absl::ToInt64Nanoseconds(d);
-  out.set_seconds(nanos / 1000000000);
-  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  return out;
-}
-
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
 SectionStatus Section(const std::string& name, absl::StatusCode code,
                       const std::string& message, absl::Duration latency) {
   SectionStatus s;
   s.set_section(name);
   s.set_code(static_cast<int>(code));
   s.set_message(message);
-  *s.mutable_latency() = ToProto(latency);
+  *s.mutable_latency() = time::ToProto(latency);
   return s;
 }
 
@@ -513,7 +502,7 @@ void Recommender::RecordOutcome(const omnicx::v1::RecordOutcomeRequest& request,
   outcome.response = request.response();
   outcome.now = now;
   outcome.occurred_at =
-      request.has_occurred_at() ? FromProto(request.occurred_at()) : now;
+      request.has_occurred_at() ? time::FromProto(request.occurred_at()) : now;
   outcome.retention = catalog->snapshot.retention;
   if (const Action* a = catalog->Find(request.action_id())) {
     outcome.cooldown = absl::Seconds(a->policy().cooldown_seconds());

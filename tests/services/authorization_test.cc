@@ -43,6 +43,7 @@
 #include "libs/testing/redis_server.h"
 #include "libs/testing/redis_test.h"
 #include "libs/testing/test_credentials.h"
+#include "libs/time/proto_time.h"
 #include "omnicx/v1/ingestion.grpc.pb.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/profile.grpc.pb.h"
@@ -609,7 +610,7 @@ omnicx::v1::Interaction Event(const std::string& event_id) {
   e.set_event_id(event_id);
   e.set_channel(omnicx::v1::CHANNEL_WEB);
   e.set_type("page_view");
-  e.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 60);
+  *e.mutable_occurred_at() = time::ToProto(absl::Now() - absl::Seconds(60));
   return e;
 }
 

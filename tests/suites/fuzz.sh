@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Bounded libFuzzer runs (clang, ASan + UBSan), each from its committed seed
 # corpus, over every input the suite decodes from outside or from Redis:
-# requests and their validation (ingestion, profile, recommendation), the
-# HTTP tracking API's JSON mapping, stream entries as the consumers decode
-# them, page tokens and the YAML start-up files. None touches Redis or the
+# requests and their validation (ingestion, profile, recommendation,
+# journey), the HTTP tracking API's JSON mapping, stream entries as the
+# consumers decode them, page tokens and the YAML start-up files. None touches Redis or the
 # network. Fails on any crash, leak or sanitizer report.
-# OMNICX_FUZZ_SECONDS sets each target's budget (default 20: seven targets
+# OMNICX_FUZZ_SECONDS sets each target's budget (default 20: eight targets
 # stay under about 3 minutes once built). OMNICX_FUZZ_TARGETS picks a subset.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -15,6 +15,7 @@ SECONDS_BUDGET="${OMNICX_FUZZ_SECONDS:-20}"
 # requests' are text protos, encoded here).
 ALL="track_request_fuzzer:65536 tracking_mapping_fuzzer:65536
 profile_request_fuzzer:16384 recommendation_request_fuzzer:8192
+journey_request_fuzzer:4096
 stream_entry_fuzzer:65536 page_token_fuzzer:1024 config_yaml_fuzzer:8192"
 TARGETS="${OMNICX_FUZZ_TARGETS:-$(for t in $ALL; do printf '%s ' "${t%%:*}"; done)}"
 if [ ! -f "$FUZZ_BUILD/CMakeCache.txt" ]; then

@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "libs/status/error_details.h"
+#include "libs/time/proto_time.h"
 #include "omnicx/v1/profile.grpc.pb.h"
 #include "tools/lib/tool_client.h"
 
@@ -31,7 +32,7 @@ namespace {
 
 std::string Time(const google::protobuf::Timestamp& ts) {
   if (ts.seconds() == 0) return "-";
-  return absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixSeconds(ts.seconds()),
+  return absl::FormatTime("%Y-%m-%d %H:%M", omnicx::time::FromProto(ts),
                           absl::UTCTimeZone());
 }
 

@@ -20,22 +20,22 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/time/proto_time.h"
 #include "omnicx/v1/dead_letters.grpc.pb.h"
 #include "tools/lib/tool_client.h"
 
 namespace {
 
 void PrintEntry(const omnicx::v1::DeadLetter& e) {
-  std::printf(
-      "%s  %s  %s/%s  deliveries %lld  %lld bytes\n  error: %s\n",
-      e.id().c_str(),
-      absl::FormatTime("%Y-%m-%d %H:%M:%S",
-                       absl::FromUnixSeconds(e.dead_lettered_at().seconds()),
-                       absl::UTCTimeZone())
-          .c_str(),
-      e.source_stream().c_str(), e.source_id().c_str(),
-      static_cast<long long>(e.deliveries()),
-      static_cast<long long>(e.payload_bytes()), e.error().c_str());
+  std::printf("%s  %s  %s/%s  deliveries %lld  %lld bytes\n  error: %s\n",
+              e.id().c_str(),
+              absl::FormatTime("%Y-%m-%d %H:%M:%S",
+                               omnicx::time::FromProto(e.dead_lettered_at()),
+                               absl::UTCTimeZone())
+                  .c_str(),
+              e.source_stream().c_str(), e.source_id().c_str(),
+              static_cast<long long>(e.deliveries()),
+              static_cast<long long>(e.payload_bytes()), e.error().c_str());
 }
 
 // Printable bytes as they are, others as \xNN (fields hold serialised

@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "libs/time/proto_time.h"
 #include "services/journey/churn_learning.h"
 #include "services/journey/journey_state.h"
 #include "tools/journeysim/roc_auc.h"
@@ -43,7 +44,7 @@ absl::StatusOr<OfflineQuality> RunOfflineQuality(
     std::optional<journey::ChurnExample> example;
     if (!model.IsChurnLabel(e.type())) {
       example =
-          journey::StayedExample(model, s, e.occurred_at().seconds() * 1000);
+          journey::StayedExample(model, s, time::ToUnixMillis(e.occurred_at()));
     }
     const int64_t churned_before = s.churned_ms(), events_before = s.events();
     journey::ApplyEvent(model, e, &s);

@@ -26,6 +26,7 @@
 #include "libs/testing/redis_test.h"
 #include "libs/testing/wait.h"
 #include "libs/time/clock.h"
+#include "libs/time/proto_time.h"
 #include "omnicx/v1/ingestion.grpc.pb.h"
 #include "services/ingestion/event_log.h"
 #include "services/ingestion/ingestion_service.h"
@@ -49,7 +50,7 @@ Interaction Event(const std::string& id,
   e.mutable_customer()->set_anonymous_id(customer);
   e.set_channel(omnicx::v1::CHANNEL_WEB);
   e.set_type("page_view");
-  e.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 10);
+  *e.mutable_occurred_at() = time::ToProto(absl::Now() - absl::Seconds(10));
   return e;
 }
 

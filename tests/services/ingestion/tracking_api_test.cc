@@ -14,7 +14,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "libs/keys/digest.h"
 #include "libs/keys/key_builder.h"
@@ -22,6 +21,7 @@
 #include "libs/redis/client.h"
 #include "libs/testing/http_client.h"
 #include "libs/testing/redis_test.h"
+#include "libs/time/proto_time.h"
 #include "services/ingestion/commit_queue.h"
 #include "services/ingestion/event_log.h"
 #include "services/ingestion/intake.h"
@@ -29,7 +29,6 @@
 namespace omnicx::ingestion {
 namespace {
 
-using ::google::protobuf::util::TimeUtil;
 using ::omnicx::testing::HttpClient;
 using ::omnicx::testing::HttpReply;
 using ::omnicx::v1::Interaction;
@@ -387,11 +386,10 @@ TEST_F(TrackingApiTest, TimestampsAreSkewCorrected) {
   ASSERT_EQ(r.status, 200) << r.body;
   auto stored = Stored();
   ASSERT_EQ(stored["web:t1"].size(), 1u);
-  EXPECT_EQ(TimeUtil::TimestampToSeconds(stored["web:t1"][0].occurred_at()),
-            absl::ToUnixSeconds(now_ - absl::Seconds(30)));
+  EXPECT_EQ(time::FromProto(stored["web:t1"][0].occurred_at()),
+            now_ - absl::Seconds(30));
   // The event's own sentAt wins over the batch's: sent at once, so now.
-  EXPECT_EQ(TimeUtil::TimestampToSeconds(stored["web:t2"][0].occurred_at()),
-            absl::ToUnixSeconds(now_));
+  EXPECT_EQ(time::FromProto(stored["web:t2"][0].occurred_at()), now_);
   // An explicit timestamp without any sentAt is taken as is.
   ASSERT_EQ(
       Post("/v1/track",
@@ -399,8 +397,8 @@ TEST_F(TrackingApiTest, TimestampsAreSkewCorrected) {
                                     Rfc3339(now_ - absl::Hours(5)), "\"")))
           .status,
       200);
-  EXPECT_EQ(TimeUtil::TimestampToSeconds(Stored()["web:t3"][0].occurred_at()),
-            absl::ToUnixSeconds(now_ - absl::Hours(5)));
+  EXPECT_EQ(time::FromProto(Stored()["web:t3"][0].occurred_at()),
+            now_ - absl::Hours(5));
 }
 
 TEST_F(TrackingApiTest, RetriedAndResentBatchesStoreEachEventOnce) {

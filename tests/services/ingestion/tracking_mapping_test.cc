@@ -6,15 +6,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "libs/status/status_matchers.h"
 #include "libs/testing/http_client.h"
+#include "libs/time/proto_time.h"
 
 namespace omnicx::ingestion {
 namespace {
 
-using ::google::protobuf::util::TimeUtil;
 using ::omnicx::v1::Interaction;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -61,9 +60,7 @@ std::string Rejection(CallType type, const std::string& json) {
   return r->rejected.empty() ? "" : r->rejected[0].reason;
 }
 
-absl::Time At(const Interaction& e) {
-  return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(e.occurred_at()));
-}
+absl::Time At(const Interaction& e) { return time::FromProto(e.occurred_at()); }
 
 TEST(TrackingMappingTest, TrackMapsIdsTypePropertiesAndValue) {
   Interaction e = One(CallType::kTrack, R"({

@@ -8,8 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "libs/time/proto_time.h"
 
 namespace omnicx::ingestion {
 namespace {
@@ -27,7 +27,7 @@ Interaction Valid() {
   e.mutable_customer()->set_anonymous_id("anon-1");
   e.set_channel(omnicx::v1::CHANNEL_WEB);
   e.set_type("page_view");
-  e.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(kNow) - 60);
+  *e.mutable_occurred_at() = time::ToProto(kNow - absl::Seconds(60));
   return e;
 }
 
@@ -220,7 +220,7 @@ TEST(ValidationTest, ValidEventIsNormalised) {
   EXPECT_EQ(e.customer().identity().value(), "jane@example.com");
   EXPECT_EQ(e.identities(0).value(), "+15551234567");
   EXPECT_EQ(e.resolved_customer_id(), "");
-  EXPECT_EQ(e.received_at().seconds(), absl::ToUnixSeconds(kNow));
+  EXPECT_EQ(time::FromProto(e.received_at()), kNow);
 }
 
 // From an untrusted credential, identities are normalised like any and

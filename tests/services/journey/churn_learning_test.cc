@@ -10,8 +10,8 @@
 #include <set>
 
 #include "google/protobuf/util/message_differencer.h"
-#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "libs/time/proto_time.h"
 #include "services/journey/journey_model.h"
 #include "services/journey/journey_state.h"
 #include "services/journey/pain_points.h"
@@ -39,8 +39,7 @@ Interaction Event(const std::string& id, const std::string& type,
   e.set_type(type);
   e.set_touchpoint(touchpoint);
   e.set_outcome(outcome);
-  *e.mutable_occurred_at() =
-      google::protobuf::util::TimeUtil::MillisecondsToTimestamp(t_ms);
+  *e.mutable_occurred_at() = time::TimestampFromUnixMillis(t_ms);
   return e;
 }
 

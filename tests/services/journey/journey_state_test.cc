@@ -10,8 +10,8 @@
 #include <random>
 
 #include "gmock/gmock.h"
-#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "libs/time/proto_time.h"
 #include "services/journey/churn_learning.h"
 #include "services/journey/decayed_sum.h"
 #include "services/journey/journey_model.h"
@@ -39,8 +39,7 @@ Interaction Event(const std::string& id, omnicx::v1::Channel channel,
   e.set_event_id(id);
   e.set_channel(channel);
   e.set_type(type);
-  *e.mutable_occurred_at() =
-      google::protobuf::util::TimeUtil::MillisecondsToTimestamp(t_ms);
+  *e.mutable_occurred_at() = time::TimestampFromUnixMillis(t_ms);
   return e;
 }
 
@@ -355,8 +354,7 @@ TEST(JourneyStageTest, FollowsTheJourney) {
   const auto later = Summarize(Model(), engaged, kT0 + 40 * kDay);
   EXPECT_EQ(later.stage(), omnicx::v1::STAGE_ENGAGED);
   // Entered when onboarding ended, not when asked.
-  EXPECT_EQ(google::protobuf::util::TimeUtil::TimestampToMilliseconds(
-                later.stage_entered_at()),
+  EXPECT_EQ(time::ToUnixMillis(later.stage_entered_at()),
             kT0 + 3000 + 30 * kDay);
   EXPECT_EQ(Summarize(Model(), engaged, kT0 + 200 * kDay).stage(),
             omnicx::v1::STAGE_CHURNED);

@@ -11,7 +11,6 @@
 #include <thread>
 
 #include "gmock/gmock.h"
-#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "libs/events/applied_ids.h"
 #include "libs/identity/directory.h"
@@ -25,6 +24,7 @@
 #include "libs/testing/redis_server.h"
 #include "libs/testing/redis_test.h"
 #include "libs/testing/wait.h"
+#include "libs/time/proto_time.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "services/journey/aggregator.h"
 #include "services/journey/churn_learner.h"
@@ -55,8 +55,7 @@ Interaction Event(const std::string& id, const std::string& cid,
   e.mutable_customer()->set_customer_id(cid);
   e.set_channel(channel);
   e.set_type(type);
-  *e.mutable_occurred_at() =
-      google::protobuf::util::TimeUtil::MillisecondsToTimestamp(t_ms);
+  *e.mutable_occurred_at() = time::TimestampFromUnixMillis(t_ms);
   return e;
 }
 
@@ -746,7 +745,7 @@ TEST_F(JourneyStoreTest, PainPointsAndFunnelAreMaintainedIncrementally) {
 
   omnicx::v1::GetFunnelRequest funnel_request;
   *funnel_request.mutable_start_time() =
-      google::protobuf::util::TimeUtil::MillisecondsToTimestamp(kT0 - kDay);
+      time::TimestampFromUnixMillis(kT0 - kDay);
   omnicx::v1::GetFunnelResponse funnel;
   grpc::ClientContext c3;
   ASSERT_TRUE(stub->GetFunnel(&c3, funnel_request, &funnel).ok());
@@ -774,7 +773,8 @@ TEST_F(JourneyStoreTest, PainPointsAndFunnelAreMaintainedIncrementally) {
   EXPECT_THAT(
       status::GetFieldViolations(status::FromGrpcStatus(bad)),
       ElementsAre(::testing::Field(&status::FieldViolation::field, "limit")));
-  funnel_request.mutable_end_time()->set_seconds(kT0 / 1000 - 2 * 86400);
+  *funnel_request.mutable_end_time() =
+      time::TimestampFromUnixMillis(kT0 - 2 * kDay);
   grpc::ClientContext c5;
   bad = stub->GetFunnel(&c5, funnel_request, &funnel);
   EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);

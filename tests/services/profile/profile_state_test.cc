@@ -7,13 +7,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "libs/time/proto_time.h"
 
 namespace omnicx::profile {
 namespace {
 
-using google::protobuf::util::TimeUtil;
 using omnicx::v1::Interaction;
 
 const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
@@ -23,7 +22,7 @@ Interaction Event(const std::string& id, int64_t at_ms,
                   omnicx::v1::Channel channel, double value) {
   Interaction e;
   e.set_event_id(id);
-  *e.mutable_occurred_at() = TimeUtil::MillisecondsToTimestamp(at_ms);
+  *e.mutable_occurred_at() = time::TimestampFromUnixMillis(at_ms);
   e.set_channel(channel);
   e.set_value(value);
   return e;
@@ -39,8 +38,8 @@ TEST(ProfileStateTest, CountsAnEventOnce) {
   omnicx::v1::Profile p;
   FillProfileCounters(s, &p);
   EXPECT_EQ(p.event_count(), 2);
-  EXPECT_EQ(TimeUtil::TimestampToMilliseconds(p.first_seen()), 3000);
-  EXPECT_EQ(TimeUtil::TimestampToMilliseconds(p.last_seen()), 5000);
+  EXPECT_EQ(time::ToUnixMillis(p.first_seen()), 3000);
+  EXPECT_EQ(time::ToUnixMillis(p.last_seen()), 5000);
   EXPECT_DOUBLE_EQ(p.lifetime_value(), 12.5);
   EXPECT_EQ(p.channel_counts().at("CHANNEL_WEB"), 1);
   EXPECT_EQ(p.channel_counts().at("CHANNEL_VOICE"), 1);

@@ -19,6 +19,7 @@
 #include "libs/status/status_matchers.h"
 #include "libs/testing/in_process_server.h"
 #include "libs/testing/redis_test.h"
+#include "libs/time/proto_time.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/profile.grpc.pb.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
@@ -444,7 +445,7 @@ TEST_F(ReadMaskingFixture, FarFutureConsentIsRefusedAndWritesNothing) {
   for (absl::Time at : {absl::FromCivil(absl::CivilSecond(2999, 1, 1, 0, 0, 0),
                                         absl::UTCTimeZone()),
                         kNow + absl::Minutes(5) + absl::Seconds(1)}) {
-    consent.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(at));
+    *consent.mutable_occurred_at() = time::ToProto(at);
     auto s = stub_->SetConsent(Ctx().get(), consent, &r);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_THAT(
@@ -456,8 +457,7 @@ TEST_F(ReadMaskingFixture, FarFutureConsentIsRefusedAndWritesNothing) {
   ASSERT_TRUE(history.ok()) << history.status();
   EXPECT_TRUE(history->empty());
   // Within the allowed skew it is recorded.
-  consent.mutable_occurred_at()->set_seconds(
-      absl::ToUnixSeconds(kNow + absl::Minutes(5)));
+  *consent.mutable_occurred_at() = time::ToProto(kNow + absl::Minutes(5));
   auto s = stub_->SetConsent(Ctx().get(), consent, &r);
   EXPECT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(store_->ConsentHistory(cid)->size(), 1u);

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/time/proto_time.h"
 #include "services/recommendation/catalog.h"
 
 namespace omnicx::recommendation {
@@ -414,13 +415,13 @@ TEST(FeaturesTest, ConsentsValueComplaintsAndSevereExperiences) {
   j.add_segments("detractor");
   auto* oc = j.add_open_cases();
   oc->set_case_id("k1");
-  oc->mutable_opened_at()->set_seconds(absl::ToUnixSeconds(kNow) - 86400);
+  *oc->mutable_opened_at() = time::ToProto(kNow - absl::Hours(24));
   oc->set_complaint(true);
   auto* d = j.add_drivers();
   d->set_touchpoint("checkout");
   d->set_type("complaint");
   d->set_impact(-22);
-  d->mutable_last_at()->set_seconds(absl::ToUnixSeconds(kNow) - 3600);
+  *d->mutable_last_at() = time::ToProto(kNow - absl::Hours(1));
 
   FeatureOptions options;
   CustomerFeatures f = ExtractFeatures(&p, &j, kNow, options);
@@ -435,7 +436,7 @@ TEST(FeaturesTest, ConsentsValueComplaintsAndSevereExperiences) {
 
   // Old experiences are not severe-recent; an open case the customer did
   // not complain on is not a complaint.
-  d->mutable_last_at()->set_seconds(absl::ToUnixSeconds(kNow) - 30 * 86400);
+  *d->mutable_last_at() = time::ToProto(kNow - absl::Hours(30 * 24));
   oc->set_complaint(false);
   f = ExtractFeatures(&p, &j, kNow, options);
   EXPECT_FALSE(f.severe_negative);

@@ -10,13 +10,13 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "libs/identity/normalize.h"
 #include "libs/keys/key_builder.h"
 #include "libs/metrics/registry.h"
 #include "libs/status/status_matchers.h"
 #include "libs/testing/redis_test.h"
+#include "libs/time/proto_time.h"
 #include "omnicx/profile/v1/state.pb.h"
 #include "services/journey/journey_model.h"
 #include "services/journey/journey_reader.h"
@@ -50,8 +50,7 @@ omnicx::v1::Interaction Event(const std::string& id, omnicx::v1::Channel ch,
   e.set_channel(ch);
   e.set_type(type);
   *e.mutable_occurred_at() =
-      google::protobuf::util::TimeUtil::MillisecondsToTimestamp(
-          absl::ToUnixMillis(kNow - ago));
+      time::TimestampFromUnixMillis(absl::ToUnixMillis(kNow - ago));
   return e;
 }
 

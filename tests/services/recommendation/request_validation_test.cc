@@ -3,19 +3,15 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/status/status_matchers.h"
 
 namespace omnicx::recommendation {
 namespace {
 
-std::vector<std::string> Fields(const std::vector<status::FieldViolation>& v) {
-  std::vector<std::string> out;
-  for (const auto& f : v) out.push_back(f.field);
-  return out;
-}
-
 TEST(ValidateRecommendTest, Rules) {
   omnicx::v1::RecommendRequest r;
-  EXPECT_THAT(Fields(ValidateRecommend(r)), ::testing::ElementsAre("customer"));
+  EXPECT_THAT(status::ViolatedFields(ValidateRecommend(r)),
+              ::testing::ElementsAre("customer"));
   r.mutable_customer()->set_customer_id("c1");
   EXPECT_TRUE(ValidateRecommend(r).empty());
   r.set_max_actions(20);
@@ -23,20 +19,20 @@ TEST(ValidateRecommendTest, Rules) {
   r.set_max_actions(21);
   r.set_intent(std::string(65, 'x'));
   r.set_channel(static_cast<omnicx::v1::Channel>(13));
-  EXPECT_THAT(Fields(ValidateRecommend(r)),
+  EXPECT_THAT(status::ViolatedFields(ValidateRecommend(r)),
               ::testing::ElementsAre("channel", "max_actions", "intent"));
   r = {};
   r.mutable_customer()->mutable_identity()->set_type("email");
-  EXPECT_THAT(Fields(ValidateRecommend(r)),
+  EXPECT_THAT(status::ViolatedFields(ValidateRecommend(r)),
               ::testing::ElementsAre("customer.identity.value"));
   r.mutable_customer()->set_customer_id("");
-  EXPECT_THAT(Fields(ValidateRecommend(r)),
+  EXPECT_THAT(status::ViolatedFields(ValidateRecommend(r)),
               ::testing::ElementsAre("customer.customer_id"));
 }
 
 TEST(ValidateDecideForContextTest, Rules) {
   omnicx::v1::DecideForContextRequest r;
-  EXPECT_THAT(Fields(ValidateDecideForContext(r)),
+  EXPECT_THAT(status::ViolatedFields(ValidateDecideForContext(r)),
               ::testing::ElementsAre("request.customer", "profile.customer_id",
                                      "request.customer.customer_id"));
   r.mutable_request()->mutable_customer()->set_customer_id("c1");
@@ -44,25 +40,25 @@ TEST(ValidateDecideForContextTest, Rules) {
   EXPECT_TRUE(ValidateDecideForContext(r).empty());
   // The decision is for the customer whose profile was handed in.
   r.mutable_profile()->set_customer_id("c2");
-  EXPECT_THAT(Fields(ValidateDecideForContext(r)),
+  EXPECT_THAT(status::ViolatedFields(ValidateDecideForContext(r)),
               ::testing::ElementsAre("request.customer.customer_id"));
   r.mutable_profile()->set_customer_id("c1");
   r.mutable_request()->set_max_actions(21);
   for (int i = 0; i < 65; ++i) r.mutable_profile()->add_consented_purposes("p");
-  EXPECT_THAT(Fields(ValidateDecideForContext(r)),
+  EXPECT_THAT(status::ViolatedFields(ValidateDecideForContext(r)),
               ::testing::ElementsAre("request.max_actions",
                                      "profile.consented_purposes"));
   // Not by identity: the profile service resolved the customer already.
   r = {};
   r.mutable_request()->mutable_customer()->set_anonymous_id("a1");
   r.mutable_profile()->set_customer_id("a1");
-  EXPECT_THAT(Fields(ValidateDecideForContext(r)),
+  EXPECT_THAT(status::ViolatedFields(ValidateDecideForContext(r)),
               ::testing::ElementsAre("request.customer.customer_id"));
 }
 
 TEST(ValidateOutcomeTest, Rules) {
   omnicx::v1::RecordOutcomeRequest r;
-  EXPECT_THAT(Fields(ValidateOutcome(r)),
+  EXPECT_THAT(status::ViolatedFields(ValidateOutcome(r)),
               ::testing::ElementsAre("decision_id", "action_id", "customer",
                                      "response"));
   r.set_decision_id("d_1");
@@ -73,17 +69,18 @@ TEST(ValidateOutcomeTest, Rules) {
   r.set_action_id("Not An Id");
   r.mutable_occurred_at()->set_nanos(-1);
   r.set_response(static_cast<omnicx::v1::ActionResponse>(9));
-  EXPECT_THAT(Fields(ValidateOutcome(r)),
+  EXPECT_THAT(status::ViolatedFields(ValidateOutcome(r)),
               ::testing::ElementsAre("action_id", "response", "occurred_at"));
 }
 
 TEST(ValidateUpsertTest, ActionRequiredAndValidated) {
   omnicx::v1::UpsertActionRequest r;
-  EXPECT_THAT(Fields(ValidateUpsert(r)), ::testing::ElementsAre("action"));
+  EXPECT_THAT(status::ViolatedFields(ValidateUpsert(r)),
+              ::testing::ElementsAre("action"));
   r.mutable_action()->set_action_id("x");
   r.mutable_action()->set_kind(omnicx::v1::ACTION_KIND_SURVEY);
   r.mutable_action()->set_value(-3);
-  EXPECT_THAT(Fields(ValidateUpsert(r)),
+  EXPECT_THAT(status::ViolatedFields(ValidateUpsert(r)),
               ::testing::ElementsAre("action.value"));
 }
 

@@ -22,6 +22,7 @@
 #include "libs/testing/test_credentials.h"
 #include "libs/testing/wait.h"
 #include "libs/time/clock.h"
+#include "libs/time/proto_time.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
 #include "services/recommendation/catalog.h"
 #include "services/recommendation/customer_reader.h"
@@ -36,12 +37,6 @@ using ::omnicx::v1::RecommendResponse;
 using ::testing::HasSubstr;
 
 const absl::Time kNow = absl::FromUnixSeconds(1795000000);
-
-google::protobuf::Timestamp Ts(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(absl::ToUnixSeconds(t));
-  return ts;
-}
 
 // Stands in for the customer's stored profile and journey
 // (customer_reader_test.cc reads the real keys): profiles keyed by
@@ -785,12 +780,12 @@ TEST_F(ServiceTest, HumanTouchForHighValueAfterASevereExperience) {
   j.add_segments("detractor");
   auto* c = j.add_open_cases();
   c->set_case_id("k1");
-  *c->mutable_opened_at() = Ts(kNow - absl::Hours(30));
+  *c->mutable_opened_at() = time::ToProto(kNow - absl::Hours(30));
   auto* d = j.add_drivers();
   d->set_touchpoint("delivery");
   d->set_type("delivery");
   d->set_impact(-28);
-  *d->mutable_last_at() = Ts(kNow - absl::Hours(30));
+  *d->mutable_last_at() = time::ToProto(kNow - absl::Hours(30));
   journey_.Put("vip", j);
   Replica& r = AddReplica();
   RecommendRequest request = For("vip");
