@@ -290,18 +290,21 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
   if (call->finished.load()) return;
   const omnicx::v1::RecommendRequest& request = call->request;
   std::string cid;
-  std::optional<Profile> profile;
-  std::optional<JourneySummary> journey;
+  // The inputs are written once, before Decide runs on this thread, and only
+  // read afterwards (by the watchdog's sections, the context's answer): they
+  // are used in place, not copied.
+  const Profile* profile = nullptr;
+  const JourneySummary* journey = nullptr;
   absl::Status profile_status;
   {
     absl::MutexLock lock(&call->mu);
     cid = call->customer_id;
     if (call->profile.has_value()) {
       profile_status = call->profile->status();
-      if (call->profile->ok()) profile = **call->profile;
+      if (call->profile->ok()) profile = &**call->profile;
     }
     if (call->journey.has_value() && call->journey->ok()) {
-      journey = **call->journey;
+      journey = &**call->journey;
     }
   }
   if (cid.empty()) {
@@ -325,8 +328,7 @@ void Recommender::Decide(const std::shared_ptr<Call>& call) {
   std::shared_ptr<const StatsTable> stats = watcher_.stats();
   const absl::Time now = options_.clock();
   CustomerFeatures features =
-      ExtractFeatures(profile ? &*profile : nullptr,
-                      journey ? &*journey : nullptr, now, options_.features);
+      ExtractFeatures(profile, journey, now, options_.features);
   features.intent = request.intent();
   std::mt19937_64 rng(NextSeed());
   Arbitration arbitration =

@@ -5,10 +5,13 @@
 -- step that reserves: whatever profile the caller handed in, an action whose
 -- purpose is not granted now is never reserved.
 --
--- Reads only what the walk needs: the global cap counts with ZCOUNT, the
--- per-action times (presentations and holds within the longest capped
--- window among the candidates) only when a capped candidate is examined,
--- the cool-downs only when the customer has any.
+-- Reads only what the walk needs: the per-action times (presentations and
+-- holds within the longest capped window among the candidates) when a
+-- capped candidate is examined, or at once when that window covers the
+-- global cap's day (the day's count is then taken from them); otherwise the
+-- global cap counts with ZCOUNT. Each redis.call costs about as much as the
+-- command it runs, so the reservations are written with one ZADD and one
+-- HSET at the end.
 --
 -- KEYS[1]   the customer's shown actions (sorted set "action|decision")
 -- KEYS[2]   their held (reserved, not yet shown) actions
@@ -45,12 +48,6 @@ local day = 86400000
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%.0f', now - hold))
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf',
            '(' .. string.format('%.0f', now - tonumber(ARGV[9])))
-local lastday = 0
-if gcap > 0 then
-  local from = '(' .. string.format('%.0f', now - day)
-  lastday = redis.call('ZCOUNT', KEYS[1], from, '+inf') +
-            redis.call('ZCOUNT', KEYS[2], from, '+inf')
-end
 -- Per-action times in the longest capped window, read on first need.
 local maxwin = 0
 for i = 10, #ARGV, 4 do
@@ -73,16 +70,31 @@ local function load_times()
     end
   end
 end
-local cool = {}
-if redis.call('EXISTS', KEYS[3]) == 1 then
-  local c = redis.call('HGETALL', KEYS[3])
-  for i = 1, #c, 2 do
-    local u = tonumber(c[i + 1])
-    if u > now then cool[c[i]] = u else redis.call('HDEL', KEYS[3], c[i]) end
+-- Presentations and holds within the last day (both sets).
+local lastday = 0
+if gcap > 0 then
+  if maxwin >= day then
+    load_times()
+    for _, l in pairs(times) do
+      for _, t in ipairs(l) do
+        if t > now - day then lastday = lastday + 1 end
+      end
+    end
+  else
+    local from = '(' .. string.format('%.0f', now - day)
+    lastday = redis.call('ZCOUNT', KEYS[1], from, '+inf') +
+              redis.call('ZCOUNT', KEYS[2], from, '+inf')
   end
+end
+local cool = {}
+local c = redis.call('HGETALL', KEYS[3])
+for i = 1, #c, 2 do
+  local u = tonumber(c[i + 1])
+  if u > now then cool[c[i]] = u else redis.call('HDEL', KEYS[3], c[i]) end
 end
 local granted = {}
 local chosen, suppressed = {}, {}
+local held, records = {}, {}  -- ZADD and HSET arguments, written at the end
 local id = ARGV[6]
 for i = 10, #ARGV, 4 do
   if #chosen >= maxn then break end
@@ -126,11 +138,16 @@ for i = 10, #ARGV, 4 do
       if not l then l = {}; times[a] = l end
       l[#l + 1] = now
     end
-    redis.call('ZADD', KEYS[2], ARGV[1], a .. '|' .. id)
-    redis.call('HSET', KEYS[4], id .. '|a:' .. a, ARGV[1])
+    held[#held + 1] = ARGV[1]
+    held[#held + 1] = a .. '|' .. id
+    records[#records + 1] = id .. '|a:' .. a
+    records[#records + 1] = ARGV[1]
   end
 end
-redis.call('HSET', KEYS[4], id, ARGV[1] .. '|' .. ARGV[7] .. '|' .. ARGV[8])
+if #held > 0 then redis.call('ZADD', KEYS[2], unpack(held)) end
+records[#records + 1] = id
+records[#records + 1] = ARGV[1] .. '|' .. ARGV[7] .. '|' .. ARGV[8]
+redis.call('HSET', KEYS[4], unpack(records))
 -- The records live while the customer gets decisions; records older than
 -- the TTL are dropped once the hash grows past 256 fields.
 if redis.call('HLEN', KEYS[4]) > 256 then
