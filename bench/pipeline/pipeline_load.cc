@@ -472,8 +472,9 @@ int Drain(const Flags& f) {
   if (redis == nullptr) return 2;
   const int64_t events = Backlogs(*redis->routed, f.groups);
   const double cpu0 = MainThreadCpu(*redis);
-  const double secs = WaitDrained(*redis->routed, f.groups, absl::Seconds(f.timeout),
-                                  absl::Milliseconds(100));
+  const double secs =
+      WaitDrained(*redis->routed, f.groups, absl::Seconds(f.timeout),
+                  absl::Milliseconds(100));
   const double cpu = MainThreadCpu(*redis) - cpu0;
   std::printf(
       "drain_events=%lld\ndrain_seconds=%.2f\ndrain_events_per_s=%.1f\n"
@@ -587,8 +588,8 @@ int Steps(const Flags& f) {
     if (!f.pids.empty()) {
       std::vector<std::string> parts;
       for (size_t i = 0; i < f.pids.size(); ++i) {
-        parts.push_back(absl::StrFormat("%s %.1f", f.pids[i].first,
-                                        s.pid_us_per_event[i]));
+        parts.push_back(
+            absl::StrFormat("%s %.1f", f.pids[i].first, s.pid_us_per_event[i]));
       }
       std::printf("#   CPU us/event: %s\n", absl::StrJoin(parts, ", ").c_str());
     }
@@ -800,8 +801,7 @@ int main(int argc, char** argv) {
         ok = ok && !np.first.empty() && absl::SimpleAtoi(np.second, &pid);
         f.pids.emplace_back(np.first, pid);
       }
-    }
-    else if (name == "--groups")
+    } else if (name == "--groups")
       f.groups = absl::StrSplit(v, ',');
     else if (name == "--customers")
       ok = absl::SimpleAtoi(v, &f.customers);

@@ -49,7 +49,8 @@ class JourneyReader {
                 std::function<absl::Time()> clock = absl::Now);
 
   // The reads of one customer's journey (all in the customer's slot).
-  std::vector<redis::Command> LoadCommands(const std::string& customer_id) const;
+  std::vector<redis::Command> LoadCommands(
+      const std::string& customer_id) const;
   // The state from their replies (exactly LoadCommands' count), with the
   // states of customers merged in but not folded yet; nullopt when none.
   absl::StatusOr<std::optional<JourneyState>> LoadFrom(

@@ -421,13 +421,13 @@ absl::StatusOr<bool> JourneyStore::Merge(absl::string_view survivor_id,
     std::vector<FunnelMove> funnel;
     if (moved)
       funnel.emplace_back(FunnelDay(moved->at_ms), TransitionField(*moved));
-    std::vector<std::string> args = {absl::StrCat(version),
-                                     merged,
-                                     StoredBytes(&state),
-                                     EncodeDelta(delta, funnel),
-                                     DueArg(model_, state, StageAsOf(state),
-                                            options_.stage_check_interval),
-                                     survivor};
+    std::vector<std::string> args = {
+        absl::StrCat(version),
+        merged,
+        StoredBytes(&state),
+        EncodeDelta(delta, funnel),
+        DueArg(model_, state, StageAsOf(state), options_.stage_check_interval),
+        survivor};
     args.insert(args.end(), folded_before.begin(), folded_before.end());
     const int partition = keys::KeyBuilder::Partition(survivor);
     OMNICX_ASSIGN_OR_RETURN(
@@ -522,8 +522,8 @@ absl::StatusOr<int64_t> JourneyStore::SweepDue(int max_per_partition) {
     const std::vector<std::string> keys = {
         keys_.Journey(cid), keys_.Outbox(partition), keys_.StageDue(partition)};
     if (!parsed->has_value()) {  // erased or merged away
-      commits.push_back(
-          redis::EvalShaCommand(sweep_script_, keys, {"0", "", "", "", cid, ""}));
+      commits.push_back(redis::EvalShaCommand(sweep_script_, keys,
+                                              {"0", "", "", "", cid, ""}));
       moved.push_back(0);
       continue;
     }
@@ -548,10 +548,10 @@ absl::StatusOr<int64_t> JourneyStore::SweepDue(int max_per_partition) {
       record = EncodeDelta(PainDelta(before, SnapshotPain(state)), funnel);
       bytes = StoredBytes(&state);
     }
-    commits.push_back(
-        redis::EvalShaCommand(sweep_script_, keys,
-                              {absl::StrCat(version), bytes, record,
-                               DueArg(model_, state, now, options_.stage_check_interval), cid,
+    commits.push_back(redis::EvalShaCommand(
+        sweep_script_, keys,
+        {absl::StrCat(version), bytes, record,
+         DueArg(model_, state, now, options_.stage_check_interval), cid,
          scores[i]}));
     moved.push_back(static_cast<int64_t>(moves.size()));
   }

@@ -16,8 +16,9 @@
 // version, s: serialised JourneyState, which holds the fingerprints of the
 // event ids applied within applied_window: the effectively-once record,
 // libs/events/applied_ids.h; f:<id> for each customer a merge folded in;
-// into: the survivor while a merge moves this journey}; per partition the `{p:<n>}:outbox` stream of
-// aggregate deltas, folded by the Aggregator (aggregator.h) into
+// into: the survivor while a merge moves this journey}; per partition the
+// `{p:<n>}:outbox` stream of aggregate deltas, folded by the Aggregator
+// (aggregator.h) into
 // `{p:<n>}:agg:pain` (pain_points.h fields) and
 // `{p:<n>}:agg:funnel:<YYYY-MM-DD>` ("from>to" counts, UTC days); reads merge
 // the partitions' shards. Every commit also records in the partition's
@@ -131,9 +132,9 @@ class JourneyStore {
   // risk grown: NextStageChange) of the customers due by now (at most
   // `max_per_partition` per partition, earliest first), each dated when it
   // happened in the funnel, and schedules their next look
-  // (stage_check_interval); how many moves it stored. Every replica may run it at once: each customer's
-  // commit checks the state version, so a move is counted once whichever
-  // sweeper or event commits first.
+  // (stage_check_interval); how many moves it stored. Every replica may run it
+  // at once: each customer's commit checks the state version, so a move is
+  // counted once whichever sweeper or event commits first.
   absl::StatusOr<int64_t> SweepDue(int max_per_partition = 1000);
 
   // The customer's state, with the states of customers merged into them

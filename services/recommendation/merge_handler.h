@@ -4,7 +4,8 @@
 // contact policies keep counting for the one person. Effectively once: the
 // survivor remembers which ids it folded in, so a redelivered record
 // changes nothing but finishes a merge a crash interrupted between its
-// single-slot steps (RecommendationStore::MergeCustomers). Run by a StreamConsumer in group "recommendation".
+// single-slot steps (RecommendationStore::MergeCustomers). Run by a
+// StreamConsumer in group "recommendation".
 //
 //   StreamConsumer consumer(redis, options, [&store](const StreamEntry& e) {
 //     return ApplyMergeRecord(store, e);

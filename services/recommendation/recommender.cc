@@ -191,8 +191,7 @@ void Recommender::ReadAndDecide(const std::shared_ptr<Call>& call,
   if (call->finished.load()) return;
   auto count = [this](const char* input, const absl::Status& s) {
     inputs_status_
-        .WithLabels(
-            {input, status::StatusCodeName(static_cast<int>(s.code()))})
+        .WithLabels({input, status::StatusCodeName(static_cast<int>(s.code()))})
         .Increment();
   };
   if (context) {

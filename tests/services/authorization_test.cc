@@ -62,8 +62,8 @@
 #include "services/profile/profile_store.h"
 #include "services/recommendation/catalog.h"
 #include "services/recommendation/catalog_watcher.h"
-#include "services/recommendation/deadline_timer.h"
 #include "services/recommendation/customer_reader.h"
+#include "services/recommendation/deadline_timer.h"
 #include "services/recommendation/merge_handler.h"
 #include "services/recommendation/recommendation_service.h"
 #include "services/recommendation/recommendation_store.h"
@@ -231,8 +231,8 @@ class Suite {
     watcher_ = std::make_unique<recommendation::CatalogWatcher>(
         *recommendation_store_, watcher_options);
     EXPECT_OK(watcher_->Refresh());
-    journey_reader_ = std::make_unique<journey::JourneyReader>(
-        *redis_, keys_, *journey_model_);
+    journey_reader_ = std::make_unique<journey::JourneyReader>(*redis_, keys_,
+                                                               *journey_model_);
     inputs_ = std::make_unique<recommendation::RedisCustomerReader>(
         *redis_, keys_, kIdentitySecret, *journey_reader_);
     timer_ = std::make_unique<recommendation::DeadlineTimer>();

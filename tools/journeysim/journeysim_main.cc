@@ -37,9 +37,9 @@
 //     Records ACCEPTED for the first action of the customer's context
 //     decision and prints that action's statistics before and after.
 //
-// Every mode but `send --dry-run` and `offline` needs --key_file=F, a file holding the
-// plaintext API key it sends as `authorization: Bearer <key>`: send an app
-// key; pick an agent key; report an analyst key; quality and outcome an
+// Every mode but `send --dry-run` and `offline` needs --key_file=F, a file
+// holding the plaintext API key it sends as `authorization: Bearer <key>`: send
+// an app key; pick an agent key; report an analyst key; quality and outcome an
 // agent key plus --analyst_key_file=F for their analyst-only calls
 // (ListPainPoints, GetFunnel, GetActionStats; defaults to --key_file).
 // Every mode also takes --tls_ca_file=F [--tls_cert_file=F --tls_key_file=F]
@@ -370,11 +370,11 @@ void PrintChurnModel(omnicx::v1::JourneyService::Stub& stub,
   int shown = 0;
   for (const auto& imp : m.importances()) {
     if (imp.kind() != "touchpoint" || shown++ >= limit) continue;
-    std::printf("  %-10s %-20s bad x%.2f  good x%.2f  support %lld (%lld churned)\n",
-                imp.kind().c_str(), imp.name().c_str(),
-                imp.negative_multiplier(), imp.positive_multiplier(),
-                static_cast<long long>(imp.support()),
-                static_cast<long long>(imp.positives()));
+    std::printf(
+        "  %-10s %-20s bad x%.2f  good x%.2f  support %lld (%lld churned)\n",
+        imp.kind().c_str(), imp.name().c_str(), imp.negative_multiplier(),
+        imp.positive_multiplier(), static_cast<long long>(imp.support()),
+        static_cast<long long>(imp.positives()));
   }
 }
 
@@ -427,7 +427,7 @@ int Quality(const Flags& f) {
   int64_t missing = 0, trained = 0;
   for (const auto& c : truth->customers) {
     if (c.ChurnedBy(truth->now)) continue;  // left during the observed window
-    if (c.labelled) {  // the training half: never measured
+    if (c.labelled) {                       // the training half: never measured
       ++trained;
       continue;
     }
@@ -526,8 +526,7 @@ int Quality(const Flags& f) {
                  100 * gap, 100 * min_gap_closed);
   }
   if (!ece_ok) {
-    std::fprintf(stderr, "FAIL: calibration error %.3f > %.3f\n", ece,
-                 max_ece);
+    std::fprintf(stderr, "FAIL: calibration error %.3f > %.3f\n", ece, max_ece);
   }
   if (!all_found) {
     std::fprintf(stderr, "FAIL: a planted pain point is not in the top %d\n",
@@ -748,8 +747,8 @@ int Offline(const Flags& f) {
   }
   config.now = absl::FromUnixSeconds(now_s);
   config.horizon = absl::Hours(24 * horizon_days);
-  auto model = omnicx::journey::CompileModel(
-      omnicx::journey::DefaultJourneyModel());
+  auto model =
+      omnicx::journey::CompileModel(omnicx::journey::DefaultJourneyModel());
   if (!model.ok()) {
     std::cerr << "omnicx-journeysim: " << model.status().message() << "\n";
     return 1;
@@ -770,9 +769,9 @@ int Offline(const Flags& f) {
         "(configured %.3f), naive %.3f, true hazard %.3f; gap closed %.0f%%; "
         "calibration error %.4f; learned %lld examples (%lld churned)\n",
         static_cast<unsigned long long>(s), static_cast<long long>(q->scored),
-        static_cast<long long>(q->churned), q->auc, q->prior_auc,
-        q->naive_auc, q->hazard_auc, 100 * q->gap_closed,
-        q->calibration_error, static_cast<long long>(q->examples),
+        static_cast<long long>(q->churned), q->auc, q->prior_auc, q->naive_auc,
+        q->hazard_auc, 100 * q->gap_closed, q->calibration_error,
+        static_cast<long long>(q->examples),
         static_cast<long long>(q->positives));
     sum += q->gap_closed;
   }

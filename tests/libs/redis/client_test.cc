@@ -81,8 +81,7 @@ TEST_F(ClientTest, BinarySafeValues) {
   std::string value("a\0b\r\n\xff", 6);
   std::string big(1 << 20, 'x');
   big[12345] = '\0';
-  ASSERT_OK(
-      redis_->Command({"SET", std::string("key\0x", 5), value}).status());
+  ASSERT_OK(redis_->Command({"SET", std::string("key\0x", 5), value}).status());
   ASSERT_OK(redis_->Command({"SET", "big", big}).status());
   EXPECT_EQ(redis_->Command({"GET", std::string("key\0x", 5)})->str(), value);
   EXPECT_EQ(redis_->Command({"GET", "big"})->str(), big);
@@ -117,9 +116,9 @@ TEST_F(ClientTest, ScriptsReloadAfterFlush) {
   ASSERT_OK_AND_ASSIGN(
       PipelineReplies r,
       redis_->PipelineScripts({{"INCR", "plain"},
-                                EvalShaCommand(script, {"s"}, {"10"}),
-                                {"INCR", "plain"}},
-                               {&script}));
+                               EvalShaCommand(script, {"s"}, {"10"}),
+                               {"INCR", "plain"}},
+                              {&script}));
   EXPECT_EQ(r[0]->integer(), 1);
   EXPECT_EQ(r[1]->integer(), 15);
   EXPECT_EQ(r[2]->integer(), 2);
@@ -340,7 +339,8 @@ TEST(ErrorReplyStatusTest, Mapping) {
 // loses nothing, and a restart serves the same data on the same port.
 class RedisServerTest : public omnicx::testing::RedisTest {
  protected:
-  RedisServerTest() : RedisTest({.appendonly = true, .appendfsync = "always"}) {}
+  RedisServerTest()
+      : RedisTest({.appendonly = true, .appendfsync = "always"}) {}
 };
 
 TEST_F(RedisServerTest, RestartKeepsAofDataAndKillStops) {

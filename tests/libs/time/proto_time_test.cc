@@ -92,9 +92,9 @@ TEST(ProtoTimeTest, DurationTruncatesTowardZeroWithOneSign) {
 }
 
 TEST(ProtoTimeTest, MillisMatchProtobufTimeUtil) {
-  for (int64_t ms : {int64_t{0}, int64_t{1}, int64_t{999}, int64_t{1000},
-                     int64_t{1795000000123}, int64_t{-1}, int64_t{-1500},
-                     int64_t{-2000}}) {
+  for (int64_t ms :
+       {int64_t{0}, int64_t{1}, int64_t{999}, int64_t{1000},
+        int64_t{1795000000123}, int64_t{-1}, int64_t{-1500}, int64_t{-2000}}) {
     SCOPED_TRACE(ms);
     const google::protobuf::Timestamp ts = TimestampFromUnixMillis(ms);
     EXPECT_EQ(ts.SerializeAsString(),

@@ -369,9 +369,9 @@ TEST_F(IngestionTest, AnIdIsRememberedForTheWindowAndForgottenWithinTwo) {
   ASSERT_LE(again.last_window, window + 1) << "stalled for a whole window";
   EXPECT_EQ(again.result.status, omnicx::v1::EVENT_STATUS_DUPLICATE);
   EXPECT_EQ(again.result.stream_id, stored.result.stream_id);
-  ASSERT_TRUE(testing::WaitUntil(
-      [&] { return redis_ms() / kWindowMs > window; },
-      absl::Milliseconds(3 * kWindowMs)));
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return redis_ms() / kWindowMs > window; },
+                         absl::Milliseconds(3 * kWindowMs)));
   ASSERT_OK_AND_ASSIGN(Appended next, append());
   ASSERT_EQ(next.last_window, window + 1) << "stalled for a whole window";
   EXPECT_EQ(next.result.status, omnicx::v1::EVENT_STATUS_DUPLICATE);
@@ -379,7 +379,9 @@ TEST_F(IngestionTest, AnIdIsRememberedForTheWindowAndForgottenWithinTwo) {
   // Once its window's hash has expired (two windows after it began), no
   // check reaches it: the id is stored again.
   ASSERT_TRUE(testing::WaitUntil(
-      [&] { return redis_->Command({"EXISTS", bucket})->integer() == 0; },
+      [&] {
+        return redis_->Command({"EXISTS", bucket})->integer() == 0;
+      },
       absl::Milliseconds(3 * kWindowMs)));
   ASSERT_OK_AND_ASSIGN(std::vector<AppendResult> later, log.Append({&e}));
   EXPECT_EQ(later[0].status, omnicx::v1::EVENT_STATUS_ACCEPTED);

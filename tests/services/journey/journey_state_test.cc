@@ -49,13 +49,13 @@ const LearnedChurn& Learned() {
   static const auto* learned = [] {
     LearnedChurnModel m;
     m.set_version(3);
-    for (const auto& [f, v] :
-         std::vector<std::pair<std::string, double>>{{"bias", 0.3},
-                                                     {"prior", -0.2},
-                                                     {"n:y:delivery", 1.5},
-                                                     {"n:t:checkout", 0.7},
-                                                     {"p:t:checkout", -0.4},
-                                                     {"n:c:CHANNEL_VOICE", 0.5}}) {
+    for (const auto& [f, v] : std::vector<std::pair<std::string, double>>{
+             {"bias", 0.3},
+             {"prior", -0.2},
+             {"n:y:delivery", 1.5},
+             {"n:t:checkout", 0.7},
+             {"p:t:checkout", -0.4},
+             {"n:c:CHANNEL_VOICE", 0.5}}) {
       (*m.mutable_weights())[f].set_value(v);
     }
     return new LearnedChurn(m);
@@ -194,9 +194,9 @@ std::vector<Interaction> RandomEvents(std::mt19937_64& rng, int n) {
       omnicx::v1::CHANNEL_WEB, omnicx::v1::CHANNEL_VOICE,
       omnicx::v1::CHANNEL_CHAT, omnicx::v1::CHANNEL_STORE};
   static const char* kTypes[] = {
-      "page_view",       "purchase",     "support_contact", "complaint",
-      "delivery",        "issue_resolved", "survey_response", "cancellation",
-      "churned"};
+      "page_view",       "purchase",     "support_contact",
+      "complaint",       "delivery",     "issue_resolved",
+      "survey_response", "cancellation", "churned"};
   std::vector<Interaction> out;
   for (int i = 0; i < n; ++i) {
     Interaction e =
@@ -476,13 +476,13 @@ TEST(JourneyStageTest, TheNextCheckIsCheapAndNeverMissesABoundary) {
   EXPECT_EQ(NextStageCheck(Model(), s, kT0 + 179 * kDay + 5, day),
             kT0 + 180 * kDay);
   // A window: nothing up to its end, the move just inside it.
-  EXPECT_FALSE(NextStageChange(Model(), s, &Learned(), kT0 + kDay,
-                               kT0 + 30 * kDay - 1)
-                   .has_value());
-  EXPECT_EQ(NextStageChange(Model(), s, &Learned(), kT0 + 29 * kDay,
-                            kT0 + 30 * kDay)
-                ->at_ms,
-            kT0 + 30 * kDay);
+  EXPECT_FALSE(
+      NextStageChange(Model(), s, &Learned(), kT0 + kDay, kT0 + 30 * kDay - 1)
+          .has_value());
+  EXPECT_EQ(
+      NextStageChange(Model(), s, &Learned(), kT0 + 29 * kDay, kT0 + 30 * kDay)
+          ->at_ms,
+      kT0 + 30 * kDay);
   ASSERT_EQ(SweepStage(Model(), &s, kT0 + 400 * kDay, &Learned()).size(), 2u);
   EXPECT_EQ(NextStageCheck(Model(), s, kT0 + 400 * kDay, day), std::nullopt);
   EXPECT_EQ(NextStageCheck(Model(), JourneyState(), kT0, day), std::nullopt);

@@ -180,14 +180,13 @@ TEST_F(JourneyStoreTest, TheLearnerLearnsFromLabelsAndRiskMovesAtOnce) {
   for (int i = 0; i < 40; ++i) {
     const std::string gone = absl::StrCat("gone-", i);
     first.push_back(CheckoutFailure(absl::StrCat("f", i), gone, kT0));
-    second.push_back(Event(absl::StrCat("l", i), gone,
-                           omnicx::v1::CHANNEL_WEB, "churned", kT0 + kDay));
+    second.push_back(Event(absl::StrCat("l", i), gone, omnicx::v1::CHANNEL_WEB,
+                           "churned", kT0 + kDay));
     const std::string stay = absl::StrCat("stay-", i);
     first.push_back(Event(absl::StrCat("a", i), stay, omnicx::v1::CHANNEL_WEB,
                           "page_view", kT0));
-    second.push_back(Event(absl::StrCat("b", i), stay,
-                           omnicx::v1::CHANNEL_WEB, "page_view",
-                           kT0 + 40 * kDay));
+    second.push_back(Event(absl::StrCat("b", i), stay, omnicx::v1::CHANNEL_WEB,
+                           "page_view", kT0 + 40 * kDay));
   }
   const Interaction watched = CheckoutFailure("w", "watched", kT0 + 2 * kDay);
   first.push_back(watched);
@@ -209,8 +208,8 @@ TEST_F(JourneyStoreTest, TheLearnerLearnsFromLabelsAndRiskMovesAtOnce) {
 
   ChurnLearner learner(*redis_, keys_, model_);
   EXPECT_THAT(learner.LearnOnce(), IsOkAndHolds(80));  // consumed
-  EXPECT_THAT(learner.LearnOnce(), IsOkAndHolds(0));  // each example once
-  EXPECT_EQ(ExampleEntries(*redis_, keys_), 0);       // trimmed
+  EXPECT_THAT(learner.LearnOnce(), IsOkAndHolds(0));   // each example once
+  EXPECT_EQ(ExampleEntries(*redis_, keys_), 0);        // trimmed
   auto stored = ReadChurnModel(*redis_, keys_);
   ASSERT_OK(stored.status());
   EXPECT_EQ(stored->version(), 1);
@@ -224,9 +223,8 @@ TEST_F(JourneyStoreTest, TheLearnerLearnsFromLabelsAndRiskMovesAtOnce) {
   // Read with what was learned: the existing customer's risk moves.
   ASSERT_OK(store_->RefreshLearned());
   EXPECT_EQ(store_->Learned()->version(), 1);
-  EXPECT_GT(
-      Summarize(model_, w, now, 10, store_->Learned().get()).churn_risk(),
-      prior + 0.05);
+  EXPECT_GT(Summarize(model_, w, now, 10, store_->Learned().get()).churn_risk(),
+            prior + 0.05);
 }
 
 TEST_F(JourneyStoreTest, ArrivalOrderDoesNotMatter) {
@@ -472,9 +470,9 @@ TEST_F(TimeDrivenFunnelTest, AQuietBuyerIsCountedEngagedThenChurnedOnTheDay) {
   ASSERT_THAT(store->Apply(Event("v", "quiet", omnicx::v1::CHANNEL_WEB,
                                  "page_view", bought + 100 * kDay)),
               IsOkAndHolds(ApplyResult::kApplied));
-  EXPECT_EQ(MovesOn(bought + 180 * kDay).count(
-                Move(STAGE_ENGAGED, STAGE_CHURNED)),
-            0u);
+  EXPECT_EQ(
+      MovesOn(bought + 180 * kDay).count(Move(STAGE_ENGAGED, STAGE_CHURNED)),
+      0u);
   EXPECT_EQ(MovesOn(bought + 280 * kDay)[Move(STAGE_ENGAGED, STAGE_CHURNED)],
             1);
   EXPECT_EQ(MovesOn(bought + 30 * kDay)[Move(STAGE_ONBOARDING, STAGE_ENGAGED)],
@@ -629,8 +627,7 @@ TEST_F(JourneyAclTest, StoreAndSweepRunUnderTheJourneyUser) {
   int64_t now = kT0;
   JourneyStore store(*redis, keys, model, JourneyStoreOptions(),
                      [&now] { return absl::FromUnixMillis(now); });
-  Interaction buy =
-      Event("b", "acl", omnicx::v1::CHANNEL_WEB, "purchase", kT0);
+  Interaction buy = Event("b", "acl", omnicx::v1::CHANNEL_WEB, "purchase", kT0);
   buy.set_value(50);
   ASSERT_THAT(store.Apply(buy), IsOkAndHolds(ApplyResult::kApplied));
   now = kT0 + 31 * kDay;
@@ -1103,7 +1100,7 @@ TEST_F(JourneyWithProfileTest, ErasureTakesTheCustomerOutOfTheAnalytics) {
   grpc::ClientContext c1;
   ASSERT_TRUE(stub->EraseCustomer(&c1, erase, &erased).ok());
 
-  EXPECT_EQ(Customers(), 1);  // bob
+  EXPECT_EQ(Customers(), 1);     // bob
   EXPECT_EQ(due_members(), 1u);  // bob
   EXPECT_EQ(Field(checkout_touches), 0);
   EXPECT_TRUE(RankPainPoints(model_, *store_->PainAggregates(), {}).empty());

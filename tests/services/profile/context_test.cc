@@ -186,7 +186,8 @@ class ContextTest : public testing::RedisTest {
   T& Peer(Args&&... args) {
     auto peer = std::make_unique<T>(std::forward<Args>(args)...);
     T& out = *peer;
-    if constexpr (std::is_same_v<T, RecommendationPeer>) holders_.push_back(&out);
+    if constexpr (std::is_same_v<T, RecommendationPeer>)
+      holders_.push_back(&out);
     peers_.push_back(std::move(peer));
     return out;
   }
@@ -300,8 +301,7 @@ TEST_F(ContextTest, CompleteAnswerIsCachedUntilTheNextEvent) {
   // The cache is written just after the answer goes out.
   testing::WaitUntil(
       [&] {
-        return redis_->Command({"EXISTS", keys_.Context(cid_)})->integer() ==
-               1;
+        return redis_->Command({"EXISTS", keys_.Context(cid_)})->integer() == 1;
       },
       absl::Seconds(2));
   EXPECT_EQ(redis_->Command({"EXISTS", keys_.Context(cid_)})->integer(), 1);

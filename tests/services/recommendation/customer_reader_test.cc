@@ -5,6 +5,8 @@
 // and a pending merge's journey are followed; an identity finds its owner;
 // an erased customer gets no decision; and a read gone stale before the
 // reservation never delivers an unconsented action.
+#include "services/recommendation/customer_reader.h"
+
 #include <memory>
 
 #include "absl/synchronization/notification.h"
@@ -22,7 +24,6 @@
 #include "services/journey/journey_reader.h"
 #include "services/journey/journey_state.h"
 #include "services/recommendation/catalog_watcher.h"
-#include "services/recommendation/customer_reader.h"
 #include "services/recommendation/deadline_timer.h"
 #include "services/recommendation/recommendation_store.h"
 #include "services/recommendation/recommender.h"
@@ -114,7 +115,8 @@ class CustomerReaderTest : public testing::RedisTest {
                     .status());
     }
     if (!email.empty()) {
-      const std::string normalized = *identity::NormalizeIdentity("email", email);
+      const std::string normalized =
+          *identity::NormalizeIdentity("email", email);
       ASSERT_OK(redis_
                     ->Command({"SET",
                                keys_.IdentityIndex(identity::IdentityDigest(
@@ -167,9 +169,11 @@ class CustomerReaderTest : public testing::RedisTest {
     };
     add("promo", 100)->set_required_consent("marketing");
     add("staged", 50)->mutable_eligibility()->add_stages(stage);
-    add("other_stage", 50)->mutable_eligibility()->add_stages(
-        stage == omnicx::v1::STAGE_CHURNED ? omnicx::v1::STAGE_LOYAL
-                                           : omnicx::v1::STAGE_CHURNED);
+    add("other_stage", 50)
+        ->mutable_eligibility()
+        ->add_stages(stage == omnicx::v1::STAGE_CHURNED
+                         ? omnicx::v1::STAGE_LOYAL
+                         : omnicx::v1::STAGE_CHURNED);
     add("guide", 1);
     Decider d;
     StoreOptions store_options;
@@ -185,8 +189,8 @@ class CustomerReaderTest : public testing::RedisTest {
     options.budget = absl::Seconds(5);
     options.seed = 7;
     options.clock = [] { return kNow; };
-    d.recommender = std::make_unique<Recommender>(
-        *d.store, *d.watcher, reader, *d.timer, registry_, options);
+    d.recommender = std::make_unique<Recommender>(*d.store, *d.watcher, reader,
+                                                  *d.timer, registry_, options);
     return d;
   }
 
@@ -231,8 +235,8 @@ TEST_F(CustomerReaderTest, ReadsTheStoredProfileAndJourney) {
   ASSERT_OK(in.journey.status());
   const omnicx::v1::JourneySummary expected =
       journey::Summarize(Model(), state, absl::ToUnixMillis(kNow));
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*in.journey,
-                                                                expected))
+  EXPECT_TRUE(
+      google::protobuf::util::MessageDifferencer::Equals(*in.journey, expected))
       << in.journey->DebugString() << expected.DebugString();
   EXPECT_NE(in.journey->stage(), omnicx::v1::STAGE_UNSPECIFIED);
   EXPECT_EQ(in.journey->event_count(), 3);
@@ -288,8 +292,8 @@ TEST_F(CustomerReaderTest, ADecisionUsesTheStoredProfileAndJourney) {
   EXPECT_EQ(Code(resp, "profile"), 0);
   EXPECT_EQ(Code(resp, "journey"), 0);
   // The stored consent and the stored journey's stage decide.
-  EXPECT_THAT(Chosen(resp), ::testing::UnorderedElementsAre("promo", "staged",
-                                                            "guide"));
+  EXPECT_THAT(Chosen(resp),
+              ::testing::UnorderedElementsAre("promo", "staged", "guide"));
   EXPECT_THAT(Reason(resp, "other_stage"), HasSubstr("eligibility:"));
 
   // The consent withdrawn in Redis: the next decision has no promo.

@@ -16,8 +16,8 @@ TEST(OfflineQualityTest, DeterministicAndMeasuredOnTheHeldOutHalf) {
   config.label_share = 0.5;
   config.planted.push_back({"delivery", 0.25});
   RedrawTouchpoints(3, &config);
-  auto model = omnicx::journey::CompileModel(
-      omnicx::journey::DefaultJourneyModel());
+  auto model =
+      omnicx::journey::CompileModel(omnicx::journey::DefaultJourneyModel());
   ASSERT_TRUE(model.ok());
   absl::StatusOr<OfflineQuality> a = RunOfflineQuality(config, 3, *model);
   absl::StatusOr<OfflineQuality> b = RunOfflineQuality(config, 3, *model);
@@ -32,8 +32,8 @@ TEST(OfflineQualityTest, DeterministicAndMeasuredOnTheHeldOutHalf) {
   EXPECT_GT(a->positives, 0);
   EXPECT_GT(a->auc, 0.6);
   EXPECT_LE(a->calibration_error, 0.05);
-  EXPECT_DOUBLE_EQ(a->gap_closed, (a->auc - a->naive_auc) /
-                                      (a->hazard_auc - a->naive_auc));
+  EXPECT_DOUBLE_EQ(a->gap_closed,
+                   (a->auc - a->naive_auc) / (a->hazard_auc - a->naive_auc));
 }
 
 }  // namespace
