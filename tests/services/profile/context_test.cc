@@ -6,6 +6,7 @@
 // that raced a change).
 #include <atomic>
 #include <memory>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -639,6 +640,51 @@ TEST_F(ContextTest, UnimplementedPeersAndNoRecommendationsAsked) {
             static_cast<int>(absl::StatusCode::kUnimplemented));
   EXPECT_EQ(Code(c, "recommendations"), -1);  // not asked for
   EXPECT_EQ(Code(c, "profile"), 0);
+}
+
+// A call's last reference may go on a gRPC callback thread after its
+// answer went out there; the assembler's destructor waits for it, so the
+// ClientContexts' references to the channels are gone before the stubs let
+// go of theirs on the destroying thread. (gRPC 1.51 aborts when the last
+// user of its callback threads is released on one of them; see Pending in
+// context_assembler.cc.) The answer is partial, so no cache write is what
+// keeps the assembler waiting.
+TEST_F(ContextTest, DestructionWaitsForCallsStillOnACallbackThread) {
+  RecommendationPeer& held = Peer<RecommendationPeer>();
+  absl::Notification arrived;
+  held.Hold(&arrived);
+  ContextOptions options;  // deadlines that cannot end the call
+  options.recommendation_timeout = absl::Seconds(30);
+  options.total_timeout = absl::Seconds(30);
+  std::shared_ptr<grpc::Channel> channel = Start(&held);
+  auto assembler =
+      std::make_unique<ContextAssembler>(*store_, Down(), channel, options);
+  absl::Notification answered, may_return;
+  absl::StatusOr<CustomerContext> out;
+  assembler->Assemble(Request(), [&](absl::StatusOr<CustomerContext> r) {
+    out = std::move(r);
+    answered.Notify();
+    may_return.WaitForNotification();  // holds the callback thread
+  });
+  arrived.WaitForNotification();
+  held.Release();  // answered on a gRPC callback thread
+  answered.WaitForNotification();
+  ASSERT_OK(out.status());
+  EXPECT_EQ(Code(*out, "recommendations"), 0);
+  EXPECT_EQ(Code(*out, "journey"),
+            static_cast<int>(absl::StatusCode::kUnavailable));
+
+  absl::Notification destroyed;
+  std::thread destroyer([&] {
+    assembler.reset();
+    destroyed.Notify();
+  });
+  // The callback is still running, so the call is alive: no return.
+  EXPECT_FALSE(
+      destroyed.WaitForNotificationWithTimeout(absl::Milliseconds(200)));
+  may_return.Notify();
+  destroyer.join();
+  EXPECT_EQ(channel.use_count(), 1);  // this test's own
 }
 
 TEST_F(ContextTest, UnknownCustomerAndBadRequests) {
