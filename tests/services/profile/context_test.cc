@@ -236,17 +236,24 @@ class ContextTest : public testing::RedisTest {
     return out;
   }
 
+  // Deadlines a loaded machine cannot miss: a test whose peers answer at
+  // once (or are down) must not see DEADLINE_EXCEEDED from the defaults'
+  // 50 ms.
+  static ContextOptions Patient() {
+    ContextOptions options;
+    options.journey_timeout = absl::Seconds(10);
+    options.recommendation_timeout = absl::Seconds(10);
+    options.total_timeout = absl::Seconds(10);
+    return options;
+  }
+
   // One call through an assembler of its own, returning once the cache
   // write made after its answer is done (the destructor waits for it).
   absl::StatusOr<CustomerContext> AssembleAndCache(
       std::shared_ptr<grpc::Channel> journey,
       std::shared_ptr<grpc::Channel> recommendation) {
-    ContextOptions options;  // deadlines a loaded machine cannot miss
-    options.journey_timeout = absl::Seconds(10);
-    options.recommendation_timeout = absl::Seconds(10);
-    options.total_timeout = absl::Seconds(10);
     ContextAssembler assembler(*store_, std::move(journey),
-                               std::move(recommendation), options);
+                               std::move(recommendation), Patient());
     return Assemble(assembler);
   }
 
@@ -279,7 +286,7 @@ TEST_F(ContextTest, CompleteAnswerIsCachedUntilTheNextEvent) {
   JourneyPeer& journey = Peer<JourneyPeer>();
   RecommendationPeer& recommendation = Peer<RecommendationPeer>(&journey);
   ContextAssembler assembler(*store_, Start(&journey), Start(&recommendation),
-                             {});
+                             Patient());
   ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler));
   EXPECT_EQ(c.profile().customer_id(), cid_);
   EXPECT_EQ(c.profile().identities(0).value(), "+1******4567");
@@ -514,7 +521,8 @@ TEST_F(ContextTest, CacheWritesCompareTheVersionTheyRead) {
 
 TEST_F(ContextTest, JourneyDownGivesAPartialAnswer) {
   RecommendationPeer& recommendation = Peer<RecommendationPeer>();
-  ContextAssembler assembler(*store_, Down(), Start(&recommendation), {});
+  ContextAssembler assembler(*store_, Down(), Start(&recommendation),
+                             Patient());
   ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler));
   EXPECT_EQ(Code(c, "journey"),
             static_cast<int>(absl::StatusCode::kUnavailable));
@@ -530,7 +538,7 @@ TEST_F(ContextTest, JourneyDownGivesAPartialAnswer) {
 // still shown: the context asks the journey service itself.
 TEST_F(ContextTest, RecommendationDownFallsBackToTheJourney) {
   JourneyPeer& journey = Peer<JourneyPeer>();
-  ContextAssembler assembler(*store_, Start(&journey), Down(), {});
+  ContextAssembler assembler(*store_, Start(&journey), Down(), Patient());
   ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler));
   EXPECT_EQ(Code(c, "recommendations"),
             static_cast<int>(absl::StatusCode::kUnavailable));
@@ -547,7 +555,7 @@ TEST_F(ContextTest, RedisWorkRunsOnTheExecutorAndAFullOneRefuses) {
   JourneyPeer& journey = Peer<JourneyPeer>();
   RecommendationPeer& recommendation = Peer<RecommendationPeer>(&journey);
   server::BlockingExecutor redis_work(1, 1);
-  ContextOptions options;
+  ContextOptions options = Patient();
   options.redis_work = &redis_work;
   {
     ContextAssembler assembler(*store_, Start(&journey), Start(&recommendation),
@@ -634,7 +642,8 @@ TEST_F(ContextTest, BeyondMaxInFlightACallIsRefusedAtOnce) {
 
 TEST_F(ContextTest, UnimplementedPeersAndNoRecommendationsAsked) {
   auto& unimplemented = Peer<omnicx::v1::JourneyService::CallbackService>();
-  ContextAssembler assembler(*store_, Start(&unimplemented), Down(), {});
+  ContextAssembler assembler(*store_, Start(&unimplemented), Down(),
+                             Patient());
   ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler, false));
   EXPECT_EQ(Code(c, "journey"),
             static_cast<int>(absl::StatusCode::kUnimplemented));
