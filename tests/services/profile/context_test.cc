@@ -584,19 +584,19 @@ TEST_F(ContextTest, RedisWorkRunsOnTheExecutorAndAFullOneRefuses) {
 
 // The recommendation peer holds its answer until the end of the test, so
 // the answer comes from the call's own gRPC deadline (50 ms), not from the
-// peer: the context does not wait for a slow part. The journey, asked
-// after the decision failed, has a deadline a loaded machine cannot miss.
+// peer: the context does not wait for a slow part. (Whether the peer saw
+// the call before the deadline depends on the machine's load, so it is not
+// checked.) The journey, asked after the decision failed, has a deadline a
+// loaded machine cannot miss.
 TEST_F(ContextTest, SlowRecommendationsAreCutAtTheirDeadline) {
   JourneyPeer& journey = Peer<JourneyPeer>();
   RecommendationPeer& slow = Peer<RecommendationPeer>();
-  absl::Notification arrived;
-  slow.Hold(&arrived);
+  slow.Hold();
   ContextOptions options;  // 50 ms for the recommendations
   options.journey_timeout = absl::Seconds(10);
   options.total_timeout = absl::Seconds(10);
   ContextAssembler assembler(*store_, Start(&journey), Start(&slow), options);
   ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler));
-  EXPECT_TRUE(arrived.HasBeenNotified());  // asked, and still unanswered
   EXPECT_EQ(Code(c, "recommendations"),
             static_cast<int>(absl::StatusCode::kDeadlineExceeded));
   EXPECT_EQ(c.next_best_actions_size(), 0);
