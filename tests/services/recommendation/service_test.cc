@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/metrics/registry.h"
+#include "libs/server/blocking_executor.h"
 #include "libs/status/status_matchers.h"
 #include "libs/testing/in_process_server.h"
 #include "libs/testing/redis_server.h"
@@ -288,6 +289,10 @@ class ServiceTest : public testing::RedisTest {
   // Outlives the replicas (TearDown clears them).
   time::SimulatedClock simulated_{absl::FromUnixSeconds(1000)};
   RecommenderOptions recommender_options_;
+  // Executors for the replicas' Redis work, owned here so that one running
+  // held reads outlives the test body: TearDown releases the reads (and
+  // clears the replicas) before they are joined, however the body ended.
+  std::vector<std::unique_ptr<server::BlockingExecutor>> executors_;
   std::vector<std::unique_ptr<Replica>> replicas_;
 };
 
@@ -421,8 +426,8 @@ TEST_F(ServiceTest, SlowReadsGiveTheFallbackWithinTheBudget) {
   profile_.Hold();  // until the end of the test
   recommender_options_.budget = absl::Milliseconds(60);
   // The reads block a Redis executor thread, as in the service.
-  server::BlockingExecutor redis_work(2, 16);
-  recommender_options_.redis_work = &redis_work;
+  executors_.push_back(std::make_unique<server::BlockingExecutor>(2, 16));
+  recommender_options_.redis_work = executors_.back().get();
   Replica& r = AddReplica();
   RecommendRequest request;
   request.mutable_customer()->mutable_identity()->set_type("email");
@@ -454,8 +459,6 @@ TEST_F(ServiceTest, SlowReadsGiveTheFallbackWithinTheBudget) {
   ASSERT_OK_AND_ASSIGN(RecommendResponse resp2,
                        Recommend(patient, request, absl::Milliseconds(300)));
   EXPECT_TRUE(resp2.fallback());
-  profile_.Release();  // the held reads end before their executor
-  replicas_.clear();
 }
 
 TEST_F(ServiceTest, RedisDownGivesTheFallback) {
