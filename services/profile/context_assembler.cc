@@ -1,6 +1,8 @@
 #include "services/profile/context_assembler.h"
 
 #include <atomic>
+#include <functional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -28,7 +30,27 @@ SectionStatus Section(const std::string& name, const absl::Status& status,
 
 // One call in flight: the two remote answers and the local parts meet here;
 // whoever finishes last completes it.
+//
+// Its last reference usually goes on a gRPC callback thread, and with it
+// the ClientContexts, each holding a reference to its grpc::Channel. gRPC
+// 1.51 (epoll1 poller) runs every callback-API completion on a few
+// "nexting" threads shared by all channels and servers of the process; the
+// last Channel or Server to let go of them shuts them down and joins them.
+// Done on one of those threads, the join of itself fails silently, the
+// completion queue is freed under it, and it aborts in
+// grpc_completion_queue_next ("grpc_cq_internal_unref ... prior > 0";
+// grpc/grpc#32584, #37858). So the assembler, which holds the channels
+// through its stubs, waits until every Pending is gone (`released` runs
+// after every other member, ClientContexts included) before it lets go of
+// them on its own thread.
 struct Pending {
+  // Destroyed last (members go in reverse order).
+  struct OnRelease {
+    std::function<void()> run;
+    ~OnRelease() {
+      if (run) run();
+    }
+  } released;
   CustomerContext context;
   std::string customer_id;
   std::string signature;
@@ -61,9 +83,9 @@ ContextAssembler::ContextAssembler(
       credential_(std::move(credential)) {}
 
 ContextAssembler::~ContextAssembler() {
-  absl::MutexLock lock(&cache_writes_mu_);
-  cache_writes_mu_.Await(absl::Condition(
-      +[](int* writes) { return *writes == 0; }, &cache_writes_));
+  absl::MutexLock lock(&calls_mu_);
+  calls_mu_.Await(absl::Condition(
+      +[](int* calls) { return *calls == 0; }, &live_calls_));
 }
 
 void ContextAssembler::Assemble(
@@ -179,6 +201,14 @@ void ContextAssembler::AssembleNow(
   }
 
   auto pending = std::make_shared<Pending>();
+  {
+    absl::MutexLock lock(&calls_mu_);
+    ++live_calls_;
+  }
+  pending->released.run = [this] {
+    absl::MutexLock lock(&calls_mu_);
+    --live_calls_;
+  };
   pending->customer_id = *cid;
   pending->signature = signature;
   if (cached.ok()) {
@@ -194,33 +224,26 @@ void ContextAssembler::AssembleNow(
   const absl::Time deadline = start + options_.total_timeout;
 
   // Answers first and caches after: the agent does not wait for the cache
-  // write (one Redis round trip). cache_writes_ keeps the assembler alive
-  // until the write is done.
+  // write (one Redis round trip). The write holds `pending`, so the
+  // assembler outlives it.
   auto finish = [this, pending] {
     if (pending->outstanding.fetch_sub(1) != 1) return;
     const bool cache = pending->cacheable;
     std::string serialized;
-    if (cache) {
-      serialized = pending->context.SerializeAsString();
-      absl::MutexLock lock(&cache_writes_mu_);
-      ++cache_writes_;
-    }
+    if (cache) serialized = pending->context.SerializeAsString();
     pending->done(std::move(pending->context));
     if (!cache) return;
     auto write = [this, pending, serialized = std::move(serialized)] {
       (void)store_.CacheContext(pending->customer_id, pending->signature,
                                 pending->version, serialized,
                                 options_.cache_ttl);
-      absl::MutexLock lock(&cache_writes_mu_);
-      --cache_writes_;
     };
     // Off the gRPC callback thread this may run on; a full queue skips the
     // write (the next call assembles afresh).
     if (options_.redis_work == nullptr) {
       write();
-    } else if (!options_.redis_work->Submit(write)) {
-      absl::MutexLock lock(&cache_writes_mu_);
-      --cache_writes_;
+    } else {
+      (void)options_.redis_work->Submit(std::move(write));
     }
   };
 

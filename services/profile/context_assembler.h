@@ -68,7 +68,12 @@ class ContextAssembler {
                    std::shared_ptr<grpc::Channel> recommendation,
                    ContextOptions options,
                    auth::ServiceCredential credential = {});
-  // Waits for cache writes still running after their answers went out.
+  // Waits until every call it started has released its state: cache
+  // writes still running after their answers went out, and each call's
+  // ClientContexts, which hold references to the channels. Those then go
+  // with the stubs on this thread, never on a gRPC callback thread (see
+  // the .cc: gRPC 1.51 aborts when the last user of its callback threads
+  // is released on one of them).
   ~ContextAssembler();
 
   // Calls `done` exactly once, from this thread or a gRPC client thread.
@@ -90,10 +95,10 @@ class ContextAssembler {
   ContextOptions options_;
   const auth::ServiceCredential credential_;
   std::atomic<int> in_flight_{0};
-  // Cache writes started after their call's answer; the destructor waits
-  // for them.
-  absl::Mutex cache_writes_mu_;
-  int cache_writes_ ABSL_GUARDED_BY(cache_writes_mu_) = 0;
+  // Calls whose state (answer parts, ClientContexts, cache write) is still
+  // alive, on whatever thread; the destructor waits for none.
+  absl::Mutex calls_mu_;
+  int live_calls_ ABSL_GUARDED_BY(calls_mu_) = 0;
 };
 
 }  // namespace omnicx::profile

@@ -217,11 +217,6 @@ class Suite {
     journey_server_ =
         Start({journey_.get(), journey_dead_letter_service_.get()});
 
-    // Profile and recommendation call each other: the profile server's
-    // port is chosen before either starts.
-    const std::string profile_address =
-        absl::StrCat("127.0.0.1:", testing::PickFreePort());
-
     // --- recommendation ---
     recommendation_store_ =
         std::make_unique<recommendation::RecommendationStore>(
@@ -299,7 +294,7 @@ class Suite {
     profile_ = std::make_unique<profile::ProfileServiceImpl>(
         *profile_store_, auth, assembler_.get(), absl::Now, journey_channel,
         profile_credential, profile_audit_.get());
-    profile_server_ = Start({profile_.get()}, profile_address);
+    profile_server_ = Start({profile_.get()});
 
     for (streams::StreamConsumer* c :
          {journey_events_.get(), journey_merges_.get(),
@@ -375,10 +370,9 @@ class Suite {
   }
 
  private:
-  std::unique_ptr<server::Server> Start(std::vector<grpc::Service*> services,
-                                        std::string address = "127.0.0.1:0") {
+  std::unique_ptr<server::Server> Start(std::vector<grpc::Service*> services) {
     server::ServerOptions options;
-    options.address = std::move(address);
+    options.address = "127.0.0.1:0";
     options.shutdown_grace = absl::Seconds(1);
     absl::StatusOr<std::unique_ptr<server::Server>> started =
         server::Server::Start(std::move(options), std::move(services));

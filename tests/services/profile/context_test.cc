@@ -6,6 +6,7 @@
 // that raced a change).
 #include <atomic>
 #include <memory>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -236,17 +237,24 @@ class ContextTest : public testing::RedisTest {
     return out;
   }
 
+  // Deadlines a loaded machine cannot miss: a test whose peers answer at
+  // once (or are down) must not see DEADLINE_EXCEEDED from the defaults'
+  // 50 ms.
+  static ContextOptions Patient() {
+    ContextOptions options;
+    options.journey_timeout = absl::Seconds(10);
+    options.recommendation_timeout = absl::Seconds(10);
+    options.total_timeout = absl::Seconds(10);
+    return options;
+  }
+
   // One call through an assembler of its own, returning once the cache
   // write made after its answer is done (the destructor waits for it).
   absl::StatusOr<CustomerContext> AssembleAndCache(
       std::shared_ptr<grpc::Channel> journey,
       std::shared_ptr<grpc::Channel> recommendation) {
-    ContextOptions options;  // deadlines a loaded machine cannot miss
-    options.journey_timeout = absl::Seconds(10);
-    options.recommendation_timeout = absl::Seconds(10);
-    options.total_timeout = absl::Seconds(10);
     ContextAssembler assembler(*store_, std::move(journey),
-                               std::move(recommendation), options);
+                               std::move(recommendation), Patient());
     return Assemble(assembler);
   }
 
@@ -279,7 +287,7 @@ TEST_F(ContextTest, CompleteAnswerIsCachedUntilTheNextEvent) {
   JourneyPeer& journey = Peer<JourneyPeer>();
   RecommendationPeer& recommendation = Peer<RecommendationPeer>(&journey);
   ContextAssembler assembler(*store_, Start(&journey), Start(&recommendation),
-                             {});
+                             Patient());
   ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler));
   EXPECT_EQ(c.profile().customer_id(), cid_);
   EXPECT_EQ(c.profile().identities(0).value(), "+1******4567");
@@ -513,7 +521,8 @@ TEST_F(ContextTest, CacheWritesCompareTheVersionTheyRead) {
 
 TEST_F(ContextTest, JourneyDownGivesAPartialAnswer) {
   RecommendationPeer& recommendation = Peer<RecommendationPeer>();
-  ContextAssembler assembler(*store_, Down(), Start(&recommendation), {});
+  ContextAssembler assembler(*store_, Down(), Start(&recommendation),
+                             Patient());
   ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler));
   EXPECT_EQ(Code(c, "journey"),
             static_cast<int>(absl::StatusCode::kUnavailable));
@@ -529,7 +538,7 @@ TEST_F(ContextTest, JourneyDownGivesAPartialAnswer) {
 // still shown: the context asks the journey service itself.
 TEST_F(ContextTest, RecommendationDownFallsBackToTheJourney) {
   JourneyPeer& journey = Peer<JourneyPeer>();
-  ContextAssembler assembler(*store_, Start(&journey), Down(), {});
+  ContextAssembler assembler(*store_, Start(&journey), Down(), Patient());
   ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler));
   EXPECT_EQ(Code(c, "recommendations"),
             static_cast<int>(absl::StatusCode::kUnavailable));
@@ -546,7 +555,7 @@ TEST_F(ContextTest, RedisWorkRunsOnTheExecutorAndAFullOneRefuses) {
   JourneyPeer& journey = Peer<JourneyPeer>();
   RecommendationPeer& recommendation = Peer<RecommendationPeer>(&journey);
   server::BlockingExecutor redis_work(1, 1);
-  ContextOptions options;
+  ContextOptions options = Patient();
   options.redis_work = &redis_work;
   {
     ContextAssembler assembler(*store_, Start(&journey), Start(&recommendation),
@@ -575,19 +584,19 @@ TEST_F(ContextTest, RedisWorkRunsOnTheExecutorAndAFullOneRefuses) {
 
 // The recommendation peer holds its answer until the end of the test, so
 // the answer comes from the call's own gRPC deadline (50 ms), not from the
-// peer: the context does not wait for a slow part. The journey, asked
-// after the decision failed, has a deadline a loaded machine cannot miss.
+// peer: the context does not wait for a slow part. (Whether the peer saw
+// the call before the deadline depends on the machine's load, so it is not
+// checked.) The journey, asked after the decision failed, has a deadline a
+// loaded machine cannot miss.
 TEST_F(ContextTest, SlowRecommendationsAreCutAtTheirDeadline) {
   JourneyPeer& journey = Peer<JourneyPeer>();
   RecommendationPeer& slow = Peer<RecommendationPeer>();
-  absl::Notification arrived;
-  slow.Hold(&arrived);
+  slow.Hold();
   ContextOptions options;  // 50 ms for the recommendations
   options.journey_timeout = absl::Seconds(10);
   options.total_timeout = absl::Seconds(10);
   ContextAssembler assembler(*store_, Start(&journey), Start(&slow), options);
   ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler));
-  EXPECT_TRUE(arrived.HasBeenNotified());  // asked, and still unanswered
   EXPECT_EQ(Code(c, "recommendations"),
             static_cast<int>(absl::StatusCode::kDeadlineExceeded));
   EXPECT_EQ(c.next_best_actions_size(), 0);
@@ -633,12 +642,58 @@ TEST_F(ContextTest, BeyondMaxInFlightACallIsRefusedAtOnce) {
 
 TEST_F(ContextTest, UnimplementedPeersAndNoRecommendationsAsked) {
   auto& unimplemented = Peer<omnicx::v1::JourneyService::CallbackService>();
-  ContextAssembler assembler(*store_, Start(&unimplemented), Down(), {});
+  ContextAssembler assembler(*store_, Start(&unimplemented), Down(),
+                             Patient());
   ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler, false));
   EXPECT_EQ(Code(c, "journey"),
             static_cast<int>(absl::StatusCode::kUnimplemented));
   EXPECT_EQ(Code(c, "recommendations"), -1);  // not asked for
   EXPECT_EQ(Code(c, "profile"), 0);
+}
+
+// A call's last reference may go on a gRPC callback thread after its
+// answer went out there; the assembler's destructor waits for it, so the
+// ClientContexts' references to the channels are gone before the stubs let
+// go of theirs on the destroying thread. (gRPC 1.51 aborts when the last
+// user of its callback threads is released on one of them; see Pending in
+// context_assembler.cc.) The answer is partial, so no cache write is what
+// keeps the assembler waiting.
+TEST_F(ContextTest, DestructionWaitsForCallsStillOnACallbackThread) {
+  RecommendationPeer& held = Peer<RecommendationPeer>();
+  absl::Notification arrived;
+  held.Hold(&arrived);
+  ContextOptions options;  // deadlines that cannot end the call
+  options.recommendation_timeout = absl::Seconds(30);
+  options.total_timeout = absl::Seconds(30);
+  std::shared_ptr<grpc::Channel> channel = Start(&held);
+  auto assembler =
+      std::make_unique<ContextAssembler>(*store_, Down(), channel, options);
+  absl::Notification answered, may_return;
+  absl::StatusOr<CustomerContext> out;
+  assembler->Assemble(Request(), [&](absl::StatusOr<CustomerContext> r) {
+    out = std::move(r);
+    answered.Notify();
+    may_return.WaitForNotification();  // holds the callback thread
+  });
+  arrived.WaitForNotification();
+  held.Release();  // answered on a gRPC callback thread
+  answered.WaitForNotification();
+  ASSERT_OK(out.status());
+  EXPECT_EQ(Code(*out, "recommendations"), 0);
+  EXPECT_EQ(Code(*out, "journey"),
+            static_cast<int>(absl::StatusCode::kUnavailable));
+
+  absl::Notification destroyed;
+  std::thread destroyer([&] {
+    assembler.reset();
+    destroyed.Notify();
+  });
+  // The callback is still running, so the call is alive: no return.
+  EXPECT_FALSE(
+      destroyed.WaitForNotificationWithTimeout(absl::Milliseconds(200)));
+  may_return.Notify();
+  destroyer.join();
+  EXPECT_EQ(channel.use_count(), 1);  // this test's own
 }
 
 TEST_F(ContextTest, UnknownCustomerAndBadRequests) {
