@@ -23,6 +23,10 @@ absl::StatusOr<std::vector<YAML::Node>> KeyFileEntries(absl::string_view yaml,
         absl::StrCat(source, ": expected a map with a `", list, "` list"));
   }
   for (const auto& kv : root) {
+    if (!kv.first.IsScalar()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": field names must be plain strings"));
+    }
     if (kv.first.as<std::string>() != list) {
       return absl::InvalidArgumentError(absl::StrCat(
           source, ": unknown field `", kv.first.as<std::string>(), "`"));

@@ -49,6 +49,17 @@ TEST(ApiKeySetTest, ParsesEntriesAndFindsByKey) {
   EXPECT_EQ(set->Find(keys::Sha256Hex(key)), nullptr);  // the hash is no key
 }
 
+// Found by config_yaml_fuzzer: a top-level key that is not a plain string
+// (a YAML complex key) threw out of the parser instead of an error.
+TEST(ApiKeySetTest, ATopLevelKeyThatIsNotAStringIsAnError) {
+  EXPECT_THAT(ApiKeySet::Parse("? [keys]\n: []\n", "f"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("field names must be plain strings")));
+  EXPECT_THAT(ApiKeySet::Parse("? {a: b}\n: x\nkeys: []\n", "f"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("field names must be plain strings")));
+}
+
 TEST(ApiKeySetTest, RejectsBadEntriesNamingThem) {
   const std::string h = keys::Sha256Hex("k");
   EXPECT_THAT(ApiKeySet::Parse("keys:\n  - name: a\n    sha256: abc\n    "
