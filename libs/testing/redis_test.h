@@ -34,6 +34,7 @@
 #include "gtest/gtest.h"
 #include "libs/redis/client.h"
 #include "libs/testing/redis_server.h"
+#include "libs/testing/wait.h"
 
 namespace omnicx::testing {
 
@@ -50,6 +51,20 @@ class RedisTest : public ::testing::Test {
     ASSERT_TRUE(server.ok()) << server.status();
     redis_server_ = std::move(*server);
     redis_ = NewClient();
+  }
+
+  // For a server started with {.cluster = true}: gives it every slot and
+  // waits (bounded) for cluster_state:ok. The one node then refuses, as a
+  // Cluster does, any command whose keys are in more than one slot
+  // (CROSSSLOT). Call from SetUp after RedisTest::SetUp.
+  void OwnEverySlot() {
+    ASSERT_TRUE(
+        redis_->Command({"CLUSTER", "ADDSLOTSRANGE", "0", "16383"}).ok());
+    ASSERT_TRUE(WaitUntil([&] {
+      absl::StatusOr<redis::Reply> info = redis_->Command({"CLUSTER", "INFO"});
+      return info.ok() &&
+             info->str().find("cluster_state:ok") != std::string::npos;
+    }));
   }
 
   // Another client on the same server (as `client` configures it).

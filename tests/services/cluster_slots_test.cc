@@ -43,13 +43,8 @@ class ClusterSlotsTest : public testing::RedisTest {
   void SetUp() override {
     RedisTest::SetUp();
     if (HasFatalFailure()) return;
-    ASSERT_OK(
-        redis_->Command({"CLUSTER", "ADDSLOTSRANGE", "0", "16383"}).status());
-    ASSERT_TRUE(testing::WaitUntil([&] {
-      absl::StatusOr<redis::Reply> info = redis_->Command({"CLUSTER", "INFO"});
-      return info.ok() &&
-             info->str().find("cluster_state:ok") != std::string::npos;
-    }));
+    OwnEverySlot();
+    if (HasFatalFailure()) return;
   }
 
   Interaction Event(const std::string& id, const std::string& cid,
