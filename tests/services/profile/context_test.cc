@@ -642,8 +642,7 @@ TEST_F(ContextTest, BeyondMaxInFlightACallIsRefusedAtOnce) {
 
 TEST_F(ContextTest, UnimplementedPeersAndNoRecommendationsAsked) {
   auto& unimplemented = Peer<omnicx::v1::JourneyService::CallbackService>();
-  ContextAssembler assembler(*store_, Start(&unimplemented), Down(),
-                             Patient());
+  ContextAssembler assembler(*store_, Start(&unimplemented), Down(), Patient());
   ASSERT_OK_AND_ASSIGN(CustomerContext c, Assemble(assembler, false));
   EXPECT_EQ(Code(c, "journey"),
             static_cast<int>(absl::StatusCode::kUnimplemented));
