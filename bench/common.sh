@@ -110,3 +110,47 @@ drain() {
   done
   awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN {printf "%.2f", n - s}'
 }
+
+# start_suite BUILD CUSTOMERS EVENTS: one private redis-server and the four
+# services with API keys (no rate limit) on free loopback ports, seeded with
+# CUSTOMERS × EVENTS through ingestion (bench/security/security_load
+# --mode=seed) and drained by profile and journey. Sets PORT[service],
+# SPID[service], RPID, rport and PIDS (redis:PID,ingestion:PID,... for
+# security_load --pids). Used by bench/cost.sh and bench/overload.sh.
+start_suite() {
+  local build="$1" customers="$2" events="$3" s cred seed_start
+  bench_keys
+  SERVICES=(ingestion profile journey recommendation)
+  rport=$(free_port); start_redis "$rport"; RPID=${BENCH_PIDS[-1]}
+  declare -gA PORT SPID
+  for s in "${SERVICES[@]}"; do PORT[$s]=$(free_port); done
+  for s in "${SERVICES[@]}"; do
+    cred=()
+    [ -z "$(bench_credential "$s")" ] || cred=(OMNICX_AUTH_CREDENTIAL_FILE="$(bench_credential "$s")")
+    env "${cred[@]}" \
+      OMNICX_REDIS_ADDRESS="127.0.0.1:$rport" OMNICX_GRPC_ADDRESS="127.0.0.1:${PORT[$s]}" \
+      OMNICX_METRICS_ADDRESS="" OMNICX_LOG_LEVEL=warn \
+      OMNICX_IDENTITY_SECRET=bench-identity-secret-0123456789 \
+      OMNICX_JOURNEY_ADDRESS="127.0.0.1:${PORT[journey]}" \
+      OMNICX_RECOMMENDATION_ADDRESS="127.0.0.1:${PORT[recommendation]}" \
+      OMNICX_PROFILE_ADDRESS="127.0.0.1:${PORT[profile]}" \
+      "$build/services/$s/omnicx-$s" >>"$BENCH_TMP/$s.log" 2>&1 &
+    SPID[$s]=$!; BENCH_PIDS+=($!)
+  done
+  for s in "${SERVICES[@]}"; do
+    "$build/tools/omnicx-health" --wait=20s "127.0.0.1:${PORT[$s]}" >/dev/null ||
+      { echo "omnicx-$s did not become SERVING; its log:" >&2; tail -5 "$BENCH_TMP/$s.log" >&2; exit 1; }
+  done
+  PIDS="redis:$RPID"
+  for s in "${SERVICES[@]}"; do PIDS="$PIDS,$s:${SPID[$s]}"; done
+
+  seed_start=$(date +%s)
+  "$build/bench/security_load" --mode=seed --target="127.0.0.1:${PORT[ingestion]}" \
+    --key_file="$BENCH_KEYS/app.key" --customers="$customers" --events="$events" >"$BENCH_TMP/seed.txt"
+  drain "$rport" ev profile >/dev/null
+  drain "$rport" rv journey >/dev/null
+  echo "seeded $(fig "$BENCH_TMP/seed.txt" seed_events) events for $customers customers in $(( $(date +%s) - seed_start )) s"
+}
+
+# rss_kb PID: the resident set of a process now, in KiB.
+rss_kb() { awk '$1 == "VmRSS:" {print $2}' "/proc/$1/status"; }

@@ -37,39 +37,8 @@ while [ $# -gt 0 ]; do
 done
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
-bench_keys
+start_suite "$BUILD" "$CUSTOMERS" "$EVENTS"
 LOAD="$BUILD/bench/security_load"
-SERVICES=(ingestion profile journey recommendation)
-
-rport=$(free_port); start_redis "$rport"; RPID=${BENCH_PIDS[-1]}
-declare -A PORT SPID
-for s in "${SERVICES[@]}"; do PORT[$s]=$(free_port); done
-for s in "${SERVICES[@]}"; do
-  cred=()
-  [ -z "$(bench_credential "$s")" ] || cred=(OMNICX_AUTH_CREDENTIAL_FILE="$(bench_credential "$s")")
-  env "${cred[@]}" \
-    OMNICX_REDIS_ADDRESS="127.0.0.1:$rport" OMNICX_GRPC_ADDRESS="127.0.0.1:${PORT[$s]}" \
-    OMNICX_METRICS_ADDRESS="" OMNICX_LOG_LEVEL=warn \
-    OMNICX_IDENTITY_SECRET=bench-identity-secret-0123456789 \
-    OMNICX_JOURNEY_ADDRESS="127.0.0.1:${PORT[journey]}" \
-    OMNICX_RECOMMENDATION_ADDRESS="127.0.0.1:${PORT[recommendation]}" \
-    OMNICX_PROFILE_ADDRESS="127.0.0.1:${PORT[profile]}" \
-    "$BUILD/services/$s/omnicx-$s" >>"$BENCH_TMP/$s.log" 2>&1 &
-  SPID[$s]=$!; BENCH_PIDS+=($!)
-done
-for s in "${SERVICES[@]}"; do
-  "$BUILD/tools/omnicx-health" --wait=20s "127.0.0.1:${PORT[$s]}" >/dev/null ||
-    { echo "omnicx-$s did not become SERVING; its log:" >&2; tail -5 "$BENCH_TMP/$s.log" >&2; exit 1; }
-done
-PIDS="redis:$RPID"
-for s in "${SERVICES[@]}"; do PIDS="$PIDS,$s:${SPID[$s]}"; done
-
-seed_start=$(date +%s)
-"$LOAD" --mode=seed --target="127.0.0.1:${PORT[ingestion]}" --key_file="$BENCH_KEYS/app.key" \
-  --customers="$CUSTOMERS" --events="$EVENTS" >"$BENCH_TMP/seed.txt"
-drain "$rport" ev profile >/dev/null
-drain "$rport" rv journey >/dev/null
-echo "seeded $(fig "$BENCH_TMP/seed.txt" seed_events) events for $CUSTOMERS customers in $(( $(date +%s) - seed_start )) s"
 
 # cpu_us FILE CALL: machine CPU per call (µs) of the services and Redis,
 # and each process's share.

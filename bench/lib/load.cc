@@ -55,6 +55,7 @@ LoadResult RunClosedLoop(int workers, absl::Duration duration,
           mine.latency.Record(absl::Now() - t0);
         } else {
           mine.errors++;
+          mine.failed_latency.Record(absl::Now() - t0);
         }
       }
     });
@@ -66,6 +67,7 @@ LoadResult RunClosedLoop(int workers, absl::Duration duration,
     total.ok += r.ok;
     total.errors += r.errors;
     total.latency.Merge(r.latency);
+    total.failed_latency.Merge(r.failed_latency);
   }
   return total;
 }
@@ -99,6 +101,7 @@ LoadResult RunOpenLoop(
         shared->result.latency.Record(latency);
       } else {
         shared->result.errors++;
+        shared->result.failed_latency.Record(latency);
       }
       shared->outstanding--;
     });
@@ -111,6 +114,7 @@ LoadResult RunOpenLoop(
   out.ok = shared->result.ok;
   out.errors = shared->result.errors;
   out.latency = shared->result.latency;
+  out.failed_latency = shared->result.failed_latency;
   out.elapsed = absl::Now() - start;
   return out;
 }

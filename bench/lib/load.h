@@ -41,10 +41,14 @@ struct LoadResult {
   int64_t ok = 0;
   int64_t errors = 0;
   absl::Duration elapsed;
-  LatencyRecorder latency;
+  LatencyRecorder latency;         // successful calls
+  LatencyRecorder failed_latency;  // failed calls that completed
   double qps() const;
   double p50_ms() const { return latency.PercentileMicros(0.50) / 1000; }
   double p99_ms() const { return latency.PercentileMicros(0.99) / 1000; }
+  double failed_p99_ms() const {
+    return failed_latency.PercentileMicros(0.99) / 1000;
+  }
 };
 
 // `workers` threads each call `call(worker)` back to back until `duration`

@@ -37,5 +37,22 @@ TEST(RunnersTest, BoundedByCount) {
   EXPECT_LT(open.elapsed, absl::Seconds(1));
 }
 
+TEST(RunnersTest, FailedCallsKeepTheirOwnLatencies) {
+  int n = 0;
+  LoadResult closed = RunClosedLoop(1, absl::Seconds(10), 10,
+                                    [&](int) { return ++n % 2 == 0; });
+  EXPECT_EQ(closed.ok, 5);
+  EXPECT_EQ(closed.errors, 5);
+  EXPECT_EQ(closed.latency.count(), 5u);
+  EXPECT_EQ(closed.failed_latency.count(), 5u);
+  std::atomic<int> m{0};
+  LoadResult open = RunOpenLoop(
+      2000, absl::Seconds(10), 10,
+      [&](std::function<void(bool)> done) { done(++m % 2 == 0); });
+  EXPECT_EQ(open.errors, 5);
+  EXPECT_EQ(open.failed_latency.count(), 5u);
+  EXPECT_EQ(open.latency.count(), 5u);
+}
+
 }  // namespace
 }  // namespace omnicx::bench

@@ -15,7 +15,8 @@
 //       that two of these run their loops side by side) the open loop at
 //       --rate, with the CPU of --pids read from /proc around the open loop
 //       only; prints <call>_{issued,ok,errors,degraded,p50_ms,p99_ms,
-//       late_ms,cpu_s_<name>}; with --concurrency=C (and no --rate) the
+//       late_ms,shed,failed_p99_ms,cpu_s_<name>} (shed: refused for
+//       overload, counted in errors; p99s: answered calls, failed calls); with --concurrency=C (and no --rate) the
 //       loop is closed instead: C callers back to back for --seconds
 //       (bench/cost.sh's Recommend at concurrency 16), same figures
 //   security_load --mode=authorize --keys_file=KEYS/api-keys.yaml
@@ -228,10 +229,18 @@ int Run(const Flags& f) {
   using ContextCall =
       Call<omnicx::v1::GetCustomerContextRequest, omnicx::v1::CustomerContext>;
   std::atomic<int64_t> degraded{0};
+  // Calls refused for overload: RESOURCE_EXHAUSTED or UNAVAILABLE, and
+  // Recommend's fallback answered because its queue was full (its decision
+  // section says RESOURCE_EXHAUSTED). They count as failed.
+  std::atomic<int64_t> shed{0};
   absl::Mutex first_error_mu;
   std::string first_error;
   auto note = [&](const grpc::Status& s, bool partial) {
     if (partial) degraded++;
+    if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+        s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      shed++;
+    }
     if (!s.ok()) {
       absl::MutexLock lock(&first_error_mu);
       if (first_error.empty()) {
@@ -282,10 +291,17 @@ int Run(const Flags& f) {
                                  std::chrono::seconds(2));
       reco->async()->Recommend(
           &call->context, &call->request, &call->response,
-          [call, done, &note, &partial_sections](grpc::Status s) {
-            note(s, s.ok() && (call->response.fallback() ||
-                               partial_sections(call->response.sections())));
-            done(s.ok());
+          [call, done, &note, &partial_sections, &shed](grpc::Status s) {
+            bool refused = false;
+            for (const auto& section : call->response.sections()) {
+              refused |= section.section() == "decision" &&
+                         section.code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
+            }
+            if (refused) shed++;
+            note(s, s.ok() && !refused &&
+                        (call->response.fallback() ||
+                         partial_sections(call->response.sections())));
+            done(s.ok() && !refused);
           });
     }
   };
@@ -298,6 +314,7 @@ int Run(const Flags& f) {
     finished.WaitForNotificationWithTimeout(absl::Seconds(3));
   }
   degraded = 0;
+  shed = 0;
   const double late_ms = WaitForStart(f);
   const std::vector<double> before = CpuOf(pids);
   omnicx::bench::LoadResult r =
@@ -326,12 +343,14 @@ int Run(const Flags& f) {
   }
   std::printf(
       "%s_issued=%lld\n%s_ok=%lld\n%s_errors=%lld\n%s_degraded=%lld\n"
-      "%s_qps=%.1f\n%s_p50_ms=%.3f\n%s_p99_ms=%.3f\n%s_late_ms=%.0f\n",
+      "%s_qps=%.1f\n%s_p50_ms=%.3f\n%s_p99_ms=%.3f\n%s_late_ms=%.0f\n"
+      "%s_shed=%lld\n%s_failed_p99_ms=%.3f\n",
       c.c_str(), static_cast<long long>(calls + f.warmup), c.c_str(),
       static_cast<long long>(r.ok), c.c_str(), static_cast<long long>(r.errors),
       c.c_str(), static_cast<long long>(degraded.load()), c.c_str(), r.qps(),
       c.c_str(), r.p50_ms(), c.c_str(), r.p99_ms(), c.c_str(),
-      std::max(0.0, late_ms));
+      std::max(0.0, late_ms), c.c_str(), static_cast<long long>(shed.load()),
+      c.c_str(), r.failed_p99_ms());
   absl::MutexLock lock(&first_error_mu);
   if (!first_error.empty()) {
     std::fprintf(stderr, "%s: first failed call: %s\n", c.c_str(),
