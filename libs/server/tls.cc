@@ -6,6 +6,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
+#include "protos/omnicx/v1/service_config_json.h"
 
 namespace omnicx::server {
 namespace {
@@ -56,14 +57,26 @@ std::shared_ptr<grpc::ChannelCredentials> ChannelCredentialsFor(
   return grpc::experimental::TlsCredentials(options);
 }
 
-std::shared_ptr<grpc::Channel> DialService(const std::string& address,
-                                           const config::v1::TlsConfig& tls) {
-  return grpc::CreateChannel(address, ChannelCredentialsFor(tls));
+std::string_view ShippedServiceConfig() { return kServiceConfigJson; }
+
+grpc::ChannelArguments ClientChannelArguments(Retries retries) {
+  grpc::ChannelArguments args;
+  args.SetServiceConfigJSON(std::string(ShippedServiceConfig()));
+  if (retries == Retries::kNone) args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+  return args;
 }
 
 std::shared_ptr<grpc::Channel> DialService(const std::string& address,
-                                           const config::Config& config) {
-  return DialService(address, config.tls());
+                                           const config::v1::TlsConfig& tls,
+                                           Retries retries) {
+  return grpc::CreateCustomChannel(address, ChannelCredentialsFor(tls),
+                                   ClientChannelArguments(retries));
+}
+
+std::shared_ptr<grpc::Channel> DialService(const std::string& address,
+                                           const config::Config& config,
+                                           Retries retries) {
+  return DialService(address, config.tls(), retries);
 }
 
 }  // namespace omnicx::server

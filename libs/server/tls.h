@@ -1,6 +1,11 @@
 // Transport security from the `tls` settings: the gRPC server's credentials,
 // the credentials of a service's own outgoing calls, and DialService, the one
-// way an omnicx process dials another omnicx service.
+// way an omnicx process (service or tool) dials an omnicx service.
+//
+// Every channel DialService makes has the service config that ships with the
+// protos (protos/omnicx/v1/service_config.json, compiled into the binary) as
+// its default: gRPC retries the methods safe to retry and throttles retries
+// when most calls fail (docs/guarantees.md, "The service config").
 //
 // Certificates, keys and the CA bundle are read by gRPC's file watcher and
 // re-read every tls.refresh_interval, so a rotated certificate (cert-manager,
@@ -13,11 +18,14 @@
 //   ...
 //   std::shared_ptr<grpc::Channel> journey =
 //       DialService(cfg.journey_address(), cfg);
+//   // Calls with a deadline shorter than the first backoff:
+//   auto quick = DialService(cfg.journey_address(), cfg, Retries::kNone);
 #ifndef OMNICX_LIBS_SERVER_TLS_H_
 #define OMNICX_LIBS_SERVER_TLS_H_
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "grpcpp/grpcpp.h"
 #include "libs/config/config.h"
@@ -39,12 +47,32 @@ std::shared_ptr<grpc::ServerCredentials> ServerCredentialsFor(
 std::shared_ptr<grpc::ChannelCredentials> ChannelCredentialsFor(
     const config::v1::TlsConfig& tls);
 
-// A channel to another omnicx service at `address` (host:port) with the
-// process's own TLS settings. Internal channels are made only through this.
-std::shared_ptr<grpc::Channel> DialService(const std::string& address,
-                                           const config::v1::TlsConfig& tls);
-std::shared_ptr<grpc::Channel> DialService(const std::string& address,
-                                           const config::Config& config);
+// protos/omnicx/v1/service_config.json as embedded at build time.
+std::string_view ShippedServiceConfig();
+
+// Whether a channel's calls are retried as the service config says.
+enum class Retries {
+  kAsConfigured,
+  // None: for calls whose whole deadline is shorter than the config's first
+  // backoff (up to 250 ms), where a retry cannot succeed in time and would
+  // only turn a prompt UNAVAILABLE into DEADLINE_EXCEEDED at the deadline.
+  kNone,
+};
+
+// Channel arguments with ShippedServiceConfig() as the default service
+// config (and, for Retries::kNone, retries off).
+grpc::ChannelArguments ClientChannelArguments(
+    Retries retries = Retries::kAsConfigured);
+
+// A channel to the omnicx service at `address` (host:port) with the
+// process's own TLS settings and ClientChannelArguments(retries). Channels
+// to omnicx services are made only through this.
+std::shared_ptr<grpc::Channel> DialService(
+    const std::string& address, const config::v1::TlsConfig& tls,
+    Retries retries = Retries::kAsConfigured);
+std::shared_ptr<grpc::Channel> DialService(
+    const std::string& address, const config::Config& config,
+    Retries retries = Retries::kAsConfigured);
 
 }  // namespace omnicx::server
 

@@ -77,11 +77,19 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
       std::min(16, std::max(1, cfg.context_max_in_flight())),
       static_cast<size_t>(std::max(1, cfg.context_max_in_flight())) * 4);
   context_options.redis_work = redis_work.get();
-  auto journey = omnicx::server::DialService(cfg.journey_address(), cfg);
+  // The context's parts have deadlines (50 ms by default) shorter than the
+  // service config's first backoff (0.25 s): a retry could only turn a
+  // prompt UNAVAILABLE section into DEADLINE_EXCEEDED, so their channels do
+  // not retry (an agent's console asks again). The erasure's ForgetCustomer
+  // (1 s) does retry.
+  using omnicx::server::Retries;
   auto assembler = std::make_shared<ContextAssembler>(
-      *store, journey,
-      omnicx::server::DialService(cfg.recommendation_address(), cfg),
+      *store,
+      omnicx::server::DialService(cfg.journey_address(), cfg, Retries::kNone),
+      omnicx::server::DialService(cfg.recommendation_address(), cfg,
+                                  Retries::kNone),
       context_options, context.credential);
+  auto journey = omnicx::server::DialService(cfg.journey_address(), cfg);
 
   omnicx::audit::AuditOptions audit_options;
   audit_options.max_entries = cfg.auth().audit_max_entries();

@@ -233,26 +233,33 @@ test('slow and broken network to Redis: only retryable failures, every event sto
 });
 
 test('Redis outage: writes answer UNAVAILABLE at once, and succeed again within 5 s of Redis returning, without a restart', async () => {
-  await withSuite({}, {}, async (suite, ingestion) => {
-    const pids = SERVICES.map((n) => suite.services[n].proc.pid);
-    const [first, second] = batchesOf(makeEvents('fo'));
-    assert.equal((await unary(ingestion, 'TrackBatch', { interactions: first })).err, null);
-    await suite.redis.stop('SIGKILL');
-    const t0 = Date.now();
-    const down = await unary(ingestion, 'TrackBatch', { interactions: second }, 5000);
-    const refusedMs = Date.now() - t0;
-    assert.equal(down.err && grpc.status[down.err.code], 'UNAVAILABLE');
-    assert.ok(refusedMs < 2000, `refused after ${refusedMs} ms`);
-    await suite.redis.start();
-    const back = Date.now();
-    const ms = await waitFor(async () => !(await unary(ingestion, 'TrackBatch', { interactions: second })).err, 5000);
-    assert.ok(ms >= 0, 'TrackBatch still failing 5 s after Redis returned');
-    const recoveredMs = Date.now() - back;
-    assert.deepEqual(SERVICES.map((n) => suite.services[n].proc.pid), pids);
-    const stored = new Map([...customerOf([...first, ...second])]);
-    assertAppliedOnce(stored, await applied(suite, stored));
-    console.log(`# faults: Redis down: TrackBatch refused UNAVAILABLE in ${refusedMs} ms; ` +
-      `accepted again ${recoveredMs} ms after Redis returned; no service restarted`);
+  await withSuite({}, {}, async (suite) => {
+    // Without retries: the figures are the server's (how fast it refuses,
+    // how soon it accepts again), not the retry policy's backoff.
+    const ingestion = suite.client('ingestion', 'app', 'default', { retries: false });
+    try {
+      const pids = SERVICES.map((n) => suite.services[n].proc.pid);
+      const [first, second] = batchesOf(makeEvents('fo'));
+      assert.equal((await unary(ingestion, 'TrackBatch', { interactions: first })).err, null);
+      await suite.redis.stop('SIGKILL');
+      const t0 = Date.now();
+      const down = await unary(ingestion, 'TrackBatch', { interactions: second }, 5000);
+      const refusedMs = Date.now() - t0;
+      assert.equal(down.err && grpc.status[down.err.code], 'UNAVAILABLE');
+      assert.ok(refusedMs < 2000, `refused after ${refusedMs} ms`);
+      await suite.redis.start();
+      const back = Date.now();
+      const ms = await waitFor(async () => !(await unary(ingestion, 'TrackBatch', { interactions: second })).err, 5000);
+      assert.ok(ms >= 0, 'TrackBatch still failing 5 s after Redis returned');
+      const recoveredMs = Date.now() - back;
+      assert.deepEqual(SERVICES.map((n) => suite.services[n].proc.pid), pids);
+      const stored = new Map([...customerOf([...first, ...second])]);
+      assertAppliedOnce(stored, await applied(suite, stored));
+      console.log(`# faults: Redis down: TrackBatch refused UNAVAILABLE in ${refusedMs} ms; ` +
+        `accepted again ${recoveredMs} ms after Redis returned; no service restarted`);
+    } finally {
+      ingestion.close();
+    }
   });
 });
 
@@ -260,7 +267,8 @@ test('overload: a lagging pipeline refuses at once, RESOURCE_EXHAUSTED over gRPC
   // Only ingestion runs: the profile group falls behind by every event.
   const suite = new Suite(['ingestion']);
   await suite.start({ ...ENV, OMNICX_MAX_CONSUMER_LAG: '200' });
-  const ingestion = suite.client('ingestion', 'app');
+  // Without retries: the latencies measured are the server's refusals.
+  const ingestion = suite.client('ingestion', 'app', 'default', { retries: false });
   try {
     const batches = batchesOf(makeEvents('fv'));
     let sent = 0;

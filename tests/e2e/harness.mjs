@@ -46,6 +46,12 @@ export const omnicxPkg = loadPackage(
    'omnicx/v1/recommendation.proto'],
   [path.join(repoRoot, 'protos'), '/usr/include']);
 
+// The gRPC service config every client of the project uses
+// (docs/guarantees.md, "The service config"): grpc-js retries the methods it
+// names on the codes it lists, with retry throttling.
+const serviceConfig = fs.readFileSync(
+  path.join(repoRoot, 'protos/omnicx/v1/service_config.json'), 'utf8');
+
 // Ports handed out by this process: the OS may offer a just-closed port
 // again, and two services must never be given the same one.
 const handedOut = new Set();
@@ -371,9 +377,10 @@ export class Suite {
     return fs.readFileSync(path.join(this.keysDir(tenant), `${role}.key`), 'utf8').trim();
   }
   // A client of service `name` sending the key of `role` (none if null).
-  client(name, role, tenant = 'default') {
+  // `retries`: see client().
+  client(name, role, tenant = 'default', { retries = true } = {}) {
     const options = role ? { interceptors: [bearer(this.key(role, tenant))] } : {};
-    return client(SERVICES[name], this.services[name].address, options);
+    return client(SERVICES[name], this.services[name].address, options, { retries });
   }
   // A client sending `authorization: Bearer <key>` verbatim.
   clientWithKey(name, key) {
@@ -495,9 +502,18 @@ export function httpGet(port, urlPath) {
   });
 }
 
-export function client(serviceName, address, options = {}) {
+// A client with the service config as its channel's default, like every
+// client the project ships. `retries: false` keeps the config but turns
+// retries off: for a test that measures the server's own answer to a single
+// call (how fast it refuses during an outage or overload), which retries
+// would hide behind their backoff.
+export function client(serviceName, address, options = {}, { retries = true } = {}) {
   const Ctor = serviceName.split('.').reduce((o, k) => o[k], omnicxPkg);
-  return new Ctor(address, grpc.credentials.createInsecure(), options);
+  return new Ctor(address, grpc.credentials.createInsecure(), {
+    'grpc.service_config': serviceConfig,
+    'grpc.enable_retries': retries ? 1 : 0,
+    ...options,
+  });
 }
 
 export function unary(c, method, request, timeoutMs = 5000) {

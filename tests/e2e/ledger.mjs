@@ -6,7 +6,9 @@
 // The load follows the documented client retry policy (docs/guarantees.md,
 // "Retrying"): a batch answered UNAVAILABLE, RESOURCE_EXHAUSTED,
 // DEADLINE_EXCEEDED or CANCELLED is sent again, same event ids, after a
-// short backoff; any other failure is recorded as one. Ingestion creates an
+// short backoff; any other failure is recorded as one. (Under that, the
+// client's channel retries as the service config says: the resends counted
+// here are the failures gRPC's own retries did not absorb.) Ingestion creates an
 // extra consumer group `ledger` that reads nothing, so no stream entry is
 // trimmed and a test can count each id in the streams.
 import assert from 'node:assert/strict';

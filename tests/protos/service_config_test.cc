@@ -1,7 +1,10 @@
 // Tests protos/omnicx/v1/service_config.json, the gRPC service config that
-// ships with the protos: gRPC accepts it, it retries exactly the methods that
-// are safe to retry on the codes docs/guarantees.md lists, and its retry
-// throttling stops retries once most calls fail (no retry storm).
+// ships with the protos, as compiled into the binaries
+// (server::ShippedServiceConfig): gRPC accepts it, it retries exactly the
+// methods that are safe to retry on the codes docs/guarantees.md lists, and
+// its retry throttling stops retries once most calls fail (no retry storm).
+// And the project's own clients use it: every channel server::DialService
+// makes (services and tools) retries as it says.
 //
 // Each test talks to an in-process server on 127.0.0.1:0 that answers any
 // method path with a scripted sequence of codes and counts the attempts it
@@ -10,11 +13,9 @@
 // process, so each check that must not share a budget starts its own server
 // (its own port).
 
-#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "libs/server/tls.h"
 #include "nlohmann/json.hpp"
 #include "omnicx/v1/dead_letters.pb.h"
 #include "omnicx/v1/ingestion.pb.h"
@@ -67,10 +69,7 @@ const std::set<std::string>& SafeToRetry() {
 }
 
 std::string ServiceConfigJson() {
-  std::ifstream in(OMNICX_SERVICE_CONFIG_PATH);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return std::string(server::ShippedServiceConfig());
 }
 
 // The generated descriptors of the five services (referencing a message of
@@ -171,12 +170,12 @@ std::shared_ptr<grpc::Channel> Channel(const std::string& target,
 
 // One unary call of `method` (a path, "/package.Service/Method") with an
 // empty request; its final status.
-grpc::Status Call(const std::shared_ptr<grpc::Channel>& channel,
-                  const std::string& method) {
+grpc::Status Call(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+    std::chrono::milliseconds deadline = std::chrono::seconds(20)) {
   grpc::GenericStub stub(channel);
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(20));
+  context.set_deadline(std::chrono::system_clock::now() + deadline);
   grpc::Slice empty("");
   grpc::ByteBuffer request(&empty, 1);
   grpc::ByteBuffer response;
@@ -342,6 +341,56 @@ TEST(ServiceConfigTest, ThrottlingStopsRetriesWhenMostCallsFail) {
   const std::string read = "/omnicx.v1.ProfileService/GetProfile";
   EXPECT_EQ(Call(channel, read).error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(server.attempts(read), 1);
+}
+
+// The project's clients: services dialling each other and the tools dial
+// through server::DialService, whose channels carry the shipped config.
+TEST(ServiceConfigTest, DialServiceChannelsRetryAsTheConfigSays) {
+  ScriptedServer server({grpc::StatusCode::UNAVAILABLE});
+  ASSERT_TRUE(server.started());
+  auto channel = server::DialService(server.target(), config::v1::TlsConfig());
+  const std::string track = "/omnicx.v1.IngestionService/Track";
+  EXPECT_TRUE(Call(channel, track).ok());
+  EXPECT_EQ(server.attempts(track), 2);
+  // A method the config leaves out: the failure is seen at once.
+  const std::string recommend = "/omnicx.v1.RecommendationService/Recommend";
+  EXPECT_EQ(Call(channel, recommend).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(server.attempts(recommend), 1);
+}
+
+// Readiness probes (omnicx-health, ./omnicx up) must see an outage as it is:
+// the health check is not in the config, so it is never retried.
+TEST(ServiceConfigTest, DialServiceNeverRetriesAHealthCheck) {
+  ScriptedServer server({grpc::StatusCode::UNAVAILABLE});
+  ASSERT_TRUE(server.started());
+  auto channel = server::DialService(server.target(), config::v1::TlsConfig());
+  const std::string check = "/grpc.health.v1.Health/Check";
+  EXPECT_EQ(Call(channel, check).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(server.attempts(check), 1);
+}
+
+// A call whose deadline is shorter than the first backoff (gRPC C++ waits
+// 0.25 s +-20 %) cannot be retried in time: with retries it ends
+// DEADLINE_EXCEEDED at its deadline after one attempt; with Retries::kNone
+// (the context's fan-out, 50 ms per part) it sees the server's UNAVAILABLE
+// at once.
+TEST(ServiceConfigTest, DialServiceWithoutRetriesKeepsAShortCallsFailure) {
+  const std::string read = "/omnicx.v1.JourneyService/GetJourney";
+  const auto deadline = std::chrono::milliseconds(150);
+  ScriptedServer retried(
+      std::vector<grpc::StatusCode>(3, grpc::StatusCode::UNAVAILABLE));
+  ScriptedServer not_retried({grpc::StatusCode::UNAVAILABLE});
+  ASSERT_TRUE(retried.started() && not_retried.started());
+  auto with = server::DialService(retried.target(), config::v1::TlsConfig());
+  EXPECT_EQ(Call(with, read, deadline).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(retried.attempts(read), 1);
+  auto without = server::DialService(
+      not_retried.target(), config::v1::TlsConfig(), server::Retries::kNone);
+  EXPECT_EQ(Call(without, read, deadline).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(not_retried.attempts(read), 1);
 }
 
 }  // namespace
