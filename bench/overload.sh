@@ -11,9 +11,10 @@
 # (default 3) seeded through ingestion and drained (start_suite in
 # bench/common.sh). Then for each call, on one reused channel
 # (bench/security/security_load --mode=call), each loop S seconds (default 8):
-#   1. capacity: a closed loop at concurrency 8 (enough to keep both cores
-#      busy, few enough that nothing is shed); answered calls per second
-#      (--capacity context=2000 gives it instead, to compare runs);
+#   1. capacity: the more calls answered per second of two closed loops, at
+#      concurrency 4 and 8 (enough to keep both cores busy, few enough that
+#      little is shed) (--capacity context=2000 gives it instead, to compare
+#      runs);
 #   2. unloaded: an open loop at a quarter of that; p99 of answered calls;
 #   3. overload: an open loop at F (default 2) × capacity: answered/s, calls
 #      shed (RESOURCE_EXHAUSTED or UNAVAILABLE, or Recommend's fallback
@@ -42,7 +43,7 @@ done
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
 start_suite "$BUILD" "$CUSTOMERS" "$EVENTS"
-LOAD="$BUILD/bench/security_load"
+LOAD="${OVERLOAD_LOADER:-$BUILD/bench/security_load}"
 
 # rss_all: "name=KiB ..." for Redis and the four services.
 rss_all() {
@@ -69,8 +70,9 @@ for call in ${CALLS//,/ }; do
   if [ -n "${GIVEN[$call]:-}" ]; then
     capacity=${GIVEN[$call]}; echo "${call}_qps=$capacity" >"$BENCH_TMP/$call-capacity.txt"
   else
+    run capacity4 --concurrency=4
     run capacity --concurrency=8
-    capacity=$(f capacity qps)
+    capacity=$(awk -v a="$(f capacity4 qps)" -v b="$(f capacity qps)" 'BEGIN {print (a > b ? a : b)}')
   fi
   run unloaded --rate="$(awk -v c="$capacity" 'BEGIN {printf "%.0f", c / 4}')"
   offered=$(awk -v c="$capacity" -v f="$FACTOR" 'BEGIN {printf "%.0f", c * f}')
@@ -79,8 +81,8 @@ for call in ${CALLS//,/ }; do
   rss_after=$(rss_all)
   answered=$(awk -v ok="$(f overload ok)" -v s="$SECONDS_PER" 'BEGIN {printf "%.0f", ok / s}')
   other=$(( $(f overload errors) - $(f overload shed) ))
-  printf '\n%s: capacity %.0f answered/s (closed loop at concurrency 8: p99 %.2f ms, shed %d)\n' \
-    "$call" "$capacity" "$(f capacity p99_ms)" "$(f capacity shed)"
+  printf '\n%s: capacity %.0f answered/s (closed loops at concurrency 4 and 8: %.0f/s and %.0f/s, shed %d and %d)\n' \
+    "$call" "$capacity" "$(f capacity4 qps)" "$(f capacity qps)" "$(f capacity4 shed)" "$(f capacity shed)"
   printf '  unloaded at %.0f/s: p99 %.2f ms\n' "$(awk -v c="$capacity" 'BEGIN {print c / 4}')" "$(f unloaded p99_ms)"
   printf '  at %s/s (%s×): answered %s/s, shed %s, other failures %s\n' "$offered" "$FACTOR" "$answered" "$(f overload shed)" "$other"
   printf '    answered p99 %.2f ms = %.2f× unloaded (target <= 2)\n' "$(f overload p99_ms)" \

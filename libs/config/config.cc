@@ -186,6 +186,7 @@ Config Defaults(Service service) {
   c.set_consumers(4);
   // --- recommendation ---
   c.set_recommend_budget("100ms");
+  c.set_recommend_max_in_flight(64);
   c.set_catalog_refresh_interval("1s");
   c.set_decision_ttl("168h");
   c.set_global_daily_cap(4);
@@ -254,6 +255,8 @@ absl::Status Validate(const Config& c) {
   check(CheckRange("context_max_in_flight", c.context_max_in_flight(), 1,
                    100000));
   // --- recommendation ---
+  check(CheckRange("recommend_max_in_flight", c.recommend_max_in_flight(), 1,
+                   100000));
   check(CheckDuration("recommend_budget", c.recommend_budget(),
                       absl::Milliseconds(1), absl::Seconds(30)));
   check(CheckDuration("catalog_refresh_interval", c.catalog_refresh_interval(),

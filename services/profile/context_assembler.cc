@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -80,7 +81,13 @@ ContextAssembler::ContextAssembler(
       recommendation_(
           omnicx::v1::RecommendationService::NewStub(recommendation)),
       options_(options),
-      credential_(std::move(credential)) {}
+      credential_(std::move(credential)),
+      limiter_([&options] {
+        server::ConcurrencyLimiterOptions o;
+        o.max_limit = std::max(1, options.max_in_flight);
+        o.min_limit = std::min(o.min_limit, o.max_limit);
+        return o;
+      }()) {}
 
 ContextAssembler::~ContextAssembler() {
   absl::MutexLock lock(&calls_mu_);
@@ -91,22 +98,22 @@ ContextAssembler::~ContextAssembler() {
 void ContextAssembler::Assemble(
     const omnicx::v1::GetCustomerContextRequest& request, Done done,
     absl::string_view caller) {
-  const absl::Time start = absl::Now();
-  if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
-    in_flight_.fetch_sub(1);
+  const std::optional<absl::Time> admitted = limiter_.TryAcquire();
+  if (!admitted.has_value()) {
     done(status::WithRetryDelay(
         absl::ResourceExhaustedError(absl::StrCat(
-            "the profile service is assembling ", options_.max_in_flight,
-            " customer contexts already (context_max_in_flight); retry "
-            "shortly")),
+            "the profile service is assembling as many customer contexts as "
+            "it can answer in time (",
+            limiter_.limit(), " at once); retry shortly")),
         absl::Milliseconds(100)));
     return;
   }
+  const absl::Time start = *admitted;
   // Every answer, fresh or cached, leaves with identity values masked
   // (libs/identity/read_mask.h); the cache keeps what was assembled.
-  done = [this,
+  done = [this, start,
           done = std::move(done)](absl::StatusOr<CustomerContext> result) {
-    in_flight_.fetch_sub(1);
+    limiter_.Release(start);
     if (result.ok()) identity::MaskContextForRead(&*result);
     done(std::move(result));
   };

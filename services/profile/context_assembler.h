@@ -34,6 +34,7 @@
 #include "grpcpp/grpcpp.h"
 #include "libs/auth/authenticator.h"
 #include "libs/server/blocking_executor.h"
+#include "libs/server/concurrency_limiter.h"
 #include "omnicx/v1/journey.grpc.pb.h"
 #include "omnicx/v1/profile.pb.h"
 #include "omnicx/v1/recommendation.grpc.pb.h"
@@ -48,9 +49,11 @@ struct ContextOptions {
   absl::Duration cache_ttl = absl::Seconds(2);
   int default_timeline_limit = 20;
   int max_timeline_limit = 200;
-  // Calls being assembled at once; beyond it a call is refused at once
-  // with RESOURCE_EXHAUSTED and a retry hint, so an overloaded service
-  // answers fast instead of queueing every caller past its deadline.
+  // The most calls assembled at once. Below it the limit adapts to the
+  // latency measured (libs/server/concurrency_limiter.h); a call beyond the
+  // limit is refused at once with RESOURCE_EXHAUSTED and a retry hint, so an
+  // overloaded service answers the calls it admits at about their unloaded
+  // latency instead of queueing every caller past its deadline.
   int max_in_flight = 64;
   // Where the Redis reads and the cache write run, off the gRPC callback
   // threads; null runs them on the calling thread (tests).
@@ -94,7 +97,7 @@ class ContextAssembler {
   std::unique_ptr<omnicx::v1::RecommendationService::Stub> recommendation_;
   ContextOptions options_;
   const auth::ServiceCredential credential_;
-  std::atomic<int> in_flight_{0};
+  server::ConcurrencyLimiter limiter_;
   // Calls whose state (answer parts, ClientContexts, cache write) is still
   // alive, on whatever thread; the destructor waits for none.
   absl::Mutex calls_mu_;

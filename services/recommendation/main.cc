@@ -67,6 +67,7 @@ absl::StatusOr<ServiceBundle> Build(ServiceContext& context) {
 
   RecommenderOptions options;
   options.budget = DurationSetting(cfg.recommend_budget());
+  options.max_in_flight = cfg.recommend_max_in_flight();
   options.arbitration.prior_strength = cfg.prior_strength();
   options.features.high_value_threshold =
       static_cast<double>(cfg.high_value_threshold());

@@ -46,6 +46,8 @@ std::string ReasonClass(const std::string& reason) {
 // answers.
 struct Recommender::Call {
   std::shared_ptr<void> in_flight;
+  // When the concurrency limiter admitted it (unset: refused).
+  std::optional<absl::Time> admitted;
   omnicx::v1::RecommendRequest request;
   RecommendDone done;
   absl::Time start;
@@ -108,6 +110,12 @@ Recommender::Recommender(RecommendationStore& store, CatalogWatcher& watcher,
       reader_(reader),
       timer_(timer),
       options_(std::move(options)),
+      limiter_([this] {
+        server::ConcurrencyLimiterOptions o;
+        o.max_limit = std::max(1, options_.max_in_flight);
+        o.min_limit = std::min(o.min_limit, o.max_limit);
+        return o;
+      }()),
       rng_(options_.seed != 0 ? options_.seed : std::random_device{}()),
       decisions_(registry.Counter(
           "omnicx_recommendation_decisions_total",
@@ -125,7 +133,7 @@ Recommender::Recommender(RecommendationStore& store, CatalogWatcher& watcher,
           {"response", "result"})),
       fallbacks_(registry.Counter(
           "omnicx_recommendation_fallbacks_total",
-          "Fallback answers by cause (budget, customer, redis, catalog).",
+          "Fallback answers by cause (budget, customer, redis, catalog, busy).",
           {"cause"})),
       inputs_status_(registry.Counter(
           "omnicx_recommendation_inputs_total",
@@ -154,6 +162,17 @@ std::shared_ptr<void> Recommender::InFlight() {
 uint64_t Recommender::NextSeed() {
   absl::MutexLock lock(&rng_mu_);
   return rng_();
+}
+
+bool Recommender::Admit(const std::shared_ptr<Call>& call) {
+  call->admitted = limiter_.TryAcquire();
+  call->start = call->admitted.value_or(absl::Now());
+  if (call->admitted.has_value()) return true;
+  fallbacks_.WithLabels({"busy"}).Increment();
+  Fallback(call, absl::StatusCode::kResourceExhausted,
+           absl::StrCat("making as many decisions as can be made in time (",
+                        limiter_.limit(), " at once)"));
+  return false;
 }
 
 void Recommender::StartBudget(const std::shared_ptr<Call>& call,
@@ -234,7 +253,6 @@ void Recommender::DecideForContext(
   auto call = std::make_shared<Call>();
   call->in_flight = InFlight();
   call->request = request.request();
-  call->start = absl::Now();
   // The answer carries the journey the decision used. `c` is alive while
   // Finish runs `done` (Finish holds the call).
   call->done = [c = call.get(),
@@ -270,6 +288,7 @@ void Recommender::DecideForContext(
     call->profile = std::move(profile);
     call->profile_latency = absl::ZeroDuration();
   }
+  if (!Admit(call)) return;
   StartBudget(call, deadline);
   OffThread(call, [this, call] { ReadAndDecide(call, /*context=*/true); });
 }
@@ -280,7 +299,7 @@ void Recommender::Recommend(const omnicx::v1::RecommendRequest& request,
   call->in_flight = InFlight();
   call->request = request;
   call->done = std::move(done);
-  call->start = absl::Now();
+  if (!Admit(call)) return;
   StartBudget(call, deadline);
   OffThread(call, [this, call] { ReadAndDecide(call, /*context=*/false); });
 }
@@ -489,6 +508,7 @@ void Recommender::Fallback(const std::shared_ptr<Call>& call,
 void Recommender::Finish(const std::shared_ptr<Call>& call,
                          RecommendResponse response, bool fallback) {
   if (call->finished.exchange(true)) return;
+  if (call->admitted.has_value()) limiter_.Release(*call->admitted);
   decisions_.WithLabels({fallback ? "fallback" : "decided"}).Increment();
   call->done(std::move(response));
 }

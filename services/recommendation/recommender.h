@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "libs/metrics/registry.h"
 #include "libs/server/blocking_executor.h"
+#include "libs/server/concurrency_limiter.h"
 #include "omnicx/v1/recommendation.pb.h"
 #include "services/recommendation/arbiter.h"
 #include "services/recommendation/catalog_watcher.h"
@@ -51,6 +52,12 @@ struct RecommenderOptions {
   // run, off the gRPC callback threads; null runs them on the calling
   // thread (tests).
   server::BlockingExecutor* redis_work = nullptr;
+  // The most decisions (Recommend and DecideForContext) made at once. Below
+  // it the limit adapts to the latency measured
+  // (libs/server/concurrency_limiter.h); a call beyond the limit is
+  // answered at once with the fallback, its decision section
+  // RESOURCE_EXHAUSTED.
+  int max_in_flight = 64;
 };
 
 class Recommender {
@@ -91,6 +98,9 @@ class Recommender {
   struct Call;
   // Starts the budget watchdog of a call whose request and start are set.
   void StartBudget(const std::shared_ptr<Call>& call, absl::Time deadline);
+  // Admits a new call (its start set), or answers it with the fallback at
+  // once when the concurrency limit is reached: false.
+  bool Admit(const std::shared_ptr<Call>& call);
   // Reads the customer (Recommend) or the journey (DecideForContext), then
   // decides.
   void ReadAndDecide(const std::shared_ptr<Call>& call, bool context);
@@ -114,6 +124,8 @@ class Recommender {
 
   absl::Mutex in_flight_mu_;
   int in_flight_ ABSL_GUARDED_BY(in_flight_mu_) = 0;
+
+  server::ConcurrencyLimiter limiter_;
 
   absl::Mutex rng_mu_;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(rng_mu_);

@@ -12,6 +12,7 @@
 //
 // Each scenario prints its figures (`# faults:` lines).
 import { test } from 'node:test';
+import fs from 'node:fs';
 import net from 'node:net';
 import assert from 'node:assert/strict';
 import { Suite, unary, grpc, waitFor, clusterMode } from './harness.mjs';
@@ -308,6 +309,91 @@ test('overload: a lagging pipeline refuses at once, RESOURCE_EXHAUSTED over gRPC
       `${latencies[24].toFixed(2)} ms, p99 ${p99.toFixed(2)} ms; HTTP 429 Retry-After ${http.headers.get('retry-after')}`);
   } finally {
     ingestion.close();
+    await suite.stop();
+  }
+});
+
+test('overload: contexts and decisions far beyond capacity: the excess refused at once, the rest answered, memory bounded', async () => {
+  // 200 calls kept in flight against a limit of at most 64 (adaptive below
+  // it): those beyond it are refused at once, not queued. The latencies
+  // p99 against unloaded, refusal p99) are the benchmark's to measure
+  // (./omnicx bench overload); this checks what every call gets.
+  const suite = new Suite(['ingestion', 'profile', 'journey', 'recommendation']);
+  await suite.start(ENV);
+  const ingestion = suite.client('ingestion', 'app');
+  // Without retries: a refusal is what the test must see.
+  const agent = suite.client('profile', 'agent', 'default', { retries: false });
+  const reco = suite.client('recommendation', 'agent', 'default', { retries: false });
+  const rssKb = (name) => Number(/VmRSS:\s+(\d+)/.exec(
+    fs.readFileSync(`/proc/${suite.services[name].proc.pid}/status`, 'utf8'))[1]);
+  try {
+    const customers = 40;
+    const phone = (i) => ({ identity: { type: 'phone', value: `+1555030${String(i).padStart(4, '0')}` } });
+    const now = Math.floor(Date.now() / 1000);
+    for (let i = 0; i < customers; i++) {
+      const { err } = await unary(ingestion, 'Track', { interaction: {
+        event_id: `ov-${i}`, customer: phone(i), channel: 'CHANNEL_WEB', type: 'purchase',
+        occurred_at: { seconds: String(now - 60), nanos: 0 }, value: 10 + i } });
+      assert.equal(err, null);
+    }
+    assert.ok(await waitFor(async () => !(await unary(agent, 'GetProfile', { customer: phone(customers - 1) })).err,
+      10000) >= 0, 'the customers were not applied');
+    const decision = (res) => (res.sections.find((s) => s.section === 'decision') || {}).code;
+
+    // `calls` calls, `inFlight` at a time; counted as answered, refused
+    // (RESOURCE_EXHAUSTED, or Recommend's fallback refused for the limit),
+    // and other failures (kept).
+    const flood = async (client, method, request, calls = 3000, inFlight = 200) => {
+      const out = { answered: 0, refused: 0, other: [] };
+      let next = 0;
+      const worker = async () => {
+        while (next < calls) {
+          const i = next++;
+          const r = await unary(client, method, request(i % customers));
+          if (r.err && r.err.code === grpc.status.RESOURCE_EXHAUSTED) {
+            out.refused++;
+          } else if (r.err) {
+            out.other.push(r.err);
+          } else if (method === 'Recommend' && decision(r.res) === grpc.status.RESOURCE_EXHAUSTED) {
+            assert.equal(r.res.fallback, true);
+            out.refused++;
+          } else {
+            out.answered++;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: inFlight }, worker));
+      return out;
+    };
+    const before = { profile: rssKb('profile'), recommendation: rssKb('recommendation') };
+    const runs = {
+      GetCustomerContext: await flood(agent, 'GetCustomerContext',
+        (i) => ({ customer: phone(i), include_recommendations: true })),
+      Recommend: await flood(reco, 'Recommend', (i) => ({ customer: phone(i), channel: 'CHANNEL_VOICE' })),
+    };
+    for (const [method, r] of Object.entries(runs)) {
+      assert.deepEqual(r.other.map((e) => `${grpc.status[e.code]} ${e.details}`), [], `${method}: other failures`);
+      assert.ok(r.refused > 0, `${method}: nothing refused at 200 in flight`);
+      assert.ok(r.answered > 0, `${method}: nothing answered`);
+      // (Latencies here are this one Node client's queue, not the
+      // services': the benchmark measures those.)
+      console.log(`# faults: overload ${method}, 3000 calls 200 in flight: answered ${r.answered}, ` +
+        `refused ${r.refused}, other failures 0`);
+    }
+    // Memory: what 6,000 calls in a burst left behind stays small.
+    const after = { profile: rssKb('profile'), recommendation: rssKb('recommendation') };
+    for (const name of Object.keys(before)) {
+      const grownMb = (after[name] - before[name]) / 1024;
+      assert.ok(grownMb < 64, `${name} grew ${grownMb.toFixed(1)} MB`);
+      console.log(`# faults: overload ${name} resident ${(before[name] / 1024).toFixed(0)} → ${(after[name] / 1024).toFixed(0)} MB`);
+    }
+    // Once the burst ends, calls are answered in full again.
+    assert.ok(await waitFor(async () => {
+      const r = await unary(agent, 'GetCustomerContext', { customer: phone(0), include_recommendations: true });
+      return !r.err && r.res.sections.every((s) => s.code === 0);
+    }, 10000) >= 0, 'contexts did not recover after the burst');
+  } finally {
+    ingestion.close(); agent.close(); reco.close();
     await suite.stop();
   }
 });
