@@ -316,7 +316,7 @@ test('overload: a lagging pipeline refuses at once, RESOURCE_EXHAUSTED over gRPC
 test('overload: contexts and decisions far beyond capacity: the excess refused at once, the rest answered, memory bounded', async () => {
   // 200 calls kept in flight against a limit of at most 64 (adaptive below
   // it): those beyond it are refused at once, not queued. The latencies
-  // p99 against unloaded, refusal p99) are the benchmark's to measure
+  // (answered p99 against unloaded, refusal p99) are the benchmark's to measure
   // (./omnicx bench overload); this checks what every call gets.
   const suite = new Suite(['ingestion', 'profile', 'journey', 'recommendation']);
   await suite.start(ENV);
