@@ -88,6 +88,12 @@ for call in ${CALLS//,/ }; do
   printf '    answered p99 %.2f ms = %.2f× unloaded (target <= 2)\n' "$(f overload p99_ms)" \
     "$(awk -v a="$(f overload p99_ms)" -v u="$(f unloaded p99_ms)" 'BEGIN {print (u > 0 ? a / u : 0)}')"
   printf '    shed p99 %.2f ms (target <= unloaded p99)\n' "$(f overload failed_p99_ms)"
+  # How busy the machine was: the services and Redis, and this load generator.
+  for n in unloaded overload; do
+    printf '    machine CPU %-8s: services + Redis %3.0f %%, load generator %3.0f %% (of %s cores)\n' "$n" \
+      "$(awk -F= -v c="$call" -v s="$SECONDS_PER" -v n="$(nproc)" '$1 ~ "^" c "_cpu_s_" {t += $2} END {print 100 * t / s / n}' "$BENCH_TMP/$call-$n.txt")" \
+      "$(awk -v t="$(f "$n" client_cpu_s)" -v s="$SECONDS_PER" -v n="$(nproc)" 'BEGIN {print 100 * t / s / n}')" "$(nproc)"
+  done
   printf '    resident KiB before: %s\n    resident KiB after:  %s\n' "$rss_before" "$rss_after"
   for n in capacity unloaded overload; do
     [ ! -s "$BENCH_TMP/$call-$n.err" ] || sed "s/^/    $n: /" "$BENCH_TMP/$call-$n.err"

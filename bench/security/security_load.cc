@@ -15,8 +15,9 @@
 //       that two of these run their loops side by side) the open loop at
 //       --rate, with the CPU of --pids read from /proc around the open loop
 //       only; prints <call>_{issued,ok,errors,degraded,p50_ms,p99_ms,
-//       late_ms,shed,failed_p99_ms,cpu_s_<name>} (shed: refused for
-//       overload, counted in errors; p99s: answered calls, failed calls); with --concurrency=C (and no --rate) the
+//       late_ms,shed,failed_p99_ms,client_cpu_s,cpu_s_<name>} (shed:
+//       refused for overload, counted in errors; p99s: answered calls,
+//       failed calls; client: this process); with --concurrency=C (and no --rate) the
 //       loop is closed instead: C callers back to back for --seconds
 //       (bench/cost.sh's Recommend at concurrency 16), same figures
 //   security_load --mode=authorize --keys_file=KEYS/api-keys.yaml
@@ -317,6 +318,7 @@ int Run(const Flags& f) {
   shed = 0;
   const double late_ms = WaitForStart(f);
   const std::vector<double> before = CpuOf(pids);
+  const double client_before = CpuOf({{"client", getpid()}})[0];
   omnicx::bench::LoadResult r =
       f.concurrency > 0
           ? omnicx::bench::RunClosedLoop(f.concurrency,
@@ -334,6 +336,7 @@ int Run(const Flags& f) {
           : omnicx::bench::RunOpenLoop(f.rate, absl::Seconds(f.seconds),
                                        1'000'000, issue);
   const std::vector<double> after = CpuOf(pids);
+  const double client_cpu_s = CpuOf({{"client", getpid()}})[0] - client_before;
 
   const std::string& c = f.call;
   const int64_t calls = r.ok + r.errors;
@@ -344,13 +347,13 @@ int Run(const Flags& f) {
   std::printf(
       "%s_issued=%lld\n%s_ok=%lld\n%s_errors=%lld\n%s_degraded=%lld\n"
       "%s_qps=%.1f\n%s_p50_ms=%.3f\n%s_p99_ms=%.3f\n%s_late_ms=%.0f\n"
-      "%s_shed=%lld\n%s_failed_p99_ms=%.3f\n",
+      "%s_shed=%lld\n%s_failed_p99_ms=%.3f\n%s_client_cpu_s=%.2f\n",
       c.c_str(), static_cast<long long>(calls + f.warmup), c.c_str(),
       static_cast<long long>(r.ok), c.c_str(), static_cast<long long>(r.errors),
       c.c_str(), static_cast<long long>(degraded.load()), c.c_str(), r.qps(),
       c.c_str(), r.p50_ms(), c.c_str(), r.p99_ms(), c.c_str(),
       std::max(0.0, late_ms), c.c_str(), static_cast<long long>(shed.load()),
-      c.c_str(), r.failed_p99_ms());
+      c.c_str(), r.failed_p99_ms(), c.c_str(), client_cpu_s);
   absl::MutexLock lock(&first_error_mu);
   if (!first_error.empty()) {
     std::fprintf(stderr, "%s: first failed call: %s\n", c.c_str(),
