@@ -46,9 +46,9 @@ TEST(RunnersTest, FailedCallsKeepTheirOwnLatencies) {
   EXPECT_EQ(closed.latency.count(), 5u);
   EXPECT_EQ(closed.failed_latency.count(), 5u);
   std::atomic<int> m{0};
-  LoadResult open = RunOpenLoop(
-      2000, absl::Seconds(10), 10,
-      [&](std::function<void(bool)> done) { done(++m % 2 == 0); });
+  LoadResult open =
+      RunOpenLoop(2000, absl::Seconds(10), 10,
+                  [&](std::function<void(bool)> done) { done(++m % 2 == 0); });
   EXPECT_EQ(open.errors, 5);
   EXPECT_EQ(open.failed_latency.count(), 5u);
   EXPECT_EQ(open.latency.count(), 5u);

@@ -17,9 +17,9 @@
 //       only; prints <call>_{issued,ok,errors,degraded,p50_ms,p99_ms,
 //       late_ms,shed,failed_p99_ms,client_cpu_s,cpu_s_<name>} (shed:
 //       refused for overload, counted in errors; p99s: answered calls,
-//       failed calls; client: this process); with --concurrency=C (and no --rate) the
-//       loop is closed instead: C callers back to back for --seconds
-//       (bench/cost.sh's Recommend at concurrency 16), same figures
+//       failed calls; client: this process); with --concurrency=C (and no
+//       --rate) the loop is closed instead: C callers back to back for
+//       --seconds (bench/cost.sh's Recommend at concurrency 16), same figures
 //   security_load --mode=authorize --keys_file=KEYS/api-keys.yaml
 //       --keys_dir=KEYS --checks=service=/omnicx.v1.RecommendationService/
 //       Recommend,... [--calls=200000]

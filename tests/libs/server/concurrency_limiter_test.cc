@@ -39,6 +39,15 @@ class ConcurrencyLimiterTest : public ::testing::Test {
     return static_cast<int>(starts.size());
   }
 
+  // Measures a 2 ms minRTT, then saturating rounds at 2 ms until the limit
+  // reaches `at_least` (bounded).
+  void GrowTo(ConcurrencyLimiter& limiter, int at_least) {
+    for (int i = 0; i < 5; ++i) Round(limiter, absl::Milliseconds(2));
+    for (int i = 0; i < 1000 && limiter.limit() < at_least; ++i) {
+      Round(limiter, absl::Milliseconds(2));
+    }
+  }
+
   time::SimulatedClock clock_{absl::FromUnixSeconds(1000)};
 };
 
@@ -71,10 +80,7 @@ TEST_F(ConcurrencyLimiterTest, GrowsWhileLatencyHoldsAndShrinksWhenItRises) {
 
 TEST_F(ConcurrencyLimiterTest, DoesNotGrowWhileMostOfTheLimitIsIdle) {
   ConcurrencyLimiter limiter(Options(), clock_);
-  for (int i = 0; i < 5; ++i) Round(limiter, absl::Milliseconds(2));
-  for (int i = 0; i < 1000 && limiter.limit() < 8; ++i) {
-    Round(limiter, absl::Milliseconds(2));
-  }
+  GrowTo(limiter, 8);
   ASSERT_GE(limiter.limit(), 8);
   // One call at a time for two seconds: fast, but the limit was not the
   // bottleneck, so it stays (after the window the saturated rounds ended).
@@ -94,10 +100,7 @@ TEST_F(ConcurrencyLimiterTest, DoesNotGrowWhileMostOfTheLimitIsIdle) {
 
 TEST_F(ConcurrencyLimiterTest, MeasuresMinRttAgainOnSchedule) {
   ConcurrencyLimiter limiter(Options(), clock_);
-  for (int i = 0; i < 5; ++i) Round(limiter, absl::Milliseconds(2));
-  for (int i = 0; i < 1000 && limiter.limit() < 40; ++i) {
-    Round(limiter, absl::Milliseconds(2));
-  }
+  GrowTo(limiter, 40);
   ASSERT_EQ(limiter.limit(), 40);
   // A minute on, the service got slower for good: the next window starts a
   // measurement at the minimum limit, which finds the new minRTT and then
