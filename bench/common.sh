@@ -1,10 +1,12 @@
 # Shared by the benchmark scripts: free ports, a private redis-server, cleanup.
-# Everything binds 127.0.0.1 and is stopped on exit.
+# Everything binds 127.0.0.1 and is stopped on exit. BENCH_KEEP=DIR keeps a
+# copy of the run's temp dir (service logs, loader figures) there.
 BENCH_PIDS=()
 BENCH_TMP="$(mktemp -d -t omnicx-bench-XXXXXX)"
 bench_cleanup() {
   for p in "${BENCH_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${BENCH_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ -n "${BENCH_KEEP:-}" ]; then cp -r "$BENCH_TMP" "$BENCH_KEEP"; fi
   rm -rf "$BENCH_TMP"
 }
 trap bench_cleanup EXIT
